@@ -1,0 +1,1 @@
+"""URL Protect: extraction, unwrapping, normalisation, intelligence, heuristics, rewriting."""
