@@ -1,0 +1,329 @@
+"""Build a :class:`~tap_core.message.Message` from RFC 822 / MIME bytes.
+
+Every charset and transfer encoding the standard library knows, nested multiparts,
+``message/rfc822`` parts (parsed recursively up to a depth limit) and TNEF (``winmail.dat``)
+through tnefparse. Malformed input gives a message with ``defects`` recorded, never an exception.
+"""
+
+from __future__ import annotations
+
+import codecs
+import email
+import email.policy
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from email.headerregistry import Address as _HeaderAddress
+from email.message import EmailMessage, Message as _StdMessage
+from email.utils import getaddresses, parsedate_to_datetime
+
+from tap_core.message import Address, Attachment, Message
+
+
+@dataclass(frozen=True, slots=True)
+class MimeLimits:
+    """Bounds on what one message may make the parser do."""
+
+    max_bytes: int = 50 * 1024 * 1024
+    max_parts: int = 1000
+    max_depth: int = 8
+    max_attachment_bytes: int = 40 * 1024 * 1024
+
+
+DEFAULT_LIMITS = MimeLimits()
+
+# Charsets that mail claims but Python does not know under that name.
+_CHARSET_ALIASES = {
+    "x-unknown": "latin-1",
+    "unknown-8bit": "latin-1",
+    "x-user-defined": "latin-1",
+    "ansi_x3.4-1968": "ascii",
+    "windows-874": "cp874",
+    "ks_c_5601-1987": "euc_kr",
+    "x-sjis": "shift_jis",
+    "gb2312": "gb18030",  # a superset decodes what mislabelled senders send
+    "gbk": "gb18030",
+    "utf8": "utf-8",
+    "default": "latin-1",
+    "iso-8859-8-i": "iso-8859-8",
+}
+
+_TNEF_TYPES = {"application/ms-tnef", "application/vnd.ms-tnef"}
+_ENCRYPTED_TYPES = {"application/pkcs7-mime", "application/x-pkcs7-mime", "multipart/encrypted"}
+_SIGNED_TYPES = {"multipart/signed"}
+
+
+def decode_bytes(data: bytes, charset: str | None) -> tuple[str, str | None]:
+    """Decode ``data`` in ``charset``; returns (text, defect or None). Never raises."""
+    name = (charset or "").strip().strip('"').lower() or "utf-8"
+    name = _CHARSET_ALIASES.get(name, name)
+    defect = None
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        defect = f"unknown charset {charset!r}, decoded as UTF-8 with replacement"
+        name = "utf-8"
+    try:
+        return data.decode(name), defect
+    except UnicodeDecodeError:
+        if name in ("us-ascii", "ascii", "utf-8"):
+            # Undeclared 8-bit text is usually Latin-1 / Windows-1252 in old mail.
+            try:
+                return data.decode("utf-8"), defect
+            except UnicodeDecodeError:
+                return data.decode("cp1252", errors="replace"), defect
+        return data.decode(name, errors="replace"), f"invalid {name} bytes replaced"
+
+
+def _safe_header(msg: _StdMessage, name: str) -> str:
+    try:
+        value = msg.get(name)
+    except Exception:  # malformed header: the registry's parser raised
+        raw = msg.get_all(name, failobj=[]) if hasattr(msg, "get_all") else []
+        return str(raw[0]) if raw else ""
+    return "" if value is None else str(value)
+
+
+def _addresses(msg: _StdMessage, name: str, defects: list[str]) -> list[Address]:
+    try:
+        header = msg.get(name)
+    except Exception:
+        header = None
+        defects.append(f"malformed {name} header")
+    if header is None:
+        return []
+    out: list[Address] = []
+    parsed_ok = False
+    addresses = getattr(header, "addresses", None)
+    if addresses is not None:
+        try:
+            for a in addresses:
+                if isinstance(a, _HeaderAddress):
+                    out.append(Address(name=a.display_name or "", address=a.addr_spec.lower()))
+            parsed_ok = bool(out)
+        except Exception:
+            out = []
+    if not parsed_ok:
+        # Fall back to the tolerant parser on the raw value.
+        for display, addr in getaddresses([str(header)]):
+            if display or addr:
+                out.append(Address(name=display, address=addr.lower()))
+    return [a for a in out if a.address or a.name]
+
+
+def _date(value: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _part_filename(part: _StdMessage) -> str:
+    try:
+        name = part.get_filename()
+    except Exception:
+        name = None
+    if name:
+        return str(name)
+    # Some senders only set the name parameter on Content-Type.
+    try:
+        return str(part.get_param("name") or "")
+    except Exception:
+        return ""
+
+
+def _payload_bytes(part: _StdMessage, defects: list[str], where: str) -> bytes:
+    try:
+        data = part.get_payload(decode=True)
+    except Exception as exc:
+        defects.append(f"{where}: could not decode payload ({exc.__class__.__name__})")
+        return b""
+    if data is None:
+        return b""
+    if isinstance(data, str):  # pragma: no cover - the stdlib returns bytes with decode=True
+        return data.encode("utf-8", "replace")
+    for defect in getattr(part, "defects", []):
+        name = type(defect).__name__
+        if name in ("InvalidBase64PaddingDefect", "InvalidBase64CharactersDefect",
+                    "InvalidBase64LengthDefect"):
+            defects.append(f"{where}: {name}")
+    return data
+
+
+class _Walker:
+    def __init__(self, source: str, limits: MimeLimits) -> None:
+        self.source = source
+        self.limits = limits
+        self.parts_seen = 0
+
+    def build(self, msg: _StdMessage, depth: int, source: str) -> Message:
+        defects: list[str] = []
+        headers: list[tuple[str, str]] = []
+        # Keep the order of appearance: iterate the raw items, decode each tolerantly.
+        for key, raw in msg.raw_items():
+            try:
+                value = str(msg.policy.header_fetch_parse(key, raw))
+            except Exception:
+                value = str(raw)
+                defects.append(f"malformed {key} header")
+            headers.append((key, value))
+
+        from_list = _addresses(msg, "From", defects)
+        sender_list = _addresses(msg, "Sender", defects)
+        out = Message(
+            source=source,
+            subject=_safe_header(msg, "Subject"),
+            internet_message_id=_safe_header(msg, "Message-ID").strip(),
+            from_address=from_list[0] if from_list else None,
+            sender=sender_list[0] if sender_list else (from_list[0] if from_list else None),
+            reply_to=_addresses(msg, "Reply-To", defects),
+            to=_addresses(msg, "To", defects),
+            cc=_addresses(msg, "Cc", defects),
+            bcc=_addresses(msg, "Bcc", defects),
+            return_path=_safe_header(msg, "Return-Path").strip().strip("<>").lower(),
+            headers=headers,
+            sent_at=_date(_safe_header(msg, "Date")),
+            defects=defects,
+        )
+        for defect in getattr(msg, "defects", []):
+            defects.append(type(defect).__name__)
+        self._walk(msg, out, depth, "")
+        return out
+
+    def _walk(self, part: _StdMessage, out: Message, depth: int, path: str) -> None:
+        self.parts_seen += 1
+        if self.parts_seen > self.limits.max_parts:
+            if self.parts_seen == self.limits.max_parts + 1:
+                out.defects.append(f"more than {self.limits.max_parts} MIME parts; rest skipped")
+            return
+        ctype = part.get_content_type().lower()
+        where = path or "root"
+        if ctype in _ENCRYPTED_TYPES:
+            out.is_encrypted = True
+        if ctype in _SIGNED_TYPES:
+            out.is_signed = True
+        if part.is_multipart():
+            try:
+                children = part.get_payload()
+            except Exception:
+                children = []
+            if ctype == "message/rfc822" or ctype.startswith("message/"):
+                for child in children if isinstance(children, list) else []:
+                    self._attached_message(child, out, depth, where)
+                return
+            for i, child in enumerate(children if isinstance(children, list) else []):
+                self._walk(child, out, depth, f"{path}.{i + 1}" if path else str(i + 1))
+            return
+        if ctype == "message/rfc822":
+            # A non-multipart container: the stdlib could not parse the inner message.
+            data = _payload_bytes(part, out.defects, where)
+            if data:
+                self._attached_message(email.message_from_bytes(data, policy=email.policy.default),
+                                       out, depth, where)
+            return
+
+        filename = _part_filename(part)
+        disposition = (part.get_content_disposition() or "").lower()
+        data = _payload_bytes(part, out.defects, where)
+        is_body_text = ctype in ("text/plain", "text/html") and not filename and disposition != "attachment"
+        if is_body_text:
+            text, defect = decode_bytes(data, part.get_content_charset())
+            if defect:
+                out.defects.append(f"{where}: {defect}")
+            if ctype == "text/html":
+                out.html_body = text if out.html_body is None else out.html_body + "\n" + text
+            else:
+                out.text_body = text if out.text_body is None else out.text_body + "\n" + text
+            return
+        if ctype in _TNEF_TYPES or filename.lower() == "winmail.dat":
+            if self._tnef(data, out, where):
+                return
+        truncated = len(data) > self.limits.max_attachment_bytes
+        if truncated:
+            out.defects.append(f"{where}: attachment over {self.limits.max_attachment_bytes} bytes cut")
+        out.attachments.append(
+            Attachment(
+                name=filename or f"part-{where}",
+                content_type=ctype,
+                data=data[: self.limits.max_attachment_bytes],
+                content_id=_safe_header(part, "Content-ID").strip().strip("<>"),
+                is_inline=disposition == "inline",
+                declared_size=len(data),
+                truncated=truncated,
+            )
+        )
+
+    def _attached_message(self, inner: _StdMessage, out: Message, depth: int, where: str) -> None:
+        if depth + 1 > self.limits.max_depth:
+            out.defects.append(f"{where}: nested message deeper than {self.limits.max_depth}; skipped")
+            return
+        try:
+            nested = self.build(inner, depth + 1, f"{out.source}#{where}")
+        except Exception as exc:  # the stdlib can still trip on pathological input
+            out.defects.append(f"{where}: nested message unreadable ({exc.__class__.__name__})")
+            return
+        out.attached_messages.append(nested)
+
+    def _tnef(self, data: bytes, out: Message, where: str) -> bool:
+        try:
+            import tnefparse
+
+            tnef = tnefparse.TNEF(data)
+        except Exception as exc:
+            out.defects.append(f"{where}: TNEF unreadable ({exc.__class__.__name__})")
+            return False
+        html = getattr(tnef, "htmlbody", None)
+        body = getattr(tnef, "body", None)
+        if html and out.html_body is None:
+            out.html_body = html.decode("utf-8", "replace") if isinstance(html, bytes) else str(html)
+        if body and out.text_body is None:
+            out.text_body = body.decode("cp1252", "replace") if isinstance(body, bytes) else str(body)
+        for att in getattr(tnef, "attachments", []):
+            try:
+                name = att.long_filename() or att.name or "tnef-attachment"
+            except Exception:
+                name = getattr(att, "name", "") or "tnef-attachment"
+            if isinstance(name, bytes):
+                name = name.decode("cp1252", "replace")
+            payload = att.data if isinstance(att.data, bytes) else b""
+            out.attachments.append(
+                Attachment(name=str(name).rstrip("\x00"), content_type="application/octet-stream",
+                           data=payload[: self.limits.max_attachment_bytes],
+                           declared_size=len(payload))
+            )
+        return True
+
+
+_HEADER_START = re.compile(rb"^(?:From |[!-9;-~]+:)")
+
+
+def looks_like_rfc822(head: bytes) -> bool:
+    """Cheap sniff: does this start like a mail message (a header line or an mbox From line)?"""
+    head = head.lstrip(b"\r\n")
+    return bool(_HEADER_START.match(head[:200]))
+
+
+def parse_eml(data: bytes, source: str = "", limits: MimeLimits = DEFAULT_LIMITS) -> Message:
+    """Parse an RFC 822 message. Never raises: problems are recorded in ``defects``."""
+    defects: list[str] = []
+    if len(data) > limits.max_bytes:
+        defects.append(f"message over {limits.max_bytes} bytes; the rest was not read")
+        data = data[: limits.max_bytes]
+    if data.startswith(b"From ") and b"\n" in data:
+        # mbox "From " line: not a header; drop it so the first header is read.
+        data = data.split(b"\n", 1)[1]
+    try:
+        msg = email.message_from_bytes(data, policy=email.policy.default)
+        assert isinstance(msg, EmailMessage)
+        result = _Walker(source, limits).build(msg, 0, source)
+    except Exception as exc:
+        # Last resort: keep something the pipelines can still scan.
+        text, _ = decode_bytes(data, "utf-8")
+        result = Message(source=source, text_body=text)
+        result.defects.append(f"unparseable message ({exc.__class__.__name__}: {exc})")
+    result.defects[:0] = defects
+    if not result.headers:
+        result.defects.append("no header fields found")
+    return result
