@@ -14,7 +14,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address as _HeaderAddress
-from email.message import EmailMessage, Message as _StdMessage
+from email.message import EmailMessage
+from email.message import Message as _StdMessage
 from email.utils import getaddresses, parsedate_to_datetime
 
 from tap_core.message import Address, Attachment, Message
