@@ -1,0 +1,464 @@
+"""URL normalisation: one canonical ASCII form per destination, plus a Unicode display form.
+
+The rules follow what a browser does with the link (WHATWG URL parsing for http/https/ftp:
+backslashes as slashes, any number of slashes after the scheme, numeric IPv4 forms, UTS #46
+host mapping, dot-segment removal) and add the RFC 3986 canonicalisations that make two
+spellings of one URL compare equal (upper-case percent hex, unreserved characters decoded,
+default port removed, empty path -> "/"). Defanged forms (``hxxp``, ``[.]``...) are re-armed
+and reported. Nothing here raises on bad input: what is not a URL gives ``None``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import unquote
+
+import idna
+
+#: Schemes a browser navigates to over the network; the rewriter wraps these.
+WEB_SCHEMES = frozenset({"http", "https"})
+#: Schemes parsed as scheme://authority/path.
+HIERARCHICAL_SCHEMES = frozenset({"http", "https", "ftp", "file", "smb"})
+#: Schemes recognised and kept as-is after the colon (analysis needs to see them; the
+#: rewriter skips mailto/tel/cid, javascript/data are suspicious in a link by themselves).
+OPAQUE_SCHEMES = frozenset({"mailto", "tel", "cid", "data", "javascript"})
+SUPPORTED_SCHEMES = HIERARCHICAL_SCHEMES | OPAQUE_SCHEMES
+
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21}
+# Schemes where a backslash in a reference is a slash (WHATWG "special", plus UNC-like smb).
+_SPECIAL = HIERARCHICAL_SCHEMES
+
+_SCHEME_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+# Defanged scheme spellings: hxxp, hXXps, h**p, fxp; with optional [:] / [://] separators.
+_DEFANG_SCHEME_RE = re.compile(
+    r"^(?:h(?:xx|\*\*|\[xx\]|tt)p(s?)|(fxp|ftp))(?:\[:\]|\(:\)|\[://\]|:)", re.IGNORECASE
+)
+_DEFANG_DOT_RE = re.compile(r"\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\)", re.IGNORECASE)
+_DEFANG_COLON_RE = re.compile(r"\[:\]|\(:\)")
+# WHATWG strips leading/trailing C0 controls and spaces, and removes tab/newline anywhere.
+_TAB_NL_RE = re.compile(r"[\t\n\r]")
+_C0_SPACE = "".join(chr(c) for c in range(0x21))
+
+_PCT_RE = re.compile(r"%([0-9A-Fa-f]{2})")
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+# Characters a browser percent-encodes in each component (WHATWG percent-encode sets).
+_PATH_ENC_RE = re.compile(r"[^\x21-\x7e]|[\"<>`{}]")
+_QUERY_ENC_RE = re.compile(r"[^\x21-\x7e]|[\"<>']")
+_FRAGMENT_ENC_RE = re.compile(r"[^\x21-\x7e]|[\"<>`]")
+_USERINFO_ENC_RE = re.compile(r"[^\x21-\x7e]|[\"<>`{}@]")
+_ASCII_LABEL_RE = re.compile(r"[a-z0-9_\-]+")
+# Forbidden host code points (WHATWG) after percent-decoding: these make the URL invalid.
+_FORBIDDEN_HOST_RE = re.compile(r"[\x00-\x20#%/:<>?@\[\\\]^|\x7f]")
+_PORT_RE = re.compile(r"[0-9]*")
+_HEX_RE = re.compile(r"[0-9a-fA-F]*")
+_AUTHORITY_END_RE = re.compile(r"[/\\?#]")
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizedUrl:
+    """A parsed, canonical URL.
+
+    ``url`` is ASCII (punycode host) and is what intelligence lookups and the rewriter use;
+    ``display_url`` has the host in Unicode, for people. ``host`` is lower-case ASCII without
+    a trailing dot (IPv6 without brackets; "" for opaque schemes other than mailto, where it
+    is the address's domain). ``port`` is set only when it is not the scheme's default.
+    ``query``/``fragment`` are None when absent. ``userinfo`` keeps what stood before the
+    ``@`` (heuristics flag ``https://bank.com@evil.example``). ``defanged`` tells that the
+    input was a neutered form (``hxxp``, ``[.]``) that we re-armed.
+    """
+
+    url: str
+    display_url: str
+    scheme: str
+    host: str
+    display_host: str
+    port: int | None
+    path: str
+    query: str | None
+    fragment: str | None
+    userinfo: str | None
+    defanged: bool = False
+
+    @property
+    def is_web(self) -> bool:
+        """http/https: a link a browser fetches, the kind the rewriter wraps."""
+        return self.scheme in WEB_SCHEMES
+
+    @property
+    def is_opaque(self) -> bool:
+        """mailto/tel/cid/data/javascript: no network authority to check or rewrite."""
+        return self.scheme in OPAQUE_SCHEMES
+
+
+def normalize_url(raw: str, base: str | None = None) -> NormalizedUrl | None:
+    """Normalise ``raw`` (resolved against ``base`` when relative); None if it is no URL.
+
+    Without a base, a scheme-less input is read as ``http://`` + input when its first part
+    is host-like (``www.example.com/x``, ``//example.com``); deciding whether a bare token
+    in prose is really a domain is the extractor's job (public suffix, file names).
+    """
+    if not raw or len(raw) > 1_000_000:
+        return None
+    try:
+        return _normalize_cached(raw, base)
+    except Exception:  # never raise on hostile input; a failed parse is "not a URL"
+        return None
+
+
+@lru_cache(maxsize=16384)
+def _normalize_cached(raw: str, base: str | None) -> NormalizedUrl | None:
+    s = _TAB_NL_RE.sub("", raw.strip(_C0_SPACE))
+    if not s:
+        return None
+    s, defanged = _undefang(s)
+    m = _SCHEME_RE.match(s)
+    scheme = m.group(1).lower() if m else None
+    if scheme is not None and scheme not in SUPPORTED_SCHEMES:
+        # "example.com:8080/x" and "localhost:80" look like a scheme to a parser: a dotted
+        # "scheme" followed by a digit is a host and port.
+        rest = s[m.end() :] if m else ""
+        if "." in scheme and rest[:1].isdigit():
+            scheme = None
+        else:
+            return None
+    if scheme is None:
+        if base is not None:
+            b = normalize_url(base)
+            if b is None or b.scheme not in HIERARCHICAL_SCHEMES:
+                return None
+            s = _resolve(s, b)
+        elif s[:2] in ("//", "\\\\", "/\\", "\\/"):
+            s = "http:" + s
+        elif s[0] in "/\\?#.":
+            return None  # a relative reference with nothing to resolve it against
+        else:
+            s = "http://" + s
+        m = _SCHEME_RE.match(s)
+        if m is None:
+            return None
+        scheme = m.group(1).lower()
+    rest = s[m.end() :] if m else ""
+    if scheme in OPAQUE_SCHEMES:
+        return _opaque(scheme, rest, defanged)
+    return _hierarchical(scheme, rest, defanged)
+
+
+def _undefang(s: str) -> tuple[str, bool]:
+    changed = False
+    m = _DEFANG_SCHEME_RE.match(s)
+    if m and m.group(0).lower() not in ("http:", "https:", "ftp:"):
+        scheme = ("https" if m.group(1) else "http") if m.group(2) is None else "ftp"
+        sep = "://" if "//" in m.group(0) else ":"
+        s = scheme + sep + s[m.end() :]
+        changed = True
+    if "[" in s or "(" in s or "{" in s:
+        s2 = _DEFANG_DOT_RE.sub(".", s)
+        s2 = _DEFANG_COLON_RE.sub(":", s2)
+        if s2 != s:
+            s, changed = s2, True
+    return s, changed
+
+
+def _resolve(ref: str, b: NormalizedUrl) -> str:
+    """RFC 3986 reference resolution against a normalised base (dots removed later)."""
+    origin = f"{b.scheme}://" + (f"{b.userinfo}@" if b.userinfo else "") + _host_port(b)
+    special = b.scheme in _SPECIAL
+    if special:
+        ref = ref.replace("\\", "/")
+    if ref.startswith("//"):
+        return f"{b.scheme}:{ref}"
+    if ref.startswith("/"):
+        return origin + ref
+    base_q = f"?{b.query}" if b.query is not None else ""
+    if ref.startswith("?"):
+        return origin + b.path + ref
+    if ref.startswith("#") or not ref:
+        return origin + b.path + base_q + ref
+    directory = b.path[: b.path.rfind("/") + 1] or "/"
+    return origin + directory + ref
+
+
+def _host_port(u: NormalizedUrl) -> str:
+    host = f"[{u.host}]" if ":" in u.host else u.host
+    return host + (f":{u.port}" if u.port is not None else "")
+
+
+def _opaque(scheme: str, rest: str, defanged: bool) -> NormalizedUrl | None:
+    if not rest:
+        return None
+    host = display_host = ""
+    query = None
+    url = display = f"{scheme}:{rest}"
+    if scheme == "mailto":
+        addr, _, q = rest.partition("?")
+        query = q or None
+        local, at, domain = addr.rpartition("@")
+        if at and local and domain and "," not in domain:
+            h = _parse_host(_pct_decode_all(domain))
+            if h is not None:
+                # one address: canonical form has the ASCII domain, like a web host
+                host, display_host = h
+                suffix = f"?{query}" if query else ""
+                url = f"mailto:{local}@{host}{suffix}"
+                display = f"mailto:{local}@{display_host}{suffix}"
+    return NormalizedUrl(
+        url=url,
+        display_url=display,
+        scheme=scheme,
+        host=host,
+        display_host=display_host,
+        port=None,
+        path=rest,
+        query=query,
+        fragment=None,
+        userinfo=None,
+        defanged=defanged,
+    )
+
+
+def _hierarchical(scheme: str, rest: str, defanged: bool) -> NormalizedUrl | None:
+    # Browsers skip any run of slashes (and backslashes) after "http:"; smb and file take
+    # backslashes too, as UNC paths do.
+    i = 0
+    n = len(rest)
+    while i < n and rest[i] in "/\\":
+        i += 1
+    rest = rest[i:]
+    if scheme == "file" and i != 2:
+        authority, tail = "", "/" + rest  # file:///C:/x has an empty host
+    else:
+        m = _AUTHORITY_END_RE.search(rest)
+        end = m.start() if m else len(rest)
+        authority, tail = rest[:end], rest[end:]
+    userinfo: str | None = None
+    at = authority.rfind("@")
+    if at >= 0:
+        userinfo = _USERINFO_ENC_RE.sub(_pct_encode_match, authority[:at]) or None
+        authority = authority[at + 1 :]
+    hostport = authority
+    port: int | None = None
+    if hostport.startswith("["):
+        close = hostport.find("]")
+        if close < 0:
+            return None
+        host_text, port_text = hostport[: close + 1], hostport[close + 1 :]
+        if port_text and not port_text.startswith(":"):
+            return None
+        port_text = port_text[1:]
+    else:
+        host_text, _, port_text = hostport.partition(":")
+    if port_text:
+        if not _PORT_RE.fullmatch(port_text) or int(port_text) > 65535:
+            return None
+        port = int(port_text)
+        if _DEFAULT_PORTS.get(scheme) == port:
+            port = None
+    parsed = _parse_host(_pct_decode_all(host_text))
+    if parsed is None:
+        return None
+    host, display_host = parsed
+    if not host and scheme != "file":
+        return None
+
+    path, query, fragment = _split_tail(tail)
+    path = _normalize_path(path)
+    if not path and scheme in _DEFAULT_PORTS:
+        path = "/"
+    query = _normalize_component(query, _QUERY_ENC_RE) if query else None
+    fragment = _normalize_component(fragment, _FRAGMENT_ENC_RE) if fragment else None
+
+    def build(h: str) -> str:
+        hp = f"[{h}]" if ":" in h else h
+        out = f"{scheme}://" + (f"{userinfo}@" if userinfo else "") + hp
+        if port is not None:
+            out += f":{port}"
+        out += path
+        if query:
+            out += "?" + query
+        if fragment:
+            out += "#" + fragment
+        return out
+
+    url = build(host)
+    return NormalizedUrl(
+        url=url,
+        display_url=build(display_host) if display_host != host else url,
+        scheme=scheme,
+        host=host,
+        display_host=display_host,
+        port=port,
+        path=path,
+        query=query,
+        fragment=fragment,
+        userinfo=userinfo,
+        defanged=defanged,
+    )
+
+
+def _split_tail(tail: str) -> tuple[str, str | None, str | None]:
+    fragment: str | None = None
+    query: str | None = None
+    h = tail.find("#")
+    if h >= 0:
+        tail, fragment = tail[:h], tail[h + 1 :]
+    q = tail.find("?")
+    if q >= 0:
+        tail, query = tail[:q], tail[q + 1 :]
+    return tail.replace("\\", "/"), query, fragment
+
+
+_SINGLE_DOT = frozenset({".", "%2e"})
+_DOUBLE_DOT = frozenset({"..", ".%2e", "%2e.", "%2e%2e"})
+
+
+def _normalize_path(path: str) -> str:
+    if not path:
+        return ""
+    if "." in path or "%2" in path:
+        path = _remove_dot_segments(path)
+    return _normalize_component(path, _PATH_ENC_RE)
+
+
+def _remove_dot_segments(path: str) -> str:
+    out: list[str] = []
+    segments = path.split("/")[1:] if path.startswith("/") else path.split("/")
+    last = len(segments) - 1
+    for i, seg in enumerate(segments):
+        low = seg.lower()
+        if low in _SINGLE_DOT:
+            if i == last:
+                out.append("")
+        elif low in _DOUBLE_DOT:
+            if out:
+                out.pop()
+            if i == last:
+                out.append("")
+        else:
+            out.append(seg)
+    return "/" + "/".join(out)
+
+
+def _normalize_component(value: str, encode_re: re.Pattern[str]) -> str:
+    if "%" in value:
+        value = _PCT_RE.sub(_pct_canonical, value)
+    return encode_re.sub(_pct_encode_match, value)
+
+
+def _pct_canonical(m: re.Match[str]) -> str:
+    ch = chr(int(m.group(1), 16))
+    return ch if ch in _UNRESERVED else "%" + m.group(1).upper()
+
+
+def _pct_encode_match(m: re.Match[str]) -> str:
+    return "".join(f"%{b:02X}" for b in m.group(0).encode("utf-8", "surrogatepass"))
+
+
+def _pct_decode_all(s: str) -> str:
+    """Percent-decode a host as UTF-8; undecodable bytes give a forbidden NUL."""
+    if "%" not in s:
+        return s
+    try:
+        return unquote(s, errors="strict")
+    except UnicodeDecodeError:
+        return "\0"
+
+
+def _parse_host(text: str) -> tuple[str, str] | None:
+    """(ascii_host, display_host) or None for an invalid host."""
+    if not text:
+        return "", ""
+    if text.startswith("["):
+        if not text.endswith("]"):
+            return None
+        try:
+            ip6 = ipaddress.IPv6Address(text[1:-1])
+        except ValueError:
+            return None
+        return ip6.compressed, ip6.compressed
+    return _domain_to_ascii(text)
+
+
+@lru_cache(maxsize=32768)
+def _domain_to_ascii(text: str) -> tuple[str, str] | None:
+    try:
+        mapped = idna.uts46_remap(text, std3_rules=False, transitional=False)
+    except Exception:  # a code point UTS #46 disallows: try plain case folding instead
+        mapped = text.lower()
+    mapped = mapped.rstrip(".")
+    if not mapped or _FORBIDDEN_HOST_RE.search(mapped):
+        return None
+    labels = mapped.split(".")
+    if len(labels) > 127 or any(not lab for lab in labels):
+        return None
+    ipv4 = _parse_ipv4(labels)
+    if ipv4 is False:
+        return None
+    if isinstance(ipv4, str):
+        return ipv4, ipv4
+    ascii_labels: list[str] = []
+    display_labels: list[str] = []
+    for label in labels:
+        if label.isascii():
+            if not _ASCII_LABEL_RE.fullmatch(label):
+                return None
+            ascii_labels.append(label)
+            display_labels.append(_label_to_unicode(label) if label.startswith("xn--") else label)
+        else:
+            ascii_labels.append(_label_to_ascii(label))
+            display_labels.append(label)
+    host = ".".join(ascii_labels)
+    if len(host) > 253 * 2:  # far beyond DNS limits: garbage, not a host
+        return None
+    return host, ".".join(display_labels)
+
+
+def _label_to_ascii(label: str) -> str:
+    try:
+        return idna.alabel(label).decode("ascii")
+    except Exception:
+        # IDNA2008 rejects symbols such as U+272A that browsers (UTS #46, non-strict)
+        # still accept: encode with plain Punycode as they do.
+        return "xn--" + label.encode("punycode").decode("ascii")
+
+
+def _label_to_unicode(label: str) -> str:
+    try:
+        return idna.ulabel(label)
+    except Exception:
+        try:
+            return label[4:].encode("ascii").decode("punycode")
+        except Exception:
+            return label
+
+
+def _parse_ipv4(labels: list[str]) -> str | bool | None:
+    """WHATWG IPv4 parser: dotted string, False for an invalid number, None if no IPv4."""
+    last = labels[-1]
+    if not (last.isdigit() and last.isascii()) and not (
+        last[:2] in ("0x", "0X") and _HEX_RE.fullmatch(last[2:])
+    ):
+        return None
+    if len(labels) > 4:
+        return False
+    numbers: list[int] = []
+    for part in labels:
+        try:
+            if part[:2] in ("0x", "0X"):
+                numbers.append(int(part[2:], 16) if part[2:] else 0)
+            elif len(part) > 1 and part[0] == "0":
+                numbers.append(int(part[1:], 8))
+            elif part.isdigit() and part.isascii():
+                numbers.append(int(part))
+            else:
+                return False
+        except ValueError:
+            return False
+    if any(x > 255 for x in numbers[:-1]) or numbers[-1] >= 256 ** (5 - len(numbers)):
+        return False
+    value = numbers[-1]
+    for i, x in enumerate(numbers[:-1]):
+        value += x * 256 ** (3 - i)
+    return str(ipaddress.IPv4Address(value))
