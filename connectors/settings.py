@@ -1,0 +1,38 @@
+"""Service settings: environment variables prefixed ``TAP365_`` (one name per setting).
+
+Every setting is documented in the README and in ``local.settings.json.example``; the
+deployment templates set the same names. Everything works with no configuration at all.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TAP365_", extra="ignore")
+
+    #: Local state folder (generated link key, caches). Not used when keys come from settings.
+    state_dir: Path = Field(default=Path(".tap365"))
+    #: Base URL of the click redirector; rewritten links are ``{base}/1.<token>?<url>``.
+    redirect_base_url: str = "http://localhost:7071/api/r"
+    #: Link signing keys ``kid:base64key[,kid:base64key...]``; the first signs new links, all
+    #: verify. Empty: a key is generated on first use and kept in ``state_dir``.
+    link_signing_keys: str = Field(default="", repr=False)
+    #: Link lifetime in days (0 = links never expire).
+    link_max_age_days: int = 0
+    #: Default policy file (YAML or JSON); empty = built-in safe defaults.
+    policy_file: str = ""
+    #: Threat intelligence feeds: comma-separated file paths or https URLs.
+    intel_feeds: str = ""
+    #: Tenant id used by the command line when none is given.
+    default_tenant_id: str = "local"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,98 @@
+"""The one exclusion model for rewriting, scanning and clicking ("do not rewrite" list).
+
+An entry is ``[scheme://]host[/path]`` with ``*`` wildcards:
+
+* ``contoso.com`` — that host, any scheme, any path;
+* ``*.contoso.com`` — contoso.com and every subdomain of it;
+* ``contoso.com/help/*`` — paths under /help/ on that host (``*`` matches any run of
+  characters, including ``/``, ``?`` and the query);
+* ``https://portal.contoso.com/*`` — only over https.
+
+Hosts compare case-insensitively in their ASCII (punycode) form; paths case-sensitively, as
+servers treat them. An entry never matches by substring: ``contoso.com`` does not match
+``evilcontoso.com`` nor ``contoso.com.evil.net``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+
+class ExclusionError(ValueError):
+    """An entry that cannot be understood; the message says how to write it."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    entry: str
+    scheme: str | None
+    host: str
+    subdomains: bool
+    path: re.Pattern[str] | None
+
+
+def _to_ascii_host(host: str) -> str:
+    try:
+        return host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return host.lower()
+
+
+def _compile(entry: str) -> _Rule:
+    text = entry.strip()
+    if not text:
+        raise ExclusionError("empty exclusion entry")
+    scheme = None
+    if "://" in text:
+        scheme, text = text.split("://", 1)
+        scheme = scheme.lower()
+        if scheme not in ("http", "https"):
+            raise ExclusionError(f"{entry!r}: only http:// or https:// may be given as a scheme")
+    host, slash, path = text.partition("/")
+    host = host.lower().rstrip(".")
+    subdomains = host.startswith("*.")
+    if subdomains:
+        host = host[2:]
+    if not host or "*" in host:
+        raise ExclusionError(
+            f"{entry!r}: a wildcard in the host may only be a leading '*.' (e.g. '*.contoso.com')"
+        )
+    path_re = None
+    if slash and path not in ("", "*"):
+        path_re = re.compile("/" + ".*".join(re.escape(p) for p in path.split("*")) + r"\Z")
+    return _Rule(entry, scheme, _to_ascii_host(host), subdomains, path_re)
+
+
+class UrlExclusions:
+    """Compiled exclusion list; ``match(url)`` returns the entry that excludes ``url`` or None."""
+
+    def __init__(self, entries: Iterable[str] = ()) -> None:
+        self.rules = [_compile(e) for e in entries]
+
+    def __bool__(self) -> bool:
+        return bool(self.rules)
+
+    def match(self, url: str) -> str | None:
+        if not self.rules:
+            return None
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return None
+        host = (parts.hostname or "").lower().rstrip(".")
+        scheme = parts.scheme.lower()
+        target = parts.path or "/"
+        if parts.query:
+            target += "?" + parts.query
+        for rule in self.rules:
+            if rule.scheme and rule.scheme != scheme:
+                continue
+            if host != rule.host and not (rule.subdomains and host.endswith("." + rule.host)):
+                continue
+            if rule.path is not None and not rule.path.match(target):
+                continue
+            return rule.entry
+        return None

@@ -1,0 +1,109 @@
+"""The message model from RFC 822: charsets, encodings, nesting, TNEF, malformed input."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+from tap_core.mime import MimeLimits, looks_like_rfc822, parse_eml
+
+FIXTURES = Path(__file__).parent / "fixtures" / "mail"
+
+
+def test_multipart_alternative() -> None:
+    m = parse_eml((FIXTURES / "01-newsletter-clean.eml").read_bytes(), "x")
+    assert m.subject == "This week at Contoso"
+    assert m.from_address is not None and m.from_address.address == "news@contoso.test"
+    assert m.from_address.name == "Contoso News"
+    assert [a.address for a in m.to] == ["adele@contoso.test"]
+    assert m.html_body and "full story" in m.html_body
+    assert m.text_body and "week-48" in m.text_body
+    assert m.header("message-id") == "<newsletter-0001@contoso.test>"
+
+
+def test_quoted_printable_latin1() -> None:
+    m = parse_eml((FIXTURES / "06-internal-memo.eml").read_bytes())
+    assert m.text_body is not None and "intranet.contoso.test/plans/q4" in m.text_body
+
+
+def test_charsets_and_encoded_words() -> None:
+    body = "Grüße aus Köln €".encode("iso-8859-15")
+    raw = (
+        b"From: =?utf-8?B?" + base64.b64encode("Jörg Müller".encode()) + b"?= <j@x.test>\r\n"
+        b"Subject: =?iso-8859-1?Q?R=E9sum=E9?=\r\n"
+        b"Content-Type: text/plain; charset=iso-8859-15\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + base64.b64encode(body) + b"\r\n"
+    )
+    m = parse_eml(raw)
+    assert m.from_address is not None and m.from_address.name == "Jörg Müller"
+    assert m.subject == "Résumé"
+    assert m.text_body == "Grüße aus Köln €"
+
+
+def test_unknown_charset_is_a_defect_not_a_crash() -> None:
+    raw = b"Subject: x\r\nContent-Type: text/plain; charset=x-klingon\r\n\r\nhello \xff\r\n"
+    m = parse_eml(raw)
+    assert m.text_body is not None and m.text_body.startswith("hello")
+    assert any("charset" in d for d in m.defects)
+
+
+def test_nested_message_and_attachments() -> None:
+    inner = b"From: a@inner.test\r\nSubject: inner\r\nContent-Type: text/html\r\n\r\n<a href='http://in.example/'>x</a>\r\n"
+    raw = (
+        b"From: outer@x.test\r\nSubject: fwd\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="B"\r\n\r\n'
+        b"--B\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
+        b"--B\r\nContent-Type: message/rfc822\r\n\r\n" + inner +
+        b"--B\r\nContent-Type: application/pdf; name=\"a.pdf\"\r\nContent-Disposition: attachment; filename=\"a.pdf\"\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.b64encode(b"%PDF-1.4 test") + b"\r\n--B--\r\n"
+    )
+    m = parse_eml(raw)
+    assert m.text_body is not None and "see attached" in m.text_body
+    assert len(m.attached_messages) == 1
+    assert m.attached_messages[0].subject == "inner"
+    assert m.attached_messages[0].html_body is not None and "in.example" in m.attached_messages[0].html_body
+    assert [(a.name, a.data) for a in m.attachments] == [("a.pdf", b"%PDF-1.4 test")]
+
+
+def test_depth_and_part_limits() -> None:
+    msg = b"From: x@y.test\r\nSubject: leaf\r\n\r\nleaf\r\n"
+    for i in range(6):
+        msg = (f"Subject: level {i}\r\nContent-Type: message/rfc822\r\n\r\n").encode() + msg
+    m = parse_eml(msg, limits=MimeLimits(max_depth=2))
+    assert any("deeper than 2" in d for d in _all_defects(m))
+
+    parts = b"".join(b"--B\r\nContent-Type: text/plain\r\n\r\np\r\n" for _ in range(50))
+    raw = b'Subject: many\r\nContent-Type: multipart/mixed; boundary="B"\r\n\r\n' + parts + b"--B--\r\n"
+    m = parse_eml(raw, limits=MimeLimits(max_parts=10))
+    assert any("more than 10 MIME parts" in d for d in m.defects)
+
+
+def _all_defects(m) -> list[str]:
+    out = list(m.defects)
+    for n in m.attached_messages:
+        out += _all_defects(n)
+    return out
+
+
+def test_garbage_never_raises() -> None:
+    for data in (b"", b"\x00\xff" * 100, b"Content-Type: multipart/mixed; boundary=\r\n\r\n--\r\n",
+                 b"From: <<<@@@>>>\r\nTo: ,,,,\r\nDate: not a date\r\n\r\nbody"):
+        m = parse_eml(data, "garbage")
+        assert m.source == "garbage"
+
+
+def test_broken_base64_recorded() -> None:
+    raw = b"Subject: x\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8gd29ybGQ!!!\r\n"
+    m = parse_eml(raw)
+    assert m.text_body is not None and m.text_body.startswith("hello")
+
+
+def test_smime_flags() -> None:
+    raw = b'Subject: s\r\nContent-Type: multipart/signed; protocol="application/pkcs7-signature"; boundary="S"\r\n\r\n--S\r\nContent-Type: text/plain\r\n\r\nsigned\r\n--S--\r\n'
+    assert parse_eml(raw).is_signed
+
+
+def test_sniff() -> None:
+    assert looks_like_rfc822(b"Return-Path: <a@b>\r\n")
+    assert looks_like_rfc822(b"From someone Mon Jan 1\n")
+    assert not looks_like_rfc822(b"%PDF-1.4")
