@@ -1,0 +1,544 @@
+"""In-memory threat-intelligence index: URLs, URL prefixes, hosts, domains and IPs.
+
+Matching rules (decided here, applied the same way when indexing and when looking up):
+
+* **URL keys** drop the scheme (phishing pages answer on http and https alike), the fragment,
+  a default port (80/443), a leading ``www.`` and trailing ``/`` of the path:
+  ``https://www.evil.example/login/?a=1`` has key ``evil.example/login?a=1``.
+* **URL prefix**: a feed URL without a query matches that URL and everything under it on a
+  path-segment boundary: entry ``evil.example/kit`` matches ``evil.example/kit``,
+  ``.../kit/``, ``.../kit/a/b`` and ``.../kit?x=1``, never ``.../kitchen``. A feed URL with a
+  query matches only exactly (the query often carries a token; widening it to the path could
+  take in a big site's redirect endpoint). Its root ``http://evil.example/`` therefore stands
+  for the whole host ``evil.example`` (not its subdomains) -- except on a shared platform host
+  whose users live in the path (``sites.google.com``, ``drive.google.com``, ...), where a root
+  entry matches only the root.
+* **Hosts and domains** match the name and its subdomains, except where that would reach other
+  people: a user's site on a shared platform (``x.vercel.app``, ``x.weebly.com``) matches only
+  itself, as does a platform host or its parent (``sites.google.com``, ``google.com``); a bare
+  public suffix (``github.io``, ``co.uk``) is refused. URL indicators are never widened to hosts.
+* **IPs** match exactly; CIDR networks match every address inside.
+
+Storage: one ``dict[str, int]`` per table; the int indexes a small source table of
+(feed, category, kind, first seen), so there is no object per indicator besides its key
+string (multi-source keys hold a tuple of ints). CIDRs live in per-prefix-length dicts of
+masked integers.
+
+Lifecycle: build with ``add_feed`` then ``freeze()``; a frozen index is never mutated and can
+be shared by any number of readers without locks. To refresh, build a new index (or
+``copy()`` the current one -- a C-speed dict copy -- then ``remove_feed``/``add_feed``),
+freeze it and swap the reference.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from tap_core.urls.feeds import FeedLabel, IndicatorKind, ParsedFeed
+from tap_core.urls.platforms import HostScope, host_scope, platforms
+
+__all__ = [
+    "IndicatorKind",
+    "IntelAddReport",
+    "IntelHit",
+    "IntelIndex",
+    "IntelStats",
+    "url_key",
+]
+
+_DEFAULT_PORTS = {"http": "80", "https": "443", "ftp": "21"}
+#: Longest path walked for prefix candidates; deeper URLs are checked up to this depth.
+_MAX_PREFIX_DEPTH = 32
+
+_Meta = int | tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IntelHit:
+    """One indicator that matched: what it is, how it matched and who listed it."""
+
+    indicator: str  # URL key, host, domain, IP or CIDR, as stored
+    kind: IndicatorKind
+    feed: str
+    category: str
+    first_seen: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IntelAddReport:
+    feed: str
+    added: int  # new keys
+    merged: int  # keys already present (another feed, or the same one twice)
+    narrowed: int  # host/domain indicators limited to the exact host (shared platforms)
+    rejected: int  # unusable: bare public suffixes, unparsable URLs
+
+
+@dataclass(frozen=True, slots=True)
+class IntelStats:
+    counts: dict[str, int]  # by indicator kind
+    feeds: dict[str, int]  # number of keys each feed contributed
+    sources: int  # rows of the (feed, category, kind, first seen) table
+    approx_bytes: int  # sys.getsizeof of tables, keys and multi-source tuples
+    frozen: bool
+
+
+def _split(url: str) -> tuple[str, str, str, str] | None:
+    """(scheme, host[:port], path, query) of an absolute URL, or None.
+
+    A small hand-written splitter rather than ``urlsplit``: inputs are already normalised
+    and this runs for every lookup.
+    """
+    sep = url.find("://")
+    if sep <= 0:
+        return None
+    scheme = url[:sep].lower()
+    rest = url[sep + 3 :]
+    hashpos = rest.find("#")
+    if hashpos >= 0:
+        rest = rest[:hashpos]
+    end = len(rest)
+    for ch in "/?":
+        j = rest.find(ch, 0, end)
+        if j >= 0:
+            end = j
+    authority = rest[:end]
+    at = authority.rfind("@")
+    if at >= 0:
+        authority = authority[at + 1 :]
+    port = ""
+    if authority.startswith("["):
+        close = authority.find("]")
+        if close < 0:
+            return None
+        host = authority[: close + 1].lower()
+        if authority[close + 1 : close + 2] == ":":
+            port = authority[close + 2 :]
+    else:
+        colon = authority.rfind(":")
+        if colon >= 0:
+            host, port = authority[:colon], authority[colon + 1 :]
+        else:
+            host = authority
+        host = host.lower().rstrip(".")
+        if not host.isascii():
+            try:
+                host = host.encode("idna").decode("ascii")
+            except UnicodeError:
+                return None
+    if not host:
+        return None
+    if port and port != _DEFAULT_PORTS.get(scheme):
+        if not port.isdigit():
+            return None
+        host = f"{host}:{int(port)}"
+    if host.startswith("www.") and "." in host[4:]:
+        host = host[4:]
+    tail = rest[end:]
+    q = tail.find("?")
+    if q >= 0:
+        return scheme, host, tail[:q].rstrip("/"), tail[q + 1 :]
+    return scheme, host, tail.rstrip("/"), ""
+
+
+def url_key(url: str) -> str | None:
+    """The index key of ``url`` (see the module docstring), or None when it is no URL."""
+    parts = _split(url)
+    if parts is None:
+        return None
+    _scheme, host, path, query = parts
+    return f"{host}{path}?{query}" if query else host + path
+
+
+def _bare_host(hostport: str) -> str:
+    if hostport.startswith("["):
+        return hostport[1 : hostport.find("]")]
+    colon = hostport.rfind(":")
+    return hostport[:colon] if colon >= 0 else hostport
+
+
+def _ip_key(text: str) -> tuple[int, int, int] | None:
+    """(version, prefix length, masked network int) of an IP or CIDR string."""
+    try:
+        if "/" in text:
+            net = ipaddress.ip_network(text, strict=False)
+            bits = net.max_prefixlen - net.prefixlen
+            return net.version, net.prefixlen, int(net.network_address) >> bits
+        addr = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    return addr.version, addr.max_prefixlen, int(addr)
+
+
+class IntelIndex:
+    """Indicators from any number of feeds; see the module docstring for the rules."""
+
+    __slots__ = (
+        "_counts",
+        "_frozen",
+        "_host_exact",
+        "_host_tree",
+        "_nets",
+        "_source_ids",
+        "_sources",
+        "_url_exact",
+        "_url_prefix",
+    )
+
+    def __init__(self) -> None:
+        self._url_exact: dict[str, _Meta] = {}
+        self._url_prefix: dict[str, _Meta] = {}
+        self._host_exact: dict[str, _Meta] = {}
+        self._host_tree: dict[str, _Meta] = {}
+        # (version, prefix length) -> {masked address int: meta}; single IPs are /32 or /128.
+        self._nets: dict[tuple[int, int], dict[int, _Meta]] = {}
+        self._sources: list[tuple[str, str, IndicatorKind, date | None]] = []
+        self._source_ids: dict[tuple[str, str, IndicatorKind, date | None], int] = {}
+        self._counts: dict[IndicatorKind, int] = dict.fromkeys(IndicatorKind, 0)
+        self._frozen = False
+
+    # --- building ------------------------------------------------------------------------
+
+    @classmethod
+    def from_feeds(cls, feeds: Iterable[ParsedFeed]) -> IntelIndex:
+        index = cls()
+        for feed in feeds:
+            index.add_feed(feed)
+        return index.freeze()
+
+    def freeze(self) -> IntelIndex:
+        """Make the index read-only (safe to share between readers); returns ``self``."""
+        self._frozen = True
+        return self
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen
+
+    def copy(self) -> IntelIndex:
+        """An unfrozen copy to refresh: dict copies only, the key strings are shared."""
+        new = IntelIndex()
+        new._url_exact = self._url_exact.copy()
+        new._url_prefix = self._url_prefix.copy()
+        new._host_exact = self._host_exact.copy()
+        new._host_tree = self._host_tree.copy()
+        new._nets = {k: v.copy() for k, v in self._nets.items()}
+        new._sources = self._sources.copy()
+        new._source_ids = self._source_ids.copy()
+        new._counts = self._counts.copy()
+        return new
+
+    def _check_mutable(self) -> None:
+        if self._frozen:
+            raise RuntimeError("IntelIndex is frozen: copy() it to change it")
+
+    def _source(self, feed: str, label: FeedLabel, kind: IndicatorKind) -> int:
+        key = (sys.intern(feed), sys.intern(label.category), kind, label.first_seen)
+        sid = self._source_ids.get(key)
+        if sid is None:
+            sid = self._source_ids[key] = len(self._sources)
+            self._sources.append(key)
+        return sid
+
+    def _put(self, table: dict[Any, _Meta], key: Any, sid: int, kind: IndicatorKind) -> bool:
+        """Insert; True when the key is new to the table."""
+        old = table.get(key)
+        if old is None:
+            table[key] = sid
+            self._counts[kind] += 1
+            return True
+        if isinstance(old, int):
+            if old != sid:
+                table[key] = (old, sid)
+        elif sid not in old:
+            table[key] = (*old, sid)
+        return False
+
+    def add_feed(self, feed: ParsedFeed) -> IntelAddReport:
+        """Add every indicator of ``feed`` (the index must not be frozen)."""
+        self._check_mutable()
+        added = merged = narrowed = rejected = 0
+        labels = feed.labels
+        name = feed.name
+        path_hosts = platforms().path_hosts
+        # Cache source ids per (label, kind): a feed has few labels, many indicators.
+        sids: dict[tuple[int, IndicatorKind], int] = {}
+
+        def sid_for(label: int, kind: IndicatorKind) -> int:
+            sid = sids.get((label, kind))
+            if sid is None:
+                sid = sids[(label, kind)] = self._source(name, labels[label], kind)
+            return sid
+
+        for url, label in feed.entries.get(IndicatorKind.URL, {}).items():
+            parts = _split(url)
+            if parts is None:
+                rejected += 1
+                continue
+            _scheme, host, path, query = parts
+            if query:
+                table, kind, key = self._url_exact, IndicatorKind.URL, f"{host}{path}?{query}"
+            elif not path and _shared_root(_bare_host(host), path_hosts):
+                # The root of a shared host is not one site: match it literally only.
+                table, kind, key = self._url_exact, IndicatorKind.URL, host
+            else:
+                table, kind, key = self._url_prefix, IndicatorKind.URL_PREFIX, host + path
+            if self._put(table, key, sid_for(label, kind), kind):
+                added += 1
+            else:
+                merged += 1
+
+        for kind in (IndicatorKind.HOST, IndicatorKind.DOMAIN):
+            for host, label in feed.entries.get(kind, {}).items():
+                scope = host_scope(host)
+                if scope is HostScope.REJECT:
+                    rejected += 1
+                    continue
+                if scope is HostScope.EXACT:
+                    narrowed += 1
+                    table = self._host_exact
+                else:
+                    table = self._host_tree
+                if self._put(table, host, sid_for(label, kind), kind):
+                    added += 1
+                else:
+                    merged += 1
+
+        for ip, label in feed.entries.get(IndicatorKind.IP, {}).items():
+            parsed = _ip_key(ip)
+            if parsed is None:
+                rejected += 1
+                continue
+            version, plen, masked = parsed
+            bucket = self._nets.get((version, plen))
+            if bucket is None:
+                bucket = self._nets[(version, plen)] = {}
+            if self._put(bucket, masked, sid_for(label, IndicatorKind.IP), IndicatorKind.IP):
+                added += 1
+            else:
+                merged += 1
+        return IntelAddReport(name, added, merged, narrowed, rejected)
+
+    def remove_feed(self, name: str) -> int:
+        """Drop everything ``name`` contributed (other feeds' claims on a key stay).
+        Returns the number of keys removed. O(index size)."""
+        self._check_mutable()
+        gone = {sid for sid, src in enumerate(self._sources) if src[0] == name}
+        if not gone:
+            return 0
+        removed = 0
+        tables: list[dict[Any, _Meta]] = [
+            self._url_exact,
+            self._url_prefix,
+            self._host_exact,
+            self._host_tree,
+            *self._nets.values(),
+        ]
+        for table in tables:
+            for key, meta in list(table.items()):
+                if isinstance(meta, int):
+                    if meta in gone:
+                        del table[key]
+                        removed += 1
+                        self._counts[self._sources[meta][2]] -= 1
+                    continue
+                kept = tuple(s for s in meta if s not in gone)
+                if len(kept) == len(meta):
+                    continue
+                if not kept:
+                    del table[key]
+                    removed += 1
+                    self._counts[self._sources[meta[0]][2]] -= 1
+                else:
+                    table[key] = kept[0] if len(kept) == 1 else kept
+        return removed
+
+    # --- lookups -------------------------------------------------------------------------
+
+    def _hits(self, out: list[IntelHit], indicator: str, meta: _Meta) -> None:
+        for sid in (meta,) if isinstance(meta, int) else meta:
+            feed, category, kind, seen = self._sources[sid]
+            out.append(IntelHit(indicator, kind, feed, category, seen))
+
+    def match(self, url: str) -> list[IntelHit]:
+        """Every indicator matching ``url`` (an absolute, normalised URL); [] when none."""
+        parts = _split(url)
+        if parts is None:
+            return []
+        _scheme, hostport, path, query = parts
+        hits: list[IntelHit] = []
+        get_exact = self._url_exact.get
+        path_key = hostport + path
+        if query:
+            full = f"{path_key}?{query}"
+            meta = get_exact(full)
+            if meta is not None:
+                self._hits(hits, full, meta)
+        else:
+            meta = get_exact(path_key)
+            if meta is not None:
+                self._hits(hits, path_key, meta)
+        if self._url_prefix:
+            for cand in _prefix_candidates(hostport, path_key):
+                meta = self._url_prefix.get(cand)
+                if meta is not None:
+                    self._hits(hits, cand, meta)
+        self._match_host(_bare_host(hostport), hits)
+        return hits
+
+    def match_host(self, host: str) -> list[IntelHit]:
+        """Host, domain and IP indicators matching a bare host name or IP literal."""
+        hits: list[IntelHit] = []
+        self._match_host(host.lower().rstrip("."), hits)
+        return hits
+
+    def _match_host(self, host: str, hits: list[IntelHit]) -> None:
+        if not host:
+            return
+        first = host[0]
+        if (first.isdigit() or first == "[" or ":" in host) and self._nets:
+            self._match_ip(host.strip("[]"), hits)
+        meta = self._host_exact.get(host)
+        if meta is not None:
+            self._hits(hits, host, meta)
+        tree = self._host_tree
+        if not tree:
+            return
+        name = host
+        while True:
+            meta = tree.get(name)
+            if meta is not None:
+                self._hits(hits, name, meta)
+            dot = name.find(".")
+            if dot < 0:
+                break
+            name = name[dot + 1 :]
+
+    def _match_ip(self, text: str, hits: list[IntelHit]) -> None:
+        try:
+            addr = ipaddress.ip_address(text)
+        except ValueError:
+            return
+        value = int(addr)
+        bits = addr.max_prefixlen
+        for (version, plen), bucket in self._nets.items():
+            if version != addr.version:
+                continue
+            meta = bucket.get(value >> (bits - plen))
+            if meta is not None:
+                shown = str(addr) if plen == bits else _net_text(addr, plen)
+                self._hits(hits, shown, meta)
+
+    def contains(self, url: str) -> bool:
+        """Fast yes/no: does any indicator match ``url``?"""
+        parts = _split(url)
+        if parts is None:
+            return False
+        _scheme, hostport, path, query = parts
+        path_key = hostport + path
+        exact = self._url_exact
+        if (f"{path_key}?{query}" if query else path_key) in exact:
+            return True
+        prefix = self._url_prefix
+        if prefix:
+            for cand in _prefix_candidates(hostport, path_key):
+                if cand in prefix:
+                    return True
+        host = _bare_host(hostport)
+        if host in self._host_exact:
+            return True
+        tree = self._host_tree
+        name = host
+        while name:
+            if name in tree:
+                return True
+            dot = name.find(".")
+            if dot < 0:
+                break
+            name = name[dot + 1 :]
+        if self._nets and host and (host[0].isdigit() or ":" in host):
+            found: list[IntelHit] = []
+            self._match_ip(host, found)
+            return bool(found)
+        return False
+
+    def match_many(self, urls: Iterable[str]) -> dict[str, list[IntelHit]]:
+        """The fast path for a message's or a batch's URLs: each distinct URL is looked up
+        once, the cheap ``contains`` screens out misses, and only URLs with hits are
+        returned."""
+        out: dict[str, list[IntelHit]] = {}
+        seen: set[str] = set()
+        contains = self.contains
+        for url in urls:
+            if url in seen:
+                continue
+            seen.add(url)
+            if contains(url):
+                out[url] = self.match(url)
+        return out
+
+    # --- introspection -------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return sum(self._counts.values())
+
+    def stats(self) -> IntelStats:
+        per_feed: dict[str, int] = {}
+        size = sys.getsizeof(self._sources) + sys.getsizeof(self._source_ids)
+        tables: list[dict[Any, _Meta]] = [
+            self._url_exact,
+            self._url_prefix,
+            self._host_exact,
+            self._host_tree,
+            *self._nets.values(),
+        ]
+        getsizeof = sys.getsizeof
+        for table in tables:
+            size += getsizeof(table)
+            for key, meta in table.items():
+                size += getsizeof(key)
+                if isinstance(meta, int):
+                    sid = meta
+                    if meta > 256:  # small ints are shared singletons; larger ones cost
+                        size += getsizeof(meta)
+                else:
+                    size += getsizeof(meta)
+                    sid = meta[0]
+                feed = self._sources[sid][0]
+                per_feed[feed] = per_feed.get(feed, 0) + 1
+        return IntelStats(
+            counts={kind.value: n for kind, n in self._counts.items()},
+            feeds=per_feed,
+            sources=len(self._sources),
+            approx_bytes=size,
+            frozen=self._frozen,
+        )
+
+
+def _net_text(addr: ipaddress.IPv4Address | ipaddress.IPv6Address, plen: int) -> str:
+    return str(ipaddress.ip_network(f"{addr}/{plen}", strict=False))
+
+
+def _shared_root(host: str, path_hosts: frozenset[str]) -> bool:
+    """True when the root URL of ``host`` is not one site's (a path-platform host or a bare
+    public suffix such as ``s3.amazonaws.com``)."""
+    return host in path_hosts or host_scope(host) is HostScope.REJECT
+
+
+def _prefix_candidates(hostport: str, path_key: str) -> list[str]:
+    """``host``, ``host/a``, ``host/a/b``... up to ``path_key``: every segment-aligned prefix."""
+    cands = [hostport]
+    pos = len(hostport)
+    for _ in range(_MAX_PREFIX_DEPTH):
+        nxt = path_key.find("/", pos + 1)
+        if nxt < 0:
+            break
+        cands.append(path_key[:nxt])
+        pos = nxt
+    if len(path_key) > len(hostport):
+        cands.append(path_key)
+    return cands

@@ -1,0 +1,160 @@
+"""Shared hosting platforms: which part of a host belongs to one user.
+
+On a shared platform one registered domain serves many unrelated people, so neither threat
+intelligence nor heuristics may treat the platform as one site:
+
+* PSL private suffixes (``x.vercel.app``, ``x.github.io``) are separated by
+  ``registered_domain(private=True)``;
+* ``data/urls/hosting_platforms.txt`` adds platforms the PSL does not cover, in two shapes:
+  ``subdomain`` (``x.weebly.com``: each label under the root is one user's site) and ``path``
+  (``sites.google.com/view/x``: one host, the user's site is in the path).
+
+Also holds the small loader for this package's data files (``tap_core/data/urls/``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+from importlib import resources
+
+from tap_core.domains import is_ip_literal, public_suffix, registered_domain, split_host
+
+_DATA_PACKAGE = "tap_core"
+_DATA_DIR = ("data", "urls")
+
+
+def data_text(name: str) -> str:
+    """The text of one packaged data file under ``tap_core/data/urls/``."""
+    node = resources.files(_DATA_PACKAGE)
+    for part in (*_DATA_DIR, name):
+        node = node.joinpath(part)
+    return node.read_text(encoding="utf-8")
+
+
+def data_rows(name: str) -> list[list[str]]:
+    """Whitespace-separated rows of a list file, ``#`` comments and blank lines removed."""
+    rows: list[list[str]] = []
+    for line in data_text(name).splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            rows.append(line.split())
+    return rows
+
+
+def data_list(name: str) -> frozenset[str]:
+    """First column of a list file, lowercased."""
+    return frozenset(row[0].lower() for row in data_rows(name))
+
+
+class HostScope(StrEnum):
+    """How far a host indicator reaches."""
+
+    SUBTREE = "subtree"  # the host and every subdomain of it
+    EXACT = "exact"  # that host only (shared platforms and their parents)
+    REJECT = "reject"  # a bare public suffix ("github.io", "co.uk"): never an indicator
+
+
+@dataclass(frozen=True, slots=True)
+class Platforms:
+    path_hosts: frozenset[str]
+    subdomain_roots: frozenset[str]
+    free: frozenset[str]
+    #: Parents of platform hosts ("google.com" for "sites.google.com"): listing one of them
+    #: as a host indicator must not take every user of the platform with it.
+    ancestors: frozenset[str]
+
+
+@cache
+def platforms() -> Platforms:
+    path_hosts: set[str] = set()
+    roots: set[str] = set()
+    free: set[str] = set()
+    for row in data_rows("hosting_platforms.txt"):
+        domain, site_in = row[0].lower(), row[1].lower()
+        (path_hosts if site_in == "path" else roots).add(domain)
+        if "free" in row[2:]:
+            free.add(domain)
+    ancestors: set[str] = set()
+    for host in path_hosts | roots:
+        labels = host.split(".")
+        for i in range(1, len(labels) - 1):
+            ancestors.add(".".join(labels[i:]))
+    return Platforms(frozenset(path_hosts), frozenset(roots), frozenset(free), frozenset(ancestors))
+
+
+def _subdomain_root(host: str) -> str | None:
+    """The listed ``subdomain`` platform root that ``host`` is a user site under, if any."""
+    roots = platforms().subdomain_roots
+    labels = host.split(".")
+    # Longest proper suffix first, so "x.my.canva.site" matches "my.canva.site".
+    for i in range(1, len(labels) - 1):
+        suffix = ".".join(labels[i:])
+        if suffix in roots:
+            return suffix
+    return None
+
+
+def _private_suffix(host: str) -> str | None:
+    """The PSL private-section suffix ``host`` sits under ("vercel.app"), if any."""
+    _sub, dom, suffix = split_host(host)
+    if dom and suffix and suffix != public_suffix(host):
+        return suffix
+    return None
+
+
+def platform_of(host: str) -> str | None:
+    """The shared platform ``host`` is on: a path host itself, or the root of a user site."""
+    if not host or is_ip_literal(host):
+        return None
+    if host in platforms().path_hosts:
+        return host
+    return _subdomain_root(host) or _private_suffix(host)
+
+
+def site_of(host: str) -> str:
+    """The unit of ownership of ``host``: its registered domain, or one user's platform site.
+
+    ``a.b.weebly.com`` -> ``b.weebly.com``; ``x.vercel.app`` -> ``x.vercel.app``;
+    ``docs.google.com`` -> ``google.com`` (its content is in the path); IPs are their own site.
+    """
+    if not host or is_ip_literal(host):
+        return host
+    root = _subdomain_root(host)
+    if root is not None:
+        labels = host.split(".")
+        return ".".join(labels[len(labels) - root.count(".") - 2 :])
+    return registered_domain(host, private=True) or host
+
+
+def is_user_site(host: str) -> bool:
+    """True when ``host`` is one user's site on a shared platform (``x.vercel.app``)."""
+    plat = platform_of(host)
+    return plat is not None and plat != host and host not in platforms().path_hosts
+
+
+def free_platform(host: str) -> str | None:
+    """The free-hosting platform serving ``host`` as a user's content, if any.
+
+    A platform's own front page (``weebly.com``) is not user content and gives None.
+    """
+    plat = platform_of(host)
+    if plat is None or plat not in platforms().free:
+        return None
+    if plat == host and host not in platforms().path_hosts:
+        return None
+    return plat
+
+
+def host_scope(host: str) -> HostScope:
+    """How far a host/domain indicator for ``host`` may reach (see ``HostScope``)."""
+    _sub, dom, suffix = split_host(host)
+    if not dom:
+        return HostScope.REJECT if suffix else HostScope.EXACT
+    plat = platforms()
+    if host in plat.path_hosts or host in plat.subdomain_roots or host in plat.ancestors:
+        return HostScope.EXACT
+    if platform_of(host) is not None:
+        return HostScope.EXACT
+    return HostScope.SUBTREE
