@@ -1,0 +1,762 @@
+"""URL extraction from message bodies (HTML, plain text) and attachments.
+
+Every URL found is normalised (:mod:`tap_core.urls.normalize`) and unwrapped
+(:mod:`tap_core.urls.unwrap`) into a :class:`FoundUrl`; ``raw`` is always the exact text that
+appeared (the attribute value after entity decoding, or the span of text), because the
+rewriter replaces exactly that.
+
+Plain-text precision rules (what counts as a URL in prose):
+- with a scheme (``http``, ``https``, ``ftp``, defanged ``hxxp``...): any syntactically valid
+  host, including intranet names and unknown TLDs, because it is clickable as written;
+- without a scheme (``www.example.com``, ``example.co.uk/path``, ``evil[.]com``): the host must
+  end in a real ICANN public suffix (offline PSL), must not be the domain of an e-mail address,
+  and a bare ``name.ext`` whose extension is also a file type (``report.zip``, ``main.py``) is
+  only taken with a path;
+- bare IPv4 addresses only with a path or a port (``10.0.0.1/login``): dotted numbers alone
+  are mostly versions.
+Trailing punctuation is dropped (``.,:;!?`` and unbalanced quotes/brackets); brackets and
+quotes inside a URL are kept when balanced (``wiki/Primer_(film)``).
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import io
+import re
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from tap_core.domains import has_known_suffix, split_host
+from tap_core.urls.model import FoundUrl
+from tap_core.urls.normalize import NormalizedUrl, normalize_url
+from tap_core.urls.unwrap import OwnLinkDecoder, unwrap
+
+__all__ = [
+    "dedupe",
+    "extract_attachment",
+    "extract_html",
+    "extract_text",
+    "group_by_url",
+]
+
+# ---------------------------------------------------------------------------------------------
+# Plain text
+# ---------------------------------------------------------------------------------------------
+
+# CJK, kana, Hangul and full-width forms: text in these scripts has no spaces, so they end a
+# URL (a host label written in them is still taken after an explicit scheme).
+_CJK = "\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef"
+# Invisible characters that never belong to a typed URL (and bidi controls used to spoof).
+_INVISIBLE = "\u200b\u202a-\u202e\u2066-\u2069\ufeff"
+_WORD = rf"[^\W{_CJK}]"
+_LABEL = rf"{_WORD}+(?:-+{_WORD}+)*"
+_HOST_LABEL = rf"(?:{_LABEL}|[{_CJK}][\w]*(?:-+[\w]+)*)"
+_DOT = r"(?:\.|\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\))"
+# Full-width dots separate labels only when a non-CJK label follows ("example。com").
+_HOST_DOT = rf"(?:{_DOT}|[。．｡](?={_WORD}))"
+_BODY = rf"[^\s<>\x00-\x1f\x7f{_INVISIBLE}{_CJK}]"
+_SCHEME = r"(?:h(?:tt|xx|\*\*|\[xx\])ps?|ftp|fxp)(?::|\[:\]|\(:\))[/\\]+|h(?:tt|xx)ps?\[://\]"
+
+_TEXT_RE = re.compile(
+    rf"""
+    (?P<scheme>(?i:{_SCHEME})
+        (?:[^\s/\\?#@<>"{_CJK}]*@)?                          # userinfo
+        (?:\[[0-9A-Fa-f:.]+\]|{_HOST_LABEL}(?:{_HOST_DOT}{_HOST_LABEL})*\.?)
+        (?::\d+)?
+        (?:[/\\?#]{_BODY}*)?
+    )
+    |(?P<mailto>(?i:mailto):(?://)?[^\s<>"'(),;:\[\]@{_CJK}]+@[^\s<>"'(),;\[\]@{_CJK}]+)
+    |(?<!{_WORD})(?<![@/%#$~])
+    (?P<bare>{_LABEL}(?:{_DOT}{_LABEL})+
+        (?::\d+)?
+        (?:[/?#]{_BODY}*)?
+    )
+    """,
+    re.VERBOSE,
+)
+_SCHEME_ONLY_RE = re.compile(
+    rf"(?P<scheme>(?i:https?|ftp)://(?:[^\s/\\?#@<>\"]*@)?"
+    rf"(?:\[[0-9A-Fa-f:.]+\]|{_HOST_LABEL}(?:\.{_HOST_LABEL})*\.?)(?::\d+)?(?:[/\\?#]{_BODY}*)?)"
+)
+_TRAILING = frozenset(".,:;!?*…'\"")
+_CLOSERS = {")": "(", "]": "[", "}": "{"}
+_QUOTES = frozenset("\"'`")
+_TLD_SHAPE_RE = re.compile(r"(?:[a-z]{2,63}|xn--[a-z0-9\-]{1,59})")
+_IPV4_RE = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
+# Extensions that are also TLDs: a bare "name.ext" with one of these is a file name unless a
+# path follows ("main.py" is code, "main.py/x" a link).
+_FILE_LIKE_TLDS = frozenset(
+    {"zip", "mov", "py", "pm", "md", "rs", "sh", "ps", "so", "cat", "one", "tf", "mm", "cab", "gs"}
+)
+
+
+def extract_text(
+    text: str,
+    source: str,
+    *,
+    own_link_decoder: OwnLinkDecoder | None = None,
+    own_hosts: Sequence[str] = (),
+    context: str = "text",
+    max_chars: int = 2_000_000,
+    max_urls: int = 5000,
+) -> list[FoundUrl]:
+    """URLs in plain text, in order of appearance (duplicates kept: one per occurrence).
+
+    ``context`` labels the findings ("text", "pdf_text", "ics"...); defanged ones get
+    ``context + "_defanged"`` so that the rewriter leaves them alone.
+    """
+    out: list[FoundUrl] = []
+    for raw, n in _scan_text(text[:max_chars], schemes_only=False, limit=max_urls):
+        ctx = f"{context}_defanged" if n.defanged else context
+        out.append(_found(n, raw, source, ctx, None, own_link_decoder, own_hosts))
+    return out
+
+
+def _scan_text(text: str, *, schemes_only: bool, limit: int) -> Iterable[tuple[str, NormalizedUrl]]:
+    # Cheap pre-filter: every URL form we accept has a dot or a colon.
+    if not text or ("." not in text and ":" not in text and "[" not in text):
+        return
+    pattern = _SCHEME_ONLY_RE if schemes_only else _TEXT_RE
+    search = pattern.search
+    pos = 0
+    count = 0
+    end_text = len(text)
+    while count < limit and pos < end_text:
+        m = search(text, pos)
+        if m is None:
+            return
+        kind = m.lastgroup or ""
+        start, end = m.span(kind)
+        raw = _trim(text, start, end)
+        n = _accept(text, start, raw, kind)
+        if n is None:
+            # A rejected bare token may hide a URL after it ("name.first@http://x");
+            # step inside it rather than over it (lookbehinds keep this linear).
+            pos = start + 1 if kind == "bare" else max(end, start + 1)
+            continue
+        pos = start + len(raw)
+        count += 1
+        yield raw, n
+
+
+def _trim(text: str, start: int, end: int) -> str:
+    """Cut the candidate at an enclosing quote, an unmatched closer, trailing punctuation."""
+    raw = text[start:end]
+    before = text[start - 1] if start > 0 else ""
+    if before in _QUOTES:
+        q = raw.find(before)
+        if q > 0:
+            raw = raw[:q]
+    if ")" in raw or "]" in raw or "}" in raw:
+        raw = _cut_unbalanced(raw)
+    while raw:
+        last = raw[-1]
+        if last in _TRAILING:
+            if last in _QUOTES and raw.count(last) % 2 == 0:
+                break
+            raw = raw[:-1]
+        elif last in _CLOSERS and raw.count(last) > raw.count(_CLOSERS[last]):
+            raw = raw[:-1]
+        else:
+            break
+    return raw
+
+
+def _cut_unbalanced(raw: str) -> str:
+    depth = {"(": 0, "[": 0, "{": 0}
+    for i, ch in enumerate(raw):
+        if ch in depth:
+            depth[ch] += 1
+        elif ch in _CLOSERS:
+            opener = _CLOSERS[ch]
+            if depth[opener] == 0:
+                return raw[:i]
+            depth[opener] -= 1
+    return raw
+
+
+def _accept(text: str, start: int, raw: str, kind: str) -> NormalizedUrl | None:
+    if not raw:
+        return None
+    if kind == "bare":
+        return _accept_bare(text, start, raw)
+    n = normalize_url(raw)
+    if n is None:
+        return None
+    if kind == "scheme":
+        # The host is as typed (before IPv4 number parsing); check its shape.
+        return n if _plausible_explicit_host(raw) else None
+    return n if n.scheme == "mailto" and n.host else None
+
+
+def _host_text(raw: str) -> str:
+    """The host as written in a scheme'd URL (after the slashes, before port/path)."""
+    i = raw.find(":")
+    rest = raw[i + 1 :].lstrip("])/\\")  # also the tails of "[:]", "(:)", "[://]"
+    end = len(rest)
+    for sep in "/\\?#":
+        j = rest.find(sep)
+        if 0 <= j < end:
+            end = j
+    auth = rest[:end]
+    auth = auth[auth.rfind("@") + 1 :]
+    if auth.startswith("["):
+        return auth[: auth.find("]") + 1]
+    return auth.rsplit(":", 1)[0] if auth.count(":") == 1 else auth
+
+
+def _plausible_explicit_host(raw: str) -> bool:
+    host = _host_text(raw)
+    if host.startswith("["):
+        return True
+    for pat, rep in (("[.]", "."), ("(.)", "."), ("{.}", "."), ("[dot]", "."), ("(dot)", ".")):
+        host = host.replace(pat, rep)
+    labels = re.split(r"[.。．｡]", host.rstrip(".").lower())
+    if any(not lab or lab[0] == "-" or lab[-1] == "-" for lab in labels):
+        return False
+    if len(labels) == 1:
+        return True  # intranet name ("http://intranet/"), clickable as written
+    tld = labels[-1]
+    if tld.isdigit():
+        return True  # numeric: IPv4 forms, validated by the normaliser
+    return bool(_TLD_SHAPE_RE.fullmatch(tld)) or not tld.isascii()
+
+
+def _accept_bare(text: str, start: int, raw: str) -> NormalizedUrl | None:
+    # "foo.bar.example.com" preceded by "x." or "x-" is the tail of a longer broken token.
+    i = start - 1
+    while i >= 0 and text[i] in ".-":
+        i -= 1
+    if i < start - 1 and i >= 0 and (text[i].isalnum() or text[i] in "_/\\@:%"):
+        return None
+    end = start + len(raw)
+    if end < len(text) and text[end] == "@":
+        return None  # local part of an e-mail address
+    n = normalize_url(raw)
+    if n is None or n.scheme != "http":
+        return None
+    return n if _plausible_bare_host(n.host, has_path=_has_path(raw), port=n.port) else None
+
+
+def _has_path(bare: str) -> bool:
+    """Something after the host of a scheme-less URL (a lone "/" does not count)."""
+    return len(bare.rstrip("/")) > len(_host_text("http://" + bare))
+
+
+def _plausible_bare_host(host: str, *, has_path: bool, port: int | None = None) -> bool:
+    """A host written without a scheme: real public suffix, not a file name, or IPv4+path."""
+    if _IPV4_RE.fullmatch(host):
+        return has_path or port is not None
+    if not has_known_suffix(host):
+        return False
+    sub, domain, suffix = split_host(host)
+    if "_" in domain:
+        return False  # registrable labels cannot hold "_" (subdomains may)
+    return not (not sub and not has_path and port is None and suffix in _FILE_LIKE_TLDS)
+
+
+# ---------------------------------------------------------------------------------------------
+# HTML
+# ---------------------------------------------------------------------------------------------
+
+_SCHEME_PREFIX_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+_EMAIL_RE = re.compile(r"[^\s@/:<>()\[\]\\,;]+@[^\s@/:<>()\[\]\\,;]+\.[^\s@/:<>()\[\]\\,;]+")
+_CSS_URL_RE = re.compile(
+    r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)|@import\s+(?:"([^"]*)"|'([^']*)')""",
+    re.IGNORECASE,
+)
+_META_REFRESH_RE = re.compile(
+    r"""^\s*[\d.]*\s*[;,]?\s*(?:url\s*=\s*)?(?:"([^"]*)"?|'([^']*)'?|(.*))\s*$""",
+    re.IGNORECASE | re.DOTALL,
+)
+_WS_RE = re.compile(r"\s+")
+# element -> (attribute, context); anchors, forms, meta, base and CSS are handled apart.
+_SRC_ATTRS: dict[str, tuple[str, str]] = {
+    "iframe": ("src", "iframe_src"),
+    "frame": ("src", "frame_src"),
+    "embed": ("src", "embed_src"),
+    "object": ("data", "object_data"),
+    "script": ("src", "script_src"),
+}
+_HTML_SELECTOR = (
+    "a, area, form, button[formaction], input[formaction], iframe, frame, embed, object, "
+    "script[src], meta[http-equiv], [style], style"
+)
+# Elements whose text is not visible prose (anchor text is reported as link_text instead).
+_NOT_PROSE = ["a", "area", "script", "style", "head", "title", "noscript", "template", "svg"]
+
+
+def extract_html(
+    html: str,
+    source: str,
+    *,
+    own_link_decoder: OwnLinkDecoder | None = None,
+    own_hosts: Sequence[str] = (),
+    include_text: bool = True,
+    max_chars: int = 5_000_000,
+    max_urls: int = 5000,
+) -> list[FoundUrl]:
+    """URLs in an HTML document, in document order.
+
+    Links (a/area href with ``link_text``, form actions, frames, embeds, objects, scripts,
+    meta refresh, CSS ``url()``, images inside links), resolved against ``<base href>``.
+    Relative links with no base point nowhere in a mail client and are skipped, except the
+    ones a client would still open: ``//host/x``, ``www.host.com`` and ``user@host`` (mailto).
+    With ``include_text``, URLs typed in the visible text (outside links) are reported too,
+    context "html_text".
+    """
+    try:
+        tree = LexborHTMLParser(html[:max_chars])
+    except Exception:  # the parser is tolerant; this is for truly broken input only
+        return extract_text(html[:max_chars], source, own_link_decoder=own_link_decoder,
+                            own_hosts=own_hosts, max_urls=max_urls)
+    ctx = _HtmlContext(source, own_link_decoder, own_hosts, max_urls)
+    base_node = tree.css_first("base[href]")
+    if base_node is not None:
+        base_raw = base_node.attributes.get("href") or ""
+        base = normalize_url(base_raw) if _SCHEME_PREFIX_RE.match(base_raw.strip()) else None
+        if base is not None and base.is_web:
+            ctx.base = base.url
+            ctx.add(base_raw, "base_href")
+    for node in tree.css(_HTML_SELECTOR):
+        if ctx.full:
+            break
+        _html_node(node, ctx)
+    if include_text and not ctx.full:
+        try:
+            tree.strip_tags(_NOT_PROSE)
+            body = tree.body
+            prose = body.text(separator=" ") if body is not None else ""
+        except Exception:
+            prose = ""
+        for raw, n in _scan_text(prose, schemes_only=False, limit=max_urls - len(ctx.out)):
+            context = "html_text_defanged" if n.defanged else "html_text"
+            ctx.out.append(_found(n, raw, source, context, None, own_link_decoder, own_hosts))
+    return ctx.out
+
+
+@dataclass(slots=True)
+class _HtmlContext:
+    source: str
+    own_link_decoder: OwnLinkDecoder | None
+    own_hosts: Sequence[str]
+    max_urls: int
+    base: str | None = None
+    out: list[FoundUrl] = field(default_factory=list)
+
+    @property
+    def full(self) -> bool:
+        return len(self.out) >= self.max_urls
+
+    def add(self, raw: str | None, context: str, link_text: str | None = None,
+            *, allow_data: bool = True) -> None:
+        if not raw or self.full:
+            return
+        n = _resolve_reference(raw, self.base)
+        if n is None or (not allow_data and n.scheme == "data"):
+            return
+        self.out.append(
+            _found(n, raw, self.source, context, link_text, self.own_link_decoder, self.own_hosts)
+        )
+
+
+def _html_node(node: LexborNode, ctx: _HtmlContext) -> None:
+    tag = node.tag or ""
+    attrs = node.attributes
+    if tag in ("a", "area"):
+        href = attrs.get("href") or attrs.get("xlink:href")
+        if href:
+            ctx.add(href, f"{tag}_href", _link_text(node, tag, attrs))
+            if tag == "a":
+                for img in node.css("img[src]"):
+                    ctx.add(img.attributes.get("src"), "img_in_link", allow_data=False)
+    elif tag == "form":
+        ctx.add(attrs.get("action"), "form_action")
+    elif tag in ("button", "input"):
+        ctx.add(attrs.get("formaction"), "form_action")
+    elif tag in _SRC_ATTRS:
+        attr, context = _SRC_ATTRS[tag]
+        ctx.add(attrs.get(attr), context)
+    elif tag == "meta":
+        if (attrs.get("http-equiv") or "").strip().lower() == "refresh":
+            ctx.add(_meta_refresh_url(attrs.get("content") or ""), "meta_refresh")
+    elif tag == "style":
+        _css_urls(node.text(deep=True), ctx)
+    style = attrs.get("style")
+    if style and "url" in style.lower():
+        _css_urls(style, ctx)
+
+
+def _link_text(node: LexborNode, tag: str, attrs: dict[str, str | None]) -> str:
+    if tag == "area":
+        return _WS_RE.sub(" ", attrs.get("alt") or "").strip()
+    text = _WS_RE.sub(" ", node.text(deep=True, separator=" ")).strip()
+    if text:
+        return text
+    # An <a> around an image shows the image: its alt text is what the reader "sees".
+    alts = [img.attributes.get("alt") or "" for img in node.css("img")]
+    return _WS_RE.sub(" ", " ".join(alts)).strip()
+
+
+def _meta_refresh_url(content: str) -> str | None:
+    m = _META_REFRESH_RE.match(content)
+    if m is None:
+        return None
+    value = next((g for g in m.groups() if g is not None), "").strip()
+    return value or None
+
+
+def _css_urls(css: str, ctx: _HtmlContext) -> None:
+    for m in _CSS_URL_RE.finditer(css):
+        value = next((g for g in m.groups() if g is not None), "")
+        ctx.add(value, "css_url", allow_data=False)
+
+
+def _resolve_reference(raw: str, base: str | None) -> NormalizedUrl | None:
+    """A link target as a mail client would open it (see extract_html)."""
+    value = raw.strip()
+    if not value:
+        return None
+    if _SCHEME_PREFIX_RE.match(value):
+        n = normalize_url(value)
+        if n is not None or base is None:
+            return n
+    if base is not None:
+        return normalize_url(value, base)
+    if value.startswith(("//", "\\\\")):
+        return normalize_url(value)
+    if _EMAIL_RE.fullmatch(value):
+        return normalize_url("mailto:" + value)
+    n = normalize_url(value)
+    if n is None or n.scheme != "http":
+        return None
+    return n if _plausible_bare_host(n.host, has_path=_has_path(value), port=n.port) else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Attachments
+# ---------------------------------------------------------------------------------------------
+
+_HTML_EXT = (".html", ".htm", ".xhtml", ".shtml", ".hta", ".svg")
+_TEXT_EXT = (".txt", ".csv", ".log", ".md", ".text", ".tsv")
+_OOXML_EXT = (".docx", ".docm", ".dotx", ".dotm", ".xlsx", ".xlsm", ".xltx", ".xltm", ".pptx",
+              ".pptm", ".potx", ".potm", ".ppsx", ".ppsm", ".vsdx")
+_ODF_EXT = (".odt", ".ods", ".odp", ".odg")
+_NO_STRINGS_CT = ("image/", "audio/", "video/", "font/")
+_NO_STRINGS_EXT = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".ico", ".tif", ".tiff",
+                   ".mp3", ".mp4", ".wav", ".avi", ".mov", ".zip", ".gz", ".7z", ".rar", ".tar",
+                   ".bz2", ".xz", ".cab", ".iso", ".img")
+# XML namespace and schema URIs are not links: ignore them in raw string scans.
+_NAMESPACE_PREFIXES = ("http://schemas.openxmlformats.org/", "http://schemas.microsoft.com/",
+                       "http://www.w3.org/", "http://ns.adobe.com/", "http://purl.org/",
+                       "https://schemas.microsoft.com/", "http://www.apple.com/DTDs/",
+                       "urn:")
+_REL_TAG_RE = re.compile(r"<(?:\w+:)?Relationship\b[^>]*>", re.IGNORECASE)
+_XML_ATTR_RE = re.compile(r"""([\w:\-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_XML_PARA_END_RE = re.compile(r"</(?:w:p|a:p|text:p|text:h)>|<w:br\b[^>]*/>|<w:tab\b[^>]*/>|</si>|</row>")
+_XML_TAG_RE = re.compile(r"<[^>]+>")
+_ODF_HREF_RE = re.compile(r"""xlink:href\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_URL_FILE_RE = re.compile(r"^\s*(?:URL|IconFile)\s*=\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
+_WEBLOC_RE = re.compile(r"<key>\s*URL\s*</key>\s*<string>([^<]+)</string>", re.IGNORECASE)
+_ICS_URL_PROPS = frozenset({"URL", "ATTACH", "TZURL", "SOURCE", "CONFERENCE", "IMAGE"})
+_ICS_SKIP_PROPS = frozenset({"DTSTART", "DTEND", "DTSTAMP", "UID", "SEQUENCE", "RRULE",
+                             "CREATED", "LAST-MODIFIED", "STATUS", "TRANSP", "PRIORITY", "CLASS"})
+
+
+def extract_attachment(
+    name: str,
+    content_type: str,
+    data: bytes,
+    source: str,
+    *,
+    own_link_decoder: OwnLinkDecoder | None = None,
+    own_hosts: Sequence[str] = (),
+    max_bytes: int = 25_000_000,
+    max_pages: int = 50,
+    max_members: int = 500,
+    max_member_bytes: int = 10_000_000,
+    max_text_chars: int = 2_000_000,
+    max_urls: int = 2000,
+) -> list[FoundUrl]:
+    """URLs in one attachment: PDF, OOXML/ODF, HTML/SVG, iCalendar, .url/.webloc, text.
+
+    Other files get a scan for ``http(s)://`` strings (RTF, legacy Office, scripts), except
+    media and archives. Files above ``max_bytes`` are skipped; PDFs are read for at most
+    ``max_pages`` pages, zip containers for ``max_members`` members of ``max_member_bytes``.
+    Malformed input never raises: what was found before the problem is returned.
+    """
+    if not data or len(data) > max_bytes:
+        return []
+    ex = _AttachmentExtractor(source, own_link_decoder, own_hosts, max_urls, max_text_chars)
+    lname = name.lower()
+    ctype = (content_type or "").split(";")[0].strip().lower()
+    with suppress(Exception):  # hostile files: keep what was found before the problem
+        if data[:1024].lstrip().startswith(b"%PDF") or b"%PDF-" in data[:1024] or ctype == "application/pdf":
+            ex.pdf(data, max_pages)
+        elif data[:2] == b"PK" and (lname.endswith(_OOXML_EXT + _ODF_EXT) or "officedocument" in ctype
+                                    or "opendocument" in ctype or _is_office_zip(data)):
+            ex.office_zip(data, max_members, max_member_bytes)
+        elif lname.endswith(".ics") or ctype == "text/calendar":
+            ex.ics(data)
+        elif lname.endswith(_HTML_EXT) or ctype in ("text/html", "application/xhtml+xml", "image/svg+xml"):
+            ex.html(_decode_text(data))
+        elif lname.endswith(".url"):
+            ex.shortcut(_URL_FILE_RE.findall(_decode_text(data)))
+        elif lname.endswith(".webloc"):
+            ex.shortcut(_WEBLOC_RE.findall(_decode_text(data)))
+        elif lname.endswith(_TEXT_EXT) or ctype.startswith("text/"):
+            ex.text(_decode_text(data), "attachment_text")
+        elif not ctype.startswith(_NO_STRINGS_CT) and not lname.endswith(_NO_STRINGS_EXT):
+            ex.strings(data)
+    return ex.out[:max_urls]
+
+
+def _is_office_zip(data: bytes) -> bool:
+    return b"[Content_Types].xml" in data[:4096] or b"mimetypeapplication/vnd.oasis" in data[:200]
+
+
+def _decode_text(data: bytes) -> str:
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return data.decode("utf-16", "replace")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", "replace")
+
+
+@dataclass(slots=True)
+class _AttachmentExtractor:
+    source: str
+    own_link_decoder: OwnLinkDecoder | None
+    own_hosts: Sequence[str]
+    max_urls: int
+    max_text_chars: int
+    out: list[FoundUrl] = field(default_factory=list)
+
+    @property
+    def room(self) -> int:
+        return max(0, self.max_urls - len(self.out))
+
+    def add(self, raw: str, context: str) -> None:
+        raw = raw.strip()
+        if not raw or not self.room:
+            return
+        if raw.startswith("\\\\"):  # UNC path: Windows opens it over SMB (credential leak)
+            raw = "file:" + raw.replace("\\", "/")
+        n = normalize_url(raw) if _SCHEME_PREFIX_RE.match(raw) else None
+        if n is None:
+            # Odd schemes wrap real URLs ("mhtml:http://x!...", "ms-word:ofe|u|http://x").
+            self.text(raw, context, schemes_only=True)
+            return
+        self.out.append(_found(n, raw, self.source, context, None, self.own_link_decoder,
+                               self.own_hosts))
+
+    def text(self, text: str, context: str, *, schemes_only: bool = False) -> None:
+        for raw, n in _scan_text(text[: self.max_text_chars], schemes_only=schemes_only,
+                                 limit=self.room):
+            if schemes_only and raw.startswith(_NAMESPACE_PREFIXES):
+                continue
+            ctx = f"{context}_defanged" if n.defanged else context
+            self.out.append(_found(n, raw, self.source, ctx, None, self.own_link_decoder,
+                                   self.own_hosts))
+
+    def html(self, markup: str) -> None:
+        self.out.extend(extract_html(markup, self.source, own_link_decoder=self.own_link_decoder,
+                                     own_hosts=self.own_hosts, max_chars=self.max_text_chars,
+                                     max_urls=self.room))
+
+    def shortcut(self, values: list[str]) -> None:
+        for value in values:
+            self.add(html_lib.unescape(value), "url_shortcut")
+
+    def strings(self, data: bytes) -> None:
+        chunk = data[: self.max_text_chars]
+        self.text(chunk.decode("latin-1"), "attachment_strings", schemes_only=True)
+        if b"h\x00t\x00t\x00p\x00" in chunk:  # UTF-16LE strings (LNK, legacy Office)
+            self.text(chunk.decode("utf-16-le", "ignore"), "attachment_strings", schemes_only=True)
+
+    def pdf(self, data: bytes, max_pages: int) -> None:
+        from pypdf import PdfReader  # imported here: only PDF attachments pay for it
+
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            try:
+                reader.decrypt("")  # most "encrypted" phishing PDFs have an empty user password
+            except Exception:
+                return
+        with suppress(Exception):
+            root = reader.trailer["/Root"].get_object()
+            self._pdf_action(root.get("/OpenAction"), "pdf_openaction")
+        for index, page in enumerate(reader.pages):
+            if index >= max_pages or not self.room:
+                break
+            with suppress(Exception):
+                annots = page.get("/Annots")
+                annots = annots.get_object() if annots is not None else []
+                for ref in annots or []:
+                    annot = ref.get_object()
+                    self._pdf_action(annot.get("/A"), "pdf_annotation")
+            with suppress(Exception):
+                self.text(page.extract_text() or "", "pdf_text")
+
+    def _pdf_action(self, action: object, context: str) -> None:
+        if action is None:
+            return
+        action = getattr(action, "get_object", lambda: action)()
+        if not isinstance(action, dict):
+            return
+        kind = action.get("/S")
+        if kind == "/URI":
+            self.add(_pdf_str(action.get("/URI")), context)
+        elif kind in ("/SubmitForm", "/Launch", "/GoToR"):
+            target = action.get("/F")
+            target = getattr(target, "get_object", lambda: target)()
+            if isinstance(target, dict):  # a file specification dictionary
+                target = target.get("/F") or target.get("/UF")
+            self.add(_pdf_str(target), "pdf_submit" if kind == "/SubmitForm" else context)
+
+    def office_zip(self, data: bytes, max_members: int, max_member_bytes: int) -> None:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            members = zf.infolist()[:max_members]
+            for info in members:
+                if not self.room:
+                    break
+                lname = info.filename.lower()
+                if info.is_dir() or not lname.endswith((".rels", ".xml")):
+                    continue
+                is_rels = lname.endswith(".rels")
+                is_odf = lname in ("content.xml", "styles.xml")
+                is_text = _is_office_text_part(lname)
+                if not (is_rels or is_odf or is_text):
+                    continue
+                with zf.open(info) as fh:
+                    xml = fh.read(max_member_bytes).decode("utf-8", "replace")
+                if is_rels:
+                    self._rels(xml)
+                if is_odf:
+                    for m in _ODF_HREF_RE.finditer(xml):
+                        self.add(html_lib.unescape(m.group(1) or m.group(2) or ""), "odf_hyperlink")
+                if is_text or is_odf:
+                    text = html_lib.unescape(_XML_TAG_RE.sub("", _XML_PARA_END_RE.sub("\n", xml)))
+                    self.text(text, "ooxml_text")
+
+    def _rels(self, xml: str) -> None:
+        for tag in _REL_TAG_RE.findall(xml):
+            attrs = {m.group(1).lower(): html_lib.unescape(m.group(2) if m.group(2) is not None
+                                                           else m.group(3))
+                     for m in _XML_ATTR_RE.finditer(tag)}
+            if attrs.get("targetmode", "").lower() != "external":
+                continue
+            kind = attrs.get("type", "")
+            context = "ooxml_hyperlink" if kind.endswith("/hyperlink") else "ooxml_relationship"
+            self.add(attrs.get("target", ""), context)
+
+    def ics(self, data: bytes) -> None:
+        text = _decode_text(data)
+        try:
+            from icalendar import Calendar
+
+            cal = Calendar.from_ical(text)
+        except Exception:
+            # Unparseable: unfold the lines and read it as text.
+            unfolded = re.sub(r"\r?\n[ \t]", "", text)
+            self.text(unfolded.replace("\\n", "\n").replace("\\,", ",").replace("\\;", ";"), "ics")
+            return
+        for component in cal.walk():
+            for prop, value in component.items():
+                values = value if isinstance(value, list) else [value]
+                for v in values:
+                    self._ics_value(prop.upper(), v)
+
+    def _ics_value(self, prop: str, value: object) -> None:
+        if prop in _ICS_SKIP_PROPS:
+            return
+        text = str(value)
+        params = getattr(value, "params", {}) or {}
+        if prop in _ICS_URL_PROPS and _SCHEME_PREFIX_RE.match(text.strip()):
+            self.add(text, "ics")
+        elif "html" in str(params.get("FMTTYPE", "")).lower():
+            self.html(text)
+        elif prop in ("ORGANIZER", "ATTENDEE"):
+            return  # mailto: of the participants, not links
+        else:
+            self.text(text, "ics")
+
+
+def _is_office_text_part(lname: str) -> bool:
+    return (
+        lname in ("word/document.xml", "xl/sharedstrings.xml")
+        or (lname.startswith("word/") and lname.rsplit("/", 1)[-1].startswith(("header", "footer",
+                                                                                "footnotes", "comments")))
+        or (lname.startswith("ppt/slides/slide") and lname.endswith(".xml"))
+        or (lname.startswith("ppt/notesslides/") and lname.endswith(".xml"))
+    )
+
+
+def _pdf_str(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    return str(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Common
+# ---------------------------------------------------------------------------------------------
+
+
+def _found(
+    n: NormalizedUrl,
+    raw: str,
+    source: str,
+    context: str,
+    link_text: str | None,
+    own_link_decoder: OwnLinkDecoder | None,
+    own_hosts: Sequence[str],
+) -> FoundUrl:
+    wrappers: list[str] = []
+    wrapped_url: str | None = None
+    url = n.url
+    display = n.display_url
+    if n.is_web:
+        r = unwrap(n.url, own_hosts=own_hosts, own_link_decoder=own_link_decoder)
+        if r.wrappers:
+            wrappers = list(r.wrappers)
+            wrapped_url = r.chain[0]
+            url = r.url
+            inner = normalize_url(url)
+            display = inner.display_url if inner is not None else url
+    return FoundUrl(url=url, raw=raw, display_url=display, source=source, context=context,
+                    link_text=link_text, wrappers=wrappers, wrapped_url=wrapped_url)
+
+
+def dedupe(found: Iterable[FoundUrl]) -> list[FoundUrl]:
+    """One FoundUrl per destination ``url``, the first occurrence, in original order.
+
+    For intelligence lookups and verdicts. The rewriter needs every occurrence (each ``raw``
+    is replaced in place): use the full list, or :func:`group_by_url`.
+    """
+    seen: set[str] = set()
+    out: list[FoundUrl] = []
+    for f in found:
+        if f.url not in seen:
+            seen.add(f.url)
+            out.append(f)
+    return out
+
+
+def group_by_url(found: Iterable[FoundUrl]) -> dict[str, list[FoundUrl]]:
+    """Every occurrence grouped by destination ``url`` (insertion order = first seen)."""
+    groups: dict[str, list[FoundUrl]] = {}
+    for f in found:
+        groups.setdefault(f.url, []).append(f)
+    return groups
+
+
+#: Type of the own-link hook accepted by the extractors (see :func:`unwrap`).
+OwnLinkHook = Callable[[str], str | None]

@@ -1,0 +1,413 @@
+"""URL extraction from text, HTML and attachments (fixtures are built here, not copied)."""
+
+from __future__ import annotations
+
+import io
+import random
+import zipfile
+from urllib.parse import quote
+
+import pytest
+from pypdf import PdfWriter
+from pypdf.annotations import Link
+from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+from tap_core.urls.extract import (
+    dedupe,
+    extract_attachment,
+    extract_html,
+    extract_text,
+    group_by_url,
+)
+from tap_core.urls.model import FoundUrl
+
+
+def raws(text: str) -> list[str]:
+    return [f.raw for f in extract_text(text, "body.text")]
+
+
+def urls(found: list[FoundUrl]) -> list[str]:
+    return [f.url for f in found]
+
+
+# -- plain text ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("See http://example.com for more", ["http://example.com"]),
+        ("HTTPS://Example.COM/Path?q=1#frag", ["HTTPS://Example.COM/Path?q=1#frag"]),
+        ("visit www.example.co.uk/offers today", ["www.example.co.uk/offers"]),
+        ("mirror at example.com or foo.net", ["example.com", "foo.net"]),
+        ("ftp://files.example.org/pub/x.tgz", ["ftp://files.example.org/pub/x.tgz"]),
+        ("go http://user:pw@intranet:8080/x", ["http://user:pw@intranet:8080/x"]),
+        ("http://192.168.1.20:8080/admin and http://[2001:db8::1]/x",
+         ["http://192.168.1.20:8080/admin", "http://[2001:db8::1]/x"]),
+        ("президент.рф and http://bücher.example/", ["президент.рф", "http://bücher.example/"]),
+    ],
+)
+def test_text_urls_found_verbatim(text: str, expected: list[str]) -> None:
+    assert raws(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("End of sentence http://example.com/a.", ["http://example.com/a"]),
+        ("Really? http://example.com/a?!", ["http://example.com/a"]),
+        ("list: http://a.example/x, http://b.example/y;", ["http://a.example/x", "http://b.example/y"]),
+        ("(see http://example.com/foo)", ["http://example.com/foo"]),
+        ("http://en.wikipedia.org/wiki/Primer_(film)", ["http://en.wikipedia.org/wiki/Primer_(film)"]),
+        ("[example.com/foo_bar.jpg)]", ["example.com/foo_bar.jpg"]),
+        ("<http://example.com/x>.", ["http://example.com/x"]),
+        ("'http://example.com/q' and \"http://example.org/d\"",
+         ["http://example.com/q", "http://example.org/d"]),
+        ('<a href="https://www.example.com/">x</a>', ["https://www.example.com/"]),
+        ("[click](https://www.ibm.com)[mail](mailto:someone@ibm.com)",
+         ["https://www.ibm.com", "mailto:someone@ibm.com"]),
+        ("http://example.com/foo_bar...", ["http://example.com/foo_bar"]),
+        ("GOOGLE.COM.", ["GOOGLE.COM"]),
+    ],
+)
+def test_trailing_punctuation_and_enclosures(text: str, expected: list[str]) -> None:
+    assert raws(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "write to name@example.com today",
+        "192.168.1.1@gmail.com",
+        "open report.pdf and setup.exe then archive.zip or main.py",
+        "version 1.2.3.4 released",
+        "node.js and io.js",
+        "example.invalid foo.baz",
+        "http://.example.com http://-example.com",
+        "http://example.com_",
+        "xyz..broken.example.com",
+        "/usr/local/lib/python.py",
+        "google.com:500000",
+        "e.g. this, i.e. that",
+    ],
+)
+def test_text_not_urls(text: str) -> None:
+    assert raws(text) == []
+
+
+def test_file_like_tld_needs_a_path() -> None:
+    assert raws("download archive.zip/payload") == ["archive.zip/payload"]
+    assert raws("bare 10.0.0.1 vs 10.0.0.1/login") == ["10.0.0.1/login"]
+
+
+def test_defanged_urls_found_and_flagged() -> None:
+    found = extract_text("IOC: hxxps://evil[.]example/login and bad[.]example[.]org", "body.text")
+    assert [f.raw for f in found] == ["hxxps://evil[.]example/login", "bad[.]example[.]org"]
+    assert [f.url for f in found] == ["https://evil.example/login", "http://bad.example.org/"]
+    assert {f.context for f in found} == {"text_defanged"}
+
+
+def test_cjk_text_ends_urls() -> None:
+    text = "詳細はhttps://example.com/pathをご覧ください。twitter.comこれは"
+    assert raws(text) == ["https://example.com/path", "twitter.com"]
+
+
+def test_raw_spans_are_exact_substrings_in_order() -> None:
+    text = "A http://a.example/x. B (www.b-site.com/y) C <https://c.example> D c-site.org"
+    found = extract_text(text, "body.text")
+    pos = 0
+    for f in found:
+        i = text.index(f.raw, pos)
+        pos = i + len(f.raw)
+    assert urls(found) == ["http://a.example/x", "http://www.b-site.com/y", "https://c.example/",
+                           "http://c-site.org/"]
+
+
+def test_text_idn_display_and_ascii_url() -> None:
+    (f,) = extract_text("http://пример.рф/путь", "body.text")
+    assert f.url == "http://xn--e1afmkfd.xn--p1ai/%D0%BF%D1%83%D1%82%D1%8C"
+    assert f.display_url.startswith("http://пример.рф/")
+
+
+def test_text_urls_are_unwrapped() -> None:
+    wrapped = ("https://nam12.safelinks.protection.outlook.com/?url="
+               + quote("https://evil.example/x", safe="") + "&data=1&reserved=0")
+    (f,) = extract_text(f"Click {wrapped} now", "body.text")
+    assert f.raw == wrapped
+    assert f.url == "https://evil.example/x"
+    assert f.wrappers == ["safelinks"]
+    assert f.wrapped_url is not None and f.wrapped_url.startswith("https://nam12.")
+
+
+def test_text_max_urls() -> None:
+    text = " ".join(f"http://h{i}.example/" for i in range(50))
+    assert len(extract_text(text, "t", max_urls=7)) == 7
+
+
+# -- HTML ---------------------------------------------------------------------------------------
+
+HTML = """<html><head>
+<base href="https://base.example/dir/">
+<style>.x { background: url('https://css.example/bg.png') }</style>
+<meta http-equiv="refresh" content="0; URL='https://meta.example/next'">
+</head><body>
+<a href="rel/page.html?a=1&amp;b=2">Click
+   <b>here</b>   now</a>
+<a href="https://www.paypal.example.net/"><img src="https://img.example/btn.png" alt="PayPal  Login"></a>
+<map><area href="https://area.example/" alt="Region"></map>
+<div style="background-image:url(https://style.example/a.png)">Visit www.typed.example.com today</div>
+<form action="/collect"><input name="p"><button formaction="https://steal.example/f">Go</button></form>
+<iframe src="//frame.example/f"></iframe>
+<object data="https://object.example/o.swf"></object>
+<embed src="https://embed.example/e">
+<a href="javascript:alert(1)">js</a>
+<a href="mailto:help@example.com">mail</a>
+</body></html>"""
+
+
+def test_html_link_kinds_and_contexts() -> None:
+    found = extract_html(HTML, "body.html")
+    got = [(f.context, f.url) for f in found]
+    assert got == [
+        ("base_href", "https://base.example/dir/"),
+        ("css_url", "https://css.example/bg.png"),
+        ("meta_refresh", "https://meta.example/next"),
+        ("a_href", "https://base.example/dir/rel/page.html?a=1&b=2"),
+        ("a_href", "https://www.paypal.example.net/"),
+        ("img_in_link", "https://img.example/btn.png"),
+        ("area_href", "https://area.example/"),
+        ("css_url", "https://style.example/a.png"),
+        ("form_action", "https://base.example/collect"),
+        ("form_action", "https://steal.example/f"),
+        ("iframe_src", "https://frame.example/f"),
+        ("object_data", "https://object.example/o.swf"),
+        ("embed_src", "https://embed.example/e"),
+        ("a_href", "javascript:alert(1)"),
+        ("a_href", "mailto:help@example.com"),
+        ("html_text", "http://www.typed.example.com/"),
+    ]
+
+
+def test_html_link_text_and_raw() -> None:
+    found = {f.url: f for f in extract_html(HTML, "body.html")}
+    first = found["https://base.example/dir/rel/page.html?a=1&b=2"]
+    assert first.link_text == "Click here now"
+    assert first.raw == "rel/page.html?a=1&b=2"  # entity-decoded attribute value
+    assert found["https://www.paypal.example.net/"].link_text == "PayPal Login"  # img alt
+    assert found["https://area.example/"].link_text == "Region"
+    assert found["https://frame.example/f"].link_text is None
+
+
+def test_html_relative_links_without_base() -> None:
+    html = """<a href="#top">t</a><a href="/path">p</a><a href="./page.html">r</a>
+    <a href="page.html">r</a><a href="www.example.com/x">w</a><a href="//cdn.example/y">c</a>
+    <a href="user.name@example.com">m</a><a href="  https://spaced.example/  ">s</a>"""
+    assert urls(extract_html(html, "b")) == [
+        "http://www.example.com/x",
+        "http://cdn.example/y",
+        "mailto:user.name@example.com",
+        "https://spaced.example/",
+    ]
+
+
+def test_html_wrapped_link_and_own_decoder() -> None:
+    own = "https://click.tap365.example/r/https:~~dest.example~x"
+    wrapped = ("https://eur01.safelinks.protection.outlook.com/?url="
+               + quote("https://evil.example/", safe="") + "&amp;data=1")
+
+    def decoder(url: str) -> str | None:
+        prefix = "https://click.tap365.example/r/"
+        return url[len(prefix):].replace("~", "/") if url.startswith(prefix) else None
+
+    found = extract_html(f'<a href="{own}">a</a><a href="{wrapped}">b</a>', "body.html",
+                         own_link_decoder=decoder)
+    assert [(f.url, f.wrappers) for f in found] == [
+        ("https://dest.example/x", ["tap365"]),
+        ("https://evil.example/", ["safelinks"]),
+    ]
+
+
+def test_html_data_images_skipped_but_data_links_kept() -> None:
+    html = ('<a href="data:text/html;base64,PHNjcmlwdD4="><img src="data:image/png;base64,AAAA"></a>'
+            '<p style="background:url(data:image/gif;base64,R0lG)">x</p>')
+    assert [f.context for f in extract_html(html, "b")] == ["a_href"]
+
+
+def test_html_text_can_be_disabled_and_malformed_html_is_fine() -> None:
+    assert extract_html("<p>see www.example.com</p>", "b", include_text=False) == []
+    broken = "<a href='http://x.example/\x00'><<<<div><a href=\"https://y.example\"><table></p>"
+    # the HTML parser may re-open the unclosed <a> (adoption agency): same URLs, maybe twice
+    assert set(urls(extract_html(broken, "b"))) == {"http://x.example/%EF%BF%BD", "https://y.example/"}
+    assert extract_html("", "b") == []
+
+
+# -- attachments --------------------------------------------------------------------------------
+
+
+def make_pdf(pages: int = 1) -> bytes:
+    w = PdfWriter()
+    for i in range(pages):
+        page = w.add_blank_page(612, 792)
+        font = DictionaryObject({
+            NameObject("/Type"): NameObject("/Font"),
+            NameObject("/Subtype"): NameObject("/Type1"),
+            NameObject("/BaseFont"): NameObject("/Helvetica"),
+        })
+        page[NameObject("/Resources")] = DictionaryObject(
+            {NameObject("/Font"): DictionaryObject({NameObject("/F1"): w._add_object(font)})}
+        )
+        stream = DecodedStreamObject()
+        stream.set_data(f"BT /F1 12 Tf 72 720 Td (Visit https://text{i}.example/login) Tj ET".encode())
+        page[NameObject("/Contents")] = w._add_object(stream)
+        w.add_annotation(i, Link(rect=(50, 50, 200, 100), url=f"https://annot{i}.example/pay"))
+    buf = io.BytesIO()
+    w.write(buf)
+    return buf.getvalue()
+
+
+def test_pdf_annotations_and_text() -> None:
+    found = extract_attachment("invoice.pdf", "application/pdf", make_pdf(), "attachment:invoice.pdf")
+    assert [(f.context, f.url) for f in found] == [
+        ("pdf_annotation", "https://annot0.example/pay"),
+        ("pdf_text", "https://text0.example/login"),
+    ]
+    assert {f.source for f in found} == {"attachment:invoice.pdf"}
+
+
+def test_pdf_page_cap_and_broken_pdf() -> None:
+    data = make_pdf(pages=3)
+    found = extract_attachment("x.pdf", "application/octet-stream", data, "a", max_pages=2)
+    assert {f.url for f in found} == {
+        "https://annot0.example/pay", "https://text0.example/login",
+        "https://annot1.example/pay", "https://text1.example/login",
+    }
+    assert extract_attachment("x.pdf", "application/pdf", data[: len(data) // 3], "a") is not None
+    assert extract_attachment("x.pdf", "application/pdf", b"%PDF-1.7\n garbage", "a") == []
+
+
+CONTENT_TYPES = (
+    '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+    'content-types"><Default Extension="xml" ContentType="application/xml"/></Types>'
+)
+DOC_RELS = (
+    '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+    'relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument'
+    '/2006/relationships/hyperlink" Target="https://link.example/a?x=1&amp;y=2" TargetMode="Exter'
+    'nal"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/rel'
+    'ationships/styles" Target="styles.xml"/></Relationships>'
+)
+SETTINGS_RELS = (
+    '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+    'relationships"><Relationship Id="rId9" Type="http://schemas.openxmlformats.org/officeDocument'
+    '/2006/relationships/attachedTemplate" Target="http://template.example/t.dotm" '
+    'TargetMode="External"/></Relationships>'
+)
+DOCUMENT = (
+    '<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/'
+    '2006/main"><w:body><w:p><w:r><w:t>Pay at www.pay</w:t></w:r><w:r><w:t>.example.com/now'
+    '</w:t></w:r></w:p><w:p><w:r><w:instrText> HYPERLINK "https://field.example/f" </w:instrText>'
+    "</w:r></w:p></w:body></w:document>"
+)
+
+
+def make_docx(extra: int = 0) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", CONTENT_TYPES)
+        for i in range(extra):
+            z.writestr(f"customXml/item{i}.xml", "<x/>")
+        z.writestr("word/document.xml", DOCUMENT)
+        z.writestr("word/_rels/document.xml.rels", DOC_RELS)
+        z.writestr("word/_rels/settings.xml.rels", SETTINGS_RELS)
+    return buf.getvalue()
+
+
+def test_docx_relationships_and_text() -> None:
+    found = extract_attachment("a.docx", "application/vnd.openxmlformats-officedocument."
+                               "wordprocessingml.document", make_docx(), "attachment:a.docx")
+    assert sorted((f.context, f.url) for f in found) == [
+        ("ooxml_hyperlink", "https://link.example/a?x=1&y=2"),
+        ("ooxml_relationship", "http://template.example/t.dotm"),
+        ("ooxml_text", "http://www.pay.example.com/now"),
+        ("ooxml_text", "https://field.example/f"),
+    ]
+
+
+def test_docx_member_cap_and_truncated_zip() -> None:
+    data = make_docx(extra=20)
+    assert extract_attachment("a.docx", "", data, "a", max_members=5) == []
+    assert extract_attachment("a.docx", "", data[:200], "a") == []
+
+
+def test_html_and_svg_attachments() -> None:
+    page = b'<html><body><form action="https://harvest.example/p"></form></body></html>'
+    assert urls(extract_attachment("login.htm", "text/html", page, "a")) == ["https://harvest.example/p"]
+    svg = (b'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">'
+           b'<a xlink:href="https://svg.example/x"><text>Open</text></a></svg>')
+    found = extract_attachment("fax.svg", "image/svg+xml", svg, "a")
+    assert [(f.context, f.url, f.link_text) for f in found] == [
+        ("a_href", "https://svg.example/x", "Open")
+    ]
+
+
+def test_ics_properties_and_descriptions() -> None:
+    ics = (
+        b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:1\r\nSUMMARY:Review\r\n"
+        b"DESCRIPTION:Join at https://meet.example/j/1\\, or dial in\\nDocs: www.docs.exa\r\n"
+        b" mple.com/d\r\nURL:https://event.example/e\r\n"
+        b"ORGANIZER:mailto:boss@example.com\r\n"
+        b"X-ALT-DESC;FMTTYPE=text/html:<a href=\"https://alt.example/\">x</a>\r\n"
+        b"END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    found = extract_attachment("invite.ics", "text/calendar", ics, "attachment:invite.ics")
+    assert sorted((f.context, f.url) for f in found) == [
+        ("a_href", "https://alt.example/"),
+        ("ics", "http://www.docs.example.com/d"),
+        ("ics", "https://event.example/e"),
+        ("ics", "https://meet.example/j/1"),
+    ]
+
+
+def test_shortcut_text_and_binary_attachments() -> None:
+    url_file = b"[InternetShortcut]\r\nURL=https://shortcut.example/x\r\nIconFile=\\\\evil.example\\s\\i.ico\r\n"
+    found = extract_attachment("doc.url", "application/octet-stream", url_file, "a")
+    assert [(f.context, f.url) for f in found] == [
+        ("url_shortcut", "https://shortcut.example/x"),
+        ("url_shortcut", "file://evil.example/s/i.ico"),
+    ]
+    text = "Login: https://portal.example/x or www.portal.example.com".encode("utf-16")
+    assert urls(extract_attachment("notes.txt", "text/plain", text, "a")) == [
+        "https://portal.example/x", "http://www.portal.example.com/",
+    ]
+    rtf = rb'{\rtf1 {\field{\*\fldinst HYPERLINK "https://rtf.example/x"}}} http://schemas.microsoft.com/ns'
+    found = extract_attachment("a.rtf", "application/rtf", rtf, "a")
+    assert [(f.context, f.url) for f in found] == [("attachment_strings", "https://rtf.example/x")]
+    assert extract_attachment("p.png", "image/png", b"\x89PNG http://x.example/", "a") == []
+
+
+def test_attachment_limits() -> None:
+    data = " ".join(f"https://h{i}.example/" for i in range(100)).encode()
+    assert len(extract_attachment("a.txt", "text/plain", data, "a", max_urls=10)) == 10
+    assert extract_attachment("a.txt", "text/plain", data, "a", max_bytes=100) == []
+
+
+@pytest.mark.parametrize("name", ["x.pdf", "x.docx", "x.ics", "x.html", "x.bin", "x.txt", "x.url"])
+def test_malformed_attachments_never_raise(name: str) -> None:
+    rng = random.Random(name)  # noqa: S311 - reproducible junk, not security
+    for prefix in (b"", b"%PDF-1.4", b"PK\x03\x04", b"BEGIN:VCALENDAR\n"):
+        blob = prefix + bytes(rng.randrange(256) for _ in range(2000))
+        assert isinstance(extract_attachment(name, "", blob, "a"), list)
+
+
+# -- dedupe -------------------------------------------------------------------------------------
+
+
+def test_dedupe_and_grouping_keep_first_order() -> None:
+    found = extract_text(
+        "http://b.example/ then HTTP://A.example and http://b.example:80/ and http://a.example/",
+        "body.text",
+    )
+    assert urls(dedupe(found)) == ["http://b.example/", "http://a.example/"]
+    groups = group_by_url(found)
+    assert list(groups) == ["http://b.example/", "http://a.example/"]
+    assert [f.raw for f in groups["http://b.example/"]] == ["http://b.example/", "http://b.example:80/"]
