@@ -1,0 +1,241 @@
+"""Remediation primitives on one tenant's mailboxes; each is idempotent and returns the new state.
+
+Ids are immutable (``Prefer: IdType="ImmutableId"`` on every request), so a moved message keeps
+its id and a retried action finds it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from msgraph.generated.models.body_type import BodyType
+from msgraph.generated.models.email_address import EmailAddress
+from msgraph.generated.models.item_body import ItemBody
+from msgraph.generated.models.mail_folder import MailFolder
+from msgraph.generated.models.message import Message as SdkMessage
+from msgraph.generated.models.recipient import Recipient
+from msgraph.generated.users.item.send_mail.send_mail_post_request_body import SendMailPostRequestBody
+
+from .client import TenantGraph, seg
+from .errors import GraphApiError
+from .messages import message_path
+from .sdk import sdk_call
+
+STATE_SELECT = "id,parentFolderId,changeKey,categories"
+QUARANTINE = "Quarantine"
+HOLD = "Hold"
+
+
+@dataclass
+class MessageState:
+    message_id: str
+    folder_id: str
+    change_key: str = ""
+    categories: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], fallback_id: str = "") -> MessageState:
+        return cls(
+            message_id=str(data.get("id") or fallback_id),
+            folder_id=str(data.get("parentFolderId") or ""),
+            change_key=str(data.get("changeKey") or ""),
+            categories=[str(c) for c in data.get("categories") or []],
+        )
+
+
+@dataclass
+class PatchOutcome:
+    applied: bool
+    reason: str = ""  # "" when applied; "mail_advanced_missing" when Graph refused the edit
+    detail: str = ""
+    state: MessageState | None = None
+
+
+@dataclass(frozen=True)
+class FolderIds:
+    quarantine: str
+    hold: str
+
+
+class FolderCache(Protocol):
+    """Where folder ids are kept between runs (the service may persist them)."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def set(self, key: str, value: str) -> None: ...
+
+
+class MemoryFolderCache:
+    def __init__(self) -> None:
+        self._data: dict[str, str] = {}
+
+    def get(self, key: str) -> str | None:
+        return self._data.get(key)
+
+    def set(self, key: str, value: str) -> None:
+        self._data[key] = value
+
+
+class Remediator:
+    """Mailbox actions for one tenant."""
+
+    def __init__(
+        self,
+        graph: TenantGraph,
+        folder_cache: FolderCache | None = None,
+        *,
+        quarantine_name: str = QUARANTINE,
+        hold_name: str = HOLD,
+    ) -> None:
+        self.graph = graph
+        self.folder_cache: FolderCache = folder_cache or MemoryFolderCache()
+        self.quarantine_name = quarantine_name
+        self.hold_name = hold_name
+
+    async def state(self, mailbox: str, message_id: str) -> MessageState:
+        data = await self.graph.get_json(message_path(mailbox, message_id), {"$select": STATE_SELECT})
+        return MessageState.from_json(data, message_id)
+
+    async def patch_body(self, mailbox: str, message_id: str, html: str) -> PatchOutcome:
+        """Replace the HTML body (one PATCH). Without Mail-Advanced.ReadWrite Graph answers 403
+        and leaves the message as it was: the outcome says so and the caller falls back."""
+        try:
+            response = await self.graph.request(
+                "PATCH",
+                message_path(mailbox, message_id),
+                json={"body": {"contentType": "html", "content": html}},
+            )
+        except GraphApiError as exc:
+            if exc.status == 403:
+                return PatchOutcome(
+                    applied=False,
+                    reason="mail_advanced_missing",
+                    detail=(
+                        f"Graph refused the body edit ({exc.code}: {exc.message}). Received mail can "
+                        "only be edited with the Mail-Advanced.ReadWrite application permission: "
+                        "grant it and consent again; until then links are not rewritten."
+                    ),
+                )
+            raise
+        return PatchOutcome(applied=True, state=MessageState.from_json(_json(response), message_id))
+
+    async def add_categories(
+        self,
+        mailbox: str,
+        message_id: str,
+        categories: Sequence[str],
+        existing: Sequence[str] | None = None,
+    ) -> MessageState:
+        """Add categories, keeping the message's own (one PATCH; one GET first when ``existing``
+        is not known, none at all when nothing is missing)."""
+        current = await self.state(mailbox, message_id) if existing is None else None
+        have = current.categories if current is not None else list(existing or [])
+        merged = list(dict.fromkeys([*have, *categories]))
+        if set(merged) == set(have):  # nothing to add: a retry, or already tagged
+            return current if current is not None else await self.state(mailbox, message_id)
+        response = await self.graph.request(
+            "PATCH", message_path(mailbox, message_id), json={"categories": merged}
+        )
+        return MessageState.from_json(_json(response), message_id)
+
+    async def ensure_folders(self, mailbox: str) -> FolderIds:
+        """The mailbox's hidden Quarantine and Hold folders, created once and cached."""
+        ids = []
+        for name in (self.quarantine_name, self.hold_name):
+            key = f"{self.graph.tenant_id}/{mailbox.lower()}/{name}"
+            folder_id = self.folder_cache.get(key)
+            if not folder_id:
+                folder_id = await self._ensure_folder(mailbox, name)
+                self.folder_cache.set(key, folder_id)
+            ids.append(folder_id)
+        return FolderIds(quarantine=ids[0], hold=ids[1])
+
+    async def _ensure_folder(self, mailbox: str, name: str) -> str:
+        found = await self._find_folder(mailbox, name)
+        if found:
+            return found
+        builder = self.graph.sdk.users.by_user_id(mailbox).mail_folders
+        try:
+            # isHidden can only be set at creation.
+            created = await sdk_call(
+                builder.post(MailFolder(display_name=name, is_hidden=True)), f"create folder {name}"
+            )
+        except GraphApiError as exc:
+            if exc.status != 409:  # ErrorFolderExists: created meanwhile by another worker
+                raise
+            found = await self._find_folder(mailbox, name)
+            if not found:
+                raise
+            return found
+        if created is None or not created.id:
+            raise GraphApiError(500, "NoFolderId", f"Graph created folder {name!r} without an id")
+        return created.id
+
+    async def _find_folder(self, mailbox: str, name: str) -> str | None:
+        quoted = name.replace("'", "''")
+        params = {"includeHiddenFolders": "true", "$filter": f"displayName eq '{quoted}'"}
+        async for folder in self.graph.pages(f"/users/{seg(mailbox)}/mailFolders", params):
+            if str(folder.get("displayName", "")).lower() == name.lower():
+                return str(folder["id"])
+        return None
+
+    async def move(
+        self, mailbox: str, message_id: str, destination_folder_id: str, current_folder_id: str | None = None
+    ) -> MessageState:
+        """Move (one POST). No request at all when ``current_folder_id`` says it is already there."""
+        if current_folder_id is not None and current_folder_id == destination_folder_id:
+            return MessageState(message_id, current_folder_id)
+        response = await self.graph.request(
+            "POST",
+            f"{message_path(mailbox, message_id)}/move",
+            json={"destinationId": destination_folder_id},
+        )
+        return MessageState.from_json(_json(response), message_id)
+
+    async def quarantine(
+        self, mailbox: str, message_id: str, current_folder_id: str | None = None
+    ) -> MessageState:
+        folders = await self.ensure_folders(mailbox)
+        return await self.move(mailbox, message_id, folders.quarantine, current_folder_id)
+
+    async def hold(self, mailbox: str, message_id: str, current_folder_id: str | None = None) -> MessageState:
+        folders = await self.ensure_folders(mailbox)
+        return await self.move(mailbox, message_id, folders.hold, current_folder_id)
+
+    async def release(
+        self,
+        mailbox: str,
+        message_id: str,
+        original_folder_id: str = "inbox",
+        current_folder_id: str | None = None,
+    ) -> MessageState:
+        """Back where it was (default the inbox: a well-known name Graph accepts as destination)."""
+        return await self.move(mailbox, message_id, original_folder_id or "inbox", current_folder_id)
+
+    async def send_mail(
+        self,
+        sender: str,
+        to: Sequence[str],
+        subject: str,
+        html: str,
+        *,
+        save_to_sent_items: bool = False,
+    ) -> None:
+        """Send an admin notice from ``sender``'s mailbox (needs Mail.Send)."""
+        message = SdkMessage(
+            subject=subject,
+            body=ItemBody(content_type=BodyType.Html, content=html),
+            to_recipients=[Recipient(email_address=EmailAddress(address=a)) for a in to],
+        )
+        body = SendMailPostRequestBody(message=message, save_to_sent_items=save_to_sent_items)
+        await sdk_call(self.graph.sdk.users.by_user_id(sender).send_mail.post(body), "sendMail")
+
+
+def _json(response: Any) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
