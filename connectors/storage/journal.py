@@ -1,0 +1,140 @@
+"""Idempotency journal on Azure Tables: at most one worker acts on a message, and a retry resumes.
+
+One entity per (tenant, immutable message id), in its own partition so load spreads. Every
+write is conditional: insert-if-absent to claim a new message, update-if-match (ETag) for
+everything after, so two workers can never both believe they hold the lease.
+
+State machine (``Step`` property)::
+
+    (absent) --claim--> claimed --> fetched --> decided --> body_patched --> categorized
+                                                   \\------------\\----------------\\--> moved --> done
+    - steps only move forward; optional ones (body_patched, categorized, moved) may be skipped
+    - each record_step stores that step's data (decision, new folder id, ...) and renews the lease
+    - lease live + other owner  -> claim returns None (someone is working on it)
+    - lease expired             -> claim takes it over (Attempt + 1), resuming after ``Step``
+    - release                   -> lease ends now, so the next retry takes over at once
+    - done                      -> terminal: claim always returns None, never redone
+
+A worker that loses its lease (another took over after expiry) gets :class:`LeaseLost` from its
+next ``record_step`` and must stop without touching the mailbox further.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from azure.core.exceptions import HttpResponseError, ResourceExistsError
+
+from connectors.storage import _keys
+from connectors.storage.interfaces import STEPS, Claim, JournalEntry, LeaseLost
+from connectors.storage.tables import TableStore, as_utc, is_precondition_failed
+
+_ROW = "journal"
+
+
+class TableJournal:
+    """:class:`~connectors.storage.interfaces.IdempotencyJournal` on an Azure table."""
+
+    def __init__(self, store: TableStore) -> None:
+        self._store = store
+
+    def ensure(self) -> None:
+        self._store.ensure()
+
+    def claim(self, tenant_id: str, message_id: str, worker_id: str, lease_seconds: int) -> Claim | None:
+        if lease_seconds <= 0:
+            raise ValueError("lease_seconds must be positive (how long a worker may hold a message)")
+        partition = _keys.key(tenant_id, message_id)
+        for _ in range(3):  # a lost race on insert is re-read once; then the winner's lease counts
+            entity = self._store.read(partition, _ROW)
+            now = _keys.now()
+            until = now + timedelta(seconds=lease_seconds)
+            if entity is None:
+                new = {
+                    "PartitionKey": partition, "RowKey": _ROW, "TenantId": tenant_id, "MessageId": message_id,
+                    "Step": "claimed", "Data": "{}", "Owner": worker_id, "LeaseUntil": until, "Attempt": 1,
+                    "CreatedAt": now, "UpdatedAt": now,
+                }
+                try:
+                    etag = self._store.insert(new)
+                except ResourceExistsError:
+                    continue
+                return Claim(tenant_id, message_id, worker_id, "claimed", {}, until, lease_seconds, 1, etag)
+            if entity["Step"] == "done":
+                return None
+            held_by_other = entity["Owner"] != worker_id and as_utc(entity["LeaseUntil"]) > now
+            if held_by_other:
+                return None
+            # Stale lease (or our own, re-claimed after a crash/redelivery): take it conditionally.
+            attempt = int(entity["Attempt"]) + 1
+            entity.update(Owner=worker_id, LeaseUntil=until, Attempt=attempt, UpdatedAt=now)
+            try:
+                etag = self._store.replace_if_match(entity, entity["_etag"])
+            except HttpResponseError as error:
+                if is_precondition_failed(error):
+                    return None  # another worker took it over between our read and write
+                raise
+            return Claim(tenant_id, message_id, worker_id, entity["Step"], _keys.loads(entity["Data"]) or {},
+                         until, lease_seconds, attempt, etag)
+        return None
+
+    def record_step(self, claim: Claim, step: str, data: Mapping[str, Any] | None = None) -> Claim:
+        if step not in STEPS or step == "claimed":
+            raise ValueError(f"unknown journal step {step!r}; use one of {', '.join(STEPS[1:])}")
+        if STEPS.index(step) < STEPS.index(claim.step):
+            raise ValueError(
+                f"step {step!r} comes before the recorded step {claim.step!r}: steps only go forward"
+            )
+        merged = {**claim.data, step: dict(data or {})}
+        now = _keys.now()
+        until = now + timedelta(seconds=claim.lease_seconds)
+        entity = {
+            "PartitionKey": _keys.key(claim.tenant_id, claim.message_id), "RowKey": _ROW,
+            "TenantId": claim.tenant_id, "MessageId": claim.message_id, "Step": step,
+            "Data": _keys.dumps(merged, what=f"journal data up to step {step!r}"),
+            "Owner": claim.worker_id, "LeaseUntil": until, "Attempt": claim.attempt,
+            "UpdatedAt": now,
+        }
+        try:
+            etag = self._store.merge_if_match(entity, claim.etag)
+        except HttpResponseError as error:
+            if is_precondition_failed(error):
+                raise LeaseLost(self._lost(claim)) from None
+            raise
+        return Claim(claim.tenant_id, claim.message_id, claim.worker_id, step, merged, until,
+                     claim.lease_seconds, claim.attempt, etag)
+
+    def release(self, claim: Claim) -> None:
+        partition = _keys.key(claim.tenant_id, claim.message_id)
+        current = self._store.read(partition, _ROW)
+        if current is None or current["_etag"] != claim.etag or current["Step"] == "done":
+            return  # nothing of ours to release
+        current.update(LeaseUntil=_keys.now() - timedelta(seconds=1), UpdatedAt=_keys.now())
+        try:
+            self._store.replace_if_match(current, claim.etag)
+        except HttpResponseError as error:
+            if not is_precondition_failed(error):
+                raise
+
+    def get(self, tenant_id: str, message_id: str) -> JournalEntry | None:
+        entity = self._store.read(_keys.key(tenant_id, message_id), _ROW)
+        if entity is None:
+            return None
+        return JournalEntry(
+            tenant_id, message_id, entity["Step"], _keys.loads(entity["Data"]) or {}, entity["Owner"],
+            as_utc(entity["LeaseUntil"]), int(entity["Attempt"]), as_utc(entity["CreatedAt"]),
+            as_utc(entity["UpdatedAt"]),
+        )
+
+    @staticmethod
+    def _lost(claim: Claim) -> str:
+        return (
+            f"lease on message {claim.message_id!r} (tenant {claim.tenant_id!r}) was taken over by another "
+            f"worker after it expired: stop processing it; raise lease_seconds if steps take longer"
+        )
+
+
+def lease_expired(entry: JournalEntry, now: datetime | None = None) -> bool:
+    return entry.lease_until <= (now or _keys.now())

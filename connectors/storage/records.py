@@ -1,0 +1,108 @@
+"""Verdicts and the audit trail on Azure Tables, listed newest first.
+
+Verdicts: partition = tenant. Two rows per message in that partition, written in one entity
+group transaction so they never disagree: ``m|<message>`` for point reads and
+``t|<inverted ticks>|<message>`` so a partition range scan lists newest first.
+Audit: partition = tenant, row ``<inverted ticks>|<random>``, insert-only (append-only trail).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from azure.core.exceptions import ResourceExistsError
+
+from connectors.storage import _keys
+from connectors.storage.interfaces import AuditRecord, VerdictRecord
+from connectors.storage.tables import TableStore, as_utc
+
+_FIELDS = ("Verdict", "Action", "Mailbox", "Sender", "Subject")
+
+
+class TableVerdictStore:
+    def __init__(self, store: TableStore) -> None:
+        self._store = store
+
+    def ensure(self) -> None:
+        self._store.ensure()
+
+    def put_verdict(self, tenant_id: str, message_id: str, record: VerdictRecord) -> None:
+        partition = _keys.escape(tenant_id)
+        point_row = "m|" + _keys.escape(message_id)
+        time_row = f"t|{_keys.inverted(record.decided_at)}|{_keys.escape(message_id)}"
+        body: dict[str, Any] = {
+            "PartitionKey": partition, "MessageId": message_id, "DecidedAt": _keys.utc(record.decided_at),
+            "Verdict": record.verdict, "Action": record.action, "Mailbox": record.mailbox,
+            "Sender": record.sender, "Subject": record.subject[:1000],
+            "Reasons": _keys.dumps(list(record.reasons), what="verdict reasons"),
+            "Details": _keys.dumps(dict(record.details), what="verdict details"),
+        }
+        operations: list[Any] = [
+            ("upsert", {**body, "RowKey": point_row}, {"mode": "replace"}),
+            ("upsert", {**body, "RowKey": time_row}, {"mode": "replace"}),
+        ]
+        previous = self._store.read(partition, point_row)
+        if previous is not None:
+            old_time_row = f"t|{_keys.inverted(as_utc(previous['DecidedAt']))}|{_keys.escape(message_id)}"
+            if old_time_row != time_row:  # a re-decision moves the listing row too
+                operations.append(("delete", {"PartitionKey": partition, "RowKey": old_time_row}))
+        self._store.table.submit_transaction(operations)
+
+    def get_verdict(self, tenant_id: str, message_id: str) -> VerdictRecord | None:
+        entity = self._store.read(_keys.escape(tenant_id), "m|" + _keys.escape(message_id))
+        return None if entity is None else _verdict(entity)
+
+    def list_verdicts(self, tenant_id: str, since: datetime, limit: int = 100) -> list[VerdictRecord]:
+        entities = self._store.query(
+            "PartitionKey eq @p and RowKey gt @lo and RowKey le @hi",
+            {"p": _keys.escape(tenant_id), "lo": "t|", "hi": "t|" + _keys.upto(since)},
+            limit=limit,
+        )
+        return [_verdict(e) for e in entities]
+
+
+def _verdict(entity: dict[str, Any]) -> VerdictRecord:
+    return VerdictRecord(
+        message_id=entity["MessageId"], decided_at=as_utc(entity["DecidedAt"]), verdict=entity["Verdict"],
+        action=entity["Action"], mailbox=entity.get("Mailbox", ""), sender=entity.get("Sender", ""),
+        subject=entity.get("Subject", ""), reasons=tuple(_keys.loads(entity.get("Reasons")) or ()),
+        details=_keys.loads(entity.get("Details")) or {},
+    )
+
+
+class TableAuditStore:
+    def __init__(self, store: TableStore) -> None:
+        self._store = store
+
+    def ensure(self) -> None:
+        self._store.ensure()
+
+    def append(self, tenant_id: str, record: AuditRecord) -> AuditRecord:
+        for _ in range(3):
+            record_id = f"{_keys.inverted(record.at)}|{uuid.uuid4().hex}"
+            entity = {
+                "PartitionKey": _keys.escape(tenant_id), "RowKey": record_id, "Actor": record.actor,
+                "Action": record.action, "Target": record.target, "Reason": record.reason,
+                "At": _keys.utc(record.at),
+                "Details": _keys.dumps(dict(record.details), what="audit details"),
+            }
+            try:
+                self._store.insert(entity)  # insert, never upsert: the trail is append-only
+            except ResourceExistsError:
+                continue  # a uuid4 collision; practically unreachable
+            return AuditRecord(record.actor, record.action, record.target, record.reason,
+                               _keys.utc(record.at), record.details, record_id)
+        raise RuntimeError("could not allocate a unique audit record id")
+
+    def list_audit(self, tenant_id: str, since: datetime, limit: int = 100) -> list[AuditRecord]:
+        entities = self._store.query(
+            "PartitionKey eq @p and RowKey le @hi",
+            {"p": _keys.escape(tenant_id), "hi": _keys.upto(since)}, limit=limit,
+        )
+        return [
+            AuditRecord(e["Actor"], e["Action"], e["Target"], e["Reason"], as_utc(e["At"]),
+                        _keys.loads(e.get("Details")) or {}, e["RowKey"])
+            for e in entities
+        ]

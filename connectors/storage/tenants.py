@@ -1,0 +1,168 @@
+"""Tenants and Graph subscriptions on Azure Tables.
+
+Tenants: one partition ``tenant``, row = tenant id (the timers list them all; there are few).
+Subscriptions: partition = subscription id, so the notification endpoint's lookup is a point
+read; listing for renewal scans the (small) table with a filter.
+
+The ``clientState`` secret is never stored, only ``SHA-256(subscription id, clientState)``:
+the notification endpoint only has to *compare* what Graph sends (constant time), renewal
+(PATCH expirationDateTime) does not need it, and recreation makes a new one. A leak of the
+table, a log line or a repr therefore cannot be used to forge notifications, and no encryption
+key has to be managed. clientState values come from :func:`new_client_state` (random, 256 bits),
+so a plain salted hash is enough; a slow KDF would only slow every notification down.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime
+from typing import Any
+
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from pydantic import SecretStr
+
+from connectors.storage import _keys
+from connectors.storage.interfaces import ClientStateCheck, ConcurrencyError, Subscription, Tenant
+from connectors.storage.tables import TableStore, as_utc, is_precondition_failed
+
+_TENANT_PARTITION = "tenant"
+_SUB_ROW = "subscription"
+MAX_CLIENT_STATE = 128  # Graph's limit
+
+
+def new_client_state() -> SecretStr:
+    """A fresh random clientState for a new subscription (43 URL-safe characters)."""
+    return SecretStr(secrets.token_urlsafe(32))
+
+
+def _hash(subscription_id: str, client_state: str) -> str:
+    return hashlib.sha256(f"tap365-client-state\0{subscription_id}\0{client_state}".encode()).hexdigest()
+
+
+class TableTenantStore:
+    def __init__(self, store: TableStore) -> None:
+        self._store = store
+
+    def ensure(self) -> None:
+        self._store.ensure()
+
+    def put_tenant(self, tenant: Tenant) -> None:
+        self._store.upsert({
+            "PartitionKey": _TENANT_PARTITION, "RowKey": _keys.escape(tenant.tenant_id),
+            "TenantId": tenant.tenant_id, "DisplayName": tenant.display_name,
+            "ConsentedAt": _keys.utc(tenant.consented_at), "Status": tenant.status,
+            "Mailboxes": _keys.dumps(list(tenant.protected_mailboxes), what="protected mailboxes"),
+            "GroupId": tenant.protected_group_id,
+        })
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None:
+        entity = self._store.read(_TENANT_PARTITION, _keys.escape(tenant_id))
+        return None if entity is None else _tenant(entity)
+
+    def list_tenants(self, status: str | None = None) -> list[Tenant]:
+        if status is None:
+            entities = self._store.query("PartitionKey eq @p", {"p": _TENANT_PARTITION})
+        else:
+            entities = self._store.query(
+                "PartitionKey eq @p and Status eq @s", {"p": _TENANT_PARTITION, "s": status}
+            )
+        return [_tenant(e) for e in entities]
+
+
+def _tenant(e: dict[str, Any]) -> Tenant:
+    return Tenant(e["TenantId"], e["DisplayName"], as_utc(e["ConsentedAt"]), e["Status"],
+                  tuple(_keys.loads(e.get("Mailboxes")) or ()), e.get("GroupId", ""))
+
+
+class TableSubscriptionStore:
+    def __init__(self, store: TableStore) -> None:
+        self._store = store
+
+    def ensure(self) -> None:
+        self._store.ensure()
+
+    def put_subscription(self, subscription: Subscription, client_state: SecretStr) -> None:
+        secret = client_state.get_secret_value()
+        if not 1 <= len(secret) <= MAX_CLIENT_STATE:
+            raise ValueError(f"clientState must be 1-{MAX_CLIENT_STATE} characters (Graph's limit)")
+        entity = self._entity(subscription)
+        entity["ClientStateHash"] = _hash(subscription.subscription_id, secret)
+        self._store.upsert(entity)
+
+    def get_subscription(self, subscription_id: str) -> Subscription | None:
+        entity = self._store.read(_keys.escape(subscription_id), _SUB_ROW)
+        return None if entity is None else _subscription(entity)
+
+    def verify_client_state(self, subscription_id: str, client_state: str) -> ClientStateCheck:
+        entity = self._store.read(_keys.escape(subscription_id), _SUB_ROW)
+        if entity is None:
+            return ClientStateCheck.UNKNOWN_SUBSCRIPTION
+        presented = _hash(subscription_id, client_state or "")
+        if hmac.compare_digest(presented, entity.get("ClientStateHash", "")):
+            return ClientStateCheck.OK
+        return ClientStateCheck.MISMATCH
+
+    def set_expiry(self, subscription_id: str, expires_at: datetime) -> None:
+        self._change(subscription_id, lambda e: e.update(ExpiresAt=_keys.utc(expires_at)))
+
+    def set_delta_link(self, subscription_id: str, folder_id: str, delta_link: str | None) -> None:
+        def change(entity: dict[str, Any]) -> None:
+            links = dict(_keys.loads(entity.get("DeltaLinks")) or {})
+            if delta_link is None:
+                links.pop(folder_id, None)  # 410 syncStateNotFound: resync from scratch
+            else:
+                links[folder_id] = delta_link
+            entity["DeltaLinks"] = _keys.dumps(links, what="delta links")
+
+        self._change(subscription_id, change)
+
+    def list_subscriptions(self, tenant_id: str | None = None,
+                           expiring_before: datetime | None = None) -> list[Subscription]:
+        clauses, params = ["RowKey eq @row"], {"row": _SUB_ROW}
+        if tenant_id is not None:
+            clauses.append("TenantId eq @t")
+            params["t"] = tenant_id
+        if expiring_before is not None:
+            clauses.append("ExpiresAt lt @exp")
+            params["exp"] = _keys.utc(expiring_before)
+        subs = [_subscription(e) for e in self._store.query(" and ".join(clauses), params)]
+        return sorted(subs, key=lambda s: s.expires_at)
+
+    def delete_subscription(self, subscription_id: str) -> None:
+        try:
+            self._store.delete(_keys.escape(subscription_id), _SUB_ROW)
+        except ResourceNotFoundError:
+            pass
+
+    def _change(self, subscription_id: str, change: Any) -> None:
+        # Read-modify-write with the ETag: a renewal and a delta update racing both survive.
+        for _ in range(5):
+            entity = self._store.read(_keys.escape(subscription_id), _SUB_ROW)
+            if entity is None:
+                raise KeyError(
+                    f"subscription {subscription_id!r} is not stored; was it deleted or never saved?"
+                )
+            change(entity)
+            try:
+                self._store.replace_if_match(entity, entity["_etag"])
+                return
+            except HttpResponseError as error:
+                if not is_precondition_failed(error):
+                    raise
+        raise ConcurrencyError(f"subscription {subscription_id!r} kept changing under us; try again")
+
+    @staticmethod
+    def _entity(s: Subscription) -> dict[str, Any]:
+        return {
+            "PartitionKey": _keys.escape(s.subscription_id), "RowKey": _SUB_ROW,
+            "SubscriptionId": s.subscription_id, "TenantId": s.tenant_id, "Mailbox": s.mailbox,
+            "Resource": s.resource, "ExpiresAt": _keys.utc(s.expires_at),
+            "DeltaLinks": _keys.dumps(dict(s.delta_links), what="delta links"),
+        }
+
+
+def _subscription(e: dict[str, Any]) -> Subscription:
+    return Subscription(e["SubscriptionId"], e["TenantId"], e["Mailbox"], e["Resource"],
+                        as_utc(e["ExpiresAt"]), _keys.loads(e.get("DeltaLinks")) or {}, e["_etag"])

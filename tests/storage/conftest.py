@@ -1,0 +1,28 @@
+"""A real Azurite for the storage tests: one per session, on OS-chosen ports, deleted afterwards."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import pytest
+
+from connectors.storage.config import StorageConfig
+from tests.storage.azurite import Azurite, AzuriteUnavailable, azurite
+
+_counter = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def azurite_instance() -> Iterator[Azurite]:
+    try:
+        with azurite() as emulator:
+            yield emulator
+    except AzuriteUnavailable as error:
+        pytest.skip(f"Azurite unavailable: {error}")
+
+
+@pytest.fixture
+def storage_config(azurite_instance: Azurite) -> StorageConfig:
+    """A config with a prefix of its own, so each test gets fresh tables, containers and queues."""
+    return StorageConfig(connection_string=azurite_instance.connection_string, prefix=f"t{next(_counter)}x")
