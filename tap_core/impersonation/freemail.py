@@ -1,0 +1,34 @@
+"""Free mailbox providers (``data/impersonation/freemail.txt``, written for this project)."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from tap_core.domains import registered_domain, split_host
+from tap_core.impersonation.text import read_data_lines
+
+
+@cache
+def _providers() -> tuple[frozenset[str], frozenset[str]]:
+    exact: set[str] = set()
+    any_suffix: set[str] = set()
+    for line in read_data_lines("freemail.txt"):
+        entry = line.lower()
+        if entry.endswith(".*"):
+            any_suffix.add(entry[:-2])
+        else:
+            exact.add(entry)
+    return frozenset(exact), frozenset(any_suffix)
+
+
+def is_freemail(domain: str) -> bool:
+    """True for an address domain at a free mailbox provider (``hotmail.co.uk``, ``gmail.com``)."""
+    domain = domain.strip().lower().rstrip(".")
+    if not domain:
+        return False
+    exact, any_suffix = _providers()
+    reg = registered_domain(domain) or domain
+    if domain in exact or reg in exact:
+        return True
+    _, label, _ = split_host(reg)
+    return label in any_suffix

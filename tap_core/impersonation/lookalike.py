@@ -1,0 +1,285 @@
+"""Lookalike domains: does a sender's domain resemble a protected (internal or monitored) domain?
+
+Registered-domain aware: the registrable label (``contoso`` in ``mail.contoso.co.uk``) is what is
+compared, never the whole host, and a host inside a protected domain is never flagged.
+Covers the dnstwist fuzzer kinds: homoglyphs and confusables after IDNA decoding, edit distance
+(addition, insertion, omission, repetition, replacement, transposition, vowel swap, bitsquatting,
+plural), TLD swap, hyphenation, added words (dictionary, brand + TLD) and subdomain tricks.
+
+Short labels collide with real names, so the rules get stricter as the brand label gets
+shorter (see :class:`LookalikeRules`). Per-brand forms are computed once per matcher, per-host
+forms once per host, so a check costs a few string compares per protected domain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+
+import idna
+from pydantic import BaseModel, ConfigDict, Field
+from rapidfuzz.distance import DamerauLevenshtein
+
+from tap_core.domains import host_matches_domain, public_suffix, registered_domain, split_host
+from tap_core.impersonation.text import fold, read_data_lines
+
+# Multi-letter ASCII look-alikes that no Unicode table lists (they are plain ASCII):
+# "rn" reads as "m", "vv" as "w", "cl" as "d". Applied to both sides before comparing.
+_ASCII_LOOKALIKES: tuple[tuple[str, str], ...] = (
+    ("rn", "m"),
+    ("nn", "m"),
+    ("vv", "w"),
+    ("cl", "d"),
+    ("lc", "k"),
+    ("ii", "u"),
+)
+# Single characters that read alike in common mail fonts, folded to one representative.
+_ASCII_CLASSES = str.maketrans({"1": "l", "i": "l", "|": "l", "0": "o", "5": "s", "3": "e", "q": "g"})
+
+# Public suffixes that only public bodies can register under: attackers cannot buy a lookalike
+# there (``case.edu`` is no attack on ``chase.com``).
+_RESTRICTED_TLDS = frozenset({"gov", "edu", "mil", "int"})
+_RESTRICTED_SECOND_LEVEL = frozenset({"gov", "edu", "mil", "ac", "gob", "gouv", "govt", "gv", "go", "nic"})
+
+
+class LookalikeRules(BaseModel):
+    """How close is too close. Lengths are those of the protected domain's registrable label."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: One edit (Damerau-Levenshtein) for labels at least this long.
+    edit1_min_len: int = Field(default=5, ge=1)
+    #: Two edits for labels at least this long.
+    edit2_min_len: int = Field(default=10, ge=1)
+    #: Shorter labels still match one edit when the candidate keeps the protected domain's
+    #: public suffix and the label is at least this long ("zoom.us" -> "zoon.us"). 3-letter
+    #: names one edit apart are nearly all other real organisations (ubs.com, nhl.com), so the
+    #: default leaves them to the exact and look-alike rules.
+    short_edit1_same_suffix_min_len: int = Field(default=4, ge=1)
+    #: Labels shorter than ``edit1_min_len`` match one character appended or one doubled in
+    #: place ("upss", "ups1").
+    short_label_additions: bool = True
+    #: Label + a word from the shipped list ("dhl-account", "securecontoso") for labels this long.
+    added_word_min_len: int = Field(default=3, ge=1)
+    #: Label as a whole hyphen-separated token beside any token ("contoso-xyz") for labels this long.
+    whole_token_min_len: int = Field(default=4, ge=1)
+    #: Label as a whole subdomain label of an unrelated domain ("contoso.evil.net").
+    brand_as_subdomain_min_len: int = Field(default=5, ge=1)
+    #: Use the ASCII look-alike classes (1/l/i, 0/o, rn/m...) for edit distances too.
+    visual_edit_distance: bool = True
+    #: Skip candidates under suffixes only public bodies can register (.gov, .edu, ac.jp...).
+    skip_restricted_suffixes: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class LookalikeMatch:
+    """One host found to resemble one protected domain."""
+
+    host: str
+    protected: str
+    #: homoglyph, tld-swap, typo, hyphenation, added-word, subdomain
+    kind: str
+    detail: str
+
+    def describe(self) -> str:
+        return f"{self.host} resembles {self.protected} ({self.kind}: {self.detail})"
+
+
+@dataclass(frozen=True, slots=True)
+class _Forms:
+    """The spellings of one label that the rules compare."""
+
+    text: str  # Unicode (IDNA-decoded)
+    folded: str  # confusable skeleton, case and diacritics folded ("m" reads as "rn")
+    canonical: str  # folded with "rn" written back as "m", so distances count letters
+    bare: str  # canonical without hyphens
+    visual: str  # bare with the ASCII look-alike classes applied
+
+    @classmethod
+    def of(cls, label: str) -> _Forms:
+        text = _to_unicode(label)
+        folded = fold(text)
+        canonical = folded.replace("rn", "m")
+        bare = canonical.replace("-", "")
+        return cls(text, folded, canonical, bare, _visual(bare))
+
+
+@dataclass(frozen=True, slots=True)
+class _Brand:
+    domain: str  # registered domain, ASCII
+    suffix: str
+    label: _Forms
+    labels: tuple[str, ...]  # every label of the domain, canonical
+
+
+@cache
+def _domain_words() -> frozenset[str]:
+    return frozenset(read_data_lines("domain_words.txt"))
+
+
+def _to_unicode(label: str) -> str:
+    if not label.startswith("xn--"):
+        return label
+    try:
+        return idna.decode(label)
+    except idna.IDNAError:
+        try:
+            return label.encode("ascii").decode("idna")
+        except UnicodeError:
+            return label
+
+
+def _visual(text: str) -> str:
+    for seq, repl in _ASCII_LOOKALIKES:
+        text = text.replace(seq, repl)
+    return text.translate(_ASCII_CLASSES)
+
+
+def _is_restricted(suffix: str) -> bool:
+    labels = suffix.split(".")
+    if labels[-1] in _RESTRICTED_TLDS:
+        return True
+    return len(labels) >= 2 and labels[0] in _RESTRICTED_SECOND_LEVEL
+
+
+def _is_end_addition(short: str, long: str) -> bool:
+    """``long`` is ``short`` with one character appended, or with one character doubled."""
+    if len(long) != len(short) + 1:
+        return False
+    if long.startswith(short):
+        return True
+    return any(long == short[: i + 1] + short[i:] for i in range(len(short)))
+
+
+def _splits(host: str) -> list[tuple[str, str, str]]:
+    """(subdomain, label, suffix) with the private PSL section, and with ICANN's alone when that
+    differs: ``intu.it.com`` is registrable under the private ``it.com`` but still spells
+    "intuit" to a reader."""
+    first = split_host(host)
+    icann = public_suffix(host)
+    if not icann or icann == first[2] or not host.endswith("." + icann):
+        return [first]
+    rest = host[: -len(icann) - 1].split(".")
+    return [first, (".".join(rest[:-1]), rest[-1], icann)]
+
+
+class LookalikeMatcher:
+    """Checks hosts against a fixed set of protected domains (build once, call many times)."""
+
+    def __init__(self, protected_domains: Iterable[str], rules: LookalikeRules | None = None) -> None:
+        self.rules = rules or LookalikeRules()
+        self._protected: list[str] = []
+        brands: dict[str, _Brand] = {}
+        for raw in protected_domains:
+            domain = raw.strip().lower().rstrip(".")
+            if not domain:
+                continue
+            self._protected.append(domain)
+            reg = registered_domain(domain) or domain
+            _, label, suffix = split_host(reg)
+            if label and reg not in brands:
+                labels = tuple(_Forms.of(x).canonical for x in reg.split("."))
+                brands[reg] = _Brand(reg, suffix, _Forms.of(label), labels)
+        self._brands = list(brands.values())
+        self._words = _domain_words()
+
+    @property
+    def protected(self) -> list[str]:
+        return list(self._protected)
+
+    def is_protected(self, host: str) -> bool:
+        """``host`` is a protected domain, inside one, or shares its registered domain."""
+        host = host.strip().lower().rstrip(".")
+        if any(host_matches_domain(host, p) for p in self._protected):
+            return True
+        reg = registered_domain(host) or host
+        return any(reg == b.domain for b in self._brands)
+
+    def match(self, host: str) -> LookalikeMatch | None:
+        """The first protected domain that ``host`` resembles, or None."""
+        host = host.strip().lower().rstrip(".")
+        if not host or not self._brands or self.is_protected(host):
+            return None
+        for sub, label, suffix in _splits(host):
+            if not label or (self.rules.skip_restricted_suffixes and _is_restricted(suffix)):
+                continue
+            forms = _Forms.of(label)
+            subs = [_Forms.of(s).canonical for s in sub.split(".")] if sub else []
+            for brand in self._brands:
+                found = self._label(brand, forms, suffix) or self._subdomain(brand, subs, forms)
+                if found:
+                    return LookalikeMatch(host, brand.domain, *found)
+        return None
+
+    def _label(self, b: _Brand, c: _Forms, suffix: str) -> tuple[str, str] | None:
+        rules, brand = self.rules, b.label
+        if c.folded == brand.folded:
+            if c.text == brand.text:
+                return "tld-swap", f".{suffix} instead of .{b.suffix}"
+            return "homoglyph", f"{c.text!r} reads as {brand.text!r}"
+        if c.bare == brand.bare:
+            return "hyphenation", f"{c.text!r} is {brand.text!r} with hyphens"
+        if c.visual == brand.visual:
+            return "homoglyph", f"{c.text!r} reads as {brand.text!r}"
+        n = len(brand.bare)
+        limit = 2 if n >= rules.edit2_min_len else 1 if n >= rules.edit1_min_len else 0
+        if not limit and suffix == b.suffix and n >= rules.short_edit1_same_suffix_min_len:
+            limit = 1
+        if limit:
+            dist = self._distance(brand, c, limit)
+            if dist <= limit:
+                return "typo", f"{c.text!r} is {dist} edit(s) from {brand.text!r}"
+        elif rules.short_label_additions and _is_end_addition(brand.bare, c.bare):
+            return "typo", f"{c.text!r} adds one character to {brand.text!r}"
+        if n >= rules.added_word_min_len:
+            return self._added_word(b, c)
+        return None
+
+    def _distance(self, brand: _Forms, c: _Forms, limit: int) -> int:
+        cutoff = limit + 1
+        # Both spellings of "m" ("m" and "rn") count: a bit flip "o" -> "n" in "micrnsoft" is one
+        # edit only while "rn" stays two letters.
+        dist = min(
+            DamerauLevenshtein.distance(c.bare, brand.bare, score_cutoff=cutoff),
+            DamerauLevenshtein.distance(
+                c.folded.replace("-", ""), brand.folded.replace("-", ""), score_cutoff=cutoff
+            ),
+        )
+        if self.rules.visual_edit_distance:
+            dist = min(dist, DamerauLevenshtein.distance(c.visual, brand.visual, score_cutoff=cutoff))
+        return dist
+
+    def _added_word(self, b: _Brand, c: _Forms) -> tuple[str, str] | None:
+        brand = b.label.bare
+        tld_word = b.suffix.replace(".", "")
+        tokens = c.canonical.split("-")
+        if len(tokens) > 1 and brand in tokens:
+            others = [t for t in tokens if t != brand]
+            if len(brand) >= self.rules.whole_token_min_len or all(
+                t in self._words or t == tld_word for t in others
+            ):
+                return "added-word", f"{c.text!r} joins {b.label.text!r} with {'-'.join(others)!r}"
+        for token in tokens:
+            if token == brand or len(token) <= len(brand):
+                continue
+            for rest in (token.removeprefix(brand), token.removesuffix(brand)):
+                if len(rest) < len(token) and (rest in self._words or rest == tld_word):
+                    return "added-word", f"{c.text!r} is {b.label.text!r} plus {rest!r}"
+        return None
+
+    def _subdomain(self, b: _Brand, subs: list[str], c: _Forms) -> tuple[str, str] | None:
+        if not subs:
+            return None
+        # "co.inbase.com": the brand split across dots.
+        for start in range(len(subs)):
+            if "".join(subs[start:]).replace("-", "") + c.bare == b.label.bare:
+                return "subdomain", f"{'.'.join([*subs[start:], c.canonical])!r} spells {b.label.text!r}"
+        # "contoso.com.evil.net": the whole protected domain in front of another domain.
+        k = len(b.labels)
+        for i in range(len(subs) - k + 1):
+            if tuple(subs[i : i + k]) == b.labels:
+                return "subdomain", f"{b.domain} placed in front of another domain"
+        if len(b.label.bare) >= self.rules.brand_as_subdomain_min_len and b.label.canonical in subs:
+            return "subdomain", f"{b.label.text!r} used as a subdomain of another domain"
+        return None

@@ -1,0 +1,104 @@
+"""Text folding shared by the name and domain checks: Unicode confusables (a UTS #39 skeleton),
+diacritics and case, so that look-alike spellings compare equal.
+
+The confusables table is Unicode's own data (``data/impersonation/confusables.tsv``), read once
+from the package through importlib.resources.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import cache, lru_cache
+from importlib import resources
+from importlib.resources.abc import Traversable
+
+
+def data_dir() -> Traversable:
+    """``tap_core/data/impersonation`` inside the installed package."""
+    return resources.files("tap_core").joinpath("data").joinpath("impersonation")
+
+
+def read_data_lines(name: str) -> list[str]:
+    """Non-empty, non-comment lines of a packaged data file (``#`` starts a comment)."""
+    text = data_dir().joinpath(name).read_text(encoding="utf-8")
+    lines: list[str] = []
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip() if not raw.lstrip().startswith("#") else ""
+        if line:
+            lines.append(line)
+    return lines
+
+
+@cache
+def _confusables() -> dict[int, str]:
+    table: dict[int, str] = {}
+    for line in read_data_lines("confusables.tsv"):
+        src, dst = line.split("\t")
+        table[int(src, 16)] = "".join(chr(int(cp, 16)) for cp in dst.split())
+    return table
+
+
+# Latin letters that UTS #39 leaves alone but that read as a plain letter: "t with stroke",
+# "small capital m", "u bar"... Derived from the Unicode character names (stdlib unicodedata).
+_LATIN_NAME = re.compile(r"^LATIN (?:SMALL |CAPITAL )?LETTER (?:SMALL CAPITAL )?([A-Z])(?: WITH .*| BAR)?$")
+_LATIN_BLOCKS = (
+    (0x00C0, 0x0250),
+    (0x0250, 0x02B0),
+    (0x1D00, 0x1DC0),
+    (0x1E00, 0x1F00),
+    (0x2C60, 0x2C80),
+    (0xA720, 0xA800),
+    (0xAB30, 0xAB70),
+)
+# Letters whose names do not say which plain letter they resemble.
+_LATIN_EXTRA = {"ə": "e", "ǝ": "e", "ɘ": "e", "ŋ": "n", "ƿ": "p", "þ": "p", "ɡ": "g", "ſ": "f", "ɩ": "i"}
+
+
+@cache
+def _latin_base() -> dict[int, str]:
+    table: dict[int, str] = {}
+    for start, end in _LATIN_BLOCKS:
+        for cp in range(start, end):
+            m = _LATIN_NAME.match(unicodedata.name(chr(cp), ""))
+            if m:
+                table[cp] = m.group(1).lower()
+    table.update({ord(k): v for k, v in _LATIN_EXTRA.items()})
+    return table
+
+
+def skeleton(text: str) -> str:
+    """The UTS #39 skeleton: NFD, map every character to its prototype, NFD again."""
+    return unicodedata.normalize("NFD", unicodedata.normalize("NFD", text).translate(_confusables()))
+
+
+def strip_marks(text: str) -> str:
+    """Drop combining marks (diacritics, overlays) from NFD text."""
+    return "".join(ch for ch in text if not unicodedata.combining(ch))
+
+
+@lru_cache(maxsize=16384)
+def fold(text: str) -> str:
+    """:func:`fold_text` with a cache, for short strings met again and again (names, labels)."""
+    return fold_text(text)
+
+
+def fold_text(text: str) -> str:
+    """Case-, diacritic- and confusable-insensitive form.
+
+    The skeleton runs before and after case folding: prototypes may be capitals (``0`` -> ``O``)
+    and capitals may be confusable (``I`` -> ``l``), so one pass misses either kind. Latin
+    letters with hooks, strokes and bars that UTS #39 keeps become their plain letter.
+    """
+    once = strip_marks(skeleton(text)).casefold().translate(_latin_base())
+    return strip_marks(skeleton(once)).translate(_latin_base())
+
+
+def has_mixed_scripts(text: str) -> bool:
+    """True when letters of more than one script appear (e.g. Latin with Cyrillic)."""
+    scripts: set[str] = set()
+    for ch in text:
+        if ch.isalpha():
+            name = unicodedata.name(ch, "")
+            scripts.add(name.split(" ", 1)[0] if name else "?")
+    return len(scripts) > 1
