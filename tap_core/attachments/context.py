@@ -1,0 +1,217 @@
+"""What a scanner sees while it looks at one file: the budget, the passwords, where findings go.
+
+Scanners never recurse themselves: they hand extracted bytes to :meth:`ScanContext.add_child`
+and the engine scans those afterwards, within the limits kept here.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from tap_core.attachments.filetype import FileKind
+from tap_core.attachments.model import ScanLimits
+from tap_core.findings import Finding, Verdict
+
+#: Scores of limit findings: a bomb or an endless nesting is itself an evasion signal; the rest
+#: mostly mean "not everything was seen", which the policy weighs.
+LIMIT_SCORES = {
+    "limit_depth": 3.0,
+    "limit_files": 1.0,
+    "limit_total_bytes": 2.0,
+    "limit_file_size": 1.0,
+    "limit_ratio": 5.0,
+    "limit_time": 2.0,
+}
+
+
+class ScanTimeout(Exception):
+    """The attachment's wall-time budget ran out (raised from inside a scanner)."""
+
+
+class Unparseable(Exception):
+    """The file is not a valid instance of its identified type (becomes ``unparseable_<type>``)."""
+
+
+@dataclass(slots=True)
+class Budget:
+    """What is left for one attachment, shared by the whole tree of files."""
+
+    limits: ScanLimits
+    deadline: float
+    files_left: int
+    bytes_left: int
+
+    @classmethod
+    def start(cls, limits: ScanLimits) -> Budget:
+        return cls(
+            limits, time.monotonic() + limits.max_seconds, limits.max_files - 1, limits.max_total_bytes
+        )
+
+    def expired(self) -> bool:
+        return time.monotonic() >= self.deadline
+
+    def seconds_left(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+
+@dataclass(slots=True)
+class Child:
+    name: str
+    data: bytes
+    decrypted: bool = False
+
+
+@dataclass
+class ScanContext:
+    """One file under analysis: scanners read ``name``/``kind`` and write findings, urls, children."""
+
+    name: str
+    kind: FileKind
+    depth: int
+    budget: Budget
+    passwords: tuple[str, ...] = ()
+    #: True when this file (or an ancestor) was opened with a password or decrypted.
+    decrypted: bool = False
+    findings: list[Finding] = field(default_factory=list)
+    urls: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    children: list[Child] = field(default_factory=list)
+    #: Decoded views of the content (VBA source, PDF JavaScript, command lines...) for YARA.
+    texts: list[tuple[str, bytes]] = field(default_factory=list)
+
+    @property
+    def limits(self) -> ScanLimits:
+        return self.budget.limits
+
+    def add(
+        self, name: str, score: float, reason: str, evidence: str = "", verdict: Verdict | None = None
+    ) -> None:
+        """Record a finding; a name counts once per file (later evidence is appended, not re-scored)."""
+        for index, found in enumerate(self.findings):
+            if found.name != name:
+                continue
+            if evidence and evidence not in found.evidence and len(found.evidence) < 300:
+                merged = f"{found.evidence}; {evidence}" if found.evidence else evidence
+                worst = Verdict.worst([v for v in (found.verdict, verdict) if v is not None])
+                self.findings[index] = found.model_copy(
+                    update={
+                        "evidence": merged[:300],
+                        "score": max(found.score, score),
+                        "verdict": worst if (found.verdict or verdict) else None,
+                    }
+                )
+            return
+        self.findings.append(
+            Finding(name=name, score=score, reason=reason, evidence=evidence[:300], verdict=verdict)
+        )
+
+    def has(self, name: str) -> bool:
+        return any(f.name == name for f in self.findings)
+
+    def add_url(self, url: str) -> None:
+        url = url.strip()
+        if url and url not in self.urls and len(self.urls) < self.limits.max_urls:
+            self.urls.append(url[:4096])
+
+    def add_text(self, label: str, text: str | bytes) -> None:
+        """Offer a decoded view of the content to the pattern scanners (bounded)."""
+        raw = text.encode("utf-8", "replace") if isinstance(text, str) else text
+        if raw and len(self.texts) < 64:
+            self.texts.append((label, raw[: 4 * 1024 * 1024]))
+
+    def limit(self, name: str, reason: str, evidence: str = "") -> None:
+        """Record a limit hit (once per limit per file)."""
+        if not self.has(name):
+            self.add(name, LIMIT_SCORES.get(name, 1.0), reason, evidence)
+
+    def check_time(self) -> None:
+        """Raise :class:`ScanTimeout` once the wall-time budget is spent."""
+        if self.budget.expired():
+            raise ScanTimeout
+
+    def seconds_left(self) -> float:
+        return self.budget.seconds_left()
+
+    @property
+    def extract_cap(self) -> int:
+        """The most bytes one extracted member may have (per-file and total budgets)."""
+        return max(0, min(self.limits.max_file_bytes, self.budget.bytes_left))
+
+    def can_extract(self, member: str, size: int | None = None, packed: int | None = None) -> bool:
+        """Whether ``member`` (declared ``size``, ``packed`` bytes in the container) may be extracted.
+
+        Checked before decompressing, so a bomb is refused from its header; scanners still read
+        through :func:`read_capped` because headers lie.
+        """
+        limits = self.limits
+        if self.depth + 1 > limits.max_depth:
+            self.limit(
+                "limit_depth", f"Nesting deeper than {limits.max_depth} levels is not extracted", member
+            )
+            return False
+        if self.budget.files_left <= 0:
+            self.limit("limit_files", f"More than {limits.max_files} files in one attachment", member)
+            return False
+        if size is not None and packed is not None and packed > 0 and size >= limits.ratio_min_bytes:
+            if size / packed > limits.max_ratio:
+                self.limit(
+                    "limit_ratio",
+                    f"Expands {size // packed}x (a decompression bomb)",
+                    f"{member}: {packed} -> {size} bytes",
+                )
+                return False
+        if size is not None and size > limits.max_file_bytes:
+            self.limit(
+                "limit_file_size",
+                f"Member larger than {limits.max_file_bytes} bytes",
+                f"{member}: {size} bytes",
+            )
+            return False
+        if size is not None and size > self.budget.bytes_left:
+            self.limit("limit_total_bytes", f"More than {limits.max_total_bytes} bytes extracted", member)
+            return False
+        return True
+
+    def add_child(
+        self, member: str, data: bytes, *, decrypted: bool = False, packed: int | None = None
+    ) -> bool:
+        """Queue extracted bytes for scanning; False (with a limit finding) when over budget."""
+        if not self.can_extract(member, len(data), packed):
+            return False
+        self.budget.files_left -= 1
+        self.budget.bytes_left -= len(data)
+        self.children.append(Child(member, data, decrypted or self.decrypted))
+        return True
+
+
+def read_capped(
+    stream: object, cap: int, ctx: ScanContext, member: str, packed: int | None = None
+) -> bytes | None:
+    """Read at most ``cap`` bytes from a file-like ``stream`` in chunks, checking time and ratio.
+
+    Returns None (with the limit finding) when the member is bigger than the cap or its real
+    expansion ratio makes it a bomb.
+    """
+    read = stream.read  # type: ignore[attr-defined]
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        ctx.check_time()
+        chunk = read(min(1024 * 1024, cap + 1 - total))
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        total += len(chunk)
+        limits = ctx.limits
+        if packed and total >= limits.ratio_min_bytes and total / packed > limits.max_ratio:
+            ctx.limit(
+                "limit_ratio",
+                f"Expands over {int(limits.max_ratio)}x (a decompression bomb)",
+                f"{member}: {packed} -> >{total} bytes",
+            )
+            return None
+        if total > cap:
+            name = "limit_file_size" if cap >= ctx.limits.max_file_bytes else "limit_total_bytes"
+            ctx.limit(name, f"Member larger than the {cap} bytes left to extract", member)
+            return None

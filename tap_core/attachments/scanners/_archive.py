@@ -1,0 +1,57 @@
+"""Helpers shared by the archive scanners: password candidates and names of unopened members."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from tap_core.attachments.context import ScanContext
+from tap_core.attachments.filetype import _table, extension
+
+#: Tried after the message's candidates: the convention for sharing malware samples, which
+#: some campaigns reuse.
+FALLBACK_PASSWORDS = ("infected",)
+
+
+def candidate_passwords(ctx: ScanContext) -> list[str]:
+    return list(dict.fromkeys([*ctx.passwords, *FALLBACK_PASSWORDS]))[: max(1, ctx.limits.max_passwords)]
+
+
+def unopened_member_findings(ctx: ScanContext, names: Iterable[str]) -> None:
+    """Judge members that could not be extracted by their names alone."""
+    categories: dict[str, tuple[str, float]] = _table()["_ext_category"]
+    worst: tuple[float, str] | None = None
+    hits: list[str] = []
+    for name in names:
+        category = categories.get(extension(name))
+        if category is not None:
+            hits.append(name)
+            if worst is None or category[1] > worst[0]:
+                worst = (category[1], category[0])
+    if worst is not None:
+        ctx.add(
+            "dangerous_member_name",
+            worst[0],
+            f"Unopened archive holds {worst[1]} files by name ({len(hits)})",
+            ", ".join(hits[:5]),
+        )
+
+
+def closed_archive(ctx: ScanContext, kind: str, names: list[str]) -> None:
+    """An encrypted archive no candidate password opened."""
+    ctx.add(
+        "encrypted_archive",
+        5.0,
+        f"Password-protected {kind} that could not be opened (content unseen)",
+        ", ".join(names[:5]) or kind,
+    )
+    unopened_member_findings(ctx, names)
+
+
+def opened_with_password(ctx: ScanContext, kind: str, password: str) -> None:
+    source = "a common default" if password in FALLBACK_PASSWORDS else "the message text"
+    ctx.add(
+        "decrypted_with_password",
+        1.0,
+        f"Password-protected {kind} opened with a password from {source}",
+        f"{len(password)} characters",
+    )

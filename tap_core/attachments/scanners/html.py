@@ -1,0 +1,151 @@
+"""HTML, HTA and SVG attachments: credential forms, redirects, obfuscated script, smuggled payloads."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import html
+import re
+
+from tap_core.attachments.context import ScanContext
+from tap_core.attachments.filetype import FAMILIES, identify
+from tap_core.attachments.scanners._text import add_urls
+from tap_core.attachments.scanners.base import Scanner
+
+_TEXT_CAP = 16 * 1024 * 1024
+_PASSWORD_INPUT = re.compile(r"<input\b[^>]*\btype\s*=\s*[\"']?password", re.I)
+_FORM_ACTION = re.compile(r"<form\b[^>]*\baction\s*=\s*[\"']?\s*((?:https?:)?//[^\"'\s>]+)", re.I)
+_EXFIL = re.compile(
+    r"\bfetch\s*\(|XMLHttpRequest|\$\.(ajax|post)\s*\(|sendBeacon|api\.telegram\.org|"
+    r"discord(app)?\.com/api/webhooks|formspree\.io|submit-form\.com",
+    re.I,
+)
+_META_REFRESH = re.compile(
+    r"<meta\b[^>]*http-equiv\s*=\s*[\"']?refresh[^>]*content\s*=\s*[\"'][^\"']*?url\s*=\s*['\"]?([^\"'>\s]+)",
+    re.I,
+)
+_JS_REDIRECT = re.compile(
+    r"\b(?:window|document|top|self|parent)\s*\.\s*location(?:\s*\.\s*href)?\s*=|"
+    r"\blocation\s*\.\s*(?:replace|assign)\s*\(|\blocation\.href\s*=",
+    re.I,
+)
+_OBFUSCATION = {
+    "atob": re.compile(r"\batob\s*\(", re.I),
+    "unescape": re.compile(r"\bunescape\s*\(", re.I),
+    "eval": re.compile(r"\beval\s*\(", re.I),
+    "fromCharCode": re.compile(r"fromCharCode", re.I),
+    "document.write": re.compile(r"document\s*\.\s*write(ln)?\s*\(", re.I),
+    "decodeURIComponent": re.compile(r"decodeURIComponent\s*\(", re.I),
+    "hex escapes": re.compile(r"(?:\\x[0-9a-f]{2}){40}", re.I),
+    "Function constructor": re.compile(r"\bnew\s+Function\s*\(|\bFunction\s*\(\s*['\"]return", re.I),
+}
+_ATOB_LITERAL = re.compile(r"atob\s*\(\s*[\"']([A-Za-z0-9+/=\s]{16,})[\"']\s*\)", re.I)
+_BASE64_BLOB = re.compile(r"(?:base64,|[\"'`])([A-Za-z0-9+/]{400,}={0,2})")
+_ATTR_URL = re.compile(r"\b(?:href|src|action|data)\s*=\s*[\"']?\s*(https?://[^\"'\s>]+)", re.I)
+_MAX_BLOBS = 5
+
+
+class HtmlScanner(Scanner):
+    name = "html"
+    types = frozenset({"html", "hta", "svg", "mhtml"})
+
+    def scan(self, data: bytes, ctx: ScanContext) -> None:
+        text = _decode(data[:_TEXT_CAP])
+        self._forms(text, ctx)
+        self._redirects(text, ctx)
+        self._obfuscation(text, ctx)
+        self._payloads(text, ctx)
+        for match in _ATTR_URL.finditer(text):
+            ctx.add_url(html.unescape(match.group(1)))
+        add_urls(text, ctx)
+
+    @staticmethod
+    def _forms(text: str, ctx: ScanContext) -> None:
+        if not _PASSWORD_INPUT.search(text):
+            return
+        ctx.add(
+            "html_password_form",
+            5.0,
+            "Local HTML file asks for a password (credential phishing)",
+            "input type=password",
+        )
+        action = _FORM_ACTION.search(text)
+        if action:
+            url = html.unescape(action.group(1))
+            ctx.add("html_form_offsite", 3.0, "Password form posts to a web site", url)
+            ctx.add_url(url if "://" in url else f"https:{url}")
+        exfil = _EXFIL.search(text)
+        if exfil:
+            ctx.add(
+                "html_credential_exfil", 4.0, "Script sends form data to a remote service", exfil.group(0)
+            )
+
+    @staticmethod
+    def _redirects(text: str, ctx: ScanContext) -> None:
+        meta = _META_REFRESH.search(text)
+        if meta:
+            url = html.unescape(meta.group(1))
+            ctx.add("html_meta_refresh", 3.0, "HTML file redirects the browser to a web site", url)
+            ctx.add_url(url)
+        js = _JS_REDIRECT.search(text)
+        if js:
+            window = text[js.start() : js.end() + 300]
+            ctx.add(
+                "html_js_redirect",
+                3.0,
+                "Script sends the browser to another address",
+                " ".join(window.split())[:200],
+            )
+            add_urls(window, ctx)
+
+    @staticmethod
+    def _obfuscation(text: str, ctx: ScanContext) -> None:
+        markers = [name for name, pattern in _OBFUSCATION.items() if pattern.search(text)]
+        if len(markers) >= 2:
+            ctx.add(
+                "html_obfuscated_js", 3.0, "Script decodes or builds code at run time", ", ".join(markers)
+            )
+
+    @staticmethod
+    def _payloads(text: str, ctx: ScanContext) -> None:
+        """Decode atob() literals and long base64 blobs: text goes to YARA, files become children."""
+        count = 0
+        for match in [*_ATOB_LITERAL.finditer(text), *_BASE64_BLOB.finditer(text)]:
+            if count >= _MAX_BLOBS:
+                break
+            ctx.check_time()
+            raw = _b64(match.group(1))
+            if raw is None or len(raw) < 12:
+                continue
+            kind = identify(raw)
+            family = FAMILIES.get(kind.type, "unknown")
+            if family in ("text", "web") or kind.type in ("js", "vbs", "ps1", "bat"):
+                decoded = raw.decode("utf-8", "replace")
+                ctx.add_text("decoded base64", decoded)
+                add_urls(decoded, ctx)
+                if family == "web" and len(raw) >= 64:
+                    count += 1
+                    ctx.add_child(f"decoded-{count}.{kind.type}", raw)
+            elif kind.type not in ("unknown", "empty", "png", "jpeg", "gif", "webp", "bmp"):
+                count += 1
+                ctx.add(
+                    "html_embedded_file",
+                    4.0,
+                    "HTML carries an encoded file",
+                    f"{kind.type} ({len(raw)} bytes)",
+                )
+                ctx.add_child(f"smuggled-{count}.{kind.type}", raw)
+
+
+def _decode(data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", "replace")
+    return data.decode("utf-8", "replace")
+
+
+def _b64(value: str) -> bytes | None:
+    value = re.sub(r"\s+", "", value)
+    try:
+        return base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None

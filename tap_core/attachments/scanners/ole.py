@@ -1,0 +1,112 @@
+"""OLE2 compound files (doc, xls, ppt, msg...): embedded objects, Equation Editor, DDE, mail parts."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import olefile
+from oletools import msodde, oleobj
+
+from tap_core.attachments.context import ScanContext, Unparseable
+from tap_core.attachments.scanners._text import add_urls
+from tap_core.attachments.scanners.base import Scanner
+
+logging.getLogger("msodde").setLevel(logging.CRITICAL)
+logging.getLogger("oleobj").setLevel(logging.CRITICAL)
+
+#: Equation Editor 3.0 (CVE-2017-11882 / CVE-2018-0802): no legitimate mail needs it.
+EQUATION_CLSIDS = frozenset({"0002CE02-0000-0000-C000-000000000046", "0002CE03-0000-0000-C000-000000000046"})
+_MSG_BODY_STREAMS = ("__substg1.0_1000001F", "__substg1.0_1000001E", "__substg1.0_10130102")
+
+
+class OleScanner(Scanner):
+    name = "ole"
+    types = frozenset({"doc", "xls", "ppt", "ole", "msg"})
+
+    def scan(self, data: bytes, ctx: ScanContext) -> None:
+        try:
+            ole = olefile.OleFileIO(io.BytesIO(data))
+        except (OSError, ValueError, IndexError) as exc:
+            raise Unparseable(str(exc)) from exc
+        try:
+            self._equation_editor(ole, ctx)
+            self._embedded(ole, ctx)
+            if ctx.kind.type == "doc":
+                links = msodde.process_doc(ole)
+                if links.strip():
+                    ctx.add(
+                        "dde_link",
+                        8.0,
+                        "Word document with a DDE field that starts a program",
+                        links.strip()[:300],
+                    )
+                    ctx.add_text("dde fields", links)
+            if ctx.kind.type == "msg":
+                self._msg(ole, ctx)
+        finally:
+            ole.close()
+
+    @staticmethod
+    def _equation_editor(ole: olefile.OleFileIO, ctx: ScanContext) -> None:
+        for entry in ole.direntries:
+            if entry is not None and (entry.clsid or "").upper() in EQUATION_CLSIDS:
+                ctx.add(
+                    "ole_equation_editor",
+                    8.0,
+                    "Embeds an Equation Editor object (exploited component)",
+                    entry.name,
+                )
+                return
+
+    @staticmethod
+    def _embedded(ole: olefile.OleFileIO, ctx: ScanContext) -> None:
+        for path in ole.listdir(streams=True, storages=False):
+            ctx.check_time()
+            leaf = path[-1]
+            if leaf.lower() not in ("\x01ole10native", "package", "contents"):
+                continue
+            size = ole.get_size(path)
+            if not ctx.can_extract("/".join(path), size, None):
+                continue
+            raw = ole.openstream(path).read(ctx.extract_cap + 1)
+            if leaf.lower() == "\x01ole10native":
+                native = oleobj.OleNativeStream(bindata=raw)
+                name = native.filename or native.src_path or "ole10native.bin"
+                payload = bytes(native.data or b"")
+                ctx.add(
+                    "ole_package",
+                    3.0,
+                    "Embeds a file as an OLE package (opens on double-click)",
+                    str(name)[:200],
+                )
+                ctx.add_child(str(name), payload)
+            else:
+                ctx.add_child("/".join(path[-2:]), raw)
+
+    @staticmethod
+    def _msg(ole: olefile.OleFileIO, ctx: ScanContext) -> None:
+        for stream in _MSG_BODY_STREAMS:
+            if ole.exists(stream) and ole.get_size(stream) < 8 * 1024 * 1024:
+                raw = ole.openstream(stream).read()
+                text = raw.decode("utf-16-le", "replace") if stream.endswith("1F") else raw.decode("latin-1")
+                add_urls(text, ctx)
+        storages = {
+            path[0] for path in ole.listdir(streams=True) if path[0].startswith("__attach_version1.0_")
+        }
+        for storage in sorted(storages):
+            ctx.check_time()
+            data_path = f"{storage}/__substg1.0_37010102"
+            if not ole.exists(data_path):
+                continue
+            name = storage
+            for name_stream in ("__substg1.0_3707001F", "__substg1.0_3704001F"):
+                if ole.exists(f"{storage}/{name_stream}"):
+                    name = (
+                        ole.openstream(f"{storage}/{name_stream}").read(2048).decode("utf-16-le", "replace")
+                    )
+                    name = name.rstrip("\x00") or storage
+                    break
+            size = ole.get_size(data_path)
+            if ctx.can_extract(name, size, None):
+                ctx.add_child(name, ole.openstream(data_path).read())

@@ -1,0 +1,122 @@
+"""OOXML packages (docx/xlsx/pptx and macro variants): remote templates and objects, DDE, embeddings."""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+import zipfile
+
+from tap_core.attachments.context import ScanContext, Unparseable, read_capped
+from tap_core.attachments.scanners._text import add_urls
+from tap_core.attachments.scanners.base import Scanner
+
+_REL = re.compile(r"<(?:\w+:)?Relationship\b([^>]*)>", re.I)
+_ATTR = re.compile(r'(\w+)\s*=\s*"([^"]*)"|(\w+)\s*=\s*\'([^\']*)\'')
+_INSTR_TEXT = re.compile(r"<w:instrText[^>]*>([^<]*)</w:instrText>", re.I)
+_FLD_SIMPLE = re.compile(r'<w:fldSimple[^>]*w:instr\s*=\s*"([^"]*)"', re.I)
+_DDE = re.compile(r"^\s*DDE(AUTO)?\b", re.I)
+_DDE_LINK = re.compile(r'<(?:\w+:)?ddeLink[^>]*ddeService\s*=\s*"([^"]*)"[^>]*ddeTopic\s*=\s*"([^"]*)"', re.I)
+_XML_PART_CAP = 16 * 1024 * 1024
+
+
+class OoxmlScanner(Scanner):
+    name = "ooxml"
+    types = frozenset({"docx", "docm", "xlsx", "xlsm", "xlsb", "pptx", "pptm"})
+
+    def scan(self, data: bytes, ctx: ScanContext) -> None:
+        try:
+            package = zipfile.ZipFile(io.BytesIO(data))
+        except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+            raise Unparseable(str(exc)) from exc
+        with package:
+            infos = [i for i in package.infolist() if not i.is_dir()]
+            for info in infos:
+                ctx.check_time()
+                lower = info.filename.lower()
+                if lower.endswith(".rels"):
+                    self._relationships(self._read(package, info, ctx), info.filename, ctx)
+                elif "/embeddings/" in lower and ctx.can_extract(
+                    info.filename, info.file_size, info.compress_size
+                ):
+                    content = self._read(package, info, ctx)
+                    if content:
+                        ctx.add_child(info.filename, content, packed=info.compress_size)
+                elif "/activex/" in lower and lower.endswith(".xml"):
+                    ctx.add("ooxml_activex", 2.0, "Document embeds ActiveX controls", info.filename)
+                elif lower.startswith("word/") and lower.endswith(".xml") and "/_rels/" not in lower:
+                    self._word_fields(self._read(package, info, ctx), info.filename, ctx)
+                elif lower.startswith("xl/externallinks/") and lower.endswith(".xml"):
+                    self._excel_dde(self._read(package, info, ctx), info.filename, ctx)
+
+    @staticmethod
+    def _read(package: zipfile.ZipFile, info: zipfile.ZipInfo, ctx: ScanContext) -> bytes:
+        if info.flag_bits & 0x1:
+            return b""
+        with package.open(info) as stream:
+            cap = min(_XML_PART_CAP, ctx.extract_cap)
+            return read_capped(stream, cap, ctx, info.filename, packed=info.compress_size) or b""
+
+    @staticmethod
+    def _relationships(xml: bytes, part: str, ctx: ScanContext) -> None:
+        text = xml.decode("utf-8", "replace")
+        for match in _REL.finditer(text):
+            attrs = {
+                (m.group(1) or m.group(3)).lower(): html.unescape(m.group(2) or m.group(4) or "")
+                for m in _ATTR.finditer(match.group(1))
+            }
+            if attrs.get("targetmode", "").lower() != "external":
+                continue
+            target = attrs.get("target", "")
+            rel_type = attrs.get("type", "").rsplit("/", 1)[-1]
+            urls = add_urls(target, ctx)
+            remote = bool(urls) or target.startswith(("\\\\", "file:"))
+            if rel_type == "hyperlink" or not remote:
+                continue
+            if rel_type == "attachedTemplate":
+                ctx.add(
+                    "external_template",
+                    10.0,
+                    "Document loads its template from a remote location (template injection)",
+                    target,
+                )
+            elif rel_type == "oleObject":
+                ctx.add(
+                    "external_ole_object", 10.0, "Document loads an OLE object from a remote location", target
+                )
+            else:
+                ctx.add(
+                    "external_relationship",
+                    2.0,
+                    f"Document references a remote {rel_type or 'part'}",
+                    f"{part}: {target}",
+                )
+
+    @staticmethod
+    def _word_fields(xml: bytes, part: str, ctx: ScanContext) -> None:
+        if b"instr" not in xml:
+            return
+        text = xml.decode("utf-8", "replace")
+        # A field instruction can be split across runs: join the runs of the part.
+        joined = "".join(html.unescape(t) for t in _INSTR_TEXT.findall(text))
+        fields = [html.unescape(f) for f in _FLD_SIMPLE.findall(text)]
+        for instruction in [joined, *fields]:
+            if _DDE.search(instruction):
+                ctx.add(
+                    "dde_link",
+                    8.0,
+                    "Word document with a DDE field that starts a program",
+                    f"{part}: {instruction.strip()[:200]}",
+                )
+                return
+
+    @staticmethod
+    def _excel_dde(xml: bytes, part: str, ctx: ScanContext) -> None:
+        match = _DDE_LINK.search(xml.decode("utf-8", "replace"))
+        if match:
+            ctx.add(
+                "dde_link",
+                8.0,
+                "Workbook with a DDE link that starts a program",
+                f"{part}: {match.group(1)}|{match.group(2)}",
+            )

@@ -1,0 +1,236 @@
+"""PDF (pypdf): active content, auto actions, launch, embedded files, forms, links, QR codes."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+from pypdf import PdfReader
+from pypdf.errors import PdfReadError
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject, PdfObject, StreamObject
+
+from tap_core.attachments.context import ScanContext, Unparseable
+from tap_core.attachments.scanners._archive import candidate_passwords
+from tap_core.attachments.scanners.base import Scanner
+from tap_core.attachments.scanners.qr import qr_urls_from_image
+
+_AUTO_ACTIONS = {"/JavaScript", "/Launch", "/URI", "/SubmitForm", "/ImportData", "/GoToR", "/GoToE"}
+
+
+class PdfScanner(Scanner):
+    name = "pdf"
+    types = frozenset({"pdf"})
+
+    def scan(self, data: bytes, ctx: ScanContext) -> None:
+        try:
+            reader = PdfReader(io.BytesIO(data), strict=False)
+            encrypted = reader.is_encrypted
+        except (PdfReadError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise Unparseable(f"{type(exc).__name__}: {exc}") from exc
+        try:
+            if encrypted and not self._decrypt(reader, ctx):
+                return
+            ctx.decrypted = ctx.decrypted or ctx.has("decrypted_with_password")
+            state = _Walk(ctx)
+            state.walk(reader.trailer)
+            state.report()
+            self._auto_actions(reader, ctx)
+            self._qr(reader, ctx)
+        except PdfReadError as exc:  # structure broken past what strict=False repairs
+            raise Unparseable(f"{type(exc).__name__}: {exc}") from exc
+
+    @staticmethod
+    def _decrypt(reader: PdfReader, ctx: ScanContext) -> bool:
+        if reader.decrypt(""):
+            ctx.add(
+                "pdf_encrypted",
+                0.5,
+                "PDF is encrypted with an empty user password (opens without one)",
+                "owner password only",
+            )
+            return True
+        for password in candidate_passwords(ctx):
+            ctx.check_time()
+            if reader.decrypt(password):
+                ctx.add(
+                    "decrypted_with_password",
+                    1.0,
+                    "Password-protected PDF opened with a password from the message text",
+                    f"{len(password)} characters",
+                )
+                return True
+        ctx.add(
+            "encrypted_document",
+            5.0,
+            "Password-protected PDF that could not be opened (content unseen)",
+            "pdf",
+        )
+        return False
+
+    @staticmethod
+    def _auto_actions(reader: PdfReader, ctx: ScanContext) -> None:
+        """Actions that run without a click: catalog OpenAction/AA and page-open AA."""
+        root = _resolve(reader.trailer.get("/Root"))
+        targets: list[tuple[str, PdfObject | None]] = []
+        if isinstance(root, DictionaryObject):
+            targets.append(("OpenAction", root.get("/OpenAction")))
+            aa = _resolve(root.get("/AA"))
+            if isinstance(aa, DictionaryObject):
+                targets += [(f"document {key}", value) for key, value in aa.items()]
+        for number, page in enumerate(reader.pages[:50]):
+            aa = _resolve(page.get("/AA"))
+            if isinstance(aa, DictionaryObject):
+                targets += [(f"page {number + 1} {key}", value) for key, value in aa.items()]
+        for where, action in targets:
+            for kind in _action_kinds(action):
+                if kind in _AUTO_ACTIONS:
+                    ctx.add(
+                        "pdf_auto_action", 4.0, "PDF runs an action by itself when opened", f"{where}: {kind}"
+                    )
+                    break
+
+    @staticmethod
+    def _qr(reader: PdfReader, ctx: ScanContext) -> None:
+        for number, page in enumerate(reader.pages[: ctx.limits.max_qr_pages]):
+            try:
+                images = list(page.images)
+            except Exception:  # noqa: S112 - hostile input fails in many ways; skipping it is the intent
+                continue
+            for image_file in images[:20]:
+                ctx.check_time()
+                try:
+                    image = image_file.image
+                except Exception:  # noqa: S112 - hostile input fails in many ways; skipping it is the intent
+                    continue
+                if image is not None and qr_urls_from_image(image, ctx, f"page {number + 1}"):
+                    return
+
+
+class _Walk:
+    """Visits every object reachable from the trailer once, bounded by count and time."""
+
+    def __init__(self, ctx: ScanContext) -> None:
+        self.ctx = ctx
+        self.javascript: list[str] = []
+        self.counts: dict[str, int] = {}
+
+    def walk(self, start: PdfObject) -> None:
+        ctx = self.ctx
+        stack: list[PdfObject] = [start]
+        seen: set[tuple[int, int]] = set()
+        while stack:
+            obj = stack.pop()
+            if isinstance(obj, IndirectObject):
+                key = (obj.idnum, obj.generation)
+                if key in seen:
+                    continue
+                seen.add(key)
+                if len(seen) % 200 == 0:
+                    ctx.check_time()
+                if len(seen) > ctx.limits.max_pdf_objects:
+                    ctx.limit("limit_files", f"More than {ctx.limits.max_pdf_objects} PDF objects", "pdf")
+                    return
+                try:
+                    obj = obj.get_object()
+                except Exception:  # noqa: S112 - hostile input fails in many ways; skipping it is the intent
+                    continue
+            if isinstance(obj, DictionaryObject):
+                self._inspect(obj)
+                stack.extend(dict.values(obj))
+            elif isinstance(obj, ArrayObject):
+                stack.extend(list.__iter__(obj))
+
+    def _count(self, key: str) -> None:
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    def _inspect(self, obj: DictionaryObject) -> None:
+        ctx = self.ctx
+        action = obj.get("/S")
+        if "/JS" in obj:
+            self._count("javascript")
+            script = _string(obj.get("/JS"))
+            if script and len(self.javascript) < 20:
+                self.javascript.append(script)
+                ctx.add_text("pdf javascript", script)
+        if action == "/Launch":
+            target = _string(obj.get("/F")) or _string(_resolve(obj.get("/Win")))
+            ctx.add("pdf_launch", 8.0, "PDF Launch action starts a program or opens a file", target[:200])
+        elif action in ("/GoToR", "/GoToE"):
+            target = _string(obj.get("/F"))
+            ctx.add(
+                "pdf_remote_goto", 2.0, "PDF opens a remote document (can leak credentials)", target[:200]
+            )
+            if target.lower().startswith(("http://", "https://")):
+                ctx.add_url(target)
+        elif action == "/URI":
+            uri = _string(obj.get("/URI"))
+            if uri:
+                ctx.add_url(uri)
+        elif action == "/SubmitForm":
+            target = _string(obj.get("/F"))
+            ctx.add("pdf_submit_form", 2.0, "PDF form submits its fields to an address", target[:200])
+            if target.lower().startswith(("http://", "https://")):
+                ctx.add_url(target)
+        if "/XFA" in obj:
+            ctx.add("pdf_xfa", 2.0, "PDF carries an XFA form (scriptable)", "XFA")
+        if "/RichMedia" in obj or obj.get("/Subtype") == "/RichMedia":
+            ctx.add("pdf_richmedia", 3.0, "PDF embeds rich media (Flash)", "RichMedia")
+        embedded = _resolve(obj.get("/EF"))
+        if isinstance(embedded, DictionaryObject):
+            self._embedded(obj, embedded)
+
+    def _embedded(self, spec: DictionaryObject, ef: DictionaryObject) -> None:
+        ctx = self.ctx
+        name = _string(spec.get("/UF")) or _string(spec.get("/F")) or "embedded.bin"
+        stream = _resolve(ef.get("/UF") or ef.get("/F"))
+        if not isinstance(stream, StreamObject):
+            return
+        ctx.add("pdf_embedded_file", 2.0, "PDF carries an embedded file", name[:200])
+        params = _resolve(stream.get("/Params"))
+        declared = params.get("/Size") if isinstance(params, DictionaryObject) else None
+        size = int(declared) if isinstance(declared, int) else None
+        if ctx.can_extract(name, size, None):
+            data = stream.get_data()
+            ctx.add_child(name, data, packed=len(stream._data or b"") or None)
+
+    def report(self) -> None:
+        count = self.counts.get("javascript", 0)
+        if count:
+            snippet = " ".join(self.javascript[0].split())[:120] if self.javascript else ""
+            self.ctx.add("pdf_javascript", 4.0, f"PDF contains JavaScript ({count} scripts)", snippet)
+
+
+def _resolve(obj: PdfObject | None) -> PdfObject | None:
+    try:
+        return obj.get_object() if isinstance(obj, IndirectObject) else obj
+    except Exception:
+        return None
+
+
+def _string(obj: PdfObject | None) -> str:
+    obj = _resolve(obj)
+    if obj is None:
+        return ""
+    if isinstance(obj, StreamObject):
+        try:
+            return obj.get_data()[:1_000_000].decode("latin-1")
+        except Exception:
+            return ""
+    if isinstance(obj, DictionaryObject):
+        return _string(obj.get("/F")) or _string(obj.get("/UF"))
+    if isinstance(obj, bytes):
+        return obj.decode("latin-1")
+    return str(obj)
+
+
+def _action_kinds(action: PdfObject | None, depth: int = 0) -> Iterator[str]:
+    """The /S types of an action and its /Next chain."""
+    action = _resolve(action)
+    if depth > 10 or not isinstance(action, DictionaryObject):
+        return
+    kind = action.get("/S")
+    if isinstance(kind, NameObject):
+        yield str(kind)
+    nxt = _resolve(action.get("/Next"))
+    for item in nxt if isinstance(nxt, ArrayObject) else [nxt]:
+        yield from _action_kinds(item, depth + 1)

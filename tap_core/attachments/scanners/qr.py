@@ -1,0 +1,59 @@
+"""QR codes in images (zxing-cpp): URLs go to URL Protect, a URL in a QR code is itself a finding."""
+
+from __future__ import annotations
+
+import io
+import re
+import warnings
+
+import zxingcpp
+from PIL import Image
+
+from tap_core.attachments.context import ScanContext
+from tap_core.attachments.scanners.base import Scanner
+
+_URLISH = re.compile(r"^(https?://|www\.)\S+$", re.I)
+_MIN_SIDE = 21  # the smallest QR code is 21x21 modules
+
+
+def qr_urls_from_image(image: Image.Image, ctx: ScanContext, where: str) -> list[str]:
+    """Decode QR codes in ``image``; add URLs (and the finding) to ``ctx``."""
+    width, height = image.size
+    if width < _MIN_SIDE or height < _MIN_SIDE or width * height > ctx.limits.max_image_pixels:
+        return []
+    ctx.check_time()
+    if image.mode not in ("L", "RGB", "RGBA"):
+        image = image.convert("RGB")
+    found: list[str] = []
+    for barcode in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode):
+        text = barcode.text.strip()
+        if _URLISH.match(text):
+            url = text if "://" in text else f"http://{text}"
+            found.append(url)
+            ctx.add_url(url)
+    if found:
+        ctx.add(
+            "qr_code_url",
+            4.0,
+            "Image carries a QR code pointing to a web address (quishing)",
+            f"{where}: {found[0]}",
+        )
+    return found
+
+
+class ImageQrScanner(Scanner):
+    name = "qr"
+    types = frozenset({"png", "jpeg", "gif", "bmp", "webp", "tiff"})
+
+    def scan(self, data: bytes, ctx: ScanContext) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            try:
+                image = Image.open(io.BytesIO(data))
+                width, height = image.size
+                if width * height > ctx.limits.max_image_pixels:
+                    return
+                image.load()
+            except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+                return
+        qr_urls_from_image(image, ctx, ctx.kind.type)

@@ -1,0 +1,95 @@
+"""VBA and Excel 4 (XLM) macros through olevba: presence, auto-execution, suspicious keywords, IOCs."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from oletools import olevba
+
+from tap_core.attachments.context import ScanContext
+from tap_core.attachments.scanners.base import Scanner
+
+# olevba logs hostile-input problems at error level; the engine reports them itself.
+logging.getLogger("olevba").setLevel(logging.CRITICAL)
+
+_OPEN_CLOSE = re.compile(r"open|close|activate|auto_?exec|autonew|_layout|_resize|_change", re.I)
+_URL = re.compile(r"^(https?|ftp)://", re.I)
+
+
+class VbaScanner(Scanner):
+    name = "vba"
+    types = frozenset(
+        {
+            "doc",
+            "xls",
+            "ppt",
+            "ole",
+            "docm",
+            "xlsm",
+            "xlsb",
+            "pptm",
+            "xlsx",
+            "docx",
+            "pptx",
+            "office_xml",
+            "mhtml",
+            "slk",
+        }
+    )
+
+    def scan(self, data: bytes, ctx: ScanContext) -> None:
+        parser = olevba.VBA_Parser(ctx.name or "file", data=data)
+        try:
+            if parser.type == olevba.TYPE_TEXT:
+                return  # olevba's fallback reads any text as VBA source: not a document with macros
+            has_vba = parser.detect_vba_macros()
+            has_xlm = parser.detect_xlm_macros()
+            if not (has_vba or has_xlm):
+                return
+            modules = 0
+            for _filename, stream, _vba_name, code in parser.extract_all_macros():
+                ctx.check_time()
+                modules += 1
+                text = code if isinstance(code, str) else bytes(code).decode("latin-1")
+                ctx.add_text(f"macro {stream}", text)
+            if has_vba:
+                ctx.add("vba_macros", 3.0, "Document contains VBA macros", f"{modules} modules")
+            if has_xlm:
+                ctx.add("xlm_macros", 5.0, "Workbook contains Excel 4 (XLM) macros", "xlm")
+            self._analysis(parser.analyze_macros() or [], ctx)
+        finally:
+            parser.close()
+
+    @staticmethod
+    def _analysis(results: list[tuple[str, str, str]], ctx: ScanContext) -> None:
+        auto_strong = sorted({kw for kind, kw, _ in results if kind == "AutoExec" and _OPEN_CLOSE.search(kw)})
+        auto_event = sorted({kw for kind, kw, _ in results if kind == "AutoExec"} - set(auto_strong))
+        suspicious = sorted({kw for kind, kw, _ in results if kind == "Suspicious"})
+        iocs = sorted({kw for kind, kw, _ in results if kind == "IOC"})
+        if auto_strong:
+            ctx.add(
+                "vba_autoexec",
+                4.0,
+                "Macro runs by itself when the document opens or closes",
+                ", ".join(auto_strong[:5]),
+            )
+        elif auto_event:
+            ctx.add(
+                "vba_event_macro",
+                2.0,
+                "Macro runs on a user action in the document",
+                ", ".join(auto_event[:5]),
+            )
+        if suspicious:
+            ctx.add(
+                "vba_suspicious",
+                min(6.0, 1.5 * len(suspicious)),
+                "Macro uses keywords typical of malware (shell, download, obfuscation...)",
+                ", ".join(suspicious[:8]),
+            )
+        if iocs:
+            ctx.add("vba_iocs", 1.0, "Macro contains network or file indicators", ", ".join(iocs[:5]))
+            for ioc in iocs:
+                if _URL.match(ioc):
+                    ctx.add_url(ioc)
