@@ -1,0 +1,92 @@
+"""All stores on one Azure Storage account (or Azurite), built from a :class:`StorageConfig`.
+
+    stores = AzureStores.open(StorageConfig.from_env())   # creates tables/containers/queues
+    claim = stores.journal.claim(tenant, message_id, worker_id, lease_seconds=300)
+
+Names (``<p>`` = ``config.prefix``, default ``tap``): tables ``<p>journal``, ``<p>verdicts``,
+``<p>audit``, ``<p>tenants``, ``<p>subscriptions``, ``<p>senders``, ``<p>clicks``,
+``<p>ratelimit``, ``<p>quarantine``, ``<p>urls<yyyymmdd>``; blob containers ``<p>-policies``,
+``<p>-artefacts``; queues ``<p>-notifications``, ``<p>-delayed`` (+ ``-poison``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from connectors.storage.artefacts import BlobArtefactStore
+from connectors.storage.clicks import TableClickLog, TableRateLimiter
+from connectors.storage.config import StorageConfig
+from connectors.storage.journal import TableJournal
+from connectors.storage.policies import BlobPolicyStore
+from connectors.storage.quarantine import TableQuarantineIndex
+from connectors.storage.queues import StorageQueue
+from connectors.storage.records import TableAuditStore, TableVerdictStore
+from connectors.storage.senders import TableSenderHistory
+from connectors.storage.tables import TableStore
+from connectors.storage.tenants import TableSubscriptionStore, TableTenantStore
+from connectors.storage.urlindex import TableUrlIndex
+
+__all__ = [
+    "AzureStores", "BlobArtefactStore", "BlobPolicyStore", "StorageQueue", "TableAuditStore",
+    "TableClickLog", "TableJournal", "TableQuarantineIndex", "TableRateLimiter", "TableSenderHistory",
+    "TableSubscriptionStore", "TableTenantStore", "TableUrlIndex", "TableVerdictStore",
+]
+
+
+@dataclass(frozen=True)
+class AzureStores:
+    config: StorageConfig
+    journal: TableJournal
+    verdicts: TableVerdictStore
+    audit: TableAuditStore
+    tenants: TableTenantStore
+    subscriptions: TableSubscriptionStore
+    policies: BlobPolicyStore
+    senders: TableSenderHistory
+    clicks: TableClickLog
+    rate_limiter: TableRateLimiter
+    quarantine: TableQuarantineIndex
+    urls: TableUrlIndex
+    notifications: StorageQueue
+    delayed: StorageQueue
+    artefacts: BlobArtefactStore
+
+    @classmethod
+    def open(cls, config: StorageConfig, *, create: bool = True) -> AzureStores:
+        """Build every store; ``create`` makes missing tables, containers and queues (idempotent)."""
+        tables, blobs, queues = config.table_service(), config.blob_service(), config.queue_service()
+        p = config.prefix
+        max_dequeue = config.max_dequeue_count
+
+        def table(name: str) -> TableStore:
+            return TableStore(tables, f"{p}{name}")
+
+        stores = cls(
+            config=config,
+            journal=TableJournal(table("journal")),
+            verdicts=TableVerdictStore(table("verdicts")),
+            audit=TableAuditStore(table("audit")),
+            tenants=TableTenantStore(table("tenants")),
+            subscriptions=TableSubscriptionStore(table("subscriptions")),
+            policies=BlobPolicyStore(blobs, f"{p}-policies"),
+            senders=TableSenderHistory(table("senders")),
+            clicks=TableClickLog(table("clicks")),
+            rate_limiter=TableRateLimiter(table("ratelimit")),
+            quarantine=TableQuarantineIndex(table("quarantine")),
+            urls=TableUrlIndex(tables, p),
+            notifications=StorageQueue(queues, f"{p}-notifications", max_dequeue_count=max_dequeue),
+            delayed=StorageQueue(queues, f"{p}-delayed", max_dequeue_count=max_dequeue),
+            artefacts=BlobArtefactStore(blobs, f"{p}-artefacts", max_bytes=config.max_artefact_bytes),
+        )
+        if create:
+            stores.ensure()
+        return stores
+
+    def ensure(self) -> None:
+        for store in (self.journal, self.verdicts, self.audit, self.tenants, self.subscriptions,
+                      self.policies, self.senders, self.clicks, self.rate_limiter, self.quarantine,
+                      self.urls, self.notifications, self.delayed, self.artefacts):
+            store.ensure()
+
+    def __repr__(self) -> str:
+        return f"AzureStores({self.config.describe()})"
