@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from connectors.storage.azure import AzureStores
 from connectors.storage.config import StorageConfig
 from tests.storage.azurite import Azurite, AzuriteUnavailable, azurite
 
@@ -26,3 +27,8 @@ def azurite_instance() -> Iterator[Azurite]:
 def storage_config(azurite_instance: Azurite) -> StorageConfig:
     """A config with a prefix of its own, so each test gets fresh tables, containers and queues."""
     return StorageConfig(connection_string=azurite_instance.connection_string, prefix=f"t{next(_counter)}x")
+
+
+@pytest.fixture
+def stores(storage_config: StorageConfig) -> AzureStores:
+    return AzureStores.open(storage_config)
