@@ -8,7 +8,9 @@ from pydantic import ValidationError
 from connectors.storage.config import DEV_ACCOUNT_KEY, StorageConfig, azurite_connection_string
 
 SECRET_KEY = "c2VjcmV0LWtleS1kby1ub3QtbG9n"
-CONN = f"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={SECRET_KEY};EndpointSuffix=core.windows.net"
+CONN = (
+    f"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={SECRET_KEY};EndpointSuffix=core.windows.net"
+)
 
 
 def test_defaults_to_azurite_with_no_configuration() -> None:
@@ -42,7 +44,9 @@ def test_functions_identity_based_connection() -> None:
     assert config.connection_string is None
     assert config.managed_identity_client_id == "00000000-0000-0000-0000-000000000001"
     assert config.table_service().url.startswith("https://tapstore.table.core.windows.net")
-    assert config.describe() == "storage https://tapstore.blob.core.windows.net (managed identity), prefix 'tap'"
+    assert config.describe() == (
+        "storage https://tapstore.blob.core.windows.net (managed identity), prefix 'tap'"
+    )
 
 
 def test_own_account_name_and_explicit_uris() -> None:

@@ -29,11 +29,12 @@ def test_concurrent_claims_exactly_one_wins(stores: AzureStores) -> None:
         barrier = threading.Barrier(4)
         results: dict[str, object] = {}
 
-        def worker(name: str, message: str = f"{MSG}-{round_}") -> None:
+        def worker(name: str, message: str, barrier: threading.Barrier, results: dict[str, object]) -> None:
             barrier.wait()
             results[name] = stores.journal.claim(TENANT, message, name, 60)
 
-        threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(4)]
+        threads = [threading.Thread(target=worker, args=(f"w{i}", f"{MSG}-{round_}", barrier, results))
+                   for i in range(4)]
         for t in threads:
             t.start()
         for t in threads:
@@ -71,7 +72,9 @@ def test_resume_after_a_step_with_its_data(stores: AzureStores, monkeypatch: pyt
     assert resumed.data["fetched"] == {"size": 1234}
 
 
-def test_stale_lease_takeover_fences_the_old_worker(stores: AzureStores, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stale_lease_takeover_fences_the_old_worker(
+    stores: AzureStores, monkeypatch: pytest.MonkeyPatch
+) -> None:
     old = stores.journal.claim(TENANT, MSG, "slow", 10)
     assert old is not None
     _shift_clock(monkeypatch, 11)
