@@ -96,10 +96,16 @@ def _subdomain_root(host: str) -> str | None:
     return None
 
 
+@cache
+def _is_private_suffix(suffix: str) -> bool:
+    """True for a suffix from the PSL private section ("vercel.app"); few distinct values."""
+    return public_suffix("x." + suffix) != suffix
+
+
 def _private_suffix(host: str) -> str | None:
     """The PSL private-section suffix ``host`` sits under ("vercel.app"), if any."""
     _sub, dom, suffix = split_host(host)
-    if dom and suffix and suffix != public_suffix(host):
+    if dom and suffix and _is_private_suffix(suffix):
         return suffix
     return None
 
@@ -149,12 +155,13 @@ def free_platform(host: str) -> str | None:
 
 def host_scope(host: str) -> HostScope:
     """How far a host/domain indicator for ``host`` may reach (see ``HostScope``)."""
+    # One PSL lookup per host: this runs for every host indicator of every feed.
     _sub, dom, suffix = split_host(host)
     if not dom:
         return HostScope.REJECT if suffix else HostScope.EXACT
     plat = platforms()
     if host in plat.path_hosts or host in plat.subdomain_roots or host in plat.ancestors:
         return HostScope.EXACT
-    if platform_of(host) is not None:
-        return HostScope.EXACT
+    if (suffix and _is_private_suffix(suffix)) or _subdomain_root(host) is not None:
+        return HostScope.EXACT  # one user's site on a shared platform: that site only
     return HostScope.SUBTREE
