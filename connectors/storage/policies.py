@@ -52,7 +52,7 @@ class BlobPolicyStore:
         metadata = {"version": str(version), "updated_by": _ascii(updated_by), "updated_at": now.isoformat()}
         conditions: dict[str, Any] = (
             {"etag": etag, "match_condition": MatchConditions.IfNotModified} if etag is not None
-            else {"etag": "*", "match_condition": MatchConditions.IfMissing}
+            else {"match_condition": MatchConditions.IfMissing}
         )
         blob = self._container.get_blob_client(self._current(tenant_id))
         try:
