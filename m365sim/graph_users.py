@@ -1,0 +1,109 @@
+"""Graph users endpoints (directory reads need User.Read.All or similar)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from . import odata
+from .context import USER_READ, Ctx
+from .directory import User
+from .errors import GraphError, bad_request
+from .router import GraphResponse, Router
+from .serialize import USER_PROPS, parse_select, user_json
+
+USER_TYPE = "microsoft.graph.user"
+DEFAULT_PAGE = 100
+MAX_PAGE = 999
+USER_FILTER = {
+    "userprincipalname": "string",
+    "mail": "string",
+    "displayname": "string",
+    "givenname": "string",
+    "surname": "string",
+    "jobtitle": "string",
+    "id": "string",
+    "accountenabled": "bool",
+}
+
+
+def _require(ctx: Ctx) -> None:
+    if not ctx.has_any(USER_READ):
+        raise GraphError(
+            403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
+        )
+
+
+def _get(user: User, path: list[str]) -> Any:
+    return {
+        "userprincipalname": user.user_principal_name,
+        "mail": user.mail,
+        "displayname": user.display_name,
+        "givenname": user.given_name,
+        "surname": user.surname,
+        "jobtitle": user.job_title,
+        "id": user.id,
+        "accountenabled": user.account_enabled,
+    }.get("/".join(path))
+
+
+def _skiptoken(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode().rstrip("=")
+
+
+def _offset(token: str) -> int:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        return int(json.loads(base64.urlsafe_b64decode(padded))["o"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise bad_request("Invalid $skiptoken.", "Request_BadRequest") from exc
+
+
+async def list_users(ctx: Ctx) -> GraphResponse:
+    _require(ctx)
+    query = ctx.req.query
+    select = parse_select(query.get("$select"), USER_PROPS, USER_TYPE)
+    users = sorted(ctx.tenant.users.values(), key=lambda u: u.id)
+    if query.get("$filter"):
+        parsed = odata.parse_filter(query["$filter"], USER_FILTER, USER_TYPE)
+        users = [u for u in users if parsed.matches(u, _get)]
+    top = odata.parse_int(query, "$top", 1, MAX_PAGE) or DEFAULT_PAGE
+    offset = _offset(query["$skiptoken"]) if query.get("$skiptoken") else 0
+    page = users[offset : offset + top]
+    select_part = f"({','.join(select)})" if select else ""
+    body: dict[str, Any] = {"@odata.context": ctx.context_url(f"users{select_part}")}
+    if query.get("$count", "").lower() == "true":
+        body["@odata.count"] = len(users)
+    body["value"] = [user_json(u, select) for u in page]
+    if offset + top < len(users):
+        next_query = {k: v for k, v in query.items() if k != "$skiptoken"}
+        next_query["$top"] = str(top)
+        next_query["$skiptoken"] = _skiptoken(offset + top)
+        body["@odata.nextLink"] = ctx.link("/users", next_query)
+    return GraphResponse(200, body)
+
+
+async def get_user(ctx: Ctx) -> GraphResponse:
+    _require(ctx)
+    ref = ctx.params["user"]
+    user = ctx.tenant.find_user(ref)
+    if user is None:
+        raise GraphError(
+            404,
+            "Request_ResourceNotFound",
+            f"Resource '{ref}' does not exist or one of its queried reference-property objects "
+            "are not present.",
+        )
+    select = parse_select(ctx.req.query.get("$select"), USER_PROPS, USER_TYPE)
+    select_part = f"({','.join(select)})" if select else ""
+    body = {
+        "@odata.context": ctx.context_url(f"users{select_part}/$entity"),
+        **user_json(user, select),
+    }
+    return GraphResponse(200, body)
+
+
+def register(router: Router) -> None:
+    router.add("GET", "/users", list_users)
+    router.add("GET", "/users/{user}", get_user)
