@@ -13,8 +13,9 @@ T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 
 
 def _verdict(message_id: str, minutes: int, verdict: str = "clean", action: str = "deliver") -> VerdictRecord:
-    return VerdictRecord(message_id, T0 + timedelta(minutes=minutes), verdict, action, mailbox="ann@contoso.com",
-                         sender="x@fabrikam.com", subject="Invoice", reasons=("r1", "r2"), details={"score": 3})
+    return VerdictRecord(message_id, T0 + timedelta(minutes=minutes), verdict, action,
+                         mailbox="ann@contoso.com", sender="x@fabrikam.com", subject="Invoice",
+                         reasons=("r1", "r2"), details={"score": 3})
 
 
 def test_protocols(stores: AzureStores) -> None:
@@ -31,9 +32,10 @@ def test_verdict_round_trip_and_listing_newest_first(stores: AzureStores) -> Non
     assert stores.verdicts.get_verdict("contoso", "missing") is None
     listed = stores.verdicts.list_verdicts("contoso", since=T0)
     assert [v.message_id for v in listed] == ["m/3", "m/2", "m/1", "m/0"]
-    assert [v.message_id for v in stores.verdicts.list_verdicts("contoso", since=T0 + timedelta(minutes=2))] == [
-        "m/3", "m/2"]
-    assert [v.message_id for v in stores.verdicts.list_verdicts("contoso", since=T0, limit=2)] == ["m/3", "m/2"]
+    recent = stores.verdicts.list_verdicts("contoso", since=T0 + timedelta(minutes=2))
+    assert [v.message_id for v in recent] == ["m/3", "m/2"]
+    first_two = stores.verdicts.list_verdicts("contoso", since=T0, limit=2)
+    assert [v.message_id for v in first_two] == ["m/3", "m/2"]
 
 
 def test_redecision_replaces_the_verdict_and_its_listing_row(stores: AzureStores) -> None:
@@ -66,4 +68,4 @@ def test_audit_is_append_only_and_newest_first(stores: AzureStores) -> None:
 
 def test_naive_times_are_refused(stores: AzureStores) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        stores.audit.append("contoso", AuditRecord("a", "b", "c", "d", datetime(2026, 1, 1)))  # noqa: DTZ001
+        stores.audit.append("contoso", AuditRecord("a", "b", "c", "d", datetime(2026, 1, 1)))

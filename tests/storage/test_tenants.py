@@ -57,7 +57,9 @@ def test_subscription_lookup_and_client_state(stores: AzureStores) -> None:
     assert check("sub-2", secret.get_secret_value()) is ClientStateCheck.MISMATCH
 
 
-def test_client_state_never_stored_logged_or_shown(stores: AzureStores, caplog: pytest.LogCaptureFixture) -> None:
+def test_client_state_never_stored_logged_or_shown(
+    stores: AzureStores, caplog: pytest.LogCaptureFixture
+) -> None:
     secret = new_client_state()
     value = secret.get_secret_value()
     with caplog.at_level(logging.DEBUG):
