@@ -24,9 +24,10 @@ import html as html_lib
 import io
 import re
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -47,14 +48,21 @@ __all__ = [
 # Plain text
 # ---------------------------------------------------------------------------------------------
 
-# CJK, kana, Hangul and full-width forms: text in these scripts has no spaces, so they end a
-# URL (a host label written in them is still taken after an explicit scheme).
-_CJK = "\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef"
+# CJK ideographs, kana and Hangul: text in these scripts has no spaces, so they end a URL
+# (a host label written in them is still taken after an explicit scheme: "http://例え.jp").
+_CJK_LETTERS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+# CJK and full-width punctuation/spaces/forms: never inside a URL.
+_CJK_PUNCT = "\u3000-\u303f\uff00-\uffef"
+_CJK = _CJK_LETTERS + _CJK_PUNCT
+_CJK_RE = re.compile(f"[{_CJK}]")
 # Invisible characters that never belong to a typed URL (and bidi controls used to spoof).
 _INVISIBLE = "\u200b\u202a-\u202e\u2066-\u2069\ufeff"
 _WORD = rf"[^\W{_CJK}]"
 _LABEL = rf"{_WORD}+(?:-+{_WORD}+)*"
-_HOST_LABEL = rf"(?:{_LABEL}|[{_CJK}][\w]*(?:-+[\w]+)*)"
+# After an explicit scheme a host label may hold any letter or symbol a browser would encode
+# (IDN, emoji, "✪df.ws") and percent-escapes (an evasion trick); not ASCII punctuation.
+_HCHAR = rf"(?:[^\s!-,./:-@\[-^`{{-~\x00-\x1f\x7f{_INVISIBLE}{_CJK_PUNCT}]|%[0-9A-Fa-f]{{2}})"
+_HOST_LABEL = rf"{_HCHAR}+(?:-+{_HCHAR}+)*"
 _DOT = r"(?:\.|\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\))"
 # Full-width dots separate labels only when a non-CJK label follows ("example。com").
 _HOST_DOT = rf"(?:{_DOT}|[。．｡](?={_WORD}))"
@@ -64,14 +72,14 @@ _SCHEME = r"(?:h(?:tt|xx|\*\*|\[xx\])ps?|ftp|fxp)(?::|\[:\]|\(:\))[/\\]+|h(?:tt|
 _TEXT_RE = re.compile(
     rf"""
     (?P<scheme>(?i:{_SCHEME})
-        (?:[^\s/\\?#@<>"{_CJK}]*@)?                          # userinfo
-        (?:\[[0-9A-Fa-f:.]+\]|{_HOST_LABEL}(?:{_HOST_DOT}{_HOST_LABEL})*\.?)
+        (?:[^\s/\\?#<>"'()\[\]{{}}{_CJK}]*@)?                  # userinfo (may hold "@")
+        (?P<shost>\[[0-9A-Fa-f:.]+\]|{_HOST_LABEL}(?:{_HOST_DOT}{_HOST_LABEL})*\.?)
         (?::\d+)?
         (?:[/\\?#]{_BODY}*)?
     )
     |(?P<mailto>(?i:mailto):(?://)?[^\s<>"'(),;:\[\]@{_CJK}]+@[^\s<>"'(),;\[\]@{_CJK}]+)
-    |(?<!{_WORD})(?<![@/%#$~])
-    (?P<bare>{_LABEL}(?:{_DOT}{_LABEL})+
+    |(?<!{_WORD})(?<![@%#$~/])
+    (?P<bare>(?:(?<![:/])//)?(?P<bhost>{_LABEL}(?:{_DOT}{_LABEL})+)
         (?::\d+)?
         (?:[/?#]{_BODY}*)?
     )
@@ -79,18 +87,26 @@ _TEXT_RE = re.compile(
     re.VERBOSE,
 )
 _SCHEME_ONLY_RE = re.compile(
-    rf"(?P<scheme>(?i:https?|ftp)://(?:[^\s/\\?#@<>\"]*@)?"
-    rf"(?:\[[0-9A-Fa-f:.]+\]|{_HOST_LABEL}(?:\.{_HOST_LABEL})*\.?)(?::\d+)?(?:[/\\?#]{_BODY}*)?)"
+    rf"(?P<scheme>(?i:https?|ftp)://(?:[^\s/\\?#<>\"'()\[\]{{}}]*@)?"
+    rf"(?P<shost>\[[0-9A-Fa-f:.]+\]|{_HOST_LABEL}(?:\.{_HOST_LABEL})*\.?)(?::\d+)?"
+    rf"(?:[/\\?#]{_BODY}*)?)"
 )
+# Cheap first pass: where a URL can be. Prose between anchors is skipped at C speed; the
+# full pattern then runs only over the whitespace-delimited token around each anchor.
+_ANCHOR_RE = re.compile(r"\.(?=[^\W_])|:[/\\]|\[[.:d]|\([.:d]|\{\.|[。．｡](?=[^\W_])|(?i:mailto:)")
+_NEXT_SPACE_RE = re.compile(r"\s")
+# Right after a bare host: an e-mail local part continues ("name.al+x@", "www.foo:bar@").
+_LOCAL_PART_TAIL_RE = re.compile(r"[\w.+\-:]*@")
 _TRAILING = frozenset(".,:;!?*…'\"")
 _CLOSERS = {")": "(", "]": "[", "}": "{"}
 _QUOTES = frozenset("\"'`")
-_TLD_SHAPE_RE = re.compile(r"(?:[a-z]{2,63}|xn--[a-z0-9\-]{1,59})")
+_TLD_SHAPE_RE = re.compile(r"(?:[a-z]{2,63}|xn--[a-z0-9\-]{1,59}|0x[0-9a-f]*|[0-9]+)")
 _IPV4_RE = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
+_HOST_SEP_RE = re.compile(r"\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\)|[.。．｡]", re.IGNORECASE)
 # Extensions that are also TLDs: a bare "name.ext" with one of these is a file name unless a
 # path follows ("main.py" is code, "main.py/x" a link).
 _FILE_LIKE_TLDS = frozenset(
-    {"zip", "mov", "py", "pm", "md", "rs", "sh", "ps", "so", "cat", "one", "tf", "mm", "cab", "gs"}
+    {"zip", "mov", "py", "pm", "md", "rs", "sh", "ps", "cat", "one", "tf", "mm", "cab", "gs"}
 )
 
 
@@ -116,31 +132,117 @@ def extract_text(
     return out
 
 
-def _scan_text(text: str, *, schemes_only: bool, limit: int) -> Iterable[tuple[str, NormalizedUrl]]:
-    # Cheap pre-filter: every URL form we accept has a dot or a colon.
-    if not text or ("." not in text and ":" not in text and "[" not in text):
+def _scan_text(text: str, *, schemes_only: bool, limit: int) -> Iterator[tuple[str, NormalizedUrl]]:
+    if not text:
         return
-    pattern = _SCHEME_ONLY_RE if schemes_only else _TEXT_RE
-    search = pattern.search
-    pos = 0
+    search = (_SCHEME_ONLY_RE if schemes_only else _TEXT_RE).search
+    anchor = _ANCHOR_RE.search
+    next_space = _NEXT_SPACE_RE.search
     count = 0
-    end_text = len(text)
-    while count < limit and pos < end_text:
-        m = search(text, pos)
-        if m is None:
+    pos = 0
+    while count < limit:
+        a = anchor(text, pos)
+        if a is None:
             return
-        kind = m.lastgroup or ""
-        start, end = m.span(kind)
-        raw = _trim(text, start, end)
-        n = _accept(text, start, raw, kind)
-        if n is None:
-            # A rejected bare token may hide a URL after it ("name.first@http://x");
-            # step inside it rather than over it (lookbehinds keep this linear).
-            pos = start + 1 if kind == "bare" else max(end, start + 1)
-            continue
-        pos = start + len(raw)
-        count += 1
-        yield raw, n
+        p = a.start()
+        # The whitespace-delimited token around the anchor: URLs never hold whitespace.
+        tok_start = max(pos, text.rfind(" ", pos, p) + 1, text.rfind("\n", pos, p) + 1,
+                        text.rfind("\t", pos, p) + 1)
+        sp = next_space(text, a.end())
+        tok_end = sp.start() if sp else len(text)
+        q = tok_start
+        while q < tok_end and count < limit:
+            m = search(text, q, tok_end)
+            if m is None:
+                break
+            found = _candidate(text, m)
+            if found is None:
+                # A rejected bare token may hide a URL after it ("name.first@http://x"):
+                # step inside it rather than over it (the lookbehinds keep this linear).
+                q = m.start() + 1 if m.lastgroup == "bare" else m.end()
+                continue
+            raw, n, start = found
+            q = start + len(raw)
+            count += 1
+            yield raw, n
+        pos = tok_end
+
+
+def _candidate(text: str, m: re.Match[str]) -> tuple[str, NormalizedUrl, int] | None:
+    kind = m.lastgroup or ""
+    start, end = m.span(kind)
+    raw = _trim(text, start, end)
+    if not raw:
+        return None
+    if len(raw) < end - start and kind != "mailto":
+        # Re-read the trimmed text so that the host span matches what is kept.
+        m2 = m.re.match(text, m.start(), start + len(raw))
+        if m2 is None or m2.lastgroup != kind:
+            return None
+        m = m2
+        raw = text[start : m.end(kind)]
+    if kind == "mailto":
+        if end < len(text) and text[end] == "@":
+            return None  # "mailto:a@b@c": not one address
+        n = normalize_url(raw)
+        return (raw, n, start) if n is not None and n.scheme == "mailto" and n.host else None
+    host_group = "shost" if kind == "scheme" else "bhost"
+    hs, he = m.span(host_group)
+    he = min(he, start + len(raw))
+    host = text[hs:he]
+    rest = len(raw) - (he - start)  # characters after the host (port, path)
+    if kind == "scheme":
+        if rest == 0 and _truncated_host(text, end):
+            return None  # "http://leadingdash.-x.com": the host does not end here
+        if _CJK_RE.search(host):
+            cut = _cut_cjk_host(host)
+            if cut is None:
+                return None
+            if len(cut) < len(host):
+                raw = raw[: hs - start + len(cut)].rstrip(".")
+                host = cut
+        n = normalize_url(raw)
+        if n is None or not _plausible_explicit_host(host, n.host):
+            return None
+        return raw, n, start
+    # bare (no scheme)
+    if _preceded_by_broken_token(text, start):
+        return None
+    if rest == 0 and _LOCAL_PART_TAIL_RE.match(text, start + len(raw)):
+        return None  # the domain or local part of an e-mail address
+    n = normalize_url(raw)
+    if n is None or n.scheme != "http":
+        return None
+    has_path = len(raw[he - start :].rstrip("/")) > 0
+    if not _plausible_bare_host(n.host, has_path=has_path, port=n.port):
+        return None
+    return raw, n, start
+
+
+def _truncated_host(text: str, end: int) -> bool:
+    """The host pattern stopped on a character that makes the host invalid, not on a
+    delimiter: "http://a.-b.com", "http://a-.b.com", "http://x..y.com" (but "----" after a
+    host, or a final "...", are punctuation)."""
+    n = len(text)
+    i = end
+    while i < n and text[i] in "-_":
+        i += 1
+    if i >= n:
+        return False
+    if text[i].isalnum():
+        return True
+    return text[i] == "." and i + 1 < n and (text[i + 1].isalnum() or text[i + 1] in "-_")
+
+
+def _cut_cjk_host(host: str) -> str | None:
+    """A host run into CJK prose ("example.comだよね"): keep it whole only when it ends in a
+    real public suffix (an IDN), otherwise cut it where the CJK text starts."""
+    n = normalize_url("http://" + host)
+    if n is not None and has_known_suffix(n.host):
+        return host
+    m = _CJK_RE.search(host)
+    cut = host[: m.start()].rstrip(".-") if m else host
+    return cut or None
 
 
 def _trim(text: str, start: int, end: int) -> str:
@@ -179,79 +281,49 @@ def _cut_unbalanced(raw: str) -> str:
     return raw
 
 
-def _accept(text: str, start: int, raw: str, kind: str) -> NormalizedUrl | None:
-    if not raw:
-        return None
-    if kind == "bare":
-        return _accept_bare(text, start, raw)
-    n = normalize_url(raw)
-    if n is None:
-        return None
-    if kind == "scheme":
-        # The host is as typed (before IPv4 number parsing); check its shape.
-        return n if _plausible_explicit_host(raw) else None
-    return n if n.scheme == "mailto" and n.host else None
-
-
-def _host_text(raw: str) -> str:
-    """The host as written in a scheme'd URL (after the slashes, before port/path)."""
-    i = raw.find(":")
-    rest = raw[i + 1 :].lstrip("])/\\")  # also the tails of "[:]", "(:)", "[://]"
-    end = len(rest)
-    for sep in "/\\?#":
-        j = rest.find(sep)
-        if 0 <= j < end:
-            end = j
-    auth = rest[:end]
-    auth = auth[auth.rfind("@") + 1 :]
-    if auth.startswith("["):
-        return auth[: auth.find("]") + 1]
-    return auth.rsplit(":", 1)[0] if auth.count(":") == 1 else auth
-
-
-def _plausible_explicit_host(raw: str) -> bool:
-    host = _host_text(raw)
-    if host.startswith("["):
-        return True
-    for pat, rep in (("[.]", "."), ("(.)", "."), ("{.}", "."), ("[dot]", "."), ("(dot)", ".")):
-        host = host.replace(pat, rep)
-    labels = re.split(r"[.。．｡]", host.rstrip(".").lower())
-    if any(not lab or lab[0] == "-" or lab[-1] == "-" for lab in labels):
-        return False
-    if len(labels) == 1:
-        return True  # intranet name ("http://intranet/"), clickable as written
-    tld = labels[-1]
-    if tld.isdigit():
-        return True  # numeric: IPv4 forms, validated by the normaliser
-    return bool(_TLD_SHAPE_RE.fullmatch(tld)) or not tld.isascii()
-
-
-def _accept_bare(text: str, start: int, raw: str) -> NormalizedUrl | None:
-    # "foo.bar.example.com" preceded by "x." or "x-" is the tail of a longer broken token.
+def _preceded_by_broken_token(text: str, start: int) -> bool:
+    """"x.example.com" after "foo." or "foo-": the tail of a longer, malformed token."""
     i = start - 1
     while i >= 0 and text[i] in ".-":
         i -= 1
-    if i < start - 1 and i >= 0 and (text[i].isalnum() or text[i] in "_/\\@:%"):
-        return None
-    end = start + len(raw)
-    if end < len(text) and text[end] == "@":
-        return None  # local part of an e-mail address
-    n = normalize_url(raw)
-    if n is None or n.scheme != "http":
-        return None
-    return n if _plausible_bare_host(n.host, has_path=_has_path(raw), port=n.port) else None
+    return i < start - 1 and i >= 0 and (text[i].isalnum() or text[i] in "_/\\@:%")
 
 
-def _has_path(bare: str) -> bool:
-    """Something after the host of a scheme-less URL (a lone "/" does not count)."""
-    return len(bare.rstrip("/")) > len(_host_text("http://" + bare))
+def _plausible_explicit_host(host_text: str, ascii_host: str) -> bool:
+    """Shape of a host written after a scheme (any TLD is allowed: it is clickable)."""
+    if host_text.startswith("["):
+        return True
+    labels = _HOST_SEP_RE.split(host_text.rstrip(".").lower())
+    if any(not lab or lab[0] == "-" or lab[-1] == "-" for lab in labels):
+        return False
+    if any(len(lab) > 63 for lab in ascii_host.split(".")):
+        return False  # beyond the DNS label limit: nothing resolves there
+    if len(labels) == 1:
+        return True  # intranet name ("http://intranet/"), clickable as written
+    tld = labels[-1]
+    if not (tld.isascii() and _TLD_SHAPE_RE.fullmatch(tld)) and tld.isascii():
+        return False
+    if _IPV4_RE.fullmatch(ascii_host):
+        return True
+    return "_" not in _registrable_label(ascii_host)
+
+
+@lru_cache(maxsize=65536)
+def _known_suffix(host: str) -> bool:
+    return has_known_suffix(host)
+
+
+@lru_cache(maxsize=65536)
+def _registrable_label(host: str) -> str:
+    """The label just left of the public suffix ("" when the suffix is unknown)."""
+    return split_host(host)[1] if _known_suffix(host) else ""
 
 
 def _plausible_bare_host(host: str, *, has_path: bool, port: int | None = None) -> bool:
     """A host written without a scheme: real public suffix, not a file name, or IPv4+path."""
     if _IPV4_RE.fullmatch(host):
         return has_path or port is not None
-    if not has_known_suffix(host):
+    if not _known_suffix(host):
         return False
     sub, domain, suffix = split_host(host)
     if "_" in domain:
@@ -259,11 +331,18 @@ def _plausible_bare_host(host: str, *, has_path: bool, port: int | None = None) 
     return not (not sub and not has_path and port is None and suffix in _FILE_LIKE_TLDS)
 
 
+def clear_caches() -> None:
+    """Drop memoised host checks (benchmarks measure cold runs)."""
+    _known_suffix.cache_clear()
+    _registrable_label.cache_clear()
+
+
 # ---------------------------------------------------------------------------------------------
 # HTML
 # ---------------------------------------------------------------------------------------------
 
 _SCHEME_PREFIX_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+_HOST_END_RE = re.compile(r"[/?#:\\]")
 _EMAIL_RE = re.compile(r"[^\s@/:<>()\[\]\\,;]+@[^\s@/:<>()\[\]\\,;]+\.[^\s@/:<>()\[\]\\,;]+")
 _CSS_URL_RE = re.compile(
     r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)|@import\s+(?:"([^"]*)"|'([^']*)')""",
@@ -434,7 +513,14 @@ def _resolve_reference(raw: str, base: str | None) -> NormalizedUrl | None:
     n = normalize_url(value)
     if n is None or n.scheme != "http":
         return None
-    return n if _plausible_bare_host(n.host, has_path=_has_path(value), port=n.port) else None
+    return n if _plausible_bare_host(n.host, has_path=_bare_has_path(value), port=n.port) else None
+
+
+def _bare_has_path(value: str) -> bool:
+    """Something after the host of a scheme-less reference (a lone "/" does not count)."""
+    v = value.lstrip("/")
+    m = _HOST_END_RE.search(v)
+    return m is not None and bool(v[m.start() :].rstrip("/"))
 
 
 # ---------------------------------------------------------------------------------------------
