@@ -34,10 +34,14 @@ class OfficeCryptoScanner(Scanner):
             ctx.check_time()
             try:
                 office = msoffcrypto.OfficeFile(io.BytesIO(data))
-                office.load_key(password=password, verify_password=True)
+                # No verify_password: it rejects valid keys of Standard encryption. A wrong key gives
+                # garbage or an exception, so the decrypted bytes are checked for a real container.
+                office.load_key(password=password)
                 out = io.BytesIO()
                 office.decrypt(out)
             except Exception:  # noqa: S112 - hostile input fails in many ways; skipping it is the intent
+                continue
+            if not out.getvalue().startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
                 continue
             if password == EXCEL_DEFAULT_PASSWORD:
                 ctx.add(

@@ -8,7 +8,7 @@ import py7zr
 import py7zr.exceptions
 from py7zr.io import Py7zIO, WriterFactory
 
-from tap_core.attachments.context import ScanContext, Unparseable
+from tap_core.attachments.context import ScanContext, ScanTimeout, Unparseable
 from tap_core.attachments.scanners._archive import candidate_passwords, closed_archive, opened_with_password
 from tap_core.attachments.scanners.base import Scanner
 
@@ -141,7 +141,9 @@ class SevenZipScanner(Scanner):
         try:
             with py7zr.SevenZipFile(io.BytesIO(data), mode="r", password=password) as archive:
                 archive.extract(targets=allowed, factory=factory)
-        except _WRONG_PASSWORD as exc:
+        except ScanTimeout:
+            raise
+        except Exception as exc:  # a wrong key fails in the decompressor, in many ways
             if strict or password is not None:
                 return False
             raise Unparseable(f"{type(exc).__name__}: {exc}") from exc

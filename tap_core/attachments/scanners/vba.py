@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 
-from oletools import olevba
+with warnings.catch_warnings():
+    # olevba builds its parsers at import with pyparsing names deprecated upstream: not our concern.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from oletools import olevba
 
 from tap_core.attachments.context import ScanContext
 from tap_core.attachments.scanners.base import Scanner
@@ -14,6 +18,7 @@ from tap_core.attachments.scanners.base import Scanner
 logging.getLogger("olevba").setLevel(logging.CRITICAL)
 
 _OPEN_CLOSE = re.compile(r"open|close|activate|auto_?exec|autonew|_layout|_resize|_change", re.I)
+_ENCRYPTION_FINDINGS = frozenset({"office_default_password", "decrypted_with_password", "encrypted_document"})
 _URL = re.compile(r"^(https?|ftp)://", re.I)
 
 
@@ -37,6 +42,10 @@ class VbaScanner(Scanner):
             "slk",
         }
     )
+
+    def applies(self, ctx: ScanContext) -> bool:
+        # An encrypted document is analysed through its decrypted child (olevba would decrypt too).
+        return super().applies(ctx) and not any(f.name in _ENCRYPTION_FINDINGS for f in ctx.findings)
 
     def scan(self, data: bytes, ctx: ScanContext) -> None:
         parser = olevba.VBA_Parser(ctx.name or "file", data=data)

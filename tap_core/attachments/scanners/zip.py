@@ -20,7 +20,7 @@ class ZipScanner(Scanner):
     def scan(self, data: bytes, ctx: ScanContext) -> None:
         try:
             archive = pyzipper.AESZipFile(io.BytesIO(data))
-        except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+        except (zipfile.BadZipFile, pyzipper.BadZipFile, ValueError, EOFError) as exc:
             raise Unparseable(str(exc)) from exc
         with archive:
             members = [info for info in archive.infolist() if not info.is_dir()]
@@ -62,7 +62,15 @@ class ZipScanner(Scanner):
                 return read_capped(stream, ctx.extract_cap, ctx, info.filename, packed=info.compress_size)
         except RuntimeError:  # wrong or missing password
             return None
-        except (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError, OSError, ValueError) as exc:
+        except (
+            zipfile.BadZipFile,
+            pyzipper.BadZipFile,
+            zlib.error,
+            NotImplementedError,
+            EOFError,
+            OSError,
+            ValueError,
+        ) as exc:
             if password is not None:
                 return None  # a wrong ZipCrypto password can pass the check byte and fail the CRC
             ctx.add(
