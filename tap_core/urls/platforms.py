@@ -131,7 +131,12 @@ def site_of(host: str) -> str:
     if root is not None:
         labels = host.split(".")
         return ".".join(labels[len(labels) - root.count(".") - 2 :])
-    return registered_domain(host, private=True) or host
+    registered = registered_domain(host, private=True)
+    if registered:
+        return registered
+    # Unknown TLD (internal names, TLDs newer than the PSL snapshot): take the last two labels.
+    labels = host.split(".")
+    return ".".join(labels[-2:]) if len(labels) > 2 else host
 
 
 def is_user_site(host: str) -> bool:
