@@ -113,6 +113,14 @@ def test_host_and_domain_match_subdomains() -> None:
     assert index.match("https://evil.example.com/") == []
 
 
+def test_www_host_indicator_matches_www_urls() -> None:
+    # URL keys drop "www." but host indicators must still see the real host.
+    index = _index(_hosts("www.phish-host.com"))
+    assert index.match("http://www.phish-host.com/login")[0].indicator == "www.phish-host.com"
+    assert index.contains("https://www.phish-host.com/")
+    assert index.match("http://phish-host.com/") == []
+
+
 def test_ip_exact_and_cidr_v4_v6() -> None:
     index = _index(("ips", FeedFormat.IP_LIST, b"192.0.2.1\n198.51.100.0/24\n2001:db8::/32\n"))
     assert index.match("http://192.0.2.1/bin")[0].indicator == "192.0.2.1"

@@ -88,7 +88,9 @@ class IntelStats:
 
 
 def _split(url: str) -> tuple[str, str, str, str] | None:
-    """(scheme, host[:port], path, query) of an absolute URL, or None.
+    """(host, key host, path, query) of an absolute URL, or None. ``host`` is the bare
+    lowercase host (no port, no brackets) for host/IP matching; ``key host`` is the URL-key
+    form (``www.`` dropped, non-default port kept).
 
     A small hand-written splitter rather than ``urlsplit``: inputs are already normalised
     and this runs for every lookup.
@@ -132,17 +134,17 @@ def _split(url: str) -> tuple[str, str, str, str] | None:
                 return None
     if not host:
         return None
+    bare = host[1:-1] if host.startswith("[") else host
+    keyhost = host[4:] if host.startswith("www.") and "." in host[4:] else host
     if port and port != _DEFAULT_PORTS.get(scheme):
         if not port.isdigit():
             return None
-        host = f"{host}:{int(port)}"
-    if host.startswith("www.") and "." in host[4:]:
-        host = host[4:]
+        keyhost = f"{keyhost}:{int(port)}"
     tail = rest[end:]
     q = tail.find("?")
     if q >= 0:
-        return scheme, host, tail[:q].rstrip("/"), tail[q + 1 :]
-    return scheme, host, tail.rstrip("/"), ""
+        return bare, keyhost, tail[:q].rstrip("/"), tail[q + 1 :]
+    return bare, keyhost, tail.rstrip("/"), ""
 
 
 def url_key(url: str) -> str | None:
@@ -150,15 +152,8 @@ def url_key(url: str) -> str | None:
     parts = _split(url)
     if parts is None:
         return None
-    _scheme, host, path, query = parts
-    return f"{host}{path}?{query}" if query else host + path
-
-
-def _bare_host(hostport: str) -> str:
-    if hostport.startswith("["):
-        return hostport[1 : hostport.find("]")]
-    colon = hostport.rfind(":")
-    return hostport[:colon] if colon >= 0 else hostport
+    _host, keyhost, path, query = parts
+    return f"{keyhost}{path}?{query}" if query else keyhost + path
 
 
 def _ip_key(text: str) -> tuple[int, int, int] | None:
@@ -279,14 +274,14 @@ class IntelIndex:
             if parts is None:
                 rejected += 1
                 continue
-            _scheme, host, path, query = parts
+            bare, keyhost, path, query = parts
             if query:
-                table, kind, key = self._url_exact, IndicatorKind.URL, f"{host}{path}?{query}"
-            elif not path and _shared_root(_bare_host(host), path_hosts):
+                table, kind, key = self._url_exact, IndicatorKind.URL, f"{keyhost}{path}?{query}"
+            elif not path and _shared_root(bare, path_hosts):
                 # The root of a shared host is not one site: match it literally only.
-                table, kind, key = self._url_exact, IndicatorKind.URL, host
+                table, kind, key = self._url_exact, IndicatorKind.URL, keyhost
             else:
-                table, kind, key = self._url_prefix, IndicatorKind.URL_PREFIX, host + path
+                table, kind, key = self._url_prefix, IndicatorKind.URL_PREFIX, keyhost + path
             if self._put(table, key, sid_for(label, kind), kind):
                 added += 1
             else:
@@ -369,7 +364,7 @@ class IntelIndex:
         parts = _split(url)
         if parts is None:
             return []
-        _scheme, hostport, path, query = parts
+        host, hostport, path, query = parts
         hits: list[IntelHit] = []
         get_exact = self._url_exact.get
         path_key = hostport + path
@@ -387,7 +382,7 @@ class IntelIndex:
                 meta = self._url_prefix.get(cand)
                 if meta is not None:
                     self._hits(hits, cand, meta)
-        self._match_host(_bare_host(hostport), hits)
+        self._match_host(host, hits)
         return hits
 
     def match_host(self, host: str) -> list[IntelHit]:
@@ -438,7 +433,7 @@ class IntelIndex:
         parts = _split(url)
         if parts is None:
             return False
-        _scheme, hostport, path, query = parts
+        host, hostport, path, query = parts
         path_key = hostport + path
         exact = self._url_exact
         if (f"{path_key}?{query}" if query else path_key) in exact:
@@ -448,7 +443,6 @@ class IntelIndex:
             for cand in _prefix_candidates(hostport, path_key):
                 if cand in prefix:
                     return True
-        host = _bare_host(hostport)
         if host in self._host_exact:
             return True
         tree = self._host_tree
