@@ -106,6 +106,8 @@ def test_brand_lookalikes(host: str) -> None:
         "startups.example.com",
         "apple-pie.example",  # weak brand without a lure
         "pineapple.example",
+        "mac-in-town.com",  # weak brand before a short country-like token
+        "star-telegram.com",  # a brand name that is also a newspaper word
         "microsoftonline.com",
         "x.s3.amazonaws.com",  # the platform's name is not the user's choice
         "storage.googleapis.com",

@@ -240,6 +240,9 @@ _TLD_TOKENS = frozenset(
 )
 
 
+_GTLD_TOKENS = frozenset({"com", "net", "org"})
+
+
 @dataclass(slots=True)
 class UrlContext:
     """A URL split once for all heuristics."""
@@ -428,8 +431,11 @@ def _brand_lookalike(ctx: UrlContext) -> Finding | None:
 
     # 1. A brand name followed by a domain ending, not at the end: paypal.com.evil.xyz.
     for i, tok in enumerate(tokens[:-1]):
-        brand = table.by_token.get(tok) or table.by_weak.get(tok)
-        if brand is not None and tokens[i + 1] in _TLD_TOKENS:
+        nxt = tokens[i + 1]
+        brand = table.by_token.get(tok) if nxt in _TLD_TOKENS else None
+        if brand is None and nxt in _GTLD_TOKENS:
+            brand = table.by_weak.get(tok)  # "apple.com-..." but not "mac-in-..."
+        if brand is not None:
             return rule.finding(
                 "embedded_domain", host, brand=brand.name, how=f"'{tok}.{tokens[i + 1]}' inside the host"
             )
