@@ -95,6 +95,52 @@ def test_text_not_urls(text: str) -> None:
     assert raws(text) == []
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # the host ends on a character that makes it invalid: no URL, not a shortened one
+        ("test http://leadingdash.-twitter.com", []),
+        ("test http://trailingdash-.twitter.com", []),
+        ("http://xyz..example.com", []),
+        ("see http://example.com-that-was-no-space", []),
+        # but dashes and dots after a host are just punctuation
+        ("-----http://www.example.com----------", ["http://www.example.com"]),
+        ("see http://example.com... really", ["http://example.com"]),
+        # "_" may appear in subdomains, never in the registrable label
+        ("http://my_host.example.com/x http://bad_name.com/", ["http://my_host.example.com/x"]),
+        ("http://xn--はじめよう.com/index.html", []),
+        ("http://" + "a" * 64 + ".com/", []),
+    ],
+)
+def test_explicit_host_shape(text: str, expected: list[str]) -> None:
+    assert raws(text) == expected
+
+
+def test_explicit_scheme_hosts_browsers_accept() -> None:
+    found = extract_text("http://✪df.ws/123 http://%65vil.example/x http://0x7f.1/ http://intranet/",
+                         "t")
+    assert [f.url for f in found] == [
+        "http://xn--df-oiy.ws/123", "http://evil.example/x", "http://127.0.0.1/", "http://intranet/",
+    ]
+
+
+def test_idn_host_written_in_cjk_and_cjk_prose() -> None:
+    assert raws("http://例え.jp/パス and http://exampleこれは.com/x") == [
+        "http://例え.jp/", "http://exampleこれは.com/x"
+    ]
+    assert raws("test http://example.comだよね.comtest/hogehoge") == ["http://example.com"]
+
+
+def test_protocol_relative_and_short_ipv4_forms() -> None:
+    assert raws("<script src='//www.example.com/a.js'>") == ["//www.example.com/a.js"]
+    assert raws("hppt://example.com") == []
+    assert raws("PRODID:Microsoft 70.9054//EN") == []  # a number, not a typed address
+
+
+def test_email_local_parts_are_not_domains() -> None:
+    assert raws("name.al+lastname@foo.com and www.foo:bar@host.com") == []
+
+
 def test_file_like_tld_needs_a_path() -> None:
     assert raws("download archive.zip/payload") == ["archive.zip/payload"]
     assert raws("bare 10.0.0.1 vs 10.0.0.1/login") == ["10.0.0.1/login"]

@@ -61,12 +61,12 @@ _WORD = rf"[^\W{_CJK}]"
 _LABEL = rf"{_WORD}+(?:-+{_WORD}+)*"
 # After an explicit scheme a host label may hold any letter or symbol a browser would encode
 # (IDN, emoji, "✪df.ws") and percent-escapes (an evasion trick); not ASCII punctuation.
-_HCHAR = rf"(?:[^\s!-,./:-@\[-^`{{-~\x00-\x1f\x7f{_INVISIBLE}{_CJK_PUNCT}]|%[0-9A-Fa-f]{{2}})"
+_HCHAR = rf"(?:[^\s!-/:-@\[-^`{{-~\x00-\x1f\x7f-\x9f{_INVISIBLE}{_CJK_PUNCT}]|%[0-9A-Fa-f]{{2}})"
 _HOST_LABEL = rf"{_HCHAR}+(?:-+{_HCHAR}+)*"
 _DOT = r"(?:\.|\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\))"
 # Full-width dots separate labels only when a non-CJK label follows ("example。com").
 _HOST_DOT = rf"(?:{_DOT}|[。．｡](?={_WORD}))"
-_BODY = rf"[^\s<>\x00-\x1f\x7f{_INVISIBLE}{_CJK}]"
+_BODY = rf"[^\s<>\x00-\x1f\x7f-\x9f{_INVISIBLE}{_CJK}]"
 _SCHEME = r"(?:h(?:tt|xx|\*\*|\[xx\])ps?|ftp|fxp)(?::|\[:\]|\(:\))[/\\]+|h(?:tt|xx)ps?\[://\]"
 
 _TEXT_RE = re.compile(
@@ -106,7 +106,7 @@ _HOST_SEP_RE = re.compile(r"\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\)|[.。．｡]", 
 # Extensions that are also TLDs: a bare "name.ext" with one of these is a file name unless a
 # path follows ("main.py" is code, "main.py/x" a link).
 _FILE_LIKE_TLDS = frozenset(
-    {"zip", "mov", "py", "pm", "md", "rs", "sh", "ps", "cat", "one", "tf", "mm", "cab", "gs"}
+    {"zip", "mov", "py", "pm", "md", "rs", "sh", "ps", "cat", "one", "tf", "mm", "cab", "gs", "app"}
 )
 
 
@@ -214,6 +214,8 @@ def _candidate(text: str, m: re.Match[str]) -> tuple[str, NormalizedUrl, int] | 
     if n is None or n.scheme != "http":
         return None
     has_path = len(raw[he - start :].rstrip("/")) > 0
+    if _IPV4_RE.fullmatch(n.host) and not _IPV4_RE.fullmatch(host):
+        return None  # "70.9054" is a number to a browser's IPv4 parser, not a typed address
     if not _plausible_bare_host(n.host, has_path=has_path, port=n.port):
         return None
     return raw, n, start
@@ -241,8 +243,8 @@ def _cut_cjk_host(host: str) -> str | None:
     if n is not None and has_known_suffix(n.host):
         return host
     m = _CJK_RE.search(host)
-    cut = host[: m.start()].rstrip(".-") if m else host
-    return cut or None
+    cut = host[: m.start()] if m else host
+    return cut if cut and cut[-1] not in ".-" else None
 
 
 def _trim(text: str, start: int, end: int) -> str:
@@ -549,7 +551,7 @@ _ODF_HREF_RE = re.compile(r"""xlink:href\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _URL_FILE_RE = re.compile(r"^\s*(?:URL|IconFile)\s*=\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
 _WEBLOC_RE = re.compile(r"<key>\s*URL\s*</key>\s*<string>([^<]+)</string>", re.IGNORECASE)
 _ICS_URL_PROPS = frozenset({"URL", "ATTACH", "TZURL", "SOURCE", "CONFERENCE", "IMAGE"})
-_ICS_SKIP_PROPS = frozenset({"DTSTART", "DTEND", "DTSTAMP", "UID", "SEQUENCE", "RRULE",
+_ICS_SKIP_PROPS = frozenset({"PRODID", "VERSION", "DTSTART", "DTEND", "DTSTAMP", "UID", "SEQUENCE", "RRULE",
                              "CREATED", "LAST-MODIFIED", "STATUS", "TRANSP", "PRIORITY", "CLASS"})
 
 
