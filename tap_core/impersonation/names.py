@@ -18,7 +18,7 @@ from functools import cache
 from rapidfuzz import fuzz, process
 
 from tap_core.impersonation.policy import NameMatching
-from tap_core.impersonation.text import fold, read_data_lines
+from tap_core.impersonation.text import fold, read_data_lines, remove_invisible
 
 _EMAIL = re.compile(r"[^\s<>()\[\]\"',;]+@[^\s<>()\[\]\"',;]+\.[a-z0-9-]{2,}", re.IGNORECASE)
 _SPLIT = re.compile(r"[^\w]+|_")
@@ -102,7 +102,8 @@ def parse_display_name(raw: str) -> ParsedName:
 def _tokens(text: str) -> list[str]:
     noise = _noise_words()
     # "Doe, Jane" and "Jane Doe" give the same tokens in any order; order is not used later.
-    return [t for t in (canonical(p) for p in _SPLIT.split(text)) if t and t not in noise]
+    parts = _SPLIT.split(remove_invisible(text))
+    return [t for t in (canonical(p) for p in parts) if t and t not in noise]
 
 
 @dataclass(frozen=True, slots=True)

@@ -255,6 +255,13 @@ def _display_name(
     return out, False
 
 
+def _finding_from(name: str, items: list[tuple[str, str]]) -> list[Finding]:
+    """One finding from (sentence, evidence) pairs: all sentences as the reason."""
+    if not items:
+        return []
+    return [_finding(name, " ".join(r for r, _ in items), "; ".join(e for _, e in items))]
+
+
 def _domain_similarity(ctx: _Context) -> list[Finding]:
     protected = tuple(sorted({*ctx.internal_domains, *ctx.policy.monitored_domains}))
     if not protected:
@@ -264,7 +271,7 @@ def _domain_similarity(ctx: _Context) -> list[Finding]:
     if ctx.sender and ctx.sender.domain:
         candidates.append(("From", ctx.sender.domain))
     candidates += [("Reply-To", r.domain) for r in ctx.message.reply_to if r.domain]
-    evidence: list[str] = []
+    items: list[tuple[str, str]] = []
     seen: set[str] = set()
     for where, host in candidates:
         if host in seen:
@@ -272,12 +279,11 @@ def _domain_similarity(ctx: _Context) -> list[Finding]:
         seen.add(host)
         found = matcher.match(host)
         if found:
-            evidence.append(f"{where} {found.describe()}")
-    if not evidence:
-        return []
-    return [
-        _finding(DOMAIN_SIMILARITY, "The sender's domain resembles one of your domains.", "; ".join(evidence))
-    ]
+            whose = "sender's domain" if where == "From" else "reply address domain"
+            items.append(
+                (f"The {whose} {found.host} resembles {found.protected}.", f"{where} {found.describe()}")
+            )
+    return _finding_from(DOMAIN_SIMILARITY, items)
 
 
 def _reply_to_mismatch(ctx: _Context) -> list[Finding]:
@@ -286,35 +292,45 @@ def _reply_to_mismatch(ctx: _Context) -> list[Finding]:
         return []
     from_reg = _reg(sender.domain)
     from_free = is_freemail(sender.domain)
-    evidence: list[str] = []
+    items: list[tuple[str, str]] = []
     for reply in ctx.message.reply_to:
-        if not reply.domain or _is_list_reply(ctx.message, reply):
+        if not reply.domain or reply.address == sender.address or _is_list_reply(ctx.message, reply):
             continue
-        if reply.address == sender.address:
-            continue
+        both_internal = _in_domains(reply.domain, ctx.internal_domains) and _in_domains(
+            sender.domain, ctx.internal_domains
+        )
         if is_freemail(reply.domain) and not from_free:
-            evidence.append(f"Reply-To {reply.address} is a free mailbox, From is {sender.domain}")
-        elif _reg(reply.domain) != from_reg and not (
-            _in_domains(reply.domain, ctx.internal_domains)
-            and _in_domains(sender.domain, ctx.internal_domains)
-        ):
-            evidence.append(f"Reply-To {reply.address} is not at {from_reg}")
+            items.append(
+                (
+                    f"Replies would go to the free mailbox {reply.address}, not to {sender.domain}.",
+                    f"Reply-To {reply.address} is a free mailbox, From is {sender.domain}",
+                )
+            )
+        elif _reg(reply.domain) != from_reg and not both_internal:
+            items.append(
+                (
+                    f"Replies would go to {reply.address}, not to the sender's domain {from_reg}.",
+                    f"Reply-To {reply.address} is not at {from_reg}",
+                )
+            )
     rp = ctx.message.return_path.strip("<> ").lower()
     rp_domain = rp.rpartition("@")[2]
     if rp_domain and not ctx.message.reply_to:
         if is_freemail(rp_domain) and not from_free:
-            evidence.append(f"Return-Path {rp} is a free mailbox, From is {sender.domain}")
+            items.append(
+                (
+                    f"The message was sent through the free mailbox {rp}, not from {sender.domain}.",
+                    f"Return-Path {rp} is a free mailbox, From is {sender.domain}",
+                )
+            )
         elif ctx.policy.strict_return_path and _reg(rp_domain) != from_reg:
-            evidence.append(f"Return-Path {rp} is not at {from_reg}")
-    if not evidence:
-        return []
-    return [
-        _finding(
-            REPLY_TO_MISMATCH,
-            "Replies would go to a different address than the sender's.",
-            "; ".join(evidence),
-        )
-    ]
+            items.append(
+                (
+                    f"The message was sent through {rp}, not from the sender's domain {from_reg}.",
+                    f"Return-Path {rp} is not at {from_reg}",
+                )
+            )
+    return _finding_from(REPLY_TO_MISMATCH, items)
 
 
 def _newly_observed(ctx: _Context) -> list[Finding]:
@@ -329,12 +345,16 @@ def _newly_observed(ctx: _Context) -> list[Finding]:
         if by_address
         else ctx.history.first_seen_domain(ctx.tenant_id, subject)
     )
-    window = timedelta(days=ctx.policy.newly_observed_days)
-    if first is not None and ctx.now - first >= window:
+    days = ctx.policy.newly_observed_days
+    if first is not None and ctx.now - first >= timedelta(days=days):
         return []
-    when = "never seen before" if first is None else f"first seen {first.date().isoformat()}"
-    evidence = f"{subject} {when} (window {ctx.policy.newly_observed_days} days)"
-    return [_finding(NEWLY_OBSERVED_SENDER, "This sender is new to your organisation.", evidence)]
+    if first is None:
+        reason = f"Your organisation has not received mail from {subject} before."
+        evidence = f"{subject} never seen before (window {days} days)"
+    else:
+        reason = f"Your organisation first received mail from {subject} less than {days} days ago."
+        evidence = f"{subject} first seen {first.date().isoformat()} (window {days} days)"
+    return [_finding(NEWLY_OBSERVED_SENDER, reason, evidence)]
 
 
 def _threat_dictionary(ctx: _Context) -> list[Finding]:
@@ -345,27 +365,34 @@ def _threat_dictionary(ctx: _Context) -> list[Finding]:
     terms = dictionary.matches(ctx.message.subject, body_text(ctx.message.text_body, ctx.message.html_body))
     if not terms:
         return []
-    shown = ", ".join(repr(t) for t in terms[:8])
-    return [
-        _finding(THREAT_DICTIONARY, "The message uses words common in payment and gift-card fraud.", shown)
-    ]
+    shown = ", ".join(f"'{t}'" for t in terms[:8])
+    reason = f"The message uses wording common in payment and gift-card fraud: {shown}."
+    return [_finding(THREAT_DICTIONARY, reason, shown)]
 
 
 def _auth_failure(ctx: _Context) -> list[Finding]:
     if not ctx.external:
         return []  # internal mail is not SPF/DMARC-authenticated: Exchange vouches for it
-    problems: list[str] = []
+    items: list[tuple[str, str]] = []
     sender = ctx.sender
     if sender is not None and _in_domains(sender.domain, ctx.internal_domains):
         # Mail from outside that says it is from us: a spoof whatever the authentication says.
-        problems.append(f"external message claims internal domain {sender.domain}")
+        items.append(
+            (
+                f"The message claims to come from your domain {sender.domain} but was sent from outside.",
+                f"external message claims internal domain {sender.domain}",
+            )
+        )
+    problems: list[str] = []
     if ctx.auth_results is not None:
-        problems += auth.authentication_problems(ctx.auth_results)
+        problems = auth.authentication_problems(ctx.auth_results)
     elif ctx.policy.require_authentication_results:
-        problems.append("no Authentication-Results header")
-    if not problems:
-        return []
-    return [_finding(AUTH_FAILURE, "The sender could not be authenticated.", "; ".join(problems))]
+        problems = ["no Authentication-Results header"]
+    if problems:
+        items.append(
+            (f"The sender's identity could not be verified ({'; '.join(problems)}).", "; ".join(problems))
+        )
+    return _finding_from(AUTH_FAILURE, items)
 
 
 # --- entry points ------------------------------------------------------------------------------

@@ -72,6 +72,11 @@ def skeleton(text: str) -> str:
     return unicodedata.normalize("NFD", unicodedata.normalize("NFD", text).translate(_confusables()))
 
 
+def remove_invisible(text: str) -> str:
+    """Drop format characters (zero-width space and joiners, soft hyphen, bidi controls)."""
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+
+
 def strip_marks(text: str) -> str:
     """Drop combining marks (diacritics, overlays) from NFD text."""
     return "".join(ch for ch in text if not unicodedata.combining(ch))
@@ -84,21 +89,26 @@ def fold(text: str) -> str:
 
 
 def fold_text(text: str) -> str:
-    """Case-, diacritic- and confusable-insensitive form.
+    """Case-, diacritic- and confusable-insensitive form of any text.
 
-    The skeleton runs before and after case folding: prototypes may be capitals (``0`` -> ``O``)
-    and capitals may be confusable (``I`` -> ``l``), so one pass misses either kind. Latin
-    letters with hooks, strokes and bars that UTS #39 keeps become their plain letter.
+    Case is folded first, so "JAMIE" and "Jamie" agree; only a capital I inside a mixed-case
+    word ("AIice") is read as the l it imitates. The skeleton runs again after a second case
+    fold because some prototypes are capitals (``0`` -> ``O``). Latin letters with hooks, strokes
+    and bars that UTS #39 keeps become their plain letter.
     """
-    once = strip_marks(skeleton(text)).casefold().translate(_latin_base())
+    # NFKC first: fullwidth and mathematical letters, ligatures; then drop invisible format
+    # characters (zero-width space and joiners, soft hyphen) that split a name in two.
+    text = remove_invisible(unicodedata.normalize("NFKC", text))
+    text = _WORD.sub(_capital_i_as_l, text)
+    once = strip_marks(skeleton(text.casefold())).casefold().translate(_latin_base())
     return strip_marks(skeleton(once)).translate(_latin_base())
 
 
-def has_mixed_scripts(text: str) -> bool:
-    """True when letters of more than one script appear (e.g. Latin with Cyrillic)."""
-    scripts: set[str] = set()
-    for ch in text:
-        if ch.isalpha():
-            name = unicodedata.name(ch, "")
-            scripts.add(name.split(" ", 1)[0] if name else "?")
-    return len(scripts) > 1
+_WORD = re.compile(r"\w{2,}")
+
+
+def _capital_i_as_l(m: re.Match[str]) -> str:
+    word = m.group(0)
+    if "I" not in word[1:] or word.isupper():
+        return word
+    return word[0] + word[1:].replace("I", "l")

@@ -1,0 +1,105 @@
+"""Lookalike domains: each dnstwist fuzzer kind, legitimate subdomains, and the short-label rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from tap_core.impersonation.lookalike import LookalikeMatcher, LookalikeRules
+
+PROTECTED = ["contoso.com", "fabrikam.co.uk", "ups.com", "zoom.us"]
+
+
+@pytest.fixture(scope="module")
+def matcher() -> LookalikeMatcher:
+    return LookalikeMatcher(PROTECTED)
+
+
+@pytest.mark.parametrize(
+    ("host", "protected", "kind"),
+    [
+        ("contoso.net", "contoso.com", "tld-swap"),
+        ("contoso.co.uk", "contoso.com", "tld-swap"),
+        ("fabrikam.com", "fabrikam.co.uk", "tld-swap"),
+        ("con-toso.com", "contoso.com", "hyphenation"),
+        ("c-o-n-toso.com", "contoso.com", "hyphenation"),
+        ("contoso-support.com", "contoso.com", "added-word"),
+        ("secure-contoso.com", "contoso.com", "added-word"),
+        ("contosoinvoice.com", "contoso.com", "added-word"),
+        ("mycontoso.net", "contoso.com", "added-word"),
+        ("contosocom.com", "contoso.com", "added-word"),  # brand + its TLD ("various")
+        ("contoso.com.evil.net", "contoso.com", "subdomain"),
+        ("con.toso.com", "contoso.com", "subdomain"),
+        ("login.contoso.evil-host.net", "contoso.com", "subdomain"),
+        ("contosso.com", "contoso.com", "typo"),  # repetition
+        ("contso.com", "contoso.com", "typo"),  # omission
+        ("cnotoso.com", "contoso.com", "typo"),  # transposition
+        ("contoso1.com", "contoso.com", "typo"),  # addition
+        ("cintoso.com", "contoso.com", "typo"),  # vowel swap / keyboard
+        ("contosk.com", "contoso.com", "typo"),  # bitsquatting o -> k
+        ("contosos.com", "contoso.com", "typo"),  # plural
+        ("xn--cntoso-wqf.com", "contoso.com", "homoglyph"),  # Cyrillic о after IDNA decoding
+        ("c0nt0so.com", "contoso.com", "homoglyph"),
+        ("xn--contos-gxa.com", "contoso.com", "homoglyph"),  # ó: a diacritic
+        ("upss.com", "ups.com", "typo"),  # short label: doubled letter
+        ("ups1.com", "ups.com", "typo"),  # short label: appended character
+        ("ups-account.com", "ups.com", "added-word"),  # short label: dictionary word only
+        ("xn--ps-qed.com", "ups.com", "homoglyph"),  # ս (Armenian) for u
+        ("zoon.us", "zoom.us", "typo"),  # 4 letters, same suffix: one edit
+    ],
+)
+def test_lookalikes_are_flagged(matcher: LookalikeMatcher, host: str, protected: str, kind: str) -> None:
+    found = matcher.match(host)
+    assert found is not None, host
+    assert (found.protected, found.kind) == (protected, kind)
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "contoso.com",
+        "mail.contoso.com",  # a legitimate subdomain is never flagged
+        "eu.mail.contoso.com",
+        "fabrikam.co.uk",
+        "shop.fabrikam.co.uk",
+        "example.com",
+        "contour.com",  # two edits from a 7-letter label
+        "ubs.com",  # 3-letter names one edit away are other organisations
+        "nps.com",
+        "usps.com",
+        "loom.com",  # one edit from zoom but under another suffix
+        "zoo-keeper.com",
+        "contoso.gov",  # only public bodies register under .gov
+        "contoso.edu",
+        "upstream.com",  # a short brand inside a word
+        "",
+    ],
+)
+def test_non_lookalikes_are_not_flagged(matcher: LookalikeMatcher, host: str) -> None:
+    assert matcher.match(host) is None
+
+
+def test_protected_subdomain_config_still_protects_the_registered_domain() -> None:
+    m = LookalikeMatcher(["mail.contoso.com"])
+    assert m.match("contoso.com") is None  # same registered domain: the same owner
+    found = m.match("contosoo.com")
+    assert found is not None and found.protected == "contoso.com"
+
+
+def test_rules_are_configurable() -> None:
+    lenient = LookalikeMatcher(["ups.com"], LookalikeRules(short_edit1_same_suffix_min_len=3))
+    assert lenient.match("ubs.com") is not None
+    strict = LookalikeMatcher(
+        ["contoso.com"], LookalikeRules(edit1_min_len=8, short_edit1_same_suffix_min_len=8)
+    )
+    assert strict.match("cnotoso.com") is None  # only additions stay for labels under 8
+
+
+def test_describe_names_host_and_protected_domain(matcher: LookalikeMatcher) -> None:
+    found = matcher.match("contoso-support.com")
+    assert found is not None
+    assert found.describe().startswith("contoso-support.com resembles contoso.com (added-word")
+
+
+def test_unicode_host_is_accepted_undecoded(matcher: LookalikeMatcher) -> None:
+    found = matcher.match("cоntoso.com")  # Cyrillic о, not yet IDNA-encoded
+    assert found is not None and found.kind == "homoglyph"
