@@ -7,11 +7,14 @@ import binascii
 import re
 
 from tap_core.attachments.context import ScanContext
-from tap_core.attachments.filetype import identify
+from tap_core.attachments.filetype import extension, identify
 from tap_core.attachments.scanners._text import add_urls
 from tap_core.attachments.scanners.base import Scanner
 
 _TEXT_CAP = 8 * 1024 * 1024
+_SCRIPT_EXTENSIONS = frozenset(
+    {"js", "jse", "vbs", "vbe", "wsf", "wsh", "hta", "ps1", "psm1", "bat", "cmd", "sct"}
+)
 _ENCODED = re.compile(r"\s-e(?:c|nc|nco|ncod|ncode|ncoded|ncodedcommand)?\s+([A-Za-z0-9+/]{20,}={0,2})", re.I)
 _FROM_BASE64 = re.compile(r"FromBase64String\s*\(\s*[\"']([A-Za-z0-9+/=]{24,})[\"']", re.I)
 _OBFUSCATION = {
@@ -28,6 +31,10 @@ _OBFUSCATION = {
 class ScriptScanner(Scanner):
     name = "script"
     types = frozenset({"js", "vbs", "wsf", "hta", "ps1", "bat"})
+
+    def applies(self, ctx: ScanContext) -> bool:
+        # Windows picks the interpreter by extension: a .ps1 that reads as plain text still runs.
+        return super().applies(ctx) or (ctx.kind.type == "text" and extension(ctx.name) in _SCRIPT_EXTENSIONS)
 
     def scan(self, data: bytes, ctx: ScanContext) -> None:
         text = _decode(data[:_TEXT_CAP])
