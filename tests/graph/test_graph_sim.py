@@ -1,0 +1,103 @@
+"""The connector with the real msal and msgraph-sdk against m365sim (HTTPS on loopback)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from connectors.graph import GraphApiError, GraphApp, GraphAuthError, fetch_message
+from connectors.graph.auth import TenantCredential
+from connectors.graph.config import GraphSettings
+from connectors.graph.doctor import token_roles
+from m365sim.testing import SimHandle
+
+from .conftest import ADELE, graph_requests, mail, make_settings, run
+
+
+def test_token_with_secret(settings: GraphSettings, tenant_id: str) -> None:
+    cred = TenantCredential(settings, tenant_id)
+    token = cred.get_token("https://graph.microsoft.com/.default")
+    assert token.expires_on > 0
+    assert "Mail-Advanced.ReadWrite" in token_roles(token.token)
+    # MSAL answers the second call from its cache.
+    assert cred.get_token("https://graph.microsoft.com/.default").token == token.token
+
+
+def test_token_with_certificate(sim: SimHandle, tenant_id: str, cert_pem: Path) -> None:
+    settings = make_settings(sim, client_secret="", certificate_path=str(cert_pem))
+    token = TenantCredential(settings, tenant_id).get_token("https://graph.microsoft.com/.default")
+    assert "Mail.ReadWrite" in token_roles(token.token)
+    thumb = sim.app(0)["certificates"][0]["thumbprint"]
+    settings = make_settings(
+        sim, client_secret="", certificate_path=str(cert_pem), certificate_thumbprint=thumb
+    )
+    assert TenantCredential(settings, tenant_id).get_token().token
+
+
+def test_bad_secret_names_the_aadsts_code(sim: SimHandle, tenant_id: str) -> None:
+    settings = make_settings(sim, client_secret="wrong")
+    with pytest.raises(GraphAuthError) as err:
+        TenantCredential(settings, tenant_id).get_token()
+    assert err.value.aadsts == 7000215
+    assert "AADSTS7000215" in str(err.value) and "secret" in str(err.value)
+
+
+def test_second_tenant_uses_its_own_credential(settings: GraphSettings, sim: SimHandle) -> None:
+    other = str(sim.tenant(1)["id"])
+
+    async def go() -> int:
+        async with GraphApp(settings) as app:
+            data = await app.tenant(other).get_json("/users", {"$select": "id,userPrincipalName"})
+            return len(data["value"])
+
+    assert run(go()) == 2
+
+
+def test_fetch_message_with_small_attachments_is_one_request(
+    sim: SimHandle, settings: GraphSettings, tenant_id: str
+) -> None:
+    delivered = sim.deliver(ADELE, mail(attachments=2))
+
+    async def go() -> tuple[int, object]:
+        async with GraphApp(settings) as app:
+            graph = app.tenant(tenant_id)
+            await graph.access_token()  # token first: only Graph requests are counted below
+            before = graph_requests(sim)
+            fetched = await fetch_message(graph, ADELE, delivered["immutableId"])
+            return graph_requests(sim) - before, fetched
+
+    used, fetched = run(go())
+    assert used == 1
+    assert fetched.requests == 1  # type: ignore[attr-defined]
+    assert fetched.message_id == delivered["immutableId"]  # type: ignore[attr-defined]
+    assert fetched.folder_id == delivered["folderId"]  # type: ignore[attr-defined]
+    assert fetched.change_key  # type: ignore[attr-defined]
+    message = fetched.message  # type: ignore[attr-defined]
+    assert message.subject == "Quarterly report"
+    assert [a.name for a in message.attachments] == ["r0.pdf", "r1.pdf"]
+    assert all(len(a.data) == 2048 and not a.truncated for a in message.attachments)
+    assert any(name.lower() == "message-id" for name, _ in message.headers)
+
+
+def test_fetch_expands_item_attachments(sim: SimHandle, settings: GraphSettings, tenant_id: str) -> None:
+    delivered = sim.deliver(ADELE, mail("With item", attachments=0, item=True))
+
+    async def go() -> object:
+        async with GraphApp(settings) as app:
+            return await fetch_message(app.tenant(tenant_id), ADELE, delivered["immutableId"])
+
+    fetched = run(go())
+    assert fetched.requests == 2  # type: ignore[attr-defined]
+    (inner,) = fetched.message.attached_messages  # type: ignore[attr-defined]
+    assert inner.subject == "Forwarded invoice"
+
+
+def test_fetch_unknown_message_raises_graph_error(settings: GraphSettings, tenant_id: str) -> None:
+    async def go() -> None:
+        async with GraphApp(settings) as app:
+            await fetch_message(app.tenant(tenant_id), ADELE, "AAkALgAAAAAAHYQDEapmEc2byACqAC-EWg0AAAA=")
+
+    with pytest.raises(GraphApiError) as err:
+        run(go())
+    assert err.value.status in (400, 404)
