@@ -55,11 +55,10 @@ class AzureStores:
     def open(cls, config: StorageConfig, *, create: bool = True) -> AzureStores:
         """Build every store; ``create`` makes missing tables, containers and queues (idempotent)."""
         tables, blobs, queues = config.table_service(), config.blob_service(), config.queue_service()
-        p = config.prefix
         max_dequeue = config.max_dequeue_count
 
         def table(name: str) -> TableStore:
-            return TableStore(tables, f"{p}{name}")
+            return TableStore(tables, config.table_name(name))
 
         stores = cls(
             config=config,
@@ -68,15 +67,16 @@ class AzureStores:
             audit=TableAuditStore(table("audit")),
             tenants=TableTenantStore(table("tenants")),
             subscriptions=TableSubscriptionStore(table("subscriptions")),
-            policies=BlobPolicyStore(blobs, f"{p}-policies"),
+            policies=BlobPolicyStore(blobs, config.container_name("policies")),
             senders=TableSenderHistory(table("senders")),
             clicks=TableClickLog(table("clicks")),
             rate_limiter=TableRateLimiter(table("ratelimit")),
             quarantine=TableQuarantineIndex(table("quarantine")),
-            urls=TableUrlIndex(tables, p),
-            notifications=StorageQueue(queues, f"{p}-notifications", max_dequeue_count=max_dequeue),
-            delayed=StorageQueue(queues, f"{p}-delayed", max_dequeue_count=max_dequeue),
-            artefacts=BlobArtefactStore(blobs, f"{p}-artefacts", max_bytes=config.max_artefact_bytes),
+            urls=TableUrlIndex(tables, config.prefix),
+            notifications=StorageQueue(queues, config.notifications_queue, max_dequeue_count=max_dequeue),
+            delayed=StorageQueue(queues, config.delayed_queue, max_dequeue_count=max_dequeue),
+            artefacts=BlobArtefactStore(blobs, config.container_name("artefacts"),
+                                        max_bytes=config.max_artefact_bytes),
         )
         if create:
             stores.ensure()

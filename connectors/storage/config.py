@@ -97,6 +97,21 @@ class StorageConfig(BaseModel):
             )
         return self
 
+    # -- resource names (the Functions bindings name the queues too) -------------------------
+    @property
+    def notifications_queue(self) -> str:
+        return f"{self.prefix}-notifications"
+
+    @property
+    def delayed_queue(self) -> str:
+        return f"{self.prefix}-delayed"
+
+    def table_name(self, store: str) -> str:
+        return f"{self.prefix}{store}"
+
+    def container_name(self, store: str) -> str:
+        return f"{self.prefix}-{store}"
+
     # -- reading the environment -------------------------------------------------------------
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> StorageConfig:

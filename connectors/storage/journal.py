@@ -15,6 +15,12 @@ State machine (``Step`` property)::
     - release                   -> lease ends now, so the next retry takes over at once
     - done                      -> terminal: claim always returns None, never redone
 
+``claim`` returning None means "do not act now"; call ``get``: a done entry means drop the queue
+message, otherwise another worker holds a live lease, so let the message come back after
+``entry.lease_until`` (it must not be deleted, or a crash of that worker would lose the mail).
+``worker_id`` must be unique per attempt (e.g. the Functions invocation id); leases compare
+against each worker's clock, so keep leases well above clock skew (minutes, not seconds).
+
 A worker that loses its lease (another took over after expiry) gets :class:`LeaseLost` from its
 next ``record_step`` and must stop without touching the mailbox further.
 """
@@ -25,7 +31,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from azure.core.exceptions import HttpResponseError, ResourceExistsError
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 
 from connectors.storage import _keys
 from connectors.storage.interfaces import STEPS, Claim, JournalEntry, LeaseLost
@@ -127,6 +133,29 @@ class TableJournal:
             as_utc(entity["LeaseUntil"]), int(entity["Attempt"]), as_utc(entity["CreatedAt"]),
             as_utc(entity["UpdatedAt"]),
         )
+
+    def cleanup(self, older_than: datetime) -> int:
+        """Delete finished entries last updated before ``older_than`` (a timer's job).
+
+        Keep at least a day: Graph retries a notification for up to 4 hours, and a deleted entry
+        would let such a late retry process the message again. Unfinished entries are kept.
+        """
+        stale = self._store.query(
+            "Step eq @done and UpdatedAt lt @t", {"done": "done", "t": _keys.utc(older_than)},
+            select=["PartitionKey", "RowKey"],
+        )
+        count = 0
+        for entity in stale:
+            try:
+                self._store.delete(entity["PartitionKey"], entity["RowKey"], etag=entity["_etag"] or None)
+            except ResourceNotFoundError:
+                continue
+            except HttpResponseError as error:
+                if is_precondition_failed(error):
+                    continue  # changed since the query: leave it
+                raise
+            count += 1
+        return count
 
     @staticmethod
     def _lost(claim: Claim) -> str:

@@ -74,3 +74,11 @@ def test_prefix_must_fit_every_resource_name(prefix: str) -> None:
 def test_needs_a_target() -> None:
     with pytest.raises(ValidationError, match="TAP365_STORAGE_CONNECTION_STRING"):
         StorageConfig()
+
+
+def test_resource_names_follow_the_prefix() -> None:
+    config = StorageConfig(connection_string="UseDevelopmentStorage=true", prefix="tapdev")
+    assert config.notifications_queue == "tapdev-notifications"
+    assert config.delayed_queue == "tapdev-delayed"
+    assert config.table_name("journal") == "tapdevjournal"
+    assert config.container_name("policies") == "tapdev-policies"

@@ -140,3 +140,14 @@ def test_tenants_are_separate(stores: AzureStores) -> None:
     assert stores.journal.claim("tenant-a", MSG, "w1", 60) is not None
     assert stores.journal.claim("tenant-b", MSG, "w2", 60) is not None
     assert stores.journal.get("tenant-c", MSG) is None
+
+
+def test_cleanup_removes_only_old_finished_entries(stores: AzureStores) -> None:
+    done = stores.journal.claim(TENANT, "finished", "w1", 60)
+    assert done is not None
+    stores.journal.record_step(done, "done")
+    assert stores.journal.claim(TENANT, "in-progress", "w1", 60) is not None
+    assert stores.journal.cleanup(older_than=_keys.now() - timedelta(hours=1)) == 0
+    assert stores.journal.cleanup(older_than=_keys.now() + timedelta(seconds=1)) == 1
+    assert stores.journal.get(TENANT, "finished") is None
+    assert stores.journal.get(TENANT, "in-progress") is not None
