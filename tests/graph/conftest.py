@@ -59,7 +59,9 @@ def cert_pem(sim: SimHandle, tmp_path: Path) -> Path:
     return path
 
 
-def mail(subject: str = "Quarterly report", attachments: int = 1, size: int = 2048, item: bool = False) -> bytes:
+def mail(
+    subject: str = "Quarterly report", attachments: int = 1, size: int = 2048, item: bool = False
+) -> bytes:
     msg = EmailMessage()
     msg["From"] = "Mallory <mallory@evil.test>"
     msg["To"] = ADELE
@@ -68,7 +70,8 @@ def mail(subject: str = "Quarterly report", attachments: int = 1, size: int = 20
     msg.set_content("See https://evil.test/login")
     msg.add_alternative('<p>See <a href="https://evil.test/login">the report</a></p>', subtype="html")
     for i in range(attachments):
-        msg.add_attachment(bytes([i % 256]) * size, maintype="application", subtype="pdf", filename=f"r{i}.pdf")
+        data = bytes([i % 256]) * size
+        msg.add_attachment(data, maintype="application", subtype="pdf", filename=f"r{i}.pdf")
     if item:
         inner = EmailMessage()
         inner["From"] = "boss@contoso.test"
