@@ -4,7 +4,8 @@ Both extractors run on the same inputs: the public extraction fixtures in
 ``<corpus>/urls/extraction/`` (linkify-it, twitter-text conformance, SpamAssassin
 ``uri_text.t``, urlextract's own unit tests, rspamd's URL tests), and, for speed, the plain-text
 bodies of the ham messages in ``<corpus>/ham``. Unwrapping is measured on
-``url_guard_unwrap_cases.json`` (urlextract does not unwrap).
+``url_guard_unwrap_cases.json`` (urlextract does not unwrap), and our normaliser against the
+WHATWG URL test data (``whatwg_url_wpt``; urlextract does not normalise).
 
 Matching rule (the same for both tools, applied to the raw strings they return):
 - a found string and an expected URL match when their *keys* are equal; the key is the
@@ -287,6 +288,35 @@ def load_rspamd(root: Path) -> Iterator[Case]:
             yield Case("rspamd", row[0], [row[2]["host"]], kind="host")
 
 
+def whatwg_agreement(root: Path) -> dict[str, Any]:
+    """normalize_url vs the WHATWG URL test data, for http/https/ftp inputs.
+
+    Agreement: a case the standard rejects gives None; otherwise our URL for (input, base)
+    equals our normalisation of the standard's href (so our intended canonicalisations, such
+    as decoded unreserved escapes or a dropped empty "?", do not count as disagreement).
+    """
+    path = root / "whatwg_url_wpt" / "tests" / "wpt" / "urltestdata.json"
+    if not path.exists():
+        return {"cases": 0, "agree": 0}
+    agree = total = 0
+    for t in json.loads(path.read_text("utf-8")):
+        if isinstance(t, str):
+            continue
+        inp, base = t["input"], t.get("base")
+        if t.get("failure"):
+            if not inp.lower().startswith(("http", "ftp")):
+                continue
+            total += 1
+            agree += normalize_url(inp, base) is None
+            continue
+        if t["protocol"][:-1] not in ("http", "https", "ftp"):
+            continue
+        total += 1
+        got, want = normalize_url(inp, base), normalize_url(t["href"])
+        agree += got is not None and want is not None and got.url == want.url
+    return {"cases": total, "agree": agree, "rate": agree / total if total else 1.0}
+
+
 LOADERS: dict[str, Callable[[Path], Iterator[Case]]] = {
     "linkify-it": load_linkify,
     "twitter-text": load_twitter,
@@ -505,6 +535,7 @@ def run(corpus: Path, repeat: int) -> dict[str, Any]:
             "precision": total["ours"].precision / total["urlextract"].precision
             if total["urlextract"].precision else float("inf"),
         },
+        "normalize_vs_whatwg": whatwg_agreement(root),
         "unwrap": {"cases": len(unwrap_cases), "ours_correct": unwrap_ok,
                    "ours_accuracy": unwrap_ok / len(unwrap_cases) if unwrap_cases else 1.0,
                    "urlextract": "no unwrapping"},
@@ -536,6 +567,10 @@ def print_report(r: dict[str, Any], show_misses: bool) -> None:
     u = r["unwrap"]
     print(f"unwrap (url_guard_unwrap_cases.json): ours {u['ours_correct']}/{u['cases']} "
           f"({u['ours_accuracy']:.0%}); urlextract: {u['urlextract']}")
+    w = r["normalize_vs_whatwg"]
+    if w["cases"]:
+        print(f"normalize_url vs WHATWG urltestdata (http/https/ftp): {w['agree']}/{w['cases']} "
+              f"agree ({w['rate']:.1%})")
     for name, s in r["speed_texts_per_second"].items():
         print(f"speed [{name}, {s['texts']} texts]: ours {s['ours']:,.0f} texts/s, "
               f"urlextract {s['urlextract']:,.0f} texts/s, ratio x{s['ratio']:.1f}")

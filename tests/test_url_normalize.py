@@ -171,6 +171,18 @@ def test_other_schemes_recognised(raw: str, scheme: str, host: str) -> None:
     assert not n.is_web
 
 
+def test_empty_password_and_userinfo_dropped_as_browsers_do() -> None:
+    assert norm("http://a:@www.example.com").url == "http://a@www.example.com/"
+    assert norm("http://:@www.example.com").userinfo is None
+    assert norm("https://www.bank.example:@evil.example").userinfo == "www.bank.example"
+
+
+def test_reference_edge_cases_with_base() -> None:
+    base = "http://example.org/foo/bar?x"
+    assert norm("", base).url == "http://example.org/foo/bar?x"
+    assert norm("#a\\b", base).url == "http://example.org/foo/bar?x#a\\b"
+
+
 def test_mailto_is_opaque_and_web_is_not() -> None:
     assert norm("mailto:a@b.example").is_opaque
     assert norm("https://b.example").is_web
@@ -193,6 +205,9 @@ def test_mailto_is_opaque_and_web_is_not() -> None:
         "http://[not-ipv6]/",
         "http://exa mple.com/",
         "http://exa<mple.com/",
+        "http://[::%31]/",
+        "https://\ufffd/",
+        "http://\ufdd0zyx.com/",
         "/relative/path",
         "#fragment",
         "keyword:sportscar",

@@ -100,7 +100,7 @@ def normalize_url(raw: str, base: str | None = None) -> NormalizedUrl | None:
     is host-like (``www.example.com/x``, ``//example.com``); deciding whether a bare token
     in prose is really a domain is the extractor's job (public suffix, file names).
     """
-    if not raw or len(raw) > 1_000_000:
+    if (not raw and base is None) or len(raw) > 1_000_000:
         return None
     try:
         return _normalize_cached(raw, base)
@@ -112,7 +112,8 @@ def normalize_url(raw: str, base: str | None = None) -> NormalizedUrl | None:
 def _normalize_cached(raw: str, base: str | None) -> NormalizedUrl | None:
     s = _TAB_NL_RE.sub("", raw.strip(_C0_SPACE))
     if not s:
-        return None
+        # An empty reference is the base document itself.
+        return normalize_url(base) if base is not None else None
     s, defanged = _undefang(s)
     m = _SCHEME_RE.match(s)
     scheme = m.group(1).lower() if m else None
@@ -173,7 +174,9 @@ def _resolve(ref: str, b: NormalizedUrl) -> str:
     origin = f"{b.scheme}://" + (f"{b.userinfo}@" if b.userinfo else "") + _host_port(b)
     special = b.scheme in _SPECIAL
     if special:
-        ref = ref.replace("\\", "/")
+        # backslashes are slashes in the path part only (not in the query or fragment)
+        cut = min((i for i in (ref.find("?"), ref.find("#")) if i >= 0), default=len(ref))
+        ref = ref[:cut].replace("\\", "/") + ref[cut:]
     if ref.startswith("//"):
         return f"{b.scheme}:{ref}"
     if ref.startswith("/"):
@@ -242,7 +245,10 @@ def _hierarchical(scheme: str, rest: str, defanged: bool) -> NormalizedUrl | Non
     userinfo: str | None = None
     at = authority.rfind("@")
     if at >= 0:
-        userinfo = _USERINFO_ENC_RE.sub(_pct_encode_match, authority[:at]) or None
+        user, colon, password = authority[:at].partition(":")
+        # Browsers drop an empty password and an empty userinfo ("http://a:@x", "http://:@x").
+        raw_userinfo = f"{user}:{password}" if colon and password else user
+        userinfo = _USERINFO_ENC_RE.sub(_pct_encode_match, raw_userinfo) or None
         authority = authority[at + 1 :]
     hostport = authority
     port: int | None = None
@@ -262,7 +268,8 @@ def _hierarchical(scheme: str, rest: str, defanged: bool) -> NormalizedUrl | Non
         port = int(port_text)
         if _DEFAULT_PORTS.get(scheme) == port:
             port = None
-    parsed = _parse_host(_pct_decode_all(host_text))
+    # Percent-escapes are decoded in domains (an evasion trick), never inside IPv6 brackets.
+    parsed = _parse_host(host_text if host_text.startswith("[") else _pct_decode_all(host_text))
     if parsed is None:
         return None
     host, display_host = parsed
@@ -379,6 +386,8 @@ def _parse_host(text: str) -> tuple[str, str] | None:
     if text.startswith("["):
         if not text.endswith("]"):
             return None
+        if "%" in text:
+            return None  # zone ids and escapes are not valid in a URL's IPv6 host
         try:
             ip6 = ipaddress.IPv6Address(text[1:-1])
         except ValueError:
@@ -391,8 +400,8 @@ def _parse_host(text: str) -> tuple[str, str] | None:
 def _domain_to_ascii(text: str) -> tuple[str, str] | None:
     try:
         mapped = idna.uts46_remap(text, std3_rules=False, transitional=False)
-    except Exception:  # a code point UTS #46 disallows: try plain case folding instead
-        mapped = text.lower()
+    except Exception:  # a code point UTS #46 disallows (U+FFFD, non-characters): browsers fail
+        return None
     mapped = mapped.rstrip(".")
     if not mapped or _FORBIDDEN_HOST_RE.search(mapped):
         return None
