@@ -141,21 +141,22 @@ class Remediator:
         return MessageState.from_json(_json(response), message_id)
 
     async def ensure_folders(self, mailbox: str) -> FolderIds:
-        """The mailbox's hidden Quarantine and Hold folders, created once and cached."""
-        ids = []
-        for name in (self.quarantine_name, self.hold_name):
-            key = f"{self.graph.tenant_id}/{mailbox.lower()}/{name}"
-            folder_id = self.folder_cache.get(key)
-            if not folder_id:
-                folder_id = await self._ensure_folder(mailbox, name)
-                self.folder_cache.set(key, folder_id)
-            ids.append(folder_id)
+        """The mailbox's hidden Quarantine and Hold folders, created once and cached.
+
+        Cold cache: one listing (hidden folders included) finds both; only missing ones are
+        created. Warm cache: no request."""
+        names = (self.quarantine_name, self.hold_name)
+        keys = [f"{self.graph.tenant_id}/{mailbox.lower()}/{name}" for name in names]
+        ids = [self.folder_cache.get(key) or "" for key in keys]
+        if not all(ids):
+            found = await self._find_folders(mailbox)
+            for index, name in enumerate(names):
+                if not ids[index]:
+                    ids[index] = found.get(name.lower()) or await self._create_folder(mailbox, name)
+                    self.folder_cache.set(keys[index], ids[index])
         return FolderIds(quarantine=ids[0], hold=ids[1])
 
-    async def _ensure_folder(self, mailbox: str, name: str) -> str:
-        found = await self._find_folder(mailbox, name)
-        if found:
-            return found
+    async def _create_folder(self, mailbox: str, name: str) -> str:
         builder = self.graph.sdk.users.by_user_id(mailbox).mail_folders
         try:
             # isHidden can only be set at creation.
@@ -163,9 +164,9 @@ class Remediator:
                 builder.post(MailFolder(display_name=name, is_hidden=True)), f"create folder {name}"
             )
         except GraphApiError as exc:
-            if exc.status != 409:  # ErrorFolderExists: created meanwhile by another worker
+            if exc.status != 409:  # ErrorFolderExists: another worker created it meanwhile
                 raise
-            found = await self._find_folder(mailbox, name)
+            found = (await self._find_folders(mailbox)).get(name.lower())
             if not found:
                 raise
             return found
@@ -173,13 +174,13 @@ class Remediator:
             raise GraphApiError(500, "NoFolderId", f"Graph created folder {name!r} without an id")
         return created.id
 
-    async def _find_folder(self, mailbox: str, name: str) -> str | None:
-        quoted = name.replace("'", "''")
-        params = {"includeHiddenFolders": "true", "$filter": f"displayName eq '{quoted}'"}
+    async def _find_folders(self, mailbox: str) -> dict[str, str]:
+        """Top-level folders by lower-case display name, hidden ones included."""
+        params = {"includeHiddenFolders": "true", "$select": "id,displayName,isHidden", "$top": "100"}
+        found: dict[str, str] = {}
         async for folder in self.graph.pages(f"/users/{seg(mailbox)}/mailFolders", params):
-            if str(folder.get("displayName", "")).lower() == name.lower():
-                return str(folder["id"])
-        return None
+            found.setdefault(str(folder.get("displayName", "")).lower(), str(folder["id"]))
+        return found
 
     async def move(
         self, mailbox: str, message_id: str, destination_folder_id: str, current_folder_id: str | None = None

@@ -1,0 +1,177 @@
+"""Remediation primitives against m365sim, with the Graph request count of each step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connectors.graph import GraphApp, Remediator, fetch_message
+from connectors.graph.config import GraphSettings
+from connectors.graph.remediation import MemoryFolderCache
+from m365sim.testing import SimHandle
+
+from .conftest import ADELE, graph_requests, mail, run
+
+
+def _sim_message(sim: SimHandle, immutable_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    for folder in sim.mailbox(ADELE)["folders"]:
+        for message in folder["messages"]:
+            if message["immutableId"] == immutable_id:
+                return folder, message
+    raise AssertionError("message not found in any folder")
+
+
+def test_fetch_rewrite_quarantine_release_counts(
+    sim: SimHandle, settings: GraphSettings, tenant_id: str
+) -> None:
+    delivered = sim.deliver(ADELE, mail())
+    msg_id = delivered["immutableId"]
+    counts: dict[str, int] = {}
+
+    async def go() -> None:
+        async with GraphApp(settings) as app:
+            graph = app.tenant(tenant_id)
+            rem = Remediator(graph, MemoryFolderCache())
+            await graph.access_token()
+            mark = graph_requests(sim)
+
+            def step(name: str) -> None:
+                nonlocal mark
+                now = graph_requests(sim)
+                counts[name] = now - mark
+                mark = now
+
+            fetched = await fetch_message(graph, ADELE, msg_id)
+            step("fetch")
+            html = fetched.message.html_body.replace("https://evil.test/login", "https://r.test/1.x?u")
+            outcome = await rem.patch_body(ADELE, msg_id, html)
+            step("rewrite")
+            assert outcome.applied and outcome.state is not None
+            assert outcome.state.message_id == msg_id
+            folders = await rem.ensure_folders(ADELE)
+            step("ensure_folders_first_time")
+            assert await rem.ensure_folders(ADELE) == folders
+            step("ensure_folders_cached")
+            state = await rem.quarantine(ADELE, msg_id, fetched.folder_id)
+            step("quarantine")
+            assert state.message_id == msg_id  # immutable id survives the move
+            assert state.folder_id == folders.quarantine
+            again = await rem.quarantine(ADELE, msg_id, state.folder_id)
+            step("quarantine_again")
+            assert again.folder_id == folders.quarantine
+            released = await rem.release(ADELE, msg_id, fetched.folder_id, state.folder_id)
+            step("release")
+            assert released.folder_id == fetched.folder_id
+
+    run(go())
+    assert counts == {
+        "fetch": 1,
+        "rewrite": 1,
+        "ensure_folders_first_time": 3,  # one listing (hidden included), two creations
+        "ensure_folders_cached": 0,
+        "quarantine": 1,
+        "quarantine_again": 0,
+        "release": 1,
+    }
+    folder, message = _sim_message(sim, msg_id)
+    assert folder["wellKnownName"] == "inbox"
+    assert "https://r.test/1.x?u" in message["body"]
+    hidden = {f["displayName"]: f["isHidden"] for f in sim.mailbox(ADELE)["folders"]}
+    assert hidden["Quarantine"] is True and hidden["Hold"] is True
+
+
+def test_ensure_folders_finds_existing_hidden_folders(
+    sim: SimHandle, settings: GraphSettings, tenant_id: str
+) -> None:
+    async def go() -> tuple[Any, Any]:
+        async with GraphApp(settings) as app:
+            graph = app.tenant(tenant_id)
+            first = await Remediator(graph).ensure_folders(ADELE)
+            # A new worker with an empty cache must find them, not create duplicates.
+            second = await Remediator(graph).ensure_folders(ADELE)
+            return first, second
+
+    first, second = run(go())
+    assert first == second
+    names = [f["displayName"] for f in sim.mailbox(ADELE)["folders"]]
+    assert names.count("Quarantine") == 1 and names.count("Hold") == 1
+
+
+def test_hold_then_quarantine(sim: SimHandle, settings: GraphSettings, tenant_id: str) -> None:
+    msg_id = sim.deliver(ADELE, mail("Held"))["immutableId"]
+
+    async def go() -> None:
+        async with GraphApp(settings) as app:
+            rem = Remediator(app.tenant(tenant_id))
+            held = await rem.hold(ADELE, msg_id)
+            folders = await rem.ensure_folders(ADELE)
+            assert held.folder_id == folders.hold
+            final = await rem.quarantine(ADELE, msg_id, held.folder_id)
+            assert final.folder_id == folders.quarantine
+
+    run(go())
+    folder, _ = _sim_message(sim, msg_id)
+    assert folder["displayName"] == "Quarantine"
+
+
+def test_add_categories_merges_without_duplicates(
+    sim: SimHandle, settings: GraphSettings, tenant_id: str
+) -> None:
+    msg_id = sim.deliver(ADELE, mail("Tag me"))["immutableId"]
+    used: list[int] = []
+
+    async def go() -> None:
+        async with GraphApp(settings) as app:
+            graph = app.tenant(tenant_id)
+            rem = Remediator(graph)
+            await rem.add_categories(ADELE, msg_id, ["Red category"])
+            fetched = await fetch_message(graph, ADELE, msg_id)
+            before = graph_requests(sim)
+            state = await rem.add_categories(
+                ADELE, msg_id, ["TAP: suspicious", "Red category"], existing=fetched.raw["categories"]
+            )
+            used.append(graph_requests(sim) - before)
+            assert state.categories == ["Red category", "TAP: suspicious"]
+            again = await rem.add_categories(ADELE, msg_id, ["TAP: suspicious"])
+            assert again.categories == ["Red category", "TAP: suspicious"]
+
+    run(go())
+    assert used == [1]
+    _, message = _sim_message(sim, msg_id)
+    assert message["categories"] == ["Red category", "TAP: suspicious"]
+
+
+def test_body_patch_refused_without_mail_advanced(
+    sim: SimHandle, settings: GraphSettings, tenant_id: str
+) -> None:
+    delivered = sim.deliver(ADELE, mail("No advanced"))
+    msg_id = delivered["immutableId"]
+    original = _sim_message(sim, msg_id)[1]["body"]
+    sim.grant(["Mail.ReadWrite", "User.Read.All", "Mail.Send"])
+
+    async def go() -> Any:
+        async with GraphApp(settings) as app:  # a fresh app: a fresh token with the new roles
+            rem = Remediator(app.tenant(tenant_id))
+            outcome = await rem.patch_body(ADELE, msg_id, "<p>rewritten</p>")
+            # The fallback still works: tag and hold need no body edit.
+            state = await rem.add_categories(ADELE, msg_id, ["TAP: links not rewritten"])
+            return outcome, state
+
+    outcome, state = run(go())
+    assert not outcome.applied
+    assert outcome.reason == "mail_advanced_missing"
+    assert "Mail-Advanced.ReadWrite" in outcome.detail
+    assert state.categories == ["TAP: links not rewritten"]
+    assert _sim_message(sim, msg_id)[1]["body"] == original
+
+
+def test_send_admin_notice(sim: SimHandle, settings: GraphSettings, tenant_id: str) -> None:
+    async def go() -> None:
+        async with GraphApp(settings) as app:
+            await Remediator(app.tenant(tenant_id)).send_mail(
+                "it-admin@contoso.test", ["jane.doe@contoso.test"], "Quarantined", "<p>1 message</p>"
+            )
+
+    run(go())
+    boxes = sim.mailbox("jane.doe@contoso.test")["folders"]
+    subjects = [m["subject"] for f in boxes for m in f["messages"]]
+    assert "Quarantined" in subjects
