@@ -42,7 +42,7 @@ class BlobArtefactStore:
         sha256 = hashlib.sha256(data).hexdigest()
         self._container.upload_blob(
             self._blob(tenant_id, name), data, overwrite=True,
-            metadata={**(metadata or {}), "sha256": sha256},
+            metadata={**{_meta_key(k): _ascii(v) for k, v in (metadata or {}).items()}, "sha256": sha256},
             content_settings=ContentSettings(content_type=content_type),
         )
         return sha256
@@ -71,3 +71,14 @@ class BlobArtefactStore:
                 "(e.g. '<message id hash>/<attachment sha256>')"
             )
         return f"{_keys.escape(tenant_id)}/{name}"
+
+
+def _meta_key(name: str) -> str:
+    # Metadata names must be C# identifiers: a caller's "file-name" becomes "file_name".
+    cleaned = re.sub(r"\W", "_", name, flags=re.ASCII)
+    return cleaned if cleaned[:1].isalpha() or cleaned[:1] == "_" else f"m_{cleaned}"
+
+
+def _ascii(value: str) -> str:
+    # Metadata values travel as HTTP headers: ASCII only (e.g. a non-ASCII attachment file name).
+    return value.encode("ascii", "backslashreplace").decode()

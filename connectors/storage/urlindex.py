@@ -51,7 +51,8 @@ class TableUrlIndex:
     def find(self, tenant_id: str, keys: Iterable[str], since: datetime, limit: int = 1000) -> list[UrlHit]:
         since = _keys.utc(since)
         today = _keys.now().date()
-        days = [today - timedelta(days=n) for n in range((today - since.date()).days + 1)]
+        # Tomorrow too: a sender clock a little ahead puts a message into the next day's table.
+        days = [today - timedelta(days=n) for n in range(-1, (today - since.date()).days + 1)]
         seen: set[tuple[str, str]] = set()
         hits: list[UrlHit] = []
         for key in dict.fromkeys(k for k in keys if k):

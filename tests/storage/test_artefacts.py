@@ -46,3 +46,10 @@ def test_size_limit_on_put_and_get(storage_config: StorageConfig) -> None:
 def test_names_cannot_escape_the_tenant(stores: AzureStores, name: str) -> None:
     with pytest.raises(ValueError, match="invalid"):
         stores.artefacts.put("contoso", name, b"x")
+
+
+def test_metadata_is_made_header_safe(stores: AzureStores, storage_config: StorageConfig) -> None:
+    stores.artefacts.put("contoso", "m/re.pdf", b"%PDF", metadata={"file-name": "Réunion.pdf"})
+    props = storage_config.blob_service().get_blob_client(
+        storage_config.container_name("artefacts"), "contoso/m/re.pdf").get_blob_properties()
+    assert props.metadata["file_name"] == "R\\xe9union.pdf"
