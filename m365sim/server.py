@@ -21,7 +21,9 @@ HOST = "127.0.0.1"
 
 def bind(port: int) -> socket.socket:
     """Bind before serving so port 0 resolves to a real port we can announce."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # proto must say TCP: asyncio only sets TCP_NODELAY on accepted sockets whose listening
+    # socket has proto == IPPROTO_TCP; without it every response waits ~40 ms (Nagle).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((HOST, port))
     sock.listen(128)

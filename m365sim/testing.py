@@ -346,6 +346,9 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True  # headers and body go out as separate writes
+            protocol_version = "HTTP/1.1"
+
             def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
                 pass
 
