@@ -273,6 +273,16 @@ def test_html_wrapped_link_and_own_decoder() -> None:
     ]
 
 
+def test_html_defanged_href_is_flagged() -> None:
+    (f,) = extract_html('<a href="hxxps://evil[.]example/x">x</a>', "b")
+    assert (f.context, f.url) == ("a_href_defanged", "https://evil.example/x")
+
+
+def test_html_text_inside_svg_is_prose() -> None:
+    found = extract_html("<svg><text>go to www.example.com now</text></svg>", "b")
+    assert [(f.context, f.url) for f in found] == [("html_text", "http://www.example.com/")]
+
+
 def test_html_data_images_skipped_but_data_links_kept() -> None:
     html = ('<a href="data:text/html;base64,PHNjcmlwdD4="><img src="data:image/png;base64,AAAA"></a>'
             '<p style="background:url(data:image/gif;base64,R0lG)">x</p>')
@@ -417,9 +427,9 @@ def test_ics_properties_and_descriptions() -> None:
 def test_shortcut_text_and_binary_attachments() -> None:
     url_file = b"[InternetShortcut]\r\nURL=https://shortcut.example/x\r\nIconFile=\\\\evil.example\\s\\i.ico\r\n"
     found = extract_attachment("doc.url", "application/octet-stream", url_file, "a")
-    assert [(f.context, f.url) for f in found] == [
-        ("url_shortcut", "https://shortcut.example/x"),
-        ("url_shortcut", "file://evil.example/s/i.ico"),
+    assert [(f.context, f.url, f.raw) for f in found] == [
+        ("url_shortcut", "https://shortcut.example/x", "https://shortcut.example/x"),
+        ("url_shortcut", "file://evil.example/s/i.ico", "\\\\evil.example\\s\\i.ico"),
     ]
     text = "Login: https://portal.example/x or www.portal.example.com".encode("utf-16")
     assert urls(extract_attachment("notes.txt", "text/plain", text, "a")) == [

@@ -368,7 +368,7 @@ _HTML_SELECTOR = (
     "script[src], meta[http-equiv], [style], style"
 )
 # Elements whose text is not visible prose (anchor text is reported as link_text instead).
-_NOT_PROSE = ["a", "area", "script", "style", "head", "title", "noscript", "template", "svg"]
+_NOT_PROSE = ["a", "area", "script", "style", "head", "title", "noscript", "template"]
 
 
 def extract_html(
@@ -381,10 +381,12 @@ def extract_html(
     max_chars: int = 5_000_000,
     max_urls: int = 5000,
 ) -> list[FoundUrl]:
-    """URLs in an HTML document, in document order.
+    """URLs in an HTML document: links in document order, then URLs typed in the text.
 
     Links (a/area href with ``link_text``, form actions, frames, embeds, objects, scripts,
-    meta refresh, CSS ``url()``, images inside links), resolved against ``<base href>``.
+    meta refresh, CSS ``url()``, images inside links), resolved against ``<base href>``;
+    ``raw`` is the attribute value after entity decoding. Defanged values get a
+    ``_defanged`` context suffix.
     Relative links with no base point nowhere in a mail client and are skipped, except the
     ones a client would still open: ``//host/x``, ``www.host.com`` and ``user@host`` (mailto).
     With ``include_text``, URLs typed in the visible text (outside links) are reported too,
@@ -440,6 +442,8 @@ class _HtmlContext:
         n = _resolve_reference(raw, self.base)
         if n is None or (not allow_data and n.scheme == "data"):
             return
+        if n.defanged:
+            context += "_defanged"
         self.out.append(
             _found(n, raw, self.source, context, link_text, self.own_link_decoder, self.own_hosts)
         )
@@ -633,13 +637,16 @@ class _AttachmentExtractor:
         raw = raw.strip()
         if not raw or not self.room:
             return
+        value = raw
         if raw.startswith("\\\\"):  # UNC path: Windows opens it over SMB (credential leak)
-            raw = "file:" + raw.replace("\\", "/")
-        n = normalize_url(raw) if _SCHEME_PREFIX_RE.match(raw) else None
+            value = "file:" + raw.replace("\\", "/")
+        n = normalize_url(value) if _SCHEME_PREFIX_RE.match(value) else None
         if n is None:
             # Odd schemes wrap real URLs ("mhtml:http://x!...", "ms-word:ofe|u|http://x").
             self.text(raw, context, schemes_only=True)
             return
+        if n.defanged:
+            context += "_defanged"
         self.out.append(_found(n, raw, self.source, context, None, self.own_link_decoder,
                                self.own_hosts))
 

@@ -399,7 +399,10 @@ def _parse_host(text: str) -> tuple[str, str] | None:
 @lru_cache(maxsize=32768)
 def _domain_to_ascii(text: str) -> tuple[str, str] | None:
     try:
-        mapped = idna.uts46_remap(text, std3_rules=False, transitional=False)
+        # UTS #46 maps ASCII to lower case only: skip the table walk for plain hosts.
+        mapped = text.lower() if text.isascii() else idna.uts46_remap(
+            text, std3_rules=False, transitional=False
+        )
     except Exception:  # a code point UTS #46 disallows (U+FFFD, non-characters): browsers fail
         return None
     mapped = mapped.rstrip(".")
