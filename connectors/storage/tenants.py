@@ -120,7 +120,8 @@ class TableSubscriptionStore:
 
     def list_subscriptions(self, tenant_id: str | None = None,
                            expiring_before: datetime | None = None) -> list[Subscription]:
-        clauses, params = ["RowKey eq @row"], {"row": _SUB_ROW}
+        clauses: list[str] = ["RowKey eq @row"]
+        params: dict[str, Any] = {"row": _SUB_ROW}
         if tenant_id is not None:
             clauses.append("TenantId eq @t")
             params["t"] = tenant_id

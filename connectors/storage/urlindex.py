@@ -34,12 +34,12 @@ class TableUrlIndex:
         self._ready: set[str] = set()
 
     def ensure(self) -> None:
-        self._table(_keys.now().date(), create=True)
+        self._writable(_keys.now().date())
 
     def add(self, tenant_id: str, keys: Iterable[str], mailbox: str, message_id: str,
             delivered_at: datetime) -> None:
         delivered_at = _keys.utc(delivered_at)
-        table = self._table(delivered_at.date(), create=True)
+        table = self._writable(delivered_at.date())
         row = f"{_keys.inverted(delivered_at)}|{_keys.key(mailbox.lower(), message_id)}"
         unique = list(dict.fromkeys(k for k in keys if k))[:_MAX_KEYS_PER_MESSAGE]
         for key in unique:  # different partitions: no batch; upsert keeps a retried add idempotent
@@ -57,7 +57,7 @@ class TableUrlIndex:
         hits: list[UrlHit] = []
         for key in dict.fromkeys(k for k in keys if k):
             for day in days:
-                table = self._table(day, create=False)
+                table = self._existing(day)
                 if table is None:
                     continue
                 entities = table.query(
@@ -93,16 +93,20 @@ class TableUrlIndex:
                 dropped += 1
         return dropped
 
-    def _table(self, day: date, *, create: bool) -> TableStore | None:
-        name = f"{self._prefix}{day:%Y%m%d}"
-        store = TableStore(self._service, name)
-        if name not in self._ready:
-            if create:
-                store.ensure()
-            elif not any(True for _ in self._service.query_tables("TableName eq @n", parameters={"n": name})):
-                return None
-            self._ready.add(name)
+    def _writable(self, day: date) -> TableStore:
+        store = TableStore(self._service, f"{self._prefix}{day:%Y%m%d}")
+        if store.table_name not in self._ready:
+            store.ensure()
+            self._ready.add(store.table_name)
         return store
+
+    def _existing(self, day: date) -> TableStore | None:
+        name = f"{self._prefix}{day:%Y%m%d}"
+        if name not in self._ready:
+            if not any(True for _ in self._service.query_tables("TableName eq @n", parameters={"n": name})):
+                return None  # no mail indexed that day (or already cleaned up)
+            self._ready.add(name)
+        return TableStore(self._service, name)
 
 
 def _newest_first(hits: list[UrlHit]) -> list[UrlHit]:

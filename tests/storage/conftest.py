@@ -6,6 +6,7 @@ import itertools
 from collections.abc import Iterator
 
 import pytest
+from pydantic import SecretStr
 
 from connectors.storage.azure import AzureStores
 from connectors.storage.config import StorageConfig
@@ -26,7 +27,9 @@ def azurite_instance() -> Iterator[Azurite]:
 @pytest.fixture
 def storage_config(azurite_instance: Azurite) -> StorageConfig:
     """A config with a prefix of its own, so each test gets fresh tables, containers and queues."""
-    return StorageConfig(connection_string=azurite_instance.connection_string, prefix=f"t{next(_counter)}x")
+    return StorageConfig(
+        connection_string=SecretStr(azurite_instance.connection_string), prefix=f"t{next(_counter)}x"
+    )
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from connectors.storage.config import DEV_ACCOUNT_KEY, StorageConfig, azurite_connection_string
 
@@ -20,7 +20,7 @@ def test_defaults_to_azurite_with_no_configuration() -> None:
 
 
 def test_development_shortcut_is_expanded() -> None:
-    config = StorageConfig(connection_string="UseDevelopmentStorage=true")
+    config = StorageConfig(connection_string=SecretStr("UseDevelopmentStorage=true"))
     assert config.queue_service().url.startswith("http://127.0.0.1:10001/devstoreaccount1")
     assert azurite_connection_string(1, 2, 3).count("127.0.0.1:") == 3
 
@@ -68,7 +68,7 @@ def test_no_secret_in_repr_or_description() -> None:
 @pytest.mark.parametrize("prefix", ["", "Tap", "tap-x", "1tap", "a" * 21])
 def test_prefix_must_fit_every_resource_name(prefix: str) -> None:
     with pytest.raises(ValidationError, match="prefix"):
-        StorageConfig(connection_string="UseDevelopmentStorage=true", prefix=prefix)
+        StorageConfig(connection_string=SecretStr("UseDevelopmentStorage=true"), prefix=prefix)
 
 
 def test_needs_a_target() -> None:
@@ -77,7 +77,7 @@ def test_needs_a_target() -> None:
 
 
 def test_resource_names_follow_the_prefix() -> None:
-    config = StorageConfig(connection_string="UseDevelopmentStorage=true", prefix="tapdev")
+    config = StorageConfig(connection_string=SecretStr("UseDevelopmentStorage=true"), prefix="tapdev")
     assert config.notifications_queue == "tapdev-notifications"
     assert config.delayed_queue == "tapdev-delayed"
     assert config.table_name("journal") == "tapdevjournal"
