@@ -70,6 +70,7 @@ _SAFELINKS_SUFFIXES = (
     ".safelinks.protection.outlook.com",
     ".safelinks.protection.office365.us",
 )
+_SAFELINKS_HOSTS = frozenset(h.lstrip(".") for h in _SAFELINKS_SUFFIXES)
 _FACEBOOK_HOSTS = frozenset({"l.facebook.com", "lm.facebook.com", "l.messenger.com", "l.instagram.com"})
 
 
@@ -140,7 +141,7 @@ def _step(
         return None
     path = n.path
     query = n.query or ""
-    if host.endswith(_SAFELINKS_SUFFIXES) or (
+    if host.endswith(_SAFELINKS_SUFFIXES) or host in _SAFELINKS_HOSTS or (
         host == "statics.teams.cdn.office.net" and path.startswith("/evergreen-assets/safelinks/")
     ):
         return "safelinks", _param(query, "url") or _OPAQUE
