@@ -106,7 +106,7 @@ class TableJournal:
         try:
             etag = self._store.merge_if_match(entity, claim.etag)
         except HttpResponseError as error:
-            if is_precondition_failed(error):
+            if is_precondition_failed(error) or error.status_code == 404:  # 404: cleaned up meanwhile
                 raise LeaseLost(self._lost(claim)) from None
             raise
         return Claim(claim.tenant_id, claim.message_id, claim.worker_id, step, merged, until,
@@ -161,7 +161,8 @@ class TableJournal:
     def _lost(claim: Claim) -> str:
         return (
             f"lease on message {claim.message_id!r} (tenant {claim.tenant_id!r}) was taken over by another "
-            f"worker after it expired: stop processing it; raise lease_seconds if steps take longer"
+            "worker after it expired, or this Claim is stale (always pass the Claim the last record_step "
+            "returned): stop processing the message; raise lease_seconds if steps take longer"
         )
 
 

@@ -63,7 +63,10 @@ class TableStore:
 
     def insert(self, entity: Mapping[str, Any]) -> str:
         """Insert if absent; raises ResourceExistsError otherwise. Returns the new ETag."""
-        return str(self.table.create_entity(dict(entity))["etag"])
+        try:
+            return str(self.table.create_entity(_strip(entity))["etag"])
+        except ResourceNotFoundError:
+            raise self._missing() from None
 
     def replace_if_match(self, entity: Mapping[str, Any], etag: str) -> str:
         result = self.table.update_entity(
@@ -79,7 +82,16 @@ class TableStore:
         return str(result["etag"])
 
     def upsert(self, entity: Mapping[str, Any], mode: UpdateMode = UpdateMode.REPLACE) -> str:
-        return str(self.table.upsert_entity(_strip(entity), mode=mode)["etag"])
+        try:
+            return str(self.table.upsert_entity(_strip(entity), mode=mode)["etag"])
+        except ResourceNotFoundError:
+            raise self._missing() from None
+
+    def _missing(self) -> RuntimeError:
+        return RuntimeError(
+            f"table {self.table_name!r} does not exist: open the stores with "
+            "AzureStores.open(config) (it creates tables, containers and queues) or call ensure() at start"
+        )
 
     def delete(self, partition: str, row: str, etag: str | None = None) -> None:
         if etag:

@@ -9,6 +9,7 @@ import pytest
 
 from connectors.storage import _keys
 from connectors.storage.azure import AzureStores
+from connectors.storage.config import StorageConfig
 from connectors.storage.interfaces import IdempotencyJournal, LeaseLost
 
 TENANT = "contoso"
@@ -151,3 +152,9 @@ def test_cleanup_removes_only_old_finished_entries(stores: AzureStores) -> None:
     assert stores.journal.cleanup(older_than=_keys.now() + timedelta(seconds=1)) == 1
     assert stores.journal.get(TENANT, "finished") is None
     assert stores.journal.get(TENANT, "in-progress") is not None
+
+
+def test_missing_table_says_what_to_do(storage_config: StorageConfig) -> None:
+    stores = AzureStores.open(storage_config, create=False)
+    with pytest.raises(RuntimeError, match=r"AzureStores.open\(config\)"):
+        stores.journal.claim(TENANT, MSG, "w1", 60)
