@@ -279,7 +279,7 @@ def load_rspamd(root: Path) -> Iterator[Case]:
         if len(tables) == 2:
             break
     for row in tables[0] if tables else []:  # { text, { host, user } }
-        text, (host, *_rest) = row[0], row[1]
+        text, host = row[0], row[1][0]
         if "://" not in text and "mailto:" not in text and "@" in text:
             continue  # bare e-mail address
         yield Case("rspamd", text, [host], kind="host")
@@ -508,7 +508,7 @@ def run(corpus: Path, repeat: int) -> dict[str, Any]:
                 unwrap_ok += 1
 
         texts = [c.text for c in cases]
-        speed = {
+        speed: dict[str, dict[str, float]] = {
             "fixtures": {"texts": len(texts),
                          "ours": time_tool(ours, texts, repeat, clear=True),
                          "urlextract": time_tool(ux, texts, repeat, clear=False)},
@@ -518,8 +518,8 @@ def run(corpus: Path, repeat: int) -> dict[str, Any]:
             speed["ham_bodies"] = {"texts": len(ham),
                                    "ours": time_tool(ours, ham, repeat, clear=True),
                                    "urlextract": time_tool(ux, ham, repeat, clear=False)}
-    for s in speed.values():
-        s["ratio"] = s["ours"] / s["urlextract"] if s["urlextract"] else float("inf")
+    for sp in speed.values():
+        sp["ratio"] = sp["ours"] / sp["urlextract"] if sp["urlextract"] else float("inf")
 
     def fmt(s: Score) -> dict[str, Any]:
         return {**asdict(s), "recall": round(s.recall, 4), "precision": round(s.precision, 4)}

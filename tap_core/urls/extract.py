@@ -685,7 +685,8 @@ class _AttachmentExtractor:
                 return
         with suppress(Exception):
             root = reader.trailer["/Root"].get_object()
-            self._pdf_action(root.get("/OpenAction"), "pdf_openaction")
+            if isinstance(root, dict):
+                self._pdf_action(root.get("/OpenAction"), "pdf_openaction")
         for index, page in enumerate(reader.pages):
             if index >= max_pages or not self.room:
                 break
