@@ -54,7 +54,8 @@ FAMILIES: dict[str, str] = {
     **dict.fromkeys(["png", "jpeg", "gif", "bmp", "webp", "tiff"], "image"),
     **dict.fromkeys(["html", "svg", "xml", "mhtml"], "web"),
     **dict.fromkeys(["msg", "eml"], "email"),
-    **dict.fromkeys(["text", "csv", "empty"], "text"),
+    **dict.fromkeys(["text", "csv", "ics", "empty"], "text"),
+    "mobileconfig": "config",
     "unknown": "unknown",
 }
 
@@ -138,6 +139,10 @@ def _identify(data: bytes) -> FileKind:
         return FileKind("webp", "WebP")
     if head.startswith(b"BM") and len(data) > 26 and struct.unpack("<I", data[2:6])[0] in (0, len(data)):
         return FileKind("bmp", "BMP")
+    window = data[:65536]
+    if b"<plist" in window and b"PayloadType" in window:
+        # Apple configuration profile, plain or CMS-signed (the plist sits inside the DER).
+        return FileKind("mobileconfig", "Apple configuration profile")
     disk = _identify_disk(data)
     if disk is not None:
         return disk
@@ -336,6 +341,8 @@ def _identify_text(data: bytes) -> FileKind:
         return FileKind("hta", "HTML application")
     if stripped.startswith("[internetshortcut]") or "\n[internetshortcut]" in low[:200]:
         return FileKind("url_shortcut", "Internet shortcut")
+    if stripped.startswith("begin:vcalendar"):
+        return FileKind("ics", "iCalendar")
     if stripped.startswith(("windows registry editor", "regedit4")):
         return FileKind("reg", "registry file")
     if re.match(r"(mime-version|content-type|from|received|return-path|message-id):", stripped):

@@ -17,12 +17,16 @@ _KEYWORDS = (
     r"pass(?:word|wort|wd|code|phrase)?|pwd|pw|kennwort|mot\s+de\s+passe|mdp|contrase(?:ñ|n)a|clave|senha|"
     r"wachtwoord|parola(?:\s+d[i']\s*ordine)?|has(?:ł|l)o|l(?:ö|o)senord|adgangskode|passord|salasana|"
     r"пароль|密码|密碼|パスワード|(?:ş|s)ifre|heslo|jelsz(?:ó|o)|geslo|lozinka|mật\s+khẩu|kata\s+sandi|"
-    r"pin(?:\s*code)?|code|access\s+code|unlock\s+code"
+    r"pin(?:\s*code)?|code|c(?:ó|o)digo|access\s+code|unlock\s+code"
 )
 _JOINERS = r"(?:\s*(?:is|=|:|-|ist|lautet|est|es|é|è|ist:|is:|равен|:)\s*)*"
 _QUOTES = "\"'“”‘’«»„`"
 _TOKEN = rf"[^\s{_QUOTES}<>]{{2,64}}"
 _AFTER_KEYWORD = re.compile(rf"(?:{_KEYWORDS})\b{_JOINERS}[{_QUOTES}]?({_TOKEN})", re.I | re.U)
+# "Senha de acesso: 123", "Password for the archive: X": a few short words, then a colon.
+_AFTER_WORDS = re.compile(
+    rf"(?:{_KEYWORDS})(?:\s+[^\s:=]{{1,14}}){{1,3}}\s*[:=]\s*[{_QUOTES}]?({_TOKEN})", re.I | re.U
+)
 _AFTER_SPACE = re.compile(rf"(?:{_KEYWORDS})\s+({_TOKEN})", re.I | re.U)
 _PASSWORD_LIKE = re.compile(r"\d|[^\w\s]|[a-z].*[A-Z]|[A-Z].*[a-z].*[A-Z]")
 _QUOTED = re.compile(rf"[{_QUOTES}]([^{_QUOTES}\r\n]{{2,64}})[{_QUOTES}]", re.U)
@@ -60,6 +64,8 @@ def candidate_passwords(text: str, limit: int = 20) -> list[str]:
 
     text = text[:200_000]
     for match in _AFTER_KEYWORD.finditer(text):
+        keep(match.group(1))
+    for match in _AFTER_WORDS.finditer(text):
         keep(match.group(1))
     for match in _AFTER_SPACE.finditer(text):
         # "password Xy7k2" without a colon: only tokens that look like passwords.

@@ -19,6 +19,9 @@ from tap_core.attachments.passwords import candidate_passwords, html_to_text
         ("pwd=hello77", "hello77"),
         ("Password\n   Secret55\nRegards", "Secret55"),
         ("password Inv-7731 (case sensitive)", "Inv-7731"),
+        ("Senha de acesso: 123", "123"),
+        ("Passwort für das Archiv: Kx-81", "Kx-81"),
+        ("CODIGO: 9164462833", "9164462833"),
     ],
 )
 def test_finds_password(text: str, expected: str) -> None:

@@ -27,7 +27,7 @@ class TextUrlScanner(Scanner):
     """Plain text and XML: the links they carry go to URL Protect."""
 
     name = "text_urls"
-    types = frozenset({"text", "xml", "csv", "url_shortcut", "office_xml"})
+    types = frozenset({"text", "xml", "csv", "ics", "url_shortcut", "office_xml", "mobileconfig"})
 
     def scan(self, data: bytes, ctx: ScanContext) -> None:
         add_urls(data[: 8 * 1024 * 1024].decode("utf-8", "replace"), ctx)

@@ -18,6 +18,11 @@ _FLD_SIMPLE = re.compile(r'<w:fldSimple[^>]*w:instr\s*=\s*"([^"]*)"', re.I)
 _DDE = re.compile(r"^\s*DDE(AUTO)?\b", re.I)
 _DDE_LINK = re.compile(r'<(?:\w+:)?ddeLink[^>]*ddeService\s*=\s*"([^"]*)"[^>]*ddeTopic\s*=\s*"([^"]*)"', re.I)
 _XML_PART_CAP = 16 * 1024 * 1024
+_TEXT_RUN = re.compile(r"<(?:\w+:)?t(?:\s[^>]*)?>([^<]{8,})</(?:\w+:)?t>")
+_HYPERLINK_FIELD = re.compile(r"HYPERLINK\s+\"([^\"]+)\"", re.I)
+_IMAGE_EXTENSIONS = frozenset({"png", "jpg", "jpeg", "gif", "bmp", "tif", "tiff", "webp"})
+_MAX_IMAGES = 10
+_IMAGE_CAP = 10 * 1024 * 1024
 
 
 class OoxmlScanner(Scanner):
@@ -31,6 +36,7 @@ class OoxmlScanner(Scanner):
             raise Unparseable(str(exc)) from exc
         with package:
             infos = [i for i in package.infolist() if not i.is_dir()]
+            images = 0
             for info in infos:
                 ctx.check_time()
                 lower = info.filename.lower()
@@ -44,8 +50,20 @@ class OoxmlScanner(Scanner):
                         ctx.add_child(info.filename, content, packed=info.compress_size)
                 elif "/activex/" in lower and lower.endswith(".xml"):
                     ctx.add("ooxml_activex", 2.0, "Document embeds ActiveX controls", info.filename)
+                elif "/media/" in lower and lower.rsplit(".", 1)[-1] in _IMAGE_EXTENSIONS:
+                    # Pictures are where QR codes (quishing) hide; a few per document are enough.
+                    if images < _MAX_IMAGES and info.file_size <= _IMAGE_CAP:
+                        if ctx.can_extract(info.filename, info.file_size, info.compress_size):
+                            images += 1
+                            ctx.add_child(info.filename, self._read(package, info, ctx))
                 elif lower.startswith("word/") and lower.endswith(".xml") and "/_rels/" not in lower:
-                    self._word_fields(self._read(package, info, ctx), info.filename, ctx)
+                    xml = self._read(package, info, ctx)
+                    self._word_fields(xml, info.filename, ctx)
+                    self._text_urls(xml, ctx)
+                elif lower == "xl/sharedstrings.xml" or (
+                    lower.startswith("ppt/slides/") and lower.endswith(".xml")
+                ):
+                    self._text_urls(self._read(package, info, ctx), ctx)
                 elif lower.startswith("xl/externallinks/") and lower.endswith(".xml"):
                     self._excel_dde(self._read(package, info, ctx), info.filename, ctx)
 
@@ -93,6 +111,12 @@ class OoxmlScanner(Scanner):
                 )
 
     @staticmethod
+    def _text_urls(xml: bytes, ctx: ScanContext) -> None:
+        """URLs typed in the document's text (not the XML namespaces)."""
+        text = xml.decode("utf-8", "replace")
+        add_urls(" ".join(html.unescape(run) for run in _TEXT_RUN.findall(text)), ctx)
+
+    @staticmethod
     def _word_fields(xml: bytes, part: str, ctx: ScanContext) -> None:
         if b"instr" not in xml:
             return
@@ -100,6 +124,9 @@ class OoxmlScanner(Scanner):
         # A field instruction can be split across runs: join the runs of the part.
         joined = "".join(html.unescape(t) for t in _INSTR_TEXT.findall(text))
         fields = [html.unescape(f) for f in _FLD_SIMPLE.findall(text)]
+        for instruction in [joined, *fields]:
+            for target in _HYPERLINK_FIELD.findall(instruction):
+                add_urls(target, ctx)
         for instruction in [joined, *fields]:
             if _DDE.search(instruction):
                 ctx.add(

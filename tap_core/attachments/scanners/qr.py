@@ -22,7 +22,13 @@ def qr_urls_from_image(image: Image.Image, ctx: ScanContext, where: str) -> list
     if width < _MIN_SIDE or height < _MIN_SIDE or width * height > ctx.limits.max_image_pixels:
         return []
     ctx.check_time()
-    if image.mode not in ("L", "RGB", "RGBA"):
+    if image.mode in ("RGBA", "LA", "P", "PA"):
+        # A code drawn on a transparent background reads as black on black once alpha is dropped.
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        white.alpha_composite(rgba)
+        image = white.convert("RGB")
+    elif image.mode not in ("L", "RGB"):
         image = image.convert("RGB")
     found: list[str] = []
     for barcode in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode):

@@ -12,10 +12,18 @@ rule html_smuggling
         $dl3 = "setAttribute('download'" nocase
         $dl4 = ".click()" nocase
         $b64a = "atob(" nocase
-        $b64b = /[A-Za-z0-9+\/]{1000}/
         $b64c = "Uint8Array" nocase
+        // base64 of file headers (MZ, zip, 7z, rar, OLE, PDF, gzip): literal atoms keep the rule fast
+        $h1 = "TVqQAAMAAAAEAAAA"
+        $h2 = "UEsDBBQA"
+        $h3 = "UEsDBAoA"
+        $h4 = "N3q8ryc"
+        $h5 = "UmFyIRoH"
+        $h6 = "0M8R4KGxGuE"
+        $h7 = "JVBERi0"
+        $h8 = "H4sIA"
     condition:
-        filesize < 50MB and $blob and any of ($save*) and any of ($dl*) and any of ($b64*)
+        filesize < 50MB and $blob and any of ($save*) and any of ($dl*) and (any of ($b64*) or any of ($h*))
 }
 
 rule html_data_uri_download
