@@ -36,17 +36,24 @@ class TableQuarantineIndex:
     def put(self, entry: QuarantineEntry) -> None:
         partition = _keys.escape(entry.tenant_id)
         body = _entity(entry)
-        operations: list[Any] = [
-            ("upsert", {**body, "RowKey": _point(entry.mailbox, entry.message_id)}, {"mode": "replace"}),
-            ("upsert", {**body, "RowKey": _listing(entry.at, entry.mailbox, entry.message_id)},
-             {"mode": "replace"}),
-        ]
-        previous = self._store.read(partition, _point(entry.mailbox, entry.message_id))
-        if previous is not None:
-            old = _listing(as_utc(previous["At"]), entry.mailbox, entry.message_id)
-            if old != operations[1][1]["RowKey"]:
-                operations.append(("delete", {"PartitionKey": partition, "RowKey": old}))
-        self._store.table.submit_transaction(operations)
+        point = _point(entry.mailbox, entry.message_id)
+        listing = _listing(entry.at, entry.mailbox, entry.message_id)
+        for attempt in range(3):
+            operations: list[Any] = [
+                ("upsert", {**body, "RowKey": point}, {"mode": "replace"}),
+                ("upsert", {**body, "RowKey": listing}, {"mode": "replace"}),
+            ]
+            previous = self._store.read(partition, point)
+            if previous is not None:
+                old = _listing(as_utc(previous["At"]), entry.mailbox, entry.message_id)
+                if old != listing:  # re-quarantined at another time: move the listing row
+                    operations.append(("delete", {"PartitionKey": partition, "RowKey": old}))
+            try:
+                self._store.table.submit_transaction(operations)
+                return
+            except TableTransactionError as error:
+                if error.status_code != 404 or attempt == 2:  # 404: a concurrent put moved it first
+                    raise
 
     def get(self, tenant_id: str, mailbox: str, message_id: str) -> QuarantineEntry | None:
         entity = self._store.read(_keys.escape(tenant_id), _point(mailbox, message_id))

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError
+from azure.data.tables import TableTransactionError
 
 from connectors.storage import _keys
 from connectors.storage.interfaces import AuditRecord, VerdictRecord
@@ -39,16 +40,23 @@ class TableVerdictStore:
             "Reasons": _keys.dumps(list(record.reasons), what="verdict reasons"),
             "Details": _keys.dumps(dict(record.details), what="verdict details"),
         }
-        operations: list[Any] = [
-            ("upsert", {**body, "RowKey": point_row}, {"mode": "replace"}),
-            ("upsert", {**body, "RowKey": time_row}, {"mode": "replace"}),
-        ]
-        previous = self._store.read(partition, point_row)
-        if previous is not None:
-            old_time_row = f"t|{_keys.inverted(as_utc(previous['DecidedAt']))}|{_keys.escape(message_id)}"
-            if old_time_row != time_row:  # a re-decision moves the listing row too
-                operations.append(("delete", {"PartitionKey": partition, "RowKey": old_time_row}))
-        self._store.table.submit_transaction(operations)
+        for attempt in range(3):
+            operations: list[Any] = [
+                ("upsert", {**body, "RowKey": point_row}, {"mode": "replace"}),
+                ("upsert", {**body, "RowKey": time_row}, {"mode": "replace"}),
+            ]
+            previous = self._store.read(partition, point_row)
+            if previous is not None:
+                old_time_row = f"t|{_keys.inverted(as_utc(previous['DecidedAt']))}|{_keys.escape(message_id)}"
+                if old_time_row != time_row:  # a re-decision moves the listing row too
+                    operations.append(("delete", {"PartitionKey": partition, "RowKey": old_time_row}))
+            try:
+                self._store.table.submit_transaction(operations)
+                return
+            except TableTransactionError as error:
+                # 404: a concurrent put moved the listing row first; re-read and try again.
+                if error.status_code != 404 or attempt == 2:
+                    raise
 
     def get_verdict(self, tenant_id: str, message_id: str) -> VerdictRecord | None:
         entity = self._store.read(_keys.escape(tenant_id), "m|" + _keys.escape(message_id))

@@ -60,3 +60,15 @@ def test_concurrent_status_change_is_refused(stores: AzureStores, monkeypatch: p
     entry = q.get("contoso", "ann@contoso.com", "AAMk/0=")
     assert entry is not None and entry.status is QuarantineStatus.RELEASED
     assert {e.status for e in q.list("contoso")} == {QuarantineStatus.RELEASED}
+
+
+def test_requarantine_at_a_new_time_moves_the_listing_row(stores: AzureStores) -> None:
+    q = stores.quarantine
+    q.put(_entry(0))
+    q.put(_entry(1))
+    later = _entry(0)
+    q.put(QuarantineEntry(later.tenant_id, later.mailbox, later.message_id, later.folder_id,
+                          later.original_folder_id, "sandbox: malicious", T0 + timedelta(minutes=9)))
+    listed = q.list("contoso")
+    assert [(e.message_id, e.reason) for e in listed] == [("AAMk/0=", "sandbox: malicious"),
+                                                          ("AAMk/1=", "malicious URL")]
