@@ -10,11 +10,14 @@ Azurite's start-up lines, so parallel runs never collide. Telemetry is always di
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -107,7 +110,7 @@ def azurite(*, host: str = "127.0.0.1", startup_timeout: float = 60.0, debug_log
     env.pop("AZURITE_ACCOUNTS", None)  # only the well-known dev account, whose key we know
     process = subprocess.Popen(
         args, cwd=location, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True,
+        start_new_session=True, preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
     )
     ports: dict[str, int] = {}
     output: list[str] = []
@@ -145,13 +148,27 @@ def azurite(*, host: str = "127.0.0.1", startup_timeout: float = 60.0, debug_log
         shutil.rmtree(location, ignore_errors=True)
 
 
+def _die_with_parent() -> None:
+    # Runs in the child before exec: if the test process is killed outright (no cleanup runs),
+    # the kernel stops Azurite too instead of leaving it listening (PR_SET_PDEATHSIG = 1).
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
 def _drain(process: subprocess.Popen[str]) -> None:
     assert process.stdout is not None
     for _ in process.stdout:
         pass
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":  # `python -m tests.storage.azurite`: run one for manual use until Ctrl-C
+    signal.signal(signal.SIGTERM, _stop)  # clean up on `kill` too, not only on Ctrl-C
     with azurite() as emulator:
         print(emulator, flush=True)
         print(emulator.connection_string, flush=True)
