@@ -55,10 +55,36 @@ def _normalise(text: str) -> str:
     return fold_text(text).replace("rn", "m")
 
 
-def _pattern(term: str) -> str:
-    # Words in order with any punctuation or spacing between them (or none): "W-2" = "w2".
-    words = _WORD.findall(_normalise(term))
-    return r"(?<!\w)" + r"[\W_]*".join(re.escape(w) for w in words) + r"(?!\w)" if words else ""
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(_WORD.findall(_normalise(text)))
+
+
+class _TermIndex:
+    """Terms as word sequences, looked up by their first word: one dict probe per text word.
+
+    A term matches its words in order with any punctuation or spacing between them, or none:
+    "W-2" is also indexed as "w2", "gift card" as "giftcard".
+    """
+
+    def __init__(self, terms: Iterable[str]) -> None:
+        self._by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        for term in terms:
+            words = _words(term)
+            if not words:
+                continue
+            forms = {words, ("".join(words),)}
+            for form in forms:
+                self._by_first.setdefault(form[0], []).append((form, term))
+        for entries in self._by_first.values():
+            entries.sort(key=lambda e: -len(e[0]))
+
+    def find(self, words: Sequence[str]) -> list[str]:
+        found: dict[str, None] = {}
+        for i, word in enumerate(words):
+            for form, term in self._by_first.get(word, ()):
+                if tuple(words[i : i + len(form)]) == form:
+                    found[term] = None
+        return list(found)
 
 
 class ThreatDictionary:
@@ -67,42 +93,19 @@ class ThreatDictionary:
     def __init__(
         self, languages: Sequence[str] = (), extra_strong: Iterable[str] = (), extra_weak: Iterable[str] = ()
     ) -> None:
-        langs = list(languages) or shipped_languages()
-        strong: dict[str, str] = {}
-        weak: dict[str, str] = {}
-        for lang in langs:
+        strong: list[str] = []
+        weak: list[str] = []
+        for lang in list(languages) or shipped_languages():
             terms = load_terms(lang)
-            strong.update((t, _pattern(t)) for t in terms.strong)
-            weak.update((t, _pattern(t)) for t in terms.weak)
-        strong.update((t, _pattern(t)) for t in extra_strong)
-        weak.update((t, _pattern(t)) for t in extra_weak)
-        self._strong = self._compile(strong)
-        self._weak = self._compile(weak)
-
-    @staticmethod
-    def _compile(terms: dict[str, str]) -> tuple[re.Pattern[str] | None, dict[str, str]]:
-        # One alternation, longest first; named lookup from the matched (folded) text back to the term.
-        items = [(t, p) for t, p in terms.items() if p]
-        if not items:
-            return None, {}
-        items.sort(key=lambda tp: -len(tp[1]))
-        regex = re.compile("|".join(f"({p})" for _, p in items))
-        return regex, {str(i + 1): t for i, (t, _) in enumerate(items)}
-
-    @staticmethod
-    def _find(compiled: tuple[re.Pattern[str] | None, dict[str, str]], text: str) -> list[str]:
-        regex, names = compiled
-        if regex is None:
-            return []
-        found: dict[str, None] = {}
-        for m in regex.finditer(text):
-            found[names[str(m.lastindex)]] = None
-        return list(found)
+            strong += terms.strong
+            weak += terms.weak
+        self._strong = _TermIndex([*strong, *extra_strong])
+        self._weak = _TermIndex([*weak, *extra_weak])
 
     def scan(self, subject: str, body: str) -> tuple[list[str], list[str]]:
         """(strong terms, weak terms) found in the subject and body."""
-        text = _normalise(f"{subject}\n{body[:MAX_BODY_CHARS]}")
-        return self._find(self._strong, text), self._find(self._weak, text)
+        words = _words(f"{subject}\n{body[:MAX_BODY_CHARS]}")
+        return self._strong.find(words), self._weak.find(words)
 
     def matches(self, subject: str, body: str) -> list[str]:
         """The terms that make the message match (empty when it does not)."""

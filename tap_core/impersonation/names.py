@@ -242,15 +242,17 @@ class NameMatcher:
         for si, sur in enumerate(tokens):
             if not self._part_equal(sur, p.surname):
                 continue
-            for gi, giv in enumerate(tokens):
-                how = self._given_how(giv, p.given) if gi != si else ""
-                if not how:
-                    continue
-                if sur != p.surname:
-                    return "fuzzy"
-                if how == "exact" and gi > si:
-                    return "reordered"
-                return how
+            # The given name is written first ("Jane Q. Doe"), or right after a surname written
+            # first ("Doe, Jane Q."); a middle initial never stands in for it ("Stephen D. Doe").
+            gi = 1 if si == 0 else 0
+            how = self._given_how(tokens[gi], p.given)
+            if not how:
+                continue
+            if sur != p.surname:
+                return "fuzzy"
+            if how == "exact" and gi > si:
+                return "reordered"
+            return how
         return ""
 
     def _given_how(self, g: str, given: str) -> str:

@@ -174,13 +174,15 @@ def _show(addr: Address) -> str:
     return f'"{addr.name}" <{addr.address}>' if addr.name else addr.address
 
 
+_LIST_HEADERS = ("List-Id", "List-Post", "List-Unsubscribe", "List-Help", "List-Subscribe", "Mailing-List")
+
+
 def _is_list_reply(message: Message, reply: Address) -> bool:
-    """Mailing lists set Reply-To to the list: that is no mismatch."""
-    list_post = (message.header("List-Post") or "").lower()
-    list_id = (message.header("List-Id") or "").lower()
-    if reply.address and reply.address in list_post:
-        return True
-    return bool(list_id) and bool(reply.domain) and _reg(reply.domain) in list_id
+    """Mailing lists set Reply-To to the list: no mismatch when the list headers name its domain."""
+    listed = " ".join(v for h in _LIST_HEADERS for v in message.header_values(h)).lower()
+    if not listed or not reply.domain:
+        return False
+    return reply.address in listed or _reg(reply.domain) in listed
 
 
 # --- the indicators ----------------------------------------------------------------------------

@@ -74,6 +74,7 @@ def test_variants_match(matcher: NameMatcher, display: str, vip: str, how: str) 
         "CEO",
         "Dane Joe",
         "Accounts Payable",
+        "Stephen R. Smith",  # a middle initial is not the given name
         "",
     ],
 )
