@@ -37,26 +37,10 @@ def message_path(mailbox: str, message_id: str) -> str:
 
 async def fetch_message(graph: TenantGraph, mailbox: str, message_id: str) -> FetchedMessage:
     """Fetch a message and its attachments and map it for the pipelines."""
-    base = message_path(mailbox, message_id)
-    raw = await graph.get_json(base, {"$select": MESSAGE_SELECT, "$expand": "attachments"})
-    requests = 1
-    limit = graph.settings.max_attachment_bytes
-    for index, att in enumerate(raw.get("attachments") or []):
-        if not isinstance(att, dict) or not att.get("id"):
-            continue
-        kind = str(att.get("@odata.type") or "")
-        att_path = f"{base}/attachments/{seg(str(att['id']))}"
-        if kind.endswith("itemAttachment") and not isinstance(att.get("item"), dict):
-            expanded = await graph.get_json(att_path, {"$expand": "microsoft.graph.itemAttachment/item"})
-            requests += 1
-            raw["attachments"][index] = {**att, **expanded}
-        elif kind.endswith("fileAttachment") and not att.get("contentBytes"):
-            size = att.get("size")
-            if isinstance(size, int) and size > limit:
-                continue  # over the limit: left truncated; message_from_graph records it
-            response = await graph.request("GET", f"{att_path}/$value")
-            requests += 1
-            att["contentBytes"] = base64.b64encode(response.content).decode("ascii")
+    raw = await graph.get_json(
+        message_path(mailbox, message_id), {"$select": MESSAGE_SELECT, "$expand": "attachments"}
+    )
+    requests = 1 + await complete_attachments(graph, mailbox, str(raw.get("id") or message_id), raw)
     message = message_from_graph(raw, f"graph:{mailbox}/{raw.get('id', message_id)}")
     return FetchedMessage(
         raw=raw,
@@ -66,3 +50,35 @@ async def fetch_message(graph: TenantGraph, mailbox: str, message_id: str) -> Fe
         change_key=str(raw.get("changeKey") or ""),
         requests=requests,
     )
+
+
+async def complete_attachments(graph: TenantGraph, mailbox: str, message_id: str, raw: dict[str, Any]) -> int:
+    """Fill in what ``$expand=attachments`` left out, in place; returns the requests made.
+
+    Item attachments get their item (``$expand=microsoft.graph.itemAttachment/item``); file
+    attachments without ``contentBytes`` get their bytes from ``/$value`` unless larger than
+    ``max_attachment_bytes`` (then they stay truncated and the pipelines see that)."""
+    base = message_path(mailbox, message_id)
+    limit = graph.settings.max_attachment_bytes
+    requests = 0
+    attachments = raw.get("attachments") or []
+    for index, att in enumerate(attachments):
+        if not isinstance(att, dict) or not att.get("id"):
+            continue
+        kind = str(att.get("@odata.type") or "")
+        att_path = f"{base}/attachments/{seg(str(att['id']))}"
+        if kind.endswith("itemAttachment") and not isinstance(att.get("item"), dict):
+            expanded = await graph.get_json(att_path, {"$expand": "microsoft.graph.itemAttachment/item"})
+            requests += 1
+            attachments[index] = {**att, **expanded}
+        elif kind.endswith("fileAttachment") and not att.get("contentBytes"):
+            size = att.get("size")
+            if isinstance(size, int) and size > limit:
+                continue
+            response = await graph.request("GET", f"{att_path}/$value")
+            requests += 1
+            data = response.content[: limit + 1]
+            if len(data) > limit:
+                continue  # the declared size lied: keep it truncated rather than hold it all
+            att["contentBytes"] = base64.b64encode(data).decode("ascii")
+    return requests

@@ -101,3 +101,29 @@ def test_fetch_unknown_message_raises_graph_error(settings: GraphSettings, tenan
     with pytest.raises(GraphApiError) as err:
         run(go())
     assert err.value.status in (400, 404)
+
+
+def test_attachments_without_content_come_from_value(
+    sim: SimHandle, settings: GraphSettings, tenant_id: str
+) -> None:
+    """Graph may leave contentBytes out (large files): one /$value request per such file."""
+    from connectors.graph.messages import MESSAGE_SELECT, complete_attachments, message_path
+
+    msg_id = sim.deliver(ADELE, mail("Big", attachments=2, size=5000))["immutableId"]
+
+    async def go(limit: int) -> tuple[int, list[object]]:
+        async with GraphApp(make_settings(sim, max_attachment_bytes=limit)) as app:
+            graph = app.tenant(tenant_id)
+            raw = await graph.get_json(
+                message_path(ADELE, msg_id), {"$select": MESSAGE_SELECT, "$expand": "attachments"}
+            )
+            for att in raw["attachments"]:
+                del att["contentBytes"]
+            used = await complete_attachments(graph, ADELE, msg_id, raw)
+            return used, [att.get("contentBytes") for att in raw["attachments"]]
+
+    used, contents = run(go(10_000))
+    assert used == 2
+    assert all(isinstance(c, str) and len(c) > 6000 for c in contents)
+    used, contents = run(go(1000))  # over the limit: not downloaded, left truncated
+    assert used == 0 and contents == [None, None]
