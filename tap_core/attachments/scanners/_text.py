@@ -7,6 +7,12 @@ import re
 from tap_core.attachments.context import ScanContext
 
 URL_RE = re.compile(r"""\b(?:https?|ftp)://[^\s"'<>()\[\]{}\\^`|]{2,2048}""", re.I)
+# XML namespaces and DTDs: identifiers in every Office/SVG/plist file, never visited by anyone.
+_NAMESPACE = re.compile(
+    r"https?://(schemas\.openxmlformats\.org|schemas\.microsoft\.com|www\.w3\.org|purl\.org|ns\.adobe\.com|"
+    r"schemas\.xmlsoap\.org|www\.apple\.com/DTDs|openoffice\.org/\d{4})/",
+    re.I,
+)
 _TRAILING = ".,;:!?'\")]}>"
 
 
@@ -15,6 +21,8 @@ def add_urls(text: str, ctx: ScanContext, limit: int = 200) -> list[str]:
     found: list[str] = []
     for match in URL_RE.finditer(text):
         url = match.group(0).rstrip(_TRAILING)
+        if _NAMESPACE.match(url):
+            continue
         if url not in found:
             found.append(url)
             ctx.add_url(url)

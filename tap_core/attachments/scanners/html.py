@@ -119,11 +119,11 @@ class HtmlScanner(Scanner):
                 continue
             kind = identify(raw)
             family = FAMILIES.get(kind.type, "unknown")
-            if family in ("text", "web") or kind.type in ("js", "vbs", "ps1", "bat"):
+            if family in ("text", "web", "script"):
                 decoded = raw.decode("utf-8", "replace")
                 ctx.add_text("decoded base64", decoded)
                 add_urls(decoded, ctx)
-                if family == "web" and len(raw) >= 64:
+                if (family in ("web", "script") or kind.type == "js") and len(raw) >= 64:
                     count += 1
                     ctx.add_child(f"decoded-{count}.{kind.type}", raw)
             elif kind.type not in ("unknown", "empty", "png", "jpeg", "gif", "webp", "bmp"):
