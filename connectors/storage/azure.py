@@ -12,6 +12,7 @@ Names (``<p>`` = ``config.prefix``, default ``tap``): tables ``<p>journal``, ``<
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from connectors.storage.artefacts import BlobArtefactStore
 from connectors.storage.clicks import TableClickLog, TableRateLimiter
@@ -29,7 +30,7 @@ from connectors.storage.urlindex import TableUrlIndex
 __all__ = [
     "AzureStores", "BlobArtefactStore", "BlobPolicyStore", "StorageQueue", "TableAuditStore",
     "TableClickLog", "TableJournal", "TableQuarantineIndex", "TableRateLimiter", "TableSenderHistory",
-    "TableSubscriptionStore", "TableTenantStore", "TableUrlIndex", "TableVerdictStore",
+    "TableSubscriptionStore", "TableTenantStore", "TableUrlIndex", "TableVerdictStore", "get_stores",
 ]
 
 
@@ -90,3 +91,9 @@ class AzureStores:
 
     def __repr__(self) -> str:
         return f"AzureStores({self.config.describe()})"
+
+
+@lru_cache(maxsize=1)
+def get_stores() -> AzureStores:
+    """The process-wide stores from the environment, opened once (Functions reuse the worker)."""
+    return AzureStores.open(StorageConfig.from_env())

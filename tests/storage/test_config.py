@@ -1,11 +1,13 @@
-"""StorageConfig: environment names, precedence, and no secret in reprs (no Azurite needed)."""
+"""StorageConfig: environment names, precedence, and no secret in reprs."""
 
 from __future__ import annotations
 
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from connectors.storage.azure import get_stores
 from connectors.storage.config import DEV_ACCOUNT_KEY, StorageConfig, azurite_connection_string
+from tests.storage.azurite import Azurite
 
 SECRET_KEY = "c2VjcmV0LWtleS1kby1ub3QtbG9n"
 CONN = (
@@ -82,3 +84,19 @@ def test_resource_names_follow_the_prefix() -> None:
     assert config.delayed_queue == "tapdev-delayed"
     assert config.table_name("journal") == "tapdevjournal"
     assert config.container_name("policies") == "tapdev-policies"
+
+
+def test_get_stores_opens_from_the_environment_once(
+    azurite_instance: Azurite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TAP365_STORAGE_CONNECTION_STRING", azurite_instance.connection_string)
+    monkeypatch.setenv("TAP365_STORAGE_PREFIX", "envcfg")
+    get_stores.cache_clear()
+    try:
+        stores = get_stores()
+        assert stores is get_stores()
+        assert stores.notifications.name == "envcfg-notifications"
+        assert azurite_instance.account_key not in repr(stores)
+        stores.notifications.send("hello")
+    finally:
+        get_stores.cache_clear()
