@@ -20,8 +20,12 @@ import traceback
 from collections import OrderedDict
 from collections.abc import Sequence
 
+import yara
+
+from tap_core.attachments.antivirus import AntivirusProvider
 from tap_core.attachments.context import Budget, Child, ScanContext, ScanTimeout, Unparseable
 from tap_core.attachments.filetype import FileKind, identify, name_findings
+from tap_core.attachments.hashsets import HashSet
 from tap_core.attachments.model import AttachmentThresholds, FileResult, ScanLimits
 from tap_core.attachments.scanners.base import Scanner
 from tap_core.findings import Finding, Verdict
@@ -45,11 +49,17 @@ class AttachmentEngine:
         scanners: Sequence[Scanner] | None = None,
         thresholds: AttachmentThresholds | None = None,
         cache_size: int = 1024,
+        *,
+        hash_sets: Sequence[HashSet] = (),
+        yara_rules: yara.Rules | None = None,
+        antivirus: AntivirusProvider | None = None,
     ) -> None:
+        """``scanners`` replaces the default set; otherwise it is built with ``hash_sets``,
+        ``yara_rules`` (default: the packaged rules) and the optional ``antivirus`` provider."""
         if scanners is None:
             from tap_core.attachments.scanners import default_scanners
 
-            scanners = default_scanners()
+            scanners = default_scanners(hash_sets=hash_sets, yara_rules=yara_rules, antivirus=antivirus)
         self.limits = limits or ScanLimits()
         self.thresholds = thresholds or AttachmentThresholds()
         self.scanners: tuple[Scanner, ...] = tuple(scanners)

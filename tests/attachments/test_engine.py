@@ -79,7 +79,7 @@ def test_cache_separates_password_dependent_results() -> None:
 def test_plain_hash_list_hit_is_malicious() -> None:
     hashes = HashSet.from_bytes(f"# feed\n{EICAR_SHA256} EICAR-Test\nnot-a-hash\n".encode(), source="local")
     assert len(hashes) == 1
-    engine = AttachmentEngine(scanners=default_scanners(hash_sets=[hashes]), cache_size=0)
+    engine = AttachmentEngine(hash_sets=[hashes], cache_size=0)
     result = engine.scan("a.zip", make_zip({"x.txt": EICAR}))
     hit = next(f for f in result.children[0].findings if f.name == "known_malware_hash")
     assert hit.verdict is Verdict.MALICIOUS and "EICAR-Test" in hit.reason
