@@ -147,6 +147,40 @@ class SimHandle:
             http_client=http_session(self.ca_path),
         )
 
+    def credential(
+        self, tenant: str | int = 0, app: str | int = 0, certificate: bool = False
+    ) -> MsalCredential:
+        """An azure-core style credential (``get_token``) backed by MSAL, for msgraph-sdk."""
+        return MsalCredential(self.msal_app(tenant, app, certificate))
+
+    def graph_service_client(
+        self, tenant: str | int = 0, app: str | int = 0, certificate: bool = False
+    ) -> tuple[Any, Any]:
+        """(``GraphServiceClient``, its ``httpx.AsyncClient``) pointed at the sim.
+
+        msgraph-sdk needs: ``allowed_hosts`` including 127.0.0.1 (or it silently sends no
+        token), the Graph scope (it would derive one from the sim's host), a trusted CA, and
+        ``base_url`` without a trailing slash. Close the httpx client when done (it is async).
+        """
+        import httpx
+        from kiota_authentication_azure.azure_identity_authentication_provider import (
+            AzureIdentityAuthenticationProvider,
+        )
+        from msgraph import GraphRequestAdapter, GraphServiceClient
+        from msgraph_core import GraphClientFactory
+
+        auth = AzureIdentityAuthenticationProvider(
+            self.credential(tenant, app, certificate),
+            scopes=[GRAPH_SCOPE],
+            allowed_hosts=["127.0.0.1", "localhost"],
+        )
+        http = GraphClientFactory.create_with_default_middleware(
+            client=httpx.AsyncClient(verify=self.ca_path, trust_env=False, timeout=30)
+        )
+        adapter = GraphRequestAdapter(auth, http)
+        adapter.base_url = self.graph_url
+        return GraphServiceClient(request_adapter=adapter), http
+
     def graph(self, method: str, path: str, token: str, **kwargs: Any) -> requests.Response:
         headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
         return self.session.request(method, f"{self.graph_url}{path}", headers=headers, timeout=30, **kwargs)
@@ -201,6 +235,24 @@ class SimHandle:
 
     def advance_clock(self, seconds: float) -> None:
         self.control("POST", "/clock", json={"advance": seconds})
+
+
+class MsalCredential:
+    """Implements azure-core's ``TokenCredential.get_token`` with an MSAL confidential client."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        from azure.core.credentials import AccessToken
+
+        result = self._app.acquire_token_for_client(list(scopes))
+        if "access_token" not in result:
+            raise RuntimeError(f"token request failed: {result.get('error_description')}")
+        return AccessToken(result["access_token"], int(time.time()) + int(result["expires_in"]))
+
+    def close(self) -> None:
+        pass
 
 
 def _load_seed(seed: str | Path | dict[str, Any] | None) -> dict[str, Any]:
@@ -309,7 +361,7 @@ class Receiver:
             scheme = "https"
         port = self._server.server_address[1]
         self.base = f"{scheme}://127.0.0.1:{port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
 
     @property
