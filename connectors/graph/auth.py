@@ -119,6 +119,15 @@ class TenantCredential:
             raise GraphAuthError.from_msal(self.tenant_id, result)
         return result
 
+    def refresh(self, scope: str = GRAPH_SCOPE) -> str:
+        """Drop cached access tokens and get a new one (after Graph rejected ours with 401:
+        expired early, revoked, or roles changed)."""
+        with self._lock:
+            cache = self._app.token_cache
+            for item in list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
+                cache.remove_at(item)
+        return str(self.acquire(scope)["access_token"])
+
     def _token(self, scopes: tuple[str, ...]) -> AccessToken:
         scope = scopes[0] if scopes else GRAPH_SCOPE
         result = self.acquire(scope)

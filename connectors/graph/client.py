@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlparse
 
 import httpx
+import jwt
 from kiota_authentication_azure.azure_identity_authentication_provider import (
     AzureIdentityAuthenticationProvider,
 )
@@ -49,12 +50,17 @@ def add_prefer(headers: Mapping[str, str], token: str = IMMUTABLE_ID) -> str:
     return ", ".join(parts)
 
 
-class ImmutableIdLimitMiddleware(BaseMiddleware):
-    """Innermost middleware: Prefer header, per-app concurrency slot, request counter."""
+TokenRefresher = Callable[[str], Awaitable[str | None]]
 
-    def __init__(self, limit: int) -> None:
+
+class ImmutableIdLimitMiddleware(BaseMiddleware):
+    """Innermost middleware: Prefer header, per-app concurrency slot, request counter, and one
+    resend with a fresh token when Graph answers 401 (SDK and raw requests alike)."""
+
+    def __init__(self, limit: int, refresh: TokenRefresher | None = None) -> None:
         super().__init__()
         self.limit = limit
+        self.refresh = refresh
         self._semaphores: dict[int, asyncio.Semaphore] = {}
         self.sent = 0  # HTTP requests put on the wire (retries included)
 
@@ -72,6 +78,17 @@ class ImmutableIdLimitMiddleware(BaseMiddleware):
             self.sent += 1
             response = await super().send(request, transport)
             # Read the body inside the slot so the connection is free when the slot is.
+            await response.aread()
+            scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+            if response.status_code != 401 or scheme.lower() != "bearer" or self.refresh is None:
+                return response
+            fresh = await self.refresh(token)
+            if not fresh or fresh == token:
+                return response
+            await response.aclose()
+            request.headers["Authorization"] = f"Bearer {fresh}"
+            self.sent += 1
+            response = await super().send(request, transport)
             await response.aread()
             return response
 
@@ -127,7 +144,7 @@ class GraphApp:
     def __init__(self, settings: GraphSettings, credentials: CredentialPool | None = None) -> None:
         self.settings = settings
         self.credentials = credentials or CredentialPool(settings)
-        self.limiter = ImmutableIdLimitMiddleware(settings.max_concurrency)
+        self.limiter = ImmutableIdLimitMiddleware(settings.max_concurrency, self._refresh_token)
         self._http: httpx.AsyncClient | None = None
         self._tenants: dict[str, TenantGraph] = {}
 
@@ -136,6 +153,17 @@ class GraphApp:
         if self._http is None:
             self._http = build_http_client(self.settings, self.limiter)
         return self._http
+
+    async def _refresh_token(self, rejected: str) -> str | None:
+        """A new token for the tenant the rejected one was issued for (its ``tid`` claim)."""
+        try:
+            tenant_id = str(jwt.decode(rejected, options={"verify_signature": False}).get("tid") or "")
+        except jwt.PyJWTError:
+            return None
+        if not tenant_id:
+            return None
+        credential = self.credentials.get(tenant_id)
+        return await asyncio.to_thread(credential.refresh)
 
     def tenant(self, tenant_id: str) -> TenantGraph:
         key = tenant_id.lower()

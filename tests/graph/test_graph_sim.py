@@ -127,3 +127,19 @@ def test_attachments_without_content_come_from_value(
     assert all(isinstance(c, str) and len(c) > 6000 for c in contents)
     used, contents = run(go(1000))  # over the limit: not downloaded, left truncated
     assert used == 0 and contents == [None, None]
+
+
+def test_rejected_token_is_refreshed_once(sim: SimHandle, settings: GraphSettings, tenant_id: str) -> None:
+    msg_id = sim.deliver(ADELE, mail("Late"))["immutableId"]
+
+    async def go() -> str:
+        async with GraphApp(settings) as app:
+            graph = app.tenant(tenant_id)
+            first = await graph.access_token()
+            sim.advance_clock(7200)  # Graph now calls our cached token expired (401)
+            fetched = await fetch_message(graph, ADELE, msg_id)
+            assert await graph.access_token() != first
+            return fetched.message.subject
+
+    assert run(go()) == "Late"
+    assert sim.stats()["requests"]["by_status"].get("401") == 1
