@@ -21,7 +21,8 @@ import idna
 from pydantic import BaseModel, ConfigDict, Field
 from rapidfuzz.distance import DamerauLevenshtein
 
-from tap_core.domains import host_matches_domain, public_suffix, registered_domain, split_host
+from tap_core.domains import host_matches_domain, public_suffix
+from tap_core.impersonation.orgdomain import organisation_domain, split_org
 from tap_core.impersonation.text import fold, read_data_lines
 
 # Multi-letter ASCII look-alikes that no Unicode table lists (they are plain ASCII):
@@ -156,7 +157,7 @@ def _splits(host: str) -> list[tuple[str, str, str]]:
     """(subdomain, label, suffix) with the private PSL section, and with ICANN's alone when that
     differs: ``intu.it.com`` is registrable under the private ``it.com`` but still spells
     "intuit" to a reader."""
-    first = split_host(host)
+    first = split_org(host)
     icann = public_suffix(host)
     if not icann or icann == first[2] or not host.endswith("." + icann):
         return [first]
@@ -176,8 +177,8 @@ class LookalikeMatcher:
             if not domain:
                 continue
             self._protected.append(domain)
-            reg = registered_domain(domain) or domain
-            _, label, suffix = split_host(reg)
+            reg = organisation_domain(domain)
+            _, label, suffix = split_org(reg)
             if label and reg not in brands:
                 labels = tuple(_Forms.of(x).canonical for x in reg.split("."))
                 brands[reg] = _Brand(reg, suffix, _Forms.of(label), labels)
@@ -193,7 +194,7 @@ class LookalikeMatcher:
         host = host.strip().lower().rstrip(".")
         if any(host_matches_domain(host, p) for p in self._protected):
             return True
-        reg = registered_domain(host) or host
+        reg = organisation_domain(host)
         return any(reg == b.domain for b in self._brands)
 
     def match(self, host: str) -> LookalikeMatch | None:

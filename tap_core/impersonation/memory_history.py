@@ -6,12 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from tap_core.domains import registered_domain
+from tap_core.impersonation.orgdomain import organisation_domain
 
 
 def _domain_of(address: str) -> str:
-    domain = address.rpartition("@")[2].lower()
-    return registered_domain(domain) or domain
+    return organisation_domain(address.rpartition("@")[2])
 
 
 class InMemorySenderHistory:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Literal
 
-from tap_core.domains import host_matches_domain, registered_domain
+from tap_core.domains import host_matches_domain
 from tap_core.findings import Finding
 from tap_core.impersonation import auth
 from tap_core.impersonation.dictionary import ThreatDictionary, body_text
@@ -34,6 +34,7 @@ from tap_core.impersonation.names import (
     person_from_name,
     vip_people,
 )
+from tap_core.impersonation.orgdomain import organisation_domain
 from tap_core.impersonation.policy import (
     AUTH_FAILURE,
     DISPLAY_NAME_INTERNAL_USER,
@@ -151,7 +152,7 @@ def _in_domains(domain: str, domains: Iterable[str]) -> bool:
 
 
 def _reg(domain: str) -> str:
-    return registered_domain(domain) or domain.lower()
+    return organisation_domain(domain)
 
 
 def _trusted(policy: ImpersonationPolicy, sender: Address | None) -> str:

@@ -35,7 +35,7 @@ INDICATORS = [
 def test_inserted_right_after_body_tag_and_nothing_else_changes() -> None:
     html = (
         "<html><head><title>x</title></head>\r\n"
-        "<BODY class=\"x\" data-a=\"1>2\" style='a:b'>\r\n<p>Hi</p></BODY></html>"
+        '<BODY class="x" data-a="1>2" style=\'a:b\'>\r\n<p>Hi</p></BODY></html>'
     )
     out = add_banner_html(html, INDICATORS)
     head = '<BODY class="x" data-a="1>2" style=\'a:b\'>'

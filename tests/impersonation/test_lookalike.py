@@ -103,3 +103,15 @@ def test_describe_names_host_and_protected_domain(matcher: LookalikeMatcher) -> 
 def test_unicode_host_is_accepted_undecoded(matcher: LookalikeMatcher) -> None:
     found = matcher.match("cоntoso.com")  # Cyrillic о, not yet IDNA-encoded
     assert found is not None and found.kind == "homoglyph"
+
+
+def test_onmicrosoft_tenants_are_separate_organisations() -> None:
+    m = LookalikeMatcher(["contoso.com", "contoso.onmicrosoft.com"])
+    assert m.match("contoso.onmicrosoft.com") is None  # the tenant's own default domain
+    assert m.match("mail.contoso.onmicrosoft.com") is None
+    assert not m.is_protected("evil.onmicrosoft.com")  # another tenant is not ours
+    found = m.match("contoso-support.onmicrosoft.com")
+    assert found is not None and found.kind == "added-word"
+    only_vanity = LookalikeMatcher(["contoso.com"])
+    found = only_vanity.match("contoso.onmicrosoft.com")
+    assert found is not None and found.kind == "tld-swap"

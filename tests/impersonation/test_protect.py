@@ -360,3 +360,14 @@ def test_no_from_header_does_not_raise(msg: Msg) -> None:
     m = msg()
     m.from_address = None
     assert assess(m).action == "deliver"
+
+
+def test_onmicrosoft_tenants_count_as_their_own_domains(msg: Msg) -> None:
+    history = InMemorySenderHistory()
+    observe(msg("a@old-partner.onmicrosoft.com"), history, now=NOW - timedelta(days=60))
+    fresh = msg(
+        "b@fresh-tenant.onmicrosoft.com", headers=[EXTERNAL, "Reply-To: c@other-tenant.onmicrosoft.com"]
+    )
+    result = assess(fresh, history=history)
+    assert names(result) == ["reply_to_mismatch", "newly_observed_sender"]
+    assert "fresh-tenant.onmicrosoft.com never seen" in result.indicators[1].evidence
