@@ -90,10 +90,22 @@ class SubscriptionManager:
     def _expiry(self) -> datetime:
         return datetime.now(UTC) + timedelta(minutes=self.minutes)
 
-    async def create(self, mailbox: str, *, resource: str | None = None) -> SubscriptionInfo:
+    async def create(
+        self,
+        mailbox: str,
+        *,
+        resource: str | None = None,
+        encryption_certificate: str | None = None,
+        encryption_certificate_id: str | None = None,
+    ) -> SubscriptionInfo:
         """Subscribe to new inbox mail. Graph validates the notification URL (handshake) before
-        answering; the returned ``client_state`` must be stored by the caller as a secret."""
+        answering; the returned ``client_state`` must be stored by the caller as a secret.
+
+        With ``encryption_certificate`` (base64 DER of our public certificate) Graph sends rich
+        notifications: the message encrypted for us (decrypt with notifications.decrypt_resource_data);
+        mail needs a ``$select`` in the resource for that, e.g. ``...messages?$select=subject``."""
         client_state = new_client_state()
+        rich = encryption_certificate is not None
         body = Subscription(
             change_type="created",
             notification_url=self.notification_url,
@@ -102,6 +114,9 @@ class SubscriptionManager:
             resource=resource or inbox_resource(mailbox),
             expiration_date_time=self._expiry(),
             client_state=client_state,
+            include_resource_data=True if rich else None,
+            encryption_certificate=encryption_certificate,
+            encryption_certificate_id=encryption_certificate_id if rich else None,
         )
         created = await sdk_call(self.graph.sdk.subscriptions.post(body), f"create subscription {mailbox}")
         return _info(self.graph.tenant_id, created, client_state)

@@ -63,6 +63,7 @@ def test_fetch_rewrite_quarantine_release_counts(
             assert released.folder_id == fetched.folder_id
 
     run(go())
+    print("\nGraph requests per step (m365sim /_sim/stats):", counts)
     assert counts == {
         "fetch": 1,
         "rewrite": 1,
@@ -107,10 +108,13 @@ def test_hold_then_quarantine(sim: SimHandle, settings: GraphSettings, tenant_id
             assert held.folder_id == folders.hold
             final = await rem.quarantine(ADELE, msg_id, held.folder_id)
             assert final.folder_id == folders.quarantine
+            assert _sim_message(sim, msg_id)[0]["displayName"] == "Quarantine"
+            back = await rem.release(ADELE, msg_id)  # no original folder known: the inbox
+            assert back.message_id == msg_id
 
     run(go())
     folder, _ = _sim_message(sim, msg_id)
-    assert folder["displayName"] == "Quarantine"
+    assert folder["wellKnownName"] == "inbox"
 
 
 def test_add_categories_merges_without_duplicates(
