@@ -203,9 +203,15 @@ class _Context:
     auth_results: auth.AuthResults | None
 
 
+def _auth_failed(ctx: _Context) -> bool:
+    return ctx.auth_results is not None and auth.has_failure(ctx.auth_results)
+
+
 def _corresponded(ctx: _Context) -> bool:
     if not (ctx.history and ctx.policy.mailbox_intelligence and ctx.sender and ctx.sender.address):
         return False
+    if _auth_failed(ctx):
+        return False  # a forged known correspondent must not borrow its history
     return any(ctx.history.has_corresponded(ctx.tenant_id, r, ctx.sender.address) for r in ctx.recipients)
 
 
@@ -214,7 +220,7 @@ def _fold_name(name: str) -> str:
 
 
 def _name_findings(ctx: _Context, matches: list[NameMatch], indicator: str, what: str) -> list[Finding]:
-    """At most one finding (one hit) for the first person the sender does not really is."""
+    """At most one finding (one hit): the first matched person whose address the sender lacks."""
     assert ctx.sender is not None
     addr = ctx.sender.address.lower()
     for m in matches:
@@ -460,7 +466,7 @@ def assess_impersonation(
     auth_results = auth.receiver_results(message)
     trusted = _trusted(policy, sender)
     # A trusted sender is exempt only while its authentication holds: spoofing it must not pay.
-    if trusted and not (auth_results and auth_results.verdict("dmarc") == "fail"):
+    if trusted and not (auth_results and auth.has_failure(auth_results)):
         return ImpersonationResult(0, [], "deliver", skipped=trusted)
     direction = auth.direction(message, domains)
     # Without Exchange's stamp, mail from one of our domains is outside mail only when its

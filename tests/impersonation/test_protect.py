@@ -371,3 +371,13 @@ def test_onmicrosoft_tenants_count_as_their_own_domains(msg: Msg) -> None:
     result = assess(fresh, history=history)
     assert names(result) == ["reply_to_mismatch", "newly_observed_sender"]
     assert "fresh-tenant.onmicrosoft.com never seen" in result.indicators[1].evidence
+
+
+def test_mailbox_intelligence_needs_authenticated_mail(msg: Msg) -> None:
+    history = InMemorySenderHistory()
+    history.record("", "alice@contoso.com", ["jane.personal@gmail.com"], NOW - timedelta(days=40))
+    forged = msg(
+        '"Jane Doe" <jane.personal@gmail.com>',
+        headers=[EXTERNAL, "Authentication-Results: mx; spf=fail; dkim=none; dmarc=fail"],
+    )
+    assert "display_name_vip" in names(assess(forged, history=history))
