@@ -46,6 +46,12 @@ def client_credential(settings: GraphSettings) -> str | dict[str, str]:
     settings.check()
     if not settings.certificate_path:
         return settings.client_secret
+    if settings.certificate_path.lower().endswith((".pfx", ".p12")):
+        # MSAL reads PKCS#12 itself and sends the SHA-256 thumbprint.
+        pfx: dict[str, str] = {"private_key_pfx_path": settings.certificate_path}
+        if settings.certificate_password:
+            pfx["passphrase"] = settings.certificate_password
+        return pfx
     pem = Path(settings.certificate_path).read_bytes()
     password = settings.certificate_password.encode() or None
     try:

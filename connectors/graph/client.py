@@ -12,7 +12,7 @@ import asyncio
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlparse
 
 import httpx
@@ -31,6 +31,9 @@ from msgraph_core.middleware import GraphTelemetryHandler
 from .auth import AsyncTenantCredential, CredentialPool
 from .config import GRAPH_SCOPE, GraphSettings
 from .errors import GraphApiError
+
+if TYPE_CHECKING:
+    from .messages import FetchedMessage
 
 IMMUTABLE_ID = 'IdType="ImmutableId"'
 BATCH_LIMIT = 20  # Graph's $batch holds at most 20 requests
@@ -171,6 +174,12 @@ class GraphApp:
         if graph is None:
             graph = self._tenants[key] = TenantGraph(self, tenant_id)
         return graph
+
+    async def fetch_message(self, tenant_id: str, mailbox: str, message_id: str) -> FetchedMessage:
+        """One message with its attachments (one Graph request when attachments are small)."""
+        from .messages import fetch_message  # messages imports this module
+
+        return await fetch_message(self.tenant(tenant_id), mailbox, message_id)
 
     async def aclose(self) -> None:
         if self._http is not None:

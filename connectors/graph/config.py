@@ -25,11 +25,12 @@ class GraphSettings(BaseSettings):
     client_id: str = ""
     #: Client secret; used only when no certificate is configured.
     client_secret: str = Field(default="", repr=False)
-    #: PEM file holding the certificate and its private key (preferred over a secret).
+    #: PEM file holding the certificate and its private key, or a .pfx/.p12 (preferred over a
+    #: secret).
     certificate_path: str = ""
     #: SHA-1 thumbprint (hex) of that certificate; empty = MSAL derives a SHA-256 one.
     certificate_thumbprint: str = ""
-    #: Password of the private key in ``certificate_path`` (empty = unencrypted).
+    #: Password of the private key / PFX in ``certificate_path`` (empty = unencrypted).
     certificate_password: str = Field(default="", repr=False)
     #: CA bundle trusted for Entra and Graph (tests point it at the simulator's CA).
     ca_bundle: str = ""

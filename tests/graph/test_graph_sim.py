@@ -35,6 +35,26 @@ def test_token_with_certificate(sim: SimHandle, tenant_id: str, cert_pem: Path) 
     assert TenantCredential(settings, tenant_id).get_token().token
 
 
+def test_token_with_pfx(sim: SimHandle, tenant_id: str, cert_pem: Path, tmp_path: Path) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    data = cert_pem.read_bytes()
+    key = serialization.load_pem_private_key(data, password=None)
+    cert = x509.load_pem_x509_certificate(data)
+    pfx = tmp_path / "app.pfx"
+    pfx.write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            b"app", key, cert, None, serialization.BestAvailableEncryption(b"pw")  # type: ignore[arg-type]
+        )
+    )
+    settings = make_settings(
+        sim, client_secret="", certificate_path=str(pfx), certificate_password="pw"
+    )
+    assert "Mail.ReadWrite" in token_roles(TenantCredential(settings, tenant_id).get_token().token)
+
+
 def test_bad_secret_names_the_aadsts_code(sim: SimHandle, tenant_id: str) -> None:
     settings = make_settings(sim, client_secret="wrong")
     with pytest.raises(GraphAuthError) as err:
