@@ -41,7 +41,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state", type=Path, help="folder for the CA, certificates and keys")
     parser.add_argument("--seed", type=Path, help="JSON or YAML seed (default: the bundled seed)")
     parser.add_argument("--config", action="append", default=[], help="config switch KEY=VALUE")
+    parser.add_argument(
+        "--persist",
+        action="store_true",
+        help="keep mailboxes, subscriptions and grants in the state folder across restarts",
+    )
     args = parser.parse_args(argv)
+    if args.persist and not args.state:
+        parser.error("--persist needs --state")
 
     seed = load_seed_file(args.seed) if args.seed else default_seed()
     if args.config:
@@ -51,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         state_dir = Path(tempfile.mkdtemp(prefix="m365sim-"))
         atexit.register(shutil.rmtree, state_dir, True)
-    state = SimState(seed, state_dir)
+    state = SimState(seed, state_dir, persist=args.persist)
     sock = bind(args.port)
     print(f"m365sim ca {state.ca_path}", file=sys.stderr, flush=True)
     print(f"m365sim state {state_dir}", file=sys.stderr, flush=True)

@@ -128,6 +128,13 @@ class GraphPipeline:
         segments = normalize_segments(req.path)
         if len(segments) == 1 and segments[0].lower() == "$batch":
             return await self._batch(req)
+        if segments and segments[0].lower() == "me":
+            # App-only tokens have no signed-in user.
+            error = GraphError(
+                400, "BadRequest", "/me request is only valid with delegated authentication flow."
+            )
+            self.state.stats.count_request(f"{req.method} /v1.0/me", None, None)
+            return GraphResponse(400, error.body(req.request_id, req.client_request_id))
         return await self.execute(req, None)
 
     async def _batch(self, req: GraphRequest) -> GraphResponse:
@@ -194,6 +201,10 @@ def build_app(state: SimState) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await state.notifier.aclose()
+        if state.persist:
+            from . import persist
+
+            persist.save(state)
 
     methods = ["GET", "POST", "PATCH", "PUT", "DELETE"]
     routes: list[Any] = [

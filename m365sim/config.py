@@ -16,6 +16,10 @@ class SimConfig:
     # $value after a body/subject PATCH: Exchange converts the stored item to MIME on read,
     # so the patched body shows up; False keeps the originally delivered bytes.
     mime_reflects_patches: bool = True
+    # Exchange rewrites HTML bodies into its own dialect (adds a <head> with a Content-Type
+    # meta tag), so a body read back differs from the one PATCHed. Off by default: bodies are
+    # returned exactly as stored; turn on to test clients against that normalisation.
+    normalize_html_bodies: bool = False
 
     # Subscriptions and change notifications.
     max_subscription_minutes: int = 4230

@@ -300,6 +300,12 @@ async def drain(request: Request) -> Response:
     return JSONResponse({"drained": done, "pending": state.notifier.pending()})
 
 
+async def save(request: Request) -> Response:
+    from . import persist
+
+    return JSONResponse({"saved": str(persist.save(_state(request)))})
+
+
 async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
@@ -327,4 +333,5 @@ def routes() -> list[Route]:
         Route("/_sim/subscriptions", subscriptions, methods=["GET"]),
         Route("/_sim/outbox", outbox, methods=["GET"]),
         Route("/_sim/notifications/drain", drain, methods=["POST"]),
+        Route("/_sim/save", save, methods=["POST"]),
     ]

@@ -51,10 +51,16 @@ def changes_since(
     return [(kind, imm, rest) for _, kind, imm, rest in changes]
 
 
+MAX_TOKENS = 20000  # oldest sync states are forgotten (-> 410), as a long-running service would
+
+
 def _store(ctx: Ctx, state: DeltaState) -> str:
     token = secrets.token_urlsafe(24)
     state.created_at = ctx.state.clock.time()
-    ctx.state.delta_tokens[token] = state
+    tokens = ctx.state.delta_tokens
+    tokens[token] = state
+    while len(tokens) > MAX_TOKENS:
+        del tokens[next(iter(tokens))]
     return token
 
 
@@ -137,7 +143,13 @@ def _render(
         return {"@odata.type": "#microsoft.graph.message", "id": known_id, "@removed": {"reason": "deleted"}}
     return {
         "@odata.type": "#microsoft.graph.message",
-        **message_json(message, mailbox, immutable=ctx.immutable, select=select),
+        **message_json(
+            message,
+            mailbox,
+            immutable=ctx.immutable,
+            select=select,
+            normalize_html=ctx.state.config.normalize_html_bodies,
+        ),
     }
 
 

@@ -132,6 +132,7 @@ def _render(
         select=select,
         expand_attachments=expand,
         text_body=_text_body(ctx),
+        normalize_html=ctx.state.config.normalize_html_bodies,
     )
 
 
@@ -367,10 +368,26 @@ def _apply_patch(ctx: Ctx, mailbox: Mailbox, message: Message, changes: dict[str
     mailbox.touch(message)
 
 
+def _check_if_match(ctx: Ctx, message: Message) -> None:
+    """Optimistic concurrency: If-Match carries the @odata.etag (W/"changeKey")."""
+    expected = ctx.req.headers.get("if-match")
+    if not expected or expected.strip() == "*":
+        return
+    tags = {t.strip().removeprefix("W/").strip('"') for t in expected.split(",")}
+    if message.change_key not in tags:
+        raise GraphError(
+            412,
+            "ErrorIrresolvableConflict",
+            "The send or update operation could not be performed because the change key passed "
+            "in the request does not match the current change key for the item.",
+        )
+
+
 async def patch_message(ctx: Ctx) -> GraphResponse:
     mailbox = ctx.mailbox(MAIL_WRITE)
     message = ctx.message(mailbox)
     changes = _validate_patch(ctx, ctx.req.json_object())
+    _check_if_match(ctx, message)
     sensitive = sorted(SENSITIVE & changes.keys())
     if (
         sensitive
@@ -395,6 +412,7 @@ async def patch_message(ctx: Ctx) -> GraphResponse:
 async def delete_message(ctx: Ctx) -> GraphResponse:
     mailbox = ctx.mailbox(MAIL_WRITE)
     message = ctx.message(mailbox)
+    _check_if_match(ctx, message)
     deleted_items = mailbox.folder("deleteditems")
     assert deleted_items is not None
     # Graph's DELETE moves the item to Deleted Items; deleting it there removes it for good.

@@ -95,6 +95,22 @@ def body_preview(body: str, body_type: str) -> str:
     return re.sub(r"\s+", " ", text).strip()[:BODY_PREVIEW_LENGTH]
 
 
+EXCHANGE_META = '<meta http-equiv="Content-Type" content="text/html; charset=utf-8">'
+
+
+def exchange_html(markup: str) -> str:
+    """The shape Exchange gives HTML bodies: a head carrying a Content-Type meta tag."""
+    if "http-equiv" in markup.lower():
+        return markup
+    head = re.search(r"<head[^>]*>", markup, re.IGNORECASE)
+    if head:
+        return markup[: head.end()] + "\r\n" + EXCHANGE_META + markup[head.end() :]
+    root = re.search(r"<html[^>]*>", markup, re.IGNORECASE)
+    if root:
+        return markup[: root.end()] + "<head>\r\n" + EXCHANGE_META + "</head>" + markup[root.end() :]
+    return "<html><head>\r\n" + EXCHANGE_META + "</head><body>" + markup + "</body></html>"
+
+
 def text_to_html(text: str) -> str:
     return "<html><body><pre>" + html.escape(text) + "</pre></body></html>"
 

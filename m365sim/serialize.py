@@ -82,12 +82,15 @@ def message_json(
     select: list[str] | None = None,
     expand_attachments: bool = False,
     text_body: bool = False,
+    normalize_html: bool = False,
 ) -> dict[str, Any]:
     msg_id = message.immutable_id if immutable else message.rest_id
     folder = mailbox.folders.get(message.folder_id)
     body_content, body_type = message.body, message.body_type
     if text_body and body_type == "html":
         body_content, body_type = mime.html_to_text(body_content), "text"
+    elif normalize_html and body_type == "html":
+        body_content = mime.exchange_html(body_content)
     values: dict[str, Any] = {
         "id": msg_id,
         "createdDateTime": iso(message.created),

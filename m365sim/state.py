@@ -31,8 +31,9 @@ class DeltaState:
 
 
 class SimState:
-    def __init__(self, seed: dict[str, Any], state_dir: Path) -> None:
+    def __init__(self, seed: dict[str, Any], state_dir: Path, persist: bool = False) -> None:
         self.seed = seed
+        self.persist = persist  # snapshot mailboxes to the state folder on shutdown
         self.state_dir = state_dir
         state_dir.mkdir(parents=True, exist_ok=True)
         self.ca = certs.ensure_ca(state_dir)
@@ -50,6 +51,10 @@ class SimState:
         self.delta_tokens: dict[str, DeltaState] = {}
         self.outbox: list[dict[str, Any]] = []  # mail sent to recipients outside the sim
         self.reset()
+        if persist:
+            from . import persist as snapshots
+
+            snapshots.load(self)
 
     @property
     def ca_path(self) -> Path:

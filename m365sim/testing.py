@@ -270,6 +270,7 @@ def run_sim(
     config: dict[str, Any] | None = None,
     mode: str = "thread",
     port: int = 0,
+    persist: bool = False,
 ) -> Iterator[SimHandle]:
     """Start the simulator (``mode="thread"`` in-process, or ``"subprocess"`` via
     ``python -m m365sim``), yield a :class:`SimHandle`, and always stop it."""
@@ -281,13 +282,13 @@ def run_sim(
         if config:
             seed_doc = {**seed_doc, "config": {**(seed_doc.get("config") or {}), **config}}
         if mode == "thread":
-            state = SimState(seed_doc, path)
+            state = SimState(seed_doc, path, persist=persist)
             server = ThreadedServer(state, port)
             url = server.start()
             stack.callback(server.stop)
             handle = SimHandle(url, str(state.ca_path), path, state)
         elif mode == "subprocess":
-            handle = stack.enter_context(_subprocess(seed_doc, path, port))
+            handle = stack.enter_context(_subprocess(seed_doc, path, port, persist))
         else:
             raise ValueError("mode must be 'thread' or 'subprocess'")
         stack.callback(handle.close)
@@ -295,20 +296,11 @@ def run_sim(
 
 
 @contextlib.contextmanager
-def _subprocess(seed: dict[str, Any], state_dir: Path, port: int) -> Iterator[SimHandle]:
+def _subprocess(seed: dict[str, Any], state_dir: Path, port: int, persist: bool) -> Iterator[SimHandle]:
     seed_file = state_dir / "seed.json"
     seed_file.write_text(json.dumps(seed), encoding="utf-8")
-    command = [
-        sys.executable,
-        "-m",
-        "m365sim",
-        "--port",
-        str(port),
-        "--state",
-        str(state_dir),
-        "--seed",
-        str(seed_file),
-    ]
+    command = [sys.executable, "-m", "m365sim", "--port", str(port), "--state", str(state_dir)]
+    command += ["--seed", str(seed_file)] + (["--persist"] if persist else [])
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         line = process.stdout.readline().strip() if process.stdout else ""

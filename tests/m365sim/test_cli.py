@@ -67,3 +67,40 @@ def test_state_folder_is_reused(tmp_path: Path) -> None:
         assert Path(second.ca_path).read_bytes() == ca  # clients keep trusting the same CA
         # Same signing key: a token from the first run still verifies.
         assert second.graph("GET", "/users", token).status_code == 200
+
+
+def test_persisted_state_survives_a_restart(tmp_path: Path) -> None:
+    from m365sim.testing import Receiver
+
+    from .conftest import ADELE, sample_mail
+
+    with Receiver() as receiver:
+        with run_sim(state_dir=tmp_path, mode="subprocess", persist=True) as sim:
+            token = sim.token()
+            delivered = sim.deliver(ADELE, sample_mail())
+            sim.graph(
+                "PATCH", f"/users/{ADELE}/messages/{delivered['id']}", token, json={"categories": ["kept"]}
+            )
+            folder = sim.graph(
+                "POST", f"/users/{ADELE}/mailFolders", token, json={"displayName": "Hold", "isHidden": True}
+            ).json()
+            sub = sim.graph(
+                "POST",
+                "/subscriptions",
+                token,
+                json={
+                    "changeType": "created",
+                    "notificationUrl": receiver.url,
+                    "resource": f"users/{ADELE}/messages",
+                    "expirationDateTime": "2099-01-01T00:00:00Z",
+                },
+            )
+            assert sub.status_code == 400  # beyond 4230 minutes
+            sim.grant(["Mail.Read"], app=1)
+        assert (tmp_path / "snapshot.json").exists()
+        with run_sim(state_dir=tmp_path, mode="subprocess", persist=True) as again:
+            token = again.token()
+            message = again.graph("GET", f"/users/{ADELE}/messages/{delivered['id']}", token).json()
+            assert message["categories"] == ["kept"]
+            assert again.graph("GET", f"/users/{ADELE}/mailFolders/{folder['id']}", token).json()["isHidden"]
+            assert again.token(app=1)  # the changed grant survived too

@@ -387,3 +387,30 @@ def test_text_body_preference(sim: SimHandle, token: str) -> None:
         headers={"Prefer": 'outlook.body-content-type="text"'},
     ).json()
     assert message["body"]["contentType"] == "text" and "<a" not in message["body"]["content"]
+
+
+def test_if_match_guards_against_lost_updates(sim: SimHandle, token: str) -> None:
+    delivered = _deliver(sim)
+    path = f"/users/{ADELE}/messages/{delivered['id']}"
+    etag = sim.graph("GET", path, token).json()["@odata.etag"]
+    first = sim.graph("PATCH", path, token, json={"categories": ["a"]}, headers={"If-Match": etag})
+    assert first.status_code == 200
+    stale = sim.graph("PATCH", path, token, json={"categories": ["b"]}, headers={"If-Match": etag})
+    assert stale.status_code == 412 and stale.json()["error"]["code"] == "ErrorIrresolvableConflict"
+    assert sim.graph("GET", path, token).json()["categories"] == ["a"]
+
+
+def test_me_is_refused_for_app_tokens(sim: SimHandle, token: str) -> None:
+    response = sim.graph("GET", "/me/messages", token)
+    assert response.status_code == 400 and "delegated" in response.json()["error"]["message"]
+
+
+def test_optional_exchange_html_normalisation(sim: SimHandle, token: str) -> None:
+    delivered = _deliver(sim)
+    path = f"/users/{ADELE}/messages/{delivered['id']}"
+    sim.graph("PATCH", path, token, json={"body": {"contentType": "html", "content": "<p>x</p>"}})
+    assert sim.graph("GET", path, token).json()["body"]["content"] == "<p>x</p>"
+    sim.configure(normalize_html_bodies=True)
+    normalised = sim.graph("GET", path, token).json()["body"]["content"]
+    assert normalised.startswith("<html><head>") and 'http-equiv="Content-Type"' in normalised
+    assert "<p>x</p>" in normalised
