@@ -203,7 +203,7 @@ class LookalikeMatcher:
         if not host or not self._brands or self.is_protected(host):
             return None
         for sub, label, suffix in _splits(host):
-            if not label or (self.rules.skip_restricted_suffixes and _is_restricted(suffix)):
+            if not label or not suffix or (self.rules.skip_restricted_suffixes and _is_restricted(suffix)):
                 continue
             forms = _Forms.of(label)
             subs = [_Forms.of(s).canonical for s in sub.split(".")] if sub else []

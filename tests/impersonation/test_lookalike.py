@@ -71,6 +71,7 @@ def test_lookalikes_are_flagged(matcher: LookalikeMatcher, host: str, protected:
         "contoso.gov",  # only public bodies register under .gov
         "contoso.edu",
         "upstream.com",  # a short brand inside a word
+        "contoso",  # no public suffix: not a domain anyone registered
         "",
     ],
 )
