@@ -22,6 +22,8 @@ from tap_core.impersonation.text import fold, read_data_lines, remove_invisible
 
 _EMAIL = re.compile(r"[^\s<>()\[\]\"',;]+@[^\s<>()\[\]\"',;]+\.[a-z0-9-]{2,}", re.IGNORECASE)
 _SPLIT = re.compile(r"[^\w]+|_")
+# Apostrophes inside names join their parts: "O'Brien" is one name, not "O" and "Brien".
+_APOSTROPHES = str.maketrans("", "", "'\u2019\u02bc\u2018`")
 _DIGITS = re.compile(r"\d+")
 
 
@@ -102,7 +104,7 @@ def parse_display_name(raw: str) -> ParsedName:
 def _tokens(text: str) -> list[str]:
     noise = _noise_words()
     # "Doe, Jane" and "Jane Doe" give the same tokens in any order; order is not used later.
-    parts = _SPLIT.split(remove_invisible(text))
+    parts = _SPLIT.split(remove_invisible(text).translate(_APOSTROPHES))
     return [t for t in (canonical(p) for p in parts) if t and t not in noise]
 
 
@@ -242,17 +244,18 @@ class NameMatcher:
         for si, sur in enumerate(tokens):
             if not self._part_equal(sur, p.surname):
                 continue
-            # The given name is written first ("Jane Q. Doe"), or right after a surname written
-            # first ("Doe, Jane Q."); a middle initial never stands in for it ("Stephen D. Doe").
-            gi = 1 if si == 0 else 0
-            how = self._given_how(tokens[gi], p.given)
-            if not how:
-                continue
-            if sur != p.surname:
-                return "fuzzy"
-            if how == "exact" and gi > si:
-                return "reordered"
-            return how
+            # The given name is written first ("Jane Q. Doe"), or right after the surname
+            # ("Doe, Jane Q.", "Garcia Lopez, Maria"); a middle initial never stands in for it
+            # ("Stephen D. Doe").
+            for gi in dict.fromkeys(i for i in (0, si + 1) if i != si and i < len(tokens)):
+                how = self._given_how(tokens[gi], p.given)
+                if not how:
+                    continue
+                if sur != p.surname:
+                    return "fuzzy"
+                if how == "exact" and gi > si:
+                    return "reordered"
+                return how
         return ""
 
     def _given_how(self, g: str, given: str) -> str:

@@ -13,6 +13,8 @@ VIPS = [
     Vip(name="Elizabeth Warren-Lee"),
     Vip(name="Dr. José Álvarez", email="jose@contoso.com"),
     Vip(name="Nakamura, Hiroshi"),
+    Vip(name="Margaret O'Brien"),
+    Vip(name="María García López"),
 ]
 
 
@@ -54,6 +56,9 @@ def hit(matcher: NameMatcher, name: str) -> tuple[str, str] | None:
         ("jdoe", "Jane Doe", "initial"),
         ("Robert Smyth", "Robert Smith", "fuzzy"),  # misspelling, through rapidfuzz
         ("Bob Smith-Jones", "Robert Smith", "exact"),  # a VIP alias name
+        ("O'Brien, M.", "Margaret O'Brien", "initial"),  # apostrophes join a name
+        ("Peggy OBrien", "Margaret O'Brien", "nickname"),
+        ("Garcia Lopez, Maria", "María García López", "reordered"),  # two surnames first
     ],
 )
 def test_variants_match(matcher: NameMatcher, display: str, vip: str, how: str) -> None:
