@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import jwt
 import msal
 import requests
 from azure.core.credentials import AccessToken, AccessTokenInfo
@@ -79,6 +80,13 @@ def client_credential(settings: GraphSettings) -> str | dict[str, str]:
         "private_key": key_pem,
         "public_certificate": cert.public_bytes(serialization.Encoding.PEM).decode("ascii"),
     }
+
+
+def token_roles(access_token: str) -> list[str]:
+    """The ``roles`` claim (application permissions granted). Our own token, just received
+    over TLS from Entra: read, not verified (Graph verifies it)."""
+    claims = jwt.decode(access_token, options={"verify_signature": False})
+    return sorted(str(r) for r in claims.get("roles") or [])
 
 
 class TenantCredential:

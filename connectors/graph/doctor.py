@@ -8,9 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import jwt
-
-from .auth import TenantCredential
+from .auth import TenantCredential, token_roles
 from .client import GraphApp, TenantGraph, seg
 from .config import GraphSettings
 from .errors import GraphApiError, GraphAuthError
@@ -57,13 +55,6 @@ class DoctorReport:
             and not self.mailboxes_error
             and all(not m.error for m in self.mailboxes)
         )
-
-
-def token_roles(access_token: str) -> list[str]:
-    """The ``roles`` claim (app permissions granted); the token is ours, so no signature check."""
-    claims = jwt.decode(access_token, options={"verify_signature": False})
-    roles = claims.get("roles") or []
-    return sorted(str(r) for r in roles)
 
 
 async def doctor(

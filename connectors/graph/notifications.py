@@ -161,7 +161,7 @@ def validate(
             rejected.append(Rejection(note, "unknown_subscription"))
         elif not hmac.compare_digest(note.client_state.encode(), record.client_state.encode()):
             rejected.append(Rejection(note, "client_state_mismatch"))
-        elif note.tenant_id and note.tenant_id != record.tenant_id.lower():
+        elif note.tenant_id != record.tenant_id.lower():  # a missing tenantId fails too
             rejected.append(Rejection(note, "tenant_mismatch"))
         else:
             accepted.append(note)

@@ -18,11 +18,13 @@ from msgraph.generated.models.message import Message as SdkMessage
 from msgraph.generated.models.recipient import Recipient
 from msgraph.generated.users.item.send_mail.send_mail_post_request_body import SendMailPostRequestBody
 
+from .auth import token_roles
 from .client import TenantGraph, seg
 from .errors import GraphApiError
 from .messages import message_path
 from .sdk import sdk_call
 
+MAIL_ADVANCED = "Mail-Advanced.ReadWrite"
 STATE_SELECT = "id,parentFolderId,changeKey,categories"
 QUARANTINE = "Quarantine"
 HOLD = "Hold"
@@ -108,17 +110,28 @@ class Remediator:
                 json={"body": {"contentType": "html", "content": html}},
             )
         except GraphApiError as exc:
-            if exc.status == 403:
+            if exc.status != 403:
+                raise
+            # Tell a missing permission from other refusals (e.g. the mailbox is outside the
+            # app's Exchange RBAC scope) by the roles in the token Graph refused.
+            if MAIL_ADVANCED not in token_roles(await self.graph.access_token()):
                 return PatchOutcome(
                     applied=False,
                     reason="mail_advanced_missing",
                     detail=(
                         f"Graph refused the body edit ({exc.code}: {exc.message}). Received mail can "
-                        "only be edited with the Mail-Advanced.ReadWrite application permission: "
-                        "grant it and consent again; until then links are not rewritten."
+                        f"only be edited with the {MAIL_ADVANCED} application permission: grant it "
+                        "and consent again; until then links are not rewritten."
                     ),
                 )
-            raise
+            return PatchOutcome(
+                applied=False,
+                reason="access_denied",
+                detail=(
+                    f"Graph refused the body edit ({exc.code}: {exc.message}) although the app holds "
+                    f"{MAIL_ADVANCED}: check the Exchange RBAC scope covers this mailbox."
+                ),
+            )
         return PatchOutcome(applied=True, state=MessageState.from_json(_json(response), message_id))
 
     async def add_categories(
@@ -198,12 +211,30 @@ class Remediator:
     async def quarantine(
         self, mailbox: str, message_id: str, current_folder_id: str | None = None
     ) -> MessageState:
-        folders = await self.ensure_folders(mailbox)
-        return await self.move(mailbox, message_id, folders.quarantine, current_folder_id)
+        """Into the hidden Quarantine folder (one request once the folder ids are cached)."""
+        return await self._move_to_own(mailbox, message_id, 0, current_folder_id)
 
     async def hold(self, mailbox: str, message_id: str, current_folder_id: str | None = None) -> MessageState:
+        """Into the hidden Hold folder while analysis runs."""
+        return await self._move_to_own(mailbox, message_id, 1, current_folder_id)
+
+    async def _move_to_own(
+        self, mailbox: str, message_id: str, which: int, current_folder_id: str | None
+    ) -> MessageState:
         folders = await self.ensure_folders(mailbox)
-        return await self.move(mailbox, message_id, folders.hold, current_folder_id)
+        target = (folders.quarantine, folders.hold)[which]
+        try:
+            return await self.move(mailbox, message_id, target, current_folder_id)
+        except GraphApiError as exc:
+            if exc.status != 404:
+                raise
+            # Perhaps the cached folder was deleted: look again once (the message may be the
+            # missing one instead; then the second move fails the same way).
+            name = (self.quarantine_name, self.hold_name)[which]
+            self.folder_cache.set(f"{self.graph.tenant_id}/{mailbox.lower()}/{name}", "")
+            folders = await self.ensure_folders(mailbox)
+            target = (folders.quarantine, folders.hold)[which]
+            return await self.move(mailbox, message_id, target, current_folder_id)
 
     async def release(
         self,

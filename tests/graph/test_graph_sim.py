@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 
 from connectors.graph import GraphApiError, GraphApp, GraphAuthError, fetch_message
-from connectors.graph.auth import TenantCredential
+from connectors.graph.auth import TenantCredential, token_roles
 from connectors.graph.config import GraphSettings
-from connectors.graph.doctor import token_roles
 from m365sim.testing import SimHandle
 
 from .conftest import ADELE, graph_requests, mail, make_settings, run

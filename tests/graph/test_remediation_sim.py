@@ -179,3 +179,38 @@ def test_send_admin_notice(sim: SimHandle, settings: GraphSettings, tenant_id: s
     boxes = sim.mailbox("jane.doe@contoso.test")["folders"]
     subjects = [m["subject"] for f in boxes for m in f["messages"]]
     assert "Quarantined" in subjects
+
+
+def test_quarantine_recovers_when_the_cached_folder_was_deleted(
+    sim: SimHandle, settings: GraphSettings, tenant_id: str
+) -> None:
+    msg_id = sim.deliver(ADELE, mail("Deleted folder"))["immutableId"]
+
+    async def go() -> None:
+        async with GraphApp(settings) as app:
+            graph = app.tenant(tenant_id)
+            rem = Remediator(graph)
+            old = await rem.ensure_folders(ADELE)
+            await graph.request("DELETE", f"/users/{ADELE}/mailFolders/{old.quarantine}")
+            state = await rem.quarantine(ADELE, msg_id)
+            new = await rem.ensure_folders(ADELE)
+            assert new.quarantine != old.quarantine and state.folder_id == new.quarantine
+
+    run(go())
+    assert _sim_message(sim, msg_id)[0]["displayName"] == "Quarantine"
+
+
+def test_body_patch_outside_rbac_scope_is_not_blamed_on_the_permission(
+    sim: SimHandle, settings: GraphSettings, tenant_id: str
+) -> None:
+    msg_id = sim.deliver(ADELE, mail("Out of scope"))["immutableId"]
+    perms = ["Mail.ReadWrite", "Mail-Advanced.ReadWrite", "User.Read.All", "Mail.Send"]
+    sim.grant(perms, mailboxes=["jane.doe@contoso.test"])
+
+    async def go() -> Any:
+        async with GraphApp(settings) as app:
+            return await Remediator(app.tenant(tenant_id)).patch_body(ADELE, msg_id, "<p>x</p>")
+
+    outcome = run(go())
+    assert not outcome.applied and outcome.reason == "access_denied"
+    assert "RBAC" in outcome.detail
