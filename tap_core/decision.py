@@ -83,6 +83,8 @@ class Decision(BaseModel):
     attachments: list[dict[str, Any]] = Field(default_factory=list)
     #: ``{hits, indicators: [{name, evidence}], action}`` from Impersonation Protect.
     impersonation: dict[str, Any] = Field(default_factory=dict)
+    #: URL Protect's message score: the highest URL score plus the message-level findings.
+    url_score: float = 0.0
     #: Message-level findings (limits hit, parse defects that matter...).
     findings: list[Finding] = Field(default_factory=list)
     #: New bodies to write back when the action delivers the message (None: unchanged).
@@ -103,6 +105,7 @@ class Decision(BaseModel):
             "urls": [u.to_json() for u in self.urls],
             "attachments": self.attachments,
             "impersonation": self.impersonation,
+            "url_score": self.url_score,
             "findings": [
                 {"name": f.name, "score": f.score, "reason": f.reason, "evidence": f.evidence}
                 for f in self.findings

@@ -449,13 +449,18 @@ def _brand_lookalike(ctx: UrlContext) -> Finding | None:
         brand = table.by_weak.get(tok)
         if brand is not None and has_lure:
             return rule.finding("weak_token_lure", host, brand=brand.name, how=f"'{tok}' next to a lure word")
-    # 3. Typos and homoglyphs of a brand name (micros0ft, rnicrosoft, paypall, аpple).
+    # 3. Typos and homoglyphs of a brand name (micros0ft, rnicrosoft, paypall, аpple). Homoglyphs
+    # count in any label; plain typos only in the site's own label, because a subdomain word one
+    # letter from a brand ("applecore.example.com") is usually just a word.
+    site_cands = set(_fuzzy_candidates(ctx.display_labels[-1:], list(site_tokens)))
     for cand in _fuzzy_candidates(labels, tokens):
         skel = skeleton(cand)
         hit = table.by_skeleton.get(skel)
-        if hit is not None and cand != hit[1] and (len(skel) >= 4 or not cand.isascii()):
+        if hit is not None and cand != hit[1] and (
+            (len(skel) >= 4 and cand in site_cands) or not cand.isascii()
+        ):
             return rule.finding("typo", host, brand=hit[0].name, how=f"'{cand}' looks like '{hit[1]}'")
-        if len(skel) >= _MIN_FUZZY:
+        if len(skel) >= _MIN_FUZZY and cand in site_cands:
             hit = table.by_typo.get(skel)
             if hit is not None:
                 return rule.finding("typo", host, brand=hit[0].name, how=f"'{cand}' is a typo of '{hit[1]}'")
@@ -528,7 +533,25 @@ def _free_hosting(ctx: UrlContext) -> Finding | None:
         return None
     if ctx.host in platforms().path_hosts and ctx.path.strip("/") == "":
         return None  # the platform's own front page, not someone's content
-    return rules()["free_hosting"].finding(evidence=ctx.host, platform=plat)
+    # A document page (x.html, login.php) on such a platform is what phishing kits publish;
+    # a site's front page or assets are weaker evidence.
+    variant = "page" if _PAGE_RE.search(ctx.path) else "site"
+    return rules()["free_hosting"].finding(variant, evidence=ctx.host, platform=plat)
+
+
+_PAGE_RE = re.compile(r"\.(?:html?|php\d?|aspx?|jsp|shtml)$", re.I)
+_IP_IN_HOST_RE = re.compile(r"(?<![0-9])(?:\d{1,3}[.-]){3}\d{1,3}(?![0-9])")
+
+
+def _ip_in_hostname(ctx: UrlContext) -> Finding | None:
+    """A host name that spells out an IP address (103-52-115-55.cloud.example.net): a rented
+    server or a home connection, not an organisation's site."""
+    if not ctx.host or ctx.is_ip:
+        return None
+    sub = ctx.host[: -len(ctx.site)] if ctx.site and ctx.host.endswith(ctx.site) else ctx.host
+    if _IP_IN_HOST_RE.search(sub):
+        return rules()["ip_in_hostname"].finding(evidence=ctx.host, host=ctx.host)
+    return None
 
 
 def _suspicious_tld(ctx: UrlContext) -> Finding | None:
@@ -624,9 +647,15 @@ def _dangerous_extension(ctx: UrlContext) -> Finding | None:
             continue
         ext = name.rsplit(".", 1)[1]
         tier = exts.get(ext)
+        if tier and ext in _SERVER_SIDE_EXTS and ctx.query and name == names[0].strip().lower():
+            continue  # eBayISAPI.dll?ViewItem: a server-side handler answering a query, not a download
         if tier:
             return rules()["dangerous_extension"].finding(tier, evidence=name[:120], ext=ext)
     return None
+
+
+#: Extensions that, followed by a query string, are web applications (ISAPI, CGI) on old servers.
+_SERVER_SIDE_EXTS = frozenset({"dll", "cgi", "exe"})
 
 
 def _non_standard_port(ctx: UrlContext) -> Finding | None:
@@ -675,6 +704,7 @@ HEURISTICS: tuple[Heuristic, ...] = (
     _javascript_uri,
     _ip_literal_host,
     _encoded_host,
+    _ip_in_hostname,
     _punycode_host,
     _mixed_script_host,
     _brand_lookalike,
@@ -764,9 +794,14 @@ def link_text_mismatch(link_text: str | None, href: str) -> Finding | None:
                 return None
     rule = rules()["link_text_mismatch"]
     icann = registered_domain(actual, private=False)
-    variant = (
-        "tracker" if icann in _lists().click_trackers or ctx.site in _lists().click_trackers else "direct"
-    )
+    if icann in _lists().click_trackers or ctx.site in _lists().click_trackers:
+        variant = "tracker"
+    elif _TEXT_URL.fullmatch(link_text.strip().strip("<>\"'()[]").rstrip(".,;:!?")) or _owner(shown):
+        # The text promises a full address, or a brand's own site: what a lure shows.
+        variant = "direct"
+    else:
+        # A bare site name over a newsletter's own redirector ("Dilbert.com"): weaker.
+        variant = "bare_host"
     return rule.finding(variant, f"{shown} -> {actual}", shown=shown, actual=actual)
 
 
@@ -818,3 +853,45 @@ def assess_url(
         verdict = Verdict.CLEAN
     verdict = Verdict.worst([verdict, *(f.verdict for f in findings if f.verdict is not None)])
     return Assessment(verdict=verdict, score=score, findings=findings)
+
+
+# --- brands, for message-level rules -------------------------------------------------------------
+
+_TEXT_CHUNK_RE = re.compile(r"[^\s\"'()\[\]<>:;,!?|/]+")
+
+
+def brand_owning(host: str) -> str | None:
+    """The brand that owns ``host`` (a host or registered domain) per brands.toml, if any."""
+    return _owner(host.lower().rstrip(".")) if host else None
+
+
+def brands_named(text: str) -> list[str]:
+    """Brands a piece of text (a display name, a subject) names, confusables undone.
+
+    Distinctive names count anywhere ("PayPaI Service", "Binаnсе"); names that are also
+    ordinary words (apple, chase, dhl) count only when they are the whole text ("DHL").
+    """
+    table = _brand_table()
+    found: list[str] = []
+    chunks = _TEXT_CHUNK_RE.findall(text[:500])
+    whole = len(chunks) == 1
+    candidates_per_chunk: list[set[str]] = []
+    for chunk in chunks:
+        parts = [p for p in re.split(r"[-._]+", chunk) if p]
+        candidates_per_chunk.append({re.sub(r"[-._]+", "", chunk), *parts})
+    # Two-word names ("Mercado Pago") and spaced-out letters ("A D A C") joined up.
+    joined = {a + b for a, b in pairwise(chunks)}
+    letters = "".join(c for c in chunks if len(c) == 1)
+    if len(letters) >= 3:
+        joined.add(letters)
+    candidates_per_chunk.append(joined)
+    for candidates in candidates_per_chunk:
+        for candidate in candidates:
+            hit = table.by_skeleton.get(skeleton(candidate))
+            if hit is None:
+                continue
+            brand, token = hit
+            if token in brand.tokens or (whole and token in brand.weak_tokens):
+                if brand.name not in found:
+                    found.append(brand.name)
+    return found

@@ -14,6 +14,7 @@ Also holds the small loader for this package's data files (``tap_core/data/urls/
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
@@ -145,12 +146,17 @@ def is_user_site(host: str) -> bool:
     return plat is not None and plat != host and host not in platforms().path_hosts
 
 
+_S3_HOST_RE = re.compile(r"(?:^|\.)s3(?:[.-][a-z0-9-]+)?\.amazonaws\.com$")
+
+
 def free_platform(host: str) -> str | None:
     """The free-hosting platform serving ``host`` as a user's content, if any.
 
     A platform's own front page (``weebly.com``) is not user content and gives None.
     """
     plat = platform_of(host)
+    if plat is None and _S3_HOST_RE.search(host):
+        return "s3.amazonaws.com"  # any bucket, any region: anyone can publish a page there
     if plat is None or plat not in platforms().free:
         return None
     if plat == host and host not in platforms().path_hosts:

@@ -1,0 +1,302 @@
+"""The ``tap365`` command line.
+
+Exit codes: 0 when the command did its work (a scan that found threats still exits 0),
+1 when a check failed (``decode --verify`` on a bad link), 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from connectors.intel_feeds import FeedLoadError, load_intel
+from connectors.keys import KeyConfigError, link_codec
+from connectors.settings import Settings
+from tap_core.mime import looks_like_rfc822, parse_eml
+from tap_core.pipeline import Pipeline
+from tap_core.policy import Policy, PolicyError, parse_policy
+from tap_core.urls.links import LinkError, decode_link
+
+_SKIP_NAMES = {"readme", "readme.md", "license", "licence", "cmds", "manifest.tsv"}
+
+
+class UsageError(Exception):
+    """A problem with how the command was called; printed and exit 2."""
+
+
+def _iter_mail_files(paths: Sequence[str]) -> Iterator[Path]:
+    """``.eml`` files given directly, and every mail-looking file under given folders."""
+    for p in map(Path, paths):
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                if not f.is_file() or f.name.startswith(".") or f.name.lower() in _SKIP_NAMES:
+                    continue
+                if f.suffix.lower() == ".eml":
+                    yield f
+                    continue
+                try:
+                    with f.open("rb") as fh:
+                        head = fh.read(512)
+                except OSError:
+                    continue
+                if looks_like_rfc822(head):
+                    yield f
+        elif p.exists():
+            yield p
+        else:
+            raise UsageError(f"no such file or folder: {p}")
+
+
+def _load_policy(path: str | None, settings: Settings) -> Policy:
+    path = path or settings.policy_file
+    if not path:
+        return Policy()
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read policy file {path}: {exc.strerror}") from exc
+    try:
+        return parse_policy(data, name=path)
+    except PolicyError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _pipeline(args: argparse.Namespace, settings: Settings) -> Pipeline:
+    policy = _load_policy(args.policy, settings)
+    feeds = list(args.intel or [])
+    if settings.intel_feeds:
+        feeds += [f.strip() for f in settings.intel_feeds.split(",") if f.strip()]
+    try:
+        intel = load_intel(feeds) if feeds else None
+    except FeedLoadError as exc:
+        raise UsageError(str(exc)) from exc
+    try:
+        codec = link_codec(settings)
+    except (KeyConfigError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+    return Pipeline(policy, intel=intel, codec=codec)
+
+
+def scan_one(pipeline: Pipeline, path: Path, tenant_id: str) -> dict[str, Any]:
+    """Scan one file; a file that cannot be read gives a record with ``error``, not a crash."""
+    start = time.perf_counter()
+    record: dict[str, Any] = {"source": str(path)}
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        record.update(verdict=None, action=None, urls=[], attachments=[], impersonation={},
+                      error=f"cannot read: {exc.strerror}",
+                      elapsed_ms=round((time.perf_counter() - start) * 1000, 2))
+        return record
+    try:
+        message = parse_eml(data, str(path))
+        decision = pipeline.run(message, tenant_id=tenant_id)
+        out = decision.to_json()
+        record.update(
+            subject=message.subject,
+            verdict=out["verdict"],
+            action=out["action"],
+            reasons=out["reasons"],
+            urls=out["urls"],
+            attachments=out["attachments"],
+            impersonation=out["impersonation"],
+            url_score=out["url_score"],
+            findings=out["findings"],
+            defects=message.defects,
+            rewrite_skipped=out["rewrite_skipped"],
+            error=None,
+        )
+    except Exception as exc:  # one bad message must never stop a scan of many
+        record.update(verdict=None, action=None, urls=[], attachments=[], impersonation={},
+                      error=f"{exc.__class__.__name__}: {exc}")
+    record["elapsed_ms"] = round((time.perf_counter() - start) * 1000, 2)
+    return record
+
+
+def _progress(total: int, enabled: bool):
+    if enabled:
+        from tqdm import tqdm
+
+        return tqdm(total=total, unit="msg", file=sys.stderr, leave=False)
+    return None
+
+
+def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
+    verdicts = Counter(r.get("verdict") or "error" for r in records)
+    actions = Counter(r.get("action") or "error" for r in records)
+    n = len(records) or 1
+    flagged = verdicts["suspicious"] + verdicts["malicious"]
+    held = actions["hold"] + actions["quarantine"]
+    elapsed = sorted(r["elapsed_ms"] for r in records) or [0.0]
+    return {
+        "messages": len(records),
+        "verdicts": dict(verdicts),
+        "actions": dict(actions),
+        "flagged_rate": round(flagged / n, 4),
+        "held_or_quarantined_rate": round(held / n, 4),
+        "errors": verdicts["error"],
+        "urls": sum(len(r.get("urls") or []) for r in records),
+        "urls_rewritten": sum(1 for r in records for u in r.get("urls") or [] if u.get("rewritten")),
+        "p50_ms": elapsed[len(elapsed) // 2],
+        "p95_ms": elapsed[min(len(elapsed) - 1, int(len(elapsed) * 0.95))],
+    }
+
+
+def cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
+    pipeline = _pipeline(args, settings)
+    files = list(_iter_mail_files(args.paths))
+    tenant = args.tenant or settings.default_tenant_id
+    bar = _progress(len(files), sys.stderr.isatty() and not args.no_progress)
+    records: list[dict[str, Any]] = []
+    for path in files:
+        record = scan_one(pipeline, path, tenant)
+        records.append(record)
+        if args.json:
+            print(json.dumps(record, ensure_ascii=False), flush=False)
+        elif not args.summary_only:
+            print(f"{record.get('verdict') or 'ERROR':<10} {record.get('action') or '-':<10} "
+                  f"{len(record.get('urls') or []):>3} urls  {path}"
+                  + (f"  [{record['error']}]" if record.get("error") else ""))
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    summary = summarise(records)
+    if args.json:
+        sys.stdout.flush()
+    else:
+        print(_format_summary(summary))
+    if args.summary:
+        Path(args.summary).write_text(json.dumps(summary, indent=2))
+    return 0
+
+
+def _format_summary(s: dict[str, Any]) -> str:
+    lines = [
+        f"messages: {s['messages']}  errors: {s['errors']}",
+        "verdicts: " + ", ".join(f"{k}={v}" for k, v in sorted(s["verdicts"].items())),
+        "actions:  " + ", ".join(f"{k}={v}" for k, v in sorted(s["actions"].items())),
+        f"flagged (suspicious or malicious): {s['flagged_rate']:.1%}   "
+        f"held or quarantined: {s['held_or_quarantined_rate']:.1%}",
+        f"urls: {s['urls']} (rewritten {s['urls_rewritten']})   "
+        f"p50 {s['p50_ms']:.1f} ms  p95 {s['p95_ms']:.1f} ms per message",
+    ]
+    return "\n".join(lines)
+
+
+def cmd_decode(args: argparse.Namespace, settings: Settings) -> int:
+    status = 0
+    codec = None
+    if args.verify:
+        try:
+            codec = link_codec(settings)
+        except (KeyConfigError, ValueError) as exc:
+            raise UsageError(str(exc)) from exc
+    for link in args.links:
+        original = decode_link(link)
+        if original is None:
+            print(f"not a rewritten link: {link}", file=sys.stderr)
+            status = 1
+            continue
+        if codec is None:
+            print(original)
+            continue
+        try:
+            verified = codec.verify(link)
+        except LinkError as exc:
+            print(f"{original}\tINVALID: {exc}")
+            status = 1
+            continue
+        print(f"{original}\tvalid (key {verified.kid})")
+    return status
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Scan the evaluation corpus (or the bundled samples) and print a summary per set."""
+    corpus = Path(args.corpus)
+    sets: list[tuple[str, Path]] = []
+    if args.mail:
+        sets.append(("mail", Path(args.mail)))
+    elif corpus.is_dir():
+        for name in ("phishing/real", "phishing/nazario-2004", "ham/easy_ham", "ham/hard_ham"):
+            if (corpus / name).is_dir():
+                sets.append((name, corpus / name))
+    if not sets:
+        bundled = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "mail"
+        print(f"corpus {corpus} not found: scanning the bundled samples in {bundled}")
+        sets.append(("bundled samples", bundled))
+    scan_args = argparse.Namespace(policy=args.policy, intel=args.intel)
+    pipeline = _pipeline(scan_args, settings)
+    tenant = settings.default_tenant_id
+    report: dict[str, Any] = {}
+    header = (f"{'set':<24}{'msgs':>6}{'flagged':>9}{'held/quar':>10}{'rewritten':>10}"
+              f"{'errors':>7}{'p95 ms':>8}")
+    print(header)
+    print("-" * len(header))
+    for name, folder in sets:
+        records = [scan_one(pipeline, f, tenant) for f in _iter_mail_files([str(folder)])]
+        s = summarise(records)
+        report[name] = {"summary": s, "messages": records}
+        rewritten = sum(1 for r in records if r.get("action") == "rewrite")
+        print(f"{name:<24}{s['messages']:>6}{s['flagged_rate']:>9.1%}"
+              f"{s['held_or_quarantined_rate']:>10.1%}{rewritten:>10}{s['errors']:>7}{s['p95_ms']:>8.1f}")
+    if args.report:
+        Path(args.report).write_text(json.dumps(report, indent=1, ensure_ascii=False))
+        print(f"report written to {args.report}")
+    lost = sum(s["summary"]["errors"] for s in report.values())
+    return 1 if lost else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tap365", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    scan = sub.add_parser("scan", help="scan .eml files and folders")
+    scan.add_argument("paths", nargs="+", metavar="PATH")
+    scan.add_argument("--json", action="store_true", help="one JSON object per message (JSON Lines)")
+    scan.add_argument("--policy", metavar="FILE", help="policy file (YAML or JSON)")
+    scan.add_argument("--intel", nargs="+", metavar="FILE", help="threat intelligence feeds")
+    scan.add_argument("--tenant", help="tenant id put in rewritten links")
+    scan.add_argument("--summary", metavar="FILE", help="also write the summary as JSON")
+    scan.add_argument("--summary-only", action="store_true", help="print only the summary")
+    scan.add_argument("--no-progress", action="store_true", help="no progress bar")
+    scan.set_defaults(func=cmd_scan)
+
+    decode = sub.add_parser("decode", help="print the original destination of rewritten links")
+    decode.add_argument("links", nargs="+", metavar="URL")
+    decode.add_argument("--verify", action="store_true", help="also check the signature")
+    decode.set_defaults(func=cmd_decode)
+
+    demo = sub.add_parser("demo", help="scan sample mail and print a report")
+    demo.add_argument("--corpus", default="../shared/corpus", help="evaluation corpus folder")
+    demo.add_argument("--mail", metavar="DIR", help="scan this folder of .eml files instead")
+    demo.add_argument("--report", metavar="FILE", help="write the JSON report here")
+    demo.add_argument("--policy", metavar="FILE")
+    demo.add_argument("--intel", nargs="+", metavar="FILE")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # argparse exits 2 on a usage error
+    settings = Settings()
+    try:
+        return int(args.func(args, settings))
+    except UsageError as exc:
+        print(f"tap365 {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

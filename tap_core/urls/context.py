@@ -1,0 +1,253 @@
+"""Message-level URL Protect: what the message around the links says about them.
+
+A link on an unknown site is rarely damning alone; the same link behind "Verify now" in a
+message that claims to be PayPal but is not sent by PayPal is. These rules (data in
+``message_rules.toml``) add named findings that raise the message's URL score; they never make
+a message MALICIOUS on their own.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import tomllib
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+from itertools import pairwise
+from typing import Any
+
+from selectolax.lexbor import LexborHTMLParser
+
+from tap_core.decision import UrlResult
+from tap_core.domains import registered_domain
+from tap_core.findings import Finding
+from tap_core.message import Message
+from tap_core.urls.heuristics import brand_owning, brands_named
+from tap_core.urls.model import FoundUrl
+
+_DATA = files("tap_core") / "data" / "urls"
+_SPACE_RE = re.compile(r"\s+")
+_TRIM_RE = re.compile(r"^[\W_]+|[\W_]+$", re.UNICODE)
+#: Bytes of body text looked at for lure phrases: the lure is at the top.
+_MAX_TEXT_CHARS = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    name: str
+    score: float
+    reason: str
+    variants: dict[str, float]
+
+    def finding(self, evidence: str, variant: str = "", **fields: Any) -> Finding:
+        score = self.variants.get(variant, self.score)
+        return Finding(name=self.name, score=score, reason=self.reason.format(**fields), evidence=evidence)
+
+
+@cache
+def _rules() -> dict[str, _Rule]:
+    spec = tomllib.loads((_DATA / "message_rules.toml").read_text("utf-8"))
+    return {
+        name: _Rule(name, float(v["score"]), v["reason"],
+                    {k.removesuffix("_score"): float(x) for k, x in v.items() if k.endswith("_score")})
+        for name, v in spec.items()
+    }
+
+
+@cache
+def _phrases(name: str) -> tuple[str, ...]:
+    lines = (_DATA / name).read_text("utf-8").splitlines()
+    return tuple(sorted({ln.strip().lower() for ln in lines if ln.strip() and not ln.startswith("#")},
+                        key=len, reverse=True))
+
+
+def _site(host_or_address: str) -> str:
+    host = host_or_address.rpartition("@")[2].lower()
+    return registered_domain(host) or host
+
+
+def _host(url: str) -> str:
+    rest = url.partition("://")[2]
+    authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    return authority.rpartition("@")[2].split(":", 1)[0].lower()
+
+
+def _body_text(message: Message) -> str:
+    parts = [message.subject]
+    if message.text_body:
+        parts.append(message.text_body[:_MAX_TEXT_CHARS])
+    elif message.html_body:
+        try:
+            tree = LexborHTMLParser(message.html_body[: _MAX_TEXT_CHARS * 10])
+            node = tree.body or tree.root
+            parts.append((node.text(separator=" ") if node is not None else "")[:_MAX_TEXT_CHARS])
+        except Exception:  # noqa: S110 - text for phrase matching only; the URLs were already read
+            pass
+    return _SPACE_RE.sub(" ", " ".join(parts)).lower()
+
+
+def _deceptive_sample(text: str) -> str | None:
+    """A word mixing Latin with look-alike letters, written in styled math letters, or broken
+    up by invisible characters (zero-width, variation selectors, foreign combining marks)."""
+    for word in text.split():
+        scripts: set[str] = set()
+        hidden = False
+        for ch in word:
+            if "\U0001d400" <= ch <= "\U0001d7ff":
+                return word  # Mathematical Alphanumeric Symbols: 𝗪𝗲𝗹𝗰𝗼𝗺𝗲
+            category = unicodedata.category(ch)
+            if ch.isalpha():
+                scripts.add(unicodedata.name(ch, "").split(" ", 1)[0])
+            elif category == "Cf" or (category == "Mn" and not ("\u0300" <= ch <= "\u036f")):
+                hidden = True  # U+200B, U+FE0F, U+E0100..., Syriac marks over Latin letters
+        if "LATIN" in scripts and (hidden or scripts & {"CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE"}):
+            return word
+    return None
+
+
+def _cta(text: str) -> str | None:
+    """The call-to-action phrase of a short link text ("» Adresse bestätigen «"), if any."""
+    cleaned = _TRIM_RE.sub("", _SPACE_RE.sub(" ", text.lower()))
+    if not cleaned or len(cleaned) > 60:
+        return None
+    padded = " " + _NON_WORD_RE.sub(" ", cleaned) + " "
+    for phrase in _phrases("call_to_action.txt"):
+        if f" {phrase} " in padded:
+            return phrase
+    return None
+
+
+_NON_WORD_RE = re.compile(r"[^\w]+")
+#: Tokens of 10+ letters and digits with mixed case and digits, or case flipping inside a word.
+_TOKEN_RE = re.compile(r"(?<![\w@.])[A-Za-z0-9]{10,}(?![\w@])")
+_NATURAL_TOKEN_RE = re.compile(r"(?:[A-Z]?[a-z]{2,}|[A-Z]{2,}(?![a-z])|[A-Z](?=\d)|\d+|i(?=[A-Z]))+")
+_ADDRESS_IN_NAME_RE = re.compile(r"[\w.+-]+@([\w-]+(?:\.[\w-]+)+)")
+
+
+def _random_token(subject: str) -> str | None:
+    """A hash-buster: a random mix of upper, lower case and digits ("KtSaGYsPn9djSGR")."""
+    for token in _TOKEN_RE.findall(subject):
+        if _NATURAL_TOKEN_RE.fullmatch(token):
+            continue  # MacBookPro, ORD12345AB, iPhone15Pro: words, capitals and numbers
+        upper = sum(c.isupper() for c in token)
+        lower = sum(c.islower() for c in token)
+        flips = sum(
+            1 for a, b in pairwise(token) if a.isalpha() and b.isalpha() and a.isupper() != b.isupper()
+        )
+        # Real words and codes have at most a couple of case changes (iPhone, McDonald, ORD12345AB).
+        if upper >= 2 and lower >= 2 and flips >= 4:
+            return token
+    return None
+_SPACED_LETTERS_RE = re.compile(r"(?<!\S)(?:\w ){2,}\w(?!\S)")
+
+
+def _spaced_letters(text: str) -> str | None:
+    """Letters spaced out to dodge word filters ("D P D Versand", "A D A C")."""
+    m = _SPACED_LETTERS_RE.search(text)
+    return m.group(0) if m and any(c.isalpha() for c in m.group(0)) else None
+
+
+def _base64_forms(text: str) -> set[str]:
+    """The stable inner parts of ``text`` in base64 at each of the three byte alignments, as
+    phishing kits carry the victim's address (``#cGhpc2hpbmdAcG90``)."""
+    forms = set()
+    raw = text.encode("utf-8")
+    for shift in range(3):
+        encoded = base64.b64encode(b"\0" * shift + raw).decode("ascii").rstrip("=")
+        start = (shift * 4 + 2) // 3 + (1 if shift else 0)
+        inner = encoded[start:len(encoded) - 2]
+        if len(inner) >= 8:
+            forms.add(inner)
+    return forms
+
+
+def message_findings(message: Message, found: list[FoundUrl],
+                     results: dict[str, UrlResult], recipient: str = "") -> list[Finding]:
+    """Findings about the message's links as a whole (see module docstring)."""
+    rules = _rules()
+    web = [f for f in found if f.url.startswith(("http://", "https://"))
+           and not (results.get(f.url) and results[f.url].excluded_by)]
+    if not web:
+        return []
+    out: list[Finding] = []
+    sender = message.from_address
+    sender_site = _site(sender.address) if sender and sender.address else ""
+    link_sites = {_site(_host(f.url)) for f in web if f.context != "img_in_link"}
+
+    # A brand named where the sender introduces itself, not sent by it, links elsewhere.
+    claims: list[tuple[str, str]] = []
+    if sender and sender.name:
+        claims += [(b, "sender name") for b in brands_named(sender.name)]
+    claims += [(b, "subject") for b in brands_named(message.subject)]
+    sender_brand = brand_owning(sender_site) if sender_site else None
+    for brand, where in claims:
+        if sender_brand == brand:
+            continue
+        if link_sites and all(brand_owning(s) == brand for s in link_sites):
+            continue
+        out.append(rules["brand_claim_mismatch"].finding(
+            f"{brand} in {where}", "subject" if where == "subject" else "", brand=brand, where=where))
+        break
+
+    for f in web:
+        if f.link_text and f.context in ("a_href", "area_href"):
+            phrase = _cta(f.link_text)
+            site = _site(_host(f.url))
+            if phrase and site and site != sender_site:
+                out.append(rules["call_to_action_offsite"].finding(
+                    f"{f.link_text[:60]} -> {site}", text=f.link_text[:60], host=site))
+                break
+
+    text = _body_text(message)
+    for phrase in _phrases("lure_phrases.txt"):
+        if phrase in text:
+            out.append(rules["credential_lure_text"].finding(phrase, phrase=phrase))
+            break
+
+    for where, value in (("subject", message.subject), ("sender name", sender.name if sender else "")):
+        sample = _deceptive_sample(value) or _spaced_letters(value)
+        if sample:
+            out.append(rules["deceptive_unicode_text"].finding(sample, where=where, sample=sample))
+            break
+
+    token = _random_token(message.subject)
+    if token:
+        out.append(rules["random_token_subject"].finding(token, sample=token))
+
+    if sender and sender.name and " via " not in sender.name.lower():
+        m = _ADDRESS_IN_NAME_RE.search(sender.name)
+        if m and _site(m.group(1).rstrip(".")) != sender_site:
+            shown = m.group(0).rstrip(".")
+            out.append(rules["sender_name_address"].finding(
+                f"{shown} -> {sender.address}", shown=shown, actual=sender.address))
+
+    for f in web:
+        if f.context == "form_action" and f.source.startswith("attachment:"):
+            host = _host(f.url)
+            out.append(rules["form_in_attachment"].finding(f"{f.source} -> {host}", host=host))
+            break
+
+    in_body = [f for f in web if not f.source.startswith("attachment:") and "/attachment:" not in f.source]
+    if not in_body:
+        name = web[0].source.split(":", 1)[1] if ":" in web[0].source else web[0].source
+        out.append(rules["links_only_in_attachment"].finding(name, name=name))
+
+    if recipient:
+        local = recipient.lower().partition("@")[0]
+        subject = message.subject.lower()
+        # The address itself (or its local part with an @), not a list tag like "[ilug]".
+        if local and re.search(rf"(?<![\w.-]){re.escape(local)}@", subject):
+            out.append(rules["recipient_in_subject"].finding(recipient, sample=message.subject[:60]))
+        needle = recipient.lower()
+        forms = {needle, needle.replace("@", "%40"), *_base64_forms(recipient)}
+        for f in web:
+            low = f.url.lower()
+            if "unsubscribe" in low:
+                continue
+            if any(form in low for form in forms if form == form.lower()) or any(
+                    form in f.url for form in forms if form != form.lower()):
+                out.append(rules["recipient_in_link"].finding(recipient))
+                break
+    return out

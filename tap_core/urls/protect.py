@@ -1,0 +1,261 @@
+"""URL Protect before delivery: collect every URL of a message, assess each, rewrite the bodies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from tap_core.decision import UrlResult
+from tap_core.findings import Finding, Verdict
+from tap_core.message import Message
+from tap_core.policy import Policy
+from tap_core.urls.context import message_findings
+from tap_core.urls.exclusions import UrlExclusions
+from tap_core.urls.extract import extract_attachment, extract_html, extract_text
+from tap_core.urls.heuristics import UrlThresholds, assess_url
+from tap_core.urls.intel import IntelIndex
+from tap_core.urls.links import LinkCodec, LinkContext, decode_link, message_ref
+from tap_core.urls.model import FoundUrl
+from tap_core.urls.normalize import normalize_url
+from tap_core.urls.rewrite import RewriteResult, rewrite_html, rewrite_text
+from tap_core.urls.unwrap import unwrap
+
+#: Schemes that are addresses rather than places to go: never assessed, never rewritten.
+_INERT_SCHEMES = ("mailto:", "tel:", "cid:", "sms:", "callto:", "#")
+_REWRITABLE_SCHEMES = ("http://", "https://")
+#: Where a URL is loaded by the client, not clicked by a person.
+_RESOURCE_CONTEXTS = frozenset({"script_src", "img_src", "css_url", "img_in_link", "link_href"})
+_CLICK_ONLY_FINDINGS = frozenset({"dangerous_extension", "credential_keywords_path", "link_text_mismatch"})
+
+
+def _scheme_of(url: str) -> str:
+    head, sep, _ = url.partition(":")
+    return head.lower() + ":" if sep else ""
+
+
+@dataclass
+class UrlScan:
+    """Everything URL Protect learnt about one message."""
+
+    results: dict[str, UrlResult] = field(default_factory=dict)
+    #: ``raw`` text (as found) -> normalised URL key into ``results``.
+    by_raw: dict[str, str] = field(default_factory=dict)
+    #: Text-body URLs found, for in-place replacement.
+    text_found: list[FoundUrl] = field(default_factory=list)
+    #: Message-level findings (limits, and the context rules of :mod:`tap_core.urls.context`).
+    findings: list[Finding] = field(default_factory=list)
+    #: The highest URL score plus the message-level scores.
+    message_score: float = 0.0
+    #: The message verdict from URL Protect: the worst URL, raised to SUSPICIOUS when the
+    #: message-level score reaches the policy's suspicious threshold.
+    verdict: Verdict = Verdict.CLEAN
+
+
+class UrlProtect:
+    """URL Protect for one tenant and policy; cheap to build, safe to reuse across messages."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        intel: IntelIndex | None = None,
+        codec: LinkCodec | None = None,
+    ) -> None:
+        self.policy = policy
+        self.intel = intel
+        self.codec = codec
+        self.exclusions: UrlExclusions = policy.url.exclusions()
+        self.thresholds = UrlThresholds(
+            suspicious_score=policy.url.thresholds.suspicious_score,
+            malicious_score=policy.url.thresholds.malicious_score,
+        )
+        self._own_decoder: Callable[[str], str | None] = self._decode_own
+
+    def _decode_own(self, url: str) -> str | None:
+        """Unwrap links made by any deployment of this project (the format is public)."""
+        return decode_link(url)
+
+    # -- collection -------------------------------------------------------------------------
+    def collect(self, message: Message) -> tuple[list[FoundUrl], list[FoundUrl]]:
+        """(all URLs found, the text body's URLs) over bodies, attachments, attached messages."""
+        found: list[FoundUrl] = []
+        text_found: list[FoundUrl] = []
+        self._collect(message, "", found, text_found, depth=0)
+        return found, text_found
+
+    def _collect(self, message: Message, prefix: str, found: list[FoundUrl],
+                 text_found: list[FoundUrl], depth: int) -> None:
+        if message.html_body:
+            found.extend(extract_html(message.html_body, f"{prefix}body.html",
+                                      own_link_decoder=self._own_decoder))
+        if message.text_body:
+            text_urls = extract_text(message.text_body, f"{prefix}body.text",
+                                     own_link_decoder=self._own_decoder)
+            found.extend(text_urls)
+            if not prefix:
+                text_found.extend(text_urls)
+        for att in message.attachments:
+            found.extend(extract_attachment(att.name, att.content_type, att.data,
+                                            f"{prefix}attachment:{att.name}",
+                                            own_link_decoder=self._own_decoder))
+        for i, nested in enumerate(message.attached_messages):
+            self._collect(nested, f"{prefix}message{i + 1}/", found, text_found, depth + 1)
+
+    # -- assessment -------------------------------------------------------------------------
+    def scan(self, message: Message, *, recipient: str = "") -> UrlScan:
+        found, text_found = self.collect(message)
+        scan = UrlScan(text_found=text_found)
+        limit = self.policy.url.max_urls_per_message
+        tenant_domains = self.policy.internal_domains
+        for item in found:
+            if item.url.startswith(_INERT_SCHEMES) or _scheme_of(item.url) in _INERT_SCHEMES:
+                continue
+            scan.by_raw.setdefault(item.raw.strip(), item.url)
+            result = scan.results.get(item.url)
+            if result is None:
+                if len(scan.results) >= limit:
+                    if not any(f.name == "url_limit" for f in scan.findings):
+                        scan.findings.append(Finding(
+                            name="url_limit", score=0.0,
+                            reason=f"more than {limit} distinct URLs; the rest were not analysed",
+                            evidence=str(limit)))
+                    continue
+                result = UrlResult(url=item.url, display_url=item.display_url,
+                                   wrappers=list(item.wrappers))
+                self._assess(result, item.link_text, tenant_domains)
+                scan.results[item.url] = result
+            elif item.link_text and item.link_text not in result.link_texts:
+                # Another anchor text for the same href: its mismatch check may differ.
+                self._reassess_text(result, item.link_text, tenant_domains)
+            source = f"{item.source}:{item.context}"
+            if source not in result.sources:
+                result.sources.append(source)
+            if item.link_text and item.link_text not in result.link_texts:
+                result.link_texts.append(item.link_text)
+        for result in scan.results.values():
+            contexts = {src.rsplit(":", 1)[-1] for src in result.sources}
+            if result.findings and contexts <= _RESOURCE_CONTEXTS:
+                self._resource_only(result)
+        context = message_findings(message, found, scan.results, recipient)
+        scan.findings.extend(context)
+        top = max((r.score for r in scan.results.values() if not r.excluded_by), default=0.0)
+        scan.message_score = round(top + sum(f.score for f in context), 2)
+        scan.verdict = Verdict.worst([r.verdict for r in scan.results.values()])
+        if scan.verdict is Verdict.CLEAN and context and (
+            scan.message_score >= self.thresholds.suspicious_score
+        ):
+            scan.verdict = Verdict.SUSPICIOUS
+        return scan
+
+    def _assess(self, result: UrlResult, link_text: str | None, tenant_domains: Sequence[str]) -> None:
+        excluded = self.exclusions.match(result.url)
+        if excluded:
+            result.excluded_by = excluded
+            return
+        assessment = assess_url(result.url, link_text=link_text, tenant_domains=tenant_domains,
+                                intel=self.intel, thresholds=self.thresholds)
+        result.verdict = assessment.verdict
+        result.score = assessment.score
+        result.findings = list(assessment.findings)
+
+    def _resource_only(self, result: UrlResult) -> None:
+        """A URL only loaded as a resource (script, stylesheet, image) is never clicked: what it
+        would download or ask for does not apply, its host's reputation still does."""
+        kept = [f for f in result.findings if f.name not in _CLICK_ONLY_FINDINGS]
+        if len(kept) == len(result.findings):
+            return
+        result.findings = kept
+        result.score = round(sum(f.score for f in kept), 2)
+        verdicts = [f.verdict for f in kept if f.verdict is not None]
+        if result.score >= self.thresholds.malicious_score:
+            verdicts.append(Verdict.MALICIOUS)
+        elif result.score >= self.thresholds.suspicious_score:
+            verdicts.append(Verdict.SUSPICIOUS)
+        result.verdict = Verdict.worst(verdicts)
+
+    def _reassess_text(self, result: UrlResult, link_text: str, tenant_domains: Sequence[str]) -> None:
+        if result.excluded_by:
+            return
+        assessment = assess_url(result.url, link_text=link_text, tenant_domains=tenant_domains,
+                                intel=self.intel, thresholds=self.thresholds)
+        if assessment.score > result.score or assessment.verdict.rank > result.verdict.rank:
+            result.verdict = assessment.verdict
+            result.score = assessment.score
+            result.findings = list(assessment.findings)
+
+    # -- rewriting --------------------------------------------------------------------------
+    def rewrite(self, message: Message, scan: UrlScan, *, tenant_id: str, recipient: str,
+                rewrite_suspicious: bool = False) -> tuple[RewriteResult | None, RewriteResult | None]:
+        """New HTML and text bodies with every eligible link going through the redirector.
+
+        Eligible: http(s), not excluded, CLEAN (or SUSPICIOUS when the message is delivered
+        anyway and ``rewrite_suspicious``), and not already one of our links.
+        """
+        codec = self.codec
+        if codec is None:
+            return None, None
+        context = LinkContext(tenant_id=tenant_id, recipient=recipient,
+                              message_ref=message_ref(message.internet_message_id or message.source))
+        allowed = {Verdict.CLEAN, Verdict.SUSPICIOUS} if rewrite_suspicious else {Verdict.CLEAN}
+        wrapped: dict[str, str] = {}
+
+        def replacement(value: str) -> str | None:
+            if not value.lower().startswith(_REWRITABLE_SCHEMES) and not value.lower().startswith("www."):
+                return None
+            if codec.is_own(value):
+                return None  # idempotent: already ours
+            key = scan.by_raw.get(value)
+            result = scan.results.get(key) if key else None
+            if result is None:
+                result = self._late_result(value, scan)
+                if result is None:
+                    return None
+            if result.excluded_by or result.verdict not in allowed:
+                return None
+            if not result.url.lower().startswith(_REWRITABLE_SCHEMES):
+                return None
+            link = wrapped.get(result.url)
+            if link is None:
+                link = codec.wrap(result.url, context)
+                wrapped[result.url] = link
+            result.rewritten = link
+            return link
+
+        html_result = rewrite_html(message.html_body, replacement) if message.html_body else None
+        text_result = None
+        if message.text_body and scan.text_found:
+            spans = _spans(message.text_body, [f.raw for f in scan.text_found])
+            text_result = rewrite_text(message.text_body, spans, replacement)
+        return html_result, text_result
+
+    def _late_result(self, value: str, scan: UrlScan) -> UrlResult | None:
+        """A link the extractor did not report (e.g. inside an Outlook conditional comment)."""
+        norm = normalize_url(value)
+        if norm is None:
+            return None
+        unwrapped = unwrap(norm.url, own_link_decoder=self._own_decoder)
+        url = unwrapped.url
+        result = scan.results.get(url)
+        if result is None:
+            result = UrlResult(url=url, display_url=norm.display_url, wrappers=list(unwrapped.wrappers),
+                               sources=["body.html:late_href"])
+            self._assess(result, None, self.policy.internal_domains)
+            scan.results[url] = result
+        scan.by_raw[value] = url
+        return result
+
+
+def _spans(text: str, raws: list[str]) -> list[tuple[int, int]]:
+    """Locate each raw URL in order of appearance (the extractor reports them in order)."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for raw in raws:
+        i = text.find(raw, pos)
+        if i < 0:
+            i = text.find(raw)
+            if i < 0:
+                continue
+        else:
+            pos = i + len(raw)
+        spans.append((i, i + len(raw)))
+    return spans
