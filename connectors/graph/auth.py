@@ -133,10 +133,16 @@ class TenantCredential:
             raise GraphAuthError.from_msal(self.tenant_id, result)
         return result
 
-    def refresh(self, scope: str = GRAPH_SCOPE) -> str:
-        """Drop cached access tokens and get a new one (after Graph rejected ours with 401:
-        expired early, revoked, or roles changed)."""
+    def refresh(self, rejected: str, scope: str = GRAPH_SCOPE) -> str:
+        """A token other than ``rejected`` (Graph answered 401: expired early, revoked, roles
+        changed). Concurrent callers share one refresh: whoever comes second finds it done."""
         with self._lock:
+            try:
+                current = self._app.acquire_token_for_client(scopes=[scope]).get("access_token")
+            except requests.RequestException:
+                current = None
+            if current and current != rejected:
+                return str(current)
             cache = self._app.token_cache
             for item in list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
                 cache.remove_at(item)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -64,15 +65,18 @@ class ImmutableIdLimitMiddleware(BaseMiddleware):
         super().__init__()
         self.limit = limit
         self.refresh = refresh
-        self._semaphores: dict[int, asyncio.Semaphore] = {}
+        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
         self.sent = 0  # HTTP requests put on the wire (retries included)
 
     def _semaphore(self) -> asyncio.Semaphore:
-        # One semaphore per event loop: tests and CLIs may run several loops in turn.
-        loop_id = id(asyncio.get_running_loop())
-        sem = self._semaphores.get(loop_id)
+        # One semaphore per event loop (a semaphore is bound to its loop); CLIs and tests may
+        # run several loops in turn.
+        loop = asyncio.get_running_loop()
+        sem = self._semaphores.get(loop)
         if sem is None:
-            sem = self._semaphores[loop_id] = asyncio.Semaphore(self.limit)
+            sem = self._semaphores[loop] = asyncio.Semaphore(self.limit)
         return sem
 
     async def send(self, request: httpx.Request, transport: httpx.AsyncBaseTransport) -> httpx.Response:
@@ -166,7 +170,7 @@ class GraphApp:
         if not tenant_id:
             return None
         credential = self.credentials.get(tenant_id)
-        return await asyncio.to_thread(credential.refresh)
+        return await asyncio.to_thread(credential.refresh, rejected)
 
     def tenant(self, tenant_id: str) -> TenantGraph:
         key = tenant_id.lower()

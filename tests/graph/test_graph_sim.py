@@ -162,3 +162,20 @@ def test_rejected_token_is_refreshed_once(sim: SimHandle, settings: GraphSetting
 
     assert run(go()) == "Late"
     assert sim.stats()["requests"]["by_status"].get("401") == 1
+
+
+def test_concurrent_401s_share_one_refresh(sim: SimHandle, settings: GraphSettings, tenant_id: str) -> None:
+    import asyncio
+
+    ids = [sim.deliver(ADELE, mail(f"P{i}"))["immutableId"] for i in range(8)]
+
+    async def go() -> int:
+        async with GraphApp(settings) as app:
+            graph = app.tenant(tenant_id)
+            await graph.access_token()
+            sim.advance_clock(7200)
+            before = sum(sim.stats()["token_requests"].values())
+            await asyncio.gather(*(fetch_message(graph, ADELE, i) for i in ids))
+            return sum(sim.stats()["token_requests"].values()) - before
+
+    assert run(go()) == 1
