@@ -216,7 +216,7 @@ async def reauthorize_subscription(ctx: Ctx) -> GraphResponse:
     if not ctx.has_any(SUBSCRIBE_MAIL):
         raise _forbidden()
     sub.needs_reauthorization = False
-    return GraphResponse(200)
+    return GraphResponse(204)  # per the reauthorize docs
 
 
 def register(router: Router) -> None:

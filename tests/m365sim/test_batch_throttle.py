@@ -89,7 +89,7 @@ def test_mailbox_budget_429_with_retry_after(sim: SimHandle, token: str) -> None
 
 def test_concurrency_limit(sim: SimHandle, token: str) -> None:
     sim.configure(max_concurrent_requests=2)
-    sim.faults(latency_ms=300)
+    sim.faults(latency_ms=600)
 
     def call(_: int) -> object:
         return sim.graph("GET", f"/users/{ADELE}/messages", token)

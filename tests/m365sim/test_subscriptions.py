@@ -180,22 +180,21 @@ def test_retry_after_failures(sim: SimHandle, token: str, receiver: Receiver) ->
 
 
 def test_slow_receiver_counts_and_timeouts_retry(sim: SimHandle, token: str, receiver: Receiver) -> None:
-    sim.configure(notification_timeout_seconds=0.4, slow_notification_seconds=0.2)
+    sim.configure(notification_timeout_seconds=0.6, slow_notification_seconds=0.15)
     sub = _subscribe(sim, token, receiver)
-    receiver.delay = 0.3  # answered, but slow
+    receiver.delay = 0.3  # answered in time, but slow
     sim.deliver(ADELE, sample_mail())
-    receiver.wait_for(1)
     sim.drain()
     stats = sim.stats()["notifications"]["by_subscription"][sub["id"]]
     assert stats["slow"] == 1 and stats["delivered"] == 1 and stats["failures"] == 0
-    receiver.delay = 0.6  # beyond the timeout: a failure, retried
+    receiver.delay = 1.0  # beyond the timeout: a failure, then retried
     sim.deliver(ADELE, sample_mail())
-    time.sleep(0.5)
+    time.sleep(0.8)
     receiver.delay = 0.0
-    receiver.wait_for(3)
     sim.drain()
     stats = sim.stats()["notifications"]["by_subscription"][sub["id"]]
-    assert stats["failures"] >= 1 and stats["retries"] >= 1 and stats["slow"] >= 2
+    assert stats["delivered"] == 2 and stats["failures"] >= 1 and stats["retries"] >= 1
+    assert stats["slow"] >= 2  # a timeout is slow too
 
 
 def test_gives_up_after_retry_window(sim: SimHandle, token: str, receiver: Receiver) -> None:
@@ -217,7 +216,7 @@ def test_lifecycle_events(sim: SimHandle, token: str, receiver: Receiver) -> Non
     sim.deliver(ADELE, sample_mail())
     sim.drain()
     assert receiver.notifications == []  # paused until reauthorized
-    assert sim.graph("POST", f"/subscriptions/{sub['id']}/reauthorize", token).status_code in (200, 204)
+    assert sim.graph("POST", f"/subscriptions/{sub['id']}/reauthorize", token).status_code == 204
     sim.deliver(ADELE, sample_mail())
     assert len(receiver.wait_for(1)) == 1
     sim.lifecycle(sub["id"], "missed")
