@@ -14,6 +14,7 @@ from .clock import iso, parse_datetime
 from .directory import Grant, SeedError, resolve_mailboxes
 from .faults import Faults
 from .mailbox import Attachment, Mailbox
+from .stats import Stats
 from .subscriptions import is_loopback
 
 if TYPE_CHECKING:
@@ -176,8 +177,7 @@ async def stats(request: Request) -> Response:
 
 
 async def stats_reset(request: Request) -> Response:
-    state = _state(request)
-    state.stats.__init__()  # type: ignore[misc]
+    _state(request).stats = Stats()
     return JSONResponse({"reset": True})
 
 

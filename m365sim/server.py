@@ -8,7 +8,6 @@ import os
 import socket
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -101,7 +100,3 @@ class ThreadedServer:
         self._server.should_exit = True
         self._thread.join(timeout)
         self._sock.close()
-
-
-def state_from(state_dir: Path, seed: dict[str, Any]) -> SimState:
-    return SimState(seed, state_dir)

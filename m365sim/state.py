@@ -96,6 +96,3 @@ class SimState:
 
     def describe_seed(self) -> dict[str, Any]:
         return describe_seed(self.directory)
-
-    def mailbox_for(self, user_id: str) -> Mailbox:
-        return self.mailboxes[user_id]

@@ -186,3 +186,40 @@ def test_admin_consent_redirects_and_grants(sim: SimHandle) -> None:
     assert location.startswith("https://app.test/consent?admin_consent=True")
     assert sim.tenant("fabrikam.test")["id"] in location and "state=xyz" in location
     assert sim.token(tenant="fabrikam.test", app=LEGACY_APP)
+
+
+def test_rbac_mailbox_scope(sim: SimHandle) -> None:
+    sim.grant(["Mail.ReadWrite", "User.Read.All"], mailboxes=[ADELE])
+    token = sim.token()
+    assert sim.graph("GET", f"/users/{ADELE}/messages", token).status_code == 200
+    denied = sim.graph("GET", "/users/alex.wilber@contoso.test/messages", token)
+    assert denied.status_code == 403 and denied.json()["error"]["code"] == "ErrorAccessDenied"
+
+
+def test_v1_token_endpoint_with_resource(sim: SimHandle) -> None:
+    app = sim.app(0)
+    body = sim.session.post(
+        f"{sim.authority(0)}/oauth2/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": app["clientId"],
+            "client_secret": app["secrets"][0],
+            "resource": "https://graph.microsoft.com",
+        },
+    ).json()
+    assert body["resource"] == "https://graph.microsoft.com" and "access_token" in body
+
+
+def test_admin_consent_can_be_declined(sim: SimHandle) -> None:
+    sim.configure(admin_consent_approves=False)
+    response = sim.session.get(
+        f"{sim.base_url}/common/adminconsent",
+        params={
+            "client_id": sim.app(LEGACY_APP)["clientId"],
+            "redirect_uri": "https://app.test/consent",
+            "domain_hint": "fabrikam.test",
+        },
+        allow_redirects=False,
+    )
+    assert response.status_code == 302 and "error=access_denied" in response.headers["Location"]
+    assert "AADSTS65004" in response.headers["Location"].replace("%3A", ":")
