@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import jwt
-import msal
+import msal  # type: ignore[import-untyped]
 import requests
 from azure.core.credentials import AccessToken, AccessTokenInfo
 from cryptography import x509

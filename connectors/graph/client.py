@@ -26,8 +26,8 @@ from kiota_http.middleware.middleware import REQUEST_OPTIONS_KEY, BaseMiddleware
 from kiota_http.middleware.options import RetryHandlerOption
 from msgraph import GraphServiceClient
 from msgraph.graph_request_adapter import GraphRequestAdapter
-from msgraph_core import GraphClientFactory
-from msgraph_core.middleware import GraphTelemetryHandler
+from msgraph_core import GraphClientFactory  # type: ignore[import-untyped]
+from msgraph_core.middleware import GraphTelemetryHandler  # type: ignore[import-untyped]
 
 from .auth import AsyncTenantCredential, CredentialPool
 from .config import GRAPH_SCOPE, GraphSettings

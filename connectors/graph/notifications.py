@@ -123,25 +123,28 @@ def parse_notifications(body: bytes | str | Mapping[str, Any]) -> NotificationBa
     for item in data["value"]:
         if not isinstance(item, Mapping) or not item.get("subscriptionId"):
             raise NotificationError("notification without subscriptionId")
-        common = {
-            "subscription_id": str(item["subscriptionId"]),
-            "tenant_id": str(item.get("tenantId") or "").lower(),
-            "client_state": str(item.get("clientState") or ""),
-            "subscription_expiration": _datetime(item.get("subscriptionExpirationDateTime")),
-        }
+        subscription_id = str(item["subscriptionId"])
+        tenant_id = str(item.get("tenantId") or "").lower()
+        client_state = str(item.get("clientState") or "")
+        expiration = _datetime(item.get("subscriptionExpirationDateTime"))
         event = item.get("lifecycleEvent")
         if event:
-            result.append(LifecycleNotification(event=str(event), **common))
+            result.append(
+                LifecycleNotification(subscription_id, tenant_id, client_state, str(event), expiration)
+            )
             continue
         resource_data = item.get("resourceData")
         encrypted = item.get("encryptedContent")
         result.append(
             ChangeNotification(
+                subscription_id=subscription_id,
+                tenant_id=tenant_id,
+                client_state=client_state,
                 change_type=str(item.get("changeType") or ""),
                 resource=str(item.get("resource") or ""),
                 resource_data=dict(resource_data) if isinstance(resource_data, Mapping) else {},
+                subscription_expiration=expiration,
                 encrypted_content=dict(encrypted) if isinstance(encrypted, Mapping) else None,
-                **common,
             )
         )
     tokens = data.get("validationTokens") or []

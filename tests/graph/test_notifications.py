@@ -8,6 +8,7 @@ import hmac
 import json
 import os
 import time
+from collections.abc import Mapping
 
 import jwt
 import pytest
@@ -35,7 +36,7 @@ APP = "9d3e5f7a-1b2c-4d6e-8f0a-b1c2d3e4f5a6"
 MSG = "AAkALgAAAAAAHYQDEapmEc2byACqAC-EWg0AAAA="
 
 
-def _body(*items: dict[str, object], tokens: list[str] | None = None) -> bytes:
+def _body(*items: Mapping[str, object], tokens: list[str] | None = None) -> bytes:
     data: dict[str, object] = {"value": list(items)}
     if tokens is not None:
         data["validationTokens"] = tokens
@@ -104,7 +105,7 @@ def test_validate_client_state_subscription_and_tenant() -> None:
     assert reasons == ["client_state_mismatch", "unknown_subscription", "tenant_mismatch"]
 
 
-def _encrypt(resource: dict[str, object], public_key: rsa.RSAPublicKey) -> dict[str, str]:
+def _encrypt(resource: Mapping[str, object], public_key: rsa.RSAPublicKey) -> dict[str, str]:
     """What Graph does for a rich notification, done independently of the code under test."""
     key = os.urandom(32)
     padder = padding.PKCS7(128).padder()
@@ -149,8 +150,9 @@ def test_decrypt_rejects_tampering_and_wrong_key(rsa_key: rsa.RSAPrivateKey) -> 
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     with pytest.raises(DecryptionError, match="dataKey"):
         decrypt_resource_data(content, {"cert-1": other}.get)
+    nothing: dict[str, rsa.RSAPrivateKey] = {}
     with pytest.raises(DecryptionError, match="no private key"):
-        decrypt_resource_data(content, {}.get)
+        decrypt_resource_data(content, nothing.get)
 
 
 def _jwks(key: rsa.RSAPrivateKey, kid: str) -> dict[str, object]:

@@ -42,7 +42,7 @@ def test_fetch_rewrite_quarantine_release_counts(
 
             fetched = await fetch_message(graph, ADELE, msg_id)
             step("fetch")
-            html = fetched.message.html_body.replace("https://evil.test/login", "https://r.test/1.x?u")
+            html = (fetched.message.html_body or "").replace("https://evil.test/login", "https://r.test/1.x?u")
             outcome = await rem.patch_body(ADELE, msg_id, html)
             step("rewrite")
             assert outcome.applied and outcome.state is not None
