@@ -4,11 +4,14 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
 CORPUS ?= ../shared/corpus
+# Debian packages the tests drive for real: headless Chromium for page screenshots.
+APT_PACKAGES ?= chromium
 
-.PHONY: install test lint demo bench clean
+.PHONY: install system-deps node-deps test lint demo bench clean
 
-install: $(STAMP)
+install: $(STAMP) $(NODE_STAMP)
 
 $(STAMP): pyproject.toml requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,10 +19,27 @@ $(STAMP): pyproject.toml requirements.txt
 	$(BIN)/python -m pip install -q -r requirements.txt -e '.[dev]'
 	touch $(STAMP)
 
+# Azurite (the Azure Storage emulator) is the project's own npm dev dependency.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+# Installs what is missing when running as root (CI, a fresh Debian machine); otherwise says
+# what to install and the tests that need it skip with that message.
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	      || echo "warning: could not install$$missing"; \
+	  else echo "note: install$$missing with apt-get for the browser tests"; fi; \
+	fi
+
 lint: install
 	$(BIN)/ruff check .
 
-test: install lint
+test: install system-deps lint
 	$(BIN)/python -m pytest
 
 demo: install
@@ -29,4 +49,4 @@ bench: install
 	$(BIN)/python bench/run_all.py --corpus $(CORPUS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

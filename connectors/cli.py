@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from connectors.attachment_engine import EngineConfigError, build_attachment_engine
 from connectors.intel_feeds import FeedLoadError, load_intel
 from connectors.keys import KeyConfigError, link_codec
 from connectors.settings import Settings
@@ -79,9 +80,10 @@ def _pipeline(args: argparse.Namespace, settings: Settings) -> Pipeline:
         raise UsageError(str(exc)) from exc
     try:
         codec = link_codec(settings)
-    except (KeyConfigError, ValueError) as exc:
+        engine = build_attachment_engine(settings)
+    except (KeyConfigError, EngineConfigError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
-    return Pipeline(policy, intel=intel, codec=codec)
+    return Pipeline(policy, intel=intel, codec=codec, attachment_engine=engine)
 
 
 def scan_one(pipeline: Pipeline, path: Path, tenant_id: str) -> dict[str, Any]:
@@ -107,6 +109,8 @@ def scan_one(pipeline: Pipeline, path: Path, tenant_id: str) -> dict[str, Any]:
             urls=out["urls"],
             attachments=out["attachments"],
             impersonation=out["impersonation"],
+            pipelines=out["pipelines"],
+            needs_sandbox=out["needs_sandbox"],
             url_score=out["url_score"],
             findings=out["findings"],
             defects=message.defects,
@@ -191,6 +195,36 @@ def _format_summary(s: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def cmd_scan_file(args: argparse.Namespace, settings: Settings) -> int:
+    """Static analysis of files given directly (attachments saved to disk, samples)."""
+    from tap_core.attachments import scan_file
+
+    try:
+        engine = build_attachment_engine(settings)
+    except EngineConfigError as exc:
+        raise UsageError(str(exc)) from exc
+    paths = [Path(p) for p in args.files]
+    for path in paths:
+        if not path.is_file():
+            raise UsageError(f"no such file: {path}")
+    for path in paths:
+        start = time.perf_counter()
+        try:
+            report = scan_file(path.name, path.read_bytes(), engine, passwords=args.password or ())
+            report["source"] = str(path)
+            report["error"] = None
+        except OSError as exc:
+            report = {"source": str(path), "verdict": None, "reasons": [], "children": [],
+                      "error": f"cannot read: {exc.strerror}"}
+        report["elapsed_ms"] = round((time.perf_counter() - start) * 1000, 2)
+        if args.json:
+            print(json.dumps(report, ensure_ascii=False))
+        else:
+            print(f"{report.get('verdict') or 'ERROR':<10} {report.get('type', '-'):<14} {path}"
+                  + (f"  [{', '.join(report['reasons'])}]" if report.get("reasons") else ""))
+    return 0
+
+
 def cmd_decode(args: argparse.Namespace, settings: Settings) -> int:
     status = 0
     codec = None
@@ -268,6 +302,13 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--summary-only", action="store_true", help="print only the summary")
     scan.add_argument("--no-progress", action="store_true", help="no progress bar")
     scan.set_defaults(func=cmd_scan)
+
+    scan_file = sub.add_parser("scan-file", help="static analysis of files (attachments)")
+    scan_file.add_argument("files", nargs="+", metavar="FILE")
+    scan_file.add_argument("--json", action="store_true", help="one JSON object per file")
+    scan_file.add_argument("--password", action="append", metavar="PW",
+                           help="password to try on encrypted archives and documents (repeatable)")
+    scan_file.set_defaults(func=cmd_scan_file)
 
     decode = sub.add_parser("decode", help="print the original destination of rewritten links")
     decode.add_argument("links", nargs="+", metavar="URL")

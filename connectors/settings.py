@@ -31,6 +31,14 @@ class Settings(BaseSettings):
     intel_feeds: str = ""
     #: Tenant id used by the command line when none is given.
     default_tenant_id: str = "local"
+    #: Known-malware hash lists (plain md5/sha1/sha256 or MalwareBazaar CSV): comma-separated files.
+    hash_feeds: str = ""
+    #: Extra YARA rule files or folders of .yar files, comma-separated (compiled with the shipped rules).
+    yara_rules: str = ""
+    #: ClamAV, optional: a clamd unix socket path, or "clamscan" to run clamscan on each file.
+    clamav: str = ""
+    #: ClamAV databases for clamscan mode (comma-separated .hdb/.hsb/.ndb/.yar files or folders).
+    clamav_databases: str = ""
 
 
 @lru_cache(maxsize=1)

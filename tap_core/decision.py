@@ -96,6 +96,8 @@ class Decision(BaseModel):
     rewrite_skipped: str | None = None
     #: True when attachments must go to the sandbox before a final verdict.
     needs_sandbox: bool = False
+    #: Each pipeline's own outcome: URL and attachment verdicts, the impersonation action.
+    pipelines: dict[str, str] = Field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -113,4 +115,5 @@ class Decision(BaseModel):
             "rewrite_skipped": self.rewrite_skipped,
             "categories": self.categories,
             "needs_sandbox": self.needs_sandbox,
+            "pipelines": self.pipelines,
         }

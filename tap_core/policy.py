@@ -2,30 +2,24 @@
 
 A policy file (YAML or JSON) may give any subset; everything omitted keeps its default. The top
 level carries what several pipelines share (``internal_domains``, ``vips``); each pipeline has
-its own section.
+its own section (``url``, ``attachments``, ``impersonation``), owned by that pipeline's module.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from tap_core.attachments.policy import AttachmentPolicy
+from tap_core.impersonation.policy import ImpersonationPolicy, Vip
 from tap_core.urls.exclusions import ExclusionError, UrlExclusions
 
 
 class PolicyError(ValueError):
     """A policy that cannot be used; the message names the field and what to write."""
-
-
-class Vip(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    email: str = ""
-    aliases: list[str] = Field(default_factory=list)
 
 
 class UrlThresholdsPolicy(BaseModel):
@@ -88,9 +82,8 @@ class Policy(BaseModel):
     internal_domains: list[str] = Field(default_factory=list)
     vips: list[Vip] = Field(default_factory=list)
     url: UrlPolicy = Field(default_factory=UrlPolicy)
-    #: Sections owned by the other pipelines; validated by their own models when present.
-    attachments: dict[str, Any] = Field(default_factory=dict)
-    impersonation: dict[str, Any] = Field(default_factory=dict)
+    attachments: AttachmentPolicy = Field(default_factory=AttachmentPolicy)
+    impersonation: ImpersonationPolicy = Field(default_factory=ImpersonationPolicy)
 
     @field_validator("internal_domains")
     @classmethod
@@ -121,3 +114,6 @@ def parse_policy(data: bytes | str, *, name: str = "policy") -> Policy:
         )
         raise PolicyError(f"{name}: {problems}") from exc
 
+
+
+__all__ = ["Policy", "PolicyError", "UrlPolicy", "UrlThresholdsPolicy", "Vip", "parse_policy"]

@@ -101,9 +101,27 @@ class UrlProtect:
         for i, nested in enumerate(message.attached_messages):
             self._collect(nested, f"{prefix}message{i + 1}/", found, text_found, depth + 1)
 
+    def _extra(self, urls: Sequence[str], known: set[str]) -> list[FoundUrl]:
+        out: list[FoundUrl] = []
+        for raw in urls:
+            norm = normalize_url(raw)
+            if norm is None:
+                continue
+            unwrapped = unwrap(norm.url, own_link_decoder=self._own_decoder)
+            if unwrapped.url in known:
+                continue
+            known.add(unwrapped.url)
+            out.append(FoundUrl(url=unwrapped.url, raw=raw, display_url=norm.display_url,
+                                source="attachment:analysis", context="attachment_scan",
+                                wrappers=list(unwrapped.wrappers)))
+        return out
+
     # -- assessment -------------------------------------------------------------------------
-    def scan(self, message: Message, *, recipient: str = "") -> UrlScan:
+    def scan(self, message: Message, *, recipient: str = "", extra_urls: Sequence[str] = ()) -> UrlScan:
+        """Assess every URL of ``message``; ``extra_urls`` are more found by other analysis
+        (Attachment Protect: QR codes, archive members, decrypted documents)."""
         found, text_found = self.collect(message)
+        found.extend(self._extra(extra_urls, {f.url for f in found}))
         scan = UrlScan(text_found=text_found)
         limit = self.policy.url.max_urls_per_message
         tenant_domains = self.policy.internal_domains
