@@ -82,6 +82,22 @@ def client_credential(settings: GraphSettings) -> str | dict[str, str]:
     }
 
 
+def fetch_signing_keys(settings: GraphSettings, tenant: str = "common") -> dict[str, Any]:
+    """Entra's token-signing keys (JWKS), to verify rich notifications' ``validationTokens``.
+    Cache the result for hours; Entra rotates keys rarely and announces them ahead."""
+    with http_session(settings) as session:
+        response = session.get(
+            f"{settings.authority_host}/{tenant}/discovery/v2.0/keys",
+            timeout=(settings.connect_timeout, settings.read_timeout),
+        )
+    if response.status_code != 200:
+        raise GraphAuthError(tenant, "jwks_unavailable", f"HTTP {response.status_code} fetching signing keys")
+    data = response.json()
+    if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
+        raise GraphAuthError(tenant, "jwks_unavailable", "signing keys document has no 'keys'")
+    return data
+
+
 def token_roles(access_token: str) -> list[str]:
     """The ``roles`` claim (application permissions granted). Our own token, just received
     over TLS from Entra: read, not verified (Graph verifies it)."""

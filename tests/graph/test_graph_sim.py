@@ -179,3 +179,16 @@ def test_concurrent_401s_share_one_refresh(sim: SimHandle, settings: GraphSettin
             return sum(sim.stats()["token_requests"].values()) - before
 
     assert run(go()) == 1
+
+
+def test_signing_keys_verify_the_sims_tokens(sim: SimHandle, settings: GraphSettings, tenant_id: str) -> None:
+    import jwt
+
+    from connectors.graph.auth import fetch_signing_keys
+
+    keys = fetch_signing_keys(settings, tenant_id)
+    token = TenantCredential(settings, tenant_id).get_token().token
+    kid = jwt.get_unverified_header(token)["kid"]
+    jwk = next(k for k in keys["keys"] if k["kid"] == kid)
+    claims = jwt.decode(token, jwt.PyJWK(jwk).key, algorithms=["RS256"], audience="https://graph.microsoft.com")
+    assert claims["tid"] == tenant_id
