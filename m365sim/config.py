@@ -20,6 +20,10 @@ class SimConfig:
     # meta tag), so a body read back differs from the one PATCHed. Off by default: bodies are
     # returned exactly as stored; turn on to test clients against that normalisation.
     normalize_html_bodies: bool = False
+    # Exchange keeps properties, not MIME: $value is regenerated (new boundaries, re-encoded
+    # text parts; a DKIM body hash usually no longer verifies). Off by default: $value returns
+    # the delivered bytes; turn on to test code that must cope with the regeneration.
+    regenerate_mime_on_read: bool = False
 
     # Subscriptions and change notifications.
     max_subscription_minutes: int = 4230

@@ -242,7 +242,13 @@ async def get_message(ctx: Ctx) -> GraphResponse:
 async def get_message_value(ctx: Ctx) -> GraphResponse:
     mailbox = ctx.mailbox(MAIL_READ)
     message = ctx.message(mailbox)
-    return GraphResponse(200, message.mime, "message/rfc822")
+    data = message.mime
+    if ctx.state.config.regenerate_mime_on_read:
+        try:
+            data = mime.regenerate(data, message.immutable_id[-32:])
+        except Exception:  # noqa: S110 - unparseable MIME goes out as stored
+            pass
+    return GraphResponse(200, data, "message/rfc822")
 
 
 def _validate_patch(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:

@@ -396,6 +396,26 @@ def rewrite_mime(
     return msg.as_bytes()
 
 
+def regenerate(raw: bytes, seed: str) -> bytes:
+    """MIME as Exchange's content conversion would produce it: same headers and content,
+    different multipart boundaries and re-encoded body text."""
+    msg = parse_message_bytes(raw)
+    token = re.sub(r"[^A-Za-z0-9]", "", seed)[:24]
+    for index, part in enumerate(msg.walk()):
+        if part.is_multipart():
+            if part.get_content_maintype() == "multipart":
+                part.set_boundary(f"_{index:03d}_{token}_")
+            continue
+        if part.get_content_maintype() == "text" and part.get_content_disposition() != "attachment":
+            try:
+                _set_text(part, _decode_text(part), part.get_content_subtype())
+            except Exception:  # noqa: S112 - leave an undecodable part as it was
+                continue
+            if part is not msg:
+                del part["MIME-Version"]
+    return msg.as_bytes()
+
+
 def _replace_header(msg: Message, name: str, value: str) -> None:
     # Keep the header where it was, as a content conversion would.
     if name in msg:

@@ -414,3 +414,18 @@ def test_optional_exchange_html_normalisation(sim: SimHandle, token: str) -> Non
     normalised = sim.graph("GET", path, token).json()["body"]["content"]
     assert normalised.startswith("<html><head>") and 'http-equiv="Content-Type"' in normalised
     assert "<p>x</p>" in normalised
+
+
+def test_optional_mime_regeneration(sim: SimHandle, token: str) -> None:
+    raw = sample_mail()
+    delivered = sim.deliver(ADELE, raw)
+    path = f"/users/{ADELE}/messages/{delivered['id']}/$value"
+    sim.configure(regenerate_mime_on_read=True)
+    regenerated = sim.graph("GET", path, token).content
+    assert regenerated != raw
+    original = email.message_from_bytes(raw, policy=policy.default)
+    again = email.message_from_bytes(regenerated, policy=policy.default)
+    assert again["Message-ID"] == original["Message-ID"]
+    assert again.get_boundary() != original.get_boundary()
+    assert again.get_body(("html",)).get_content() == original.get_body(("html",)).get_content()
+    assert sim.graph("GET", path, token).content == regenerated  # stable across reads
