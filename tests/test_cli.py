@@ -1,0 +1,102 @@
+"""The tap365 command line: JSON contract, exit codes, decode."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures" / "mail"
+ROOT = Path(__file__).resolve().parent.parent
+REQUIRED = {"source", "verdict", "action", "urls", "attachments", "impersonation", "elapsed_ms", "error"}
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "connectors.cli", *args], capture_output=True, text=True,
+                          cwd=ROOT, env=full_env, timeout=120)
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> dict[str, str]:
+    return {"TAP365_STATE_DIR": str(tmp_path / "state")}
+
+
+def test_scan_json_contract_and_decode_round_trip(state: dict[str, str]) -> None:
+    result = run("scan", str(FIXTURES), "--json", env=state)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(records) == 6
+    for r in records:
+        assert REQUIRED <= r.keys()
+        assert r["verdict"] in ("clean", "suspicious", "malicious")
+        assert r["action"] in ("deliver", "rewrite", "tag", "hold", "quarantine")
+        for u in r["urls"]:
+            assert {"url", "verdict", "reasons", "rewritten"} <= u.keys()
+    rewritten = [(u["url"], u["rewritten"]) for r in records for u in r["urls"] if u["rewritten"]]
+    assert rewritten
+    decoded = run("decode", "--verify", *[link for _, link in rewritten], env=state)
+    assert decoded.returncode == 0, decoded.stdout + decoded.stderr
+    lines = decoded.stdout.splitlines()
+    assert [line.split("\t")[0] for line in lines] == [url for url, _ in rewritten]
+    assert all("\tvalid" in line for line in lines)
+
+
+def test_decode_without_key_and_forged_link(state: dict[str, str]) -> None:
+    result = run("scan", str(FIXTURES / "01-newsletter-clean.eml"), "--json", env=state)
+    link = next(u["rewritten"] for u in json.loads(result.stdout)["urls"] if u["rewritten"])
+    other_state = {"TAP365_STATE_DIR": state["TAP365_STATE_DIR"] + "-other"}
+    plain = run("decode", link, env=other_state)
+    assert plain.returncode == 0 and plain.stdout.strip() == link.split("?", 1)[1]
+    forged = run("decode", "--verify", link, env=other_state)
+    assert forged.returncode == 1 and "INVALID" in forged.stdout
+    assert run("decode", "https://example.com/?x=1", env=state).returncode == 1
+
+
+def test_usage_errors_exit_2(state: dict[str, str], tmp_path: Path) -> None:
+    assert run("scan", str(tmp_path / "missing"), env=state).returncode == 2
+    assert run("scan", env=state).returncode == 2
+    bad_policy = tmp_path / "p.yaml"
+    bad_policy.write_text("url: {malicious_action: explode}\n")
+    r = run("scan", str(FIXTURES), "--policy", str(bad_policy), env=state)
+    assert r.returncode == 2 and "malicious_action" in r.stderr
+    assert run("nonsense", env=state).returncode == 2
+
+
+def test_unreadable_file_is_an_error_record_not_a_crash(state: dict[str, str], tmp_path: Path) -> None:
+    good = tmp_path / "m.eml"
+    good.write_bytes((FIXTURES / "01-newsletter-clean.eml").read_bytes())
+    garbage = tmp_path / "g.eml"
+    garbage.write_bytes(b"\x00\xff" * 5000)
+    r = run("scan", str(tmp_path), "--json", env=state)
+    assert r.returncode == 0
+    records = {Path(x["source"]).name: x for x in map(json.loads, r.stdout.splitlines())}
+    assert records["m.eml"]["error"] is None
+    assert records["g.eml"]["verdict"] is not None  # parsed with defects, still decided
+
+
+def test_policy_and_intel_options(state: dict[str, str], tmp_path: Path) -> None:
+    feed = tmp_path / "feed.txt"
+    feed.write_text("https://www.example.org/calendar\n")
+    r = run("scan", str(FIXTURES / "01-newsletter-clean.eml"), "--json", "--intel", str(feed), env=state)
+    record = json.loads(r.stdout)
+    assert record["verdict"] == "malicious" and record["action"] == "quarantine"
+    policy = tmp_path / "p.yaml"
+    policy.write_text("url: {malicious_action: hold}\n")
+    r = run("scan", str(FIXTURES / "01-newsletter-clean.eml"), "--json", "--intel", str(feed),
+            "--policy", str(policy), env=state)
+    assert json.loads(r.stdout)["action"] == "hold"
+
+
+def test_scan_file_json(state: dict[str, str], tmp_path: Path) -> None:
+    sample = tmp_path / "eicar.txt"
+    sample.write_bytes(b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*")
+    r = run("scan-file", str(sample), "--json", env=state)
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert {"source", "type", "sha256", "verdict", "reasons", "children"} <= report.keys()
+    assert report["verdict"] == "malicious"
