@@ -26,6 +26,9 @@ from m365sim.testing import SimHandle
 
 from .conftest import ADELE, mail, run
 
+# msgraph-sdk's generated request builders warn about their own deprecated classes.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:kiota_abstractions|msgraph")
+
 
 class Endpoint:
     def __init__(self) -> None:
