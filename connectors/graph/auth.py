@@ -182,6 +182,12 @@ class TenantCredential:
     def close(self) -> None:
         self._session.close()
 
+    def __enter__(self) -> TenantCredential:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        self.close()
+
 
 class AsyncTenantCredential:
     """``AsyncTokenCredential`` view of a TenantCredential (MSAL is sync: run it in a thread)."""

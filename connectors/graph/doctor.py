@@ -66,7 +66,8 @@ async def doctor(
     report = DoctorReport(tenant_id=tenant_id)
     try:
         settings.check()
-        result = await asyncio.to_thread(TenantCredential(settings, tenant_id).acquire)
+        with TenantCredential(settings, tenant_id) as credential:
+            result = await asyncio.to_thread(credential.acquire)
     except (GraphAuthError, ValueError, OSError) as exc:
         report.token_error = str(exc)
         return report

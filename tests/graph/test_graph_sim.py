@@ -17,24 +17,28 @@ from .conftest import ADELE, graph_requests, mail, make_settings, run
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:kiota_abstractions|msgraph")
 
 
+def _token(settings: GraphSettings, tenant_id: str) -> str:
+    with TenantCredential(settings, tenant_id) as cred:
+        return cred.get_token("https://graph.microsoft.com/.default").token
+
+
 def test_token_with_secret(settings: GraphSettings, tenant_id: str) -> None:
-    cred = TenantCredential(settings, tenant_id)
-    token = cred.get_token("https://graph.microsoft.com/.default")
-    assert token.expires_on > 0
-    assert "Mail-Advanced.ReadWrite" in token_roles(token.token)
-    # MSAL answers the second call from its cache.
-    assert cred.get_token("https://graph.microsoft.com/.default").token == token.token
+    with TenantCredential(settings, tenant_id) as cred:
+        token = cred.get_token("https://graph.microsoft.com/.default")
+        assert token.expires_on > 0
+        assert "Mail-Advanced.ReadWrite" in token_roles(token.token)
+        # MSAL answers the second call from its cache.
+        assert cred.get_token("https://graph.microsoft.com/.default").token == token.token
 
 
 def test_token_with_certificate(sim: SimHandle, tenant_id: str, cert_pem: Path) -> None:
     settings = make_settings(sim, client_secret="", certificate_path=str(cert_pem))
-    token = TenantCredential(settings, tenant_id).get_token("https://graph.microsoft.com/.default")
-    assert "Mail.ReadWrite" in token_roles(token.token)
+    assert "Mail.ReadWrite" in token_roles(_token(settings, tenant_id))
     thumb = sim.app(0)["certificates"][0]["thumbprint"]
     settings = make_settings(
         sim, client_secret="", certificate_path=str(cert_pem), certificate_thumbprint=thumb
     )
-    assert TenantCredential(settings, tenant_id).get_token().token
+    assert _token(settings, tenant_id)
 
 
 def test_token_with_pfx(sim: SimHandle, tenant_id: str, cert_pem: Path, tmp_path: Path) -> None:
@@ -54,13 +58,13 @@ def test_token_with_pfx(sim: SimHandle, tenant_id: str, cert_pem: Path, tmp_path
     settings = make_settings(
         sim, client_secret="", certificate_path=str(pfx), certificate_password="pw"
     )
-    assert "Mail.ReadWrite" in token_roles(TenantCredential(settings, tenant_id).get_token().token)
+    assert "Mail.ReadWrite" in token_roles(_token(settings, tenant_id))
 
 
 def test_bad_secret_names_the_aadsts_code(sim: SimHandle, tenant_id: str) -> None:
     settings = make_settings(sim, client_secret="wrong")
     with pytest.raises(GraphAuthError) as err:
-        TenantCredential(settings, tenant_id).get_token()
+        _token(settings, tenant_id)
     assert err.value.aadsts == 7000215
     assert "AADSTS7000215" in str(err.value) and "secret" in str(err.value)
 
@@ -190,7 +194,7 @@ def test_signing_keys_verify_the_sims_tokens(sim: SimHandle, settings: GraphSett
     from connectors.graph.auth import fetch_signing_keys
 
     keys = fetch_signing_keys(settings, tenant_id)
-    token = TenantCredential(settings, tenant_id).get_token().token
+    token = _token(settings, tenant_id)
     kid = jwt.get_unverified_header(token)["kid"]
     jwk = next(k for k in keys["keys"] if k["kid"] == kid)
     claims = jwt.decode(token, jwt.PyJWK(jwk).key, algorithms=["RS256"], audience="https://graph.microsoft.com")
