@@ -191,8 +191,12 @@ async def delta_sync(
     *,
     page_size: int = 50,
     received_since: datetime | None = None,
+    change_type: str | None = "created",
 ) -> DeltaResult:
-    """Follow ``@odata.nextLink`` to the ``@odata.deltaLink``; on 410 (syncStateNotFound) start over."""
+    """Follow ``@odata.nextLink`` to the ``@odata.deltaLink``; on 410 (syncStateNotFound) start over.
+
+    Only ``created`` changes by default: our own edits (rewrite, categories) would otherwise come
+    back as updates. ``received_since`` bounds a first or restarted sync (``receivedDateTime ge``)."""
     restarted = False
     requests = 0
     while True:
@@ -204,6 +208,8 @@ async def delta_sync(
         if not url:
             url = f"/users/{seg(mailbox)}/mailFolders/{seg(folder_id)}/messages/delta"
             params = {"$select": "id,parentFolderId,receivedDateTime"}
+            if change_type:
+                params["changeType"] = change_type
             if received_since is not None:
                 stamp = received_since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
                 params["$filter"] = f"receivedDateTime ge {stamp}"

@@ -131,3 +131,26 @@ def test_delta_after_missed_and_restart_after_410(
             assert restarted.delta_link
 
     run(go())
+
+
+def test_delta_pages_and_ignores_our_own_edits(sim: SimHandle, settings: GraphSettings, tenant_id: str) -> None:
+    from connectors.graph import Remediator
+
+    old = sim.deliver(ADELE, mail("Old"), received="2026-01-01T00:00:00Z")["immutableId"]
+    ids = [sim.deliver(ADELE, mail(f"D{i}"))["immutableId"] for i in range(3)]
+
+    async def go() -> None:
+        async with GraphApp(settings) as app:
+            graph = app.tenant(tenant_id)
+            since = datetime(2026, 6, 1, tzinfo=UTC)
+            first = await delta_sync(graph, ADELE, "inbox", page_size=2, received_since=since)
+            assert sorted(first.added) == sorted(ids) and old not in first.added
+            assert first.requests == 2  # two pages
+            await Remediator(graph).add_categories(ADELE, ids[0], ["TAP: clean"])
+            quiet = await delta_sync(graph, ADELE, "inbox", first.delta_link)
+            assert quiet.added == []  # our category edit is not a new message
+            newer = sim.deliver(ADELE, mail("Newer"))["immutableId"]
+            after = await delta_sync(graph, ADELE, "inbox", quiet.delta_link)
+            assert after.added == [newer]
+
+    run(go())
