@@ -219,3 +219,22 @@ def test_body_patch_outside_rbac_scope_is_not_blamed_on_the_permission(
     outcome = run(go())
     assert not outcome.applied and outcome.reason == "access_denied"
     assert "RBAC" in outcome.detail
+
+
+def test_concurrent_workers_create_each_folder_once(
+    sim: SimHandle, settings: GraphSettings, tenant_id: str
+) -> None:
+    import asyncio
+
+    async def go() -> list[Any]:
+        async with GraphApp(settings) as app:
+            graph = app.tenant(tenant_id)
+            # Both list (nothing yet), both create: the loser gets 409 ErrorFolderExists and
+            # finds the winner's folder.
+            return list(await asyncio.gather(*(Remediator(graph).ensure_folders(ADELE) for _ in range(3))))
+
+    results = run(go())
+    assert results[0] == results[1] == results[2]
+    names = [f["displayName"] for f in sim.mailbox(ADELE)["folders"]]
+    assert names.count("Quarantine") == 1 and names.count("Hold") == 1
+    assert sim.stats()["requests"]["by_status"].get("409", 0) >= 1
