@@ -141,8 +141,8 @@ class Remediator:
         categories: Sequence[str],
         existing: Sequence[str] | None = None,
     ) -> MessageState:
-        """Add categories, keeping the message's own (one PATCH; one GET first when ``existing``
-        is not known, none at all when nothing is missing)."""
+        """Add categories, keeping the message's own: one PATCH (plus one GET first when
+        ``existing`` is not given). When nothing is missing there is no PATCH (a retry)."""
         current = await self.state(mailbox, message_id) if existing is None else None
         have = current.categories if current is not None else list(existing or [])
         merged = list(dict.fromkeys([*have, *categories]))
