@@ -20,7 +20,7 @@ from connectors.attachment_engine import EngineConfigError, build_attachment_eng
 from connectors.intel_feeds import FeedLoadError, load_intel
 from connectors.keys import KeyConfigError, link_codec
 from connectors.settings import Settings
-from tap_core.mime import looks_like_rfc822, parse_eml
+from tap_core.mime import looks_like_rfc822, parse_eml, split_mbox
 from tap_core.pipeline import Pipeline
 from tap_core.policy import Policy, PolicyError, parse_policy
 from tap_core.urls.links import LinkError, decode_link
@@ -86,19 +86,28 @@ def _pipeline(args: argparse.Namespace, settings: Settings) -> Pipeline:
     return Pipeline(policy, intel=intel, codec=codec, attachment_engine=engine)
 
 
-def scan_one(pipeline: Pipeline, path: Path, tenant_id: str) -> dict[str, Any]:
-    """Scan one file; a file that cannot be read gives a record with ``error``, not a crash."""
+def scan_path(pipeline: Pipeline, path: Path, tenant_id: str) -> list[dict[str, Any]]:
+    """Scan one file (an mbox gives one record per message); a file that cannot be read gives
+    a record with ``error``, not a crash."""
     start = time.perf_counter()
-    record: dict[str, Any] = {"source": str(path)}
     try:
         data = path.read_bytes()
     except OSError as exc:
-        record.update(verdict=None, action=None, urls=[], attachments=[], impersonation={},
-                      error=f"cannot read: {exc.strerror}",
-                      elapsed_ms=round((time.perf_counter() - start) * 1000, 2))
-        return record
+        return [{"source": str(path), "verdict": None, "action": None, "urls": [], "attachments": [],
+                 "impersonation": {}, "error": f"cannot read: {exc.strerror}",
+                 "elapsed_ms": round((time.perf_counter() - start) * 1000, 2)}]
+    messages = split_mbox(data)
+    if len(messages) == 1:
+        return [scan_one(pipeline, messages[0], str(path), tenant_id)]
+    return [scan_one(pipeline, m, f"{path}#{i + 1}", tenant_id) for i, m in enumerate(messages)]
+
+
+def scan_one(pipeline: Pipeline, data: bytes, source: str, tenant_id: str) -> dict[str, Any]:
+    """Scan one message's bytes into the ``tap365 scan --json`` record."""
+    start = time.perf_counter()
+    record: dict[str, Any] = {"source": source}
     try:
-        message = parse_eml(data, str(path))
+        message = parse_eml(data, source)
         decision = pipeline.run(message, tenant_id=tenant_id)
         out = decision.to_json()
         record.update(
@@ -160,14 +169,14 @@ def cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
     bar = _progress(len(files), sys.stderr.isatty() and not args.no_progress)
     records: list[dict[str, Any]] = []
     for path in files:
-        record = scan_one(pipeline, path, tenant)
-        records.append(record)
-        if args.json:
-            print(json.dumps(record, ensure_ascii=False), flush=False)
-        elif not args.summary_only:
-            print(f"{record.get('verdict') or 'ERROR':<10} {record.get('action') or '-':<10} "
-                  f"{len(record.get('urls') or []):>3} urls  {path}"
-                  + (f"  [{record['error']}]" if record.get("error") else ""))
+        for record in scan_path(pipeline, path, tenant):
+            records.append(record)
+            if args.json:
+                print(json.dumps(record, ensure_ascii=False), flush=False)
+            elif not args.summary_only:
+                print(f"{record.get('verdict') or 'ERROR':<10} {record.get('action') or '-':<10} "
+                      f"{len(record.get('urls') or []):>3} urls  {record['source']}"
+                      + (f"  [{record['error']}]" if record.get("error") else ""))
         if bar is not None:
             bar.update(1)
     if bar is not None:
@@ -275,7 +284,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     print(header)
     print("-" * len(header))
     for name, folder in sets:
-        records = [scan_one(pipeline, f, tenant) for f in _iter_mail_files([str(folder)])]
+        records = [r for f in _iter_mail_files([str(folder)]) for r in scan_path(pipeline, f, tenant)]
         s = summarise(records)
         report[name] = {"summary": s, "messages": records}
         rewritten = sum(1 for r in records if r.get("action") == "rewrite")

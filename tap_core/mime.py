@@ -306,6 +306,21 @@ def looks_like_rfc822(head: bytes) -> bool:
     return bool(_HEADER_START.match(head[:200]))
 
 
+#: A "From " line after a blank line starts the next message (mboxrd quotes others as ">From").
+_MBOX_SEPARATOR = re.compile(rb"\r?\n\r?\n(?=From [^\r\n]*\r?\n)")
+
+
+def split_mbox(data: bytes, *, max_messages: int = 100_000) -> list[bytes]:
+    """The messages of an mbox file (``From `` separator lines), or ``[data]`` when it is one.
+
+    ``>From`` quoting inside bodies is left as it is: it changes no header and no link.
+    """
+    if not data.startswith(b"From "):
+        return [data]
+    parts = [p for p in _MBOX_SEPARATOR.split(data) if p.strip()]
+    return parts[:max_messages]
+
+
 def parse_eml(data: bytes, source: str = "", limits: MimeLimits = DEFAULT_LIMITS) -> Message:
     """Parse an RFC 822 message. Never raises: problems are recorded in ``defects``."""
     defects: list[str] = []

@@ -107,3 +107,13 @@ def test_sniff() -> None:
     assert looks_like_rfc822(b"Return-Path: <a@b>\r\n")
     assert looks_like_rfc822(b"From someone Mon Jan 1\n")
     assert not looks_like_rfc822(b"%PDF-1.4")
+
+
+def test_mbox_split() -> None:
+    from tap_core.mime import split_mbox
+
+    one = b"From: a@b.test\r\nSubject: s\r\n\r\nbody\r\n"
+    assert split_mbox(one) == [one]
+    box = b"From a@b Mon Jan  1 00:00:00 2004\nSubject: one\n\nbody\nFrom here on\n\nFrom c@d Tue Jan  2 00:00:00 2004\nSubject: two\n\nx\n"
+    parts = split_mbox(box)
+    assert [parse_eml(p).subject for p in parts] == ["one", "two"]

@@ -84,3 +84,12 @@ def test_sender_name_showing_another_address() -> None:
 def test_no_links_no_findings() -> None:
     r = scan(mail("PayPal Service <s@mailer.example>", "Your account has been suspended", "<p>Call us.</p>"))
     assert r.findings == [] and r.verdict.value == "clean"
+
+
+def test_organisation_name_unrelated_to_any_domain() -> None:
+    r = scan(mail("Europa Park Team <service@shop.example>", "hi", '<a href="https://other.example/">x</a>'))
+    assert "sender_name_unrelated" in names(r)
+    for sender in ("Shop Team <service@shop.example>", "Jane Doe <jane@shop.example>",
+                   "Other Support <help@shop.example>"):
+        r = scan(mail(sender, "hi", '<a href="https://other.example/">x</a>'))
+        assert "sender_name_unrelated" not in names(r), sender

@@ -149,6 +149,26 @@ def _spaced_letters(text: str) -> str | None:
     return m.group(0) if m and any(c.isalpha() for c in m.group(0)) else None
 
 
+def _unrelated_org_name(name: str, sender_site: str, link_sites: set[str]) -> str | None:
+    """The display name when it reads as an organisation's (a role word, or one bare word) and no
+    word of it appears in the sender's or the links' domains ("Europa Park" <x@otto.de>)."""
+    words = [w for w in _NON_WORD_RE.split(name.lower()) if w]
+    if not words or not sender_site or "@" in name:
+        return None
+    roles = set(_phrases("role_words.txt"))
+    has_role = any(w in roles for w in words)
+    if not has_role and len(words) != 1:
+        return None  # "Jane Doe": a person's name says nothing about their domain
+    meaningful = [w for w in words if len(w) >= 3 and w not in roles and not w.isdigit()]
+    if not meaningful:
+        return None
+    labels = " ".join(s.replace("-", "").replace(".", " ") for s in {sender_site, *link_sites} if s)
+    squeezed = "".join(meaningful)
+    if any(w in labels for w in meaningful) or squeezed in labels.replace(" ", ""):
+        return None
+    return name.strip()[:60]
+
+
 def _base64_forms(text: str) -> set[str]:
     """The stable inner parts of ``text`` in base64 at each of the three byte alignments, as
     phishing kits carry the victim's address (``#cGhpc2hpbmdAcG90``)."""
@@ -211,6 +231,11 @@ def message_findings(message: Message, found: list[FoundUrl],
         if sample:
             out.append(rules["deceptive_unicode_text"].finding(sample, where=where, sample=sample))
             break
+
+    unrelated = _unrelated_org_name(sender.name if sender else "", sender_site, link_sites)
+    if unrelated:
+        out.append(rules["sender_name_unrelated"].finding(
+            f"{unrelated} <- {sender_site}", name=unrelated, domain=sender_site))
 
     token = _random_token(message.subject)
     if token:
