@@ -199,3 +199,19 @@ def test_signing_keys_verify_the_sims_tokens(sim: SimHandle, settings: GraphSett
     jwk = next(k for k in keys["keys"] if k["kid"] == kid)
     claims = jwt.decode(token, jwt.PyJWK(jwk).key, algorithms=["RS256"], audience="https://graph.microsoft.com")
     assert claims["tid"] == tenant_id
+
+
+def test_one_app_serves_two_tenants(sim: SimHandle, settings: GraphSettings, tenant_id: str) -> None:
+    other = str(sim.tenant(1)["id"])
+    bob = "bob.smith@fabrikam.test"
+    in_contoso = sim.deliver(ADELE, mail("Contoso mail"))["immutableId"]
+    in_fabrikam = sim.deliver(bob, mail("Fabrikam mail"))["immutableId"]
+
+    async def go() -> tuple[str, str]:
+        async with GraphApp(settings) as app:
+            first = await app.fetch_message(tenant_id, ADELE, in_contoso)
+            second = await app.fetch_message(other, bob, in_fabrikam)
+            return first.message.subject, second.message.subject
+
+    # Each tenant's mailbox only accepts that tenant's token: two credentials were used.
+    assert run(go()) == ("Contoso mail", "Fabrikam mail")
