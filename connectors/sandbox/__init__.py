@@ -1,0 +1,1 @@
+"""Sandbox providers: Speakeasy (PE emulation), box-js (JScript), CAPEv2 (REST) and a dispatcher."""
