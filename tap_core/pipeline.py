@@ -120,7 +120,7 @@ class Pipeline:
                 "impersonation": impersonation.action if impersonation is not None else "off",
             },
         )
-        if decision.action in (Action.DELIVER, Action.REWRITE, Action.TAG) and url_scan:
+        if url_scan:
             self._rewrite(message, url_scan, decision, tenant_id=tenant_id, recipient=recipient)
         if decision.action is Action.TAG:
             self._tag(message, decision, impersonation, url_scan, attachments)
@@ -172,9 +172,10 @@ class Pipeline:
         if not policy.rewrite_internal and sender_domain and self.policy.is_internal(sender_domain):
             decision.rewrite_skipped = "internal sender and rewrite_internal is off"
             return
+        withheld = decision.action in (Action.HOLD, Action.QUARANTINE)
         html, text = self.url_protect.rewrite(
             message, url_scan, tenant_id=tenant_id, recipient=recipient,
-            rewrite_suspicious=decision.action is not Action.HOLD,
+            rewrite_suspicious=True, rewrite_all=withheld,
         )
         if html is not None and html.changed:
             decision.rewritten_html = html.body

@@ -57,11 +57,13 @@ def test_rewriting_twice_is_idempotent(codec: LinkCodec) -> None:
     assert second.action is Action.DELIVER
 
 
-def test_lookalike_phish_is_quarantined_and_not_rewritten(codec: LinkCodec) -> None:
+def test_lookalike_phish_is_quarantined_with_every_link_wrapped(codec: LinkCodec) -> None:
     d = Pipeline(codec=codec).run(load("02-paypal-lookalike-phish.eml"))
     assert d.verdict.value == "malicious" and d.action is Action.QUARANTINE
-    assert d.rewritten_html is None
     assert "brand_lookalike" in d.urls[0].reasons
+    # Should an admin release it, even the malicious link goes through the redirector (which blocks it).
+    assert d.rewritten_html is not None and d.urls[0].rewritten
+    assert 'href="http://paypal.com.account' not in d.rewritten_html
 
 
 def test_policy_decides_malicious_and_suspicious_actions(codec: LinkCodec) -> None:

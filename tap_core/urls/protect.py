@@ -203,11 +203,14 @@ class UrlProtect:
 
     # -- rewriting --------------------------------------------------------------------------
     def rewrite(self, message: Message, scan: UrlScan, *, tenant_id: str, recipient: str,
-                rewrite_suspicious: bool = False) -> tuple[RewriteResult | None, RewriteResult | None]:
+                rewrite_suspicious: bool = False,
+                rewrite_all: bool = False) -> tuple[RewriteResult | None, RewriteResult | None]:
         """New HTML and text bodies with every eligible link going through the redirector.
 
         Eligible: http(s), not excluded, CLEAN (or SUSPICIOUS when the message is delivered
-        anyway and ``rewrite_suspicious``), and not already one of our links.
+        anyway and ``rewrite_suspicious``; any verdict with ``rewrite_all``, for held and
+        quarantined messages, so that a later release leaves no link unprotected: the
+        redirector blocks the bad ones at click), and not already one of our links.
         """
         codec = self.codec
         if codec is None:
@@ -215,6 +218,8 @@ class UrlProtect:
         context = LinkContext(tenant_id=tenant_id, recipient=recipient,
                               message_ref=message_ref(message.internet_message_id or message.source))
         allowed = {Verdict.CLEAN, Verdict.SUSPICIOUS} if rewrite_suspicious else {Verdict.CLEAN}
+        if rewrite_all:
+            allowed = set(Verdict)
         wrapped: dict[str, str] = {}
 
         def replacement(value: str) -> str | None:
