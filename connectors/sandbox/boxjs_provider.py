@@ -79,7 +79,7 @@ class BoxJsProvider:
                     f"--output-dir={workdir / 'out'}", "--fake-download", "--no-shell-error",
                     f"--timeout={inner}"]  # fmt: skip
 
-        env = {"PATH": os.path.dirname(self.node or "/usr/bin/node") + ":/usr/bin:/bin", "HOME": "/tmp"}
+        env = {"PATH": os.path.dirname(self.node or "/usr/bin/node") + ":/usr/bin:/bin"}
         return self.runner.start(name, data, command, timeout_seconds, env=env)
 
     def status(self, submission_id: SubmissionId) -> SandboxStatus:
@@ -171,8 +171,9 @@ def parse_results(results: Path, base: SandboxReport) -> SandboxReport:
             NetworkContact(kind="download", url=url, host=url.split("/")[2] if url.count("/") >= 2 else "")
         )
     errors = [line for line in _log_lines(results) if line.startswith("[error]")][:10]
-    return base.model_copy(update={"files_dropped": list(dropped.values()), "network": network,
-                                   "processes": processes, "registry_changes": registry, "errors": errors})  # fmt: skip
+    update = {"files_dropped": list(dropped.values()), "network": network, "processes": processes,
+              "registry_changes": registry, "errors": errors}  # fmt: skip
+    return base.model_copy(update=update)
 
 
 def _resource_kind(description: str) -> str:
