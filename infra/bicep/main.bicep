@@ -1,0 +1,548 @@
+// tap365: the whole Azure deployment in one resource group (the Terraform in ../terraform
+// deploys the same thing). Guide: ../README.md.
+//
+//   az group create -n rg-tap365 -l westeurope
+//   az deployment group create -g rg-tap365 -f infra/bicep/main.bicep -p namePrefix=tap365
+//   infra/scripts/bicep-post-deploy.sh rg-tap365     # client secret + link signing key
+//
+// Function App (Flex Consumption, Linux, Python 3.11) with a user-assigned identity; its
+// storage account (identity only: no shared keys); Application Insights on a Log Analytics
+// workspace (Entra ID auth only); a Key Vault in RBAC mode holding the link signing keys and
+// the Graph client secret; the multi-tenant app registration through the Microsoft Graph
+// Bicep extension. App settings: one `appsettings` resource below; tests/infra checks that its
+// names are exactly the settings the code reads (plus the platform's own).
+
+targetScope = 'resourceGroup'
+
+extension microsoftGraphV1
+
+// ---------------------------------------------------------------- parameters
+
+@description('Short lowercase prefix of every resource name (letters and digits, 3-11).')
+@minLength(3)
+@maxLength(11)
+param namePrefix string
+
+@description('Azure region (one where Flex Consumption is available).')
+param location string = resourceGroup().location
+
+@description('Custom domain of the click redirector, e.g. tap.contoso.com (bind it afterwards, see infra/docs/deploy.md). Empty: the function host.')
+param redirectorDomain string = ''
+
+@description('Tenant ids allowed to onboard, comma-separated. Empty: any tenant whose admin consents.')
+param allowedTenants string = ''
+
+@description('Base URL of the sandbox provider used for dynamic attachment analysis. Empty: no detonation (static analysis only).')
+param sandboxUrl string = ''
+
+@description('Public network access to the storage account. Disabled needs VNet integration and private endpoints (not created here).')
+@allowed([
+  'Enabled'
+  'Disabled'
+])
+param storagePublicNetworkAccess string = 'Enabled'
+
+@description('Public network access to Key Vault. Flex Consumption cannot resolve Key Vault references through a restricted vault: keep Enabled unless the app reads secrets another way.')
+@allowed([
+  'Enabled'
+  'Disabled'
+])
+param keyVaultPublicNetworkAccess string = 'Enabled'
+
+@description('Storage redundancy.')
+@allowed([
+  'Standard_LRS'
+  'Standard_ZRS'
+  'Standard_GRS'
+  'Standard_GZRS'
+])
+param storageSku string = 'Standard_ZRS'
+
+@description('Most instances the app scales out to (Flex Consumption bills per execution; this caps the cost).')
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@description('Instance memory (MB).')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Log Analytics retention (days).')
+@minValue(30)
+@maxValue(730)
+param logRetentionDays int = 90
+
+@description('Value of the Graph application permission that allows editing received mail; its id is looked up on the Microsoft Graph service principal at deploy time.')
+param mailAdvancedRoleValue string = 'Mail-Advanced.ReadWrite'
+
+@description('Display name of the multi-tenant app registration.')
+param appDisplayName string = 'tap365 ${namePrefix}'
+
+// Service settings (the same names as connectors/; defaults are the code's defaults).
+@description('TAP365_LINK_MAX_AGE_DAYS: refuse links older than this at click (0: never).')
+param linkMaxAgeDays int = 0
+@description('TAP365_POLICY_FILE: default policy file inside the deployed package; empty: built-in safe defaults.')
+param policyFile string = ''
+@description('TAP365_INTEL_FEEDS: comma-separated https URLs of threat intelligence feeds.')
+param intelFeeds string = ''
+@description('TAP365_HASH_FEEDS: known-malware hash lists (files in the package).')
+param hashFeeds string = ''
+@description('TAP365_YARA_RULES: extra YARA rule files or folders in the package.')
+param yaraRules string = ''
+@description('TAP365_STORAGE_PREFIX: prefix of every table, container and queue name.')
+param storagePrefix string = 'tap'
+@description('TAP365_STORAGE_MAX_DEQUEUE_COUNT (keep equal to host.json extensions.queues.maxDequeueCount).')
+param storageMaxDequeueCount int = 5
+@description('TAP365_STORAGE_MAX_ARTEFACT_BYTES: largest raw artefact kept in blob storage.')
+param storageMaxArtefactBytes int = 157286400
+@description('TAP365_GRAPH_AUTHORITY_HOST: Entra authority host (sovereign clouds differ).')
+param graphAuthorityHost string = 'https://login.microsoftonline.com'
+@description('TAP365_GRAPH_BASE_URL: Microsoft Graph base URL, no trailing slash.')
+param graphBaseUrl string = 'https://graph.microsoft.com/v1.0'
+@description('TAP365_GRAPH_MAX_CONCURRENCY: concurrent Graph requests per app (Exchange allows 4 per mailbox).')
+param graphMaxConcurrency int = 4
+@description('TAP365_GRAPH_MAX_RETRIES: retries on 429/503/504 (0-10).')
+param graphMaxRetries int = 3
+@description('TAP365_GRAPH_RETRY_DELAY: base backoff in seconds when Graph sends no Retry-After.')
+param graphRetryDelay string = '3.0'
+@description('TAP365_GRAPH_CONNECT_TIMEOUT (seconds).')
+param graphConnectTimeout string = '10.0'
+@description('TAP365_GRAPH_READ_TIMEOUT (seconds).')
+param graphReadTimeout string = '60.0'
+@description('TAP365_GRAPH_MAX_ATTACHMENT_BYTES: attachments downloaded through /$value up to this size.')
+param graphMaxAttachmentBytes int = 52428800
+
+param tags object = {}
+
+// ---------------------------------------------------------------- names and constants
+
+var suffix = substring(uniqueString(resourceGroup().id, namePrefix), 0, 6)
+var baseName = '${namePrefix}-${suffix}'
+var storageAccountName = take('${toLower(namePrefix)}st${suffix}', 24)
+var keyVaultName = take('${toLower(namePrefix)}-kv-${suffix}', 24)
+var deploymentContainerName = 'deploymentpackage'
+var allTags = union(tags, { application: 'tap365' })
+
+// Built-in role definition ids (the same in every tenant).
+var roles = {
+  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+  keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
+  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+}
+
+// Microsoft Graph and the application permissions (app roles) the service needs.
+var graphAppId = '00000003-0000-0000-c000-000000000000'
+var graphRoleIds = {
+  'Mail.ReadWrite': 'e2a3a72e-5f79-4c64-b1b1-878b674786c9'
+  'User.Read.All': 'df021288-bdef-4463-88db-98f22de89214'
+  'Mail.Send': 'b633e1c5-b582-4048-a93e-9f11b44c7e96'
+}
+
+// ---------------------------------------------------------------- monitoring
+
+resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+  name: '${baseName}-log'
+  location: location
+  tags: allTags
+  properties: {
+    sku: {
+      name: 'PerGB2018'
+    }
+    retentionInDays: logRetentionDays
+  }
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
+  name: '${baseName}-appi'
+  location: location
+  kind: 'web'
+  tags: allTags
+  properties: {
+    Application_Type: 'web'
+    WorkspaceResourceId: workspace.id
+    DisableLocalAuth: true // telemetry only with the app's Entra identity
+  }
+}
+
+// ---------------------------------------------------------------- identity
+
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: '${baseName}-id'
+  location: location
+  tags: allTags
+}
+
+// ---------------------------------------------------------------- storage
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  // checkov:skip=CKV_AZURE_35: the default network action follows storagePublicNetworkAccess (Deny when Disabled)
+  // checkov:skip=CKV_AZURE_59: public network access is a documented parameter (storagePublicNetworkAccess); the default keeps the Flex Consumption app working without VNet integration
+  // checkov:skip=CKV_AZURE_206: redundancy is a parameter (storageSku): ZRS by default, GRS/GZRS available
+  // checkov:skip=CKV_AZURE_43: the name is computed (lowercase prefix + 'st' + 6 hash characters, at most 24), which checkov cannot evaluate
+  name: storageAccountName
+  location: location
+  kind: 'StorageV2'
+  sku: {
+    name: storageSku
+  }
+  tags: allTags
+  properties: {
+    accessTier: 'Hot'
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    allowBlobPublicAccess: false
+    allowSharedKeyAccess: false // identity only: no account key is ever deployed
+    defaultToOAuthAuthentication: true
+    allowCrossTenantReplication: false
+    isLocalUserEnabled: false
+    publicNetworkAccess: storagePublicNetworkAccess
+    networkAcls: {
+      bypass: 'AzureServices'
+      defaultAction: storagePublicNetworkAccess == 'Enabled' ? 'Allow' : 'Deny'
+    }
+    encryption: {
+      keySource: 'Microsoft.Storage'
+      requireInfrastructureEncryption: true
+      services: {
+        blob: {
+          enabled: true
+        }
+        file: {
+          enabled: true
+        }
+        queue: {
+          enabled: true
+          keyType: 'Account'
+        }
+        table: {
+          enabled: true
+          keyType: 'Account'
+        }
+      }
+    }
+  }
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+  properties: {
+    deleteRetentionPolicy: {
+      enabled: true
+      days: 7
+    }
+    containerDeleteRetentionPolicy: {
+      enabled: true
+      days: 7
+    }
+  }
+}
+
+// Flex Consumption runs the app from a package in this container.
+resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: deploymentContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+// Least privilege on the account: the host and the service use blobs (deployment package,
+// policies, artefacts, host leases), queues (notifications, delayed work) and tables (journal,
+// verdicts, audit, clicks...). No management-plane role and no Owner role.
+resource blobRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: storage
+  name: guid(storage.id, identity.id, roles.storageBlobDataContributor)
+  properties: {
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
+  }
+}
+
+resource queueRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: storage
+  name: guid(storage.id, identity.id, roles.storageQueueDataContributor)
+  properties: {
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
+  }
+}
+
+resource tableRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: storage
+  name: guid(storage.id, identity.id, roles.storageTableDataContributor)
+  properties: {
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
+  }
+}
+
+resource metricsRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: appInsights
+  name: guid(appInsights.id, identity.id, roles.monitoringMetricsPublisher)
+  properties: {
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
+  }
+}
+
+// ---------------------------------------------------------------- key vault
+
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
+  // checkov:skip=CKV_AZURE_109: the default network action follows keyVaultPublicNetworkAccess (Deny when Disabled)
+  // checkov:skip=CKV_AZURE_189: public network access is a documented parameter (keyVaultPublicNetworkAccess); Flex Consumption cannot resolve Key Vault references through a restricted vault
+  name: keyVaultName
+  location: location
+  tags: allTags
+  properties: {
+    tenantId: subscription().tenantId
+    sku: {
+      family: 'A'
+      name: 'standard'
+    }
+    enableRbacAuthorization: true
+    enableSoftDelete: true
+    softDeleteRetentionInDays: 90
+    enablePurgeProtection: true
+    publicNetworkAccess: keyVaultPublicNetworkAccess
+    networkAcls: {
+      bypass: 'AzureServices'
+      defaultAction: keyVaultPublicNetworkAccess == 'Enabled' ? 'Allow' : 'Deny'
+    }
+  }
+}
+
+// Secrets (created by infra/scripts/bicep-post-deploy.sh, never by the template, so a
+// redeployment never rotates them): the app reads them through Key Vault references.
+var linkKeysSecretName = 'link-signing-keys'
+var graphSecretName = 'graph-client-secret'
+
+resource vaultRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: vault
+  name: guid(vault.id, identity.id, roles.keyVaultSecretsUser)
+  properties: {
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
+  }
+}
+
+// ---------------------------------------------------------------- function app
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_225: zone redundancy for Flex Consumption exists only in some regions; queued work survives an instance loss
+  name: '${baseName}-plan'
+  location: location
+  kind: 'functionapp'
+  tags: allTags
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true // Linux
+  }
+}
+
+resource site 'Microsoft.Web/sites@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_17: client certificates do not apply: Graph posts notifications and users click links without one
+  // checkov:skip=CKV_AZURE_222: the app must be public: Graph posts change notifications to it and users' browsers follow rewritten links to it
+  // checkov:skip=CKV_AZURE_212: Flex Consumption scales from zero per function; always-ready instances are a cost choice, not a failover need (queues retry)
+  // checkov:skip=CKV_AZURE_213: Flex Consumption has no App Service health check; Application Insights monitors the functions
+  name: '${baseName}-func'
+  location: location
+  kind: 'functionapp,linux'
+  tags: allTags
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identity.id}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    clientCertEnabled: false
+    publicNetworkAccess: 'Enabled' // Graph and users' browsers must reach it
+    keyVaultReferenceIdentity: identity.id
+    siteConfig: {
+      minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identity.id
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      // Flex Consumption takes the runtime here, not from FUNCTIONS_WORKER_RUNTIME.
+      runtime: {
+        name: 'python'
+        version: '3.11'
+      }
+    }
+  }
+  dependsOn: [
+    blobRole
+    queueRole
+    tableRole
+  ]
+}
+
+// No publishing with basic credentials (FTP or SCM): deploy with Entra ID only.
+resource ftpPolicy 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmPolicy 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+var functionHost = site.properties.defaultHostName
+var redirectorHost = empty(redirectorDomain) ? functionHost : redirectorDomain
+var consentCallbackUrl = 'https://${functionHost}/api/consent/callback'
+var redirectorBaseUrl = 'https://${redirectorHost}/api/r'
+var consentRedirectUris = empty(redirectorDomain) ? [consentCallbackUrl] : [consentCallbackUrl, 'https://${redirectorDomain}/api/consent/callback']
+
+// ---------------------------------------------------------------- app registration
+
+resource msGraph 'Microsoft.Graph/servicePrincipals@v1.0' existing = {
+  appId: graphAppId
+}
+
+// Mail-Advanced.ReadWrite is resolved by value from Graph's own app roles at deploy time.
+var mailAdvancedRoleId = first(filter(msGraph.appRoles, role => role.value == mailAdvancedRoleValue)).id
+
+resource app 'Microsoft.Graph/applications@v1.0' = {
+  uniqueName: '${baseName}-app'
+  displayName: appDisplayName
+  signInAudience: 'AzureADMultipleOrgs'
+  web: {
+    redirectUris: consentRedirectUris
+    implicitGrantSettings: {
+      enableAccessTokenIssuance: false
+      enableIdTokenIssuance: false
+    }
+  }
+  requiredResourceAccess: [
+    {
+      resourceAppId: graphAppId
+      resourceAccess: [
+        {
+          id: graphRoleIds['Mail.ReadWrite']
+          type: 'Role'
+        }
+        {
+          id: mailAdvancedRoleId
+          type: 'Role'
+        }
+        {
+          id: graphRoleIds['User.Read.All']
+          type: 'Role'
+        }
+        {
+          id: graphRoleIds['Mail.Send']
+          type: 'Role'
+        }
+      ]
+    }
+  ]
+}
+
+resource appPrincipal 'Microsoft.Graph/servicePrincipals@v1.0' = {
+  appId: app.appId
+}
+
+// ---------------------------------------------------------------- app settings
+
+resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  // checkov reads every sites/config resource as the `web` config; these are app settings:
+  // checkov:skip=CKV_AZURE_13: App Service authentication does not apply: Graph and anonymous clicks reach the app; each endpoint checks its own signature or clientState
+  // checkov:skip=CKV_AZURE_63: App Service HTTP logs do not exist on Flex Consumption; requests go to Application Insights
+  // checkov:skip=CKV_AZURE_65: App Service detailed error pages do not exist on Flex Consumption; errors go to Application Insights
+  // checkov:skip=CKV_AZURE_66: App Service failed request tracing does not exist on Flex Consumption; failures go to Application Insights
+  // checkov:skip=CKV_AZURE_80: .NET Framework does not apply: the app runs Python 3.11
+  // checkov:skip=CKV_AZURE_88: Flex Consumption has no Azure Files mount; state lives in the storage account's blobs, queues and tables
+  // checkov:skip=CKV_AZURE_222: the app must be public: Graph posts change notifications to it and users' browsers follow rewritten links to it
+  parent: site
+  name: 'appsettings'
+  properties: {
+    // Functions host (identity-based AzureWebJobsStorage: no connection string, no key)
+    AzureWebJobsStorage__accountName: storage.name
+    AzureWebJobsStorage__credential: 'managedidentity'
+    AzureWebJobsStorage__clientId: identity.properties.clientId
+    APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.properties.clientId};Authorization=AAD'
+    // connectors/settings.py
+    TAP365_STATE_DIR: '/tmp/tap365'
+    TAP365_REDIRECT_BASE_URL: redirectorBaseUrl
+    TAP365_LINK_SIGNING_KEYS: '@Microsoft.KeyVault(SecretUri=${vault.properties.vaultUri}secrets/${linkKeysSecretName}/)'
+    TAP365_LINK_MAX_AGE_DAYS: string(linkMaxAgeDays)
+    TAP365_POLICY_FILE: policyFile
+    TAP365_INTEL_FEEDS: intelFeeds
+    TAP365_HASH_FEEDS: hashFeeds
+    TAP365_YARA_RULES: yaraRules
+    TAP365_ALLOWED_TENANTS: allowedTenants
+    TAP365_SANDBOX_URL: sandboxUrl
+    // connectors/storage/config.py (the account comes from AzureWebJobsStorage__*)
+    TAP365_STORAGE_PREFIX: storagePrefix
+    TAP365_STORAGE_MAX_DEQUEUE_COUNT: string(storageMaxDequeueCount)
+    TAP365_STORAGE_MAX_ARTEFACT_BYTES: string(storageMaxArtefactBytes)
+    // connectors/graph/config.py
+    TAP365_GRAPH_AUTHORITY_HOST: graphAuthorityHost
+    TAP365_GRAPH_BASE_URL: graphBaseUrl
+    TAP365_GRAPH_CLIENT_ID: app.appId
+    TAP365_GRAPH_CLIENT_SECRET: '@Microsoft.KeyVault(SecretUri=${vault.properties.vaultUri}secrets/${graphSecretName}/)'
+    TAP365_GRAPH_CONNECT_TIMEOUT: graphConnectTimeout
+    TAP365_GRAPH_READ_TIMEOUT: graphReadTimeout
+    TAP365_GRAPH_MAX_CONCURRENCY: string(graphMaxConcurrency)
+    TAP365_GRAPH_MAX_RETRIES: string(graphMaxRetries)
+    TAP365_GRAPH_RETRY_DELAY: graphRetryDelay
+    TAP365_GRAPH_MAX_ATTACHMENT_BYTES: string(graphMaxAttachmentBytes)
+  }
+  dependsOn: [
+    vaultRole
+    metricsRole
+  ]
+}
+
+// ---------------------------------------------------------------- outputs
+
+output functionAppName string = site.name
+output functionUrl string = 'https://${functionHost}'
+output redirectorBaseUrl string = redirectorBaseUrl
+output consentCallbackUrl string = consentCallbackUrl
+output adminConsentUrl string = 'https://login.microsoftonline.com/organizations/adminconsent?client_id=${app.appId}&redirect_uri=${uriComponent(consentCallbackUrl)}'
+output appClientId string = app.appId
+output keyVaultName string = vault.name
+output storageAccountName string = storage.name
+output identityClientId string = identity.properties.clientId

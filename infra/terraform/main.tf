@@ -1,0 +1,295 @@
+# The Azure resources. Same shape and names of settings as ../bicep/main.bicep.
+
+data "azurerm_client_config" "current" {}
+
+data "azurerm_resource_group" "rg" {
+  name = var.resource_group_name
+}
+
+locals {
+  location        = var.location != "" ? var.location : data.azurerm_resource_group.rg.location
+  suffix          = substr(sha1("${data.azurerm_resource_group.rg.id}/${var.name_prefix}"), 0, 6)
+  base_name       = "${var.name_prefix}-${local.suffix}"
+  deploy_container = "deploymentpackage"
+  tags            = merge(var.tags, { application = "tap365" })
+
+  link_keys_secret_name = "link-signing-keys"
+  graph_secret_name     = "graph-client-secret"
+}
+
+# ------------------------------------------------------------------ monitoring
+
+resource "azurerm_log_analytics_workspace" "log" {
+  name                = "${local.base_name}-log"
+  location            = local.location
+  resource_group_name = data.azurerm_resource_group.rg.name
+  sku                 = "PerGB2018"
+  retention_in_days   = var.log_retention_days
+  tags                = local.tags
+}
+
+resource "azurerm_application_insights" "appi" {
+  name                          = "${local.base_name}-appi"
+  location                      = local.location
+  resource_group_name           = data.azurerm_resource_group.rg.name
+  workspace_id                  = azurerm_log_analytics_workspace.log.id
+  application_type              = "web"
+  local_authentication_disabled = true # telemetry only with the app's Entra identity
+  tags                          = local.tags
+}
+
+# ------------------------------------------------------------------ identity
+
+resource "azurerm_user_assigned_identity" "app" {
+  name                = "${local.base_name}-id"
+  location            = local.location
+  resource_group_name = data.azurerm_resource_group.rg.name
+  tags                = local.tags
+}
+
+# ------------------------------------------------------------------ storage
+
+resource "azurerm_storage_account" "st" {
+  #checkov:skip=CKV2_AZURE_1: Microsoft-managed keys are enough for mail metadata and verdicts; customer-managed keys are an operator choice
+  #checkov:skip=CKV2_AZURE_33: private endpoints are optional (storage_public_network_access=false plus VNet integration, see infra/docs/deploy.md)
+  #checkov:skip=CKV_AZURE_59: public network access is a documented parameter (storage_public_network_access); the default keeps the Flex Consumption app reachable without VNet integration
+  #checkov:skip=CKV_AZURE_35: the default network action follows storage_public_network_access (Deny when it is false)
+  #checkov:skip=CKV_AZURE_206: redundancy is a parameter (storage_replication_type); ZRS by default, GRS/GZRS available
+  #checkov:skip=CKV2_AZURE_41: shared keys are disabled, so no account SAS can be issued and a SAS expiration policy has nothing to govern
+  #checkov:skip=CKV_AZURE_33: queue service logging needs a diagnostic setting; the app's own audit tables and Application Insights cover queue processing
+  name                            = substr("${var.name_prefix}st${local.suffix}", 0, 24)
+  location                        = local.location
+  resource_group_name             = data.azurerm_resource_group.rg.name
+  account_kind                    = "StorageV2"
+  account_tier                    = "Standard"
+  account_replication_type        = var.storage_replication_type
+  access_tier                     = "Hot"
+  min_tls_version                 = "TLS1_2"
+  https_traffic_only_enabled      = true
+  allow_nested_items_to_be_public = false
+  shared_access_key_enabled       = false # identity only: no account key is ever deployed
+  default_to_oauth_authentication = true
+  cross_tenant_replication_enabled = false
+  local_user_enabled              = false
+  infrastructure_encryption_enabled = true
+  public_network_access_enabled   = var.storage_public_network_access
+  tags                            = local.tags
+
+  network_rules {
+    default_action = var.storage_public_network_access ? "Allow" : "Deny"
+    bypass         = ["AzureServices"]
+  }
+
+  blob_properties {
+    delete_retention_policy {
+      days = 7
+    }
+    container_delete_retention_policy {
+      days = 7
+    }
+  }
+}
+
+# Flex Consumption runs the app from a package in this container.
+resource "azurerm_storage_container" "deploy" {
+  #checkov:skip=CKV2_AZURE_21: blob read logging needs a diagnostic setting on the account; see infra/docs/operations.md to send it to the Log Analytics workspace
+  name                  = local.deploy_container
+  storage_account_id    = azurerm_storage_account.st.id
+  container_access_type = "private"
+}
+
+# Least privilege on the account: blobs (deployment package, policies, artefacts, host leases),
+# queues (notifications, delayed work), tables (journal, verdicts, audit, clicks...).
+resource "azurerm_role_assignment" "blob" {
+  scope                = azurerm_storage_account.st.id
+  role_definition_name = "Storage Blob Data Contributor"
+  principal_id         = azurerm_user_assigned_identity.app.principal_id
+  principal_type       = "ServicePrincipal"
+}
+
+resource "azurerm_role_assignment" "queue" {
+  scope                = azurerm_storage_account.st.id
+  role_definition_name = "Storage Queue Data Contributor"
+  principal_id         = azurerm_user_assigned_identity.app.principal_id
+  principal_type       = "ServicePrincipal"
+}
+
+resource "azurerm_role_assignment" "table" {
+  scope                = azurerm_storage_account.st.id
+  role_definition_name = "Storage Table Data Contributor"
+  principal_id         = azurerm_user_assigned_identity.app.principal_id
+  principal_type       = "ServicePrincipal"
+}
+
+resource "azurerm_role_assignment" "metrics" {
+  scope                = azurerm_application_insights.appi.id
+  role_definition_name = "Monitoring Metrics Publisher"
+  principal_id         = azurerm_user_assigned_identity.app.principal_id
+  principal_type       = "ServicePrincipal"
+}
+
+# ------------------------------------------------------------------ key vault
+
+resource "azurerm_key_vault" "kv" {
+  #checkov:skip=CKV2_AZURE_32: private endpoints are optional; Flex Consumption cannot resolve Key Vault references through a network-restricted vault
+  #checkov:skip=CKV_AZURE_189: public network access is a documented parameter (key_vault_public_network_access), needed for Key Vault references on Flex Consumption
+  #checkov:skip=CKV_AZURE_109: the default network action follows key_vault_public_network_access (Deny when it is false)
+  name                          = substr("${var.name_prefix}-kv-${local.suffix}", 0, 24)
+  location                      = local.location
+  resource_group_name           = data.azurerm_resource_group.rg.name
+  tenant_id                     = data.azurerm_client_config.current.tenant_id
+  sku_name                      = "standard"
+  enable_rbac_authorization     = true
+  soft_delete_retention_days    = 90
+  purge_protection_enabled      = true
+  public_network_access_enabled = var.key_vault_public_network_access
+  tags                          = local.tags
+
+  network_acls {
+    bypass         = "AzureServices"
+    default_action = var.key_vault_public_network_access ? "Allow" : "Deny"
+  }
+}
+
+resource "azurerm_role_assignment" "vault_app" {
+  scope                = azurerm_key_vault.kv.id
+  role_definition_name = "Key Vault Secrets User"
+  principal_id         = azurerm_user_assigned_identity.app.principal_id
+  principal_type       = "ServicePrincipal"
+}
+
+# Whoever runs Terraform writes the two secrets below.
+resource "azurerm_role_assignment" "vault_deployer" {
+  scope                = azurerm_key_vault.kv.id
+  role_definition_name = "Key Vault Secrets Officer"
+  principal_id         = data.azurerm_client_config.current.object_id
+}
+
+# Link signing keys "kid:base64[,kid:base64]": generated once; rotation is done in Key Vault
+# (infra/docs/keys.md), so Terraform never reverts a rotated value.
+resource "random_bytes" "link_key" {
+  length = 32
+}
+
+resource "azurerm_key_vault_secret" "link_keys" {
+  #checkov:skip=CKV_AZURE_41: link keys must outlive every link still in mailboxes; an expired secret would stop the redirector. Rotation is by key id (infra/docs/keys.md)
+  name         = local.link_keys_secret_name
+  key_vault_id = azurerm_key_vault.kv.id
+  value        = "k1:${random_bytes.link_key.base64}"
+  content_type = "tap365 link signing keys kid:base64[,kid:base64]"
+  depends_on   = [azurerm_role_assignment.vault_deployer]
+
+  lifecycle {
+    ignore_changes = [value]
+  }
+}
+
+resource "azurerm_key_vault_secret" "graph_secret" {
+  name            = local.graph_secret_name
+  key_vault_id    = azurerm_key_vault.kv.id
+  value           = azuread_application_password.tap365.value
+  content_type    = "Entra ID client secret of the tap365 app registration"
+  expiration_date = azuread_application_password.tap365.end_date
+  depends_on      = [azurerm_role_assignment.vault_deployer]
+}
+
+# ------------------------------------------------------------------ function app
+
+resource "azurerm_service_plan" "plan" {
+  #checkov:skip=CKV_AZURE_225: zone redundancy for Flex Consumption exists only in some regions; queued work survives an instance loss
+  #checkov:skip=CKV_AZURE_212: Flex Consumption scales from zero per function; always-ready instances are a cost choice, not a failover need (queues retry)
+  name                = "${local.base_name}-plan"
+  location            = local.location
+  resource_group_name = data.azurerm_resource_group.rg.name
+  os_type             = "Linux"
+  sku_name            = "FC1"
+  tags                = local.tags
+}
+
+resource "azurerm_function_app_flex_consumption" "func" {
+  name                = "${local.base_name}-func"
+  location            = local.location
+  resource_group_name = data.azurerm_resource_group.rg.name
+  service_plan_id     = azurerm_service_plan.plan.id
+  https_only          = true
+  public_network_access_enabled = true # Graph and users' browsers must reach it
+  client_certificate_enabled    = false
+  webdeploy_publish_basic_authentication_enabled = false
+  key_vault_reference_identity_id = azurerm_user_assigned_identity.app.id
+  tags                = local.tags
+
+  # Flex Consumption: the package lives in a blob container, read with the app's identity;
+  # the runtime is set here (no FUNCTIONS_WORKER_RUNTIME app setting on this plan).
+  storage_container_type            = "blobContainer"
+  storage_container_endpoint        = "${azurerm_storage_account.st.primary_blob_endpoint}${local.deploy_container}"
+  storage_authentication_type       = "UserAssignedIdentity"
+  storage_user_assigned_identity_id = azurerm_user_assigned_identity.app.id
+  runtime_name                      = "python"
+  runtime_version                   = "3.11"
+  maximum_instance_count            = var.maximum_instance_count
+  instance_memory_in_mb             = var.instance_memory_mb
+
+  identity {
+    type         = "UserAssigned"
+    identity_ids = [azurerm_user_assigned_identity.app.id]
+  }
+
+  site_config {
+    minimum_tls_version     = "1.2"
+    scm_minimum_tls_version = "1.2"
+    http2_enabled           = true
+    # Sets APPLICATIONINSIGHTS_CONNECTION_STRING.
+    application_insights_connection_string = azurerm_application_insights.appi.connection_string
+  }
+
+  app_settings = {
+    # Functions host (identity-based AzureWebJobsStorage: no connection string, no key)
+    "AzureWebJobsStorage__accountName"          = azurerm_storage_account.st.name
+    "AzureWebJobsStorage__credential"           = "managedidentity"
+    "AzureWebJobsStorage__clientId"             = azurerm_user_assigned_identity.app.client_id
+    "APPLICATIONINSIGHTS_AUTHENTICATION_STRING" = "ClientId=${azurerm_user_assigned_identity.app.client_id};Authorization=AAD"
+    # connectors/settings.py
+    "TAP365_STATE_DIR"          = "/tmp/tap365"
+    "TAP365_REDIRECT_BASE_URL"  = local.redirector_base_url
+    "TAP365_LINK_SIGNING_KEYS"  = "@Microsoft.KeyVault(SecretUri=${azurerm_key_vault.kv.vault_uri}secrets/${local.link_keys_secret_name}/)"
+    "TAP365_LINK_MAX_AGE_DAYS"  = tostring(var.link_max_age_days)
+    "TAP365_POLICY_FILE"        = var.policy_file
+    "TAP365_INTEL_FEEDS"        = var.intel_feeds
+    "TAP365_HASH_FEEDS"         = var.hash_feeds
+    "TAP365_YARA_RULES"         = var.yara_rules
+    "TAP365_ALLOWED_TENANTS"    = var.allowed_tenants
+    "TAP365_SANDBOX_URL"        = var.sandbox_url
+    # connectors/storage/config.py (the account comes from AzureWebJobsStorage__*)
+    "TAP365_STORAGE_PREFIX"             = var.storage_prefix
+    "TAP365_STORAGE_MAX_DEQUEUE_COUNT"  = tostring(var.storage_max_dequeue_count)
+    "TAP365_STORAGE_MAX_ARTEFACT_BYTES" = tostring(var.storage_max_artefact_bytes)
+    # connectors/graph/config.py
+    "TAP365_GRAPH_AUTHORITY_HOST"       = var.graph_authority_host
+    "TAP365_GRAPH_BASE_URL"             = var.graph_base_url
+    "TAP365_GRAPH_CLIENT_ID"            = azuread_application.tap365.client_id
+    "TAP365_GRAPH_CLIENT_SECRET"        = "@Microsoft.KeyVault(SecretUri=${azurerm_key_vault.kv.vault_uri}secrets/${local.graph_secret_name}/)"
+    "TAP365_GRAPH_CONNECT_TIMEOUT"      = var.graph_connect_timeout
+    "TAP365_GRAPH_READ_TIMEOUT"         = var.graph_read_timeout
+    "TAP365_GRAPH_MAX_CONCURRENCY"      = tostring(var.graph_max_concurrency)
+    "TAP365_GRAPH_MAX_RETRIES"          = tostring(var.graph_max_retries)
+    "TAP365_GRAPH_RETRY_DELAY"          = var.graph_retry_delay
+    "TAP365_GRAPH_MAX_ATTACHMENT_BYTES" = tostring(var.graph_max_attachment_bytes)
+  }
+
+  depends_on = [
+    azurerm_role_assignment.blob,
+    azurerm_role_assignment.queue,
+    azurerm_role_assignment.table,
+    azurerm_role_assignment.vault_app,
+    azurerm_role_assignment.metrics,
+    azurerm_key_vault_secret.link_keys,
+    azurerm_key_vault_secret.graph_secret,
+  ]
+}
+
+locals {
+  function_host        = azurerm_function_app_flex_consumption.func.default_hostname
+  redirector_host      = var.redirector_domain != "" ? var.redirector_domain : local.function_host
+  redirector_base_url  = "https://${local.redirector_host}/api/r"
+  consent_callback_url = "https://${local.function_host}/api/consent/callback"
+}

@@ -1,0 +1,36 @@
+output "function_app_name" {
+  value = azurerm_function_app_flex_consumption.func.name
+}
+
+output "function_url" {
+  value = "https://${local.function_host}"
+}
+
+output "redirector_base_url" {
+  value = local.redirector_base_url
+}
+
+output "consent_callback_url" {
+  value = local.consent_callback_url
+}
+
+output "admin_consent_url" {
+  description = "Open as a Global/Privileged Role Administrator of each customer tenant."
+  value       = "https://login.microsoftonline.com/organizations/adminconsent?client_id=${azuread_application.tap365.client_id}&redirect_uri=${urlencode(local.consent_callback_url)}"
+}
+
+output "app_client_id" {
+  value = azuread_application.tap365.client_id
+}
+
+output "key_vault_name" {
+  value = azurerm_key_vault.kv.name
+}
+
+output "storage_account_name" {
+  value = azurerm_storage_account.st.name
+}
+
+output "identity_client_id" {
+  value = azurerm_user_assigned_identity.app.client_id
+}

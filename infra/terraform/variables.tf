@@ -1,0 +1,194 @@
+variable "resource_group_name" {
+  description = "Existing resource group to deploy into (az group create -n NAME -l LOCATION)."
+  type        = string
+}
+
+variable "name_prefix" {
+  description = "Short lowercase prefix of every resource name (letters and digits, 3-11)."
+  type        = string
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]{2,10}$", var.name_prefix))
+    error_message = "name_prefix: 3-11 lowercase letters and digits, starting with a letter."
+  }
+}
+
+variable "location" {
+  description = "Azure region (one where Flex Consumption is available). Empty: the resource group's."
+  type        = string
+  default     = ""
+}
+
+variable "redirector_domain" {
+  description = "Custom domain of the click redirector, e.g. tap.contoso.com (bind it afterwards, see infra/docs/deploy.md). Empty: the function host."
+  type        = string
+  default     = ""
+}
+
+variable "allowed_tenants" {
+  description = "Tenant ids allowed to onboard, comma-separated. Empty: any tenant whose admin consents."
+  type        = string
+  default     = ""
+}
+
+variable "sandbox_url" {
+  description = "Base URL of the sandbox provider used for dynamic attachment analysis. Empty: static analysis only."
+  type        = string
+  default     = ""
+}
+
+variable "storage_public_network_access" {
+  description = "Public network access to the storage account. false needs VNet integration and private endpoints (not created here)."
+  type        = bool
+  default     = true
+}
+
+variable "key_vault_public_network_access" {
+  description = "Public network access to Key Vault. Flex Consumption cannot resolve Key Vault references through a restricted vault."
+  type        = bool
+  default     = true
+}
+
+variable "storage_replication_type" {
+  description = "Storage redundancy: LRS, ZRS, GRS or GZRS."
+  type        = string
+  default     = "ZRS"
+}
+
+variable "maximum_instance_count" {
+  description = "Most instances the app scales out to (caps the cost)."
+  type        = number
+  default     = 40
+}
+
+variable "instance_memory_mb" {
+  description = "Instance memory (MB): 512, 2048 or 4096."
+  type        = number
+  default     = 2048
+}
+
+variable "log_retention_days" {
+  description = "Log Analytics retention (days)."
+  type        = number
+  default     = 90
+}
+
+variable "mail_advanced_role_value" {
+  description = "Value of the Graph application permission that allows editing received mail (id looked up at deploy time)."
+  type        = string
+  default     = "Mail-Advanced.ReadWrite"
+}
+
+variable "app_display_name" {
+  description = "Display name of the multi-tenant app registration. Empty: \"tap365 <name_prefix>\"."
+  type        = string
+  default     = ""
+}
+
+variable "client_secret_rotation_days" {
+  description = "The Graph client secret is replaced after this many days (at the next apply)."
+  type        = number
+  default     = 180
+}
+
+# Service settings (the same names as connectors/; defaults are the code's defaults).
+variable "link_max_age_days" {
+  description = "TAP365_LINK_MAX_AGE_DAYS: refuse links older than this at click (0: never)."
+  type        = number
+  default     = 0
+}
+
+variable "policy_file" {
+  description = "TAP365_POLICY_FILE: default policy file inside the deployed package; empty: built-in safe defaults."
+  type        = string
+  default     = ""
+}
+
+variable "intel_feeds" {
+  description = "TAP365_INTEL_FEEDS: comma-separated https URLs of threat intelligence feeds."
+  type        = string
+  default     = ""
+}
+
+variable "hash_feeds" {
+  description = "TAP365_HASH_FEEDS: known-malware hash lists (files in the package)."
+  type        = string
+  default     = ""
+}
+
+variable "yara_rules" {
+  description = "TAP365_YARA_RULES: extra YARA rule files or folders in the package."
+  type        = string
+  default     = ""
+}
+
+variable "storage_prefix" {
+  description = "TAP365_STORAGE_PREFIX: prefix of every table, container and queue name."
+  type        = string
+  default     = "tap"
+}
+
+variable "storage_max_dequeue_count" {
+  description = "TAP365_STORAGE_MAX_DEQUEUE_COUNT (keep equal to host.json extensions.queues.maxDequeueCount)."
+  type        = number
+  default     = 5
+}
+
+variable "storage_max_artefact_bytes" {
+  description = "TAP365_STORAGE_MAX_ARTEFACT_BYTES: largest raw artefact kept in blob storage."
+  type        = number
+  default     = 157286400
+}
+
+variable "graph_authority_host" {
+  description = "TAP365_GRAPH_AUTHORITY_HOST: Entra authority host (sovereign clouds differ)."
+  type        = string
+  default     = "https://login.microsoftonline.com"
+}
+
+variable "graph_base_url" {
+  description = "TAP365_GRAPH_BASE_URL: Microsoft Graph base URL, no trailing slash."
+  type        = string
+  default     = "https://graph.microsoft.com/v1.0"
+}
+
+variable "graph_max_concurrency" {
+  description = "TAP365_GRAPH_MAX_CONCURRENCY: concurrent Graph requests per app."
+  type        = number
+  default     = 4
+}
+
+variable "graph_max_retries" {
+  description = "TAP365_GRAPH_MAX_RETRIES: retries on 429/503/504 (0-10)."
+  type        = number
+  default     = 3
+}
+
+variable "graph_retry_delay" {
+  description = "TAP365_GRAPH_RETRY_DELAY: base backoff (seconds) when Graph sends no Retry-After."
+  type        = string
+  default     = "3.0"
+}
+
+variable "graph_connect_timeout" {
+  description = "TAP365_GRAPH_CONNECT_TIMEOUT (seconds)."
+  type        = string
+  default     = "10.0"
+}
+
+variable "graph_read_timeout" {
+  description = "TAP365_GRAPH_READ_TIMEOUT (seconds)."
+  type        = string
+  default     = "60.0"
+}
+
+variable "graph_max_attachment_bytes" {
+  description = "TAP365_GRAPH_MAX_ATTACHMENT_BYTES: attachments downloaded through /$value up to this size."
+  type        = number
+  default     = 52428800
+}
+
+variable "tags" {
+  description = "Tags on every resource."
+  type        = map(string)
+  default     = {}
+}
