@@ -1,0 +1,243 @@
+"""SSRF-safe fetcher for click-time analysis (implements ``tap_core.click.fetch.Fetcher``).
+
+Every hop: http(s) only; the host is resolved once, every address it resolves to must be public
+(not private, loopback, link-local, reserved, multicast, CGNAT, cloud metadata; IPv6 forms that
+embed an IPv4 address are judged by that address); the connection goes to the vetted IP while
+the Host header and TLS SNI/certificate check keep the name, so a second DNS answer can never
+steer the request elsewhere (no rebinding). GET only, no cookies, no forms, capped hops, bytes
+and time. ``allow_networks`` (``TAP365_SCAN_ALLOW_NETWORKS``) admits chosen networks, e.g.
+loopback for tests; metadata addresses stay refused whatever it says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import re
+import socket
+import ssl
+from collections.abc import Awaitable, Callable, Iterable
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import httpx
+
+from tap_core.click.fetch import FetchBlocked, FetchedPage, FetchError, FetchLimits
+
+USER_AGENT = "tap365-clickscan/0.1 (+https://github.com/tap365/tap365)"
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+# Not covered (or not reliably) by ipaddress's is_global across Python versions.
+_ALWAYS_REFUSED: tuple[Network, ...] = tuple(ipaddress.ip_network(n) for n in (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+    "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15",
+    "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4", "255.255.255.255/32",
+    "::/128", "::1/128", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8", "2001:db8::/32",
+    "100::/64",
+))
+#: Cloud instance-metadata endpoints: refused even inside an allowed network.
+METADATA: tuple[Network, ...] = tuple(ipaddress.ip_network(n) for n in (
+    "169.254.169.254/32", "169.254.170.2/32", "100.100.100.200/32", "fd00:ec2::254/128",
+    "192.0.0.192/32",
+))
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+_V4_COMPAT = ipaddress.ip_network("::/96")
+
+
+def parse_networks(value: str) -> tuple[Network, ...]:
+    """Comma-separated CIDRs (``TAP365_SCAN_ALLOW_NETWORKS``); raises ValueError on a bad one."""
+    return tuple(ipaddress.ip_network(v.strip(), strict=False) for v in value.split(",") if v.strip())
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address stands for (mapped, compatible, 6to4, Teredo, NAT64)."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]  # the client address; the server half is public by construction
+    if ip in _NAT64 or ip in _NAT64_LOCAL:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip in _V4_COMPAT and int(ip) > 1:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def refusal(ip: IPAddress, allow: Iterable[Network] = ()) -> str | None:
+    """Why ``ip`` must not be fetched from, or None when it may."""
+    candidates: list[IPAddress] = [ip]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.scope_id:
+            return "scoped IPv6 address"
+        inner = embedded_ipv4(ip)
+        if inner is not None:
+            candidates.append(inner)
+    for addr in candidates:
+        if any(addr in net for net in METADATA if net.version == addr.version):
+            return f"cloud metadata address {addr}"
+    allowed = list(allow)
+    for addr in candidates:
+        if any(addr.version == net.version and addr in net for net in allowed):
+            continue
+        if any(addr.version == net.version and addr in net for net in _ALWAYS_REFUSED):
+            return f"non-public address {addr}"
+        if not addr.is_global or addr.is_multicast or addr.is_reserved:
+            return f"non-public address {addr}"
+    return None
+
+
+_NUMERIC_PART = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)$", re.I)
+
+
+def numeric_host(host: str) -> IPAddress | None:
+    """An IPv4 address written the way inet_aton reads it (decimal, octal, hex, short forms)."""
+    parts = host.rstrip(".").split(".")
+    if not 1 <= len(parts) <= 4 or not all(_NUMERIC_PART.match(p) for p in parts):
+        return None
+    try:
+        values = [int(p, 16) if p.lower().startswith("0x") else int(p, 8) if len(p) > 1 and p.startswith("0")
+                  else int(p) for p in parts]
+    except ValueError:
+        return None
+    last_bits = 8 * (5 - len(values))
+    if any(v > 255 for v in values[:-1]) or values[-1] >= 1 << last_bits:
+        return None
+    number = 0
+    for v in values[:-1]:
+        number = number << 8 | v
+    number = number << last_bits | values[-1]
+    return ipaddress.IPv4Address(number)
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class SafeFetcher:
+    """``fetch(url)``: one GET through vetted, pinned addresses. Safe to share between tasks."""
+
+    def __init__(self, *, allow_networks: Iterable[Network] = (), limits: FetchLimits | None = None,
+                 resolver: Resolver | None = None, user_agent: str = USER_AGENT,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
+        self.allow = tuple(allow_networks)
+        self.limits = limits or FetchLimits()
+        self._resolve = resolver or system_resolver
+        self.user_agent = user_agent
+        # No keep-alive: a pooled connection is keyed by IP, and must never be reused for
+        # another host name (SNI and certificate check belong to one name).
+        self._client = httpx.AsyncClient(
+            verify=ssl_context or ssl.create_default_context(), trust_env=False, follow_redirects=False,
+            limits=httpx.Limits(max_keepalive_connections=0), timeout=self.limits.timeout_seconds,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def vet(self, url: str) -> tuple[str, str, int, IPAddress]:
+        """(scheme, host, port, vetted address) for ``url``; raises FetchBlocked."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as exc:
+            raise FetchBlocked("bad_url", str(exc)) from exc
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https"):
+            raise FetchBlocked("scheme", f"{scheme or 'no'} scheme")
+        host = (parts.hostname or "").rstrip(".")
+        if not host or parts.username is not None or "\\" in parts.netloc:
+            raise FetchBlocked("bad_url", "no usable host")
+        port = port or (443 if scheme == "https" else 80)
+        literal: IPAddress | None
+        try:
+            literal = ipaddress.ip_address(host)
+        except ValueError:
+            literal = numeric_host(host)
+        addresses: list[IPAddress]
+        if literal is not None:
+            addresses = [literal]
+        else:
+            try:
+                resolved = await self._resolve(host, port)
+            except (OSError, UnicodeError) as exc:
+                raise FetchError("dns", f"{host}: {exc}") from exc
+            addresses = [ipaddress.ip_address(a.split("%")[0]) for a in resolved]
+            if not addresses:
+                raise FetchError("dns", f"{host}: no address")
+        for addr in addresses:  # all must pass: an attacker's DNS can order the answers
+            reason = refusal(addr, self.allow)
+            if reason:
+                raise FetchBlocked("address", f"{host}: {reason}")
+        return scheme, host, port, addresses[0]
+
+    async def fetch(self, url: str, *, stop_before: Callable[[str], bool] | None = None) -> FetchedPage:
+        try:
+            async with asyncio.timeout(self.limits.timeout_seconds):
+                return await self._fetch(url, stop_before)
+        except TimeoutError as exc:
+            raise FetchError("timeout", f"over {self.limits.timeout_seconds:g} s") from exc
+
+    async def _fetch(self, url: str, stop_before: Callable[[str], bool] | None) -> FetchedPage:
+        hops: list[str] = []
+        current = url
+        while True:
+            hops.append(current)
+            scheme, host, port, addr = await self.vet(current)
+            parts = urlsplit(current)
+            ip_text = f"[{addr}]" if addr.version == 6 else str(addr)
+            default = 443 if scheme == "https" else 80
+            pinned = urlunsplit((scheme, ip_text if port == default else f"{ip_text}:{port}",
+                                 parts.path or "/", parts.query, ""))
+            host_header = host if port == default else f"{host}:{port}"
+            if ":" in host and not host.startswith("["):
+                host_header = f"[{host}]" if port == default else f"[{host}]:{port}"
+            request = httpx.Request("GET", pinned, headers={
+                "Host": host_header, "User-Agent": self.user_agent, "Accept": "*/*",
+                "Accept-Language": "en", "Accept-Encoding": "gzip, deflate",
+            }, extensions={"sni_hostname": host} if scheme == "https" else {})
+            try:
+                response = await self._client.send(request, stream=True)
+            except httpx.HTTPError as exc:
+                raise FetchError("connect", f"{host}: {type(exc).__name__}") from exc
+            try:
+                self._client.cookies.clear()  # never carry cookies between hops or fetches
+                location = response.headers.get("location")
+                if response.status_code in (301, 302, 303, 307, 308) and location:
+                    if len(hops) > self.limits.max_redirects:
+                        raise FetchError("redirects", f"more than {self.limits.max_redirects} redirects")
+                    nxt = urljoin(current, location.strip())
+                    if stop_before is not None and stop_before(nxt):
+                        return self._page(url, current, response, b"", False, hops, nxt, addr)
+                    current = nxt
+                    continue
+                body, truncated = await self._read(response)
+                return self._page(url, current, response, body, truncated, hops, "", addr)
+            finally:
+                await response.aclose()
+
+    async def _read(self, response: httpx.Response) -> tuple[bytes, bool]:
+        cap = self.limits.max_bytes
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async for chunk in response.aiter_bytes():  # decoded: the cap also bounds gzip bombs
+                chunks.append(chunk)
+                size += len(chunk)
+                if size >= cap:
+                    return b"".join(chunks)[:cap], True
+        except httpx.HTTPError as exc:
+            raise FetchError("read", type(exc).__name__) from exc
+        return b"".join(chunks), False
+
+    @staticmethod
+    def _page(url: str, final: str, response: httpx.Response, body: bytes, truncated: bool,
+              hops: list[str], stopped: str, addr: IPAddress) -> FetchedPage:
+        headers = {k.lower(): v for k, v in response.headers.items()}
+        return FetchedPage(url=url, final_url=final, status=response.status_code, headers=headers,
+                           body=body, truncated=truncated, hops=tuple(hops), stopped_at=stopped,
+                           address=str(addr))

@@ -1,0 +1,1 @@
+"""Click-time protection: the analysis behind the redirector (pure; network only via a Fetcher)."""

@@ -1,0 +1,172 @@
+"""Time-of-click analysis of one URL: reputation now, static URL evidence, and (unless the link
+looks single-use) the page or file behind it, fetched through an injected ``Fetcher``.
+
+The redirector and ``tap365 check-url`` both call :meth:`ClickAnalyzer.analyze`: one code path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
+
+from tap_core.attachments.engine import AttachmentEngine
+from tap_core.attachments.filetype import identify, is_dangerous_type
+from tap_core.click.fetch import FetchBlocked, FetchedPage, FetchError, Fetcher
+from tap_core.click.page import analyze_html, page_rules, redirect_targets
+from tap_core.click.single_use import single_use
+from tap_core.findings import Finding, Verdict
+from tap_core.urls.heuristics import UrlThresholds, assess_url
+from tap_core.urls.intel import IntelIndex
+from tap_core.urls.normalize import normalize_url
+
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", ""})
+_TEXTUAL = ("text/", "application/json", "application/xml", "application/javascript")
+_FILENAME = re.compile(r"filename\*?\s*=\s*(?:UTF-8'')?\"?([^\";]+)", re.I)
+
+
+@dataclass(slots=True)
+class ClickAnalysis:
+    """What time-of-click analysis concluded about one URL."""
+
+    url: str
+    verdict: Verdict
+    score: float
+    findings: list[Finding] = field(default_factory=list)
+    final_url: str = ""
+    fetched: bool = False
+    #: Why analysis could not complete (a fetch error code); the caller's policy decides then.
+    error: str = ""
+    single_use: bool = False
+
+    @property
+    def reasons(self) -> list[str]:
+        return [f.name for f in self.findings]
+
+
+def _verdict(findings: Sequence[Finding], thresholds: UrlThresholds) -> tuple[Verdict, float]:
+    score = round(sum(f.score for f in findings), 2)
+    verdict = (Verdict.MALICIOUS if score >= thresholds.malicious_score
+               else Verdict.SUSPICIOUS if score >= thresholds.suspicious_score else Verdict.CLEAN)
+    return Verdict.worst([verdict, *(f.verdict for f in findings if f.verdict is not None)]), score
+
+
+def _merge(findings: list[Finding], more: Sequence[Finding], where: str = "") -> None:
+    names = {f.name for f in findings}
+    for f in more:
+        if f.name in names:
+            continue
+        names.add(f.name)
+        findings.append(f.model_copy(update={"evidence": f"{where}: {f.evidence}"[:300]}) if where else f)
+
+
+def _looks_html(page: FetchedPage) -> bool:
+    if page.content_type in _HTML_TYPES:
+        head = page.body[:512].lstrip().lower()
+        return page.content_type != "" or head.startswith((b"<!doctype html", b"<html", b"<head", b"<"))
+    return False
+
+
+class ClickAnalyzer:
+    """Decides one URL at click time. Share one instance; it holds no per-request state."""
+
+    def __init__(self, fetcher: Fetcher | None, *, engine: AttachmentEngine | None = None) -> None:
+        self.fetcher = fetcher
+        self._engine = engine
+
+    @property
+    def engine(self) -> AttachmentEngine:
+        if self._engine is None:
+            self._engine = AttachmentEngine()  # compiles YARA rules: only when a file shows up
+        return self._engine
+
+    async def analyze(self, url: str, *, intel: IntelIndex | None = None,
+                      thresholds: UrlThresholds | None = None, tenant_domains: Sequence[str] = (),
+                      allow_fetch: bool = True) -> ClickAnalysis:
+        thresholds = thresholds or UrlThresholds()
+        norm = normalize_url(url)
+        target = norm.url if norm is not None else url
+        static = assess_url(target, intel=intel, thresholds=thresholds, tenant_domains=tenant_domains)
+        findings = list(static.findings)
+        done = ClickAnalysis(url=url, verdict=static.verdict, score=static.score, findings=findings,
+                             final_url=target)
+        if static.verdict is Verdict.MALICIOUS and any(f.verdict for f in findings):
+            return done  # listed by intelligence: nothing to learn from fetching it
+        once = single_use(target)
+        if once is not None:
+            findings.append(once)
+            done.single_use = True
+            return done
+        if not allow_fetch or self.fetcher is None:
+            return done
+        try:
+            page = await self.fetcher.fetch(target, stop_before=lambda u: single_use(u) is not None)
+        except FetchBlocked as exc:
+            findings.append(Finding(name="fetch_refused", score=0.0, evidence=exc.detail or exc.code,
+                                    reason="The destination was not fetched: it is not a public web address."))
+            done.error = exc.code
+            return done
+        except FetchError as exc:
+            findings.append(Finding(name="fetch_failed", score=0.0, evidence=exc.detail or exc.code,
+                                    reason=f"The destination could not be fetched ({exc.code})."))
+            done.error = exc.code
+            return done
+        done.fetched = True
+        done.final_url = page.final_url
+        # Reputation of every hop and of where the page forwards to, as of now.
+        for hop in [*page.hops[1:], page.stopped_at]:
+            if hop:
+                hop_view = assess_url(hop, intel=intel, thresholds=thresholds, tenant_domains=tenant_domains)
+                _merge(findings, [f for f in hop_view.findings if f.verdict is not None or hop == page.final_url],
+                       where=f"redirect to {hop[:120]}")
+        if page.stopped_at:
+            findings.append(Finding(name="single_use_redirect_not_followed", score=0.0, evidence=page.stopped_at[:300],
+                                    reason="A redirect to a single-use link was not followed."))
+        findings.extend(await self._content(page))
+        for nxt in redirect_targets(findings):
+            if intel is not None:
+                nxt_view = assess_url(nxt, intel=intel, thresholds=thresholds)
+                _merge(findings, [f for f in nxt_view.findings if f.verdict is not None], where=f"page forwards to {nxt[:120]}")
+        done.verdict, done.score = _verdict(findings, thresholds)
+        return done
+
+    async def _content(self, page: FetchedPage) -> list[Finding]:
+        rules = page_rules()
+        disposition = page.headers.get("content-disposition", "")
+        is_attachment = disposition.lower().startswith("attachment")
+        if _looks_html(page) and not is_attachment:
+            html = page.body.decode(_charset(page), "replace")
+            return await asyncio.to_thread(analyze_html, html, page.final_url)
+        if page.content_type.startswith(_TEXTUAL) and not is_attachment:
+            return []
+        out: list[Finding] = []
+        m = _FILENAME.search(disposition)
+        name = unquote(m.group(1)).strip() if m else (urlsplit(page.final_url).path.rsplit("/", 1)[-1] or "download")
+        if is_attachment:
+            out.append(rules["download_attachment"].finding(name, filename=name[:80]))
+        kind = identify(page.body)
+        if is_dangerous_type(kind.type):
+            out.append(rules["download_dangerous_type"].finding(f"{name}: {kind.type}", kind=kind.detail or kind.type))
+        if page.body:
+            result = await asyncio.to_thread(self.engine.scan, name, page.body)
+            if result.verdict is not Verdict.CLEAN:
+                rule = rules["download_analysis"]
+                out.append(Finding(name="download_analysis", score=result.score,
+                                   reason=rule.reason.format(verdict=result.verdict.value,
+                                                             reasons=", ".join(result.reasons[:5])),
+                                   evidence=f"{name} sha256={result.sha256}", verdict=result.verdict
+                                   if result.verdict is Verdict.MALICIOUS else None))
+        return out
+
+
+def _charset(page: FetchedPage) -> str:
+    m = re.search(r"charset=([\w-]+)", page.headers.get("content-type", ""), re.I)
+    if m:
+        try:
+            "".encode(m.group(1))
+            return m.group(1)
+        except LookupError:
+            pass
+    return "utf-8"

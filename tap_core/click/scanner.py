@@ -1,0 +1,49 @@
+"""Tell link scanners from people (Defender, Proofpoint and Mimecast scanners click every link).
+
+Signals, each named: a known scanner user agent, a HEAD request, a click within seconds of the
+link being made (delivery), many links of one message clicked within a second, and a request
+without Accept-Language (browsers always send it). One strong signal is enough.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+
+from tap_core.click.single_use import data_text
+
+#: A click this soon after the link was made is a delivery-time scanner, not a reader.
+DELIVERY_WINDOW_SECONDS = 2.0
+
+
+@cache
+def scanner_agents() -> tuple[str, ...]:
+    return tuple(line.strip().lower() for line in data_text("scanner_agents.txt").splitlines()
+                 if line.strip() and not line.startswith("#"))
+
+
+@dataclass(frozen=True, slots=True)
+class ScannerSignal:
+    is_scanner: bool
+    signals: tuple[str, ...] = ()
+
+
+def classify(method: str, headers: Mapping[str, str], *, issued_at: float, now: float,
+             message_burst: bool = False) -> ScannerSignal:
+    """``headers`` with lower-case names; ``message_burst``: many links of the message this second."""
+    signals: list[str] = []
+    agent = headers.get("user-agent", "").lower()
+    if not agent:
+        signals.append("scanner_no_user_agent")
+    elif any(a in agent for a in scanner_agents()):
+        signals.append("scanner_user_agent")
+    if method.upper() == "HEAD":
+        signals.append("scanner_head_request")
+    if issued_at and 0 <= now - issued_at < DELIVERY_WINDOW_SECONDS:
+        signals.append("scanner_at_delivery")
+    if message_burst:
+        signals.append("scanner_message_burst")
+    if not headers.get("accept-language", "").strip():
+        signals.append("scanner_no_accept_language")
+    return ScannerSignal(bool(signals), tuple(signals))
