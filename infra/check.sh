@@ -54,7 +54,7 @@ run_checkov() {  # run_checkov [JSON_OUT]
   local rc=0
   BC_SKIP_MAPPING=TRUE CHECKOV_RUN_SCA_PACKAGE_SCAN_V2=false \
     "$VENVS/checkov/bin/checkov" "${args[@]}" || rc=$?
-  cat "$work/out/results_cli.txt" 2>/dev/null || true
+
   if [ -n "$out" ]; then cp "$work/out/results_json.json" "$out"; fi
   return $rc
 }

@@ -93,6 +93,39 @@ param intelFeeds string = ''
 param hashFeeds string = ''
 @description('TAP365_YARA_RULES: extra YARA rule files or folders in the package.')
 param yaraRules string = ''
+@description('TAP365_PROTECTED_GROUP_ID: protect only the members of this Entra group (object id, in each tenant); empty: every mail-enabled user.')
+param protectedGroupId string = ''
+@description('TAP365_ADMIN_NOTIFY_TO: comma-separated addresses that receive admin notices.')
+param adminNotifyTo string = ''
+@description('TAP365_ADMIN_NOTIFY_FROM: mailbox admin notices are sent from (needs Mail.Send).')
+param adminNotifyFrom string = ''
+@description('TAP365_CLAIM_LEASE_SECONDS: seconds a worker holds a message claim before another may take it over.')
+param claimLeaseSeconds int = 120
+@description('TAP365_PURGE_LOOKBACK_HOURS: post-delivery purge window when intelligence changes.')
+param purgeLookbackHours int = 48
+@description('TAP365_SENDER_HISTORY_DAYS: sender history window (newly observed senders).')
+param senderHistoryDays int = 90
+@description('TAP365_CLICK_ANALYSIS_TIMEOUT_SECONDS: time budget (seconds) of one time-of-click analysis.')
+param clickAnalysisTimeoutSeconds string = '8.0'
+@description('TAP365_CLICK_ON_ERROR: when click-time analysis fails or times out: warn, allow or block.')
+@allowed([
+  'warn'
+  'allow'
+  'block'
+])
+param clickOnError string = 'warn'
+@description('TAP365_CLICK_VERDICT_TTL_SECONDS: how long a click-time verdict is reused.')
+param clickVerdictTtlSeconds int = 3600
+@description('TAP365_CLICK_RATE_LIMIT: clicks per client per window before the redirector slows down.')
+param clickRateLimit int = 50
+@description('TAP365_CLICK_RATE_WINDOW_SECONDS: rate-limit window (seconds).')
+param clickRateWindowSeconds int = 5
+@description('TAP365_CLICK_PROCEED_TTL_SECONDS: lifetime of the proceed link on a warning page (seconds).')
+param clickProceedTtlSeconds int = 300
+@description('TAP365_SCAN_MAX_BYTES: most bytes the click-time scanner fetches from a page.')
+param scanMaxBytes int = 2097152
+@description('TAP365_SCAN_MAX_REDIRECTS: most redirects the click-time scanner follows.')
+param scanMaxRedirects int = 5
 @description('TAP365_STORAGE_PREFIX: prefix of every table, container and queue name.')
 param storagePrefix string = 'tap'
 @description('TAP365_STORAGE_MAX_DEQUEUE_COUNT (keep equal to host.json extensions.queues.maxDequeueCount).')
@@ -505,6 +538,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     // connectors/settings.py
     TAP365_STATE_DIR: '/tmp/tap365'
     TAP365_REDIRECT_BASE_URL: redirectorBaseUrl
+    TAP365_PUBLIC_BASE_URL: 'https://${functionHost}'
     TAP365_LINK_SIGNING_KEYS: '@Microsoft.KeyVault(SecretUri=${vault.properties.vaultUri}secrets/${linkKeysSecretName}/)'
     TAP365_LINK_MAX_AGE_DAYS: string(linkMaxAgeDays)
     TAP365_POLICY_FILE: policyFile
@@ -512,6 +546,20 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     TAP365_HASH_FEEDS: hashFeeds
     TAP365_YARA_RULES: yaraRules
     TAP365_ALLOWED_TENANTS: allowedTenants
+    TAP365_PROTECTED_GROUP_ID: protectedGroupId
+    TAP365_ADMIN_NOTIFY_TO: adminNotifyTo
+    TAP365_ADMIN_NOTIFY_FROM: adminNotifyFrom
+    TAP365_CLAIM_LEASE_SECONDS: string(claimLeaseSeconds)
+    TAP365_PURGE_LOOKBACK_HOURS: string(purgeLookbackHours)
+    TAP365_SENDER_HISTORY_DAYS: string(senderHistoryDays)
+    TAP365_CLICK_ANALYSIS_TIMEOUT_SECONDS: clickAnalysisTimeoutSeconds
+    TAP365_CLICK_ON_ERROR: clickOnError
+    TAP365_CLICK_VERDICT_TTL_SECONDS: string(clickVerdictTtlSeconds)
+    TAP365_CLICK_RATE_LIMIT: string(clickRateLimit)
+    TAP365_CLICK_RATE_WINDOW_SECONDS: string(clickRateWindowSeconds)
+    TAP365_CLICK_PROCEED_TTL_SECONDS: string(clickProceedTtlSeconds)
+    TAP365_SCAN_MAX_BYTES: string(scanMaxBytes)
+    TAP365_SCAN_MAX_REDIRECTS: string(scanMaxRedirects)
     TAP365_SANDBOX_URL: sandboxUrl
     // connectors/storage/config.py (the account comes from AzureWebJobsStorage__*)
     TAP365_STORAGE_PREFIX: storagePrefix

@@ -251,14 +251,29 @@ resource "azurerm_function_app_flex_consumption" "func" {
     # connectors/settings.py
     "TAP365_STATE_DIR"          = "/tmp/tap365"
     "TAP365_REDIRECT_BASE_URL"  = local.redirector_base_url
+    "TAP365_PUBLIC_BASE_URL"    = "https://${local.function_host}"
     "TAP365_LINK_SIGNING_KEYS"  = "@Microsoft.KeyVault(SecretUri=${azurerm_key_vault.kv.vault_uri}secrets/${local.link_keys_secret_name}/)"
     "TAP365_LINK_MAX_AGE_DAYS"  = tostring(var.link_max_age_days)
     "TAP365_POLICY_FILE"        = var.policy_file
     "TAP365_INTEL_FEEDS"        = var.intel_feeds
     "TAP365_HASH_FEEDS"         = var.hash_feeds
     "TAP365_YARA_RULES"         = var.yara_rules
-    "TAP365_ALLOWED_TENANTS"    = var.allowed_tenants
-    "TAP365_SANDBOX_URL"        = var.sandbox_url
+    "TAP365_ALLOWED_TENANTS"      = var.allowed_tenants
+    "TAP365_PROTECTED_GROUP_ID"   = var.protected_group_id
+    "TAP365_ADMIN_NOTIFY_TO"      = var.admin_notify_to
+    "TAP365_ADMIN_NOTIFY_FROM"    = var.admin_notify_from
+    "TAP365_CLAIM_LEASE_SECONDS"  = tostring(var.claim_lease_seconds)
+    "TAP365_PURGE_LOOKBACK_HOURS" = tostring(var.purge_lookback_hours)
+    "TAP365_SENDER_HISTORY_DAYS"  = tostring(var.sender_history_days)
+    "TAP365_CLICK_ANALYSIS_TIMEOUT_SECONDS" = var.click_analysis_timeout_seconds
+    "TAP365_CLICK_ON_ERROR" = var.click_on_error
+    "TAP365_CLICK_VERDICT_TTL_SECONDS" = tostring(var.click_verdict_ttl_seconds)
+    "TAP365_CLICK_RATE_LIMIT" = tostring(var.click_rate_limit)
+    "TAP365_CLICK_RATE_WINDOW_SECONDS" = tostring(var.click_rate_window_seconds)
+    "TAP365_CLICK_PROCEED_TTL_SECONDS" = tostring(var.click_proceed_ttl_seconds)
+    "TAP365_SCAN_MAX_BYTES" = tostring(var.scan_max_bytes)
+    "TAP365_SCAN_MAX_REDIRECTS" = tostring(var.scan_max_redirects)
+    "TAP365_SANDBOX_URL"          = var.sandbox_url
     # connectors/storage/config.py (the account comes from AzureWebJobsStorage__*)
     "TAP365_STORAGE_PREFIX"             = var.storage_prefix
     "TAP365_STORAGE_MAX_DEQUEUE_COUNT"  = tostring(var.storage_max_dequeue_count)

@@ -121,6 +121,94 @@ variable "yara_rules" {
   default     = ""
 }
 
+variable "protected_group_id" {
+  description = "TAP365_PROTECTED_GROUP_ID: protect only the members of this Entra group (object id); empty: every mail-enabled user."
+  type        = string
+  default     = ""
+}
+
+variable "admin_notify_to" {
+  description = "TAP365_ADMIN_NOTIFY_TO: comma-separated addresses that receive admin notices."
+  type        = string
+  default     = ""
+}
+
+variable "admin_notify_from" {
+  description = "TAP365_ADMIN_NOTIFY_FROM: mailbox admin notices are sent from (needs Mail.Send)."
+  type        = string
+  default     = ""
+}
+
+variable "claim_lease_seconds" {
+  description = "TAP365_CLAIM_LEASE_SECONDS: seconds a worker holds a message claim before another may take it over."
+  type        = number
+  default     = 120
+}
+
+variable "purge_lookback_hours" {
+  description = "TAP365_PURGE_LOOKBACK_HOURS: post-delivery purge window when intelligence changes."
+  type        = number
+  default     = 48
+}
+
+variable "sender_history_days" {
+  description = "TAP365_SENDER_HISTORY_DAYS: sender history window (newly observed senders)."
+  type        = number
+  default     = 90
+}
+
+variable "click_analysis_timeout_seconds" {
+  description = "TAP365_CLICK_ANALYSIS_TIMEOUT_SECONDS: time budget (seconds) of one time-of-click analysis."
+  type        = string
+  default     = "8.0"
+}
+
+variable "click_on_error" {
+  description = "TAP365_CLICK_ON_ERROR: when click-time analysis fails or times out: warn, allow or block."
+  type        = string
+  default     = "warn"
+  validation {
+    condition     = contains(["warn", "allow", "block"], var.click_on_error)
+    error_message = "click_on_error: warn, allow or block."
+  }
+}
+
+variable "click_verdict_ttl_seconds" {
+  description = "TAP365_CLICK_VERDICT_TTL_SECONDS: how long a click-time verdict is reused."
+  type        = number
+  default     = 3600
+}
+
+variable "click_rate_limit" {
+  description = "TAP365_CLICK_RATE_LIMIT: clicks per client per window before the redirector slows down."
+  type        = number
+  default     = 50
+}
+
+variable "click_rate_window_seconds" {
+  description = "TAP365_CLICK_RATE_WINDOW_SECONDS: rate-limit window (seconds)."
+  type        = number
+  default     = 5
+}
+
+variable "click_proceed_ttl_seconds" {
+  description = "TAP365_CLICK_PROCEED_TTL_SECONDS: lifetime of the proceed link on a warning page (seconds)."
+  type        = number
+  default     = 300
+}
+
+variable "scan_max_bytes" {
+  description = "TAP365_SCAN_MAX_BYTES: most bytes the click-time scanner fetches from a page."
+  type        = number
+  default     = 2097152
+}
+
+variable "scan_max_redirects" {
+  description = "TAP365_SCAN_MAX_REDIRECTS: most redirects the click-time scanner follows."
+  type        = number
+  default     = 5
+}
+
 variable "storage_prefix" {
   description = "TAP365_STORAGE_PREFIX: prefix of every table, container and queue name."
   type        = string
