@@ -3,6 +3,8 @@ scripted status progression and fault injection. Test-only (starlette)."""
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +15,24 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 DEFAULT_PROGRESSION = ["pending", "running", "completed", "reported"]
+
+
+def parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], dict[str, tuple[str, bytes]]]:
+    """multipart/form-data -> (fields, files) with the standard library (no python-multipart)."""
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body
+    )
+    fields: dict[str, str] = {}
+    files: dict[str, tuple[str, bytes]] = {}
+    for part in message.iter_parts() if message.is_multipart() else []:
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True) or b""
+        filename = part.get_filename()
+        if filename is not None:
+            files[str(name)] = (filename, payload)
+        elif name:
+            fields[str(name)] = payload.decode("utf-8", "replace")
+    return fields, files
 
 
 @dataclass
@@ -68,14 +88,13 @@ class CapeSimulator:
     async def create_file(self, request: Request) -> JSONResponse:
         if (denied := await self._guard(request)) is not None:
             return denied
-        form = await request.form()
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
+        fields, files = parse_multipart(request.headers.get("content-type", ""), await request.body())
+        if "file" not in files:
             return JSONResponse({"error": True, "error_value": "No file was submitted"})
-        data = await upload.read()
+        filename, data = files["file"]
         task_id = 1000 + len(self.tasks) + 1
-        timeout = int(str(form.get("timeout") or 0) or 0)
-        self.tasks[task_id] = SimTask(task_id, upload.filename or "", hashlib.sha256(data).hexdigest(), timeout,
+        timeout = int(fields.get("timeout") or 0)
+        self.tasks[task_id] = SimTask(task_id, filename, hashlib.sha256(data).hexdigest(), timeout,
                                       list(self.progression))  # fmt: skip
         return JSONResponse({"error": False, "data": {"task_ids": [task_id],
                              "message": f"Task ID(s) {task_id} has been submitted"}})  # fmt: skip
