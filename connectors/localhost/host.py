@@ -199,7 +199,8 @@ class LocalHost:
         server = uvicorn.Server(config)
         assert self._socket is not None
         tasks = [asyncio.create_task(server.serve(sockets=[self._socket]), name="http")]
-        await asyncio.gather(*(listener.ensure_queues() for listener in listeners))
+        if listeners:  # create the queues before "ready" (bounded: an absent Azurite must not block start)
+            await asyncio.wait([asyncio.create_task(q.ensure_queues()) for q in listeners], timeout=10)
         while not server.started:
             if tasks[0].done():
                 tasks[0].result()  # raises why uvicorn could not start
@@ -207,6 +208,8 @@ class LocalHost:
             await asyncio.sleep(0.01)
         tasks += [asyncio.create_task(q.run(stopping), name=q.spec.name) for q in listeners]
         tasks += [asyncio.create_task(timer.run(stopping), name=timer.spec.name) for timer in timers]
+        for task in tasks:
+            task.add_done_callback(_log_crash)
         for spec in self._functions:
             log.info("function %s", spec.describe())
         self._ready.set()
@@ -220,10 +223,16 @@ class LocalHost:
         executor.shutdown(wait=False, cancel_futures=True)
 
 
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s stopped unexpectedly", task.get_name(), exc_info=task.exception())
+
+
 def serve(app_root: Path, *, port: int | None = None, host: str = "127.0.0.1",
           settings_file: Path | None = None) -> None:
     """Run the app until Ctrl-C (or SIGTERM); prints ``tap365 serve ready <base-url>`` once listening."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("azure").setLevel(logging.WARNING)  # the SDK logs every request at INFO
     local = LocalHost(app_root, port=port, host=host, settings_file=settings_file)
     local.start()
     print(f"{READY_LINE} {local.base_url}", flush=True)

@@ -16,8 +16,8 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-import azure.functions as func
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
+from azure.functions.queue import QueueMessage as FunctionQueueMessage
 from azure.storage.queue import QueueClient, QueueServiceClient
 
 from connectors.localhost.config import QueueOptions
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("tap365.localhost")
 _DEV_SHORTCUT = re.compile(r"^\s*UseDevelopmentStorage\s*=\s*true\s*;?\s*$", re.IGNORECASE)
 _MIN_POLL = 0.1  # seconds; the first wait after an empty poll, doubled up to maxPollingInterval
+_RETRIES = 2  # the poll loop itself retries; SDK retries would only delay start-up and stopping
 _MAX_VISIBILITY = 7 * 24 * 3600  # Azure's limit for a message's visibility timeout
 
 
@@ -42,14 +43,15 @@ def queue_service(connection: str) -> QueueServiceClient:
         if value:
             if _DEV_SHORTCUT.match(value):
                 value = azurite_connection_string()  # Azurite on its default ports
-            return QueueServiceClient.from_connection_string(value)
+            return QueueServiceClient.from_connection_string(value, retry_total=_RETRIES)
     uri = os.environ.get(f"{name}__queueServiceUri")
     account = os.environ.get(f"{name}__accountName")
     if uri or account:
         from azure.identity import DefaultAzureCredential  # identity-based connection, as in Azure
 
         credential = DefaultAzureCredential(managed_identity_client_id=os.environ.get(f"{name}__clientId"))
-        return QueueServiceClient(uri or f"https://{account}.queue.core.windows.net", credential=credential)
+        url = uri or f"https://{account}.queue.core.windows.net"
+        return QueueServiceClient(url, credential=credential, retry_total=_RETRIES)
     raise AppLoadError(
         f"queue connection {name!r} is not configured: set the app setting {name} to a storage connection "
         f"string (\"UseDevelopmentStorage=true\" for Azurite) or {name}__accountName for identity access"
@@ -64,8 +66,9 @@ def decode_body(content: str) -> bytes:
         return content.encode("utf-8")
 
 
-def to_function_message(message: StorageMessage) -> func.QueueMessage:
-    return func.QueueMessage(
+def to_function_message(message: StorageMessage) -> FunctionQueueMessage:
+    """The worker's QueueMessage (a subclass of ``azure.functions.QueueMessage`` with all fields)."""
+    return FunctionQueueMessage(
         id=message.id,
         body=decode_body(message.content or ""),
         dequeue_count=message.dequeue_count,
@@ -117,12 +120,9 @@ class QueueListener:
             if len(self._running) > self.options.threshold:
                 await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
                 continue
-            messages: list[Any] = []
-            if await self.ensure_queues():
-                try:
-                    messages = await asyncio.to_thread(self._receive, batch)
-                except AzureError as exc:
-                    log.warning("polling queue %s failed (%s); backing off", self.queue_name, exc)
+            messages = await self._poll(batch, stopping)
+            if stopping.is_set():
+                break
             for message in messages:
                 task = asyncio.create_task(self._process(message))
                 self._running.add(task)
@@ -138,11 +138,39 @@ class QueueListener:
         if self._running:
             await asyncio.gather(*self._running, return_exceptions=True)
 
+    async def _poll(self, count: int, stopping: asyncio.Event) -> list[Any]:
+        """One Get Messages call, abandoned (not awaited) if the host stops meanwhile."""
+        async def poll() -> list[Any]:
+            if not await self.ensure_queues():
+                return []
+            try:
+                return await asyncio.to_thread(self._receive, count)
+            except AzureError as exc:
+                log.warning("polling queue %s failed (%s); backing off", self.queue_name, type(exc).__name__)
+                return []
+
+        poll_task = asyncio.create_task(poll())
+        stop_task = asyncio.create_task(stopping.wait())
+        await asyncio.wait({poll_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+        stop_task.cancel()
+        if not poll_task.done():
+            poll_task.cancel()  # messages it may still receive reappear after their visibility timeout
+            return []
+        return poll_task.result()
+
     def _receive(self, count: int) -> list[Any]:
         return list(self.queue.receive_messages(messages_per_page=count, max_messages=count,
                                                 visibility_timeout=self.processing_visibility))
 
     async def _process(self, message: StorageMessage) -> None:
+        try:
+            await self._process_one(message)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a bug here must not kill the listener; the message reappears later
+            log.exception("processing message %s from %s failed", message.id, self.queue_name)
+
+    async def _process_one(self, message: StorageMessage) -> None:
         if message.dequeue_count > self.options.max_dequeue_count:
             # Already failed elsewhere as often as allowed (e.g. a host stopped mid-run): poison it.
             await self._to_poison(message, "it was dequeued more than maxDequeueCount times")

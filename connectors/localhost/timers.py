@@ -11,7 +11,7 @@ import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
-import azure.functions as func
+from azure.functions.timer import TimerRequest
 
 from connectors.localhost.invoke import Invoker
 from connectors.localhost.loader import FunctionSpec, resolve_app_settings
@@ -60,7 +60,7 @@ class TimerRunner:
             "LastUpdated": now.isoformat(),
         }
         schedule = {"AdjustForDST": True}
-        request = func.TimerRequest(past_due=past_due, schedule_status=status, schedule=schedule)
+        request = TimerRequest(past_due=past_due, schedule_status=status, schedule=schedule)
         self.last = now
         try:
             await self.invoker.call(self.spec, request)
