@@ -337,6 +337,9 @@ class WorkQueue(Protocol):
 
     def postpone(self, item: QueueItem, visibility_timeout: int, content: str | None = None) -> QueueItem: ...
 
+    def poison(self, content: str, reason: str, *, dequeue_count: int = 0, message_id: str = "",
+               inserted_at: str | None = None) -> None: ...
+
     def fail(self, item: QueueItem, reason: str, *, retry_after: int = 0) -> bool:
         """A processing attempt failed: retry later, or move it to ``<name>-poison`` (returns True)."""
         ...

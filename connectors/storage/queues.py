@@ -131,16 +131,22 @@ class StorageQueue:
     def approximate_count(self) -> int:
         return int(self._queue.get_queue_properties().approximate_message_count or 0)
 
-    def _to_poison(self, item: QueueItem, reason: str) -> None:
+    def poison(self, content: str, reason: str, *, dequeue_count: int = 0, message_id: str = "",
+               inserted_at: str | None = None) -> None:
+        """Put ``content`` on ``<name>-poison`` in the envelope that carries the reason (used by
+        the function when the host hands it a message for the last allowed time)."""
         envelope = {
-            "queue": self.name, "reason": reason[:2000], "dequeue_count": item.dequeue_count,
-            "message_id": item.id, "inserted_at": item.inserted_at.isoformat() if item.inserted_at else None,
-            "content": item.content,
+            "queue": self.name, "reason": reason[:2000], "dequeue_count": dequeue_count,
+            "message_id": message_id, "inserted_at": inserted_at, "content": content,
         }
         self._poison.send_message(json.dumps(envelope))
         # Log ids and the reason only: message content may carry personal data.
         log.warning("queue %s: message %s moved to %s after %d attempts: %s",
-                    self.name, item.id, self.poison_name, item.dequeue_count, reason[:200])
+                    self.name, message_id, self.poison_name, dequeue_count, reason[:200])
+
+    def _to_poison(self, item: QueueItem, reason: str) -> None:
+        self.poison(item.content, reason, dequeue_count=item.dequeue_count, message_id=item.id,
+                    inserted_at=item.inserted_at.isoformat() if item.inserted_at else None)
         self.delete(item)
 
 

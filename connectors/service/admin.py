@@ -1,0 +1,216 @@
+"""Admin API (function-level keys) and the admin-consent callback."""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+from dataclasses import asdict, is_dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from connectors.graph.errors import GraphApiError
+from connectors.service.intake import HttpResult
+from connectors.service.runtime import Runtime
+from connectors.service.tenancy import OnboardingRefused, TenantService
+from connectors.storage.interfaces import AuditRecord, PolicyConflict, QuarantineStatus
+from tap_core.policy import PolicyError, parse_policy
+
+log = logging.getLogger("tap365.admin")
+
+
+def _json(data: Any, status: int = 200) -> HttpResult:
+    return HttpResult(status, json.dumps(data, default=_default, ensure_ascii=False))
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if is_dataclass(value) and not isinstance(value, type):
+        return {k: v for k, v in asdict(value).items() if k != "etag"}
+    if hasattr(value, "value"):
+        return value.value
+    return str(value)
+
+
+def _since(query: dict[str, str], default_hours: int = 24) -> datetime:
+    raw = query.get("since", "")
+    try:
+        return (
+            datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            if raw
+            else (datetime.now(UTC) - timedelta(hours=default_hours))
+        )
+    except ValueError:
+        return datetime.now(UTC) - timedelta(hours=default_hours)
+
+
+def _limit(query: dict[str, str]) -> int:
+    try:
+        return max(1, min(1000, int(query.get("limit", "100"))))
+    except ValueError:
+        return 100
+
+
+class AdminApi:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.stores = runtime.stores
+
+    def quarantine(self, tenant_id: str, query: dict[str, str]) -> HttpResult:
+        status = query.get("status")
+        try:
+            wanted = QuarantineStatus(status) if status else None
+        except ValueError:
+            return _json({"error": f"status must be one of {[s.value for s in QuarantineStatus]}"}, 400)
+        entries = self.stores.quarantine.list(tenant_id, status=wanted, limit=_limit(query))
+        return _json({"value": entries})
+
+    async def release(self, tenant_id: str, mailbox: str, message_id: str, actor: str) -> HttpResult:
+        entry = self.stores.quarantine.get(tenant_id, mailbox, message_id)
+        if entry is None:
+            return _json({"error": "no such held or quarantined message"}, 404)
+        if entry.status is QuarantineStatus.RELEASED:
+            return _json({"released": True, "already": True})
+        try:
+            state = await self.runtime.remediator(tenant_id).release(
+                mailbox, message_id, entry.original_folder_id or "inbox", entry.folder_id
+            )
+        except GraphApiError as exc:
+            return _json({"error": f"Graph refused the move: {exc.status} {exc.code}"}, 502)
+        self.stores.quarantine.update_status(
+            tenant_id, mailbox, message_id, QuarantineStatus.RELEASED, by=actor, folder_id=state.folder_id
+        )
+        self.stores.audit.append(
+            tenant_id,
+            AuditRecord(
+                actor=actor,
+                action="released",
+                target=f"{mailbox}/{message_id}",
+                reason=f"was {entry.status.value}: {entry.reason}"[:500],
+                at=datetime.now(UTC),
+            ),
+        )
+        return _json({"released": True, "folder_id": state.folder_id})
+
+    def get_policy(self, tenant_id: str) -> HttpResult:
+        doc = self.stores.policies.get_policy(tenant_id)
+        if doc is None:
+            return _json({"policy": None, "etag": None, "note": "built-in defaults apply"})
+        return HttpResult(
+            200, json.dumps({"policy": doc.document, "version": doc.version}), headers={"ETag": doc.etag}
+        )
+
+    def put_policy(self, tenant_id: str, body: bytes, if_match: str | None, actor: str) -> HttpResult:
+        try:
+            policy = parse_policy(body or b"{}", name="policy")
+        except PolicyError as exc:
+            return _json({"error": str(exc)}, 400)
+        document = policy.model_dump(mode="json", exclude_defaults=True)
+        try:
+            doc = self.stores.policies.put_policy(tenant_id, document, etag=if_match, updated_by=actor)
+        except PolicyConflict as exc:
+            return _json({"error": f"{exc}; GET the policy and send its ETag in If-Match"}, 412)
+        self.stores.audit.append(
+            tenant_id,
+            AuditRecord(
+                actor=actor,
+                action="policy_updated",
+                target="policy",
+                reason=f"version {doc.version}",
+                at=datetime.now(UTC),
+            ),
+        )
+        return HttpResult(200, json.dumps({"version": doc.version}), headers={"ETag": doc.etag})
+
+    def verdicts(self, tenant_id: str, query: dict[str, str]) -> HttpResult:
+        return _json({"value": self.stores.verdicts.list_verdicts(tenant_id, _since(query), _limit(query))})
+
+    def clicks(self, tenant_id: str, query: dict[str, str]) -> HttpResult:
+        return _json({"value": self.stores.clicks.list_clicks(tenant_id, _since(query), _limit(query))})
+
+    def audit(self, tenant_id: str, query: dict[str, str]) -> HttpResult:
+        return _json({"value": self.stores.audit.list_audit(tenant_id, _since(query), _limit(query))})
+
+    def status(self, tenant_id: str) -> HttpResult:
+        tenant = self.stores.tenants.get_tenant(tenant_id)
+        if tenant is None:
+            return _json({"error": "unknown tenant; grant admin consent first"}, 404)
+        subs = self.stores.subscriptions.list_subscriptions(tenant_id)
+        return _json(
+            {
+                "tenant": tenant,
+                "subscriptions": [
+                    {"id": s.subscription_id, "mailbox": s.mailbox, "expires_at": s.expires_at} for s in subs
+                ],
+                "mailboxes": len(tenant.protected_mailboxes),
+                "unsubscribed": sorted(set(tenant.protected_mailboxes) - {s.mailbox for s in subs}),
+            }
+        )
+
+
+async def consent_callback(runtime: Runtime, query: dict[str, str]) -> HttpResult:
+    """Where Entra sends the admin after consent: record the tenant, subscribe its mailboxes."""
+    if query.get("error"):
+        return _page(
+            400,
+            "Consent was not granted",
+            f"Microsoft Entra said: {query.get('error')}: {query.get('error_description', '')}",
+        )
+    tenant_id = query.get("tenant", "")
+    if query.get("admin_consent", "").lower() != "true" or not tenant_id:
+        return _page(
+            400,
+            "Unexpected consent response",
+            "Expected admin_consent=True and a tenant id from Microsoft Entra.",
+        )
+    try:
+        result = await TenantService(runtime).onboard(tenant_id)
+    except OnboardingRefused as exc:
+        return _page(403, "Tenant not allowed", str(exc))
+    except GraphApiError as exc:
+        log.error("onboarding %s failed: %s %s", tenant_id, exc.status, exc.code)
+        return _page(
+            502,
+            "Onboarding failed",
+            f"Microsoft Graph answered {exc.status} {exc.code}. Check the permissions granted "
+            "and run `tap365 doctor`.",
+        )
+    errors = "".join(f"<li>{html.escape(e)}</li>" for e in result.errors)
+    return _page(
+        200,
+        "Protection enabled",
+        f"{len(result.mailboxes)} mailboxes are protected; {result.subscriptions} new subscriptions.",
+        extra=f"<ul>{errors}</ul>" if errors else "",
+        body_json={
+            "tenant_id": tenant_id,
+            "mailboxes": len(result.mailboxes),
+            "subscriptions": result.subscriptions,
+            "errors": result.errors,
+        },
+    )
+
+
+def _page(status: int, title: str, text: str, *, extra: str = "", body_json: Any = None) -> HttpResult:
+    doc = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f'<title>{html.escape(title)}</title></head><body style="font-family:system-ui,sans-serif;'
+        f'max-width:40rem;margin:2rem auto;padding:0 1rem"><h1>{html.escape(title)}</h1>'
+        f"<p>{html.escape(text)}</p>{extra}"
+        + (
+            f'<script type="application/json" id="result">{html.escape(json.dumps(body_json))}</script>'
+            if body_json is not None
+            else ""
+        )
+        + "</body></html>"
+    )
+    return HttpResult(
+        status,
+        doc,
+        "text/html; charset=utf-8",
+        headers={
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+            "Cache-Control": "no-store",
+        },
+    )

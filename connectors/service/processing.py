@@ -1,0 +1,266 @@
+"""Process one message exactly once in effect.
+
+The idempotency journal (tenant + immutable message id) is claimed with a conditional write, so
+two workers never act on the same message. Every effect is recorded as a step right after it
+happened; a retry (crash, redelivery, duplicate notification) resumes after the last recorded
+step and never repeats an effect:
+
+    claimed -> fetched -> decided -> body_patched -> categorized -> moved -> done
+
+The decision is recorded before any effect, so a retry applies the same decision even if
+intelligence changed in between. A body patch Graph refuses (no Mail-Advanced.ReadWrite) is
+recorded with its reason and the fallback (categories, hold, quarantine) still happens.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors.graph.errors import GraphApiError
+from connectors.service.purge import index_keys
+from connectors.service.runtime import Runtime
+from connectors.storage.interfaces import (
+    AuditRecord,
+    Claim,
+    QuarantineEntry,
+    QuarantineStatus,
+    VerdictRecord,
+)
+from tap_core.decision import Action
+from tap_core.impersonation import observe
+
+log = logging.getLogger("tap365.processing")
+
+STEPS = ("claimed", "fetched", "decided", "body_patched", "categorized", "moved", "done")
+FALLBACK_CATEGORY = "TAP365: Links not rewritten"
+
+
+class RetryLater(RuntimeError):
+    """Another worker holds the message; try again after ``seconds``."""
+
+    def __init__(self, seconds: int) -> None:
+        super().__init__(f"message is being processed by another worker; retry in {seconds}s")
+        self.seconds = seconds
+
+
+@dataclass
+class Outcome:
+    status: str  # processed / duplicate / not_found
+    action: str = ""
+    verdict: str = ""
+    graph_requests: int = 0
+    final_folder: str = ""
+    detail: str = ""
+
+
+def _worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _done_index(step: str) -> int:
+    return STEPS.index(step) if step in STEPS else 0
+
+
+class MessageProcessor:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.stores = runtime.stores
+
+    async def process(self, tenant_id: str, mailbox: str, message_id: str) -> Outcome:
+        journal = self.stores.journal
+        claim = journal.claim(tenant_id, message_id, _worker_id(), self.runtime.settings.claim_lease_seconds)
+        if claim is None:
+            entry = journal.get(tenant_id, message_id)
+            if entry is not None and entry.done:
+                return Outcome("duplicate", detail="already processed")
+            remaining = 30
+            if entry is not None:
+                remaining = max(5, int((entry.lease_until - datetime.now(UTC)).total_seconds()) + 1)
+            raise RetryLater(remaining)
+        try:
+            return await self._run(claim, mailbox)
+        except GraphApiError as exc:
+            if exc.status == 404 and _done_index(claim.step) < _done_index("fetched"):
+                # Deleted (or moved by the user) before we got to it: nothing to protect.
+                journal.record_step(claim, "done", {"not_found": True})
+                return Outcome("not_found", detail="message no longer exists")
+            journal.release(claim)
+            raise
+        except Exception:
+            journal.release(claim)
+            raise
+
+    async def _run(self, claim: Claim, mailbox: str) -> Outcome:
+        runtime, stores = self.runtime, self.stores
+        tenant_id, message_id = claim.tenant_id, claim.message_id
+        rem = runtime.remediator(tenant_id)
+        requests = 0  # Graph requests made by this attempt
+        now = datetime.now(UTC)
+
+        # Fetch (every attempt re-reads the message: its content is never stored in the journal).
+        fetched = await runtime.graph.fetch_message(tenant_id, mailbox, message_id)
+        requests += fetched.requests
+        message_id = fetched.message_id or message_id
+        folder_id = fetched.folder_id
+        if _done_index(claim.step) < _done_index("fetched"):
+            claim = stores.journal.record_step(claim, "fetched", {"folder_id": folder_id})
+        original_folder = str(claim.data.get("fetched", {}).get("folder_id") or folder_id)
+
+        # Decide once; a retry applies the recorded decision.
+        pipeline = runtime.pipeline(tenant_id)
+        decision = pipeline.run(fetched.message, tenant_id=tenant_id, recipient=mailbox, now=now)
+        if _done_index(claim.step) < _done_index("decided"):
+            claim = stores.journal.record_step(
+                claim,
+                "decided",
+                {
+                    "action": decision.action.value,
+                    "verdict": decision.verdict.value,
+                    "categories": decision.categories,
+                    "has_body": bool(decision.rewritten_html or decision.rewritten_text),
+                },
+            )
+            if pipeline.tenant.history is not None:
+                observe(fetched.message, pipeline.tenant.history, tenant_id=tenant_id, now=now)
+        decided = claim.data.get("decided", {})
+        action = Action(decided.get("action", decision.action.value))
+        categories = list(decided.get("categories", decision.categories))
+        audit: list[tuple[str, str]] = []
+
+        # Body (rewrite, banner): at most one PATCH, never twice.
+        if _done_index(claim.step) < _done_index("body_patched"):
+            patch_result: dict[str, Any] = {"applied": False, "reason": "nothing to change"}
+            html = decision.rewritten_html
+            if html is None and decision.rewritten_text is not None:
+                html = _text_as_html(decision.rewritten_text, decision.urls)
+            if decided.get("has_body") and html is not None:
+                outcome = await rem.patch_body(mailbox, message_id, html)
+                requests += 1
+                patch_result = {
+                    "applied": outcome.applied,
+                    "reason": outcome.reason,
+                    "detail": outcome.detail,
+                }
+                if not outcome.applied:
+                    categories.append(FALLBACK_CATEGORY)
+                    audit.append(("body_patch_refused", outcome.detail or outcome.reason))
+                else:
+                    audit.append(("body_patched", f"{len(decision.urls)} links, action {action.value}"))
+            claim = stores.journal.record_step(claim, "body_patched", patch_result)
+        if (
+            claim.data.get("body_patched", {}).get("applied") is False
+            and (claim.data.get("body_patched", {}).get("reason") not in ("", "nothing to change"))
+            and FALLBACK_CATEGORY not in categories
+        ):
+            categories.append(FALLBACK_CATEGORY)
+
+        # Categories (TAG, and the fallback when the body could not be edited).
+        if _done_index(claim.step) < _done_index("categorized"):
+            if categories:
+                existing = [str(c) for c in fetched.raw.get("categories") or []]
+                await rem.add_categories(mailbox, message_id, categories, existing=existing)
+                requests += 1
+                audit.append(("categorized", ", ".join(categories)))
+            claim = stores.journal.record_step(claim, "categorized", {"categories": categories})
+
+        # Move (hold / quarantine).
+        final_folder = original_folder
+        if _done_index(claim.step) < _done_index("moved"):
+            if action in (Action.HOLD, Action.QUARANTINE):
+                mover = rem.quarantine if action is Action.QUARANTINE else rem.hold
+                state = await mover(mailbox, message_id, folder_id)
+                requests += 1
+                final_folder = state.folder_id
+                stores.quarantine.put(
+                    QuarantineEntry(
+                        tenant_id=tenant_id,
+                        mailbox=mailbox,
+                        message_id=message_id,
+                        folder_id=final_folder,
+                        original_folder_id=original_folder,
+                        reason="; ".join(decision.reasons)[:1000],
+                        at=datetime.now(UTC),
+                        status=QuarantineStatus.QUARANTINED
+                        if action is Action.QUARANTINE
+                        else QuarantineStatus.HELD,
+                        subject=fetched.message.subject[:200],
+                        sender=fetched.message.from_address.address if fetched.message.from_address else "",
+                    )
+                )
+                audit.append((action.value, "; ".join(decision.reasons)[:500]))
+            claim = stores.journal.record_step(claim, "moved", {"folder_id": final_folder})
+        final_folder = str(claim.data.get("moved", {}).get("folder_id") or final_folder)
+
+        # Records: verdict, audit, URL index for the post-delivery purge.
+        sender = fetched.message.from_address.address if fetched.message.from_address else ""
+        stores.verdicts.put_verdict(
+            tenant_id,
+            message_id,
+            VerdictRecord(
+                message_id=message_id,
+                decided_at=now,
+                verdict=decision.verdict.value,
+                action=action.value,
+                mailbox=mailbox,
+                sender=sender,
+                subject=fetched.message.subject[:200],
+                reasons=tuple(decision.reasons[:20]),
+                details={
+                    "pipelines": decision.pipelines,
+                    "url_score": decision.url_score,
+                    "internet_message_id": fetched.message.internet_message_id,
+                    "final_folder": final_folder,
+                    "graph_requests": requests,
+                    "rewrite_skipped": decision.rewrite_skipped or "",
+                },
+            ),
+        )
+        for what, why in audit:
+            stores.audit.append(
+                tenant_id,
+                AuditRecord(
+                    actor="system",
+                    action=what,
+                    target=f"{mailbox}/{message_id}",
+                    reason=why,
+                    at=datetime.now(UTC),
+                ),
+            )
+        if action not in (Action.QUARANTINE,):
+            keys = [
+                k
+                for u in decision.urls
+                if u.url.startswith(("http://", "https://"))
+                for k in index_keys(u.url)
+            ]
+            if keys:
+                stores.urls.add(tenant_id, keys, mailbox, message_id, now)
+        stores.journal.record_step(claim, "done", {"requests": {"n": requests}})
+        return Outcome(
+            "processed",
+            action=action.value,
+            verdict=decision.verdict.value,
+            graph_requests=requests,
+            final_folder=final_folder,
+        )
+
+
+def _text_as_html(text: str, urls: list[Any]) -> str:
+    """A text body as HTML for the Graph body edit (Graph edits the body as one content type):
+    each rewritten link becomes an anchor that shows the original destination."""
+    import html as html_lib
+
+    out = html_lib.escape(text)
+    for u in urls:
+        if u.rewritten:
+            link = html_lib.escape(u.rewritten)
+            out = out.replace(link, f'<a href="{link}">{html_lib.escape(u.url)}</a>')
+    return (
+        '<html><body><div style="white-space:pre-wrap;font-family:Consolas,monospace">'
+        f"{out}</div></body></html>"
+    )

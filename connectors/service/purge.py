@@ -1,0 +1,116 @@
+"""Post-delivery purge: when intelligence changes, find delivered mail with a now-bad URL.
+
+Delivered messages are indexed by the keys of their URLs (:func:`index_keys`): the URL in the
+intelligence index's own key form, its host, its registered domain. A refresh that brings new
+indicators turns each into the same key forms, finds the messages of the last 48 hours
+(``TAP365_PURGE_LOOKBACK_HOURS``) that carry one, and moves them to the hidden quarantine.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+from connectors.graph.errors import GraphApiError
+from connectors.service.runtime import Runtime
+from connectors.storage.interfaces import AuditRecord, QuarantineEntry, QuarantineStatus
+from tap_core.domains import registered_domain
+from tap_core.urls.feeds import IndicatorKind, ParsedFeed
+from tap_core.urls.intel import url_key
+
+log = logging.getLogger("tap365.purge")
+_FIND_BATCH = 200
+
+
+def index_keys(url: str) -> list[str]:
+    """The keys a delivered URL is indexed under."""
+    keys: list[str] = []
+    key = url_key(url)
+    if key:
+        keys.append(f"url:{key}")
+    try:
+        host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    except ValueError:
+        host = ""
+    if host:
+        keys.append(f"host:{host}")
+        site = registered_domain(host)
+        if site:
+            keys.append(f"domain:{site}")
+    return keys
+
+
+def indicator_keys(feeds: Iterable[ParsedFeed]) -> set[str]:
+    """The same key forms for every indicator of the feeds."""
+    keys: set[str] = set()
+    for feed in feeds:
+        for kind, entries in feed.entries.items():
+            for value in entries:
+                if kind in (IndicatorKind.URL, IndicatorKind.URL_PREFIX):
+                    key = url_key(value if "://" in value else f"http://{value}")
+                    if key:
+                        keys.add(f"url:{key}")
+                elif kind in (IndicatorKind.HOST, IndicatorKind.DOMAIN):
+                    keys.add(f"host:{value}")
+                    if registered_domain(value) == value:
+                        keys.add(f"domain:{value}")
+    return keys
+
+
+@dataclass
+class PurgeResult:
+    checked_keys: int = 0
+    quarantined: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+async def purge(runtime: Runtime, new_keys: set[str], *, now: datetime | None = None) -> PurgeResult:
+    """Quarantine delivered messages carrying any of ``new_keys`` (every tenant)."""
+    now = now or datetime.now(UTC)
+    since = now - timedelta(hours=runtime.settings.purge_lookback_hours)
+    result = PurgeResult(checked_keys=len(new_keys))
+    keys = sorted(new_keys)
+    stores = runtime.stores
+    for tenant in stores.tenants.list_tenants():
+        seen: set[tuple[str, str]] = set()
+        for i in range(0, len(keys), _FIND_BATCH):
+            for hit in stores.urls.find(tenant.tenant_id, keys[i : i + _FIND_BATCH], since):
+                if (hit.mailbox, hit.message_id) in seen:
+                    continue
+                seen.add((hit.mailbox, hit.message_id))
+                entry = stores.quarantine.get(tenant.tenant_id, hit.mailbox, hit.message_id)
+                if entry is not None and entry.status is QuarantineStatus.QUARANTINED:
+                    continue
+                try:
+                    rem = runtime.remediator(tenant.tenant_id)
+                    current = await rem.state(hit.mailbox, hit.message_id)
+                    state = await rem.quarantine(hit.mailbox, hit.message_id, current.folder_id)
+                except GraphApiError as exc:
+                    result.errors.append(f"{hit.mailbox}/{hit.message_id}: {exc.status} {exc.code}")
+                    continue
+                stores.quarantine.put(
+                    QuarantineEntry(
+                        tenant_id=tenant.tenant_id,
+                        mailbox=hit.mailbox,
+                        message_id=hit.message_id,
+                        folder_id=state.folder_id,
+                        original_folder_id=current.folder_id,
+                        reason=f"post-delivery purge: {hit.key} is now known malicious",
+                        at=now,
+                    )
+                )
+                stores.audit.append(
+                    tenant.tenant_id,
+                    AuditRecord(
+                        actor="system",
+                        action="post_delivery_purge",
+                        target=f"{hit.mailbox}/{hit.message_id}",
+                        reason=f"{hit.key} turned malicious after delivery",
+                        at=now,
+                    ),
+                )
+                result.quarantined.append(f"{hit.mailbox}/{hit.message_id}")
+    return result

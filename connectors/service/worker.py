@@ -1,0 +1,77 @@
+"""Queue work: one queued item in, the right service call, nothing dropped silently.
+
+* ``RetryLater`` (another worker holds the message) re-queues the item with a delay and returns,
+  so the wait does not count as a failed attempt.
+* Any other failure re-raises so the host retries; on the last allowed attempt the item goes to
+  ``<queue>-poison`` with the reason (the Functions host would move only the bare message), and
+  the function returns so the host does not poison it a second time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+from typing import Any
+
+from connectors.service.processing import MessageProcessor, Outcome, RetryLater
+from connectors.service.runtime import Runtime
+from connectors.service.tenancy import TenantService
+from connectors.storage.interfaces import WorkQueue
+
+log = logging.getLogger("tap365.worker")
+
+
+class PoisonMessage(ValueError):
+    """An item that can never be processed (not JSON, unknown kind): poisoned at once."""
+
+
+def parse_item(body: bytes | str) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PoisonMessage(f"queue item is not JSON: {exc}") from exc
+    if not isinstance(data, dict) or data.get("kind") not in ("message", "lifecycle"):
+        raise PoisonMessage("queue item has no known 'kind' (message or lifecycle)")
+    return data
+
+
+async def handle_item(runtime: Runtime, item: dict[str, Any]) -> Outcome | str:
+    if item["kind"] == "message":
+        return await MessageProcessor(runtime).process(
+            str(item["tenant_id"]), str(item["mailbox"]), str(item["message_id"])
+        )
+    return await TenantService(runtime).handle_lifecycle(
+        str(item["event"]), str(item["subscription_id"]), str(item["tenant_id"]), str(item.get("mailbox", ""))
+    )
+
+
+async def run_queue_item(
+    runtime: Runtime, body: bytes | str, dequeue_count: int, queue: WorkQueue, max_dequeue_count: int
+) -> Outcome | str | None:
+    """Process one queue item under the retry and poison rules above."""
+    try:
+        item = parse_item(body)
+    except PoisonMessage as exc:
+        _poison(queue, body, str(exc))
+        return None
+    try:
+        return await handle_item(runtime, item)
+    except RetryLater as exc:
+        queue.send(item, visibility_timeout=exc.seconds)
+        return "retry_later"
+    except Exception as exc:
+        if dequeue_count >= max_dequeue_count:
+            _poison(
+                queue, body, f"{exc.__class__.__name__}: {exc}", traceback.format_exc(limit=5), dequeue_count
+            )
+            return None
+        log.warning("attempt %d failed: %s: %s", dequeue_count, exc.__class__.__name__, exc)
+        raise
+
+
+def _poison(
+    queue: WorkQueue, body: bytes | str, reason: str, trace: str = "", dequeue_count: int = 0
+) -> None:
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    queue.poison(text, f"{reason}\n{trace}".strip(), dequeue_count=dequeue_count)

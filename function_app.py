@@ -1,0 +1,190 @@
+"""Azure Functions (Python v2 programming model): a thin switchboard.
+
+Each function parses its input, calls one service in ``connectors.service`` and returns. The
+same registrations run in Azure, under ``func start`` where Core Tools is installed, and under
+``tap365 serve`` (the project's local host).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import azure.functions as func
+
+from connectors.service.admin import AdminApi, consent_callback
+from connectors.service.clicks import handle_click
+from connectors.service.intake import HttpResult, handle_lifecycle, handle_notifications
+from connectors.service.purge import purge
+from connectors.service.runtime import get_runtime
+from connectors.service.tenancy import TenantService
+from connectors.service.worker import run_queue_item
+from connectors.storage.config import StorageConfig
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+log = logging.getLogger("tap365.functions")
+_storage = StorageConfig.from_env()
+NOTIFICATIONS_QUEUE = f"{_storage.prefix}-notifications"
+DELAYED_QUEUE = f"{_storage.prefix}-delayed"
+
+
+def _response(result: HttpResult) -> func.HttpResponse:
+    return func.HttpResponse(
+        result.body,
+        status_code=result.status,
+        mimetype=result.content_type.split(";")[0],
+        charset="utf-8",
+        headers=result.headers,
+    )
+
+
+def _actor(req: func.HttpRequest) -> str:
+    return req.headers.get("x-ms-client-principal-name") or "admin-api"
+
+
+# --- Microsoft Graph ----------------------------------------------------------------------------
+
+
+@app.route(route="graph/notifications", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+def graph_notifications(req: func.HttpRequest) -> func.HttpResponse:
+    stores = get_runtime().stores
+    return _response(
+        handle_notifications(
+            dict(req.params), req.get_body(), subscriptions=stores.subscriptions, queue=stores.notifications
+        )
+    )
+
+
+@app.route(route="graph/lifecycle", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+def graph_lifecycle(req: func.HttpRequest) -> func.HttpResponse:
+    stores = get_runtime().stores
+    return _response(
+        handle_lifecycle(
+            dict(req.params), req.get_body(), subscriptions=stores.subscriptions, queue=stores.notifications
+        )
+    )
+
+
+@app.queue_trigger(arg_name="msg", queue_name=NOTIFICATIONS_QUEUE, connection="AzureWebJobsStorage")
+async def process_notification(msg: func.QueueMessage) -> None:
+    runtime = get_runtime()
+    outcome = await run_queue_item(
+        runtime,
+        msg.get_body(),
+        msg.dequeue_count or 1,
+        runtime.stores.notifications,
+        runtime.stores.config.max_dequeue_count,
+    )
+    log.info("notification %s: %s", msg.id, outcome)
+
+
+@app.queue_trigger(arg_name="msg", queue_name=DELAYED_QUEUE, connection="AzureWebJobsStorage")
+async def process_delayed(msg: func.QueueMessage) -> None:
+    runtime = get_runtime()
+    outcome = await run_queue_item(
+        runtime,
+        msg.get_body(),
+        msg.dequeue_count or 1,
+        runtime.stores.delayed,
+        runtime.stores.config.max_dequeue_count,
+    )
+    log.info("delayed %s: %s", msg.id, outcome)
+
+
+# --- Timers -------------------------------------------------------------------------------------
+
+
+@app.timer_trigger(arg_name="timer", schedule="0 */30 * * * *", run_on_startup=False)
+async def renew_subscriptions(timer: func.TimerRequest) -> None:
+    counts = await TenantService(get_runtime()).renew_due()
+    log.info("subscription renewal: %s", counts)
+
+
+@app.timer_trigger(arg_name="timer", schedule="0 0 */6 * * *", run_on_startup=False)
+async def resync_subscriptions(timer: func.TimerRequest) -> None:
+    """Safety net: delta over every subscription, in case a notification was lost."""
+    runtime = get_runtime()
+    service = TenantService(runtime)
+    queued = 0
+    for sub in runtime.stores.subscriptions.list_subscriptions():
+        queued += await service.resync(sub.subscription_id)
+    log.info("delta resync queued %d messages", queued)
+
+
+@app.timer_trigger(arg_name="timer", schedule="0 */15 * * * *", run_on_startup=True)
+async def refresh_intel(timer: func.TimerRequest) -> None:
+    runtime = get_runtime()
+    new_keys = runtime.refresh_intel()
+    if new_keys:
+        result = await purge(runtime, new_keys)
+        log.info(
+            "post-delivery purge: %d keys, %d quarantined, %d errors",
+            result.checked_keys,
+            len(result.quarantined),
+            len(result.errors),
+        )
+
+
+@app.timer_trigger(arg_name="timer", schedule="0 30 3 * * *", run_on_startup=False)
+def cleanup(timer: func.TimerRequest) -> None:
+    runtime = get_runtime()
+    removed = runtime.stores.urls.cleanup(
+        older_than_days=max(3, runtime.settings.purge_lookback_hours // 24 + 1)
+    )
+    log.info("URL index cleanup removed %d day tables", removed)
+
+
+# --- Onboarding and click-time ------------------------------------------------------------------
+
+
+@app.route(route="consent/callback", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+async def consent(req: func.HttpRequest) -> func.HttpResponse:
+    return _response(await consent_callback(get_runtime(), dict(req.params)))
+
+
+@app.route(route="r/{*token}", methods=["GET", "HEAD"], auth_level=func.AuthLevel.ANONYMOUS)
+async def redirect(req: func.HttpRequest) -> func.HttpResponse:
+    return _response(await handle_click(get_runtime(), req.method, req.url, dict(req.headers)))
+
+
+# --- Admin API (function keys) ------------------------------------------------------------------
+
+
+@app.route(route="admin/tenants/{tenant}/quarantine", methods=["GET"])
+def admin_quarantine(req: func.HttpRequest) -> func.HttpResponse:
+    return _response(AdminApi(get_runtime()).quarantine(req.route_params["tenant"], dict(req.params)))
+
+
+@app.route(route="admin/tenants/{tenant}/quarantine/{mailbox}/{message}/release", methods=["POST"])
+async def admin_release(req: func.HttpRequest) -> func.HttpResponse:
+    p = req.route_params
+    return _response(
+        await AdminApi(get_runtime()).release(p["tenant"], p["mailbox"], p["message"], _actor(req))
+    )
+
+
+@app.route(route="admin/tenants/{tenant}/policy", methods=["GET", "PUT"])
+def admin_policy(req: func.HttpRequest) -> func.HttpResponse:
+    api = AdminApi(get_runtime())
+    tenant = req.route_params["tenant"]
+    if req.method == "PUT":
+        return _response(api.put_policy(tenant, req.get_body(), req.headers.get("if-match"), _actor(req)))
+    return _response(api.get_policy(tenant))
+
+
+@app.route(route="admin/tenants/{tenant}/{kind:regex(^(verdicts|clicks|audit)$)}", methods=["GET"])
+def admin_records(req: func.HttpRequest) -> func.HttpResponse:
+    api = AdminApi(get_runtime())
+    tenant, kind = req.route_params["tenant"], req.route_params["kind"]
+    handler = {"verdicts": api.verdicts, "clicks": api.clicks, "audit": api.audit}[kind]
+    return _response(handler(tenant, dict(req.params)))
+
+
+@app.route(route="admin/tenants/{tenant}/status", methods=["GET"])
+def admin_status(req: func.HttpRequest) -> func.HttpResponse:
+    return _response(AdminApi(get_runtime()).status(req.route_params["tenant"]))
+
+
+@app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def health(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps({"status": "ok"}), mimetype="application/json")
