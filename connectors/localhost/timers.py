@@ -30,6 +30,7 @@ class TimerRunner:
         self.spec = spec
         self.invoker = invoker
         self.schedule: Schedule = parse_schedule(resolve_app_settings(str(spec.trigger["schedule"])))
+        self.schedule.next_after(_now())  # fails the start for a schedule that never fires (31 February)
         self.run_on_startup = bool(spec.trigger.get("runOnStartup"))
         self.last: datetime | None = None
 

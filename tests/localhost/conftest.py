@@ -40,7 +40,7 @@ def sample_host(azurite_instance: Azurite, out_dir: Path) -> Iterator[LocalHost]
         "SAMPLE_OUT_DIR": str(out_dir),
         "TAP365_FUNCTION_KEYS": KEYS,
     }
-    with running_host(SAMPLE_APP, env) as host:
+    with running_host(SAMPLE_APP, env, settings_file=SAMPLE_APP / "sample.settings.json") as host:
         yield host
 
 
