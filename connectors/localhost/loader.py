@@ -115,7 +115,7 @@ def describe_functions(app: func.FunctionApp) -> list[FunctionSpec]:
     """Every function with one supported trigger; output bindings (other than HTTP's) are refused."""
     specs: list[FunctionSpec] = []
     for function in app.get_functions():
-        name = function.get_function_name()
+        name = function.get_function_name() or function.get_user_function().__name__
         bindings = [_plain(b) for b in function.get_bindings_dict().get("bindings", [])]
         triggers = [b for b in bindings if str(b.get("type", "")).endswith("Trigger")]
         if len(triggers) != 1:

@@ -171,7 +171,8 @@ class QueueListener:
             log.exception("processing message %s from %s failed", message.id, self.queue_name)
 
     async def _process_one(self, message: StorageMessage) -> None:
-        if message.dequeue_count > self.options.max_dequeue_count:
+        dequeue_count = message.dequeue_count or 1  # always set by Get Messages
+        if dequeue_count > self.options.max_dequeue_count:
             # Already failed elsewhere as often as allowed (e.g. a host stopped mid-run): poison it.
             await self._to_poison(message, "it was dequeued more than maxDequeueCount times")
             return
@@ -185,10 +186,10 @@ class QueueListener:
             raise
         except Exception as exc:
             log.error("Executed 'Functions.%s' (Failed, Id=%s, DequeueCount=%s): %s: %s", self.spec.name,
-                      message.id, message.dequeue_count, type(exc).__name__, exc,
+                      message.id, dequeue_count, type(exc).__name__, exc,
                       exc_info=not isinstance(exc, FunctionTimeout))
-            if message.dequeue_count >= self.options.max_dequeue_count:
-                await self._to_poison(message, f"the function failed on dequeue {message.dequeue_count}")
+            if dequeue_count >= self.options.max_dequeue_count:
+                await self._to_poison(message, f"the function failed on dequeue {dequeue_count}")
             else:
                 await self._release(message, self.options.visibility_timeout)
             return

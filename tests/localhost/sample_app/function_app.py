@@ -78,7 +78,7 @@ def queue_ok(msg: func.QueueMessage) -> None:
 @app.queue_trigger(arg_name="msg", queue_name="%SAMPLE_QUEUE_PREFIX%-flaky", connection="AzureWebJobsStorage")
 async def queue_flaky(msg: func.QueueMessage) -> None:
     record("queue_flaky", body=msg.get_body().decode(), dequeue_count=msg.dequeue_count)
-    if msg.dequeue_count < 2:
+    if (msg.dequeue_count or 0) < 2:
         raise RuntimeError("fails the first time")
 
 
