@@ -15,7 +15,7 @@ import io
 import time
 from collections.abc import Callable
 from pathlib import PurePath
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -192,7 +192,9 @@ class _Job:
                 frames = min(getattr(source, "n_frames", 1), self.limits.max_pages)
                 for frame in range(frames):
                     source.seek(frame)
-                    picture = ImageOps.exif_transpose(source.copy())  # orientation kept, EXIF dropped
+                    oriented = _plain_mode(ImageOps.exif_transpose(source.copy()))
+                    # a new image from the pixels alone: no EXIF, XMP, ICC or comment is carried over
+                    picture = Image.frombytes(oriented.mode, oriented.size, oriented.tobytes())
                     width, height = _fit(picture.width, picture.height, self.limits.dpi)
                     pages.append(self._image_page(picture, width, height))
                 if getattr(source, "n_frames", 1) > frames:
@@ -245,6 +247,17 @@ class _Job:
         return ImagePage(
             buffer.getvalue(), image.width, image.height, round(width_pt, 2), round(height_pt, 2), grey
         )
+
+
+def _plain_mode(image: Any) -> Any:
+    """RGB(A) or L(A): palettes, CMYK and deep modes resolved while the image still knows them."""
+    if image.mode in ("RGB", "RGBA", "L", "LA"):
+        return image
+    if image.mode in ("P", "PA") or "transparency" in image.info:
+        return image.convert("RGBA")
+    if image.mode in ("1", "I", "I;16", "I;16B", "I;16L", "F"):
+        return image.convert("L")
+    return image.convert("RGB")
 
 
 def _fit(width_px: int, height_px: int, dpi: int) -> tuple[float, float]:
