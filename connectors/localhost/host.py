@@ -53,6 +53,7 @@ class LocalHost:
     def __init__(self, app_root: Path, *, port: int | None = None, host: str = "127.0.0.1",
                  settings_file: Path | None = None, grace_seconds: float = 30.0,
                  max_workers: int = 32) -> None:
+        # max_workers: threads for HTTP functions; queue and timer functions get theirs on top.
         self.app_root = Path(app_root).resolve()
         self.host = host
         self._port = port
@@ -187,7 +188,12 @@ class LocalHost:
         self._loop = asyncio.get_running_loop()
         self._stopping = stopping = asyncio.Event()
         timeout = self._host_json.function_timeout
-        executor = ThreadPoolExecutor(self._max_workers, thread_name_prefix="tap365-fn")
+        # Enough threads that a queued sync function never spends its functionTimeout waiting for one.
+        queues = self._host_json.queues
+        queue_functions = sum(1 for s in self._functions if s.trigger_type == "queueTrigger")
+        per_queue = queues.batch_size + queues.threshold
+        workers = self._max_workers + queue_functions * per_queue + len(self._functions)
+        executor = ThreadPoolExecutor(workers, thread_name_prefix="tap365-fn")
         invoker = Invoker(executor, timeout, str(self.app_root))
         # Build every trigger before listening, so a bad schedule or connection fails the start.
         listeners = [QueueListener(s, self._host_json.queues, invoker, timeout)

@@ -26,8 +26,10 @@ def _now() -> datetime:
 
 
 class TimerRunner:
-    def __init__(self, spec: FunctionSpec, invoker: Invoker) -> None:
+    def __init__(self, spec: FunctionSpec, invoker: Invoker,
+                 past_due_slack: timedelta = PAST_DUE_SLACK) -> None:
         self.spec = spec
+        self.past_due_slack = past_due_slack
         self.invoker = invoker
         self.schedule: Schedule = parse_schedule(resolve_app_settings(str(spec.trigger["schedule"])))
         self.schedule.next_after(_now())  # fails the start for a schedule that never fires (31 February)
@@ -47,7 +49,7 @@ class TimerRunner:
                 except TimeoutError:
                     pass
             fired = _now()
-            past_due = fired - scheduled > PAST_DUE_SLACK
+            past_due = fired - scheduled > self.past_due_slack
             await self._fire(past_due=past_due)
             # On time: the next slot after this one (already passed if this run overran: then the next
             # loop runs at once, past due). Past due: skip every slot missed meanwhile.
