@@ -116,17 +116,20 @@ class CapeProvider:
         return body
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
 def map_report(raw: dict[str, Any], submission_id: SubmissionId) -> SandboxReport:
     """A CAPE JSON report -> :class:`SandboxReport` (missing sections are simply empty)."""
-    info = raw.get("info") if isinstance(raw.get("info"), dict) else {}
-    target = ((raw.get("target") or {}).get("file") or {}) if isinstance(raw.get("target"), dict) else {}
-    network = raw.get("network") if isinstance(raw.get("network"), dict) else {}
-    behavior = raw.get("behavior") if isinstance(raw.get("behavior"), dict) else {}
-    summary = behavior.get("summary") if isinstance(behavior.get("summary"), dict) else {}
+    info = _dict(raw.get("info"))
+    target = _dict(_dict(raw.get("target")).get("file"))
+    network = _dict(raw.get("network"))
+    summary = _dict(_dict(raw.get("behavior")).get("summary"))
     contacts: list[NetworkContact] = []
     for host in _list(network.get("hosts")):
         if isinstance(host, dict):
@@ -178,7 +181,7 @@ def map_report(raw: dict[str, Any], submission_id: SubmissionId) -> SandboxRepor
                   severity=_int(s.get("severity")) or 1)
         for s in _list(raw.get("signatures")) if isinstance(s, dict)
     ]  # fmt: skip
-    debug = raw.get("debug") if isinstance(raw.get("debug"), dict) else {}
+    debug = _dict(raw.get("debug"))
     return SandboxReport(
         provider="cape",
         submission_id=str(submission_id),
@@ -190,8 +193,8 @@ def map_report(raw: dict[str, Any], submission_id: SubmissionId) -> SandboxRepor
         processes=processes,
         signatures=signatures,
         errors=[str(e) for e in _list(debug.get("errors"))][:20],
-        timed_out=bool(info.get("timeout")) if isinstance(info, dict) else False,
-        duration_seconds=_float(info.get("duration")) if isinstance(info, dict) else None,
+        timed_out=bool(info.get("timeout")),
+        duration_seconds=_float(info.get("duration")),
     )
 
 

@@ -128,8 +128,8 @@ class Recorder:
 
 
 def run(sample: str, shellcode_arch: str | None) -> dict[str, Any]:
-    import speakeasy  # imported here: only this subprocess loads the emulator
-    from speakeasy.winenv.arch import CALL_CONV_CDECL, CALL_CONV_STDCALL
+    import speakeasy  # type: ignore[import-untyped]  # only this subprocess loads the emulator
+    from speakeasy.winenv.arch import CALL_CONV_CDECL, CALL_CONV_STDCALL  # type: ignore[import-untyped]
 
     recorder = Recorder()
     se = speakeasy.Speakeasy()

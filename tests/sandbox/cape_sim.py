@@ -26,7 +26,8 @@ def parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], dic
     files: dict[str, tuple[str, bytes]] = {}
     for part in message.iter_parts() if message.is_multipart() else []:
         name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True) or b""
+        decoded = part.get_payload(decode=True)
+        payload = decoded if isinstance(decoded, bytes) else b""
         filename = part.get_filename()
         if filename is not None:
             files[str(name)] = (filename, payload)

@@ -153,7 +153,7 @@ class _Job:
         return False
 
     def raster_pdf(self, data: bytes) -> list[Page]:
-        import pypdfium2 as pdfium  # renders without a JavaScript engine; form fields are not drawn
+        import pypdfium2 as pdfium  # type: ignore[import-untyped]  # no JavaScript engine; forms not drawn
 
         try:
             document = pdfium.PdfDocument(data)
