@@ -30,6 +30,8 @@ NOT_DEPLOYED = {
     "TAP365_DEFAULT_TENANT_ID": "command line only (the tenant `tap365` puts in links)",
     "TAP365_CLAMAV": "no ClamAV on Flex Consumption (no system packages); scan with ClamAV where the CLI runs",
     "TAP365_CLAMAV_DATABASES": "no ClamAV on Flex Consumption",
+    "TAP365_SOFFICE": "no LibreOffice on Flex Consumption (no system packages); Safe File PDF conversion runs "
+                      "where LibreOffice is installed",
     "TAP365_BOXJS": "no Node.js in the Flex Consumption Python worker; box-js runs where the CLI runs",
     "TAP365_STORAGE_CONNECTION_STRING": "local development (Azurite): a connection string carries an account key",
     "TAP365_STORAGE_ACCOUNT_NAME": "the stores use the host's account through AzureWebJobsStorage__*",
