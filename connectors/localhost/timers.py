@@ -41,8 +41,8 @@ class TimerRunner:
             await self._fire(past_due=False)
         scheduled = self.schedule.next_after(_now())
         while not stopping.is_set():
-            wait = (scheduled - _now()).total_seconds()
-            if wait > 0:
+            # A loop: the event loop's timers may wake a few milliseconds early.
+            while (wait := (scheduled - _now()).total_seconds()) > 0:
                 try:
                     await asyncio.wait_for(stopping.wait(), timeout=wait)
                     return

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
 import httpx
+import pytest
 
 from connectors.localhost.host import LocalHost
 
@@ -59,10 +62,14 @@ def test_response_status_headers_cookies_and_charset(client: httpx.Client) -> No
     assert "server" not in r.headers
 
 
-def test_unhandled_exception_is_500_without_detail(client: httpx.Client, caplog: object) -> None:
-    r = client.get("/api/boom")
+def test_unhandled_exception_is_500_without_detail(client: httpx.Client,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.ERROR, logger="tap365.localhost"):
+        r = client.get("/api/boom")
     assert r.status_code == 500
     assert "internal detail" not in r.text and "Traceback" not in r.text
+    failed = [rec for rec in caplog.records if "Functions.boom" in rec.getMessage()]
+    assert failed and failed[0].exc_info is not None  # the trace is logged instead
 
 
 def test_function_timeout_is_500(client: httpx.Client) -> None:

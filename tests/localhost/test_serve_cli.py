@@ -55,3 +55,17 @@ def test_serve_reports_a_missing_app_and_exits_2(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "no function_app.py" in result.stderr
+
+
+def test_register_adds_serve_with_defaults() -> None:
+    import argparse
+
+    from connectors.localhost.cli import cmd_serve, register
+
+    parser = argparse.ArgumentParser(prog="tap365")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["serve"])
+    assert (args.port, args.app_root, args.settings, args.host) == (None, ".", None, "127.0.0.1")
+    assert args.func is cmd_serve
+    args = parser.parse_args(["serve", "--port", "7072", "--app-root", "app", "--settings", "s.json"])
+    assert (args.port, args.app_root, args.settings) == (7072, "app", "s.json")
