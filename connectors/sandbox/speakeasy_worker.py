@@ -217,6 +217,8 @@ def normalise(
                 network.append(
                     {"kind": kind, "url": url, "host": url.split("/")[2] if url.count("/") >= 2 else ""}
                 )
+            if name.startswith("URLDownloadToFile") and len(args) >= 3 and not args[2].startswith("0x"):
+                files.setdefault(args[2], {"path": args[2]})  # the emulator fakes the download, not the file
             if name in _NOTABLE:
                 apis.append(
                     {"name": name, "detail": ", ".join(a for a in args if not a.startswith("0x"))[:200]}

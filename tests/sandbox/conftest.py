@@ -20,7 +20,14 @@ from tests.sandbox.cape_sim import CapeSimulator
 PROGRAMS = Path(__file__).parent / "programs"
 MINGW = "x86_64-w64-mingw32-gcc"
 #: Program -> extra libraries.
-PROGRAM_LIBS = {"drop_file": [], "run_key": ["-ladvapi32"], "c2_beacon": ["-lwininet"], "benign": []}
+PROGRAM_LIBS = {
+    "drop_file": [],
+    "run_key": ["-ladvapi32"],
+    "c2_beacon": ["-lwininet"],
+    "downloader": ["-lurlmon"],
+    "spawn_shell": [],
+    "benign": [],
+}
 
 
 def need(condition: bool, reason: str) -> None:

@@ -70,6 +70,22 @@ def test_c2_beacon(speakeasy: SpeakeasyProvider, windows_programs: dict[str, byt
     )  # a callback alone holds; with a drop it is malicious
 
 
+def test_downloader(speakeasy: SpeakeasyProvider, windows_programs: dict[str, bytes]) -> None:
+    report = detonate(speakeasy, "downloader.exe", windows_programs["downloader"])
+    assert ("download", "http://c2.test/stage2.exe") in {(n.kind, n.url) for n in report.network}
+    assert [f.path for f in report.files_dropped] == [r"C:\Windows\Temp\stage2.exe"]
+    names = {f.name for f in behaviour_findings(report)}
+    assert {"sandbox_download", "sandbox_dropped_executable", "sandbox_network_contact"} <= names
+    assert sandbox_verdict(report) is Verdict.MALICIOUS
+
+
+def test_spawn_shell(speakeasy: SpeakeasyProvider, windows_programs: dict[str, bytes]) -> None:
+    report = detonate(speakeasy, "spawn_shell.exe", windows_programs["spawn_shell"])
+    assert [p.command for p in report.processes] == ["cmd.exe /c whoami"]
+    assert "sandbox_shell_command" in {f.name for f in behaviour_findings(report)}
+    assert sandbox_verdict(report) is Verdict.MALICIOUS
+
+
 def test_benign(speakeasy: SpeakeasyProvider, windows_programs: dict[str, bytes]) -> None:
     report = detonate(speakeasy, "benign.exe", windows_programs["benign"])
     assert report.observed_nothing and report.errors == [] and not report.timed_out
