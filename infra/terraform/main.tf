@@ -207,7 +207,7 @@ resource "azurerm_service_plan" "plan" {
 }
 
 resource "azurerm_function_app_flex_consumption" "func" {
-  name                = "${local.base_name}-func"
+  name                = local.function_app_name
   location            = local.location
   resource_group_name = data.azurerm_resource_group.rg.name
   service_plan_id     = azurerm_service_plan.plan.id
@@ -291,6 +291,14 @@ resource "azurerm_function_app_flex_consumption" "func" {
     "TAP365_GRAPH_MAX_ATTACHMENT_BYTES" = tostring(var.graph_max_attachment_bytes)
   }
 
+  lifecycle {
+    # The settings above need the host name before the app exists (no self-reference).
+    postcondition {
+      condition     = self.default_hostname == local.function_host
+      error_message = "The function host is not <name>.azurewebsites.net: set TAP365_PUBLIC_BASE_URL and the redirect URI by hand."
+    }
+  }
+
   depends_on = [
     azurerm_role_assignment.blob,
     azurerm_role_assignment.queue,
@@ -303,7 +311,8 @@ resource "azurerm_function_app_flex_consumption" "func" {
 }
 
 locals {
-  function_host        = azurerm_function_app_flex_consumption.func.default_hostname
+  function_app_name    = "${local.base_name}-func"
+  function_host        = "${local.function_app_name}.azurewebsites.net"
   redirector_host      = var.redirector_domain != "" ? var.redirector_domain : local.function_host
   redirector_base_url  = "https://${local.redirector_host}/api/r"
   consent_callback_url = "https://${local.function_host}/api/consent/callback"

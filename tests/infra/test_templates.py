@@ -179,3 +179,37 @@ def test_least_privilege_roles(bicep, terraform):
         "Key Vault Secrets User", "Monitoring Metrics Publisher", "Key Vault Secrets Officer",
     }
     assert not any("Owner" in r for r in tf_roles)
+
+
+_REF = re.compile(r"\b(local\.[A-Za-z0-9_]+|azurerm_[a-z_]+\.[A-Za-z0-9_]+|azuread_[a-z_]+\.[A-Za-z0-9_]+)")
+
+
+def test_terraform_resources_do_not_reference_themselves(terraform):
+    """Terraform rejects a resource whose arguments need its own attributes (e.g. an app setting
+    built from the app's host name); the parsers accept it, so check here, through locals."""
+    locals_: dict[str, Any] = {}
+    for parsed in terraform.values():
+        for block in parsed.get("locals") or []:
+            locals_.update(block)
+
+    def refs(value: Any) -> set[str]:
+        seen: set[str] = set()
+        todo = set(_REF.findall(json_dump(value)))
+        while todo:
+            ref = todo.pop()
+            if ref in seen:
+                continue
+            seen.add(ref)
+            if ref.startswith("local."):
+                todo |= set(_REF.findall(json_dump(locals_.get(ref.removeprefix("local."), ""))))
+        return seen
+
+    for (rtype, name), body in tf_blocks(terraform, "resource").items():
+        args = {k: v for k, v in body.items() if k != "lifecycle"}
+        assert f"{rtype}.{name}" not in refs(args), f"{rtype}.{name} refers to itself (a cycle)"
+
+
+def json_dump(value: Any) -> str:
+    import json
+
+    return json.dumps(value, default=str)
