@@ -45,10 +45,11 @@ def test_batch_runs_concurrently_and_stop_waits_for_running_functions(
         "batchSize": 4, "newBatchThreshold": 0, "maxPollingInterval": "00:00:00.2"}}}))
     queue = QueueClient.from_connection_string(azurite_instance.connection_string, "lifecycle")
     env = {"LifecycleStorage": azurite_instance.connection_string, "LIFECYCLE_OUT": str(out)}
+    queue.create_queue()
+    for i in range(4):  # queued before the host starts, so its first poll takes all four
+        queue.send_message(base64.b64encode(f"m{i}".encode()).decode())
     with running_host(app_root, env) as host:
         assert [f.name for f in host.functions] == ["slow"]
-        for i in range(4):
-            queue.send_message(base64.b64encode(f"m{i}".encode()).decode())
         wait_for(lambda: len([r for r in read_records(out, "slow") if r["event"] == "start"]) == 4, timeout=20)
         stop_started = time.monotonic()
     records = read_records(out, "slow")
