@@ -86,7 +86,7 @@ class BoxJsProvider:
         status = self.runner.status(submission_id)
         if status is SandboxStatus.DONE:
             run = self.runner.get(submission_id)
-            if not run.killed_for_time and _results_dir(run.workdir) is None:
+            if not run.hit_limit and _results_dir(run.workdir) is None:
                 return SandboxStatus.FAILED
         return status
 
@@ -96,7 +96,7 @@ class BoxJsProvider:
             raise SandboxError("the run is not finished: poll status() until it is done")
         if run.report is None:
             base = SandboxReport(provider=self.name, submission_id=submission_id, sample_name=run.name,
-                                 sample_sha256=run.sha256, timed_out=run.killed_for_time)  # fmt: skip
+                                 sample_sha256=run.sha256, timed_out=bool(run.hit_limit))  # fmt: skip
             results = _results_dir(run.workdir)
             if results is None:
                 tail = self.runner.stderr(run)[-500:]

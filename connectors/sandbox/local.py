@@ -74,6 +74,15 @@ class LocalRun:
             self.finished = time.monotonic()
         return code
 
+    @property
+    def hit_limit(self) -> str:
+        """Which limit ended the run ("" when none): wall time, or CPU time (SIGXCPU / the hard kill)."""
+        if self.killed_for_time:
+            return "wall-time limit"
+        if self.process.returncode in (-signal.SIGXCPU, -signal.SIGKILL):
+            return "CPU-time limit"
+        return ""
+
     def kill(self) -> None:
         try:
             os.killpg(self.process.pid, signal.SIGKILL)  # the group we created for this run only

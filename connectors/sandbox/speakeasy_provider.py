@@ -72,7 +72,7 @@ class SpeakeasyProvider:
         status = self.runner.status(submission_id)
         if status is SandboxStatus.DONE:
             run = self.runner.get(submission_id)
-            if not run.killed_for_time and not (run.workdir / "out.json").exists():
+            if not run.hit_limit and not (run.workdir / "out.json").exists():
                 return SandboxStatus.FAILED
         return status
 
@@ -84,11 +84,9 @@ class SpeakeasyProvider:
             return run.report
         out = run.workdir / "out.json"
         base = SandboxReport(provider=self.name, submission_id=submission_id, sample_name=run.name,
-                             sample_sha256=run.sha256, timed_out=run.killed_for_time)  # fmt: skip
+                             sample_sha256=run.sha256, timed_out=bool(run.hit_limit))  # fmt: skip
         if not out.exists():
-            reason = (
-                "killed at the wall-time limit" if run.killed_for_time else self.runner.stderr(run)[-500:]
-            )
+            reason = f"killed at the {run.hit_limit}" if run.hit_limit else self.runner.stderr(run)[-500:]
             run.report = base.model_copy(update={"errors": [f"speakeasy produced no report: {reason}"]})
             return run.report
         try:

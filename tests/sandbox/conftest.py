@@ -27,6 +27,7 @@ PROGRAM_LIBS = {
     "downloader": ["-lurlmon"],
     "spawn_shell": [],
     "benign": [],
+    "spin": [],
 }
 
 

@@ -104,6 +104,16 @@ def test_wall_time_limit_kills_and_reports_timeout(windows_programs: dict[str, b
         provider.close()
 
 
+def test_cpu_limit_ends_a_spinning_sample(windows_programs: dict[str, bytes]) -> None:
+    need(speakeasy_available(), "speakeasy not installed")
+    provider = SpeakeasyProvider(limits=RunLimits(cpu_seconds=3, wall_seconds=60))
+    try:
+        report = detonate(provider, "spin.exe", windows_programs["spin"])
+    finally:
+        provider.close()
+    assert report.timed_out and "CPU-time limit" in report.errors[0]
+
+
 def test_speakeasy_refuses_non_pe() -> None:
     need(speakeasy_available(), "speakeasy not installed")
     provider = SpeakeasyProvider()

@@ -62,6 +62,18 @@ def test_done_asks_for_report_then_concludes_even_late() -> None:
     assert isinstance(step, Concluded) and step.verdict is Verdict.MALICIOUS
 
 
+def test_cut_short_run_is_not_clean() -> None:
+    timed_out = next_step(job(), T0, SandboxStatus.DONE, SandboxReport(provider="fake", timed_out=True))
+    crashed = next_step(
+        job(), T0, SandboxStatus.DONE, SandboxReport(provider="fake", errors=["unsupported_api"])
+    )
+    assert isinstance(timed_out, TimedOut) and isinstance(crashed, Unanalysed)
+    # what was seen before the cut still decides when it is bad
+    bad = SandboxReport(provider="fake", timed_out=True, files_dropped=[DroppedFile(path=r"C:\x.exe")])
+    step = next_step(job(), T0, SandboxStatus.DONE, bad)
+    assert isinstance(step, Concluded) and step.verdict is Verdict.MALICIOUS
+
+
 def test_failed_run_is_unanalysed() -> None:
     assert isinstance(next_step(job(), T0, SandboxStatus.FAILED), Unanalysed)
 

@@ -8,7 +8,8 @@ next poll, or gets a terminal step that :func:`outcome` maps to what happens to 
 - CLEAN -> ``release`` (deliver the held message);
 - MALICIOUS -> the policy's ``malicious_action`` (quarantine) and notify the admin;
 - SUSPICIOUS -> the policy's ``suspicious_action``;
-- TIMEOUT, a failed run or an unsupported file -> the policy's ``timeout_action``
+- TIMEOUT, a failed or cut-short run with nothing bad seen, or an unsupported file -> the
+  policy's ``timeout_action``
   (``deliver_with_warning``: release with a warning banner; ``hold``: keep holding for an admin).
 """
 
@@ -119,7 +120,15 @@ def next_step(
         if report is None:
             return FetchReport()
         findings = behaviour_findings(report)
-        return Concluded(verdict=verdict_of(findings, thresholds), findings=findings, report=report)
+        verdict = verdict_of(findings, thresholds)
+        # "Nothing bad seen" from a run that was cut short is no clean bill of health.
+        if verdict is Verdict.CLEAN and report.timed_out:
+            return TimedOut(reason=f"the {job.provider} run hit its time limit before a verdict")
+        if verdict is Verdict.CLEAN and report.errors:
+            return Unanalysed(
+                reason=f"the {job.provider} run stopped early: {'; '.join(report.errors)[:200]}"
+            )
+        return Concluded(verdict=verdict, findings=findings, report=report)
     if status is SandboxStatus.FAILED:
         return Unanalysed(reason=f"the {job.provider} run failed")
     remaining = (job.deadline - now).total_seconds()
