@@ -69,6 +69,10 @@ class LocalHost:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._socket: socket.socket | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._listeners: list[QueueListener] = []
+        self._timers: list[TimerRunner] = []
+        self._http: HttpFrontEnd | None = None
 
     # -- public ---------------------------------------------------------------------------------
     @property
@@ -102,6 +106,8 @@ class LocalHost:
         try:
             self._prepare()
         except BaseException:
+            if self._executor is not None:
+                self._executor.shutdown(wait=False)
             self._restore_env()
             raise
         self._thread = threading.Thread(target=self._thread_main, name="tap365-localhost", daemon=True)
@@ -155,6 +161,7 @@ class LocalHost:
         self._applied_env = apply_values(settings.values)
         self._host_json = load_host_json(self.app_root)
         self._functions = load_functions(self.app_root)
+        self._build_triggers()
         port = self._port if self._port is not None else settings.local_http_port or DEFAULT_PORT
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
@@ -184,26 +191,29 @@ class LocalHost:
         finally:
             self._ready.set()
 
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stopping = stopping = asyncio.Event()
+    def _build_triggers(self) -> None:
+        """Build every trigger before listening, so a bad schedule or connection fails the start."""
         timeout = self._host_json.function_timeout
         # Enough threads that a queued sync function never spends its functionTimeout waiting for one.
         queues = self._host_json.queues
         queue_functions = sum(1 for s in self._functions if s.trigger_type == "queueTrigger")
         per_queue = queues.batch_size + queues.threshold
         workers = self._max_workers + queue_functions * per_queue + len(self._functions)
-        executor = ThreadPoolExecutor(workers, thread_name_prefix="tap365-fn")
-        invoker = Invoker(executor, timeout, str(self.app_root))
-        # Build every trigger before listening, so a bad schedule or connection fails the start.
-        listeners = [QueueListener(s, self._host_json.queues, invoker, timeout)
-                     for s in self._functions if s.trigger_type == "queueTrigger"]
-        timers = [TimerRunner(s, invoker) for s in self._functions if s.trigger_type == "timerTrigger"]
-        app = HttpFrontEnd(self._functions, self._host_json.route_prefix, invoker)
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="tap365-fn")
+        invoker = Invoker(self._executor, timeout, str(self.app_root))
+        self._listeners = [QueueListener(s, queues, invoker, timeout)
+                           for s in self._functions if s.trigger_type == "queueTrigger"]
+        self._timers = [TimerRunner(s, invoker) for s in self._functions if s.trigger_type == "timerTrigger"]
+        self._http = HttpFrontEnd(self._functions, self._host_json.route_prefix, invoker)
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = stopping = asyncio.Event()
+        listeners, timers, app = self._listeners, self._timers, self._http
+        assert self._socket is not None and app is not None
         config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False,
                                 server_header=False, timeout_graceful_shutdown=int(self._grace))
         server = uvicorn.Server(config)
-        assert self._socket is not None
         tasks = [asyncio.create_task(server.serve(sockets=[self._socket]), name="http")]
         if listeners:  # create the queues before "ready" (bounded: an absent Azurite must not block start)
             await asyncio.wait([asyncio.create_task(q.ensure_queues()) for q in listeners], timeout=10)
@@ -226,7 +236,8 @@ class LocalHost:
             log.warning("stopping %s: still running after %g s, cancelled", task.get_name(), self._grace)
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        executor.shutdown(wait=False, cancel_futures=True)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 def _log_crash(task: asyncio.Task[None]) -> None:
