@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -95,6 +96,11 @@ class LocalHost:
     @property
     def functions(self) -> list[FunctionSpec]:
         return list(self._functions)
+
+    @property
+    def function_errors(self) -> dict[str, str]:
+        """Functions loaded but not served (as the Functions host reports them in error), with why."""
+        return dict(self._http.errors) if self._http is not None else {}
 
     @property
     def host_json(self) -> HostJson:
@@ -252,6 +258,8 @@ def serve(app_root: Path, *, port: int | None = None, host: str = "127.0.0.1",
     logging.getLogger("azure").setLevel(logging.WARNING)  # the SDK logs every request at INFO
     local = LocalHost(app_root, port=port, host=host, settings_file=settings_file)
     local.start()
+    for name, reason in local.function_errors.items():
+        print(f"tap365 serve: function {name} is in error and not served: {reason}", file=sys.stderr)
     print(f"{READY_LINE} {local.base_url}", flush=True)
 
     def _interrupt(signum: int, frame: FrameType | None) -> None:

@@ -23,6 +23,8 @@ from connectors.localhost.routes import RouteTemplate
 
 #: Comma-separated keys accepted for ``function`` and ``admin`` auth levels.
 KEYS_ENV = "TAP365_FUNCTION_KEYS"
+#: The Functions host keeps ``/admin`` for its own API and refuses function routes starting with it.
+RESERVED_ROUTE = "admin"
 MAX_BODY_BYTES = 100 * 1024 * 1024  # the Functions request size limit
 log = logging.getLogger("tap365.localhost")
 
@@ -114,10 +116,21 @@ class HttpFrontEnd:
     """ASGI application for every ``httpTrigger`` function of the app."""
 
     def __init__(self, specs: list[FunctionSpec], route_prefix: str, invoker: Invoker) -> None:
-        self.routes = sorted(
-            (_Route(s, route_prefix) for s in specs if s.trigger_type == "httpTrigger"),
-            key=lambda r: r.template.precedence,
-        )
+        #: Functions the host puts "in error" (not served), with the reason, as the Functions host does.
+        self.errors: dict[str, str] = {}
+        routes = []
+        for spec in (s for s in specs if s.trigger_type == "httpTrigger"):
+            route = _Route(spec, route_prefix)
+            if route.template.template.strip("/").lower().startswith(RESERVED_ROUTE):
+                self.errors[spec.name] = (
+                    f"The specified route conflicts with one or more built in routes: "
+                    f"{route.template.template!r} (Azure Functions refuses routes starting with 'admin', "
+                    "whatever the routePrefix; rename it)"
+                )
+                log.error("function %s is in error: %s", spec.name, self.errors[spec.name])
+                continue
+            routes.append(route)
+        self.routes = sorted(routes, key=lambda r: r.template.precedence)
         self.invoker = invoker
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

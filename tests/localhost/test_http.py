@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+from typing import cast
 
 import httpx
 import pytest
 
 from connectors.localhost.host import LocalHost
+from connectors.localhost.http import HttpFrontEnd
+from connectors.localhost.invoke import Invoker
+from connectors.localhost.loader import FunctionSpec
 
 
 def test_route_params_catch_all_and_raw_query(client: httpx.Client, sample_host: LocalHost) -> None:
@@ -48,8 +52,8 @@ def test_auth_levels_need_a_configured_key(client: httpx.Client) -> None:
     assert client.get("/api/secure", headers={"x-functions-key": "wrong"}).status_code == 401
     assert client.get("/api/secure", headers={"x-functions-key": "key-two"}).text == "secret ok"
     assert client.get("/api/secure?code=key-one").text == "secret ok"
-    assert client.get("/api/admin-only").status_code == 401
-    assert client.get("/api/admin-only?code=key-one").text == "admin ok"
+    assert client.get("/api/manage").status_code == 401
+    assert client.get("/api/manage?code=key-one").text == "admin ok"
     assert client.get("/api/echo/1/x").status_code == 200  # anonymous
 
 
@@ -76,3 +80,18 @@ def test_function_timeout_is_500(client: httpx.Client) -> None:
     r = client.get("/api/slow")
     assert r.status_code == 500
     assert "too late" not in r.text
+
+
+def test_routes_starting_with_admin_are_in_error_as_in_azure(client: httpx.Client, sample_host: LocalHost) -> None:
+    assert "reserved" in sample_host.function_errors
+    assert "built in routes" in sample_host.function_errors["reserved"]
+    assert client.get("/api/admin/things").status_code == 404
+
+
+def test_reserved_admin_prefix_is_a_plain_prefix_match() -> None:
+    # As in the host: a function named "admin-results-email" (route defaults to the name) is refused too.
+    specs = [FunctionSpec(name, {"type": "httpTrigger", "name": "req", "route": route}, lambda req: None)
+             for name, route in [("a", None), ("admin-results-email", None), ("c", "Admin/x"), ("d", "x/admin")]]
+    front = HttpFrontEnd(specs, "api", cast(Invoker, None))
+    assert sorted(front.errors) == ["admin-results-email", "c"]
+    assert [r.spec.name for r in front.routes] == ["a", "d"]

@@ -45,7 +45,7 @@ def secure(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse("secret ok")
 
 
-@app.route(route="admin-only", auth_level=func.AuthLevel.ADMIN)
+@app.route(route="manage", auth_level=func.AuthLevel.ADMIN)
 def admin_only(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse("admin ok")
 
@@ -96,3 +96,8 @@ def tick(timer: func.TimerRequest) -> None:
 @app.timer_trigger(schedule="00:00:01", arg_name="timer", run_on_startup=True)
 def interval(timer: func.TimerRequest) -> None:
     record("interval", past_due=timer.past_due)
+
+
+@app.route(route="admin/things")
+def reserved(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse("never served: Azure Functions refuses routes starting with 'admin'")
