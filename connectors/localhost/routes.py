@@ -26,6 +26,12 @@ _PARAM = re.compile(r"^\{(\*{1,2})?([A-Za-z_][A-Za-z0-9_]*)((?::[^:?=}]+(?:\([^)
 _LENGTH = re.compile(r"^(minlength|maxlength|length|min|max)\((\d+)(?:,(\d+))?\)$")
 
 
+def decode_path(raw: str) -> str:
+    """Percent-decode a path as Kestrel does for route values: everything except ``%2F`` (an encoded
+    slash stays ``%2F``, so it can never look like a segment boundary)."""
+    return unquote(re.sub(r"%2[fF]", "%252F", raw))
+
+
 class RouteError(HostConfigError):
     """A route template the local host cannot interpret."""
 
@@ -111,7 +117,7 @@ class RouteTemplate:
             if isinstance(seg, _Param) and seg.catch_all:
                 rest = "/".join(parts[i:])
                 if rest:
-                    params[seg.name] = unquote(rest)
+                    params[seg.name] = decode_path(rest)
                 elif seg.default is not None:
                     params[seg.name] = seg.default
                 if rest and not all(_check(params[seg.name], c) for c in seg.checks):
@@ -125,10 +131,10 @@ class RouteTemplate:
                 return None
             raw = parts[i]
             if isinstance(seg, str):
-                if raw.lower() != seg.lower() and unquote(raw).lower() != seg.lower():
+                if decode_path(raw).lower() != seg.lower():
                     return None
                 continue
-            value = unquote(raw)
+            value = decode_path(raw)
             if not value or not all(_check(value, c) for c in seg.checks):
                 return None
             params[seg.name] = value

@@ -45,3 +45,14 @@ def test_precedence_prefers_literals() -> None:
 def test_unsupported_templates_fail_at_start(template: str) -> None:
     with pytest.raises(RouteError):
         RouteTemplate(template)
+
+
+def test_encoded_slash_stays_encoded_as_in_kestrel() -> None:
+    assert RouteTemplate("r/{*token}", "api").match("/api/r/a%2Fb/c%20d") == {"token": "a%2Fb/c d"}
+    assert RouteTemplate("f/{name}", "").match("/f/a%2fb") == {"name": "a%2Fb"}
+
+
+def test_regex_constraint_with_groups() -> None:
+    t = RouteTemplate("x/{kind:regex(^(verdicts|clicks)$)}", "api")
+    assert t.match("/api/x/clicks") == {"kind": "clicks"}
+    assert t.match("/api/x/other") is None
