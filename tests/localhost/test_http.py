@@ -95,3 +95,10 @@ def test_reserved_admin_prefix_is_a_plain_prefix_match() -> None:
     front = HttpFrontEnd(specs, "api", cast(Invoker, None))
     assert sorted(front.errors) == ["admin-results-email", "c"]
     assert [r.spec.name for r in front.routes] == ["a", "d"]
+
+
+def test_head_request_has_headers_but_no_body(client: httpx.Client) -> None:
+    r = client.head("/api/cookies")
+    assert r.status_code == 201
+    assert r.headers["content-length"] == str(len(b"<p>hi</p>"))
+    assert r.content == b""
