@@ -133,6 +133,8 @@ async def token(request: Request) -> Response:
     ref = request.path_params["tenant"]
     correlation = request.headers.get("client-request-id") or ids.guid()
     state.stats.token_requests[ref] += 1
+    # Read the form before any early answer: an unread body leaves the connection unusable.
+    body = (await request.body()).decode("utf-8", "replace")
     v2 = "/v2.0/" in request.url.path
     route_key = "POST /{tenant}/oauth2/v2.0/token" if v2 else "POST /{tenant}/oauth2/token"
     state.stats.by_route[route_key] += 1
@@ -143,7 +145,6 @@ async def token(request: Request) -> Response:
         return _error_response(exc, correlation)
     try:
         # Parsed here rather than with request.form(): that needs python-multipart.
-        body = (await request.body()).decode("utf-8", "replace")
         fields = dict(parse_qsl(body, keep_blank_values=True))
         issued = _issue(state, request, ref, fields, v2)
     except OAuthError as exc:

@@ -40,7 +40,7 @@ def _uvicorn(state: SimState) -> uvicorn.Server:
         lifespan="on",
         timeout_keep_alive=30,
         # Idle keep-alive clients must not hold a shutdown up.
-        timeout_graceful_shutdown=2,
+        timeout_graceful_shutdown=1,
     )
     return uvicorn.Server(config)
 
