@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,9 @@ class BoxJsProvider:
         if kind not in BOXJS_TYPES and not (kind == "text" and name.lower().endswith(_SCRIPT_EXT)):
             raise UnsupportedFile(f"box-js emulates JScript/WSF, not {kind}")
         inner = max(5, min(int(timeout_seconds), int(self.runner.limits.wall_seconds)) - 5)
-        suffix = ".wsf" if kind == "wsf" or name.lower().endswith(".wsf") else ".js"
+        if kind == "wsf" or name.lower().endswith((".wsf", ".wsh")):
+            data = wsf_to_jscript(data)  # box-js 1.9.x no longer unwraps WSF itself
+        suffix = ".js"
 
         def command(sample: Path, workdir: Path) -> list[str]:
             script = sample.with_name("sample" + suffix)  # box-js picks the host from the extension
@@ -109,6 +112,21 @@ class BoxJsProvider:
 
     def close(self) -> None:
         self.runner.close()
+
+
+_WSF_SCRIPT = re.compile(rb"<script\b([^>]*)>(.*?)</script\s*>", re.IGNORECASE | re.DOTALL)
+_JSCRIPT = re.compile(rb"""language\s*=\s*["']?\s*(jscript|javascript|jscript\.encode)\b""", re.IGNORECASE)
+
+
+def wsf_to_jscript(data: bytes) -> bytes:
+    """The inline JScript blocks of a Windows Script File, in order, as one script for box-js."""
+    blocks = []
+    for attributes, body in _WSF_SCRIPT.findall(data):
+        if _JSCRIPT.search(attributes):
+            blocks.append(body.replace(b"<![CDATA[", b"").replace(b"]]>", b""))
+    if not blocks:
+        raise UnsupportedFile("this WSF has no inline JScript (box-js does not emulate VBScript)")
+    return b"\n;\n".join(blocks)
 
 
 def _results_dir(workdir: Path) -> Path | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.sandbox.boxjs_provider import BoxJsProvider, find_boxjs
+from connectors.sandbox.boxjs_provider import BoxJsProvider, find_boxjs, parse_results, wsf_to_jscript
 from connectors.sandbox.dispatcher import LocalSandbox, run_to_completion
 from connectors.sandbox.local import RunLimits
 from connectors.sandbox.speakeasy_provider import SpeakeasyProvider, speakeasy_available
@@ -163,3 +163,44 @@ def test_from_environment_uses_what_is_installed() -> None:
         assert ("box-js" in sandbox.backends) == bool(shutil.which("node") and find_boxjs())
     finally:
         sandbox.close()
+
+
+def test_boxjs_results_mapping_without_node() -> None:
+    """box-js's results folder (a real run's IOC.json plus RegWrite/CommandExec entries) -> report."""
+    results = Path(__file__).parent / "fixtures" / "boxjs_results"
+    report = parse_results(results, SandboxReport(provider="box-js"))
+    assert {(n.kind, n.url) for n in report.network} == {
+        ("download", "http://evil.test/payload.exe"),
+        ("http", "http://cdn.test/ping"),
+    }
+    assert [f.path for f in report.files_dropped] == [r"C:\Users\Public\payload.exe"]
+    assert [(r.key, r.value_name) for r in report.registry_changes] == [
+        (r"HKCU\Software\Microsoft\Windows\CurrentVersion\Run", "upd")
+    ]
+    assert [p.command for p in report.processes] == [
+        r"C:\Users\Public\payload.exe",
+        "powershell -nop -w hidden -c iex(1)",
+    ]
+    names = {f.name for f in behaviour_findings(report)}
+    assert {"sandbox_autorun_registry", "sandbox_shell_command", "sandbox_download"} <= names
+
+
+def test_wsf_jscript_extraction() -> None:
+    wsf = (
+        b'<job><script language="VBScript">MsgBox 1</script>'
+        b'<script language="JScript"><![CDATA[var a = 1;]]></script>'
+        b"<script language='javascript'>var b = 2;</script></job>"
+    )
+    assert wsf_to_jscript(wsf) == b"var a = 1;\n;\nvar b = 2;"
+    with pytest.raises(UnsupportedFile, match="VBScript"):
+        wsf_to_jscript(b'<job><script language="VBScript">MsgBox 1</script></job>')
+
+
+def test_boxjs_wsf() -> None:
+    provider = _boxjs()
+    wsf = b'<job id="x"><script language="JScript">\n' + DROPPER_JS.read_bytes() + b"\n</script></job>"
+    try:
+        report = detonate(provider, "order.wsf", wsf)
+    finally:
+        provider.close()
+    assert sandbox_verdict(report) is Verdict.MALICIOUS
