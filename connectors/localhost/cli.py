@@ -13,11 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from connectors.localhost.config import HostConfigError
-from connectors.localhost.host import LocalHostError, serve
 
 
 def cmd_serve(args: argparse.Namespace, settings: Any = None) -> int:
     """Blocks until Ctrl-C; exit 2 when the app or its settings cannot be loaded."""
+    # Imported here: uvicorn is a development dependency, and `tap365` must work without it.
+    try:
+        from connectors.localhost.host import LocalHostError, serve
+    except ImportError as exc:
+        print(f"tap365 serve: {exc}; install the development dependencies: pip install -e '.[dev]'",
+              file=sys.stderr)
+        return 2
     try:
         serve(Path(args.app_root), port=args.port, host=args.host,
               settings_file=Path(args.settings) if args.settings else None)
