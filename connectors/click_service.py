@@ -51,6 +51,7 @@ from tap_core.click.pages import (
     warning_page,
 )
 from tap_core.click.scanner import classify
+from tap_core.click.single_use import single_use
 from tap_core.findings import Verdict
 from tap_core.policy import Policy
 from tap_core.urls.heuristics import UrlThresholds
@@ -335,6 +336,10 @@ class ClickService:
         if hits:
             reasons = tuple(f"intel_{h.category}" for h in hits[:5])
             return self._decide(click, location, Verdict.MALICIOUS, reasons)
+        if click.is_scanner and single_use(key) is not None:
+            # Whatever is known about it: a scanner following a one-time link would consume it.
+            return self._logged(click, _page(held_page(link.url, branding)), "unknown", "hold",
+                                ("single_use_not_followed",))
         thresholds = UrlThresholds(suspicious_score=policy.url.thresholds.suspicious_score,
                                    malicious_score=policy.url.thresholds.malicious_score)
         cached = self.cache.get(key)
@@ -343,9 +348,6 @@ class ClickService:
         if click.is_scanner:  # static evidence only: no fetch, no cache write
             static = await self.analyzer.analyze(key, intel=intel, thresholds=thresholds,
                                                  tenant_domains=policy.internal_domains, allow_fetch=False)
-            if static.single_use and static.verdict is Verdict.CLEAN:
-                return self._logged(click, _page(held_page(link.url, branding)), static.verdict.value, "hold",
-                                    tuple(static.reasons))
             return self._decide(click, location, static.verdict, tuple(static.reasons))
         analysis = await self._analyze(key, intel, thresholds, policy)
         reasons = tuple(analysis.reasons)

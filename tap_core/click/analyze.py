@@ -76,6 +76,13 @@ class ClickAnalyzer:
         self.fetcher = fetcher
         self._engine = engine
 
+    @staticmethod
+    def warm_up() -> None:
+        """Build the rule tables now (brand tables take seconds) instead of in a click's budget."""
+        assess_url("https://login.example.com/signin")
+        analyze_html("<title>Sign in</title><form><input type=password></form>", "https://a.example/")
+        single_use("https://a.example/reset-password")
+
     @property
     def engine(self) -> AttachmentEngine:
         if self._engine is None:
