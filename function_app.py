@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import azure.functions as func
 
+from connectors.graph.notifications import validation_token
 from connectors.service.admin import AdminApi, consent_callback
 from connectors.service.clicks import handle_click
 from connectors.service.intake import HttpResult, handle_lifecycle, handle_notifications
@@ -26,6 +28,19 @@ log = logging.getLogger("tap365.functions")
 _storage = StorageConfig.from_env()
 NOTIFICATIONS_QUEUE = f"{_storage.prefix}-notifications"
 DELAYED_QUEUE = f"{_storage.prefix}-delayed"
+
+
+def _max_dequeue_count() -> int:
+    """host.json's extensions.queues.maxDequeueCount (default 5): on that attempt the function
+    poisons the item itself, with the reason, instead of leaving it to the host."""
+    try:
+        host = json.loads((Path(__file__).parent / "host.json").read_text())
+        return int(host.get("extensions", {}).get("queues", {}).get("maxDequeueCount", 5))
+    except (OSError, ValueError):
+        return 5
+
+
+MAX_DEQUEUE_COUNT = _max_dequeue_count()
 
 
 def _response(result: HttpResult) -> func.HttpResponse:
@@ -45,8 +60,16 @@ def _actor(req: func.HttpRequest) -> str:
 # --- Microsoft Graph ----------------------------------------------------------------------------
 
 
+def _handshake(req: func.HttpRequest) -> func.HttpResponse | None:
+    """Graph's validation handshake needs nothing but the token back (no storage, no Graph)."""
+    token = validation_token(dict(req.params))
+    return None if token is None else func.HttpResponse(token, status_code=200, mimetype="text/plain")
+
+
 @app.route(route="graph/notifications", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 def graph_notifications(req: func.HttpRequest) -> func.HttpResponse:
+    if (answer := _handshake(req)) is not None:
+        return answer
     stores = get_runtime().stores
     return _response(
         handle_notifications(
@@ -57,6 +80,8 @@ def graph_notifications(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.route(route="graph/lifecycle", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 def graph_lifecycle(req: func.HttpRequest) -> func.HttpResponse:
+    if (answer := _handshake(req)) is not None:
+        return answer
     stores = get_runtime().stores
     return _response(
         handle_lifecycle(
@@ -73,7 +98,7 @@ async def process_notification(msg: func.QueueMessage) -> None:
         msg.get_body(),
         msg.dequeue_count or 1,
         runtime.stores.notifications,
-        runtime.stores.config.max_dequeue_count,
+        MAX_DEQUEUE_COUNT,
     )
     log.info("notification %s: %s", msg.id, outcome)
 
@@ -86,7 +111,7 @@ async def process_delayed(msg: func.QueueMessage) -> None:
         msg.get_body(),
         msg.dequeue_count or 1,
         runtime.stores.delayed,
-        runtime.stores.config.max_dequeue_count,
+        MAX_DEQUEUE_COUNT,
     )
     log.info("delayed %s: %s", msg.id, outcome)
 
@@ -147,15 +172,15 @@ async def redirect(req: func.HttpRequest) -> func.HttpResponse:
     return _response(await handle_click(get_runtime(), req.method, req.url, dict(req.headers)))
 
 
-# --- Admin API (function keys) ------------------------------------------------------------------
+# --- Admin API: function keys; under /api/manage because Azure reserves routes starting "admin" ----
 
 
-@app.route(route="admin/tenants/{tenant}/quarantine", methods=["GET"])
+@app.route(route="manage/tenants/{tenant}/quarantine", methods=["GET"])
 def admin_quarantine(req: func.HttpRequest) -> func.HttpResponse:
     return _response(AdminApi(get_runtime()).quarantine(req.route_params["tenant"], dict(req.params)))
 
 
-@app.route(route="admin/tenants/{tenant}/quarantine/{mailbox}/{message}/release", methods=["POST"])
+@app.route(route="manage/tenants/{tenant}/quarantine/{mailbox}/{message}/release", methods=["POST"])
 async def admin_release(req: func.HttpRequest) -> func.HttpResponse:
     p = req.route_params
     return _response(
@@ -163,7 +188,7 @@ async def admin_release(req: func.HttpRequest) -> func.HttpResponse:
     )
 
 
-@app.route(route="admin/tenants/{tenant}/policy", methods=["GET", "PUT"])
+@app.route(route="manage/tenants/{tenant}/policy", methods=["GET", "PUT"])
 def admin_policy(req: func.HttpRequest) -> func.HttpResponse:
     api = AdminApi(get_runtime())
     tenant = req.route_params["tenant"]
@@ -172,7 +197,7 @@ def admin_policy(req: func.HttpRequest) -> func.HttpResponse:
     return _response(api.get_policy(tenant))
 
 
-@app.route(route="admin/tenants/{tenant}/{kind:regex(^(verdicts|clicks|audit)$)}", methods=["GET"])
+@app.route(route="manage/tenants/{tenant}/{kind:regex(^(verdicts|clicks|audit)$)}", methods=["GET"])
 def admin_records(req: func.HttpRequest) -> func.HttpResponse:
     api = AdminApi(get_runtime())
     tenant, kind = req.route_params["tenant"], req.route_params["kind"]
@@ -180,7 +205,7 @@ def admin_records(req: func.HttpRequest) -> func.HttpResponse:
     return _response(handler(tenant, dict(req.params)))
 
 
-@app.route(route="admin/tenants/{tenant}/status", methods=["GET"])
+@app.route(route="manage/tenants/{tenant}/status", methods=["GET"])
 def admin_status(req: func.HttpRequest) -> func.HttpResponse:
     return _response(AdminApi(get_runtime()).status(req.route_params["tenant"]))
 

@@ -39,6 +39,22 @@ class Settings(BaseSettings):
     clamav: str = ""
     #: ClamAV databases for clamscan mode (comma-separated .hdb/.hsb/.ndb/.yar files or folders).
     clamav_databases: str = ""
+    #: Public base URL of the function app (Graph posts notifications to
+    #: ``{public_base_url}/api/graph/notifications``); empty: derived from the redirect base URL.
+    public_base_url: str = ""
+    #: Tenants allowed to onboard (comma-separated tenant ids); empty: any tenant that consents.
+    allowed_tenants: str = ""
+    #: Protect only the members of this Entra group (object id); empty: every mail-enabled user.
+    protected_group_id: str = ""
+    #: Seconds a worker holds a message claim before another may take it over.
+    claim_lease_seconds: int = 120
+    #: Post-delivery purge looks back this many hours when intelligence changes.
+    purge_lookback_hours: int = 48
+    #: Where admin notices go (comma-separated addresses) and the mailbox they are sent from.
+    admin_notify_to: str = ""
+    admin_notify_from: str = ""
+    #: Sender history window for "newly observed sender" and mailbox intelligence, in days.
+    sender_history_days: int = 90
 
 
 @lru_cache(maxsize=1)

@@ -66,7 +66,9 @@ async def run_queue_item(
                 queue, body, f"{exc.__class__.__name__}: {exc}", traceback.format_exc(limit=5), dequeue_count
             )
             return None
-        log.warning("attempt %d failed: %s: %s", dequeue_count, exc.__class__.__name__, exc)
+        log.warning(
+            "attempt %d of %d failed: %s: %s", dequeue_count, max_dequeue_count, exc.__class__.__name__, exc
+        )
         raise
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.storage import azurite as helper
+from connectors.devstack import azurite as helper
 
 
 def test_missing_npm_gives_a_clear_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

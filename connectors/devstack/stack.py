@@ -1,0 +1,201 @@
+"""The whole service on one machine: Azurite, the simulated tenant and the local Functions host.
+
+Used by ``tap365 demo`` and the end-to-end tests. The simulated tenant runs as its own process
+(``python -m m365sim``) and is driven only over HTTP (its Graph API and ``/_sim`` control API):
+product code never imports it. Everything started here is stopped on exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from connectors.devstack.azurite import azurite
+from connectors.localhost.host import LocalHost
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class StackError(RuntimeError):
+    """A part of the local stack did not start; the message says which and why."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class SimClient:
+    """HTTP client for the simulated tenant (trusting its generated CA)."""
+
+    base_url: str
+    ca_path: str
+    session: requests.Session = field(default_factory=requests.Session)
+
+    def __post_init__(self) -> None:
+        self.session.trust_env = False
+        self.session.verify = self.ca_path
+
+    def control(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.session.request(method, f"{self.base_url}/_sim{path}", timeout=60, **kwargs)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def seed(self) -> dict[str, Any]:
+        return self.control("GET", "/seed")  # type: ignore[no-any-return]
+
+    def deliver(self, upn: str, raw: bytes) -> dict[str, Any]:
+        return self.control(
+            "POST",
+            "/deliver",
+            params={"user": upn},
+            data=raw,  # type: ignore[no-any-return]
+            headers={"Content-Type": "message/rfc822"},
+        )
+
+    def mailbox(self, upn: str) -> dict[str, Any]:
+        return self.control("GET", f"/mailbox/{upn}")  # type: ignore[no-any-return]
+
+    def stats(self) -> dict[str, Any]:
+        return self.control("GET", "/stats")  # type: ignore[no-any-return]
+
+    def faults(self, **values: Any) -> Any:
+        return self.control("POST", "/faults", json=values)
+
+    def lifecycle(self, subscription_id: str, event: str) -> Any:
+        return self.control("POST", "/lifecycle", json={"subscription_id": subscription_id, "event": event})
+
+    def grant(self, tenant_id: str, app_id: str, permissions: list[str]) -> Any:
+        return self.control(
+            "POST", "/grants", json={"tenant": tenant_id, "app": app_id, "permissions": permissions}
+        )
+
+
+@contextlib.contextmanager
+def simulated_tenant(state_dir: Path, seed: Path | None = None) -> Iterator[SimClient]:
+    command = [sys.executable, "-m", "m365sim", "--port", "0", "--state", str(state_dir)]
+    if seed is not None:
+        command += ["--seed", str(seed)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = process.stdout.readline().strip() if process.stdout else ""
+        if not line.startswith("m365sim ready "):
+            raise StackError(f"the simulated tenant did not start (it printed {line!r})")
+        base_url = line.split(" ", 2)[2]
+        ca = state_dir / "ca.pem"  # the simulator writes its CA there (see m365sim's README)
+        if not ca.exists():
+            raise StackError(f"the simulated tenant wrote no CA certificate into {state_dir}")
+        yield SimClient(base_url, str(ca))
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@dataclass
+class Stack:
+    sim: SimClient
+    functions_url: str
+    tenant_id: str
+    app_id: str
+    env: dict[str, str]
+    host: LocalHost
+
+    @property
+    def users(self) -> list[str]:
+        tenant = next(t for t in self.sim.seed()["tenants"] if t["id"] == self.tenant_id)
+        return [u["userPrincipalName"] for u in tenant["users"]]
+
+    def onboard(self) -> dict[str, Any]:
+        """What an admin does: grant consent; Entra redirects to our callback."""
+        response = requests.get(
+            f"{self.functions_url}/api/consent/callback",
+            params={"admin_consent": "True", "tenant": self.tenant_id},
+            timeout=120,
+        )
+        if response.status_code != 200:
+            raise StackError(f"consent callback answered {response.status_code}: {response.text[:500]}")
+        return {"status": response.status_code}
+
+
+@contextlib.contextmanager
+def running_stack(
+    *,
+    app_root: Path = PROJECT_ROOT,
+    extra_env: Mapping[str, str] | None = None,
+    host_settings: Path | None = None,
+) -> Iterator[Stack]:
+    """Azurite + simulated tenant + the local Functions host running ``function_app.py``."""
+    with contextlib.ExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tap365-stack-")))
+        emulator = stack.enter_context(azurite())
+        sim_dir = work / "m365sim"
+        sim_dir.mkdir()
+        sim = stack.enter_context(simulated_tenant(sim_dir))
+        seed = sim.seed()
+        tenant = seed["tenants"][0]
+        app = seed["apps"][0]
+        port = free_port()
+        functions_url = f"http://127.0.0.1:{port}"
+        env = {
+            "AzureWebJobsStorage": emulator.connection_string,
+            "TAP365_STORAGE_CONNECTION_STRING": emulator.connection_string,
+            "TAP365_STATE_DIR": str(work / "state"),
+            "TAP365_PUBLIC_BASE_URL": functions_url,
+            "TAP365_REDIRECT_BASE_URL": f"{functions_url}/api/r",
+            "TAP365_GRAPH_AUTHORITY_HOST": sim.base_url,
+            "TAP365_GRAPH_BASE_URL": f"{sim.base_url}/v1.0",
+            "TAP365_GRAPH_CLIENT_ID": app["clientId"],
+            "TAP365_GRAPH_CLIENT_SECRET": app["secrets"][0],
+            "TAP365_GRAPH_CA_BUNDLE": sim.ca_path,
+            "TAP365_GRAPH_RETRY_DELAY": "0.2",
+            **(extra_env or {}),
+        }
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        stack.callback(_restore, saved)
+        from connectors.service.runtime import reset_runtime
+
+        reset_runtime()
+        stack.callback(reset_runtime)
+        host = LocalHost(app_root, port=port, settings_file=host_settings)
+        host.start()
+        stack.callback(host.stop)
+        _wait_http(f"{functions_url}/api/health")
+        yield Stack(sim, functions_url, tenant["id"], app["clientId"], env, host)
+
+
+def _restore(saved: Mapping[str, str | None]) -> None:
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def _wait_http(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise StackError(f"the local Functions host did not answer {url} within {timeout:.0f}s")

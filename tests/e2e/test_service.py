@@ -1,0 +1,233 @@
+"""The whole service over real HTTP: Azurite, the simulated tenant (its own process) and the
+local Functions host running function_app.py. Nothing of ours is faked."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from connectors.devstack.azurite import AzuriteUnavailable
+from connectors.devstack.stack import Stack, running_stack
+from connectors.service.purge import purge
+from connectors.service.runtime import Runtime
+from connectors.service.tenancy import TenantService
+
+ROOT = Path(__file__).resolve().parents[2]
+MAIL = ROOT / "tests" / "fixtures" / "mail"
+pytestmark = pytest.mark.slow
+
+FAST_HOST = {
+    "version": "2.0",
+    "functionTimeout": "00:02:00",
+    "extensions": {
+        "http": {"routePrefix": "api"},
+        "queues": {
+            "batchSize": 4,
+            "maxDequeueCount": 3,
+            "visibilityTimeout": "00:00:01",
+            "maxPollingInterval": "00:00:00.200",
+        },
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def feed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("intel") / "feed.txt"
+    path.write_text("# test feed\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, feed: Path) -> Iterator[Stack]:
+    # The real function_app.py, with a host.json that retries fast.
+    app_root = tmp_path_factory.mktemp("app")
+    shutil.copy(ROOT / "function_app.py", app_root / "function_app.py")
+    (app_root / "host.json").write_text(json.dumps(FAST_HOST))
+    try:
+        with running_stack(app_root=app_root, extra_env={"TAP365_INTEL_FEEDS": str(feed)}) as running:
+            running.onboard()
+            yield running
+    except AzuriteUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(autouse=True)
+def no_faults(stack: Stack) -> Iterator[None]:
+    stack.sim.faults()
+    yield
+    stack.sim.faults()
+
+
+def route_count(stack: Stack, key: str) -> int:
+    return int(stack.sim.stats()["requests"]["by_route"].get(key, 0))
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def find_message(stack: Stack, upn: str, internet_id: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    for folder in stack.sim.mailbox(upn)["folders"]:
+        for message in folder["messages"]:
+            if message.get("internetMessageId") == internet_id:
+                return folder, message
+    return None
+
+
+def deliver(stack: Stack, upn: str, name: str, message_id: str) -> str:
+    raw = (MAIL / name).read_bytes()
+    raw = raw.replace(raw.split(b"Message-ID: ", 1)[1].split(b"\n", 1)[0], f"<{message_id}>".encode(), 1)
+    stack.sim.deliver(upn, raw)
+    return f"<{message_id}>"
+
+
+def journal_done(stack: Stack, upn: str, internet_id: str) -> bool:
+    found = find_message(stack, upn, internet_id)
+    if not found:
+        return False
+    runtime = Runtime.create()
+    entry = runtime.stores.journal.get(stack.tenant_id, found[1]["immutableId"])
+    return bool(entry and entry.done)
+
+
+def test_handshake_answers_the_token(stack: Stack) -> None:
+    for path in ("graph/notifications", "graph/lifecycle"):
+        r = requests.post(
+            f"{stack.functions_url}/api/{path}", params={"validationToken": "A b&c<"}, timeout=10
+        )
+        assert r.status_code == 200 and r.text == "A b&c<"
+        assert r.headers["content-type"].startswith("text/plain")
+    subs = stack.sim.control("GET", "/subscriptions")
+    mailboxes = {s["resource"].split("/")[1].lower() for s in subs}
+    assert {u.lower() for u in stack.users} <= mailboxes
+
+
+def test_forged_notification_is_not_queued(stack: Stack) -> None:
+    sub = stack.sim.control("GET", "/subscriptions")[0]
+    body = {
+        "value": [
+            {
+                "subscriptionId": sub["id"],
+                "clientState": "wrong",
+                "tenantId": stack.tenant_id,
+                "changeType": "created",
+                "resource": "Users/x/Messages/y",
+                "resourceData": {"id": "y"},
+            }
+        ]
+    }
+    r = requests.post(f"{stack.functions_url}/api/graph/notifications", json=body, timeout=10)
+    assert r.status_code == 202 and r.json() == {"queued": 0, "rejected": 1}
+
+
+def test_notification_processed_end_to_end(stack: Stack) -> None:
+    upn = stack.users[0]
+    gets, patches = (
+        route_count(stack, "GET /v1.0/users/{id}/messages/{id}"),
+        route_count(stack, "PATCH /v1.0/users/{id}/messages/{id}"),
+    )
+    internet_id = deliver(stack, upn, "01-newsletter-clean.eml", "e2e-1@contoso.test")
+    wait_for(lambda: journal_done(stack, upn, internet_id), what="processing")
+    _, message = find_message(stack, upn, internet_id)
+    assert (
+        "/api/r/1." in message["body"]["content"]
+        if isinstance(message.get("body"), dict)
+        else "/api/r/1." in json.dumps(message)
+    )
+    assert route_count(stack, "GET /v1.0/users/{id}/messages/{id}") - gets == 1
+    assert route_count(stack, "PATCH /v1.0/users/{id}/messages/{id}") - patches == 1
+
+
+def test_duplicated_notifications_have_one_effect(stack: Stack) -> None:
+    upn = stack.users[1]
+    stack.sim.faults(duplicate_notifications_rate=1.0)
+    patches = route_count(stack, "PATCH /v1.0/users/{id}/messages/{id}")
+    internet_id = deliver(stack, upn, "01-newsletter-clean.eml", "e2e-dup@contoso.test")
+    wait_for(lambda: journal_done(stack, upn, internet_id), what="processing")
+    time.sleep(3)  # let the duplicate run its course
+    assert route_count(stack, "PATCH /v1.0/users/{id}/messages/{id}") - patches == 1
+
+
+def test_failure_between_patch_and_move_resumes_without_second_patch(stack: Stack) -> None:
+    upn = stack.users[2]
+    stack.sim.faults(error_rate=1.0, error_status=500, routes=["POST /v1.0/users/{id}/messages/{id}/move"])
+    patches = route_count(stack, "PATCH /v1.0/users/{id}/messages/{id}")
+    moves = route_count(stack, "POST /v1.0/users/{id}/messages/{id}/move")
+    internet_id = deliver(stack, upn, "02-paypal-lookalike-phish.eml", "e2e-crash@contoso.test")
+    wait_for(
+        lambda: route_count(stack, "POST /v1.0/users/{id}/messages/{id}/move") > moves, what="failed move"
+    )
+    stack.sim.faults()  # the next attempt succeeds
+    wait_for(lambda: journal_done(stack, upn, internet_id), what="resumed processing")
+    folder, _ = find_message(stack, upn, internet_id)
+    assert folder["isHidden"] and folder["displayName"] == "Quarantine"
+    assert route_count(stack, "PATCH /v1.0/users/{id}/messages/{id}") - patches == 1
+
+
+def test_always_failing_message_goes_to_poison_with_reason(stack: Stack) -> None:
+    upn = stack.users[3]
+    stack.sim.faults(error_rate=1.0, error_status=500, routes=["GET /v1.0/users/{id}/messages/{id}"])
+    deliver(stack, upn, "06-internal-memo.eml", "e2e-poison@contoso.test")
+    runtime = Runtime.create()
+    poisoned = wait_for(lambda: runtime.stores.notifications.peek_poison(), timeout=90, what="poison")
+    reason = poisoned[-1]["reason"]
+    assert "500" in reason or "InternalServerError" in reason
+    assert json.loads(poisoned[-1]["content"])["kind"] == "message"
+
+
+def test_missed_notification_recovered_by_delta(stack: Stack) -> None:
+    upn = stack.users[4]
+    stack.sim.faults(drop_notifications_rate=1.0)
+    internet_id = deliver(stack, upn, "01-newsletter-clean.eml", "e2e-missed@contoso.test")
+    time.sleep(2)
+    assert not journal_done(stack, upn, internet_id)
+    stack.sim.faults()
+    runtime = Runtime.create()
+    sub = next(
+        s
+        for s in runtime.stores.subscriptions.list_subscriptions(stack.tenant_id)
+        if s.mailbox.lower() == upn.lower()
+    )
+    stack.sim.lifecycle(sub.subscription_id, "missed")
+    wait_for(lambda: journal_done(stack, upn, internet_id), what="delta resync")
+
+
+def test_subscription_renewal(stack: Stack) -> None:
+    runtime = Runtime.create()
+    before = {s.subscription_id: s.expires_at for s in runtime.stores.subscriptions.list_subscriptions()}
+    counts = asyncio.run(TenantService(runtime).renew_due(now=datetime.now(UTC) + timedelta(days=3)))
+    assert counts["renewed"] >= 1 and counts["failed"] == 0
+    after = {s.subscription_id: s.expires_at for s in runtime.stores.subscriptions.list_subscriptions()}
+    assert any(after[k] > before[k] for k in before if k in after)
+
+
+def test_post_delivery_purge(stack: Stack, feed: Path) -> None:
+    upn = stack.users[5]
+    runtime = Runtime.create()  # loads the (empty) feed: the baseline
+    internet_id = deliver(stack, upn, "04-safelinks-wrapped.eml", "e2e-purge@contoso.test")
+    wait_for(lambda: journal_done(stack, upn, internet_id), what="processing")
+    folder, _ = find_message(stack, upn, internet_id)
+    assert not folder["isHidden"]
+    feed.write_text("# test feed\nhttps://docs.example.com/share/project-plan\n")
+    new_keys = runtime.refresh_intel()
+    assert new_keys
+    result = asyncio.run(purge(runtime, new_keys))
+    assert result.quarantined and not result.errors
+    folder, _ = find_message(stack, upn, internet_id)
+    assert folder["isHidden"] and folder["displayName"] == "Quarantine"
