@@ -6,8 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CORPUS ?= ../shared/corpus
-# Debian packages the tests drive for real: headless Chromium for page screenshots.
-APT_PACKAGES ?= chromium
+# Debian packages the tests drive for real: headless Chromium for page screenshots, mingw-w64 to
+# build the Windows test programs the sandbox runs.
+APT_PACKAGES ?= chromium mingw-w64
 
 .PHONY: install system-deps node-deps test lint demo bench clean
 

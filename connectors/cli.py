@@ -7,6 +7,7 @@ Exit codes: 0 when the command did its work (a scan that found threats still exi
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -297,6 +298,24 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if lost else 0
 
 
+def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    """Check a tenant's set-up: token, roles granted vs needed, subscriptions, hidden folders."""
+    from connectors.graph.config import GraphSettings
+    from connectors.graph.doctor import format_report, run_doctor
+
+    graph = GraphSettings()
+    try:
+        graph.check()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    report = run_doctor(graph, args.tenant, args.mailbox or None, first_users=args.first_users)
+    if args.json:
+        print(json.dumps({"ok": report.ok, **dataclasses.asdict(report)}, default=str))
+    else:
+        print(format_report(report))
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tap365", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -331,6 +350,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--policy", metavar="FILE")
     demo.add_argument("--intel", nargs="+", metavar="FILE")
     demo.set_defaults(func=cmd_demo)
+
+    doctor = sub.add_parser("doctor", help="check a tenant: token, permissions, subscriptions, folders")
+    doctor.add_argument("--tenant", required=True, help="tenant id to check")
+    doctor.add_argument("--mailbox", action="append", metavar="UPN", help="mailbox to check (repeatable)")
+    doctor.add_argument("--first-users", type=int, default=5, help="mailboxes to check when none given")
+    doctor.add_argument("--json", action="store_true")
+    doctor.set_defaults(func=cmd_doctor)
+
+    from connectors.localhost.cli import register as register_serve
+
+    register_serve(sub)
     return parser
 
 
