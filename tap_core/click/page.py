@@ -193,7 +193,8 @@ def _form_findings(page: _Page, rules: dict[str, PageRule], has_password: bool) 
             out.append(rules["page_form_exfil_endpoint"].finding(action, target=relay.rstrip("/")))
             continue
         # Broken markup often leaves the password field outside its form: judge the page's forms.
-        if has_password and _foreign(page, target):
+        # Credentials posted to a well-known brand's own domain are not harvested by this page.
+        if has_password and _foreign(page, target) and brand_owning(_host_of(target)) is None:
             finding = rules["page_form_foreign_action"].finding(target, target=_host_of(target))
             if free_platform(_host_of(target)):  # credentials posted to a free hosting site
                 finding = finding.model_copy(update={"score": finding.score + 2.0,
@@ -215,14 +216,19 @@ def _brand_findings(page: _Page, rules: dict[str, PageRule], has_password: bool)
         return []
     out: list[Finding] = []
     title = page.tree.css_first("title")
-    headings = " ".join(n.text(separator=" ") for n in page.tree.css("h1, h2, h3, label, button, legend")[:40])
-    form_text = " ".join(f.text(separator=" ") for f in page.tree.css("form")[:5])
-    named_in = " ".join([title.text() if title else "", headings, form_text[:2000]])
+    # Title, headings and field labels: where a page says whose sign-in it is. Not buttons: real
+    # login pages offer "Sign in with Google/Apple" without pretending to be them.
+    headings = " ".join(n.text(separator=" ") for n in page.tree.css("h1, h2, h3, label, legend")[:40])
+    named_in = " ".join([title.text() if title else "", headings])
     own = brand_owning(page.host) or brand_owning(page.domain)
     brands = [b for b in brands_named(" ".join(named_in.split())) if b != own]
     # brands_named reads at most 500 characters; look at the title and headings separately too.
     for chunk in (title.text() if title else "", headings[:500]):
         brands.extend(b for b in brands_named(chunk) if b != own and b not in brands)
+    # A form that sends the password to the named brand's own servers is that brand's form.
+    targets = {brand_owning(_host_of(urljoin(page.url, _attr(f, "action")))) for f in page.tree.css("form")
+               if _attr(f, "action")}
+    brands = [b for b in brands if b not in targets]
     if brands and _LOGIN_WORDS.search(named_in):
         out.append(rules["page_brand_login_foreign"].finding(f"names {brands[0]} on {page.host}", brand=brands[0]))
     for node in page.tree.css("img[src], link[href], script[src]"):
@@ -302,6 +308,9 @@ def _iframe_findings(page: _Page, rules: dict[str, PageRule]) -> list[Finding]:
                   or "display:none" in style or "visibility:hidden" in style
                   or "hidden" in frame.attributes)
         src = _attr(frame, "src")
+        host = _host_of(urljoin(page.url, src)) if src else ""
+        if host and brand_owning(host) is not None:
+            continue  # a big platform's tag/analytics frame (Google Tag Manager and the like)
         if hidden and src and not src.lower().startswith("about:"):
             return [rules["page_hidden_iframe"].finding(src, target=_host_of(urljoin(page.url, src)) or src[:60])]
     return []
