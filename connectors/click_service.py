@@ -24,6 +24,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import itertools
 import logging
 import re
 import threading
@@ -32,6 +33,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 from urllib.parse import quote, urlsplit
@@ -54,6 +56,7 @@ from tap_core.click.scanner import classify
 from tap_core.click.single_use import single_use
 from tap_core.findings import Verdict
 from tap_core.policy import Policy
+from tap_core.urls.exclusions import UrlExclusions
 from tap_core.urls.heuristics import UrlThresholds
 from tap_core.urls.intel import IntelIndex
 from tap_core.urls.links import LinkCodec, LinkError, VerifiedLink
@@ -65,6 +68,7 @@ _TOKEN = re.compile(r"1\.[A-Za-z0-9_-]{1,16}\.[A-Za-z0-9_-]{8,2048}\.[A-Za-z0-9_
 _PROCEED = re.compile(r"go\.(?P<click>[A-Za-z0-9_-]{8,128})\.(?P<exp>[0-9]{1,12})\.(?P<sig>[A-Za-z0-9_-]{22})")
 # Characters allowed verbatim in a Location header; everything else is %-encoded or refused.
 _SAFE_URL_CHARS = "!#$%&'()*+,-./:;=?@[]_~"
+_UNSAFE = re.compile(r"[\x00-\x20\x7f\\]")
 
 
 class ClickSettings(BaseSettings):
@@ -160,9 +164,12 @@ class MemoryClickLog:
 
     def __init__(self) -> None:
         self.records: list[ClickRecord] = []
+        self._ids = itertools.count(1)
+        self._salt = uuid.uuid4().hex[:8]
 
     def append(self, record: ClickRecord) -> ClickRecord:
-        record = replace(record, record_id=record.record_id or uuid.uuid4().hex)
+        if not record.record_id:
+            record = replace(record, record_id=f"{next(self._ids):016x}{self._salt}")
         self.records.append(record)
         return record
 
@@ -192,13 +199,14 @@ class MemoryRateLimiter:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+@lru_cache(maxsize=50_000)
 def safe_location(url: str) -> str | None:
     """``url`` as a Location header value, or None when it must not be redirected to.
 
     Only absolute http(s) URLs with a host; no control characters, spaces or backslashes
     (browsers read ``\\`` as ``/``); non-ASCII is %-encoded.
     """
-    if not url or len(url) > 16_000 or any(ord(c) < 0x21 or ord(c) == 0x7F or c == "\\" for c in url):
+    if not url or len(url) > 16_000 or _UNSAFE.search(url):
         return None
     try:
         parts = urlsplit(url)
@@ -264,6 +272,7 @@ class ClickService:
         self.settings = settings or ClickSettings()
         self.branding_lookup = branding_lookup
         self.clock = clock
+        self._verified: dict[tuple[str, str], VerifiedLink] = {}
 
     # -- public --------------------------------------------------------------------------------
     async def handle(self, request: ClickRequest) -> ClickResponse:
@@ -281,6 +290,25 @@ class ClickService:
     @property
     def intel(self) -> IntelIndex | None:
         return self._intel() if callable(self._intel) else self._intel
+
+    def _verify(self, token: str, raw_query: str) -> VerifiedLink | None:
+        """Verify a link; results are remembered per exact (token, query) for repeat clicks.
+
+        Safe to reuse: the same bytes always verify the same way while their key is in the
+        keyring, and a key removed from the keyring is checked on every use.
+        """
+        cache_key = (token, raw_query)
+        link = self._verified.get(cache_key)
+        if link is not None:
+            return link if self.codec.keyring.key(link.kid) is not None else None
+        try:
+            link = self.codec.verify(f"{token}?{raw_query}")
+        except LinkError:
+            return None
+        if len(self._verified) >= 50_000:
+            self._verified.clear()
+        self._verified[cache_key] = link
+        return link
 
     def _proceed_sig(self, kid: str, click_id: str, expires: int, token: str, destination: str) -> str:
         key = self.codec.keyring.key(kid)
@@ -301,12 +329,11 @@ class ClickService:
                 return _page(error_page())
         if not _TOKEN.fullmatch(path):
             return _page(error_page())
-        try:
-            link = self.codec.verify(f"{path}?{request.raw_query}")
-        except LinkError:
+        link = self._verify(path, request.raw_query)
+        if link is None:
             return _page(error_page())
         policy = self.policy_lookup(link.context.tenant_id)
-        branding = self.branding_lookup(link.context.tenant_id) if self.branding_lookup else Branding()
+        branding = self.branding_lookup(link.context.tenant_id) if self.branding_lookup else _NO_BRANDING
         max_days = policy.url.link_max_age_days or self.settings.link_max_age_days
         if max_days and self.clock() - link.context.issued_at > max_days * 86400:
             return _page(error_page(branding, "The link has expired."))
@@ -319,18 +346,19 @@ class ClickService:
             return _page(rate_limited_page(branding, self.settings.click_rate_window_seconds))
         click = _Click(link, path, link_id, link.url, request, _lower(request.headers), policy, branding)
         burst = False
-        if link.context.message_ref.strip(b"\0"):
+        if link.context.message_ref.strip(b"\0") and self.rate_limiter.hit("seen-" + link_id, 1, 1):
+            # A link's first click this second counts towards its message: > 3 links of one
+            # message within a second is a scanner walking the message, not a reader.
             burst = not self.rate_limiter.hit("msg-" + link.context.message_ref.hex(), 1, 3)
         signal = classify(request.method, click.headers, issued_at=link.context.issued_at, now=self.clock(),
                           message_burst=burst)
         click.is_scanner, click.signals = signal.is_scanner, signal.signals
 
-        if policy.url.exclusions().match(link.url):
+        if _exclusions(tuple(policy.url.do_not_rewrite)).match(link.url):
             return self._logged(click, _redirect(location), "excluded", "redirect", ("excluded_by_policy",))
         if proceed is not None:
             return self._proceed(click, proceed, location)
-        norm = normalize_url(link.url)
-        key = norm.url if norm is not None else link.url
+        key = _normalized(link.url)
         intel = self.intel
         hits = intel.match(key) if intel is not None else []
         if hits:
@@ -340,8 +368,7 @@ class ClickService:
             # Whatever is known about it: a scanner following a one-time link would consume it.
             return self._logged(click, _page(held_page(link.url, branding)), "unknown", "hold",
                                 ("single_use_not_followed",))
-        thresholds = UrlThresholds(suspicious_score=policy.url.thresholds.suspicious_score,
-                                   malicious_score=policy.url.thresholds.malicious_score)
+        thresholds = _thresholds(policy.url.thresholds.suspicious_score, policy.url.thresholds.malicious_score)
         cached = self.cache.get(key)
         if cached is not None:
             return self._decide(click, location, cached.verdict(thresholds), cached.reasons)
@@ -406,14 +433,13 @@ class ClickService:
         if not click.policy.url.allow_click_through or click.is_scanner:
             # Scanners never consume the proceed flow: they see the warning again.
             return self._warn(click, "suspicious", ("proceed_refused",))
-        norm = normalize_url(click.url)
-        key = norm.url if norm is not None else click.url
+        key = _normalized(click.url)
         intel = self.intel
         if intel is not None and intel.match(key):
             return self._decide(click, location, Verdict.MALICIOUS, ("intel_after_warning",))
         cached = self.cache.get(key)
-        thresholds = UrlThresholds(suspicious_score=click.policy.url.thresholds.suspicious_score,
-                                   malicious_score=click.policy.url.thresholds.malicious_score)
+        thresholds = _thresholds(click.policy.url.thresholds.suspicious_score,
+                                 click.policy.url.thresholds.malicious_score)
         if cached is not None and cached.verdict(thresholds) is Verdict.MALICIOUS:
             return self._decide(click, location, Verdict.MALICIOUS, cached.reasons)
         return self._logged(click, _redirect(location), "suspicious", "proceed", (f"proceed_click:{m['click']}",))
@@ -435,6 +461,25 @@ class ClickService:
                 reasons: tuple[str, ...]) -> ClickResponse:
         self._log(click, verdict, decision, reasons)
         return response
+
+
+_NO_BRANDING = Branding()
+
+
+@lru_cache(maxsize=1024)
+def _exclusions(entries: tuple[str, ...]) -> UrlExclusions:
+    return UrlExclusions(entries)
+
+
+@lru_cache(maxsize=50_000)
+def _normalized(url: str) -> str:
+    norm = normalize_url(url)
+    return norm.url if norm is not None else url
+
+
+@lru_cache(maxsize=256)
+def _thresholds(suspicious: float, malicious: float) -> UrlThresholds:
+    return UrlThresholds(suspicious_score=suspicious, malicious_score=malicious)
 
 
 def _shown(reasons: tuple[str, ...]) -> tuple[str, ...]:

@@ -7,6 +7,7 @@ without Accept-Language (browsers always send it). One strong signal is enough.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -23,6 +24,11 @@ def scanner_agents() -> tuple[str, ...]:
                  if line.strip() and not line.startswith("#"))
 
 
+@cache
+def _agents_re() -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(a) for a in scanner_agents()))
+
+
 @dataclass(frozen=True, slots=True)
 class ScannerSignal:
     is_scanner: bool
@@ -36,7 +42,7 @@ def classify(method: str, headers: Mapping[str, str], *, issued_at: float, now: 
     agent = headers.get("user-agent", "").lower()
     if not agent:
         signals.append("scanner_no_user_agent")
-    elif any(a in agent for a in scanner_agents()):
+    elif _agents_re().search(agent):
         signals.append("scanner_user_agent")
     if method.upper() == "HEAD":
         signals.append("scanner_head_request")
