@@ -75,7 +75,7 @@ def refusal(ip: IPAddress, allow: Iterable[Network] = ()) -> str | None:
             return "scoped IPv6 address"
         inner = embedded_ipv4(ip)
         if inner is not None:
-            candidates.append(inner)
+            candidates = [inner]  # the IPv4 address is where the packets go: judge that
     for addr in candidates:
         if any(addr in net for net in METADATA if net.version == addr.version):
             return f"cloud metadata address {addr}"

@@ -258,7 +258,8 @@ def _script_findings(page: _Page, rules: dict[str, PageRule]) -> list[Finding]:
                 out.append(rule.finding(m3.group(0)[:80], "encoded_blob", how="a long encoded string decoded at run time"))
     rtl = _RTL.search(page.text) or _RTL.search(" ".join(_attr(a, "href") for a in page.tree.css("a")))
     if rtl:
-        out.append(rules["page_rtl_override"].finding(f"U+{ord(rtl.group(0)):04X}", evidence=f"U+{ord(rtl.group(0)):04X}"))
+        code = f"U+{ord(rtl.group(0)):04X}"
+        out.append(rules["page_rtl_override"].finding(code, char=code))
     if _SMUGGLE_BLOB.search(src) and (_SMUGGLE_SAVE.search(src) and _SMUGGLE_DOWNLOAD.search(src)
                                        or "mssaveoropenblob" in page.lower):
         out.append(rules["page_html_smuggling"].finding("new Blob + download", how="Blob saved by script"))
