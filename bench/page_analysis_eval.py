@@ -6,7 +6,8 @@ Serves ``pages/login-benign`` (legitimate login and sign-up pages), ``pages/phis
 HTML attachments, ``.txt`` files holding HTML) and ``pages/kit-museum`` (phishing-kit
 reconstructions) on 127.0.0.1 (port 80 when it can be bound), each page under the host it was
 saved from when the page tells (see ``origin_host``; same rule for every set), else a neutral name
-``p<n>.pages-eval.example``; an injected resolver maps exactly these names to loopback. Runs ``ClickAnalyzer.analyze`` exactly as the redirector does. Prints per set:
+``p<n>.pages-eval.example``; an injected resolver maps exactly these names to loopback.
+Runs ``ClickAnalyzer.analyze`` exactly as the redirector does. Prints per set:
 pages, MALICIOUS %, SUSPICIOUS %, flagged (either) %. Targets: login-benign MALICIOUS <= 2 %;
 phish-html and kit-museum flagged >= 90 %.
 """
@@ -34,10 +35,10 @@ from starlette.routing import Route
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from connectors.fetcher import SafeFetcher  # noqa: E402
-from tap_core.click.analyze import ClickAnalyzer  # noqa: E402
-from tap_core.click.fetch import FetchLimits  # noqa: E402
-from tap_core.findings import Verdict  # noqa: E402
+from connectors.fetcher import SafeFetcher
+from tap_core.click.analyze import ClickAnalyzer
+from tap_core.click.fetch import FetchLimits
+from tap_core.findings import Verdict
 
 SETS = ("login-benign", "phish-html", "kit-museum")
 HOST_SUFFIX = ".pages-eval.example"
@@ -47,8 +48,11 @@ def collect(corpus: Path) -> dict[str, list[Path]]:
     pages: dict[str, list[Path]] = {}
     for name in SETS:
         folder = corpus / "pages" / name
-        files = [p for p in sorted(folder.rglob("*")) if p.is_file()
-                 and (p.suffix in (".html", ".htm") or p.name.endswith((".html.txt", ".htm.txt")))]
+        files = [
+            p
+            for p in sorted(folder.rglob("*"))
+            if p.is_file() and (p.suffix in (".html", ".htm") or p.name.endswith((".html.txt", ".htm.txt")))
+        ]
         pages[name] = files
     return pages
 
@@ -115,8 +119,14 @@ def main(argv: list[str] | None = None) -> int:
 
     sock = bind()
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(Starlette(routes=[Route("/{p:path}", page)]), log_level="warning",
-                                           lifespan="off", access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            Starlette(routes=[Route("/{p:path}", page)]),
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+        )
+    )
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
     thread.start()
     while not server.started:
@@ -128,18 +138,30 @@ def main(argv: list[str] | None = None) -> int:
         raise OSError("the evaluation resolves only its own names")
 
     async def run() -> list[dict[str, object]]:
-        fetcher = SafeFetcher(allow_networks=[ipaddress.ip_network("127.0.0.0/8")], resolver=resolver,
-                              limits=FetchLimits(timeout_seconds=20))
+        fetcher = SafeFetcher(
+            allow_networks=[ipaddress.ip_network("127.0.0.0/8")],
+            resolver=resolver,
+            limits=FetchLimits(timeout_seconds=20),
+        )
         analyzer = ClickAnalyzer(fetcher)
         ClickAnalyzer.warm_up()
-        out = []
+        out: list[dict[str, object]] = []
         for set_name, host, page_path in jobs:
             url = f"http://{host}" if port == 80 else f"http://{host}:{port}"
             analysis = await analyzer.analyze(url + page_path)
             path = by_host[page_path.split("/")[1]]
-            out.append({"set": set_name, "page": str(path.relative_to(args.corpus)), "url": url + page_path, "verdict": analysis.verdict.value,
-                        "score": analysis.score, "reasons": analysis.reasons, "fetched": analysis.fetched,
-                        "error": analysis.error})
+            out.append(
+                {
+                    "set": set_name,
+                    "page": str(path.relative_to(args.corpus)),
+                    "url": url + page_path,
+                    "verdict": analysis.verdict.value,
+                    "score": analysis.score,
+                    "reasons": analysis.reasons,
+                    "fetched": analysis.fetched,
+                    "error": analysis.error,
+                }
+            )
         await fetcher.aclose()
         return out
 
@@ -160,8 +182,10 @@ def main(argv: list[str] | None = None) -> int:
         counts = Counter(r["verdict"] for r in rows)
         n = len(rows)
         mal, sus = counts[Verdict.MALICIOUS.value], counts[Verdict.SUSPICIOUS.value]
-        print(f"{set_name:<14}{n:>6}{mal / n:>11.1%}{sus / n:>12.1%}{(mal + sus) / n:>9.1%}"
-              f"{sum(1 for r in rows if not r['fetched']):>13}")
+        print(
+            f"{set_name:<14}{n:>6}{mal / n:>11.1%}{sus / n:>12.1%}{(mal + sus) / n:>9.1%}"
+            f"{sum(1 for r in rows if not r['fetched']):>13}"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     return 0

@@ -43,7 +43,9 @@ def _codec(port: int) -> Any:
 def _link(port: int) -> str:
     from tap_core.urls.links import LinkContext, message_ref
 
-    return _codec(port).wrap(DEST, LinkContext("bench-tenant", "ann@bench.example", message_ref("m1"), 1_700_000_000))
+    return _codec(port).wrap(
+        DEST, LinkContext("bench-tenant", "ann@bench.example", message_ref("m1"), 1_700_000_000)
+    )
 
 
 def _redirector_app(port: int) -> Any:
@@ -68,8 +70,16 @@ def _redirector_app(port: int) -> Any:
     policy = Policy()
     log = MemoryClickLog()
     settings = ClickSettings(click_rate_limit=10**9)  # measure the path, not the limiter's refusals
-    service = ClickService(_codec(port), lambda _t: policy, cache, IntelIndex(), ClickAnalyzer(None), log,
-                           MemoryRateLimiter(), settings)
+    service = ClickService(
+        _codec(port),
+        lambda _t: policy,
+        cache,
+        IntelIndex(),
+        ClickAnalyzer(None),
+        log,
+        MemoryRateLimiter(),
+        settings,
+    )
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         """The thin route function_app.py has, as a bare ASGI callable (no framework overhead)."""
@@ -78,13 +88,21 @@ def _redirector_app(port: int) -> Any:
         if len(log.records) > 100_000:
             log.records.clear()  # bounded memory over a long run
         path = scope["path"]
-        token = path[len("/api/r/"):] if path.startswith("/api/r/") else ""
+        token = path[len("/api/r/") :] if path.startswith("/api/r/") else ""
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         client = scope.get("client") or ("", 0)
-        reply = await service.handle(ClickRequest(scope["method"], token, scope["query_string"].decode("latin-1"),
-                                                  headers, client[0]))
-        await send({"type": "http.response.start", "status": reply.status,
-                    "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers.items()]})
+        reply = await service.handle(
+            ClickRequest(scope["method"], token, scope["query_string"].decode("latin-1"), headers, client[0])
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": reply.status,
+                "headers": [
+                    (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers.items()
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": reply.body})
 
     return app
@@ -94,8 +112,13 @@ async def _bare_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """Only a 302, as small as an ASGI app gets."""
     if scope["type"] != "http":
         return
-    await send({"type": "http.response.start", "status": 302,
-                "headers": [(b"location", DEST.encode()), (b"content-length", b"0")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 302,
+            "headers": [(b"location", DEST.encode()), (b"content-length", b"0")],
+        }
+    )
     await send({"type": "http.response.body", "body": b""})
 
 
@@ -124,8 +147,12 @@ def _wait(port: int) -> None:
 
 
 def _wrk(url: str, seconds: int, connections: int) -> tuple[float, float]:
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     m = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
     assert m is not None
@@ -138,8 +165,10 @@ async def _python_load(url: str, seconds: int, connections: int) -> tuple[float,
 
     latencies: list[float] = []
     stop = time.perf_counter() + seconds
-    async with httpx.AsyncClient(follow_redirects=False, trust_env=False,
-                                 limits=httpx.Limits(max_connections=connections)) as client:
+    async with httpx.AsyncClient(
+        follow_redirects=False, trust_env=False, limits=httpx.Limits(max_connections=connections)
+    ) as client:
+
         async def worker() -> None:
             while time.perf_counter() < stop:
                 t = time.perf_counter()
@@ -163,7 +192,10 @@ def measure(kind: str, seconds: int, connections: int, use_wrk: bool) -> tuple[f
         import httpx
 
         first = httpx.get(url, follow_redirects=False, trust_env=False)
-        assert first.status_code == 302 and first.headers["location"] == DEST, (first.status_code, first.text[:200])
+        assert first.status_code == 302 and first.headers["location"] == DEST, (
+            first.status_code,
+            first.text[:200],
+        )
         if use_wrk:
             _wrk(url, 1, connections)  # warm-up
             return _wrk(url, seconds, connections)
@@ -180,8 +212,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--python-load", action="store_true", help="use the asyncio generator even if wrk exists")
     args = ap.parse_args(argv)
     use_wrk = shutil.which("wrk") is not None and not args.python_load
-    print(f"load generator: {'wrk' if use_wrk else 'python asyncio'}; {args.seconds} s each, "
-          f"{args.connections} connections; cpus {os.cpu_count()}")
+    print(
+        f"load generator: {'wrk' if use_wrk else 'python asyncio'}; {args.seconds} s each, "
+        f"{args.connections} connections; cpus {os.cpu_count()}"
+    )
     bare = measure("bare", args.seconds, args.connections, use_wrk)
     red = measure("redirector", args.seconds, args.connections, use_wrk)
     print(f"{'app':<34}{'req/s':>10}{'p99 ms':>9}")

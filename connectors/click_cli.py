@@ -38,8 +38,11 @@ def register(subparsers: Any) -> None:
 
 def record(analysis: ClickAnalysis, details: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "url": analysis.url, "verdict": analysis.verdict.value, "reasons": analysis.reasons,
-        "final_url": analysis.final_url, "fetched": analysis.fetched,
+        "url": analysis.url,
+        "verdict": analysis.verdict.value,
+        "reasons": analysis.reasons,
+        "final_url": analysis.final_url,
+        "fetched": analysis.fetched,
     }
     if details:
         out["score"] = analysis.score
@@ -48,21 +51,35 @@ def record(analysis: ClickAnalysis, details: bool = False) -> dict[str, Any]:
     return out
 
 
-async def check_urls(urls: Sequence[str], *, settings: ClickSettings, policy: Policy,
-                     intel: IntelIndex | None = None, details: bool = False) -> list[dict[str, Any]]:
-    fetcher = SafeFetcher(allow_networks=parse_networks(settings.scan_allow_networks), limits=FetchLimits(
-        max_redirects=settings.scan_max_redirects, max_bytes=settings.scan_max_bytes,
-        timeout_seconds=settings.click_analysis_timeout_seconds))
+async def check_urls(
+    urls: Sequence[str],
+    *,
+    settings: ClickSettings,
+    policy: Policy,
+    intel: IntelIndex | None = None,
+    details: bool = False,
+) -> list[dict[str, Any]]:
+    fetcher = SafeFetcher(
+        allow_networks=parse_networks(settings.scan_allow_networks),
+        limits=FetchLimits(
+            max_redirects=settings.scan_max_redirects,
+            max_bytes=settings.scan_max_bytes,
+            timeout_seconds=settings.click_analysis_timeout_seconds,
+        ),
+    )
     analyzer = ClickAnalyzer(fetcher)
-    thresholds = UrlThresholds(suspicious_score=policy.url.thresholds.suspicious_score,
-                               malicious_score=policy.url.thresholds.malicious_score)
+    thresholds = UrlThresholds(
+        suspicious_score=policy.url.thresholds.suspicious_score,
+        malicious_score=policy.url.thresholds.malicious_score,
+    )
     out: list[dict[str, Any]] = []
     try:
         for url in urls:
             try:
                 async with asyncio.timeout(settings.click_analysis_timeout_seconds + 1):
-                    analysis = await analyzer.analyze(url, intel=intel, thresholds=thresholds,
-                                                      tenant_domains=policy.internal_domains)
+                    analysis = await analyzer.analyze(
+                        url, intel=intel, thresholds=thresholds, tenant_domains=policy.internal_domains
+                    )
             except TimeoutError:
                 analysis = ClickAnalysis(url=url, verdict=Verdict.CLEAN, score=0.0, error="timeout")
             out.append(record(analysis, details))
@@ -90,8 +107,9 @@ def cmd_check_url(args: argparse.Namespace, settings: object = None) -> int:
         except FeedLoadError as exc:
             print(f"tap365 check-url: {exc}", file=sys.stderr)
             return 2
-    for line in asyncio.run(check_urls(args.urls, settings=click_settings, policy=policy, intel=intel,
-                                       details=args.details)):
+    for line in asyncio.run(
+        check_urls(args.urls, settings=click_settings, policy=policy, intel=intel, details=args.details)
+    ):
         print(json.dumps(line, ensure_ascii=False), flush=True)
     return 0
 

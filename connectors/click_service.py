@@ -33,8 +33,8 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Literal, Protocol
 from urllib.parse import quote, urlsplit
 
@@ -65,7 +65,9 @@ from tap_core.urls.normalize import normalize_url
 log = logging.getLogger(__name__)
 
 _TOKEN = re.compile(r"1\.[A-Za-z0-9_-]{1,16}\.[A-Za-z0-9_-]{8,2048}\.[A-Za-z0-9_-]{22}")
-_PROCEED = re.compile(r"go\.(?P<click>[A-Za-z0-9_-]{8,128})\.(?P<exp>[0-9]{1,12})\.(?P<sig>[A-Za-z0-9_-]{22})")
+_PROCEED = re.compile(
+    r"go\.(?P<click>[A-Za-z0-9_-]{8,128})\.(?P<exp>[0-9]{1,12})\.(?P<sig>[A-Za-z0-9_-]{22})"
+)
 # Characters allowed verbatim in a Location header; everything else is %-encoded or refused.
 _SAFE_URL_CHARS = "!#$%&'()*+,-./:;=?@[]_~"
 _UNSAFE = re.compile(r"[\x00-\x20\x7f\\]")
@@ -120,8 +122,13 @@ class CachedVerdict:
     final_url: str = ""
 
     def verdict(self, thresholds: UrlThresholds) -> Verdict:
-        v = (Verdict.MALICIOUS if self.score >= thresholds.malicious_score
-             else Verdict.SUSPICIOUS if self.score >= thresholds.suspicious_score else Verdict.CLEAN)
+        v = (
+            Verdict.MALICIOUS
+            if self.score >= thresholds.malicious_score
+            else Verdict.SUSPICIOUS
+            if self.score >= thresholds.suspicious_score
+            else Verdict.CLEAN
+        )
         return Verdict.worst([v, self.forced]) if self.forced else v
 
 
@@ -215,7 +222,7 @@ def safe_location(url: str) -> str | None:
         return None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
-    if not url.lower().startswith(("http://", "https://")) or url[len(parts.scheme) + 3:][:1] in ("/", ""):
+    if not url.lower().startswith(("http://", "https://")) or url[len(parts.scheme) + 3 :][:1] in ("/", ""):
         return None  # "https:///evil" and the like
     if parts.username is not None or parts.password is not None:
         return None  # "https://bank.com@evil.example": a deception, not a destination
@@ -235,9 +242,16 @@ def _page(page: RenderedPage) -> ClickResponse:
 
 
 def _redirect(location: str) -> ClickResponse:
-    return ClickResponse(302, {"Location": location, "Cache-Control": "no-store",
-                               "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff",
-                               "Content-Length": "0"})
+    return ClickResponse(
+        302,
+        {
+            "Location": location,
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Length": "0",
+        },
+    )
 
 
 @dataclass(slots=True)
@@ -257,11 +271,20 @@ class _Click:
 
 
 class ClickService:
-    def __init__(self, codec: LinkCodec, policy_lookup: Callable[[str], Policy], verdict_cache: VerdictCache,
-                 intel: IntelIndex | Callable[[], IntelIndex] | None, analyzer: ClickAnalyzer,
-                 click_log: ClickLog, rate_limiter: RateLimiter, settings: ClickSettings | None = None, *,
-                 branding_lookup: Callable[[str], Branding] | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        codec: LinkCodec,
+        policy_lookup: Callable[[str], Policy],
+        verdict_cache: VerdictCache,
+        intel: IntelIndex | Callable[[], IntelIndex] | None,
+        analyzer: ClickAnalyzer,
+        click_log: ClickLog,
+        rate_limiter: RateLimiter,
+        settings: ClickSettings | None = None,
+        *,
+        branding_lookup: Callable[[str], Branding] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.codec = codec
         self.policy_lookup = policy_lookup
         self.cache = verdict_cache
@@ -341,8 +364,9 @@ class ClickService:
         if location is None:
             return _page(error_page(branding, "The link's destination is not a web address."))
         link_id = path.rsplit(".", 1)[-1]
-        if not self.rate_limiter.hit(link_id, self.settings.click_rate_window_seconds,
-                                     self.settings.click_rate_limit):
+        if not self.rate_limiter.hit(
+            link_id, self.settings.click_rate_window_seconds, self.settings.click_rate_limit
+        ):
             return _page(rate_limited_page(branding, self.settings.click_rate_window_seconds))
         click = _Click(link, path, link_id, link.url, request, _lower(request.headers), policy, branding)
         burst = False
@@ -350,8 +374,13 @@ class ClickService:
             # A link's first click this second counts towards its message: > 3 links of one
             # message within a second is a scanner walking the message, not a reader.
             burst = not self.rate_limiter.hit("msg-" + link.context.message_ref.hex(), 1, 3)
-        signal = classify(request.method, click.headers, issued_at=link.context.issued_at, now=self.clock(),
-                          message_burst=burst)
+        signal = classify(
+            request.method,
+            click.headers,
+            issued_at=link.context.issued_at,
+            now=self.clock(),
+            message_burst=burst,
+        )
         click.is_scanner, click.signals = signal.is_scanner, signal.signals
 
         if _exclusions(tuple(policy.url.do_not_rewrite)).match(link.url):
@@ -366,31 +395,49 @@ class ClickService:
             return self._decide(click, location, Verdict.MALICIOUS, reasons)
         if click.is_scanner and single_use(key) is not None:
             # Whatever is known about it: a scanner following a one-time link would consume it.
-            return self._logged(click, _page(held_page(link.url, branding)), "unknown", "hold",
-                                ("single_use_not_followed",))
-        thresholds = _thresholds(policy.url.thresholds.suspicious_score, policy.url.thresholds.malicious_score)
+            return self._logged(
+                click, _page(held_page(link.url, branding)), "unknown", "hold", ("single_use_not_followed",)
+            )
+        thresholds = _thresholds(
+            policy.url.thresholds.suspicious_score, policy.url.thresholds.malicious_score
+        )
         cached = self.cache.get(key)
         if cached is not None:
             return self._decide(click, location, cached.verdict(thresholds), cached.reasons)
         if click.is_scanner:  # static evidence only: no fetch, no cache write
-            static = await self.analyzer.analyze(key, intel=intel, thresholds=thresholds,
-                                                 tenant_domains=policy.internal_domains, allow_fetch=False)
+            static = await self.analyzer.analyze(
+                key,
+                intel=intel,
+                thresholds=thresholds,
+                tenant_domains=policy.internal_domains,
+                allow_fetch=False,
+            )
             return self._decide(click, location, static.verdict, tuple(static.reasons))
         analysis = await self._analyze(key, intel, thresholds, policy)
         reasons = tuple(analysis.reasons)
         if analysis.error and analysis.verdict is Verdict.CLEAN:
-            return self._on_error(click, location, reasons + (f"analysis_{analysis.error}",))
+            return self._on_error(click, location, (*reasons, f"analysis_{analysis.error}"))
         forced = [f.verdict for f in analysis.findings if f.verdict is not None]
-        self.cache.put(key, CachedVerdict(analysis.score, reasons, Verdict.worst(forced) if forced else None,
-                                          self.clock(), analysis.final_url))
+        self.cache.put(
+            key,
+            CachedVerdict(
+                analysis.score,
+                reasons,
+                Verdict.worst(forced) if forced else None,
+                self.clock(),
+                analysis.final_url,
+            ),
+        )
         return self._decide(click, location, analysis.verdict, reasons)
 
-    async def _analyze(self, url: str, intel: IntelIndex | None, thresholds: UrlThresholds,
-                       policy: Policy) -> ClickAnalysis:
+    async def _analyze(
+        self, url: str, intel: IntelIndex | None, thresholds: UrlThresholds, policy: Policy
+    ) -> ClickAnalysis:
         try:
             async with asyncio.timeout(self.settings.click_analysis_timeout_seconds):
-                return await self.analyzer.analyze(url, intel=intel, thresholds=thresholds,
-                                                   tenant_domains=policy.internal_domains)
+                return await self.analyzer.analyze(
+                    url, intel=intel, thresholds=thresholds, tenant_domains=policy.internal_domains
+                )
         except TimeoutError:
             return ClickAnalysis(url=url, verdict=Verdict.CLEAN, score=0.0, error="timeout")
 
@@ -399,15 +446,19 @@ class ClickService:
         if mode == "allow":
             return self._logged(click, _redirect(location), "unknown", "redirect", reasons)
         if mode == "block":
-            return self._logged(click, _page(unavailable_page(click.url, click.branding)), "unknown", "block",
-                                reasons)
+            return self._logged(
+                click, _page(unavailable_page(click.url, click.branding)), "unknown", "block", reasons
+            )
         return self._warn(click, "unknown", reasons)
 
-    def _decide(self, click: _Click, location: str, verdict: Verdict, reasons: tuple[str, ...]) -> ClickResponse:
+    def _decide(
+        self, click: _Click, location: str, verdict: Verdict, reasons: tuple[str, ...]
+    ) -> ClickResponse:
         if verdict is Verdict.MALICIOUS:
             shown = _shown(reasons)
-            return self._logged(click, _page(block_page(click.url, shown, click.branding)), verdict.value, "block",
-                                reasons)
+            return self._logged(
+                click, _page(block_page(click.url, shown, click.branding)), verdict.value, "block", reasons
+            )
         if verdict is Verdict.SUSPICIOUS:
             return self._warn(click, verdict.value, reasons)
         return self._logged(click, _redirect(location), verdict.value, "redirect", reasons)
@@ -423,13 +474,17 @@ class ClickService:
 
     def _proceed(self, click: _Click, m: re.Match[str], location: str) -> ClickResponse:
         try:
-            expected = self._proceed_sig(click.link.kid, m["click"], int(m["exp"]), click.token, click.link.url)
+            expected = self._proceed_sig(
+                click.link.kid, m["click"], int(m["exp"]), click.token, click.link.url
+            )
         except LinkError:
             return _page(error_page(click.branding))
         if not hmac.compare_digest(expected.encode("ascii"), m["sig"].encode("ascii")):
             return _page(error_page(click.branding))
         if int(m["exp"]) < self.clock():
-            return _page(error_page(click.branding, "The option to continue has expired; open the link again."))
+            return _page(
+                error_page(click.branding, "The option to continue has expired; open the link again.")
+            )
         if not click.policy.url.allow_click_through or click.is_scanner:
             # Scanners never consume the proceed flow: they see the warning again.
             return self._warn(click, "suspicious", ("proceed_refused",))
@@ -438,18 +493,28 @@ class ClickService:
         if intel is not None and intel.match(key):
             return self._decide(click, location, Verdict.MALICIOUS, ("intel_after_warning",))
         cached = self.cache.get(key)
-        thresholds = _thresholds(click.policy.url.thresholds.suspicious_score,
-                                 click.policy.url.thresholds.malicious_score)
+        thresholds = _thresholds(
+            click.policy.url.thresholds.suspicious_score, click.policy.url.thresholds.malicious_score
+        )
         if cached is not None and cached.verdict(thresholds) is Verdict.MALICIOUS:
             return self._decide(click, location, Verdict.MALICIOUS, cached.reasons)
-        return self._logged(click, _redirect(location), "suspicious", "proceed", (f"proceed_click:{m['click']}",))
+        return self._logged(
+            click, _redirect(location), "suspicious", "proceed", (f"proceed_click:{m['click']}",)
+        )
 
     def _log(self, click: _Click, verdict: str, decision: str, reasons: tuple[str, ...]) -> ClickRecord:
         record = ClickRecord(
-            tenant_id=click.link.context.tenant_id, recipient=click.link.context.recipient, url=click.url,
-            verdict=verdict, decision=decision, at=datetime.fromtimestamp(self.clock(), UTC),
-            reasons=tuple(reasons) + click.signals, user_agent=click.headers.get("user-agent", "")[:1000],
-            client_ip=click.request.client_ip, is_scanner=click.is_scanner, link_id=click.link_id,
+            tenant_id=click.link.context.tenant_id,
+            recipient=click.link.context.recipient,
+            url=click.url,
+            verdict=verdict,
+            decision=decision,
+            at=datetime.fromtimestamp(self.clock(), UTC),
+            reasons=tuple(reasons) + click.signals,
+            user_agent=click.headers.get("user-agent", "")[:1000],
+            client_ip=click.request.client_ip,
+            is_scanner=click.is_scanner,
+            link_id=click.link_id,
         )
         try:
             return self.click_log.append(record)
@@ -457,8 +522,9 @@ class ClickService:
             log.exception("click log append failed")
             return record
 
-    def _logged(self, click: _Click, response: ClickResponse, verdict: str, decision: str,
-                reasons: tuple[str, ...]) -> ClickResponse:
+    def _logged(
+        self, click: _Click, response: ClickResponse, verdict: str, decision: str, reasons: tuple[str, ...]
+    ) -> ClickResponse:
         self._log(click, verdict, decision, reasons)
         return response
 

@@ -30,18 +30,46 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 # Not covered (or not reliably) by ipaddress's is_global across Python versions.
-_ALWAYS_REFUSED: tuple[Network, ...] = tuple(ipaddress.ip_network(n) for n in (
-    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
-    "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15",
-    "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4", "255.255.255.255/32",
-    "::/128", "::1/128", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8", "2001:db8::/32",
-    "100::/64",
-))
+_ALWAYS_REFUSED: tuple[Network, ...] = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.0.0.0/24",
+        "192.0.2.0/24",
+        "192.88.99.0/24",
+        "192.168.0.0/16",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
+        "255.255.255.255/32",
+        "::/128",
+        "::1/128",
+        "fc00::/7",
+        "fe80::/10",
+        "fec0::/10",
+        "ff00::/8",
+        "2001:db8::/32",
+        "100::/64",
+    )
+)
 #: Cloud instance-metadata endpoints: refused even inside an allowed network.
-METADATA: tuple[Network, ...] = tuple(ipaddress.ip_network(n) for n in (
-    "169.254.169.254/32", "169.254.170.2/32", "100.100.100.200/32", "fd00:ec2::254/128",
-    "192.0.0.192/32",
-))
+METADATA: tuple[Network, ...] = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "169.254.169.254/32",
+        "169.254.170.2/32",
+        "100.100.100.200/32",
+        "fd00:ec2::254/128",
+        "192.0.0.192/32",
+    )
+)
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
 _V4_COMPAT = ipaddress.ip_network("::/96")
@@ -99,8 +127,14 @@ def numeric_host(host: str) -> IPAddress | None:
     if not 1 <= len(parts) <= 4 or not all(_NUMERIC_PART.match(p) for p in parts):
         return None
     try:
-        values = [int(p, 16) if p.lower().startswith("0x") else int(p, 8) if len(p) > 1 and p.startswith("0")
-                  else int(p) for p in parts]
+        values = [
+            int(p, 16)
+            if p.lower().startswith("0x")
+            else int(p, 8)
+            if len(p) > 1 and p.startswith("0")
+            else int(p)
+            for p in parts
+        ]
     except ValueError:
         return None
     last_bits = 8 * (5 - len(values))
@@ -122,9 +156,15 @@ async def system_resolver(host: str, port: int) -> list[str]:
 class SafeFetcher:
     """``fetch(url)``: one GET through vetted, pinned addresses. Safe to share between tasks."""
 
-    def __init__(self, *, allow_networks: Iterable[Network] = (), limits: FetchLimits | None = None,
-                 resolver: Resolver | None = None, user_agent: str = USER_AGENT,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        allow_networks: Iterable[Network] = (),
+        limits: FetchLimits | None = None,
+        resolver: Resolver | None = None,
+        user_agent: str = USER_AGENT,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.allow = tuple(allow_networks)
         self.limits = limits or FetchLimits()
         self._resolve = resolver or system_resolver
@@ -132,8 +172,11 @@ class SafeFetcher:
         # No keep-alive: a pooled connection is keyed by IP, and must never be reused for
         # another host name (SNI and certificate check belong to one name).
         self._client = httpx.AsyncClient(
-            verify=ssl_context or ssl.create_default_context(), trust_env=False, follow_redirects=False,
-            limits=httpx.Limits(max_keepalive_connections=0), timeout=self.limits.timeout_seconds,
+            verify=ssl_context or ssl.create_default_context(),
+            trust_env=False,
+            follow_redirects=False,
+            limits=httpx.Limits(max_keepalive_connections=0),
+            timeout=self.limits.timeout_seconds,
         )
 
     async def aclose(self) -> None:
@@ -191,15 +234,30 @@ class SafeFetcher:
             parts = urlsplit(current)
             ip_text = f"[{addr}]" if addr.version == 6 else str(addr)
             default = 443 if scheme == "https" else 80
-            pinned = urlunsplit((scheme, ip_text if port == default else f"{ip_text}:{port}",
-                                 parts.path or "/", parts.query, ""))
+            pinned = urlunsplit(
+                (
+                    scheme,
+                    ip_text if port == default else f"{ip_text}:{port}",
+                    parts.path or "/",
+                    parts.query,
+                    "",
+                )
+            )
             host_header = host if port == default else f"{host}:{port}"
             if ":" in host and not host.startswith("["):
                 host_header = f"[{host}]" if port == default else f"[{host}]:{port}"
-            request = httpx.Request("GET", pinned, headers={
-                "Host": host_header, "User-Agent": self.user_agent, "Accept": "*/*",
-                "Accept-Language": "en", "Accept-Encoding": "gzip, deflate",
-            }, extensions={"sni_hostname": host} if scheme == "https" else {})
+            request = httpx.Request(
+                "GET",
+                pinned,
+                headers={
+                    "Host": host_header,
+                    "User-Agent": self.user_agent,
+                    "Accept": "*/*",
+                    "Accept-Language": "en",
+                    "Accept-Encoding": "gzip, deflate",
+                },
+                extensions={"sni_hostname": host} if scheme == "https" else {},
+            )
             try:
                 response = await self._client.send(request, stream=True)
             except httpx.HTTPError as exc:
@@ -235,9 +293,25 @@ class SafeFetcher:
         return b"".join(chunks), False
 
     @staticmethod
-    def _page(url: str, final: str, response: httpx.Response, body: bytes, truncated: bool,
-              hops: list[str], stopped: str, addr: IPAddress) -> FetchedPage:
+    def _page(
+        url: str,
+        final: str,
+        response: httpx.Response,
+        body: bytes,
+        truncated: bool,
+        hops: list[str],
+        stopped: str,
+        addr: IPAddress,
+    ) -> FetchedPage:
         headers = {k.lower(): v for k, v in response.headers.items()}
-        return FetchedPage(url=url, final_url=final, status=response.status_code, headers=headers,
-                           body=body, truncated=truncated, hops=tuple(hops), stopped_at=stopped,
-                           address=str(addr))
+        return FetchedPage(
+            url=url,
+            final_url=final,
+            status=response.status_code,
+            headers=headers,
+            body=body,
+            truncated=truncated,
+            hops=tuple(hops),
+            stopped_at=stopped,
+            address=str(addr),
+        )

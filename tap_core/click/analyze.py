@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 from tap_core.attachments.engine import AttachmentEngine
 from tap_core.attachments.filetype import identify, is_dangerous_type
-from tap_core.click.fetch import FetchBlocked, FetchedPage, FetchError, Fetcher
+from tap_core.click.fetch import FetchBlocked, FetchedPage, Fetcher, FetchError
 from tap_core.click.page import analyze_html, page_rules, redirect_targets
 from tap_core.click.single_use import single_use
 from tap_core.findings import Finding, Verdict
@@ -48,8 +48,13 @@ class ClickAnalysis:
 
 def _verdict(findings: Sequence[Finding], thresholds: UrlThresholds) -> tuple[Verdict, float]:
     score = round(sum(f.score for f in findings), 2)
-    verdict = (Verdict.MALICIOUS if score >= thresholds.malicious_score
-               else Verdict.SUSPICIOUS if score >= thresholds.suspicious_score else Verdict.CLEAN)
+    verdict = (
+        Verdict.MALICIOUS
+        if score >= thresholds.malicious_score
+        else Verdict.SUSPICIOUS
+        if score >= thresholds.suspicious_score
+        else Verdict.CLEAN
+    )
     return Verdict.worst([verdict, *(f.verdict for f in findings if f.verdict is not None)]), score
 
 
@@ -89,16 +94,23 @@ class ClickAnalyzer:
             self._engine = AttachmentEngine()  # compiles YARA rules: only when a file shows up
         return self._engine
 
-    async def analyze(self, url: str, *, intel: IntelIndex | None = None,
-                      thresholds: UrlThresholds | None = None, tenant_domains: Sequence[str] = (),
-                      allow_fetch: bool = True) -> ClickAnalysis:
+    async def analyze(
+        self,
+        url: str,
+        *,
+        intel: IntelIndex | None = None,
+        thresholds: UrlThresholds | None = None,
+        tenant_domains: Sequence[str] = (),
+        allow_fetch: bool = True,
+    ) -> ClickAnalysis:
         thresholds = thresholds or UrlThresholds()
         norm = normalize_url(url)
         target = norm.url if norm is not None else url
         static = assess_url(target, intel=intel, thresholds=thresholds, tenant_domains=tenant_domains)
         findings = list(static.findings)
-        done = ClickAnalysis(url=url, verdict=static.verdict, score=static.score, findings=findings,
-                             final_url=target)
+        done = ClickAnalysis(
+            url=url, verdict=static.verdict, score=static.score, findings=findings, final_url=target
+        )
         if static.verdict is Verdict.MALICIOUS and any(f.verdict for f in findings):
             return done  # listed by intelligence: nothing to learn from fetching it
         once = single_use(target)
@@ -111,13 +123,25 @@ class ClickAnalyzer:
         try:
             page = await self.fetcher.fetch(target, stop_before=lambda u: single_use(u) is not None)
         except FetchBlocked as exc:
-            findings.append(Finding(name="fetch_refused", score=0.0, evidence=exc.detail or exc.code,
-                                    reason="The destination was not fetched: it is not a public web address."))
+            findings.append(
+                Finding(
+                    name="fetch_refused",
+                    score=0.0,
+                    evidence=exc.detail or exc.code,
+                    reason="The destination was not fetched: it is not a public web address.",
+                )
+            )
             done.error = exc.code
             return done
         except FetchError as exc:
-            findings.append(Finding(name="fetch_failed", score=0.0, evidence=exc.detail or exc.code,
-                                    reason=f"The destination could not be fetched ({exc.code})."))
+            findings.append(
+                Finding(
+                    name="fetch_failed",
+                    score=0.0,
+                    evidence=exc.detail or exc.code,
+                    reason=f"The destination could not be fetched ({exc.code}).",
+                )
+            )
             done.error = exc.code
             return done
         done.fetched = True
@@ -126,16 +150,29 @@ class ClickAnalyzer:
         for hop in [*page.hops[1:], page.stopped_at]:
             if hop:
                 hop_view = assess_url(hop, intel=intel, thresholds=thresholds, tenant_domains=tenant_domains)
-                _merge(findings, [f for f in hop_view.findings if f.verdict is not None or hop == page.final_url],
-                       where=f"redirect to {hop[:120]}")
+                _merge(
+                    findings,
+                    [f for f in hop_view.findings if f.verdict is not None or hop == page.final_url],
+                    where=f"redirect to {hop[:120]}",
+                )
         if page.stopped_at:
-            findings.append(Finding(name="single_use_redirect_not_followed", score=0.0, evidence=page.stopped_at[:300],
-                                    reason="A redirect to a single-use link was not followed."))
+            findings.append(
+                Finding(
+                    name="single_use_redirect_not_followed",
+                    score=0.0,
+                    evidence=page.stopped_at[:300],
+                    reason="A redirect to a single-use link was not followed.",
+                )
+            )
         findings.extend(await self._content(page))
         for nxt in redirect_targets(findings):
             if intel is not None:
                 nxt_view = assess_url(nxt, intel=intel, thresholds=thresholds)
-                _merge(findings, [f for f in nxt_view.findings if f.verdict is not None], where=f"page forwards to {nxt[:120]}")
+                _merge(
+                    findings,
+                    [f for f in nxt_view.findings if f.verdict is not None],
+                    where=f"page forwards to {nxt[:120]}",
+                )
         done.verdict, done.score = _verdict(findings, thresholds)
         return done
 
@@ -150,21 +187,35 @@ class ClickAnalyzer:
             return []
         out: list[Finding] = []
         m = _FILENAME.search(disposition)
-        name = unquote(m.group(1)).strip() if m else (urlsplit(page.final_url).path.rsplit("/", 1)[-1] or "download")
+        name = (
+            unquote(m.group(1)).strip()
+            if m
+            else (urlsplit(page.final_url).path.rsplit("/", 1)[-1] or "download")
+        )
         if is_attachment:
             out.append(rules["download_attachment"].finding(name, filename=name[:80]))
         kind = identify(page.body)
         if is_dangerous_type(kind.type):
-            out.append(rules["download_dangerous_type"].finding(f"{name}: {kind.type}", kind=kind.detail or kind.type))
+            out.append(
+                rules["download_dangerous_type"].finding(
+                    f"{name}: {kind.type}", kind=kind.detail or kind.type
+                )
+            )
         if page.body:
             result = await asyncio.to_thread(self.engine.scan, name, page.body)
             if result.verdict is not Verdict.CLEAN:
                 rule = rules["download_analysis"]
-                out.append(Finding(name="download_analysis", score=result.score,
-                                   reason=rule.reason.format(verdict=result.verdict.value,
-                                                             reasons=", ".join(result.reasons[:5])),
-                                   evidence=f"{name} sha256={result.sha256}", verdict=result.verdict
-                                   if result.verdict is Verdict.MALICIOUS else None))
+                out.append(
+                    Finding(
+                        name="download_analysis",
+                        score=result.score,
+                        reason=rule.reason.format(
+                            verdict=result.verdict.value, reasons=", ".join(result.reasons[:5])
+                        ),
+                        evidence=f"{name} sha256={result.sha256}",
+                        verdict=result.verdict if result.verdict is Verdict.MALICIOUS else None,
+                    )
+                )
         return out
 
 

@@ -50,15 +50,22 @@ class _Fields(dict[str, Any]):
 def page_rules() -> dict[str, PageRule]:
     table = tomllib.loads(data_text("page_rules.toml"))
     return {
-        name: PageRule(name, spec["reason"], float(spec.get("score", 0.0)),
-                       {k: float(v) for k, v in spec.get("scores", {}).items()})
+        name: PageRule(
+            name,
+            spec["reason"],
+            float(spec.get("score", 0.0)),
+            {k: float(v) for k, v in spec.get("scores", {}).items()},
+        )
         for name, spec in table.items()
     }
 
 
 def _lines(name: str) -> tuple[str, ...]:
-    return tuple(line.strip().lower() for line in data_text(name).splitlines()
-                 if line.strip() and not line.lstrip().startswith("#"))
+    return tuple(
+        line.strip().lower()
+        for line in data_text(name).splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    )
 
 
 @cache
@@ -75,40 +82,56 @@ def exfil_endpoints() -> tuple[str, ...]:
 def _lure_phrases() -> tuple[str, ...]:
     from tap_core.urls.platforms import data_text as url_data_text
 
-    return tuple(line.strip().lower() for line in url_data_text("lure_phrases.txt").splitlines()
-                 if line.strip() and not line.startswith("#"))
+    return tuple(
+        line.strip().lower()
+        for line in url_data_text("lure_phrases.txt").splitlines()
+        if line.strip() and not line.startswith("#")
+    )
 
 
 _LOGIN_WORDS = re.compile(
     r"\b(?:sign[ -]?in|log[ -]?in|log[ -]?on|password|passwort|contrase[ñn]a|mot de passe|senha|"
-    r"verify your|iniciar sesi[óo]n|inicia sesi[óo]n|anmelden|connexion|acceder|entrar)\b", re.I)
+    r"verify your|iniciar sesi[óo]n|inicia sesi[óo]n|anmelden|connexion|acceder|entrar)\b",
+    re.I,
+)
 _RTL = re.compile("[\u202e\u202d\u2066\u2067\u2068]")
 _DECODE_WRITE = re.compile(
     r"document\.write(?:ln)?\s*\(\s*(?:unescape|decodeURIComponent|atob|window\.atob|decodeURI|"
-    r"String\.fromCharCode)\s*\(", re.I)
+    r"String\.fromCharCode)\s*\(",
+    re.I,
+)
 _EVAL_CHAIN = re.compile(
     r"(?:\beval|\bFunction|setTimeout)\s*\(\s*(?:unescape|atob|window\.atob|decodeURIComponent|"
-    r"String\.fromCharCode|escape)\s*\(", re.I)
+    r"String\.fromCharCode|escape)\s*\(",
+    re.I,
+)
 _PACKER = re.compile(r"eval\s*\(\s*function\s*\(\s*p\s*,\s*a\s*,\s*c\s*,\s*k\s*,\s*e\s*,\s*[dr]\s*\)")
 _B64_BLOB = re.compile(r"(?:atob|base64_decode|b64decode)\s*\(\s*['\"]([A-Za-z0-9+/=]{200,})['\"]")
 _PCT_BLOB = re.compile(r"unescape\s*\(\s*['\"]((?:%[0-9a-fA-F]{2}){60,})")
 _JS_REDIRECT = re.compile(
     r"(?:window\.|document\.|top\.|self\.)?location(?:\.href)?\s*=\s*['\"](https?://[^'\"\s]+)|"
-    r"location\.(?:replace|assign)\s*\(\s*['\"](https?://[^'\"\s]+)", re.I)
+    r"location\.(?:replace|assign)\s*\(\s*['\"](https?://[^'\"\s]+)",
+    re.I,
+)
 _SMUGGLE_BLOB = re.compile(r"new\s+Blob\s*\(", re.I)
 _SMUGGLE_SAVE = re.compile(r"(?:msSaveOrOpenBlob|msSaveBlob|createObjectURL)\s*\(", re.I)
 _SMUGGLE_DOWNLOAD = re.compile(r"\.download\s*=|setAttribute\s*\(\s*['\"]download", re.I)
 _PREFILL = re.compile(
     r"(?:location\.hash|location\.search|window\.location\.href)[^;\n]{0,80}(?:substr|substring|slice|split|"
-    r"replace|atob)", re.I)
+    r"replace|atob)",
+    re.I,
+)
 _EMAIL_FIELD = re.compile(r"(?:e-?mail|user|login|account)", re.I)
-_SCRIPT_EXFIL = re.compile(
-    r"(?:\$\.(?:ajax|post)|XMLHttpRequest|fetch\s*\(|navigator\.sendBeacon)", re.I)
-_FIELD_READ = re.compile(r"(?:password|passwd|pass|pwd)['\"\]\)]?[^;\n]{0,40}\.val(?:ue)?\b|\.val\(\)|\.value\b", re.I)
+_SCRIPT_EXFIL = re.compile(r"(?:\$\.(?:ajax|post)|XMLHttpRequest|fetch\s*\(|navigator\.sendBeacon)", re.I)
+_FIELD_READ = re.compile(
+    r"(?:password|passwd|pass|pwd)['\"\]\)]?[^;\n]{0,40}\.val(?:ue)?\b|\.val\(\)|\.value\b", re.I
+)
 _URL_IN_SCRIPT = re.compile(r"['\"](https?://[^'\"\s]{4,200})['\"]")
 _DOC_TITLE_WORDS = re.compile(
     r"\b(?:excel|pdf|docusign|onedrive|sharepoint|invoice|document|voicemail|fax|spreadsheet|"
-    r"shared file|secure message|adobe)\b", re.I)
+    r"shared file|secure message|adobe)\b",
+    re.I,
+)
 
 
 @dataclass(slots=True)
@@ -142,7 +165,9 @@ def _decode_layers(source: str) -> str:
         found: list[str] = []
         for m in _B64_BLOB.finditer(text):
             try:
-                found.append(base64.b64decode(m.group(1) + "=" * (-len(m.group(1)) % 4)).decode("utf-8", "replace"))
+                found.append(
+                    base64.b64decode(m.group(1) + "=" * (-len(m.group(1)) % 4)).decode("utf-8", "replace")
+                )
             except (binascii.Error, ValueError):
                 continue
         for m in _PCT_BLOB.finditer(text):
@@ -159,13 +184,21 @@ def _parse(html: str, url: str) -> _Page:
     full = _decode_layers(html)
     tree = LexborHTMLParser(full)
     scripts = "\n".join(node.text(deep=True) or "" for node in tree.css("script"))
-    body = tree.body
     for node in tree.css("script, style, noscript"):
         node.decompose()
-    text = " ".join(((tree.body or body).text(separator=" ") if (tree.body or body) else "").split())
+    body = tree.body
+    text = " ".join((body.text(separator=" ") if body is not None else "").split())
     host = _host_of(url)
-    return _Page(url=url, host=host, domain=_domain(host), source=full, lower=full.lower(),
-                 tree=LexborHTMLParser(full), text=text[:20000], scripts=scripts)
+    return _Page(
+        url=url,
+        host=host,
+        domain=_domain(host),
+        source=full,
+        lower=full.lower(),
+        tree=LexborHTMLParser(full),
+        text=text[:20000],
+        scripts=scripts,
+    )
 
 
 def _attr(node: LexborNode, name: str) -> str:
@@ -197,8 +230,12 @@ def _form_findings(page: _Page, rules: dict[str, PageRule], has_password: bool) 
         if has_password and _foreign(page, target) and brand_owning(_host_of(target)) is None:
             finding = rules["page_form_foreign_action"].finding(target, target=_host_of(target))
             if free_platform(_host_of(target)):  # credentials posted to a free hosting site
-                finding = finding.model_copy(update={"score": finding.score + 2.0,
-                                                     "reason": finding.reason + " It is a free hosting site."})
+                finding = finding.model_copy(
+                    update={
+                        "score": finding.score + 2.0,
+                        "reason": finding.reason + " It is a free hosting site.",
+                    }
+                )
             out.append(finding)
     if has_password and not any(f.name == "page_form_exfil_endpoint" for f in out):
         relay = next((e for e in endpoints if e != "mailto:" and e in page.scripts.lower()), None)
@@ -226,11 +263,16 @@ def _brand_findings(page: _Page, rules: dict[str, PageRule], has_password: bool)
     for chunk in (title.text() if title else "", headings[:500]):
         brands.extend(b for b in brands_named(chunk) if b != own and b not in brands)
     # A form that sends the password to the named brand's own servers is that brand's form.
-    targets = {brand_owning(_host_of(urljoin(page.url, _attr(f, "action")))) for f in page.tree.css("form")
-               if _attr(f, "action")}
+    targets = {
+        brand_owning(_host_of(urljoin(page.url, _attr(f, "action"))))
+        for f in page.tree.css("form")
+        if _attr(f, "action")
+    }
     brands = [b for b in brands if b not in targets]
     if brands and _LOGIN_WORDS.search(named_in):
-        out.append(rules["page_brand_login_foreign"].finding(f"names {brands[0]} on {page.host}", brand=brands[0]))
+        out.append(
+            rules["page_brand_login_foreign"].finding(f"names {brands[0]} on {page.host}", brand=brands[0])
+        )
     for node in page.tree.css("img[src], link[href], script[src]"):
         ref = _attr(node, "src") or _attr(node, "href")
         host = _host_of(urljoin(page.url, ref))
@@ -255,13 +297,18 @@ def _script_findings(page: _Page, rules: dict[str, PageRule]) -> list[Finding]:
         else:
             m3 = _B64_BLOB.search(src) or _PCT_BLOB.search(src)
             if m3:
-                out.append(rule.finding(m3.group(0)[:80], "encoded_blob", how="a long encoded string decoded at run time"))
+                out.append(
+                    rule.finding(
+                        m3.group(0)[:80], "encoded_blob", how="a long encoded string decoded at run time"
+                    )
+                )
     rtl = _RTL.search(page.text) or _RTL.search(" ".join(_attr(a, "href") for a in page.tree.css("a")))
     if rtl:
         code = f"U+{ord(rtl.group(0)):04X}"
         out.append(rules["page_rtl_override"].finding(code, char=code))
-    if _SMUGGLE_BLOB.search(src) and (_SMUGGLE_SAVE.search(src) and _SMUGGLE_DOWNLOAD.search(src)
-                                       or "mssaveoropenblob" in page.lower):
+    if _SMUGGLE_BLOB.search(src) and (
+        (_SMUGGLE_SAVE.search(src) and _SMUGGLE_DOWNLOAD.search(src)) or "mssaveoropenblob" in page.lower
+    ):
         out.append(rules["page_html_smuggling"].finding("new Blob + download", how="Blob saved by script"))
     else:
         for a in page.tree.css("a[download]"):
@@ -269,9 +316,12 @@ def _script_findings(page: _Page, rules: dict[str, PageRule]) -> list[Finding]:
             if href.startswith("data:") and "text/html" not in href[:40] and "image/" not in href[:20]:
                 out.append(rules["page_html_smuggling"].finding(href[:60], how="data: URI download link"))
                 break
-    if _PREFILL.search(page.scripts) and _EMAIL_FIELD.search(page.scripts) and (
-        "@" in page.scripts or "email" in page.scripts.lower()
-    ) and ("hash" in page.scripts.lower() or "atob" in page.scripts.lower()):
+    if (
+        _PREFILL.search(page.scripts)
+        and _EMAIL_FIELD.search(page.scripts)
+        and ("@" in page.scripts or "email" in page.scripts.lower())
+        and ("hash" in page.scripts.lower() or "atob" in page.scripts.lower())
+    ):
         out.append(rules["page_email_prefill"].finding("location.hash -> e-mail field"))
     return out
 
@@ -305,15 +355,21 @@ def _iframe_findings(page: _Page, rules: dict[str, PageRule]) -> list[Finding]:
     for frame in page.tree.css("iframe"):
         style = _attr(frame, "style").replace(" ", "").lower()
         width, height = _attr(frame, "width"), _attr(frame, "height")
-        hidden = (width in ("0", "1", "0px", "1px") or height in ("0", "1", "0px", "1px")
-                  or "display:none" in style or "visibility:hidden" in style
-                  or "hidden" in frame.attributes)
+        hidden = (
+            width in ("0", "1", "0px", "1px")
+            or height in ("0", "1", "0px", "1px")
+            or "display:none" in style
+            or "visibility:hidden" in style
+            or "hidden" in frame.attributes
+        )
         src = _attr(frame, "src")
         host = _host_of(urljoin(page.url, src)) if src else ""
         if host and brand_owning(host) is not None:
             continue  # a big platform's tag/analytics frame (Google Tag Manager and the like)
         if hidden and src and not src.lower().startswith("about:"):
-            return [rules["page_hidden_iframe"].finding(src, target=_host_of(urljoin(page.url, src)) or src[:60])]
+            return [
+                rules["page_hidden_iframe"].finding(src, target=_host_of(urljoin(page.url, src)) or src[:60])
+            ]
     return []
 
 
@@ -336,7 +392,9 @@ def _text_findings(page: _Page, rules: dict[str, PageRule], has_password: bool) 
     if has_password:
         links = [a for a in page.tree.css("a[href]") if not _attr(a, "href").startswith(("#", "javascript:"))]
         if len(links) <= 2 and len(page.text) < 1500:
-            out.append(rules["page_no_content_credentials"].finding(f"{len(links)} links, {len(page.text)} chars"))
+            out.append(
+                rules["page_no_content_credentials"].finding(f"{len(links)} links, {len(page.text)} chars")
+            )
         title = page.tree.css_first("title")
         title_text = title.text().strip() if title else ""
         if title_text and _DOC_TITLE_WORDS.search(title_text):

@@ -106,9 +106,18 @@ footer{color:#4a4a4a;font-size:.9rem;margin-top:32px}
 """
 
 
-def _page(kind: str, status: int, title: str, intro: str, *, branding: Branding | None,
-          destination: str = "", reasons: tuple[str, ...] = (), proceed_url: str = "",
-          extra_headers: dict[str, str] | None = None) -> RenderedPage:
+def _page(
+    kind: str,
+    status: int,
+    title: str,
+    intro: str,
+    *,
+    branding: Branding | None,
+    destination: str = "",
+    reasons: tuple[str, ...] = (),
+    proceed_url: str = "",
+    extra_headers: dict[str, str] | None = None,
+) -> RenderedPage:
     b = branding or Branding()
     nonce = secrets.token_urlsafe(16)
     e = escape
@@ -131,60 +140,111 @@ def _page(kind: str, status: int, title: str, intro: str, *, branding: Branding 
         f"<p>{e(intro)}</p>",
     ]
     if destination:
-        parts.append('<h2>Destination</h2><p class="dest" id="destination">'
-                     f"{e(defang(destination))}</p>")
+        parts.append(f'<h2>Destination</h2><p class="dest" id="destination">{e(defang(destination))}</p>')
     if reasons:
-        parts.append('<h2>Why</h2><ul class="reasons">' + "".join(f"<li>{e(r)}</li>" for r in reasons[:8]) + "</ul>")
+        parts.append(
+            '<h2>Why</h2><ul class="reasons">' + "".join(f"<li>{e(r)}</li>" for r in reasons[:8]) + "</ul>"
+        )
     if b.custom_text:
         parts.append(f'<p class="custom">{e(b.custom_text)}</p>')
     if proceed_url:
-        parts.append('<div class="actions"><a class="proceed" id="proceed" rel="noreferrer" '
-                     f'href="{e(proceed_url, quote=True)}">Continue to the site anyway</a></div>')
-    contact = f"Questions? Contact {e(b.support_contact)}." if b.support_contact else \
-        "If you think this is wrong, contact your IT support."
-    parts.append(f"<footer><p>{contact}</p><p>Protected by {e(b.name or 'your organisation')}'s "
-                 "link protection.</p></footer></main></body></html>")
+        parts.append(
+            '<div class="actions"><a class="proceed" id="proceed" rel="noreferrer" '
+            f'href="{e(proceed_url, quote=True)}">Continue to the site anyway</a></div>'
+        )
+    contact = (
+        f"Questions? Contact {e(b.support_contact)}."
+        if b.support_contact
+        else "If you think this is wrong, contact your IT support."
+    )
+    parts.append(
+        f"<footer><p>{contact}</p><p>Protected by {e(b.name or 'your organisation')}'s "
+        "link protection.</p></footer></main></body></html>"
+    )
     headers = security_headers(nonce, bool(b.logo_url))
     headers.update(extra_headers or {})
     return RenderedPage(status, headers, "".join(parts).encode("utf-8"))
 
 
 def block_page(destination: str, reasons: tuple[str, ...], branding: Branding | None = None) -> RenderedPage:
-    return _page("block", 403, "This link has been blocked",
-                 "The site this link leads to was found to be dangerous (phishing or malware). "
-                 "It has not been opened.", branding=branding, destination=destination, reasons=reasons)
+    return _page(
+        "block",
+        403,
+        "This link has been blocked",
+        "The site this link leads to was found to be dangerous (phishing or malware). "
+        "It has not been opened.",
+        branding=branding,
+        destination=destination,
+        reasons=reasons,
+    )
 
 
-def warning_page(destination: str, reasons: tuple[str, ...], branding: Branding | None = None,
-                 proceed_url: str = "") -> RenderedPage:
-    intro = ("This link leads to a site that looks suspicious. Only continue if you expected it "
-             "and trust the sender.") if proceed_url else \
-        "This link leads to a site that looks suspicious. Your organisation does not allow opening it."
-    return _page("warn", 200, "Be careful with this link", intro, branding=branding,
-                 destination=destination, reasons=reasons, proceed_url=proceed_url)
+def warning_page(
+    destination: str, reasons: tuple[str, ...], branding: Branding | None = None, proceed_url: str = ""
+) -> RenderedPage:
+    intro = (
+        (
+            "This link leads to a site that looks suspicious. Only continue if you expected it "
+            "and trust the sender."
+        )
+        if proceed_url
+        else "This link leads to a site that looks suspicious. Your organisation does not allow opening it."
+    )
+    return _page(
+        "warn",
+        200,
+        "Be careful with this link",
+        intro,
+        branding=branding,
+        destination=destination,
+        reasons=reasons,
+        proceed_url=proceed_url,
+    )
 
 
 def error_page(branding: Branding | None = None, reason: str = "") -> RenderedPage:
-    return _page("info", 400, "This link is not valid",
-                 "The link is damaged, expired or was not made by your organisation's link protection. "
-                 "It has not been followed.", branding=branding, reasons=(reason,) if reason else ())
+    return _page(
+        "info",
+        400,
+        "This link is not valid",
+        "The link is damaged, expired or was not made by your organisation's link protection. "
+        "It has not been followed.",
+        branding=branding,
+        reasons=(reason,) if reason else (),
+    )
 
 
 def rate_limited_page(branding: Branding | None = None, retry_after: int = 5) -> RenderedPage:
-    return _page("info", 429, "Too many requests for this link",
-                 "This link was opened too often in a short time. Please wait a few seconds and try again.",
-                 branding=branding, extra_headers={"Retry-After": str(retry_after)})
+    return _page(
+        "info",
+        429,
+        "Too many requests for this link",
+        "This link was opened too often in a short time. Please wait a few seconds and try again.",
+        branding=branding,
+        extra_headers={"Retry-After": str(retry_after)},
+    )
 
 
 def held_page(destination: str, branding: Branding | None = None) -> RenderedPage:
     """For automated scanners on a single-use link: no redirect, nothing consumed."""
-    return _page("info", 200, "Protected link",
-                 "This link is protected. Open it in a browser to continue.", branding=branding,
-                 destination=destination)
+    return _page(
+        "info",
+        200,
+        "Protected link",
+        "This link is protected. Open it in a browser to continue.",
+        branding=branding,
+        destination=destination,
+    )
 
 
 def unavailable_page(destination: str, branding: Branding | None = None) -> RenderedPage:
-    return _page("info", 503, "This link cannot be checked right now",
-                 "The link could not be checked and your organisation does not allow opening it unchecked. "
-                 "Please try again later.", branding=branding, destination=destination,
-                 extra_headers={"Retry-After": "30"})
+    return _page(
+        "info",
+        503,
+        "This link cannot be checked right now",
+        "The link could not be checked and your organisation does not allow opening it unchecked. "
+        "Please try again later.",
+        branding=branding,
+        destination=destination,
+        extra_headers={"Retry-After": "30"},
+    )

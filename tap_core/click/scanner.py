@@ -20,8 +20,11 @@ DELIVERY_WINDOW_SECONDS = 2.0
 
 @cache
 def scanner_agents() -> tuple[str, ...]:
-    return tuple(line.strip().lower() for line in data_text("scanner_agents.txt").splitlines()
-                 if line.strip() and not line.startswith("#"))
+    return tuple(
+        line.strip().lower()
+        for line in data_text("scanner_agents.txt").splitlines()
+        if line.strip() and not line.startswith("#")
+    )
 
 
 @cache
@@ -35,8 +38,9 @@ class ScannerSignal:
     signals: tuple[str, ...] = ()
 
 
-def classify(method: str, headers: Mapping[str, str], *, issued_at: float, now: float,
-             message_burst: bool = False) -> ScannerSignal:
+def classify(
+    method: str, headers: Mapping[str, str], *, issued_at: float, now: float, message_burst: bool = False
+) -> ScannerSignal:
     """``headers`` with lower-case names; ``message_burst``: many links of the message this second."""
     signals: list[str] = []
     agent = headers.get("user-agent", "").lower()

