@@ -43,8 +43,8 @@ lint: install
 test: install system-deps lint
 	$(BIN)/python -m pytest
 
-demo: install
-	$(BIN)/tap365 demo --corpus $(CORPUS)
+demo: install system-deps
+	$(BIN)/tap365 demo --corpus $(CORPUS) --report reports/demo.json
 
 bench: install
 	$(BIN)/python bench/run_all.py --corpus $(CORPUS)

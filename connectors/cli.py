@@ -263,39 +263,16 @@ def cmd_decode(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    """Scan the evaluation corpus (or the bundled samples) and print a summary per set."""
-    corpus = Path(args.corpus)
-    sets: list[tuple[str, Path]] = []
-    if args.mail:
-        sets.append(("mail", Path(args.mail)))
-    elif corpus.is_dir():
-        for name in ("phishing/real", "phishing/nazario-2004", "ham/easy_ham", "ham/hard_ham"):
-            if (corpus / name).is_dir():
-                sets.append((name, corpus / name))
-    if not sets:
-        bundled = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "mail"
-        print(f"corpus {corpus} not found: scanning the bundled samples in {bundled}")
-        sets.append(("bundled samples", bundled))
-    scan_args = argparse.Namespace(policy=args.policy, intel=args.intel)
-    pipeline = _pipeline(scan_args, settings)
-    tenant = settings.default_tenant_id
-    report: dict[str, Any] = {}
-    header = (f"{'set':<24}{'msgs':>6}{'flagged':>9}{'held/quar':>10}{'rewritten':>10}"
-              f"{'errors':>7}{'p95 ms':>8}")
-    print(header)
-    print("-" * len(header))
-    for name, folder in sets:
-        records = [r for f in _iter_mail_files([str(folder)]) for r in scan_path(pipeline, f, tenant)]
-        s = summarise(records)
-        report[name] = {"summary": s, "messages": records}
-        rewritten = sum(1 for r in records if r.get("action") == "rewrite")
-        print(f"{name:<24}{s['messages']:>6}{s['flagged_rate']:>9.1%}"
-              f"{s['held_or_quarantined_rate']:>10.1%}{rewritten:>10}{s['errors']:>7}{s['p95_ms']:>8.1f}")
-    if args.report:
-        Path(args.report).write_text(json.dumps(report, indent=1, ensure_ascii=False))
-        print(f"report written to {args.report}")
-    lost = sum(s["summary"]["errors"] for s in report.values())
-    return 1 if lost else 0
+    """The service end to end: Azurite, the simulated tenant, the local host, real sample mail."""
+    from connectors.devstack.demo import run_demo
+
+    if args.mail and not Path(args.mail).is_dir():
+        raise UsageError(f"--mail {args.mail}: not a folder")
+    report = Path(args.report) if args.report else None
+    if report is not None:
+        report.parent.mkdir(parents=True, exist_ok=True)
+    return run_demo(mail=Path(args.mail) if args.mail else None, corpus=Path(args.corpus),
+                    report_path=report, limit=args.limit, timeout=args.timeout, clicks=args.clicks)
 
 
 def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
@@ -343,12 +320,14 @@ def build_parser() -> argparse.ArgumentParser:
     decode.add_argument("--verify", action="store_true", help="also check the signature")
     decode.set_defaults(func=cmd_decode)
 
-    demo = sub.add_parser("demo", help="scan sample mail and print a report")
-    demo.add_argument("--corpus", default="../shared/corpus", help="evaluation corpus folder")
-    demo.add_argument("--mail", metavar="DIR", help="scan this folder of .eml files instead")
-    demo.add_argument("--report", metavar="FILE", help="write the JSON report here")
-    demo.add_argument("--policy", metavar="FILE")
-    demo.add_argument("--intel", nargs="+", metavar="FILE")
+    demo = sub.add_parser("demo", help="run the service end to end on sample mail and report")
+    demo.add_argument("--corpus", default="../shared/corpus",
+                      help="evaluation corpus (phishing/real and ham/hard_ham are delivered)")
+    demo.add_argument("--mail", metavar="DIR", help="deliver this folder of .eml files instead")
+    demo.add_argument("--report", metavar="FILE", help="write the JSON report here (and FILE.html)")
+    demo.add_argument("--limit", type=int, help="deliver at most this many messages")
+    demo.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for processing")
+    demo.add_argument("--clicks", type=int, default=5, help="rewritten links to click")
     demo.set_defaults(func=cmd_demo)
 
     doctor = sub.add_parser("doctor", help="check a tenant: token, permissions, subscriptions, folders")

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from tap_core.message import Address, Attachment, Message
-from tap_core.mime import parse_eml
+from tap_core.mime import clean_text, parse_eml
 
 #: The ``$select`` the pipelines need; the connector asks Graph for exactly these.
 GRAPH_MESSAGE_SELECT = (
@@ -42,8 +42,8 @@ def _address(value: Any) -> Address | None:
     inner = value.get("emailAddress") or {}
     if not isinstance(inner, dict):
         return None
-    name = str(inner.get("name") or "")
-    addr = str(inner.get("address") or "").lower()
+    name = clean_text(str(inner.get("name") or ""))
+    addr = clean_text(str(inner.get("address") or "").lower())
     if not name and not addr:
         return None
     return Address(name=name, address=addr)
@@ -77,7 +77,7 @@ def message_from_graph(
     if isinstance(headers_raw, list):
         for h in headers_raw:
             if isinstance(h, dict) and "name" in h:
-                headers.append((str(h.get("name")), str(h.get("value") or "")))
+                headers.append((clean_text(str(h.get("name"))), clean_text(str(h.get("value") or ""))))
     else:
         defects.append("internetMessageHeaders not selected: header checks limited")
     return_path = ""
@@ -87,7 +87,7 @@ def message_from_graph(
             break
     msg = Message(
         source=source or f"graph:{data.get('id', '')}",
-        subject=str(data.get("subject") or ""),
+        subject=clean_text(str(data.get("subject") or "")),
         internet_message_id=str(data.get("internetMessageId") or ""),
         from_address=_address(data.get("from")),
         sender=_address(data.get("sender")),

@@ -76,13 +76,24 @@ def decode_bytes(data: bytes, charset: str | None) -> tuple[str, str | None]:
         return data.decode(name, errors="replace"), f"invalid {name} bytes replaced"
 
 
+def clean_text(value: str) -> str:
+    """Text safe to store and encode: undecodable header bytes (which the standard library keeps
+    as lone surrogates) become U+FFFD, as they would in a mail client."""
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace").encode(
+            "utf-8", "replace").decode("utf-8")
+
+
 def _safe_header(msg: _StdMessage, name: str) -> str:
     try:
         value = msg.get(name)
     except Exception:  # malformed header: the registry's parser raised
         raw = msg.get_all(name, failobj=[]) if hasattr(msg, "get_all") else []
-        return str(raw[0]) if raw else ""
-    return "" if value is None else str(value)
+        return clean_text(str(raw[0])) if raw else ""
+    return "" if value is None else clean_text(str(value))
 
 
 def _addresses(msg: _StdMessage, name: str, defects: list[str]) -> list[Address]:
@@ -100,7 +111,8 @@ def _addresses(msg: _StdMessage, name: str, defects: list[str]) -> list[Address]
         try:
             for a in addresses:
                 if isinstance(a, _HeaderAddress):
-                    out.append(Address(name=a.display_name or "", address=a.addr_spec.lower()))
+                    out.append(Address(name=clean_text(a.display_name or ""),
+                                       address=clean_text(a.addr_spec.lower())))
             parsed_ok = bool(out)
         except Exception:
             out = []
@@ -108,7 +120,7 @@ def _addresses(msg: _StdMessage, name: str, defects: list[str]) -> list[Address]
         # Fall back to the tolerant parser on the raw value.
         for display, addr in getaddresses([str(header)]):
             if display or addr:
-                out.append(Address(name=display, address=addr.lower()))
+                out.append(Address(name=clean_text(display), address=clean_text(addr.lower())))
     return [a for a in out if a.address or a.name]
 
 
@@ -169,7 +181,7 @@ class _Walker:
             except Exception:
                 value = str(raw)
                 defects.append(f"malformed {key} header")
-            headers.append((key, value))
+            headers.append((clean_text(key), clean_text(value)))
 
         from_list = _addresses(msg, "From", defects)
         sender_list = _addresses(msg, "Sender", defects)

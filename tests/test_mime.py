@@ -117,3 +117,11 @@ def test_mbox_split() -> None:
     box = b"From a@b Mon Jan  1 00:00:00 2004\nSubject: one\n\nbody\nFrom here on\n\nFrom c@d Tue Jan  2 00:00:00 2004\nSubject: two\n\nx\n"
     parts = split_mbox(box)
     assert [parse_eml(p).subject for p in parts] == ["one", "two"]
+
+
+def test_undecodable_header_bytes_become_replacement_characters() -> None:
+    raw = b"From: \xff\xfe Name <us\xe9r@example.test>\r\nSubject: caf\xe9 \xff\r\n\r\nbody\r\n"
+    m = parse_eml(raw)
+    for text in (m.subject, m.from_address.name if m.from_address else "", m.from_address.address if m.from_address else ""):
+        text.encode("utf-8")  # no lone surrogates left
+    assert all(v.encode("utf-8") for _, v in m.headers)

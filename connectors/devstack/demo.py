@@ -1,0 +1,274 @@
+"""``tap365 demo``: the whole service end to end on this machine.
+
+Starts Azurite, the simulated tenant and the local Functions host, onboards the tenant through
+the consent callback (subscriptions are created through the real validation handshake),
+delivers real sample mail into the mailboxes, waits until every message is processed, clicks
+some rewritten links, prints a summary, writes a JSON and an HTML report, and stops everything.
+Exits non-zero when a message was lost or left unprocessed.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import statistics
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from connectors.devstack.stack import Stack, running_stack
+from connectors.storage.config import StorageConfig
+from tap_core.mime import looks_like_rfc822, split_mbox
+
+BUNDLED = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "mail"
+CORPUS_SETS = ("phishing/real", "ham/hard_ham")
+_LINK_RE = re.compile(r'href="(http://127\.0\.0\.1:\d+/api/r/1\.[^"]+)"')
+
+
+@dataclass
+class MessageReport:
+    source: str
+    mailbox: str
+    internet_message_id: str = ""
+    verdict: str | None = None
+    action: str | None = None
+    final_folder: str | None = None
+    graph_requests: int | None = None
+    latency_ms: float | None = None
+    error: str | None = None
+    delivered_at: float = field(default=0.0, repr=False)
+    immutable_id: str = field(default="", repr=False)
+
+
+def collect_mail(mail: Path | None, corpus: Path | None, limit: int | None = None) -> list[tuple[str, bytes]]:
+    folders: list[Path] = []
+    if mail is not None:
+        folders.append(mail)
+    elif corpus is not None and corpus.is_dir():
+        folders += [corpus / s for s in CORPUS_SETS if (corpus / s).is_dir()]
+    if not folders:
+        folders.append(BUNDLED)
+    out: list[tuple[str, bytes]] = []
+    for folder in folders:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
+            data = path.read_bytes()
+            if path.suffix.lower() != ".eml" and not looks_like_rfc822(data[:512]):
+                continue
+            parts = split_mbox(data)
+            out += [(f"{path}#{i + 1}" if len(parts) > 1 else str(path), p) for i, p in enumerate(parts)]
+    return out[:limit] if limit else out
+
+
+def _unique_id(raw: bytes, n: int) -> tuple[bytes, str]:
+    """Give each delivery its own Message-ID, so repeated samples stay distinct."""
+    new_id = f"<demo-{n}-{int(time.time() * 1000)}@tap365.demo>"
+    header_end = raw.find(b"\n\n") if b"\n\n" in raw else raw.find(b"\r\n\r\n")
+    head = raw[: header_end if header_end >= 0 else len(raw)]
+    head = re.sub(rb"(?im)^message-id:.*(\r?\n[ \t].*)*\r?\n?", b"", head)
+    nl = b"\r\n" if b"\r\n" in raw[:2000] else b"\n"
+    return f"Message-ID: {new_id}".encode() + nl + head + raw[len(head) :], new_id
+
+
+def run_demo(
+    *,
+    mail: Path | None = None,
+    corpus: Path | None = None,
+    report_path: Path | None = None,
+    html_path: Path | None = None,
+    limit: int | None = None,
+    timeout: float = 600.0,
+    clicks: int = 5,
+) -> int:
+    messages = collect_mail(mail, corpus, limit)
+    print(f"tap365 demo: {len(messages)} messages; starting Azurite, the simulated tenant and the local host")
+    with running_stack() as stack:
+        stack.onboard()
+        users = stack.users
+        print(
+            f"onboarded tenant {stack.tenant_id}: {len(users)} mailboxes subscribed "
+            f"(functions at {stack.functions_url})"
+        )
+        reports = _deliver(stack, messages, users)
+        _wait(stack, reports, timeout)
+        clicked = _click(stack, users, clicks)
+        totals = _totals(reports, clicked)
+    _print(reports, totals)
+    document = {
+        "generated_at": datetime.now(UTC).isoformat(),
+        "totals": totals,
+        "messages": [_public(r) for r in reports],
+        "clicks": clicked,
+    }
+    if report_path is not None:
+        report_path.write_text(json.dumps(document, indent=1, ensure_ascii=False))
+        print(f"JSON report: {report_path}")
+        html_file = html_path or report_path.with_suffix(".html")
+        html_file.write_text(render_html(document))
+        print(f"HTML report: {html_file}")
+    lost = totals["lost"] + totals["unprocessed"]
+    return 1 if lost else 0
+
+
+def _public(r: MessageReport) -> dict[str, Any]:
+    data = asdict(r)
+    data.pop("delivered_at")
+    data.pop("immutable_id")
+    return data
+
+
+def _deliver(stack: Stack, messages: list[tuple[str, bytes]], users: list[str]) -> list[MessageReport]:
+    reports: list[MessageReport] = []
+    for n, (source, raw) in enumerate(messages):
+        mailbox = users[n % len(users)]
+        raw, internet_id = _unique_id(raw, n)
+        report = MessageReport(source=source, mailbox=mailbox, internet_message_id=internet_id)
+        try:
+            delivered = stack.sim.deliver(mailbox, raw)
+            report.immutable_id = str(delivered.get("immutableId") or "")
+            report.delivered_at = time.time()
+        except requests.RequestException as exc:
+            report.error = f"delivery failed: {exc}"
+        reports.append(report)
+    return reports
+
+
+def _wait(stack: Stack, reports: list[MessageReport], timeout: float) -> None:
+    from connectors.storage.azure import AzureStores
+
+    stores = AzureStores.open(StorageConfig.from_env(), create=False)
+    pending = [r for r in reports if r.immutable_id and r.error is None]
+    deadline = time.monotonic() + timeout
+    while pending and time.monotonic() < deadline:
+        still: list[MessageReport] = []
+        for r in pending:
+            entry = stores.journal.get(stack.tenant_id, r.immutable_id)
+            if entry is None or not entry.done:
+                still.append(r)
+                continue
+            r.latency_ms = round((entry.updated_at.timestamp() - r.delivered_at) * 1000, 1)
+            verdict = stores.verdicts.get_verdict(stack.tenant_id, r.immutable_id)
+            if verdict is not None:
+                r.verdict, r.action = verdict.verdict, verdict.action
+                r.final_folder = _folder_name(stack, r.mailbox, str(verdict.details.get("final_folder", "")))
+                r.graph_requests = int(verdict.details.get("graph_requests", 0))
+            elif entry.data.get("done", {}).get("not_found") or entry.data.get("not_found"):
+                r.error = "message disappeared before processing"
+        pending = still
+        if pending:
+            time.sleep(0.25)
+    for r in pending:
+        r.error = "not processed before the time-out"
+
+
+_folders: dict[tuple[str, str], str] = {}
+
+
+def _folder_name(stack: Stack, mailbox: str, folder_id: str) -> str:
+    key = (mailbox, folder_id)
+    if key not in _folders:
+        for folder in stack.sim.mailbox(mailbox)["folders"]:
+            _folders[(mailbox, folder["id"])] = folder["displayName"] + (
+                " (hidden)" if folder["isHidden"] else ""
+            )
+    return _folders.get(key, folder_id[:12])
+
+
+def _click(stack: Stack, users: list[str], wanted: int) -> list[dict[str, Any]]:
+    """Click rewritten links as a user would (no redirects followed: we look at the answer)."""
+    out: list[dict[str, Any]] = []
+    for upn in users:
+        for folder in stack.sim.mailbox(upn)["folders"]:
+            for message in folder["messages"]:
+                body = json.dumps(message)
+                for link in _LINK_RE.findall(body.replace('\\"', '"'))[:1]:
+                    link = html.unescape(link)
+                    r = requests.get(
+                        link,
+                        allow_redirects=False,
+                        timeout=30,
+                        headers={"User-Agent": "Mozilla/5.0 (tap365 demo)", "Accept-Language": "en"},
+                    )
+                    out.append(
+                        {
+                            "link": link[:200],
+                            "status": r.status_code,
+                            "location": r.headers.get("Location", "")[:200],
+                        }
+                    )
+                    if len(out) >= wanted:
+                        return out
+    return out
+
+
+def _totals(reports: list[MessageReport], clicked: list[dict[str, Any]]) -> dict[str, Any]:
+    latencies = sorted(r.latency_ms for r in reports if r.latency_ms is not None)
+    requests_per = [r.graph_requests for r in reports if r.graph_requests is not None]
+    rewritten = [r.graph_requests for r in reports if r.action == "rewrite" and r.graph_requests is not None]
+
+    def pct(p: float) -> float | None:
+        return latencies[min(len(latencies) - 1, int(len(latencies) * p))] if latencies else None
+
+    return {
+        "messages": len(reports),
+        "processed": sum(1 for r in reports if r.verdict is not None),
+        "lost": sum(1 for r in reports if r.error and "delivery" in r.error),
+        "unprocessed": sum(1 for r in reports if r.error and "delivery" not in r.error),
+        "actions": dict(Counter(r.action for r in reports if r.action)),
+        "verdicts": dict(Counter(r.verdict for r in reports if r.verdict)),
+        "latency_ms_p50": pct(0.5),
+        "latency_ms_p95": pct(0.95),
+        "graph_requests_mean": round(statistics.mean(requests_per), 2) if requests_per else None,
+        "graph_requests_max_rewritten": max(rewritten) if rewritten else None,
+        "clicks": dict(Counter(str(c["status"]) for c in clicked)),
+    }
+
+
+def _print(reports: list[MessageReport], totals: dict[str, Any]) -> None:
+    header = f"{'action':<12}{'messages':>9}"
+    print()
+    print(header)
+    print("-" * len(header))
+    for action, count in sorted(totals["actions"].items()):
+        print(f"{action:<12}{count:>9}")
+    print("-" * len(header))
+    print(
+        f"processed {totals['processed']}/{totals['messages']}, lost {totals['lost']}, "
+        f"unprocessed {totals['unprocessed']}"
+    )
+    print(
+        f"latency delivery->remediation: p50 {totals['latency_ms_p50']} ms, p95 {totals['latency_ms_p95']} ms"
+    )
+    print(
+        f"Graph requests per message: mean {totals['graph_requests_mean']}, "
+        f"max for a rewritten message {totals['graph_requests_max_rewritten']}"
+    )
+    print(f"clicks: {totals['clicks']}")
+
+
+def render_html(document: dict[str, Any]) -> str:
+    e = html.escape
+    rows = "".join(
+        f"<tr><td>{e(str(m['source']))}</td><td>{e(str(m['mailbox']))}</td><td>{e(str(m['verdict']))}</td>"
+        f"<td>{e(str(m['action']))}</td><td>{e(str(m['final_folder']))}</td><td>{e(str(m['graph_requests']))}</td>"
+        f"<td>{e(str(m['latency_ms']))}</td><td>{e(str(m['error'] or ''))}</td></tr>"
+        for m in document["messages"]
+    )
+    totals = "".join(
+        f"<tr><th>{e(k)}</th><td>{e(json.dumps(v))}</td></tr>" for k, v in document["totals"].items()
+    )
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>tap365 demo report</title>'
+        '<meta name="viewport" content="width=device-width,initial-scale=1"><style>body{font-family:'
+        "system-ui,sans-serif;margin:1.5rem}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
+        "padding:.25rem .5rem;text-align:left;font-size:.85rem}</style></head><body>"
+        f"<h1>tap365 demo report</h1><p>{e(document['generated_at'])}</p><h2>Totals</h2><table>{totals}</table>"
+        "<h2>Messages</h2><table><tr><th>source</th><th>mailbox</th><th>verdict</th><th>action</th>"
+        f"<th>final folder</th><th>Graph requests</th><th>latency ms</th><th>error</th></tr>{rows}</table>"
+        "</body></html>"
+    )
