@@ -267,7 +267,8 @@ def render_html(document: dict[str, Any]) -> str:
         '<meta name="viewport" content="width=device-width,initial-scale=1"><style>body{font-family:'
         "system-ui,sans-serif;margin:1.5rem}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
         "padding:.25rem .5rem;text-align:left;font-size:.85rem}</style></head><body>"
-        f"<h1>tap365 demo report</h1><p>{e(document['generated_at'])}</p><h2>Totals</h2><table>{totals}</table>"
+        f"<h1>tap365 demo report</h1><p>{e(document['generated_at'])}</p>"
+        f"<h2>Totals</h2><table>{totals}</table>"
         "<h2>Messages</h2><table><tr><th>source</th><th>mailbox</th><th>verdict</th><th>action</th>"
         f"<th>final folder</th><th>Graph requests</th><th>latency ms</th><th>error</th></tr>{rows}</table>"
         "</body></html>"
