@@ -24,7 +24,6 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import itertools
 import logging
 import re
 import threading
@@ -32,7 +31,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Literal, Protocol
@@ -171,13 +170,9 @@ class MemoryClickLog:
 
     def __init__(self) -> None:
         self.records: list[ClickRecord] = []
-        self._ids = itertools.count(1)
-        self._salt = uuid.uuid4().hex[:8]
 
     def append(self, record: ClickRecord) -> ClickRecord:
-        if not record.record_id:
-            record = replace(record, record_id=f"{next(self._ids):016x}{self._salt}")
-        self.records.append(record)
+        self.records.append(record)  # ids are list positions; the record keeps record_id ""
         return record
 
     def list_clicks(self, tenant_id: str, since: datetime, limit: int = 100) -> list[ClickRecord]:
@@ -248,7 +243,6 @@ def _redirect(location: str) -> ClickResponse:
             "Location": location,
             "Cache-Control": "no-store",
             "Referrer-Policy": "no-referrer",
-            "X-Content-Type-Options": "nosniff",
             "Content-Length": "0",
         },
     )
