@@ -545,3 +545,17 @@ def _thresholds(suspicious: float, malicious: float) -> UrlThresholds:
 def _shown(reasons: tuple[str, ...]) -> tuple[str, ...]:
     """Reason names as people read them on a page (no internal detail beyond the rule name)."""
     return tuple(r.replace("_", " ") for r in reasons if not r.startswith("single_use"))[:6]
+
+
+def default_analyzer(settings: ClickSettings) -> ClickAnalyzer:
+    """The time-of-click analyzer behind the safe fetcher, configured from ``settings``."""
+    from connectors.fetcher import SafeFetcher, parse_networks
+    from tap_core.click.fetch import FetchLimits
+
+    limits = FetchLimits(
+        max_redirects=settings.scan_max_redirects,
+        max_bytes=settings.scan_max_bytes,
+        timeout_seconds=settings.click_analysis_timeout_seconds,
+    )
+    fetcher = SafeFetcher(allow_networks=parse_networks(settings.scan_allow_networks), limits=limits)
+    return ClickAnalyzer(fetcher)
