@@ -337,9 +337,11 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--json", action="store_true")
     doctor.set_defaults(func=cmd_doctor)
 
+    from connectors.click_cli import register as register_click
     from connectors.localhost.cli import register as register_serve
 
     register_serve(sub)
+    register_click(sub)
     return parser
 
 

@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+from connectors.click_service import ClickSettings
 from connectors.graph.config import GraphSettings
 from connectors.settings import Settings
 
@@ -19,6 +20,10 @@ def _code_names() -> set[str]:
 def _all_code_names() -> set[str]:
     """Every TAP365_ variable some settings model of ours reads."""
     names = _code_names() | {f"TAP365_GRAPH_{n.upper()}" for n in GraphSettings.model_fields}
+    names |= {f"TAP365_{n.upper()}" for n in ClickSettings.model_fields}
+    for module in ("connectors/sandbox", "connectors/localhost"):
+        for path in (ROOT / module).rglob("*.py"):
+            names |= set(re.findall(r"TAP365_[A-Z_]+[A-Z]", path.read_text()))
     storage = (ROOT / "connectors" / "storage" / "config.py").read_text()
     names |= set(re.findall(r"TAP365_STORAGE_[A-Z_]+[A-Z]", storage))
     return names

@@ -1,29 +1,31 @@
-"""The click redirector route: verify the signed link, then decide (see ``connectors.click_service``)."""
+"""The click redirector route: hand the request to the ClickService (``connectors.click_service``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from urllib.parse import unquote, urlsplit
 
 from connectors.service.intake import HttpResult
 from connectors.service.runtime import Runtime
-from tap_core.urls.links import LinkError
+
+_PREFIX = "/api/r/"
 
 
 async def handle_click(runtime: Runtime, method: str, url: str, headers: Mapping[str, str]) -> HttpResult:
-    """Verify and redirect. A link that does not verify never redirects (no open redirect)."""
-    max_age = runtime.settings.link_max_age_days * 86400 or None
-    try:
-        verified = runtime.codec.verify(url, max_age_seconds=max_age)
-    except LinkError:
-        return HttpResult(
-            400,
-            "<!doctype html><title>Invalid link</title><h1>This link is not valid</h1>",
-            "text/html; charset=utf-8",
-            headers={"Cache-Control": "no-store"},
+    """Verify, decide and answer. A link that does not verify never redirects (no open redirect)."""
+    from connectors.click_service import ClickRequest
+
+    parts = urlsplit(url)
+    path = parts.path
+    token = unquote(path[path.find(_PREFIX) + len(_PREFIX) :]) if _PREFIX in path else ""
+    lower = {k.lower(): v for k, v in headers.items()}
+    client_ip = lower.get("x-forwarded-for", "").split(",")[0].strip()
+    response = await runtime.click_service.handle(
+        ClickRequest(
+            method=method, path_token=token, raw_query=parts.query, headers=dict(headers), client_ip=client_ip
         )
+    )
+    content_type = response.headers.pop("Content-Type", response.headers.pop("content-type", "text/html"))
     return HttpResult(
-        302,
-        "",
-        "text/plain",
-        headers={"Location": verified.url, "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+        response.status, response.body.decode("utf-8", "replace"), content_type, headers=response.headers
     )

@@ -140,6 +140,26 @@ class Runtime:
             return rem
 
     @cached_property
+    def click_service(self) -> Any:
+        """The redirector's decision service (verdict cache in memory, click log and rate limit in
+        storage, time-of-click analysis through the safe fetcher)."""
+        from connectors.click_service import ClickService, ClickSettings, MemoryVerdictCache, default_analyzer
+
+        settings = ClickSettings()
+        analyzer = default_analyzer(settings)
+        analyzer.warm_up()
+        return ClickService(
+            self.codec,
+            lambda tenant_id: self.policy(tenant_id)[0],
+            MemoryVerdictCache(ttl_seconds=settings.click_verdict_ttl_seconds),
+            lambda: self.intel,
+            analyzer,
+            self.stores.clicks,
+            self.stores.rate_limiter,
+            settings,
+        )
+
+    @cached_property
     def public_base_url(self) -> str:
         if self.settings.public_base_url:
             return self.settings.public_base_url.rstrip("/")

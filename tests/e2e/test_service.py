@@ -54,7 +54,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, feed: Path) -> Iterator[Stac
     shutil.copy(ROOT / "function_app.py", app_root / "function_app.py")
     (app_root / "host.json").write_text(json.dumps(FAST_HOST))
     try:
-        with running_stack(app_root=app_root, extra_env={"TAP365_INTEL_FEEDS": str(feed)}) as running:
+        env = {"TAP365_INTEL_FEEDS": str(feed), "TAP365_SCAN_ALLOW_NETWORKS": "127.0.0.1/32"}
+        with running_stack(app_root=app_root, extra_env=env) as running:
             running.onboard()
             yield running
     except AzuriteUnavailable as exc:
@@ -231,3 +232,53 @@ def test_post_delivery_purge(stack: Stack, feed: Path) -> None:
     assert result.quarantined and not result.errors
     folder, _ = find_message(stack, upn, internet_id)
     assert folder["isHidden"] and folder["displayName"] == "Quarantine"
+
+
+@pytest.fixture
+def page_server() -> Iterator[str]:
+    """A harmless page on loopback for the redirector's time-of-click analysis to fetch."""
+    import http.server
+    import threading
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<!doctype html><title>Docs</title><h1>Release notes</h1><p>Nothing to sign in to.</p>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://localhost:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_click_on_a_rewritten_link_through_the_host(stack: Stack, page_server: str) -> None:
+    upn = stack.users[0]
+    destination = f"{page_server}/notes/2026?x=1"
+    raw = (
+        f"From: Docs <docs@partner.example>\nTo: {upn}\nSubject: notes\nMessage-ID: <e2e-click@x.test>\n"
+        f'Content-Type: text/html\n\n<p>See <a href="{destination}">the notes</a>.</p>\n'
+    ).encode()
+    stack.sim.deliver(upn, raw)
+    wait_for(lambda: journal_done(stack, upn, "<e2e-click@x.test>"), what="processing")
+    _, message = find_message(stack, upn, "<e2e-click@x.test>")
+    body = json.dumps(message)
+    start = body.index(f"{stack.functions_url}/api/r/1.")
+    link = body[start : body.index('\\"', start)].replace("&amp;", "&")
+    r = requests.get(
+        link,
+        allow_redirects=False,
+        timeout=30,
+        headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64)", "Accept-Language": "en"},
+    )
+    assert r.status_code == 302, r.text[:3000]
+    assert r.headers["Location"] == destination
+    forged = link.replace("/notes/2026", "/evil")
+    r = requests.get(forged, allow_redirects=False, timeout=30)
+    assert r.status_code >= 400 and "Location" not in r.headers
