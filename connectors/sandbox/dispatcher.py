@@ -39,9 +39,16 @@ class LocalSandbox:
 
     @classmethod
     def from_environment(cls, cape: SandboxProvider | None = None) -> LocalSandbox:
-        """Every local backend whose tools are installed (missing ones are simply not used)."""
+        """Every local backend whose tools are installed (missing ones are simply not used), and
+        CAPEv2 when ``TAP365_SANDBOX_URL`` names its API root (e.g. ``https://cape.example/apiv2``)."""
+        import os
+
         from connectors.sandbox.boxjs_provider import BoxJsProvider
+        from connectors.sandbox.cape import CapeProvider
         from connectors.sandbox.speakeasy_provider import SpeakeasyProvider
+
+        if cape is None and os.environ.get("TAP365_SANDBOX_URL"):
+            cape = CapeProvider(os.environ["TAP365_SANDBOX_URL"])
 
         backends: dict[str, SandboxProvider | None] = {"speakeasy": None, "boxjs": None}
         for key, factory in (("speakeasy", SpeakeasyProvider), ("boxjs", BoxJsProvider)):

@@ -53,10 +53,7 @@ NOT_DEPLOYED = {
 
 #: Deployed for a parameter the issue asks for, before the code reads it. Remove an entry as
 #: soon as the code reads the name (test_pending_settings_are_still_pending says so).
-PENDING = {
-    "TAP365_SANDBOX_URL": "sandbox provider endpoint (sandboxUrl / sandbox_url); the CAPE client takes a "
-                          "base_url but no setting reads it yet",
-}
+PENDING: dict[str, str] = {}
 
 #: Settings the Flex Consumption plan rejects or that would bring back keys.
 FORBIDDEN = {
