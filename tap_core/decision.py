@@ -31,6 +31,10 @@ class Action(StrEnum):
 _ACTION_ORDER = [Action.DELIVER, Action.REWRITE, Action.TAG, Action.HOLD, Action.QUARANTINE]
 
 
+def finding_json(f: Finding) -> dict[str, Any]:
+    return {"name": f.name, "score": f.score, "reason": f.reason, "evidence": f.evidence}
+
+
 class UrlResult(BaseModel):
     """One distinct URL of a message and what URL Protect made of it."""
 
@@ -59,10 +63,7 @@ class UrlResult(BaseModel):
             "verdict": self.verdict.value,
             "score": round(self.score, 2),
             "reasons": self.reasons,
-            "findings": [
-                {"name": f.name, "score": f.score, "reason": f.reason, "evidence": f.evidence}
-                for f in self.findings
-            ],
+            "findings": [finding_json(f) for f in self.findings],
             "sources": self.sources,
             "link_texts": self.link_texts,
             "wrappers": self.wrappers,
@@ -108,10 +109,7 @@ class Decision(BaseModel):
             "attachments": self.attachments,
             "impersonation": self.impersonation,
             "url_score": self.url_score,
-            "findings": [
-                {"name": f.name, "score": f.score, "reason": f.reason, "evidence": f.evidence}
-                for f in self.findings
-            ],
+            "findings": [finding_json(f) for f in self.findings],
             "rewrite_skipped": self.rewrite_skipped,
             "categories": self.categories,
             "needs_sandbox": self.needs_sandbox,

@@ -21,7 +21,7 @@ from connectors.graph.notifications import (
     parse_notifications,
     validation_token,
 )
-from connectors.storage.interfaces import ClientStateCheck, SubscriptionStore, WorkQueue
+from connectors.storage.interfaces import ClientStateCheck, Subscription, SubscriptionStore, WorkQueue
 
 log = logging.getLogger("tap365.intake")
 
@@ -52,8 +52,31 @@ def _accepted(
     return accepted, rejected
 
 
-def handle_notifications(
-    query: Mapping[str, str], body: bytes, *, subscriptions: SubscriptionStore, queue: WorkQueue
+def _queue_item(note: ChangeNotification | LifecycleNotification, record: Subscription) -> dict[str, str]:
+    if isinstance(note, LifecycleNotification):
+        return {
+            "kind": "lifecycle",
+            "event": note.event,
+            "tenant_id": record.tenant_id,
+            "subscription_id": note.subscription_id,
+            "mailbox": record.mailbox,
+        }
+    return {
+        "kind": "message",
+        "tenant_id": record.tenant_id,
+        "mailbox": record.mailbox,
+        "message_id": note.message_id,
+        "subscription_id": note.subscription_id,
+        "queued_at": datetime.now(UTC).isoformat(),
+    }
+
+
+def _intake(
+    kind: type[ChangeNotification] | type[LifecycleNotification],
+    query: Mapping[str, str],
+    body: bytes,
+    subscriptions: SubscriptionStore,
+    queue: WorkQueue,
 ) -> HttpResult:
     token = validation_token(query)
     if token is not None:
@@ -62,26 +85,16 @@ def handle_notifications(
         batch = parse_notifications(body)
     except NotificationError as exc:
         return HttpResult(400, json.dumps({"error": str(exc)}))
-    changes = [n for n in batch.notifications if isinstance(n, ChangeNotification)]
-    accepted, rejected = _accepted(changes, subscriptions)
+    accepted, rejected = _accepted([n for n in batch.notifications if isinstance(n, kind)], subscriptions)
     if rejected:
-        log.warning("notifications rejected: %s", rejected)  # counts only: no clientState in logs
+        log.warning("%s rejected: %s", kind.__name__, rejected)  # counts only: no clientState in logs
     queued = 0
     for note, record in accepted:
         try:
-            queue.send(
-                {
-                    "kind": "message",
-                    "tenant_id": record.tenant_id,
-                    "mailbox": record.mailbox,
-                    "message_id": note.message_id,
-                    "subscription_id": note.subscription_id,
-                    "queued_at": datetime.now(UTC).isoformat(),
-                }
-            )
+            queue.send(_queue_item(note, record))
             queued += 1
         except Exception as exc:  # the queue is down: Graph must retry
-            log.error("could not queue a notification: %s", exc.__class__.__name__)
+            log.error("could not queue a %s: %s", kind.__name__, exc.__class__.__name__)
     if accepted and not queued:
         return HttpResult(503, json.dumps({"error": "could not queue notifications; retry"}))
     if not accepted and rejected.get("unknown_subscription"):
@@ -90,35 +103,13 @@ def handle_notifications(
     return HttpResult(202, json.dumps({"queued": queued, "rejected": sum(rejected.values())}))
 
 
+def handle_notifications(
+    query: Mapping[str, str], body: bytes, *, subscriptions: SubscriptionStore, queue: WorkQueue
+) -> HttpResult:
+    return _intake(ChangeNotification, query, body, subscriptions, queue)
+
+
 def handle_lifecycle(
     query: Mapping[str, str], body: bytes, *, subscriptions: SubscriptionStore, queue: WorkQueue
 ) -> HttpResult:
-    token = validation_token(query)
-    if token is not None:
-        return HttpResult(200, token, "text/plain")
-    try:
-        batch = parse_notifications(body)
-    except NotificationError as exc:
-        return HttpResult(400, json.dumps({"error": str(exc)}))
-    events = [n for n in batch.notifications if isinstance(n, LifecycleNotification)]
-    accepted, rejected = _accepted(events, subscriptions)
-    if rejected:
-        log.warning("lifecycle events rejected: %s", rejected)
-    queued = 0
-    for note, record in accepted:
-        try:
-            queue.send(
-                {
-                    "kind": "lifecycle",
-                    "event": note.event,
-                    "tenant_id": record.tenant_id,
-                    "subscription_id": note.subscription_id,
-                    "mailbox": record.mailbox,
-                }
-            )
-            queued += 1
-        except Exception as exc:
-            log.error("could not queue a lifecycle event: %s", exc.__class__.__name__)
-    if accepted and not queued:
-        return HttpResult(503, json.dumps({"error": "could not queue lifecycle events; retry"}))
-    return HttpResult(202, json.dumps({"queued": queued, "rejected": sum(rejected.values())}))
+    return _intake(LifecycleNotification, query, body, subscriptions, queue)
