@@ -272,7 +272,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     if report is not None:
         report.parent.mkdir(parents=True, exist_ok=True)
     return run_demo(mail=Path(args.mail) if args.mail else None, corpus=Path(args.corpus),
-                    report_path=report, limit=args.limit, timeout=args.timeout, clicks=args.clicks)
+                    report_path=report, limit=args.limit, timeout=args.timeout, clicks=args.clicks,
+                    rate=args.rate)
 
 
 def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
@@ -328,6 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--limit", type=int, help="deliver at most this many messages")
     demo.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for processing")
     demo.add_argument("--clicks", type=int, default=5, help="rewritten links to click")
+    demo.add_argument("--rate", type=float, default=5.0,
+                      help="messages delivered per second (0: all at once, a burst)")
     demo.set_defaults(func=cmd_demo)
 
     doctor = sub.add_parser("doctor", help="check a tenant: token, permissions, subscriptions, folders")

@@ -84,6 +84,7 @@ def run_demo(
     limit: int | None = None,
     timeout: float = 600.0,
     clicks: int = 5,
+    rate: float = 5.0,
 ) -> int:
     messages = collect_mail(mail, corpus, limit)
     print(f"tap365 demo: {len(messages)} messages; starting Azurite, the simulated tenant and the local host")
@@ -94,7 +95,7 @@ def run_demo(
             f"onboarded tenant {stack.tenant_id}: {len(users)} mailboxes subscribed "
             f"(functions at {stack.functions_url})"
         )
-        reports = _deliver(stack, messages, users)
+        reports = _deliver(stack, messages, users, rate)
         _wait(stack, reports, timeout)
         clicked = _click(stack, users, clicks)
         totals = _totals(reports, clicked)
@@ -122,9 +123,15 @@ def _public(r: MessageReport) -> dict[str, Any]:
     return data
 
 
-def _deliver(stack: Stack, messages: list[tuple[str, bytes]], users: list[str]) -> list[MessageReport]:
+def _deliver(
+    stack: Stack, messages: list[tuple[str, bytes]], users: list[str], rate: float
+) -> list[MessageReport]:
+    """Deliver at ``rate`` messages per second (0: all at once), as mail arrives in a tenant."""
     reports: list[MessageReport] = []
+    start = time.monotonic()
     for n, (source, raw) in enumerate(messages):
+        if rate > 0:
+            time.sleep(max(0.0, start + n / rate - time.monotonic()))
         mailbox = users[n % len(users)]
         raw, internet_id = _unique_id(raw, n)
         report = MessageReport(source=source, mailbox=mailbox, internet_message_id=internet_id)

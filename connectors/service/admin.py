@@ -111,6 +111,7 @@ class AdminApi:
             doc = self.stores.policies.put_policy(tenant_id, document, etag=if_match, updated_by=actor)
         except PolicyConflict as exc:
             return _json({"error": f"{exc}; GET the policy and send its ETag in If-Match"}, 412)
+        self.runtime.forget_policy(tenant_id)
         self.stores.audit.append(
             tenant_id,
             AuditRecord(

@@ -85,7 +85,7 @@ class MessageProcessor:
         try:
             return await self._run(claim, mailbox)
         except GraphApiError as exc:
-            if exc.status == 404 and _done_index(claim.step) < _done_index("fetched"):
+            if exc.status == 404 and _done_index(claim.step) < _done_index("decided"):
                 # Deleted (or moved by the user) before we got to it: nothing to protect.
                 journal.record_step(claim, "done", {"not_found": True})
                 return Outcome("not_found", detail="message no longer exists")
@@ -107,11 +107,9 @@ class MessageProcessor:
         requests += fetched.requests
         message_id = fetched.message_id or message_id
         folder_id = fetched.folder_id
-        if _done_index(claim.step) < _done_index("fetched"):
-            claim = stores.journal.record_step(claim, "fetched", {"folder_id": folder_id})
-        original_folder = str(claim.data.get("fetched", {}).get("folder_id") or folder_id)
-
-        # Decide once; a retry applies the recorded decision.
+        # Decide once; a retry applies the recorded decision. The journal is written before each
+        # effect's step is needed to skip it on a retry, and only then: a step with no effect is
+        # harmless to redo, and every write is a round trip to storage.
         pipeline = runtime.pipeline(tenant_id)
         decision = pipeline.run(fetched.message, tenant_id=tenant_id, recipient=mailbox, now=now)
         if _done_index(claim.step) < _done_index("decided"):
@@ -123,11 +121,13 @@ class MessageProcessor:
                     "verdict": decision.verdict.value,
                     "categories": decision.categories,
                     "has_body": bool(decision.rewritten_html or decision.rewritten_text),
+                    "folder_id": folder_id,
                 },
             )
             if pipeline.tenant.history is not None:
                 observe(fetched.message, pipeline.tenant.history, tenant_id=tenant_id, now=now)
         decided = claim.data.get("decided", {})
+        original_folder = str(decided.get("folder_id") or folder_id)
         action = Action(decided.get("action", decision.action.value))
         categories = list(decided.get("categories", decision.categories))
         audit: list[tuple[str, str]] = []
@@ -151,7 +151,7 @@ class MessageProcessor:
                     audit.append(("body_patch_refused", outcome.detail or outcome.reason))
                 else:
                     audit.append(("body_patched", f"{len(decision.urls)} links, action {action.value}"))
-            claim = stores.journal.record_step(claim, "body_patched", patch_result)
+                claim = stores.journal.record_step(claim, "body_patched", patch_result)
         if (
             claim.data.get("body_patched", {}).get("applied") is False
             and (claim.data.get("body_patched", {}).get("reason") not in ("", "nothing to change"))
@@ -166,7 +166,7 @@ class MessageProcessor:
                 await rem.add_categories(mailbox, message_id, categories, existing=existing)
                 requests += 1
                 audit.append(("categorized", ", ".join(categories)))
-            claim = stores.journal.record_step(claim, "categorized", {"categories": categories})
+                claim = stores.journal.record_step(claim, "categorized", {"categories": categories})
 
         # Move (hold / quarantine).
         final_folder = original_folder
@@ -193,7 +193,7 @@ class MessageProcessor:
                     )
                 )
                 audit.append((action.value, "; ".join(decision.reasons)[:500]))
-            claim = stores.journal.record_step(claim, "moved", {"folder_id": final_folder})
+                claim = stores.journal.record_step(claim, "moved", {"folder_id": final_folder})
         final_folder = str(claim.data.get("moved", {}).get("folder_id") or final_folder)
 
         # Records: verdict, audit, URL index for the post-delivery purge.

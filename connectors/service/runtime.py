@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -30,6 +31,7 @@ from tap_core.urls.intel import IntelIndex
 from tap_core.urls.links import LinkCodec
 
 log = logging.getLogger("tap365.runtime")
+POLICY_TTL_SECONDS = 30.0
 
 
 @dataclass
@@ -45,6 +47,7 @@ class Runtime:
     intel_version: str = ""
     _intel_keys: set[str] = field(default_factory=set)
     _pipelines: dict[str, tuple[int, Pipeline]] = field(default_factory=dict)
+    _policies: dict[str, tuple[float, Policy, int]] = field(default_factory=dict)
     _remediators: dict[str, Remediator] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -98,7 +101,23 @@ class Runtime:
 
     # -- per tenant -------------------------------------------------------------------------------
     def policy(self, tenant_id: str) -> tuple[Policy, int]:
-        """The tenant's policy (and its version); safe defaults when none is stored or it is bad."""
+        """The tenant's policy (and its version); safe defaults when none is stored or it is bad.
+
+        Read from storage at most every ``POLICY_TTL_SECONDS`` per tenant: a policy change takes
+        effect within that time, and a message does not pay a blob read."""
+        now = time.monotonic()
+        cached = self._policies.get(tenant_id)
+        if cached is not None and now - cached[0] < POLICY_TTL_SECONDS:
+            return cached[1], cached[2]
+        policy, version = self._load_policy(tenant_id)
+        self._policies[tenant_id] = (now, policy, version)
+        return policy, version
+
+    def forget_policy(self, tenant_id: str) -> None:
+        """Read the tenant's policy from storage again on next use (after an admin change)."""
+        self._policies.pop(tenant_id, None)
+
+    def _load_policy(self, tenant_id: str) -> tuple[Policy, int]:
         doc = self.stores.policies.get_policy(tenant_id)
         if doc is None:
             return Policy(), 0
