@@ -71,10 +71,10 @@ async def complete_attachments(graph: TenantGraph, mailbox: str, message_id: str
             expanded = await graph.get_json(att_path, {"$expand": "microsoft.graph.itemAttachment/item"})
             requests += 1
             attachments[index] = {**att, **expanded}
-        elif kind.endswith("fileAttachment") and not att.get("contentBytes"):
+        elif kind.endswith("fileAttachment") and att.get("contentBytes") is None:
             size = att.get("size")
-            if isinstance(size, int) and size > limit:
-                continue
+            if isinstance(size, int) and (size > limit or size == 0):
+                continue  # too large to hold, or empty: nothing to download
             response = await graph.request("GET", f"{att_path}/$value")
             requests += 1
             data = response.content[: limit + 1]

@@ -11,7 +11,7 @@ from connectors.graph.config import GraphSettings
 from connectors.graph.remediation import MemoryFolderCache
 from m365sim.testing import SimHandle
 
-from .conftest import ADELE, graph_requests, mail, run
+from .conftest import ADELE, graph_requests, mail, make_settings, run
 
 # msgraph-sdk's generated request builders warn about their own deprecated classes.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:kiota_abstractions|msgraph")
@@ -238,3 +238,19 @@ def test_concurrent_workers_create_each_folder_once(
     names = [f["displayName"] for f in sim.mailbox(ADELE)["folders"]]
     assert names.count("Quarantine") == 1 and names.count("Hold") == 1
     assert sim.stats()["requests"]["by_status"].get("409", 0) >= 1
+
+
+def test_empty_attachments_cost_no_extra_request(sim: SimHandle) -> None:
+    """An empty file attachment comes with contentBytes "" and needs no /$value download."""
+    raw = (b"From: a@b.test\r\nTo: adele.vance@contoso.test\r\nSubject: empty\r\nMIME-Version: 1.0\r\n"
+           b'Content-Type: multipart/mixed; boundary="B"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nhi\r\n'
+           b'--B\r\nContent-Type: image/png\r\nContent-Disposition: inline; filename="a.png"\r\n'
+           b"Content-Transfer-Encoding: base64\r\n\r\n\r\n--B--\r\n")
+    delivered = sim.deliver(ADELE, raw)
+
+    async def fetch() -> int:
+        async with GraphApp(make_settings(sim)) as app:
+            fetched = await app.fetch_message(sim.tenant(0)["id"], ADELE, delivered["immutableId"])
+            return fetched.requests
+
+    assert run(fetch()) == 1
