@@ -193,6 +193,17 @@ class MessageProcessor:
                     )
                 )
                 audit.append((action.value, "; ".join(decision.reasons)[:500]))
+                if action is Action.HOLD and decision.needs_sandbox:
+                    # Dynamic analysis runs as delayed queue work; the message waits in Hold.
+                    stores.delayed.send(
+                        {
+                            "kind": "sandbox",
+                            "tenant_id": tenant_id,
+                            "mailbox": mailbox,
+                            "message_id": message_id,
+                        },
+                        visibility_timeout=1,
+                    )
                 claim = stores.journal.record_step(claim, "moved", {"folder_id": final_folder})
         final_folder = str(claim.data.get("moved", {}).get("folder_id") or final_folder)
 

@@ -31,12 +31,16 @@ def parse_item(body: bytes | str) -> dict[str, Any]:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise PoisonMessage(f"queue item is not JSON: {exc}") from exc
-    if not isinstance(data, dict) or data.get("kind") not in ("message", "lifecycle"):
-        raise PoisonMessage("queue item has no known 'kind' (message or lifecycle)")
+    if not isinstance(data, dict) or data.get("kind") not in ("message", "lifecycle", "sandbox"):
+        raise PoisonMessage("queue item has no known 'kind' (message, lifecycle or sandbox)")
     return data
 
 
 async def handle_item(runtime: Runtime, item: dict[str, Any]) -> Outcome | str:
+    if item["kind"] == "sandbox":
+        from connectors.service.detonation import run_detonation
+
+        return await run_detonation(runtime, item)
     if item["kind"] == "message":
         return await MessageProcessor(runtime).process(
             str(item["tenant_id"]), str(item["mailbox"]), str(item["message_id"])

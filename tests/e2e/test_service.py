@@ -282,3 +282,53 @@ def test_click_on_a_rewritten_link_through_the_host(stack: Stack, page_server: s
     forged = link.replace("/notes/2026", "/evil")
     r = requests.get(forged, allow_redirects=False, timeout=30)
     assert r.status_code >= 400 and "Location" not in r.headers
+
+
+@pytest.fixture(scope="module")
+def windows_exes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    import subprocess
+
+    from tests.sandbox.conftest import MINGW, PROGRAM_LIBS, PROGRAMS, need
+
+    need(shutil.which(MINGW) is not None, f"{MINGW} not found: apt-get install mingw-w64")
+    out = tmp_path_factory.mktemp("exes")
+    built = {}
+    for name in ("run_key", "benign"):
+        exe = out / f"{name}.exe"
+        subprocess.run([MINGW, "-O1", "-s", "-o", str(exe), str(PROGRAMS / f"{name}.c"), *PROGRAM_LIBS[name]],
+                       check=True, timeout=120)
+        built[name] = exe.read_bytes()
+    return built
+
+
+def _with_attachment(upn: str, message_id: str, name: str, data: bytes) -> bytes:
+    import base64
+
+    return (f"From: Billing <billing@vendor.example>\r\nTo: {upn}\r\nSubject: your tool\r\n"
+            f"Message-ID: <{message_id}>\r\nMIME-Version: 1.0\r\n"
+            'Content-Type: multipart/mixed; boundary="B"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\n'
+            "The updater is attached.\r\n--B\r\nContent-Type: application/octet-stream\r\n"
+            f'Content-Disposition: attachment; filename="{name}"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+            ).encode() + base64.encodebytes(data) + b"--B--\r\n"
+
+
+@pytest.mark.parametrize(("program", "hidden_folder"), [("run_key", "Quarantine"), ("benign", None)])
+def test_held_attachment_detonated_then_quarantined_or_released(
+        stack: Stack, windows_exes: dict[str, bytes], program: str, hidden_folder: str | None) -> None:
+    upn = stack.users[1]
+    internet_id = f"<e2e-sandbox-{program}@x.test>"
+    stack.sim.deliver(upn, _with_attachment(upn, internet_id[1:-1], f"{program}.exe", windows_exes[program]))
+    wait_for(lambda: journal_done(stack, upn, internet_id), what="processing")
+
+    def settled() -> tuple[dict[str, Any], dict[str, Any]] | None:
+        found = find_message(stack, upn, internet_id)
+        return found if found and found[0]["displayName"] != "Hold" else None
+
+    folder, message = wait_for(settled, timeout=120, what="the sandbox verdict")
+    entry = Runtime.create().stores.quarantine.get(stack.tenant_id, upn, message["immutableId"])
+    assert entry is not None and entry.updated_by == "sandbox"  # it was held, and the sandbox decided
+    if hidden_folder:
+        assert folder["isHidden"] and folder["displayName"] == hidden_folder
+        assert entry.status.value == "quarantined"
+    else:
+        assert not folder["isHidden"] and entry.status.value == "released"

@@ -1,0 +1,129 @@
+"""Dynamic analysis of a held message's attachments, as delayed queue work.
+
+The message already waits in the hidden Hold folder (processing put it there). A delayed queue
+item brings it here: each attachment goes to the sandbox that can run it (Speakeasy for PE,
+box-js for JScript, CAPEv2 when configured); the verdicts map through the attachment policy to
+one outcome: release to where the message came from, deliver with a warning category, keep
+holding, or quarantine and tell the admin. Local emulation finishes in seconds and is bounded
+by the policy's sandbox timeout, so no function blocks for minutes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors.sandbox.dispatcher import LocalSandbox, run_to_completion
+from connectors.service.runtime import Runtime
+from connectors.storage.interfaces import AuditRecord, QuarantineStatus
+from tap_core.attachments.sandbox.orchestration import (
+    Concluded,
+    Terminal,
+    TimedOut,
+    Unanalysed,
+    message_outcome,
+)
+from tap_core.attachments.sandbox.provider import SandboxError, UnsupportedFile
+from tap_core.attachments.sandbox.rules import behaviour_findings, sandbox_verdict
+
+log = logging.getLogger("tap365.detonation")
+WARNING_CATEGORY = "TAP365: Attachment not fully analysed"
+
+
+def detonate(sandbox: LocalSandbox, name: str, data: bytes, timeout_seconds: int) -> Terminal:
+    """One file to its terminal step (verdict, time-out or no sandbox for it)."""
+    try:
+        report = run_to_completion(sandbox, name, data, timeout_seconds)
+    except UnsupportedFile as exc:
+        return Unanalysed(reason=str(exc))
+    except SandboxError as exc:
+        return TimedOut(reason=str(exc)) if "within" in str(exc) else Unanalysed(reason=str(exc))
+    if report.timed_out:
+        return TimedOut(reason="the sandbox run hit its time limit")
+    return Concluded(verdict=sandbox_verdict(report), findings=behaviour_findings(report), report=report)
+
+
+async def run_detonation(runtime: Runtime, item: dict[str, Any]) -> str:
+    tenant_id, mailbox, message_id = str(item["tenant_id"]), str(item["mailbox"]), str(item["message_id"])
+    stores = runtime.stores
+    entry = stores.quarantine.get(tenant_id, mailbox, message_id)
+    if entry is None or entry.status is not QuarantineStatus.HELD:
+        return "not held any more"  # released or quarantined meanwhile: nothing to decide
+    policy = runtime.policy(tenant_id)[0].attachments
+    fetched = await runtime.graph.fetch_message(tenant_id, mailbox, message_id)
+    sandbox = LocalSandbox.from_environment()
+    steps: list[Terminal] = []
+    try:
+        for att in fetched.message.attachments:
+            if att.data:
+                steps.append(
+                    await asyncio.to_thread(
+                        detonate, sandbox, att.name, att.data, policy.sandbox_timeout_seconds
+                    )
+                )
+    finally:
+        sandbox.close()
+    result = message_outcome(steps, policy)
+    rem = runtime.remediator(tenant_id)
+    now = datetime.now(UTC)
+    if result.action == "quarantine":
+        state = await rem.quarantine(mailbox, message_id, fetched.folder_id)
+        status = QuarantineStatus.QUARANTINED
+    elif result.action in ("release", "deliver_with_warning"):
+        state = await rem.release(mailbox, message_id, entry.original_folder_id or "inbox", fetched.folder_id)
+        status = QuarantineStatus.RELEASED
+        if result.action == "deliver_with_warning":
+            await rem.add_categories(
+                mailbox,
+                message_id,
+                [WARNING_CATEGORY],
+                existing=[str(c) for c in fetched.raw.get("categories") or []],
+            )
+    else:  # keep holding (timeout_action = hold): an admin decides
+        stores.audit.append(
+            tenant_id,
+            AuditRecord(
+                actor="sandbox",
+                action="still_held",
+                target=f"{mailbox}/{message_id}",
+                reason=result.reason,
+                at=now,
+            ),
+        )
+        return f"held: {result.reason}"
+    stores.quarantine.update_status(
+        tenant_id, mailbox, message_id, status, by="sandbox", folder_id=state.folder_id
+    )
+    stores.audit.append(
+        tenant_id,
+        AuditRecord(
+            actor="sandbox",
+            action=result.action,
+            target=f"{mailbox}/{message_id}",
+            reason=result.reason,
+            at=now,
+            details={"findings": [f.name for f in result.findings]},
+        ),
+    )
+    if result.notify_admin:
+        await _notify_admin(runtime, tenant_id, mailbox, fetched.message.subject, result.reason)
+    return f"{result.action}: {result.reason}"
+
+
+async def _notify_admin(runtime: Runtime, tenant_id: str, mailbox: str, subject: str, reason: str) -> None:
+    settings = runtime.settings
+    to = [a.strip() for a in settings.admin_notify_to.split(",") if a.strip()]
+    if not to or not settings.admin_notify_from:
+        log.warning("malicious attachment quarantined in %s; no TAP365_ADMIN_NOTIFY_TO/FROM to tell", mailbox)
+        return
+    import html
+
+    body = (
+        f"<p>A message to <b>{html.escape(mailbox)}</b> was quarantined after dynamic analysis.</p>"
+        f"<p>Subject: {html.escape(subject)}</p><p>Why: {html.escape(reason)}</p>"
+    )
+    await runtime.remediator(tenant_id).send_mail(
+        settings.admin_notify_from, to, "TAP365: malicious attachment quarantined", body
+    )
