@@ -36,6 +36,9 @@ _IMPERSONATION_ACTIONS = {
     "quarantine": Action.QUARANTINE,
 }
 URL_CATEGORY = "TAP365: Suspicious link"
+IMPERSONATION_HEADLINE = "Caution: this message may be impersonating someone you trust."
+LINK_HEADLINE = "Caution: this message looks like a lure; its links may not be safe."
+ATTACHMENT_HEADLINE = "Caution: an attachment of this message could not be fully analysed."
 ATTACHMENT_CATEGORY = "TAP365: Attachment warning"
 
 
@@ -68,8 +71,9 @@ class Pipeline:
         self.attachment_engine = attachment_engine
         self.tenant = tenant or TenantContext()
 
-    def run(self, message: Message, *, tenant_id: str = "", recipient: str = "",
-            now: datetime | None = None) -> Decision:
+    def run(
+        self, message: Message, *, tenant_id: str = "", recipient: str = "", now: datetime | None = None
+    ) -> Decision:
         policy = self.policy
         tenant_id = tenant_id or self.tenant.tenant_id
         recipient = recipient or (message.to[0].address if message.to else "")
@@ -83,8 +87,11 @@ class Pipeline:
         attachments = self._attachments(message)
         extra_urls = attachments.urls if attachments else []
 
-        url_scan = (self.url_protect.scan(message, recipient=recipient, extra_urls=extra_urls)
-                    if policy.url.enabled else None)
+        url_scan = (
+            self.url_protect.scan(message, recipient=recipient, extra_urls=extra_urls)
+            if policy.url.enabled
+            else None
+        )
         if url_scan:
             verdicts.append(url_scan.verdict)
             findings.extend(url_scan.findings)
@@ -134,14 +141,21 @@ class Pipeline:
             return None
         return assess_attachments(message, self.attachment_engine, self.policy.attachments)
 
-    def _impersonation(self, message: Message, tenant_id: str,
-                       now: datetime | None) -> ImpersonationResult | None:
+    def _impersonation(
+        self, message: Message, tenant_id: str, now: datetime | None
+    ) -> ImpersonationResult | None:
         policy = self.policy
         if not policy.impersonation.enabled:
             return None
         return assess_impersonation(
-            message, policy.impersonation, internal_domains=policy.internal_domains, vips=policy.vips,
-            directory=self.tenant.directory, history=self.tenant.history, tenant_id=tenant_id, now=now,
+            message,
+            policy.impersonation,
+            internal_domains=policy.internal_domains,
+            vips=policy.vips,
+            directory=self.tenant.directory,
+            history=self.tenant.history,
+            tenant_id=tenant_id,
+            now=now,
         )
 
     def _url_action(self, url_scan: UrlScan, reasons: list[str]) -> Action:
@@ -159,8 +173,9 @@ class Pipeline:
         return Action.DELIVER
 
     # -- remediation content ------------------------------------------------------------------
-    def _rewrite(self, message: Message, url_scan: UrlScan, decision: Decision, *, tenant_id: str,
-                 recipient: str) -> None:
+    def _rewrite(
+        self, message: Message, url_scan: UrlScan, decision: Decision, *, tenant_id: str, recipient: str
+    ) -> None:
         policy = self.policy.url
         sender_domain = message.from_address.domain if message.from_address else ""
         if not policy.rewrite:
@@ -174,16 +189,26 @@ class Pipeline:
             return
         withheld = decision.action in (Action.HOLD, Action.QUARANTINE)
         html, text = self.url_protect.rewrite(
-            message, url_scan, tenant_id=tenant_id, recipient=recipient,
-            rewrite_suspicious=True, rewrite_all=withheld,
+            message,
+            url_scan,
+            tenant_id=tenant_id,
+            recipient=recipient,
+            rewrite_suspicious=True,
+            rewrite_all=withheld,
         )
         if html is not None and html.changed:
             decision.rewritten_html = html.body
         if text is not None and text.changed:
             decision.rewritten_text = text.body
 
-    def _tag(self, message: Message, decision: Decision, impersonation: ImpersonationResult | None,
-             url_scan: UrlScan | None, attachments: AttachmentsAssessment | None) -> None:
+    def _tag(
+        self,
+        message: Message,
+        decision: Decision,
+        impersonation: ImpersonationResult | None,
+        url_scan: UrlScan | None,
+        attachments: AttachmentsAssessment | None,
+    ) -> None:
         """Warning banner (HTML and text) naming what was found, plus an Outlook category."""
         indicators: list[Finding] = []
         if impersonation is not None and _IMPERSONATION_ACTIONS.get(impersonation.action) is Action.TAG:
@@ -197,9 +222,12 @@ class Pipeline:
         if message.is_signed or message.is_encrypted or not indicators:
             return
         org, token = self.tenant.org_name, self.tenant.banner_token
+        headline = IMPERSONATION_HEADLINE if OUTLOOK_CATEGORY in decision.categories else LINK_HEADLINE
         html = decision.rewritten_html or message.html_body
         if html is not None:
-            decision.rewritten_html = add_banner_html(html, indicators, org_name=org, marker_token=token)
+            decision.rewritten_html = add_banner_html(
+                html, indicators, org_name=org, marker_token=token, headline=headline
+            )
         text = decision.rewritten_text or message.text_body
         if text is not None:
             decision.rewritten_text = add_banner_text(text, indicators, org_name=org)

@@ -75,12 +75,7 @@ async def run_detonation(runtime: Runtime, item: dict[str, Any]) -> str:
         state = await rem.release(mailbox, message_id, entry.original_folder_id or "inbox", fetched.folder_id)
         status = QuarantineStatus.RELEASED
         if result.action == "deliver_with_warning":
-            await rem.add_categories(
-                mailbox,
-                message_id,
-                [WARNING_CATEGORY],
-                existing=[str(c) for c in fetched.raw.get("categories") or []],
-            )
+            await _warn(runtime, tenant_id, mailbox, message_id, fetched, result.reason)
     else:  # keep holding (timeout_action = hold): an admin decides
         stores.audit.append(
             tenant_id,
@@ -110,6 +105,33 @@ async def run_detonation(runtime: Runtime, item: dict[str, Any]) -> str:
     if result.notify_admin:
         await _notify_admin(runtime, tenant_id, mailbox, fetched.message.subject, result.reason)
     return f"{result.action}: {result.reason}"
+
+
+async def _warn(
+    runtime: Runtime, tenant_id: str, mailbox: str, message_id: str, fetched: Any, reason: str
+) -> None:
+    """Delivered without a verdict: a warning banner (when the body can be edited) and a category."""
+    from tap_core.findings import Finding
+    from tap_core.impersonation.banner import add_banner_html
+    from tap_core.pipeline import ATTACHMENT_HEADLINE
+
+    rem = runtime.remediator(tenant_id)
+    body = fetched.raw.get("body") or {}
+    if str(body.get("contentType", "")).lower() == "html" and body.get("content"):
+        note = Finding(name="sandbox_timeout", score=0.0, reason=reason)
+        html = add_banner_html(
+            str(body["content"]),
+            [note],
+            marker_token=runtime.banner_token(tenant_id),
+            headline=ATTACHMENT_HEADLINE,
+        )
+        await rem.patch_body(mailbox, message_id, html)  # refused without Mail-Advanced: the category stays
+    await rem.add_categories(
+        mailbox,
+        message_id,
+        [WARNING_CATEGORY],
+        existing=[str(c) for c in fetched.raw.get("categories") or []],
+    )
 
 
 async def _notify_admin(runtime: Runtime, tenant_id: str, mailbox: str, subject: str, reason: str) -> None:

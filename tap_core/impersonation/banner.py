@@ -61,7 +61,11 @@ def has_banner_text(text: str) -> bool:
 
 
 def render_banner_html(
-    indicators: Sequence[Finding], *, org_name: str = "TAP365", marker_token: str = ""
+    indicators: Sequence[Finding],
+    *,
+    org_name: str = "TAP365",
+    marker_token: str = "",
+    headline: str = _HEADLINE,
 ) -> str:
     """The banner markup alone (no surrounding document)."""
     font = "font-family:'Segoe UI',Arial,Helvetica,sans-serif;"
@@ -80,7 +84,7 @@ def render_banner_html(
         f'<td style="padding:10px 14px 10px 14px;">'
         f'<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0">'
         f'<tr><td style="{font}font-size:15px;line-height:22px;font-weight:bold;color:#A80000;'
-        f'padding:0 0 4px 0;">{escape(_HEADLINE)}</td></tr>'
+        f'padding:0 0 4px 0;">{escape(headline)}</td></tr>'
         f"{items}"
         f'<tr><td style="{font}font-size:13px;line-height:18px;color:#323130;padding:6px 0 0 0;">'
         f"{escape(_ADVICE)}</td></tr>"
@@ -92,15 +96,20 @@ def render_banner_html(
 
 
 def add_banner_html(
-    html: str, indicators: Sequence[Finding], *, org_name: str = "TAP365", marker_token: str = ""
+    html: str,
+    indicators: Sequence[Finding],
+    *,
+    org_name: str = "TAP365",
+    marker_token: str = "",
+    headline: str = _HEADLINE,
 ) -> str:
-    """``html`` with the banner right after ``<body ...>`` (or first); unchanged if already there."""
+    """``html`` with the banner right after ``<body ...>`` (or first); unchanged if already there.
+    ``headline`` says what the warning is about (impersonation by default; links, attachments)."""
     if has_banner_html(html, marker_token=marker_token):
         return html
     at = _insert_at(html)
-    return (
-        html[:at] + render_banner_html(indicators, org_name=org_name, marker_token=marker_token) + html[at:]
-    )
+    banner = render_banner_html(indicators, org_name=org_name, marker_token=marker_token, headline=headline)
+    return html[:at] + banner + html[at:]
 
 
 def add_banner_text(text: str, indicators: Sequence[Finding], *, org_name: str = "TAP365") -> str:

@@ -332,3 +332,49 @@ def test_held_attachment_detonated_then_quarantined_or_released(
         assert entry.status.value == "quarantined"
     else:
         assert not folder["isHidden"] and entry.status.value == "released"
+
+
+def _docx() -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/'
+                   'package/2006/content-types"><Override PartName="/word/document.xml" ContentType="application/'
+                   'vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>')
+        z.writestr("word/document.xml", '<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats'
+                   '.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>Minutes</w:t></w:r></w:p></w:body>'
+                   "</w:document>")
+    return buffer.getvalue()
+
+
+def test_unanalysable_attachment_follows_timeout_action(stack: Stack) -> None:
+    from connectors.service.detonation import WARNING_CATEGORY
+    from connectors.service.runtime import get_runtime
+
+    runtime = Runtime.create()
+    runtime.stores.policies.put_policy(stack.tenant_id, {"attachments": {"timeout_action": "deliver_with_warning"}},
+                                       etag=None, updated_by="test")
+    get_runtime().forget_policy(stack.tenant_id)  # the host runs in this process
+    upn = stack.users[2]
+    internet_id = "<e2e-sandbox-docx@x.test>"
+    raw = _with_attachment(upn, internet_id[1:-1], "minutes.docx", _docx()).replace(
+        b"Content-Type: text/plain\r\n\r\nThe updater is attached.",
+        b"Content-Type: text/html\r\n\r\n<html><body><p>Minutes attached.</p></body></html>")
+    stack.sim.deliver(upn, raw)
+    wait_for(lambda: journal_done(stack, upn, internet_id), what="processing")
+
+    def settled() -> tuple[dict[str, Any], dict[str, Any]] | None:
+        found = find_message(stack, upn, internet_id)
+        return found if found and found[0]["displayName"] != "Hold" else None
+
+    try:
+        folder, message = wait_for(settled, timeout=120, what="the timeout action")
+    finally:  # back to the default policy for whatever runs next
+        doc = runtime.stores.policies.get_policy(stack.tenant_id)
+        runtime.stores.policies.put_policy(stack.tenant_id, {}, etag=doc.etag if doc else None, updated_by="test")
+        get_runtime().forget_policy(stack.tenant_id)
+    assert not folder["isHidden"]
+    assert WARNING_CATEGORY in message["categories"]
+    assert "could not be fully analysed" in json.dumps(message)
