@@ -4,13 +4,16 @@ The message already waits in the hidden Hold folder (processing put it there). A
 item brings it here: each attachment goes to the sandbox that can run it (Speakeasy for PE,
 box-js for JScript, CAPEv2 when configured); the verdicts map through the attachment policy to
 one outcome: release to where the message came from, deliver with a warning category, keep
-holding, or quarantine and tell the admin. Local emulation finishes in seconds and is bounded
-by the policy's sandbox timeout, so no function blocks for minutes.
+holding, or quarantine and tell the admin. Local emulation finishes in seconds (bounded by rlimits)
+and runs in the invocation; a remote sandbox (CAPEv2) is submitted once and polled from delayed
+queue items with a growing interval until the policy's sandbox timeout, so no function blocks
+for minutes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -18,8 +21,10 @@ from typing import Any
 from connectors.sandbox.dispatcher import LocalSandbox, run_to_completion
 from connectors.service.runtime import Runtime
 from connectors.storage.interfaces import AuditRecord, QuarantineStatus
+from tap_core.attachments.sandbox.model import SandboxStatus, SubmissionId
 from tap_core.attachments.sandbox.orchestration import (
     Concluded,
+    PollSchedule,
     Terminal,
     TimedOut,
     Unanalysed,
@@ -30,6 +35,17 @@ from tap_core.attachments.sandbox.rules import behaviour_findings, sandbox_verdi
 
 log = logging.getLogger("tap365.detonation")
 WARNING_CATEGORY = "TAP365: Attachment not fully analysed"
+
+
+def _remote_step(sandbox: LocalSandbox, submission: str, expired: bool) -> Terminal | None:
+    """The terminal step of a remote run, or None while it is still running."""
+    status = sandbox.status(SubmissionId(submission))
+    if status is SandboxStatus.DONE:
+        report = sandbox.report(SubmissionId(submission))
+        return Concluded(verdict=sandbox_verdict(report), findings=behaviour_findings(report), report=report)
+    if status is SandboxStatus.FAILED:
+        return Unanalysed(reason=f"the sandbox run {submission} failed")
+    return TimedOut() if expired else None
 
 
 def detonate(sandbox: LocalSandbox, name: str, data: bytes, timeout_seconds: int) -> Terminal:
@@ -53,18 +69,49 @@ async def run_detonation(runtime: Runtime, item: dict[str, Any]) -> str:
         return "not held any more"  # released or quarantined meanwhile: nothing to decide
     policy = runtime.policy(tenant_id)[0].attachments
     fetched = await runtime.graph.fetch_message(tenant_id, mailbox, message_id)
+    started = datetime.fromisoformat(str(item.get("started") or datetime.now(UTC).isoformat()))
+    remote: dict[str, str] = dict(item.get("remote") or {})  # sha256 -> CAPE submission id
+    expired = (datetime.now(UTC) - started).total_seconds() > policy.sandbox_timeout_seconds
     sandbox = LocalSandbox.from_environment()
     steps: list[Terminal] = []
+    pending = False
     try:
         for att in fetched.message.attachments:
-            if att.data:
+            if not att.data:
+                continue
+            try:
+                backend = sandbox.route(att.name, att.data)
+            except UnsupportedFile as exc:
+                steps.append(Unanalysed(reason=str(exc)))
+                continue
+            if backend != "cape":
+                # Local emulation: seconds, bounded by rlimits, and its run lives in this process.
                 steps.append(
                     await asyncio.to_thread(
                         detonate, sandbox, att.name, att.data, policy.sandbox_timeout_seconds
                     )
                 )
+                continue
+            # A remote sandbox takes minutes: submit once, then poll from delayed queue items.
+            digest = hashlib.sha256(att.data).hexdigest()
+            if digest not in remote:
+                remote[digest] = await asyncio.to_thread(
+                    sandbox.submit, att.name, att.data, policy.sandbox_timeout_seconds
+                )
+            step = await asyncio.to_thread(_remote_step, sandbox, remote[digest], expired)
+            if step is None:
+                pending = True
+            else:
+                steps.append(step)
     finally:
         sandbox.close()
+    if pending:
+        polls = int(item.get("polls", 0))
+        stores.delayed.send(
+            {**item, "started": started.isoformat(), "remote": remote, "polls": polls + 1},
+            visibility_timeout=int(PollSchedule().delay(polls)),
+        )
+        return f"polling the sandbox (poll {polls + 1})"
     result = message_outcome(steps, policy)
     rem = runtime.remediator(tenant_id)
     now = datetime.now(UTC)
