@@ -9,18 +9,17 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from tap_core.click.single_use import data_text
 from tap_core.domains import registered_domain
 from tap_core.findings import Finding
+from tap_core.resources import data_lines, data_text
+from tap_core.rules import Rule, load_rules
 from tap_core.urls.heuristics import brand_owning, brands_named
 from tap_core.urls.platforms import free_platform
 
@@ -28,65 +27,24 @@ MAX_HTML_CHARS = 1_500_000  # parse at most this much of a page
 _MAX_DECODE_DEPTH = 3
 
 
-@dataclass(frozen=True, slots=True)
-class PageRule:
-    name: str
-    reason: str
-    score: float
-    scores: dict[str, float]
-
-    def finding(self, evidence: str = "", variant: str = "", **fields: Any) -> Finding:
-        score = self.scores.get(variant, self.score) if variant else self.score
-        reason = self.reason.format_map(_Fields(fields))
-        return Finding(name=self.name, score=score, reason=reason, evidence=evidence[:300])
-
-
-class _Fields(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        return "?"
-
-
 @cache
-def page_rules() -> dict[str, PageRule]:
-    table = tomllib.loads(data_text("page_rules.toml"))
-    return {
-        name: PageRule(
-            name,
-            spec["reason"],
-            float(spec.get("score", 0.0)),
-            {k: float(v) for k, v in spec.get("scores", {}).items()},
-        )
-        for name, spec in table.items()
-    }
-
-
-def _lines(name: str) -> tuple[str, ...]:
-    return tuple(
-        line.strip().lower()
-        for line in data_text(name).splitlines()
-        if line.strip() and not line.lstrip().startswith("#")
-    )
+def page_rules() -> dict[str, Rule]:
+    return load_rules(data_text("click", "page_rules.toml"))
 
 
 @cache
 def kit_markers() -> tuple[str, ...]:
-    return _lines("kit_markers.txt")
+    return data_lines("click", "kit_markers.txt")
 
 
 @cache
 def exfil_endpoints() -> tuple[str, ...]:
-    return _lines("exfil_endpoints.txt")
+    return data_lines("click", "exfil_endpoints.txt")
 
 
 @cache
 def _lure_phrases() -> tuple[str, ...]:
-    from tap_core.urls.platforms import data_text as url_data_text
-
-    return tuple(
-        line.strip().lower()
-        for line in url_data_text("lure_phrases.txt").splitlines()
-        if line.strip() and not line.startswith("#")
-    )
+    return data_lines("urls", "lure_phrases.txt")
 
 
 _LOGIN_WORDS = re.compile(
@@ -214,7 +172,7 @@ def _foreign(page: _Page, target: str) -> bool:
     return bool(host) and _domain(host) != page.domain
 
 
-def _form_findings(page: _Page, rules: dict[str, PageRule], has_password: bool) -> list[Finding]:
+def _form_findings(page: _Page, rules: dict[str, Rule], has_password: bool) -> list[Finding]:
     out: list[Finding] = []
     endpoints = exfil_endpoints()
     for form in page.tree.css("form"):
@@ -248,7 +206,7 @@ def _form_findings(page: _Page, rules: dict[str, PageRule], has_password: bool) 
     return _dedupe(out)
 
 
-def _brand_findings(page: _Page, rules: dict[str, PageRule], has_password: bool) -> list[Finding]:
+def _brand_findings(page: _Page, rules: dict[str, Rule], has_password: bool) -> list[Finding]:
     if not has_password:
         return []
     out: list[Finding] = []
@@ -283,7 +241,7 @@ def _brand_findings(page: _Page, rules: dict[str, PageRule], has_password: bool)
     return out
 
 
-def _script_findings(page: _Page, rules: dict[str, PageRule]) -> list[Finding]:
+def _script_findings(page: _Page, rules: dict[str, Rule]) -> list[Finding]:
     out: list[Finding] = []
     rule = rules["page_obfuscated_script"]
     src = page.source
@@ -326,7 +284,7 @@ def _script_findings(page: _Page, rules: dict[str, PageRule]) -> list[Finding]:
     return out
 
 
-def _redirect_findings(page: _Page, rules: dict[str, PageRule]) -> list[Finding]:
+def _redirect_findings(page: _Page, rules: dict[str, Rule]) -> list[Finding]:
     out: list[Finding] = []
     rule = rules["page_meta_redirect"]
     for meta in page.tree.css("meta"):
@@ -351,7 +309,7 @@ def redirect_targets(findings: Iterable[Finding]) -> list[str]:
     return [f.evidence for f in findings if f.name == "page_meta_redirect"]
 
 
-def _iframe_findings(page: _Page, rules: dict[str, PageRule]) -> list[Finding]:
+def _iframe_findings(page: _Page, rules: dict[str, Rule]) -> list[Finding]:
     for frame in page.tree.css("iframe"):
         style = _attr(frame, "style").replace(" ", "").lower()
         width, height = _attr(frame, "width"), _attr(frame, "height")
@@ -373,7 +331,7 @@ def _iframe_findings(page: _Page, rules: dict[str, PageRule]) -> list[Finding]:
     return []
 
 
-def _marker_findings(page: _Page, rules: dict[str, PageRule]) -> list[Finding]:
+def _marker_findings(page: _Page, rules: dict[str, Rule]) -> list[Finding]:
     hits = [m for m in kit_markers() if m in page.lower]
     if not hits:
         return []
@@ -383,7 +341,7 @@ def _marker_findings(page: _Page, rules: dict[str, PageRule]) -> list[Finding]:
     return [finding]
 
 
-def _text_findings(page: _Page, rules: dict[str, PageRule], has_password: bool) -> list[Finding]:
+def _text_findings(page: _Page, rules: dict[str, Rule], has_password: bool) -> list[Finding]:
     out: list[Finding] = []
     text = page.text.lower()
     phrase = next((p for p in _lure_phrases() if p in text), None)

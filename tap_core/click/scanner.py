@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
-from tap_core.click.single_use import data_text
+from tap_core.resources import data_lines
 
 #: A click this soon after the link was made is a delivery-time scanner, not a reader.
 DELIVERY_WINDOW_SECONDS = 2.0
@@ -20,11 +20,7 @@ DELIVERY_WINDOW_SECONDS = 2.0
 
 @cache
 def scanner_agents() -> tuple[str, ...]:
-    return tuple(
-        line.strip().lower()
-        for line in data_text("scanner_agents.txt").splitlines()
-        if line.strip() and not line.startswith("#")
-    )
+    return data_lines("click", "scanner_agents.txt")
 
 
 @cache

@@ -12,10 +12,10 @@ import tomllib
 from collections import Counter
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tap_core.findings import Finding
+from tap_core.resources import data_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,17 +27,9 @@ class _Rule:
     values: tuple[re.Pattern[str], ...]
 
 
-def data_text(name: str) -> str:
-    """The text of one packaged data file under ``tap_core/data/click/``."""
-    node = resources.files("tap_core")
-    for part in ("data", "click", name):
-        node = node.joinpath(part)
-    return node.read_text(encoding="utf-8")
-
-
 @cache
 def _rules() -> tuple[_Rule, ...]:
-    table = tomllib.loads(data_text("single_use.toml"))
+    table = tomllib.loads(data_text("click", "single_use.toml"))
     return tuple(
         _Rule(
             name,

@@ -10,13 +10,9 @@ from __future__ import annotations
 
 import base64
 import re
-import tomllib
 import unicodedata
-from dataclasses import dataclass
 from functools import cache
-from importlib.resources import files
 from itertools import pairwise
-from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser
 
@@ -24,43 +20,26 @@ from tap_core.decision import UrlResult
 from tap_core.domains import registered_domain
 from tap_core.findings import Finding
 from tap_core.message import Message
+from tap_core.resources import data_lines, data_text
+from tap_core.rules import Rule, load_rules
 from tap_core.urls.heuristics import brand_owning, brands_named
 from tap_core.urls.model import FoundUrl
 
-_DATA = files("tap_core") / "data" / "urls"
 _SPACE_RE = re.compile(r"\s+")
 _TRIM_RE = re.compile(r"^[\W_]+|[\W_]+$", re.UNICODE)
 #: Bytes of body text looked at for lure phrases: the lure is at the top.
 _MAX_TEXT_CHARS = 20_000
 
 
-@dataclass(frozen=True, slots=True)
-class _Rule:
-    name: str
-    score: float
-    reason: str
-    variants: dict[str, float]
-
-    def finding(self, evidence: str, variant: str = "", **fields: Any) -> Finding:
-        score = self.variants.get(variant, self.score)
-        return Finding(name=self.name, score=score, reason=self.reason.format(**fields), evidence=evidence)
-
-
 @cache
-def _rules() -> dict[str, _Rule]:
-    spec = tomllib.loads((_DATA / "message_rules.toml").read_text("utf-8"))
-    return {
-        name: _Rule(name, float(v["score"]), v["reason"],
-                    {k.removesuffix("_score"): float(x) for k, x in v.items() if k.endswith("_score")})
-        for name, v in spec.items()
-    }
+def _rules() -> dict[str, Rule]:
+    return load_rules(data_text("urls", "message_rules.toml"))
 
 
 @cache
 def _phrases(name: str) -> tuple[str, ...]:
-    lines = (_DATA / name).read_text("utf-8").splitlines()
-    return tuple(sorted({ln.strip().lower() for ln in lines if ln.strip() and not ln.startswith("#")},
-                        key=len, reverse=True))
+    """A phrase list, longest first (the most specific phrase is the one reported)."""
+    return tuple(sorted(set(data_lines("urls", name)), key=len, reverse=True))
 
 
 def _site(host_or_address: str) -> str:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from itertools import pairwise
-from typing import Any, Self
+from typing import Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -32,11 +32,12 @@ from tap_core.domains import (
     split_host,
 )
 from tap_core.findings import Assessment, Finding, Verdict
+from tap_core.resources import data_text
+from tap_core.rules import Rule, load_rules
 from tap_core.urls.intel import IntelIndex
 from tap_core.urls.platforms import (
     data_list,
     data_rows,
-    data_text,
     free_platform,
     is_user_site,
     platform_of,
@@ -70,33 +71,10 @@ class UrlThresholds(BaseModel):
 # --- rule table ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Rule:
-    name: str
-    reason: str
-    score: float
-    scores: dict[str, float]
-
-    def finding(self, variant: str = "", evidence: str = "", **fields: Any) -> Finding:
-        score = self.scores[variant] if variant else self.score
-        reason = self.reason.format_map(_Fields(fields))
-        return Finding(name=self.name, score=score, reason=reason, evidence=evidence[:300])
-
-
-class _Fields(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        return "?"
-
-
 @cache
 def rules() -> dict[str, Rule]:
     """The rule table from ``url_rules.toml``, by finding name."""
-    table = tomllib.loads(data_text("url_rules.toml"))
-    out: dict[str, Rule] = {}
-    for name, spec in table.items():
-        scores = {k: float(v) for k, v in spec.get("scores", {}).items()}
-        out[name] = Rule(name, spec["reason"], float(spec.get("score", 0.0)), scores)
-    return out
+    return load_rules(data_text("urls", "url_rules.toml"))
 
 
 # --- lists -----------------------------------------------------------------------------------
@@ -196,7 +174,7 @@ _MIN_SUBSTRING = 6
 
 @cache
 def _brand_table() -> _BrandTable:
-    spec = tomllib.loads(data_text("brands.toml"))
+    spec = tomllib.loads(data_text("urls", "brands.toml"))
     brands: list[_Brand] = []
     owned: dict[str, str] = {}
     any_suffix: dict[str, str] = {}
@@ -437,7 +415,7 @@ def _brand_lookalike(ctx: UrlContext) -> Finding | None:
             brand = table.by_weak.get(tok)  # "apple.com-..." but not "mac-in-..."
         if brand is not None:
             return rule.finding(
-                "embedded_domain", host, brand=brand.name, how=f"'{tok}.{tokens[i + 1]}' inside the host"
+                host, "embedded_domain", brand=brand.name, how=f"'{tok}.{tokens[i + 1]}' inside the host"
             )
     # 2. A distinctive brand name as a whole token; weak names only next to a lure word.
     site_tokens = set(_tokens(ctx.display_labels[-1:]))
@@ -445,10 +423,10 @@ def _brand_lookalike(ctx: UrlContext) -> Finding | None:
         brand = table.by_token.get(tok)
         if brand is not None:
             variant = "token" if tok in site_tokens else "subdomain_token"
-            return rule.finding(variant, host, brand=brand.name, how=f"'{tok}' in the host name")
+            return rule.finding(host, variant, brand=brand.name, how=f"'{tok}' in the host name")
         brand = table.by_weak.get(tok)
         if brand is not None and has_lure:
-            return rule.finding("weak_token_lure", host, brand=brand.name, how=f"'{tok}' next to a lure word")
+            return rule.finding(host, "weak_token_lure", brand=brand.name, how=f"'{tok}' next to a lure word")
     # 3. Typos and homoglyphs of a brand name (micros0ft, rnicrosoft, paypall, аpple). Homoglyphs
     # count in any label; plain typos only in the site's own label, because a subdomain word one
     # letter from a brand ("applecore.example.com") is usually just a word.
@@ -459,17 +437,17 @@ def _brand_lookalike(ctx: UrlContext) -> Finding | None:
         if hit is not None and cand != hit[1] and (
             (len(skel) >= 4 and cand in site_cands) or not cand.isascii()
         ):
-            return rule.finding("typo", host, brand=hit[0].name, how=f"'{cand}' looks like '{hit[1]}'")
+            return rule.finding(host, "typo", brand=hit[0].name, how=f"'{cand}' looks like '{hit[1]}'")
         if len(skel) >= _MIN_FUZZY and cand in site_cands:
             hit = table.by_typo.get(skel)
             if hit is not None:
-                return rule.finding("typo", host, brand=hit[0].name, how=f"'{cand}' is a typo of '{hit[1]}'")
+                return rule.finding(host, "typo", brand=hit[0].name, how=f"'{cand}' is a typo of '{hit[1]}'")
     # 4. A long distinctive brand name buried in a longer word of the site's own label.
     for tok in site_tokens:
         skel = skeleton(tok)
         for brand_skel, brand, name in table.long_skeletons:
             if brand_skel in skel and brand_skel != skel:
-                return rule.finding("substring", host, brand=brand.name, how=f"'{name}' inside '{tok}'")
+                return rule.finding(host, "substring", brand=brand.name, how=f"'{name}' inside '{tok}'")
     return None
 
 
@@ -506,15 +484,15 @@ def _tenant_lookalike(ctx: UrlContext, tenant_domains: Sequence[str]) -> Finding
         for i, tok in enumerate(tokens[:-1]):
             if tok == name and tokens[i + 1] in _TLD_TOKENS:
                 return rule.finding(
-                    "embedded_domain", host, tenant=domain, how=f"'{tok}.{tokens[i + 1]}' inside the host"
+                    host, "embedded_domain", tenant=domain, how=f"'{tok}.{tokens[i + 1]}' inside the host"
                 )
         name_skel = skeleton(name)
         for cand in _fuzzy_candidates(labels, tokens):
             skel = skeleton(cand)
             if cand != name and len(name_skel) >= 4 and (skel == name_skel or skel in typos):
-                return rule.finding("typo", host, tenant=domain, how=f"'{cand}' looks like '{name}'")
+                return rule.finding(host, "typo", tenant=domain, how=f"'{cand}' looks like '{name}'")
         if len(name) >= 4 and name in tokens:
-            return rule.finding("token", host, tenant=domain, how=f"'{name}' in the host name")
+            return rule.finding(host, "token", tenant=domain, how=f"'{name}' in the host name")
     return None
 
 
@@ -536,7 +514,7 @@ def _free_hosting(ctx: UrlContext) -> Finding | None:
     # A document page (x.html, login.php) on such a platform is what phishing kits publish;
     # a site's front page or assets are weaker evidence.
     variant = "page" if _PAGE_RE.search(ctx.path) else "site"
-    return rules()["free_hosting"].finding(variant, evidence=ctx.host, platform=plat)
+    return rules()["free_hosting"].finding(ctx.host, variant, platform=plat)
 
 
 _PAGE_RE = re.compile(r"\.(?:html?|php\d?|aspx?|jsp|shtml)$", re.I)
@@ -650,7 +628,7 @@ def _dangerous_extension(ctx: UrlContext) -> Finding | None:
         if tier and ext in _SERVER_SIDE_EXTS and ctx.query and name == names[0].strip().lower():
             continue  # eBayISAPI.dll?ViewItem: a server-side handler answering a query, not a download
         if tier:
-            return rules()["dangerous_extension"].finding(tier, evidence=name[:120], ext=ext)
+            return rules()["dangerous_extension"].finding(name[:120], tier, ext=ext)
     return None
 
 
@@ -802,7 +780,7 @@ def link_text_mismatch(link_text: str | None, href: str) -> Finding | None:
     else:
         # A bare site name over a newsletter's own redirector ("Dilbert.com"): weaker.
         variant = "bare_host"
-    return rule.finding(variant, f"{shown} -> {actual}", shown=shown, actual=actual)
+    return rule.finding(f"{shown} -> {actual}", variant, shown=shown, actual=actual)
 
 
 # --- verdict ---------------------------------------------------------------------------------

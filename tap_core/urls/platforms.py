@@ -18,26 +18,15 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
-from importlib import resources
 
 from tap_core.domains import is_ip_literal, public_suffix, registered_domain, split_host
-
-_DATA_PACKAGE = "tap_core"
-_DATA_DIR = ("data", "urls")
-
-
-def data_text(name: str) -> str:
-    """The text of one packaged data file under ``tap_core/data/urls/``."""
-    node = resources.files(_DATA_PACKAGE)
-    for part in (*_DATA_DIR, name):
-        node = node.joinpath(part)
-    return node.read_text(encoding="utf-8")
+from tap_core.resources import data_text
 
 
 def data_rows(name: str) -> list[list[str]]:
     """Whitespace-separated rows of a list file, ``#`` comments and blank lines removed."""
     rows: list[list[str]] = []
-    for line in data_text(name).splitlines():
+    for line in data_text("urls", name).splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
             rows.append(line.split())
