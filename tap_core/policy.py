@@ -8,7 +8,8 @@ its own section (``url``, ``attachments``, ``impersonation``), owned by that pip
 from __future__ import annotations
 
 import json
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -95,13 +96,17 @@ class Policy(BaseModel):
         return any(domain == d or domain.endswith("." + d) for d in self.internal_domains)
 
 
-def parse_policy(data: bytes | str, *, name: str = "policy") -> Policy:
-    """A policy from YAML or JSON text. Raises :class:`PolicyError` with a readable message."""
-    text = data.decode("utf-8") if isinstance(data, bytes) else data
-    try:
-        raw = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise PolicyError(f"{name}: not valid YAML or JSON ({exc})") from exc
+def parse_policy(data: bytes | str | Mapping[str, Any], *, name: str = "policy") -> Policy:
+    """A policy from YAML or JSON text, or an already-parsed mapping (a stored policy).
+    Raises :class:`PolicyError` with a readable message."""
+    if isinstance(data, Mapping):
+        raw: Any = dict(data)
+    else:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        try:
+            raw = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
+        except (json.JSONDecodeError, yaml.YAMLError) as exc:
+            raise PolicyError(f"{name}: not valid YAML or JSON ({exc})") from exc
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

@@ -150,6 +150,7 @@ def _wait(stack: Stack, reports: list[MessageReport], timeout: float) -> None:
 
     stores = AzureStores.open(StorageConfig.from_env(), create=False)
     pending = [r for r in reports if r.immutable_id and r.error is None]
+    folder_names: dict[tuple[str, str], str] = {}
     deadline = time.monotonic() + timeout
     while pending and time.monotonic() < deadline:
         still: list[MessageReport] = []
@@ -162,9 +163,11 @@ def _wait(stack: Stack, reports: list[MessageReport], timeout: float) -> None:
             verdict = stores.verdicts.get_verdict(stack.tenant_id, r.immutable_id)
             if verdict is not None:
                 r.verdict, r.action = verdict.verdict, verdict.action
-                r.final_folder = _folder_name(stack, r.mailbox, str(verdict.details.get("final_folder", "")))
+                r.final_folder = _folder_name(
+                    stack, folder_names, r.mailbox, str(verdict.details.get("final_folder", ""))
+                )
                 r.graph_requests = int(verdict.details.get("graph_requests", 0))
-            elif entry.data.get("done", {}).get("not_found") or entry.data.get("not_found"):
+            elif entry.data.get("done", {}).get("not_found"):
                 r.error = "message disappeared before processing"
         pending = still
         if pending:
@@ -173,17 +176,15 @@ def _wait(stack: Stack, reports: list[MessageReport], timeout: float) -> None:
         r.error = "not processed before the time-out"
 
 
-_folders: dict[tuple[str, str], str] = {}
-
-
-def _folder_name(stack: Stack, mailbox: str, folder_id: str) -> str:
+def _folder_name(stack: Stack, names: dict[tuple[str, str], str], mailbox: str, folder_id: str) -> str:
+    """A folder's display name, from one listing per mailbox (cached in ``names``)."""
     key = (mailbox, folder_id)
-    if key not in _folders:
+    if key not in names:
         for folder in stack.sim.mailbox(mailbox)["folders"]:
-            _folders[(mailbox, folder["id"])] = folder["displayName"] + (
+            names[(mailbox, folder["id"])] = folder["displayName"] + (
                 " (hidden)" if folder["isHidden"] else ""
             )
-    return _folders.get(key, folder_id[:12])
+    return names.get(key, folder_id[:12])
 
 
 def _click(stack: Stack, users: list[str], wanted: int) -> list[dict[str, Any]]:

@@ -134,30 +134,23 @@ class MessageProcessor:
 
         # Body (rewrite, banner): at most one PATCH, never twice.
         if _done_index(claim.step) < _done_index("body_patched"):
-            patch_result: dict[str, Any] = {"applied": False, "reason": "nothing to change"}
             html = decision.rewritten_html
             if html is None and decision.rewritten_text is not None:
                 html = _text_as_html(decision.rewritten_text, decision.urls)
             if decided.get("has_body") and html is not None:
                 outcome = await rem.patch_body(mailbox, message_id, html)
                 requests += 1
-                patch_result = {
-                    "applied": outcome.applied,
-                    "reason": outcome.reason,
-                    "detail": outcome.detail,
-                }
-                if not outcome.applied:
-                    categories.append(FALLBACK_CATEGORY)
-                    audit.append(("body_patch_refused", outcome.detail or outcome.reason))
-                else:
+                if outcome.applied:
                     audit.append(("body_patched", f"{len(decision.urls)} links, action {action.value}"))
-                claim = stores.journal.record_step(claim, "body_patched", patch_result)
-        if (
-            claim.data.get("body_patched", {}).get("applied") is False
-            and (claim.data.get("body_patched", {}).get("reason") not in ("", "nothing to change"))
-            and FALLBACK_CATEGORY not in categories
-        ):
-            categories.append(FALLBACK_CATEGORY)
+                else:
+                    audit.append(("body_patch_refused", outcome.detail or outcome.reason))
+                claim = stores.journal.record_step(
+                    claim,
+                    "body_patched",
+                    {"applied": outcome.applied, "reason": outcome.reason, "detail": outcome.detail},
+                )
+        if claim.data.get("body_patched", {}).get("applied") is False:
+            categories.append(FALLBACK_CATEGORY)  # the body could not be edited: say so in Outlook
 
         # Categories (TAG, and the fallback when the body could not be edited).
         if _done_index(claim.step) < _done_index("categorized"):

@@ -122,7 +122,7 @@ class Runtime:
         if doc is None:
             return Policy(), 0
         try:
-            return parse_policy(_json_text(doc.document), name=f"policy of {tenant_id}"), doc.version
+            return parse_policy(doc.document, name=f"policy of {tenant_id}"), doc.version
         except PolicyError as exc:
             log.error("stored policy unusable, using defaults: %s", exc)
             return Policy(), -1
@@ -192,12 +192,6 @@ class Runtime:
     @property
     def lifecycle_url(self) -> str:
         return f"{self.public_base_url}/api/graph/lifecycle"
-
-
-def _json_text(document: Any) -> str:
-    import json
-
-    return json.dumps(document)
 
 
 _runtime: Runtime | None = None

@@ -378,3 +378,29 @@ def test_unanalysable_attachment_follows_timeout_action(stack: Stack) -> None:
     assert not folder["isHidden"]
     assert WARNING_CATEGORY in message["categories"]
     assert "could not be fully analysed" in json.dumps(message)
+
+
+def test_body_edit_refused_without_mail_advanced_falls_back_to_a_category(stack: Stack) -> None:
+    from connectors.service.processing import FALLBACK_CATEGORY
+
+    fabrikam = stack.sim.seed()["tenants"][1]
+    # The second tenant consents without Mail-Advanced.ReadWrite (no token for it is cached yet).
+    stack.sim.grant(fabrikam["id"], stack.app_id, ["Mail.ReadWrite", "User.Read.All", "Mail.Send"])
+    r = requests.get(f"{stack.functions_url}/api/consent/callback",
+                     params={"admin_consent": "True", "tenant": fabrikam["id"]}, timeout=120)
+    assert r.status_code == 200
+    upn = fabrikam["users"][0]["userPrincipalName"]
+    internet_id = deliver(stack, upn, "01-newsletter-clean.eml", "e2e-no-advanced@contoso.test")
+    runtime = Runtime.create()
+
+    def done() -> bool:
+        found = find_message(stack, upn, internet_id)
+        entry = found and runtime.stores.journal.get(fabrikam["id"], found[1]["immutableId"])
+        return bool(entry and entry.done)
+
+    wait_for(done, what="processing in the second tenant")
+    _, message = find_message(stack, upn, internet_id)
+    assert "/api/r/1." not in json.dumps(message)  # the message is as it was delivered
+    assert FALLBACK_CATEGORY in message["categories"]
+    audit = runtime.stores.audit.list_audit(fabrikam["id"], datetime.now(UTC) - timedelta(hours=1))
+    assert any(a.action == "body_patch_refused" and "Mail-Advanced" in a.reason for a in audit)
