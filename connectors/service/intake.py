@@ -40,11 +40,10 @@ def _accepted(
     accepted = []
     rejected: dict[str, int] = {}
     for note in notifications:
-        check = subscriptions.verify_client_state(note.subscription_id, note.client_state)
+        check, record = subscriptions.authenticate(note.subscription_id, note.client_state)
         if check is not ClientStateCheck.OK:
             rejected[check.name.lower()] = rejected.get(check.name.lower(), 0) + 1
             continue
-        record = subscriptions.get_subscription(note.subscription_id)
         if record is None or not note.tenant_id or note.tenant_id.lower() != record.tenant_id.lower():
             rejected["tenant_mismatch"] = rejected.get("tenant_mismatch", 0) + 1
             continue

@@ -96,13 +96,19 @@ class TableSubscriptionStore:
         return None if entity is None else _subscription(entity)
 
     def verify_client_state(self, subscription_id: str, client_state: str) -> ClientStateCheck:
+        return self.authenticate(subscription_id, client_state)[0]
+
+    def authenticate(self, subscription_id: str,
+                     client_state: str) -> tuple[ClientStateCheck, Subscription | None]:
+        """The clientState check and, when it passes, the subscription: one read, as the
+        notification endpoint needs both for every notification."""
         entity = self._store.read(_keys.escape(subscription_id), _SUB_ROW)
         if entity is None:
-            return ClientStateCheck.UNKNOWN_SUBSCRIPTION
+            return ClientStateCheck.UNKNOWN_SUBSCRIPTION, None
         presented = _hash(subscription_id, client_state or "")
         if hmac.compare_digest(presented, entity.get("ClientStateHash", "")):
-            return ClientStateCheck.OK
-        return ClientStateCheck.MISMATCH
+            return ClientStateCheck.OK, _subscription(entity)
+        return ClientStateCheck.MISMATCH, None
 
     def set_expiry(self, subscription_id: str, expires_at: datetime) -> None:
         self._change(subscription_id, lambda e: e.update(ExpiresAt=_keys.utc(expires_at)))

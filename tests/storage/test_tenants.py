@@ -51,6 +51,10 @@ def test_subscription_lookup_and_client_state(stores: AzureStores) -> None:
     assert check("sub-1", secret.get_secret_value()) is ClientStateCheck.OK
     assert check("sub-1", secret.get_secret_value() + "x") is ClientStateCheck.MISMATCH
     assert check("sub-1", "") is ClientStateCheck.MISMATCH
+    ok, sub = stores.subscriptions.authenticate("sub-1", secret.get_secret_value())
+    assert ok is ClientStateCheck.OK and sub is not None and sub.subscription_id == "sub-1"
+    assert stores.subscriptions.authenticate("sub-1", "wrong") == (ClientStateCheck.MISMATCH, None)
+    assert stores.subscriptions.authenticate("nope", "x") == (ClientStateCheck.UNKNOWN_SUBSCRIPTION, None)
     assert check("sub-2", secret.get_secret_value()) is ClientStateCheck.UNKNOWN_SUBSCRIPTION
     # The same clientState on another subscription does not verify there (salted by subscription id).
     stores.subscriptions.put_subscription(_sub("sub-2"), new_client_state())
