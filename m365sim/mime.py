@@ -396,6 +396,34 @@ def rewrite_mime(
     return msg.as_bytes()
 
 
+def change_attachments(
+    raw: bytes, *, remove: str | None = None, add: tuple[str, str, bytes] | None = None
+) -> bytes:
+    """Drop the first attachment part named ``remove`` and/or append ``add`` (name, type, bytes)."""
+    msg = parse_message_bytes(raw)
+    if remove is not None:
+        for part in msg.walk():
+            if not part.is_multipart():
+                continue
+            children = part.get_payload()
+            match = next((c for c in children if isinstance(c, Message) and c.get_filename() == remove), None)
+            if match is not None:
+                children.remove(match)
+                break
+    if add is not None and isinstance(msg, EmailMessage):
+        name, content_type, content = add
+        maintype, _, subtype = content_type.partition("/")
+        if msg.get_content_maintype() != "multipart" or msg.get_content_subtype() != "mixed":
+            msg.make_mixed()
+        msg.add_attachment(
+            content, maintype=maintype or "application", subtype=subtype or "octet-stream", filename=name
+        )
+    for part in msg.walk():
+        if part is not msg:
+            del part["MIME-Version"]
+    return msg.as_bytes()
+
+
 def regenerate(raw: bytes, seed: str) -> bytes:
     """MIME as Exchange's content conversion would produce it: same headers and content,
     different multipart boundaries and re-encoded body text."""

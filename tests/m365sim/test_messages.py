@@ -429,3 +429,61 @@ def test_optional_mime_regeneration(sim: SimHandle, token: str) -> None:
     assert again.get_boundary() != original.get_boundary()
     assert again.get_body(("html",)).get_content() == original.get_body(("html",)).get_content()
     assert sim.graph("GET", path, token).content == regenerated  # stable across reads
+
+
+def test_add_and_delete_file_attachment(sim: SimHandle, token: str) -> None:
+    delivered = _deliver(sim)
+    path = f"/users/{ADELE}/messages/{delivered['id']}"
+    before = sim.graph("GET", path, token, params={"$expand": "attachments"}).json()
+    pdf = next(a for a in before["attachments"] if a["name"] == "invoice.pdf")
+    body = {
+        "@odata.type": "#microsoft.graph.fileAttachment",
+        "name": "invoice.pdf.pdf",
+        "contentType": "application/pdf",
+        "contentBytes": base64.b64encode(b"%PDF-1.4 safe copy").decode(),
+    }
+    added = sim.graph("POST", f"{path}/attachments", token, json=body)
+    assert added.status_code == 201, added.text
+    new = added.json()
+    assert new["@odata.type"] == "#microsoft.graph.fileAttachment" and new["id"] != pdf["id"]
+    assert new["name"] == "invoice.pdf.pdf" and new["size"] == len(b"%PDF-1.4 safe copy")
+    after_add = sim.graph("GET", path, token, params={"$expand": "attachments"}).json()
+    assert after_add["changeKey"] != before["changeKey"]
+    assert after_add["lastModifiedDateTime"] >= before["lastModifiedDateTime"]
+    assert [a["name"] for a in after_add["attachments"]].count("invoice.pdf.pdf") == 1
+
+    deleted = sim.graph("DELETE", f"{path}/attachments/{pdf['id']}", token)
+    assert deleted.status_code == 204
+    after = sim.graph("GET", path, token, params={"$expand": "attachments"}).json()
+    assert after["changeKey"] != after_add["changeKey"]
+    names = [a["name"] for a in after["attachments"]]
+    assert "invoice.pdf" not in names and "invoice.pdf.pdf" in names
+    mime = email.message_from_bytes(sim.graph("GET", f"{path}/$value", token).content, policy=policy.default)
+    files = [p.get_filename() for p in mime.walk() if p.get_filename()]
+    assert "invoice.pdf" not in files and "invoice.pdf.pdf" in files  # $value shows the change
+    again = sim.graph("DELETE", f"{path}/attachments/{pdf['id']}", token)
+    assert again.status_code == 404 and again.json()["error"]["code"] == "ErrorItemNotFound"
+    missing = sim.graph("POST", f"/users/{ADELE}/messages/{'A' * 120}/attachments", token, json=body)
+    assert missing.status_code == 404
+
+
+def test_add_attachment_rules(sim: SimHandle, token: str) -> None:
+    delivered = _deliver(sim)
+    path = f"/users/{ADELE}/messages/{delivered['id']}/attachments"
+    big = {
+        "@odata.type": "#microsoft.graph.fileAttachment",
+        "name": "big.pdf",
+        "contentBytes": base64.b64encode(b"x" * (3 * 1024 * 1024 + 1)).decode(),
+    }
+    refused = sim.graph("POST", path, token, json=big)
+    assert refused.status_code == 413 and "createUploadSession" in refused.json()["error"]["message"]
+    item = {"@odata.type": "#microsoft.graph.referenceAttachment", "name": "x"}
+    assert sim.graph("POST", path, token, json=item).status_code == 400
+    count = len(sim.graph("GET", path, token).json()["value"])
+    sim.grant(["Mail.Read"])
+    reader = sim.token()
+    ok = {"@odata.type": "#microsoft.graph.fileAttachment", "name": "a.txt", "contentBytes": "YQ=="}
+    assert sim.graph("POST", path, reader, json=ok).status_code == 403
+    listed = sim.graph("GET", path, reader).json()["value"]
+    assert len(listed) == count
+    assert sim.graph("DELETE", f"{path}/{listed[0]['id']}", reader).status_code == 403
