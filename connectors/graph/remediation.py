@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from msgraph.generated.models.body_type import BodyType
 from msgraph.generated.models.email_address import EmailAddress
+from msgraph.generated.models.file_attachment import FileAttachment
 from msgraph.generated.models.item_body import ItemBody
 from msgraph.generated.models.mail_folder import MailFolder
 from msgraph.generated.models.message import Message as SdkMessage
@@ -28,6 +29,13 @@ MAIL_ADVANCED = "Mail-Advanced.ReadWrite"
 STATE_SELECT = "id,parentFolderId,changeKey,categories"
 QUARANTINE = "Quarantine"
 HOLD = "Hold"
+#: Graph adds a file attachment in one POST only under 3 MB; larger files need an upload session
+#: (``createUploadSession``), which this connector does not implement.
+MAX_POST_ATTACHMENT_BYTES = 3 * 1024 * 1024
+
+
+class AttachmentTooLarge(ValueError):
+    """The file is over what one ``POST .../attachments`` takes; nothing was sent to Graph."""
 
 
 @dataclass
@@ -245,6 +253,42 @@ class Remediator:
     ) -> MessageState:
         """Back where it was (default the inbox: a well-known name Graph accepts as destination)."""
         return await self.move(mailbox, message_id, original_folder_id or "inbox", current_folder_id)
+
+    async def add_file_attachment(
+        self,
+        mailbox: str,
+        message_id: str,
+        name: str,
+        data: bytes,
+        content_type: str = "application/octet-stream",
+    ) -> str:
+        """Attach a file to a message (one POST); returns the new attachment's id.
+
+        Refuses files over :data:`MAX_POST_ATTACHMENT_BYTES` before any request, so a caller can
+        keep the message held with that reason instead of meeting Graph's 413."""
+        if len(data) > MAX_POST_ATTACHMENT_BYTES:
+            raise AttachmentTooLarge(
+                f"{name!r} is {len(data)} bytes; Graph takes at most {MAX_POST_ATTACHMENT_BYTES} bytes "
+                "in one attachment POST (larger files need an upload session, not implemented)"
+            )
+        attachment = FileAttachment(name=name, content_type=content_type, content_bytes=data, is_inline=False)
+        builder = self.graph.sdk.users.by_user_id(mailbox).messages.by_message_id(message_id).attachments
+        created = await sdk_call(builder.post(attachment), f"add attachment {name}")
+        if created is None or not created.id:
+            raise GraphApiError(500, "NoAttachmentId", f"Graph added attachment {name!r} without an id")
+        return created.id
+
+    async def delete_attachment(self, mailbox: str, message_id: str, attachment_id: str) -> bool:
+        """Remove an attachment (one DELETE). False when Graph no longer has it (a retry after the
+        delete went through): the outcome the caller wanted, so not an error."""
+        builder = self.graph.sdk.users.by_user_id(mailbox).messages.by_message_id(message_id)
+        try:
+            await sdk_call(builder.attachments.by_attachment_id(attachment_id).delete(), "delete attachment")
+        except GraphApiError as exc:
+            if exc.status != 404:
+                raise
+            return False
+        return True
 
     async def send_mail(
         self,

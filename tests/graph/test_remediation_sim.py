@@ -47,7 +47,9 @@ def test_fetch_rewrite_quarantine_release_counts(
 
             fetched = await fetch_message(graph, ADELE, msg_id)
             step("fetch")
-            html = (fetched.message.html_body or "").replace("https://evil.test/login", "https://r.test/1.x?u")
+            html = (fetched.message.html_body or "").replace(
+                "https://evil.test/login", "https://r.test/1.x?u"
+            )
             outcome = await rem.patch_body(ADELE, msg_id, html)
             step("rewrite")
             assert outcome.applied and outcome.state is not None
@@ -242,10 +244,12 @@ def test_concurrent_workers_create_each_folder_once(
 
 def test_empty_attachments_cost_no_extra_request(sim: SimHandle) -> None:
     """An empty file attachment comes with contentBytes "" and needs no /$value download."""
-    raw = (b"From: a@b.test\r\nTo: adele.vance@contoso.test\r\nSubject: empty\r\nMIME-Version: 1.0\r\n"
-           b'Content-Type: multipart/mixed; boundary="B"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nhi\r\n'
-           b'--B\r\nContent-Type: image/png\r\nContent-Disposition: inline; filename="a.png"\r\n'
-           b"Content-Transfer-Encoding: base64\r\n\r\n\r\n--B--\r\n")
+    raw = (
+        b"From: a@b.test\r\nTo: adele.vance@contoso.test\r\nSubject: empty\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="B"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nhi\r\n'
+        b'--B\r\nContent-Type: image/png\r\nContent-Disposition: inline; filename="a.png"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\n\r\n--B--\r\n"
+    )
     delivered = sim.deliver(ADELE, raw)
 
     async def fetch() -> int:
@@ -254,3 +258,50 @@ def test_empty_attachments_cost_no_extra_request(sim: SimHandle) -> None:
             return fetched.requests
 
     assert run(fetch()) == 1
+
+
+def test_replace_attachment_add_first_then_delete(
+    sim: SimHandle, settings: GraphSettings, tenant_id: str
+) -> None:
+    """The Safe File primitives: add the copy (one POST), then delete the original (one DELETE);
+    a repeated delete is no error and costs one request; a file over 3 MB is refused unsent."""
+    from connectors.graph.remediation import MAX_POST_ATTACHMENT_BYTES, AttachmentTooLarge
+
+    msg_id = sim.deliver(ADELE, mail(subject="Attachment swap"))["immutableId"]
+    counts: dict[str, int] = {}
+
+    async def go() -> None:
+        async with GraphApp(settings) as app:
+            graph = app.tenant(tenant_id)
+            rem = Remediator(graph, MemoryFolderCache())
+            await graph.access_token()
+            fetched = await fetch_message(graph, ADELE, msg_id)
+            original = fetched.raw["attachments"][0]
+            mark = graph_requests(sim)
+            new_id = await rem.add_file_attachment(
+                ADELE, msg_id, "r0.pdf.pdf", b"%PDF-1.4 copy", "application/pdf"
+            )
+            counts["add"] = graph_requests(sim) - mark
+            mark = graph_requests(sim)
+            assert await rem.delete_attachment(ADELE, msg_id, str(original["id"])) is True
+            counts["delete"] = graph_requests(sim) - mark
+            assert await rem.delete_attachment(ADELE, msg_id, str(original["id"])) is False
+            after = await fetch_message(graph, ADELE, msg_id)
+            names = {a["name"]: a for a in after.raw["attachments"]}
+            assert set(names) == {"r0.pdf.pdf"} and names["r0.pdf.pdf"]["id"] == new_id
+            assert after.message.attachments[0].data == b"%PDF-1.4 copy"
+            assert after.change_key != fetched.change_key
+            mark = graph_requests(sim)
+            with pytest.raises(AttachmentTooLarge):
+                await rem.add_file_attachment(
+                    ADELE, msg_id, "big.pdf", b"x" * (MAX_POST_ATTACHMENT_BYTES + 1)
+                )
+            assert graph_requests(sim) == mark  # refused before any request
+            from connectors.graph.errors import GraphApiError
+
+            with pytest.raises(GraphApiError) as missing:
+                await rem.add_file_attachment(ADELE, "A" * 120, "x.pdf", b"%PDF")
+            assert missing.value.status == 404
+
+    run(go())
+    assert counts == {"add": 1, "delete": 1}
