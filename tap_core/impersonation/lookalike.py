@@ -7,12 +7,15 @@ Covers the dnstwist fuzzer kinds: homoglyphs and confusables after IDNA decoding
 plural), TLD swap, hyphenation, added words (dictionary, brand + TLD) and subdomain tricks.
 
 Short labels collide with real names, so the rules get stricter as the brand label gets
-shorter (see :class:`LookalikeRules`). Per-brand forms are computed once per matcher, per-host
-forms once per host, so a check costs a few string compares per protected domain.
+shorter (see :class:`LookalikeRules`): a 3-letter label one arbitrary edit away is usually another
+organisation (ubs.com for ups.com), one slip of the finger or one flipped bit away usually not.
+Per-brand forms are computed once per matcher, per-host forms once per host, so a check costs a
+few string compares per protected domain.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -61,6 +64,11 @@ class LookalikeRules(BaseModel):
     #: Labels shorter than ``edit1_min_len`` match one character appended or one doubled in
     #: place ("upss", "ups1").
     short_label_additions: bool = True
+    #: Shorter labels at least this long still match one edit under the protected domain's public
+    #: suffix when the edit is a slip rather than another name: a key that touches the intended
+    #: one on a QWERTY, QWERTZ or AZERTY keyboard ("dhk", "dhjl"), or a character one bit away
+    #: (bitsquatting, "ups" -> "wps"). ``ubs``, ``nhl`` or ``usps`` are none of these.
+    short_typing_slip_min_len: int = Field(default=3, ge=1)
     #: Label + a word from the shipped list ("dhl-account", "securecontoso") for labels this long.
     added_word_min_len: int = Field(default=3, ge=1)
     #: Label as a whole hyphen-separated token beside any token ("contoso-xyz") for labels this long.
@@ -153,6 +161,55 @@ def _is_end_addition(short: str, long: str) -> bool:
     return any(long == short[: i + 1] + short[i:] for i in range(len(short)))
 
 
+@cache
+def _keyboard_neighbours() -> dict[str, frozenset[str]]:
+    """The keys that touch each key on any layout of ``keyboards.txt``."""
+    near: dict[str, set[str]] = defaultdict(set)
+    for line in read_data_lines("keyboards.txt"):
+        rows = line.split()[1:]
+        for r, row in enumerate(rows):
+            for i, key in enumerate(row):
+                # Rows are staggered by half a key: the row above touches at i and i + 1, the
+                # row below at i - 1 and i.
+                touching = ((r, i - 1), (r, i + 1), (r - 1, i), (r - 1, i + 1), (r + 1, i - 1), (r + 1, i))
+                near[key].update(
+                    rows[y][x] for y, x in touching if 0 <= y < len(rows) and 0 <= x < len(rows[y])
+                )
+    return {key: frozenset(keys) for key, keys in near.items()}
+
+
+def _one_bit_apart(a: str, b: str) -> bool:
+    """ASCII characters whose codes differ in one bit: what a memory or line error makes of a
+    name in transit (bitsquatting). DNS names are ASCII, so other characters never flip."""
+    flip = ord(a) ^ ord(b)
+    return a.isascii() and b.isascii() and flip != 0 and flip & (flip - 1) == 0
+
+
+def _typing_slip(brand: str, cand: str) -> str | None:
+    """How ``cand`` is ``brand`` with one slip, or None: one character replaced by a key that
+    touches it or by a character one bit away, or one extra key pressed that touches (or
+    repeats) a letter beside it."""
+    near = _keyboard_neighbours()
+    if len(cand) == len(brand):
+        diff = [i for i, (x, y) in enumerate(zip(brand, cand, strict=True)) if x != y]
+        if len(diff) != 1:
+            return None
+        a, b = brand[diff[0]], cand[diff[0]]
+        if b in near.get(a, ()):
+            return f"{b!r} is a key beside {a!r}"
+        if _one_bit_apart(a, b):
+            return f"{b!r} is {a!r} with one bit flipped"
+        return None
+    if len(cand) == len(brand) + 1:
+        for i, extra in enumerate(cand):
+            if cand[:i] + cand[i + 1 :] != brand:
+                continue
+            for letter in brand[max(i - 1, 0) : i + 1]:
+                if extra == letter or extra in near.get(letter, ()):
+                    return f"{extra!r} pressed with {letter!r}"
+    return None
+
+
 def _splits(host: str) -> list[tuple[str, str, str]]:
     """(subdomain, label, suffix) with the private PSL section, and with ICANN's alone when that
     differs: ``intu.it.com`` is registrable under the private ``it.com`` but still spells
@@ -233,6 +290,10 @@ class LookalikeMatcher:
                 return "typo", f"{c.text!r} is {dist} edit(s) from {brand.text!r}"
         elif rules.short_label_additions and _is_end_addition(brand.bare, c.bare):
             return "typo", f"{c.text!r} adds one character to {brand.text!r}"
+        elif suffix == b.suffix and n >= rules.short_typing_slip_min_len:
+            slip = _typing_slip(brand.bare, c.bare)
+            if slip:
+                return "typo", f"{c.text!r} is {brand.text!r} with a slip: {slip}"
         if n >= rules.added_word_min_len:
             return self._added_word(b, c)
         return None

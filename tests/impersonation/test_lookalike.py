@@ -86,6 +86,59 @@ def test_protected_subdomain_config_still_protects_the_registered_domain() -> No
     assert found is not None and found.protected == "contoso.com"
 
 
+@pytest.fixture(scope="module")
+def short_brands() -> LookalikeMatcher:
+    return LookalikeMatcher(["dhl.com", "ups.com"])
+
+
+@pytest.mark.parametrize(
+    ("host", "protected"),
+    [
+        ("dhk.com", "dhl.com"),  # replacement: k is beside l (QWERTY)
+        ("uos.com", "ups.com"),  # replacement: o is beside p
+        ("dzl.com", "dhl.com"),  # replacement: z is beside h on QWERTZ only
+        ("umps.com", "ups.com"),  # insertion: m is beside p on AZERTY only
+        ("dxl.com", "dhl.com"),  # bitsquatting: h 0x68 -> x 0x78
+        ("uqs.com", "ups.com"),  # bitsquatting: p 0x70 -> q 0x71, not a neighbour
+        ("5ps.com", "ups.com"),  # bitsquatting to a digit: u 0x75 -> 5 0x35
+        ("dhjl.com", "dhl.com"),  # insertion: j pressed with h
+        ("cdhl.com", "dhl.com"),  # insertion before the first letter: c pressed with d
+        ("ujps.com", "ups.com"),  # insertion: j pressed with u
+        ("mail.dhk.com", "dhl.com"),  # the registrable label is what counts
+    ],
+)
+def test_short_labels_match_typing_slips(short_brands: LookalikeMatcher, host: str, protected: str) -> None:
+    found = short_brands.match(host)
+    assert found is not None, host
+    assert (found.protected, found.kind) == (protected, "typo")
+    assert "slip" in found.detail
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "ubs.com",  # p -> b: neither a neighbouring key nor one bit (another bank)
+        "nhl.com",  # d -> n: another organisation
+        "upi.com",  # s -> i
+        "usps.com",  # s inserted between u and p: beside neither
+        "dji.com",  # h -> j is a slip, but l -> i makes it a second edit
+        "dhk.net",  # a slip under another suffix: short names recur across TLDs
+        "uos.de",
+        "pus.com",  # transpositions and vowel swaps of 3 letters are other acronyms
+        "aps.com",
+        "dh.com",  # omissions leave 2-letter names
+    ],
+)
+def test_short_labels_ignore_other_edits(short_brands: LookalikeMatcher, host: str) -> None:
+    assert short_brands.match(host) is None
+
+
+def test_typing_slips_can_be_switched_off() -> None:
+    off = LookalikeMatcher(["ups.com"], LookalikeRules(short_typing_slip_min_len=4))
+    assert off.match("uos.com") is None
+    assert off.match("upss.com") is not None  # additions are a separate rule
+
+
 def test_rules_are_configurable() -> None:
     lenient = LookalikeMatcher(["ups.com"], LookalikeRules(short_edit1_same_suffix_min_len=3))
     assert lenient.match("ubs.com") is not None
