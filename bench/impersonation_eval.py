@@ -6,7 +6,9 @@ variants, threat-dictionary recall on BEC texts, and the actions taken on legiti
 Sets (read by path, never copied into the repository):
 - ``impersonation/dnstwist_lookalikes_25brands.csv.gz``: 8,920 lookalikes of 25 brands made by
   dnstwist's 16 fuzzers. The 25 brands are the protected (internal) domains; recall is the share
-  flagged ``domain_similarity``, per fuzzer kind.
+  flagged ``domain_similarity``, per fuzzer kind, with the misses per kind; beside the default
+  rules, two variants for short (3-letter) labels: "no slips" (one edit only as an appended or
+  doubled character: the rules before typing slips) and "any edit" (any one edit, same suffix).
 - ``urls/popular/tranco_top_10k.csv``: popular domains, none an attack. Flagged shares are given
   three ways: all domains but the 25 brands themselves; also leaving out the brands' own names
   under other suffixes (google.de for google.com: the brand's registrations, which a tenant lists
@@ -206,7 +208,7 @@ def eval_lookalikes(rows: list[dict[str, str]], brands: list[str], rules: Lookal
         "flagged": flagged,
         "recall": flagged / total if total else 0.0,
         "by_kind": {k: {"n": n, "flagged": f, "recall": f / n} for k, (n, f) in sorted(by_kind.items())},
-        "missed_examples": {k: v[:10] for k, v in sorted(missed.items())},
+        "missed": {k: v for k, v in sorted(missed.items())},
         "microseconds_per_domain": 1e6 * seconds / max(total, 1),
     }
 
@@ -362,20 +364,35 @@ def _pct(x: float) -> str:
 def render(report: dict[str, Any], verbose: bool) -> str:
     out = io.StringIO()
     w = out.write
-    look, lenient = report["lookalikes"], report["lookalikes_lenient_short_labels"]
+    look = report["lookalikes"]
+    no_slips, lenient = report["lookalikes_no_short_slips"], report["lookalikes_lenient_short_labels"]
     w("Impersonation Protect evaluation\n\n")
     w(f"Lookalike domains flagged domain_similarity (25 brands as internal domains, n={look['total']})\n")
-    w(f"  {'fuzzer kind':<16}{'n':>6}{'flagged':>9}{'recall':>10}{'lenient':>10}\n")
+    w(f"  {'':<16}{'':>6}{'missed':>22}{'recall':>30}\n")
+    w(f"  {'fuzzer kind':<16}{'n':>6}{'no slips':>10}{'default':>9}{'any edit':>9}")
+    w(f"{'no slips':>10}{'default':>10}{'any edit':>10}\n")
+    variants = (no_slips, look, lenient)
     for kind, row in look["by_kind"].items():
-        alt = lenient["by_kind"][kind]["recall"]
-        w(f"  {kind:<16}{row['n']:>6}{row['flagged']:>9}{_pct(row['recall']):>10}{_pct(alt):>10}\n")
-    w(f"  {'all':<16}{look['total']:>6}{look['flagged']:>9}{_pct(look['recall']):>10}")
-    w(f"{_pct(lenient['recall']):>10}\n")
+        rows = [v["by_kind"][kind] for v in variants]
+        w(f"  {kind:<16}{row['n']:>6}{rows[0]['n'] - rows[0]['flagged']:>10}")
+        w(f"{rows[1]['n'] - rows[1]['flagged']:>9}{rows[2]['n'] - rows[2]['flagged']:>9}")
+        w("".join(f"{_pct(r['recall']):>10}" for r in rows) + "\n")
+    w(f"  {'all':<16}{look['total']:>6}{no_slips['total'] - no_slips['flagged']:>10}")
+    w(f"{look['total'] - look['flagged']:>9}{lenient['total'] - lenient['flagged']:>9}")
+    w("".join(f"{_pct(v['recall']):>10}" for v in variants) + "\n")
     us = look["microseconds_per_domain"]
-    w(f"  ({us:.0f} us per domain; 'lenient' = one edit also for 3-letter labels)\n\n")
+    w(f"  ({us:.0f} us per domain. Short labels: 'no slips' = one edit only when appended or doubled;\n")
+    w("   'default' = also keyboard-adjacent and one-bit slips; 'any edit' = any one edit)\n")
+    w("  Missed with the default rules, by fuzzer kind:\n")
+    for kind, hosts in look["missed"].items():
+        shown = hosts if verbose else hosts[:8]
+        more = f" ... (+{len(hosts) - len(shown)})" if len(shown) < len(hosts) else ""
+        w(f"    {kind:<14}{len(hosts):>4}  {' '.join(shown)}{more}\n")
+    w("\n")
     for label, tr in (
         ("default rules", report["tranco"]),
-        ("lenient", report["tranco_lenient_short_labels"]),
+        ("no slips", report["tranco_no_short_slips"]),
+        ("any edit", report["tranco_lenient_short_labels"]),
     ):
         w(f"Tranco top 10k, {label} ({tr['checked']} checked, the 25 brands left out)\n")
         w(f"  flagged at all                         {tr['flagged']:>5}  {_pct(tr['rate_all'])}\n")
@@ -426,11 +443,15 @@ def main(argv: list[str] | None = None) -> int:
     rows = _read_lookalikes(corpus)
     brands = sorted({r["brand"] for r in rows})
     default = LookalikeRules()
+    # The rules before typing slips: no one-edit match of a 3-letter label but an addition.
+    no_slips = LookalikeRules(short_typing_slip_min_len=default.short_edit1_same_suffix_min_len)
     lenient = LookalikeRules(short_edit1_same_suffix_min_len=3)
     report = {
         "lookalikes": eval_lookalikes(rows, brands, default),
+        "lookalikes_no_short_slips": eval_lookalikes(rows, brands, no_slips),
         "lookalikes_lenient_short_labels": eval_lookalikes(rows, brands, lenient),
         "tranco": eval_tranco(corpus, brands, default),
+        "tranco_no_short_slips": eval_tranco(corpus, brands, no_slips),
         "tranco_lenient_short_labels": eval_tranco(corpus, brands, lenient),
         "display_names": eval_names(),
         "bec_texts": eval_bec_texts(corpus),
