@@ -3,15 +3,57 @@
 from __future__ import annotations
 
 import ipaddress
-from functools import lru_cache
+import re
+from functools import cache, lru_cache
 
 import tldextract
+from tldextract.remote import looks_like_ip
+from tldextract.tldextract import Trie
 
 # suffix_list_urls=() and cache_dir=None: use the PSL snapshot shipped inside tldextract, offline.
 _EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
 _EXTRACT_ICANN = tldextract.TLDExtract(
     suffix_list_urls=(), cache_dir=None, include_psl_private_domains=False
 )
+
+
+# Hosts the fast PSL walk below handles exactly like tldextract: lower-case ASCII labels, no
+# punycode (tldextract matches "xn--" labels in their Unicode form), nothing to strip.
+_PLAIN_HOST_RE = re.compile(r"(?!.*xn--)[a-z0-9_\-]+(?:\.[a-z0-9_\-]+)*")
+
+
+@cache
+def _trie(private: bool) -> Trie:
+    # Built from tldextract's public suffix list (same offline snapshot), once per process.
+    return Trie.create((_EXTRACT if private else _EXTRACT_ICANN).tlds)
+
+
+def _fast_split(host: str, private: bool) -> tuple[str, str, str] | None:
+    """tldextract's (subdomain, domain, suffix) for a plain host, without its URL parsing,
+    punycode decoding and result object (most of its cost per call); None: not plain."""
+    if not _PLAIN_HOST_RE.fullmatch(host):
+        return None
+    labels = host.split(".")
+    node = _trie(private)
+    suffix_idx = label_idx = len(labels)
+    for label in reversed(labels):  # the same walk as tldextract's suffix_index
+        nxt = node.matches.get(label)
+        if nxt is not None:
+            label_idx -= 1
+            node = nxt
+            if node.end:
+                suffix_idx = label_idx
+            continue
+        if "*" in node.matches:
+            suffix_idx = label_idx if "!" + label in node.matches else label_idx - 1
+        break
+    if suffix_idx == len(labels):
+        if len(labels) == 4 and looks_like_ip(host):
+            return "", host, ""
+        return ".".join(labels[:-1]), labels[-1], ""
+    sub = ".".join(labels[: suffix_idx - 1]) if suffix_idx >= 2 else ""
+    domain = labels[suffix_idx - 1] if suffix_idx > 0 else ""
+    return sub, domain, ".".join(labels[suffix_idx:])
 
 
 def is_ip_literal(host: str) -> bool:
@@ -30,7 +72,11 @@ def split_host(host: str) -> tuple[str, str, str]:
     With private suffixes, ``evil.github.io`` splits as ('', 'evil', 'github.io') so that a
     site on a shared platform is its own registered domain, never the platform's.
     """
-    r = _EXTRACT(host.lower().rstrip("."))
+    host = host.lower().rstrip(".")
+    fast = _fast_split(host, True)
+    if fast is not None:
+        return fast
+    r = _EXTRACT(host)
     return r.subdomain, r.domain, r.suffix
 
 
@@ -57,7 +103,11 @@ def public_suffix(host: str) -> str:
 
 def has_known_suffix(host: str) -> bool:
     """True when ``host`` ends in a real ICANN public suffix (and has a label before it)."""
-    r = _EXTRACT_ICANN(host.lower().rstrip("."))
+    host = host.lower().rstrip(".")
+    fast = _fast_split(host, False)
+    if fast is not None:
+        return bool(fast[2] and fast[1])
+    r = _EXTRACT_ICANN(host)
     return bool(r.suffix and r.domain)
 
 
