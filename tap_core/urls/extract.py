@@ -34,7 +34,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from tap_core.domains import has_known_suffix, split_host
 from tap_core.urls.model import FoundUrl
 from tap_core.urls.normalize import NormalizedUrl, normalize_url
-from tap_core.urls.unwrap import OwnLinkDecoder, unwrap
+from tap_core.urls.unwrap import OwnLinkDecoder, unwrap_normalized
 
 __all__ = [
     "dedupe",
@@ -820,7 +820,7 @@ def _found(
     url = n.url
     display = n.display_url
     if n.is_web:
-        r = unwrap(n.url, own_hosts=own_hosts, own_link_decoder=own_link_decoder)
+        r = unwrap_normalized(n, own_hosts=own_hosts, own_link_decoder=own_link_decoder)
         if r.wrappers:
             wrappers = list(r.wrappers)
             wrapped_url = r.chain[0]

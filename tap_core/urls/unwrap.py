@@ -72,6 +72,12 @@ _SAFELINKS_SUFFIXES = (
 )
 _SAFELINKS_HOSTS = frozenset(h.lstrip(".") for h in _SAFELINKS_SUFFIXES)
 _FACEBOOK_HOSTS = frozenset({"l.facebook.com", "lm.facebook.com", "l.messenger.com", "l.instagram.com"})
+# Registrable domains (last two labels) of every wrapper host _step knows, Google aside.
+_WRAPPER_DOMAINS = frozenset({
+    "outlook.com", "office365.us", "office.net", "proofpoint.com", "urldefense.com",
+    "mimecast.com", "mimecastprotect.com", "trendmicro.com", "trendmicro.eu", "cudasvc.com",
+    "facebook.com", "messenger.com", "instagram.com", "lnkd.in", "linkedin.com", "bing.com",
+})
 
 
 def unwrap(
@@ -91,6 +97,19 @@ def unwrap(
     current = normalize_url(url)
     if current is None:
         return UnwrapResult(url=url)
+    return unwrap_normalized(current, own_hosts=own_hosts, own_link_decoder=own_link_decoder,
+                             max_depth=max_depth)
+
+
+def unwrap_normalized(
+    current: NormalizedUrl,
+    *,
+    own_hosts: Sequence[str] = (),
+    own_link_decoder: OwnLinkDecoder | None = None,
+    max_depth: int = 5,
+) -> UnwrapResult:
+    """:func:`unwrap` for an already normalised URL (the extractors have one: parsing its
+    ``url`` again would cost as much as the first normalisation)."""
     own = tuple(h.lower().rstrip(".") for h in own_hosts)
     wrappers: list[str] = []
     chain: list[str] = []
@@ -138,6 +157,10 @@ def _step(
         if on_own_host:
             return OWN_WRAPPER, _OPAQUE
     if not n.is_web:
+        return None
+    # Almost no link is wrapped: one set lookup on the host's last two labels rules out
+    # every named wrapper below (Google is matched by name: it has many country domains).
+    if ".".join(host.rsplit(".", 2)[-2:]) not in _WRAPPER_DOMAINS and "google" not in host:
         return None
     path = n.path
     query = n.query or ""
