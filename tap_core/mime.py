@@ -124,6 +124,42 @@ def _addresses(msg: _StdMessage, name: str, defects: list[str]) -> list[Address]
     return [a for a in out if a.address or a.name]
 
 
+_MAILBOX_RE = re.compile(r"^[^@\s\"<>%]+@(?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W_][\w-]*[^\W_]$")
+
+
+def _is_mailbox(address: str) -> bool:
+    """A routable address: a local part, '@', and a host name with a dot (IDNA already applied)."""
+    return bool(_MAILBOX_RE.match(address))
+
+
+def _sender_mailbox(entries: list[Address], defects: list[str]) -> list[Address]:
+    """The From mailbox when the header is malformed on purpose, as bulk lures often do.
+
+    ``"PayPal", "PayPal" <news@x.com>`` or ``Brand Gift, <a@x.com.>, Brand`` parse as several
+    entries, most of them names; the mailbox a mail client shows is the one entry with a real
+    address, named by the first name-only entry. Both defects stay recorded: a From header
+    that is not one valid mailbox is itself evidence (see ``sender_header_malformed``).
+    """
+    if not entries:
+        return entries
+    if len(entries) > 1:
+        defects.append(f"From header holds {len(entries)} entries")
+    # A quoted or dot-terminated address ('"a@x.com"', 'a@x.com.') still names its mailbox.
+    fixed = [Address(name=a.name, address=a.address.strip('"').rstrip(".")) for a in entries]
+    real = [(orig, a) for orig, a in zip(entries, fixed, strict=True) if _is_mailbox(a.address)]
+    if not real:
+        defects.append("From address is not a valid mailbox")
+        return entries
+    original, chosen = real[0]
+    if original.address != chosen.address:
+        defects.append("From address is not a valid mailbox")
+    if not chosen.name:
+        names = [a.name or a.address for a in fixed if not _is_mailbox(a.address)]
+        if names and names[0]:
+            chosen = Address(name=names[0], address=chosen.address)
+    return [chosen, *[a for a in entries if a is not original]]
+
+
 def _date(value: str) -> datetime | None:
     if not value:
         return None
@@ -183,7 +219,7 @@ class _Walker:
                 defects.append(f"malformed {key} header")
             headers.append((clean_text(key), clean_text(value)))
 
-        from_list = _addresses(msg, "From", defects)
+        from_list = _sender_mailbox(_addresses(msg, "From", defects), defects)
         sender_list = _addresses(msg, "Sender", defects)
         out = Message(
             source=source,

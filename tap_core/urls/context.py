@@ -19,11 +19,13 @@ from selectolax.lexbor import LexborHTMLParser
 from tap_core.decision import UrlResult
 from tap_core.domains import registered_domain
 from tap_core.findings import Finding
+from tap_core.impersonation.freemail import is_freemail
 from tap_core.message import Message
 from tap_core.resources import data_lines, data_text
 from tap_core.rules import Rule, load_rules
-from tap_core.urls.heuristics import brand_owning, brands_named
+from tap_core.urls.heuristics import brand_mentions, brand_owning, brands_named
 from tap_core.urls.model import FoundUrl
+from tap_core.urls.platforms import free_platform, platform_of
 
 _SPACE_RE = re.compile(r"\s+")
 _TRIM_RE = re.compile(r"^[\W_]+|[\W_]+$", re.UNICODE)
@@ -148,6 +150,38 @@ def _unrelated_org_name(name: str, sender_site: str, link_sites: set[str]) -> st
     return name.strip()[:60]
 
 
+# Dots after a gap ("Versand   ...NM623") or a long gap; folded header lines leave 4-5 spaces.
+_PADDING_RE = re.compile(r"\S\s{2,}[.…_]{3,}\s*\S|\S\s{8,}\S")
+_IMAGE_CONTEXTS = frozenset({"img_src", "img_in_link"})
+
+
+@cache
+def _image_hosts() -> frozenset[str]:
+    return frozenset(data_lines("urls", "image_hosts.txt"))
+
+
+def _padding(value: str) -> str | None:
+    """Runs of spaces or dots inside a sender name or subject ("DPD Versand      ...NM623")."""
+    m = _PADDING_RE.search(value.strip())
+    return m.group(0) if m else None
+
+
+def _public_image_host(host: str) -> str | None:
+    site = _site(host)
+    for candidate in (host, site):
+        if candidate in _image_hosts():
+            return candidate
+    return None
+
+
+def _org_name(name: str) -> bool:
+    """A display name that reads as an organisation's: it names a brand or a role word."""
+    if not name or "@" in name:
+        return False
+    roles = set(_phrases("role_words.txt"))
+    return bool(brands_named(name)) or any(w in roles for w in _NON_WORD_RE.split(name.lower()) if w)
+
+
 def _base64_forms(text: str) -> set[str]:
     """The stable inner parts of ``text`` in base64 at each of the three byte alignments, as
     phishing kits carry the victim's address (``#cGhpc2hpbmdAcG90``)."""
@@ -177,9 +211,12 @@ def message_findings(message: Message, found: list[FoundUrl],
 
     # A brand named where the sender introduces itself, not sent by it, links elsewhere.
     claims: list[tuple[str, str]] = []
-    if sender and sender.name:
-        claims += [(b, "sender name") for b in brands_named(sender.name)]
-    claims += [(b, "subject") for b in brands_named(message.subject)]
+    disguised: list[tuple[str, str]] = []
+    for where, value in (("sender name", sender.name if sender else ""), ("subject", message.subject)):
+        for brand, plain in brand_mentions(value) if value else ():
+            claims.append((brand, where))
+            if not plain:
+                disguised.append((brand, where))
     sender_brand = brand_owning(sender_site) if sender_site else None
     for brand, where in claims:
         if sender_brand == brand:
@@ -189,6 +226,15 @@ def message_findings(message: Message, found: list[FoundUrl],
         out.append(rules["brand_claim_mismatch"].finding(
             f"{brand} in {where}", "subject" if where == "subject" else "", brand=brand, where=where))
         break
+
+    if sender_brand:
+        for f in web:
+            host = _host(f.url)
+            platform = free_platform(host) if f.context not in _IMAGE_CONTEXTS else None
+            if platform and brand_owning(_site(host)) != sender_brand:
+                out.append(rules["brand_mail_free_hosting"].finding(
+                    f"{sender_brand} -> {host}", brand=sender_brand, host=host))
+                break
 
     for f in web:
         if f.link_text and f.context in ("a_href", "area_href"):
@@ -211,10 +257,41 @@ def message_findings(message: Message, found: list[FoundUrl],
             out.append(rules["deceptive_unicode_text"].finding(sample, where=where, sample=sample))
             break
 
+    if disguised and not any(f.name == "deceptive_unicode_text" for f in out):
+        brand, where = disguised[0]
+        out.append(rules["brand_name_disguised"].finding(f"{brand} in {where}", brand=brand, where=where))
+
     unrelated = _unrelated_org_name(sender.name if sender else "", sender_site, link_sites)
     if unrelated:
         out.append(rules["sender_name_unrelated"].finding(
             f"{unrelated} <- {sender_site}", name=unrelated, domain=sender_site))
+
+    malformed = [d for d in message.defects if d.startswith("From ")]
+    if malformed:
+        out.append(rules["sender_header_malformed"].finding(malformed[0], defect=malformed[0]))
+
+    for where, value in (("sender name", sender.name if sender else ""), ("subject", message.subject)):
+        sample = _padding(value)
+        if sample:
+            out.append(rules["padded_header"].finding(sample, where=where, sample=sample))
+            break
+
+    for f in web:
+        image_host = _public_image_host(_host(f.url)) if f.context in _IMAGE_CONTEXTS else None
+        if image_host:
+            out.append(rules["images_on_public_host"].finding(image_host, host=image_host))
+            break
+
+    sender_domain = sender.address.rpartition("@")[2] if sender and sender.address else ""
+    if sender_domain:
+        platform = platform_of(sender_domain)
+        if platform and platform != sender_domain:
+            out.append(rules["sender_on_shared_platform"].finding(
+                sender_domain, "free" if free_platform(sender_domain) else "",
+                domain=sender_domain, platform=platform))
+        elif sender and is_freemail(sender_domain) and _org_name(sender.name):
+            out.append(rules["freemail_org_sender"].finding(
+                f"{sender.name[:60]} <- {sender_domain}", name=sender.name[:60], domain=sender_domain))
 
     token = _random_token(message.subject)
     if token:

@@ -843,15 +843,31 @@ def brand_owning(host: str) -> str | None:
     return _owner(host.lower().rstrip(".")) if host else None
 
 
+def _visible(text: str) -> str:
+    """``text`` without invisible characters (zero-width, variation selectors, tag characters,
+    combining marks other than Latin accents) that lures insert to break up words."""
+    return "".join(
+        ch for ch in text
+        if not (unicodedata.category(ch) == "Cf"
+                or (unicodedata.category(ch) == "Mn" and not "\u0300" <= ch <= "\u036f"))
+    )
+
+
 def brands_named(text: str) -> list[str]:
     """Brands a piece of text (a display name, a subject) names, confusables undone.
 
     Distinctive names count anywhere ("PayPaI Service", "Binаnсе"); names that are also
     ordinary words (apple, chase, dhl) count only when they are the whole text ("DHL").
     """
+    return [brand for brand, _literal in brand_mentions(text)]
+
+
+def brand_mentions(text: str) -> list[tuple[str, bool]]:
+    """Like :func:`brands_named`, with whether the brand is spelled plainly (False for
+    "PayPaI", "Binаnсе", "Micr0soft": a name written with look-alike characters)."""
     table = _brand_table()
-    found: list[str] = []
-    chunks = _TEXT_CHUNK_RE.findall(text[:500])
+    found: dict[str, bool] = {}
+    chunks = _TEXT_CHUNK_RE.findall(_visible(text[:500]))
     whole = len(chunks) == 1
     candidates_per_chunk: list[set[str]] = []
     for chunk in chunks:
@@ -870,6 +886,6 @@ def brands_named(text: str) -> list[str]:
                 continue
             brand, token = hit
             if token in brand.tokens or (whole and token in brand.weak_tokens):
-                if brand.name not in found:
-                    found.append(brand.name)
-    return found
+                plain = candidate.lower() in brand.tokens or candidate.lower() in brand.weak_tokens
+                found[brand.name] = found.get(brand.name, False) or plain
+    return list(found.items())

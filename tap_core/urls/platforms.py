@@ -143,9 +143,11 @@ def free_platform(host: str) -> str | None:
 
     A platform's own front page (``weebly.com``) is not user content and gives None.
     """
+    if _S3_HOST_RE.search(host):
+        # Any bucket, any region (the PSL lists regional endpoints as private suffixes):
+        # anyone can publish a page there.
+        return "s3.amazonaws.com"
     plat = platform_of(host)
-    if plat is None and _S3_HOST_RE.search(host):
-        return "s3.amazonaws.com"  # any bucket, any region: anyone can publish a page there
     if plat is None or plat not in platforms().free:
         return None
     if plat == host and host not in platforms().path_hosts:
