@@ -72,6 +72,8 @@ class AdminApi:
             return _json({"error": "no such held or quarantined message"}, 404)
         if entry.status is QuarantineStatus.RELEASED:
             return _json({"released": True, "already": True})
+        if entry.status is QuarantineStatus.CONVERTED:
+            return await self._release_originals(tenant_id, mailbox, message_id, actor, entry.reason)
         try:
             state = await self.runtime.remediator(tenant_id).release(
                 mailbox, message_id, entry.original_folder_id or "inbox", entry.folder_id
@@ -92,6 +94,47 @@ class AdminApi:
             ),
         )
         return _json({"released": True, "folder_id": state.folder_id})
+
+    async def _release_originals(
+        self, tenant_id: str, mailbox: str, message_id: str, actor: str, why: str
+    ) -> HttpResult:
+        """A Safe File message: its original attachments go back in place of the PDF copies."""
+        from connectors.graph.remediation import AttachmentTooLarge
+        from connectors.service.safefile import restore_originals
+
+        journal = self.stores.journal.get(tenant_id, message_id)
+        data = journal.data if journal is not None else {}
+        items = (data.get("safe_file") or {}).get("items") or (data.get("decided") or {}).get("safe_file")
+        if not items:
+            return _json({"error": "no record of the Safe File copies of this message"}, 409)
+        try:
+            requests = await restore_originals(
+                self.runtime.remediator(tenant_id),
+                self.stores.artefacts,
+                tenant_id,
+                mailbox,
+                message_id,
+                items,
+            )
+        except AttachmentTooLarge as exc:
+            return _json({"error": f"the original cannot be put back through Graph: {exc}"}, 409)
+        except GraphApiError as exc:
+            return _json({"error": f"Graph refused the change: {exc.status} {exc.code}"}, 502)
+        self.stores.quarantine.update_status(
+            tenant_id, mailbox, message_id, QuarantineStatus.RELEASED, by=actor
+        )
+        self.stores.audit.append(
+            tenant_id,
+            AuditRecord(
+                actor=actor,
+                action="released",
+                target=f"{mailbox}/{message_id}",
+                reason=f"originals restored: {why}"[:500],
+                at=datetime.now(UTC),
+                details={"graph_requests": requests},
+            ),
+        )
+        return _json({"released": True, "restored": [str(i["name"]) for i in items]})
 
     def get_policy(self, tenant_id: str) -> HttpResult:
         doc = self.stores.policies.get_policy(tenant_id)

@@ -5,11 +5,15 @@ two workers never act on the same message. Every effect is recorded as a step ri
 happened; a retry (crash, redelivery, duplicate notification) resumes after the last recorded
 step and never repeats an effect:
 
-    claimed -> fetched -> decided -> body_patched -> categorized -> moved -> done
+    claimed -> fetched -> decided -> safe_file -> body_patched -> categorized -> moved -> done
 
 The decision is recorded before any effect, so a retry applies the same decision even if
 intelligence changed in between. A body patch Graph refuses (no Mail-Advanced.ReadWrite) is
 recorded with its reason and the fallback (categories, hold, quarantine) still happens.
+
+Under a Safe File policy the attachments are converted before the decision is recorded (a file
+that cannot be made safe turns the decision into hold, with the reason); ``safe_file`` then
+replaces each attachment by its PDF copy, one attachment at a time (``connectors.service.safefile``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any
 from connectors.graph.errors import GraphApiError
 from connectors.service.purge import index_keys
 from connectors.service.runtime import Runtime
+from connectors.service.safefile import apply_safe_file, plan_safe_file
 from connectors.storage.interfaces import (
     AuditRecord,
     Claim,
@@ -36,7 +41,7 @@ from tap_core.impersonation import observe
 
 log = logging.getLogger("tap365.processing")
 
-STEPS = ("claimed", "fetched", "decided", "body_patched", "categorized", "moved", "done")
+STEPS = ("claimed", "fetched", "decided", "safe_file", "body_patched", "categorized", "moved", "done")
 FALLBACK_CATEGORY = "TAP365: Links not rewritten"
 
 
@@ -113,11 +118,19 @@ class MessageProcessor:
         pipeline = runtime.pipeline(tenant_id)
         decision = pipeline.run(fetched.message, tenant_id=tenant_id, recipient=mailbox, now=now)
         if _done_index(claim.step) < _done_index("decided"):
+            planned = decision.action
+            plan = None
+            if pipeline.policy.attachments.mode == "safe_file" and planned in _DELIVERED:
+                plan = await plan_safe_file(stores.artefacts, tenant_id, message_id, fetched)
+                if plan.hold_reason:
+                    planned = Action.HOLD  # the admin releases it as it is, or deletes it
             claim = stores.journal.record_step(
                 claim,
                 "decided",
                 {
-                    "action": decision.action.value,
+                    "action": planned.value,
+                    "safe_file": plan.items if plan else [],
+                    "safe_file_hold": plan.hold_reason if plan else "",
                     "verdict": decision.verdict.value,
                     "categories": decision.categories,
                     "has_body": bool(decision.rewritten_html or decision.rewritten_text),
@@ -130,7 +143,33 @@ class MessageProcessor:
         original_folder = str(decided.get("folder_id") or folder_id)
         action = Action(decided.get("action", decision.action.value))
         categories = list(decided.get("categories", decision.categories))
+        reasons = [r for r in [str(decided.get("safe_file_hold") or "")] if r] + list(decision.reasons)
         audit: list[tuple[str, str]] = []
+
+        # Safe File: each attachment replaced by its PDF copy (add the copy, then delete the original).
+        safe_items = list(decided.get("safe_file") or [])
+        if safe_items and _done_index(claim.step) <= _done_index("safe_file"):
+            claim, made = await apply_safe_file(
+                rem, stores.journal, stores.artefacts, claim, mailbox, message_id, fetched, safe_items
+            )
+            requests += made
+            names = ", ".join(str(i["name"]) for i in safe_items)
+            # Listed with the held and quarantined messages: the admin releases the originals there.
+            stores.quarantine.put(
+                QuarantineEntry(
+                    tenant_id=tenant_id,
+                    mailbox=mailbox,
+                    message_id=message_id,
+                    folder_id=original_folder,
+                    original_folder_id=original_folder,
+                    reason=f"Safe File: {names} delivered as PDF copies; originals kept"[:1000],
+                    at=datetime.now(UTC),
+                    status=QuarantineStatus.CONVERTED,
+                    subject=fetched.message.subject[:200],
+                    sender=fetched.message.from_address.address if fetched.message.from_address else "",
+                )
+            )
+            audit.append(("safe_file", f"replaced by PDF copies: {names}"[:500]))
 
         # Body (rewrite, banner): at most one PATCH, never twice.
         if _done_index(claim.step) < _done_index("body_patched"):
@@ -176,7 +215,7 @@ class MessageProcessor:
                         message_id=message_id,
                         folder_id=final_folder,
                         original_folder_id=original_folder,
-                        reason="; ".join(decision.reasons)[:1000],
+                        reason="; ".join(reasons)[:1000],
                         at=datetime.now(UTC),
                         status=QuarantineStatus.QUARANTINED
                         if action is Action.QUARANTINE
@@ -185,7 +224,7 @@ class MessageProcessor:
                         sender=fetched.message.from_address.address if fetched.message.from_address else "",
                     )
                 )
-                audit.append((action.value, "; ".join(decision.reasons)[:500]))
+                audit.append((action.value, "; ".join(reasons)[:500]))
                 if action is Action.HOLD and decision.needs_sandbox:
                     # Dynamic analysis runs as delayed queue work; the message waits in Hold.
                     stores.delayed.send(
@@ -213,7 +252,7 @@ class MessageProcessor:
                 mailbox=mailbox,
                 sender=sender,
                 subject=fetched.message.subject[:200],
-                reasons=tuple(decision.reasons[:20]),
+                reasons=tuple(reasons[:20]),
                 details={
                     "pipelines": decision.pipelines,
                     "url_score": decision.url_score,
@@ -221,6 +260,7 @@ class MessageProcessor:
                     "final_folder": final_folder,
                     "graph_requests": requests,
                     "rewrite_skipped": decision.rewrite_skipped or "",
+                    "safe_file": [str(i["pdf_name"]) for i in safe_items],
                 },
             ),
         )
@@ -252,6 +292,10 @@ class MessageProcessor:
             graph_requests=requests,
             final_folder=final_folder,
         )
+
+
+#: Actions that leave the message in the mailbox, where Safe File replaces its attachments.
+_DELIVERED = (Action.DELIVER, Action.REWRITE, Action.TAG)
 
 
 def _text_as_html(text: str, urls: list[Any]) -> str:

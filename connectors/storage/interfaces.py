@@ -47,7 +47,8 @@ class ArtefactTooLarge(ValueError):
 # -- 1. idempotency journal -------------------------------------------------------------------
 #: Processing steps in order. ``claimed`` is implicit (the entry exists); a worker records each
 #: later step once it is done, with the data needed to resume after it.
-STEPS: tuple[str, ...] = ("claimed", "fetched", "decided", "body_patched", "categorized", "moved", "done")
+STEPS: tuple[str, ...] = ("claimed", "fetched", "decided", "safe_file", "body_patched", "categorized",
+                          "moved", "done")
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +265,8 @@ class QuarantineStatus(enum.StrEnum):
     QUARANTINED = "quarantined"
     RELEASED = "released"
     DELETED = "deleted"
+    #: Delivered with Safe File copies; the original attachments are kept for release.
+    CONVERTED = "converted"
 
 
 @dataclass(frozen=True, slots=True)

@@ -404,3 +404,143 @@ def test_body_edit_refused_without_mail_advanced_falls_back_to_a_category(stack:
     assert FALLBACK_CATEGORY in message["categories"]
     audit = runtime.stores.audit.list_audit(fabrikam["id"], datetime.now(UTC) - timedelta(hours=1))
     assert any(a.action == "body_patch_refused" and "Mail-Advanced" in a.reason for a in audit)
+
+
+def _blank_pdf() -> bytes:
+    import io
+
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=300, height=200)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def _with_files(upn: str, message_id: str, files: dict[str, bytes]) -> bytes:
+    import base64
+
+    parts = b"".join(
+        (f"--B\r\nContent-Type: application/octet-stream\r\n"
+         f'Content-Disposition: attachment; filename="{name}"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+         ).encode() + base64.encodebytes(data)
+        for name, data in files.items()
+    )
+    return (f"From: Board <board@partner.example>\r\nTo: {upn}\r\nSubject: minutes and plan\r\n"
+            f"Message-ID: <{message_id}>\r\nMIME-Version: 1.0\r\n"
+            'Content-Type: multipart/mixed; boundary="B"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\n'
+            "Both files attached.\r\n").encode() + parts + b"--B--\r\n"
+
+
+@pytest.fixture
+def safe_file_policy(stack: Stack) -> Iterator[Runtime]:
+    from connectors.service.runtime import get_runtime
+
+    runtime = Runtime.create()
+    doc = runtime.stores.policies.get_policy(stack.tenant_id)
+    runtime.stores.policies.put_policy(stack.tenant_id, {"attachments": {"mode": "safe_file"}},
+                                       etag=doc.etag if doc else None, updated_by="test")
+    get_runtime().forget_policy(stack.tenant_id)  # the host runs in this process
+    yield runtime
+    doc = runtime.stores.policies.get_policy(stack.tenant_id)
+    runtime.stores.policies.put_policy(stack.tenant_id, {}, etag=doc.etag if doc else None, updated_by="test")
+    get_runtime().forget_policy(stack.tenant_id)
+
+
+def test_safe_file_policy_replaces_attachments_with_pdf_copies_and_release_restores_them(
+        stack: Stack, safe_file_policy: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from pypdf import PdfReader
+
+    from tap_core.attachments.safefile import active_content
+
+    runtime = safe_file_policy
+    upn = stack.users[3]
+    internet_id = "<e2e-safefile@x.test>"
+    originals = {"minutes.docx": _docx(), "plan.pdf": _blank_pdf()}
+    posts = route_count(stack, "POST /v1.0/users/{id}/messages/{id}/attachments")
+    deletes = route_count(stack, "DELETE /v1.0/users/{id}/messages/{id}/attachments/{id}")
+    total = int(stack.sim.stats()["requests"]["total"])
+    stack.sim.deliver(upn, _with_files(upn, internet_id[1:-1], originals))
+    wait_for(lambda: journal_done(stack, upn, internet_id), timeout=120, what="processing")
+    graph_requests = int(stack.sim.stats()["requests"]["total"]) - total
+    folder, message = find_message(stack, upn, internet_id)
+    assert not folder["isHidden"]  # delivered
+    message_id = message["immutableId"]
+
+    # What the mailbox holds now, read back through Graph.
+    fetched = asyncio.run(runtime.graph.fetch_message(stack.tenant_id, upn, message_id))
+    names = sorted(a.name for a in fetched.message.attachments)
+    assert names == ["minutes.docx.pdf", "plan.pdf.pdf"]
+    for attachment in fetched.message.attachments:
+        assert attachment.data.startswith(b"%PDF-")
+        assert len(PdfReader(io.BytesIO(attachment.data)).pages) >= 1
+        assert active_content(attachment.data) == []
+    assert route_count(stack, "POST /v1.0/users/{id}/messages/{id}/attachments") - posts == 2
+    assert route_count(stack, "DELETE /v1.0/users/{id}/messages/{id}/attachments/{id}") - deletes == 2
+    # One fetch, then one POST and one DELETE per attachment (no body to rewrite: no links).
+    print(f"\nGraph requests for a Safe File rewrite of 2 attachments: {graph_requests}")
+    assert graph_requests == 1 + 2 * 2
+
+    # The originals are in the artefact store, listed for the admin, and the verdict says so.
+    entry = runtime.stores.journal.get(stack.tenant_id, message_id)
+    assert entry is not None
+    items = entry.data["safe_file"]["items"]
+    for item in items:
+        assert runtime.stores.artefacts.get(stack.tenant_id, item["original_artefact"]) == originals[item["name"]]
+        assert item["added"] and item["deleted"]
+    listed = runtime.stores.quarantine.get(stack.tenant_id, upn, message_id)
+    assert listed is not None and listed.status.value == "converted"
+
+    # Release through the admin API: the originals go back in place of the copies.
+    monkeypatch.setenv("TAP365_FUNCTION_KEYS", "e2e-admin-key")
+    r = requests.post(f"{stack.functions_url}/api/manage/tenants/{stack.tenant_id}/quarantine/{upn}/"
+                      f"{message_id}/release", headers={"x-functions-key": "e2e-admin-key"}, timeout=60)
+    assert r.status_code == 200, r.text
+    assert sorted(r.json()["restored"]) == ["minutes.docx", "plan.pdf"]
+    # A fresh runtime: the first one's HTTP client belongs to the event loop asyncio.run closed.
+    restored = asyncio.run(Runtime.create().graph.fetch_message(stack.tenant_id, upn, message_id))
+    assert {a.name: a.data for a in restored.message.attachments} == originals
+    released = runtime.stores.quarantine.get(stack.tenant_id, upn, message_id)
+    assert released is not None and released.status.value == "released"
+
+
+def test_safe_file_resumes_after_a_failed_delete_without_a_second_copy(
+        stack: Stack, safe_file_policy: Runtime) -> None:
+    upn = stack.users[4]
+    internet_id = "<e2e-safefile-retry@x.test>"
+    delete_route = "DELETE /v1.0/users/{id}/messages/{id}/attachments/{id}"
+    stack.sim.faults(error_rate=1.0, error_status=500, routes=[delete_route])
+    posts = route_count(stack, "POST /v1.0/users/{id}/messages/{id}/attachments")
+    deletes = route_count(stack, delete_route)
+    stack.sim.deliver(upn, _with_files(upn, internet_id[1:-1], {"plan.pdf": _blank_pdf()}))
+    wait_for(lambda: route_count(stack, delete_route) > deletes, timeout=120, what="the failed delete")
+    stack.sim.faults()  # the redelivered queue message succeeds
+    wait_for(lambda: journal_done(stack, upn, internet_id), timeout=120, what="resumed processing")
+    _, message = find_message(stack, upn, internet_id)
+    fetched = asyncio.run(Runtime.create().graph.fetch_message(stack.tenant_id, upn, message["immutableId"]))
+    assert [a.name for a in fetched.message.attachments] == ["plan.pdf.pdf"]  # one copy, original gone
+    assert route_count(stack, "POST /v1.0/users/{id}/messages/{id}/attachments") - posts == 1
+
+
+def test_safe_file_holds_a_message_whose_attachment_cannot_be_converted(
+        stack: Stack, safe_file_policy: Runtime) -> None:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr("notes.txt", "nothing to see")
+    upn = stack.users[5]
+    internet_id = "<e2e-safefile-zip@x.test>"
+    posts = route_count(stack, "POST /v1.0/users/{id}/messages/{id}/attachments")
+    stack.sim.deliver(upn, _with_files(upn, internet_id[1:-1], {"notes.zip": buffer.getvalue()}))
+    wait_for(lambda: journal_done(stack, upn, internet_id), timeout=120, what="processing")
+    folder, message = find_message(stack, upn, internet_id)
+    assert folder["isHidden"] and folder["displayName"] == "Hold"
+    entry = safe_file_policy.stores.quarantine.get(stack.tenant_id, upn, message["immutableId"])
+    assert entry is not None and entry.status.value == "held"
+    assert "Safe File not applied: notes.zip" in entry.reason and "zip" in entry.reason
+    assert route_count(stack, "POST /v1.0/users/{id}/messages/{id}/attachments") == posts  # nothing added
