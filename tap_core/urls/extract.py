@@ -194,7 +194,7 @@ def _candidate(text: str, m: re.Match[str]) -> tuple[str, NormalizedUrl, int] | 
     if kind == "scheme":
         if rest == 0 and _truncated_host(text, end):
             return None  # "http://leadingdash.-x.com": the host does not end here
-        if _CJK_RE.search(host):
+        if not host.isascii() and _CJK_RE.search(host):
             cut = _cut_cjk_host(host)
             if cut is None:
                 return None
@@ -291,6 +291,7 @@ def _preceded_by_broken_token(text: str, start: int) -> bool:
     return i < start - 1 and i >= 0 and (text[i].isalnum() or text[i] in "_/\\@:%")
 
 
+@lru_cache(maxsize=65536)
 def _plausible_explicit_host(host_text: str, ascii_host: str) -> bool:
     """Shape of a host written after a scheme (any TLD is allowed: it is clickable)."""
     if host_text.startswith("["):
@@ -337,6 +338,7 @@ def clear_caches() -> None:
     """Drop memoised host checks (benchmarks measure cold runs)."""
     _known_suffix.cache_clear()
     _registrable_label.cache_clear()
+    _plausible_explicit_host.cache_clear()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -110,7 +110,9 @@ def normalize_url(raw: str, base: str | None = None) -> NormalizedUrl | None:
 
 @lru_cache(maxsize=16384)
 def _normalize_cached(raw: str, base: str | None) -> NormalizedUrl | None:
-    s = _TAB_NL_RE.sub("", raw.strip(_C0_SPACE))
+    s = raw.strip(_C0_SPACE)
+    if "\t" in s or "\n" in s or "\r" in s:
+        s = _TAB_NL_RE.sub("", s)
     if not s:
         # An empty reference is the base document itself.
         return normalize_url(base) if base is not None else None
@@ -155,7 +157,9 @@ def clear_caches() -> None:
 
 def _undefang(s: str) -> tuple[str, bool]:
     changed = False
-    m = _DEFANG_SCHEME_RE.match(s)
+    low = s[:6].lower()
+    # "http:"/"https:" as written (nearly every URL) is not a defanged scheme: skip the regex.
+    m = None if low[:5] == "http:" or low == "https:" else _DEFANG_SCHEME_RE.match(s)
     if m and m.group(0).lower() not in ("http:", "https:", "ftp:"):
         scheme = ("https" if m.group(1) else "http") if m.group(2) is None else "ftp"
         sep = "://" if "//" in m.group(0) else ":"
@@ -283,32 +287,22 @@ def _hierarchical(scheme: str, rest: str, defanged: bool) -> NormalizedUrl | Non
     query = _normalize_component(query, _QUERY_ENC_RE) if query else None
     fragment = _normalize_component(fragment, _FRAGMENT_ENC_RE) if fragment else None
 
-    def build(h: str) -> str:
-        hp = f"[{h}]" if ":" in h else h
-        out = f"{scheme}://" + (f"{userinfo}@" if userinfo else "") + hp
-        if port is not None:
-            out += f":{port}"
-        out += path
-        if query:
-            out += "?" + query
-        if fragment:
-            out += "#" + fragment
-        return out
-
-    url = build(host)
-    return NormalizedUrl(
-        url=url,
-        display_url=build(display_host) if display_host != host else url,
-        scheme=scheme,
-        host=host,
-        display_host=display_host,
-        port=port,
-        path=path,
-        query=query,
-        fragment=fragment,
-        userinfo=userinfo,
-        defanged=defanged,
-    )
+    head = f"{scheme}://{userinfo}@" if userinfo else f"{scheme}://"
+    tail = path
+    if port is not None:
+        tail = f":{port}{path}"
+    if query:
+        tail += "?" + query
+    if fragment:
+        tail += "#" + fragment
+    url = head + (f"[{host}]" if ":" in host else host) + tail
+    if display_host != host:
+        display = head + (f"[{display_host}]" if ":" in display_host else display_host) + tail
+    else:
+        display = url
+    # Positional: a frozen dataclass built from keywords costs half as much again, per URL.
+    return NormalizedUrl(url, display, scheme, host, display_host, port, path, query, fragment,
+                         userinfo, defanged)
 
 
 def _split_tail(tail: str) -> tuple[str, str | None, str | None]:
@@ -396,8 +390,24 @@ def _parse_host(text: str) -> tuple[str, str] | None:
     return _domain_to_ascii(text)
 
 
+# A host that is already canonical (lower-case LDH labels, no punycode, not numeric): the
+# common case, returned as is without the UTS #46 / IPv4 / per-label checks below.
+_PLAIN_HOST_RE = re.compile(r"(?!.*xn--)[a-z0-9_\-]+(?:\.[a-z0-9_\-]+)*")
+
+
 @lru_cache(maxsize=32768)
 def _domain_to_ascii(text: str) -> tuple[str, str] | None:
+    if text.isascii():
+        mapped = text.lower().rstrip(".")
+        last = mapped[mapped.rfind(".") + 1 :]
+        if (
+            _PLAIN_HOST_RE.fullmatch(mapped)
+            and not last.isdigit()
+            and not last.startswith("0x")
+            and mapped.count(".") < 127
+            and len(mapped) <= 253 * 2
+        ):
+            return mapped, mapped
     try:
         # UTS #46 maps ASCII to lower case only: skip the table walk for plain hosts.
         mapped = text.lower() if text.isascii() else idna.uts46_remap(
@@ -436,22 +446,19 @@ def _domain_to_ascii(text: str) -> tuple[str, str] | None:
 
 
 def _label_to_ascii(label: str) -> str:
-    try:
-        return idna.alabel(label).decode("ascii")
-    except Exception:
-        # IDNA2008 rejects symbols such as U+272A that browsers (UTS #46, non-strict)
-        # still accept: encode with plain Punycode as they do.
-        return "xn--" + label.encode("punycode").decode("ascii")
+    # Plain Punycode, as browsers do (UTS #46, non-strict): IDNA2008's alabel() gives the
+    # same bytes for every label it accepts and rejects symbols such as U+272A that browsers
+    # still take, so its (costly) validation never changed the result.
+    return "xn--" + label.encode("punycode").decode("ascii")
 
 
 def _label_to_unicode(label: str) -> str:
+    # Likewise plain Punycode decoding (idna.ulabel() decodes the same way and only adds
+    # checks whose failure we ignored); an undecodable A-label is shown as written.
     try:
-        return idna.ulabel(label)
+        return label[4:].encode("ascii").decode("punycode")
     except Exception:
-        try:
-            return label[4:].encode("ascii").decode("punycode")
-        except Exception:
-            return label
+        return label
 
 
 def _parse_ipv4(labels: list[str]) -> str | bool | None:

@@ -110,6 +110,14 @@ def unwrap_normalized(
 ) -> UnwrapResult:
     """:func:`unwrap` for an already normalised URL (the extractors have one: parsing its
     ``url`` again would cost as much as the first normalisation)."""
+    if not own_hosts and own_link_decoder is None and max_depth > 0:
+        # The usual case, no own links to decode: most URLs are not wrapped, answer at once.
+        try:
+            first = _step(current, (), None)
+        except Exception:  # a hostile parameter must not stop the pipeline
+            first = None
+        if first is None:
+            return UnwrapResult(url=current.url)
     own = tuple(h.lower().rstrip(".") for h in own_hosts)
     wrappers: list[str] = []
     chain: list[str] = []
