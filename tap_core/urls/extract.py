@@ -102,6 +102,9 @@ _CLOSERS = {")": "(", "]": "[", "}": "{"}
 _QUOTES = frozenset("\"'`")
 _TLD_SHAPE_RE = re.compile(r"(?:[a-z]{2,63}|xn--[a-z0-9\-]{1,59}|0x[0-9a-f]*|[0-9]+)")
 _IPV4_RE = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
+# A host written with ASCII letters, digits, "-" and "_" only, ending in a label that is not a
+# number (so not an IPv4 form) and without punycode.
+_PLAIN_NAME_RE = re.compile(r"(?!.*[xX][nN]--)(?:[A-Za-z0-9_\-]+\.)+(?![0-9]+$|0[xX])[A-Za-z0-9_\-]+")
 _HOST_SEP_RE = re.compile(r"\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\)|[.。．｡]", re.IGNORECASE)
 # Extensions that are also TLDs: a bare "name.ext" with one of these is a file name unless a
 # path follows ("main.py" is code, "main.py/x" a link).
@@ -210,6 +213,10 @@ def _candidate(text: str, m: re.Match[str]) -> tuple[str, NormalizedUrl, int] | 
         return None
     if rest == 0 and _LOCAL_PART_TAIL_RE.match(text, start + len(raw)):
         return None  # the domain or local part of an e-mail address
+    if _PLAIN_NAME_RE.fullmatch(host) and not _known_suffix(host.lower()):
+        # A plain (not numeric, not IDN) name normalises to itself in lower case: without a
+        # public suffix it is rejected below anyway ("e.g", "file.txt"), so skip normalising.
+        return None
     n = normalize_url(raw)
     if n is None or n.scheme != "http":
         return None
