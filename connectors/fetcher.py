@@ -4,9 +4,10 @@ Every hop: http(s) only; the host is resolved once, every address it resolves to
 (not private, loopback, link-local, reserved, multicast, CGNAT, cloud metadata; IPv6 forms that
 embed an IPv4 address are judged by that address); the connection goes to the vetted IP while
 the Host header and TLS SNI/certificate check keep the name, so a second DNS answer can never
-steer the request elsewhere (no rebinding). GET only, no cookies, no forms, capped hops, bytes
-and time. ``allow_networks`` (``TAP365_SCAN_ALLOW_NETWORKS``) admits chosen networks, e.g.
-loopback for tests; metadata addresses stay refused whatever it says.
+steer the request elsewhere (no rebinding). Pages: GET only, no cookies, no forms, capped hops,
+bytes and time. ``post_json`` is the one other verb, for the admin webhook: one hop (a redirect
+is not followed), the same vetting and pinning. ``allow_networks`` (``TAP365_SCAN_ALLOW_NETWORKS``)
+admits chosen networks, e.g. loopback for tests; metadata addresses stay refused whatever it says.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import ipaddress
 import re
 import socket
 import ssl
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
@@ -147,6 +148,20 @@ def numeric_host(host: str) -> IPAddress | None:
     return ipaddress.IPv4Address(number)
 
 
+def _pinned(url: str, scheme: str, host: str, port: int, addr: IPAddress) -> tuple[str, str]:
+    """The URL with the vetted address in place of the name, and the Host header keeping the name."""
+    parts = urlsplit(url)
+    ip_text = f"[{addr}]" if addr.version == 6 else str(addr)
+    default = 443 if scheme == "https" else 80
+    pinned = urlunsplit(
+        (scheme, ip_text if port == default else f"{ip_text}:{port}", parts.path or "/", parts.query, "")
+    )
+    host_header = host if port == default else f"{host}:{port}"
+    if ":" in host and not host.startswith("["):
+        host_header = f"[{host}]" if port == default else f"[{host}]:{port}"
+    return pinned, host_header
+
+
 async def system_resolver(host: str, port: int) -> list[str]:
     loop = asyncio.get_running_loop()
     infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
@@ -225,27 +240,48 @@ class SafeFetcher:
         except TimeoutError as exc:
             raise FetchError("timeout", f"over {self.limits.timeout_seconds:g} s") from exc
 
+    async def post_json(self, url: str, body: bytes, headers: Mapping[str, str] | None = None) -> int:
+        """POST ``body`` (JSON) to ``url``, vetted and pinned like a fetch; returns the status.
+
+        One hop: a redirect is returned as its status, never followed (a POST must not be steered
+        to another host). The response body is read up to the byte cap and dropped. Raises
+        :class:`FetchBlocked` or :class:`FetchError` (``timeout`` over the time limit)."""
+        try:
+            async with asyncio.timeout(self.limits.timeout_seconds):
+                scheme, host, port, addr = await self.vet(url)
+                pinned, host_header = _pinned(url, scheme, host, port, addr)
+                request = httpx.Request(
+                    "POST",
+                    pinned,
+                    content=body,
+                    headers={
+                        **(headers or {}),
+                        "Host": host_header,
+                        "User-Agent": self.user_agent,
+                        "Content-Type": "application/json",
+                    },
+                    extensions={"sni_hostname": host} if scheme == "https" else {},
+                )
+                try:
+                    response = await self._client.send(request, stream=True)
+                except httpx.HTTPError as exc:
+                    raise FetchError("connect", f"{host}: {type(exc).__name__}") from exc
+                try:
+                    self._client.cookies.clear()
+                    await self._read(response)
+                    return response.status_code
+                finally:
+                    await response.aclose()
+        except TimeoutError as exc:
+            raise FetchError("timeout", f"over {self.limits.timeout_seconds:g} s") from exc
+
     async def _fetch(self, url: str, stop_before: Callable[[str], bool] | None) -> FetchedPage:
         hops: list[str] = []
         current = url
         while True:
             hops.append(current)
             scheme, host, port, addr = await self.vet(current)
-            parts = urlsplit(current)
-            ip_text = f"[{addr}]" if addr.version == 6 else str(addr)
-            default = 443 if scheme == "https" else 80
-            pinned = urlunsplit(
-                (
-                    scheme,
-                    ip_text if port == default else f"{ip_text}:{port}",
-                    parts.path or "/",
-                    parts.query,
-                    "",
-                )
-            )
-            host_header = host if port == default else f"{host}:{port}"
-            if ":" in host and not host.startswith("["):
-                host_header = f"[{host}]" if port == default else f"[{host}]:{port}"
+            pinned, host_header = _pinned(current, scheme, host, port, addr)
             request = httpx.Request(
                 "GET",
                 pinned,

@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     #: Where admin notices go (comma-separated addresses) and the mailbox they are sent from.
     admin_notify_to: str = ""
     admin_notify_from: str = ""
+    #: Admin webhook: an https URL that gets a JSON event (POST) for every malicious attachment;
+    #: empty: none. Private addresses are refused unless TAP365_SCAN_ALLOW_NETWORKS admits them.
+    admin_webhook_url: str = ""
+    #: HMAC-SHA256 key for the webhook's ``X-TAP365-Signature`` header; empty: events are unsigned.
+    admin_webhook_secret: str = Field(default="", repr=False)
     #: Sender history window for "newly observed sender" and mailbox intelligence, in days.
     sender_history_days: int = 90
 

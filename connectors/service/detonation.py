@@ -20,6 +20,7 @@ from typing import Any
 
 from connectors.sandbox.dispatcher import LocalSandbox, run_to_completion
 from connectors.service.runtime import Runtime
+from connectors.service.webhook import malicious_attachment_event, queue_event
 from connectors.storage.interfaces import AuditRecord, QuarantineStatus
 from tap_core.attachments.sandbox.model import SandboxStatus, SubmissionId
 from tap_core.attachments.sandbox.orchestration import (
@@ -32,6 +33,7 @@ from tap_core.attachments.sandbox.orchestration import (
 )
 from tap_core.attachments.sandbox.provider import SandboxError, UnsupportedFile
 from tap_core.attachments.sandbox.rules import behaviour_findings, sandbox_verdict
+from tap_core.findings import Verdict
 
 log = logging.getLogger("tap365.detonation")
 WARNING_CATEGORY = "TAP365: Attachment not fully analysed"
@@ -151,6 +153,20 @@ async def run_detonation(runtime: Runtime, item: dict[str, Any]) -> str:
     )
     if result.notify_admin:
         await _notify_admin(runtime, tenant_id, mailbox, fetched.message.subject, result.reason)
+    if any(isinstance(s, Concluded) and s.verdict is Verdict.MALICIOUS for s in steps):
+        sender = fetched.message.from_address.address if fetched.message.from_address else ""
+        event = malicious_attachment_event(
+            tenant_id=tenant_id,
+            mailbox=mailbox,
+            message_id=message_id,
+            sender=sender,
+            subject=fetched.message.subject,
+            action=result.action,
+            reasons=[result.reason, *(f.name for f in result.findings)],
+            sha256=[hashlib.sha256(a.data).hexdigest() for a in fetched.message.attachments if a.data],
+            internet_message_id=fetched.message.internet_message_id,
+        )
+        queue_event(runtime.settings, stores.delayed, event)
     return f"{result.action}: {result.reason}"
 
 

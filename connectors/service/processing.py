@@ -29,6 +29,7 @@ from connectors.graph.errors import GraphApiError
 from connectors.service.purge import index_keys
 from connectors.service.runtime import Runtime
 from connectors.service.safefile import apply_safe_file, plan_safe_file
+from connectors.service.webhook import malicious_attachment_event, queue_event
 from connectors.storage.interfaces import (
     AuditRecord,
     Claim,
@@ -236,6 +237,14 @@ class MessageProcessor:
                         },
                         visibility_timeout=1,
                     )
+                if action is Action.QUARANTINE and decision.pipelines.get("attachments") == "malicious":
+                    # Queued before the step is recorded: a crash in between may queue it twice;
+                    # the event id is stable, so the receiver can drop the duplicate.
+                    queue_event(
+                        runtime.settings,
+                        stores.delayed,
+                        _malicious_event(tenant_id, mailbox, message_id, fetched, decision, reasons),
+                    )
                 claim = stores.journal.record_step(claim, "moved", {"folder_id": final_folder})
         final_folder = str(claim.data.get("moved", {}).get("folder_id") or final_folder)
 
@@ -292,6 +301,24 @@ class MessageProcessor:
             graph_requests=requests,
             final_folder=final_folder,
         )
+
+
+def _malicious_event(
+    tenant_id: str, mailbox: str, message_id: str, fetched: Any, decision: Any, reasons: list[str]
+) -> dict[str, Any]:
+    """The admin webhook event for a message quarantined for a malicious attachment."""
+    files = [f for f in decision.attachments if f.get("verdict") == "malicious"]
+    return malicious_attachment_event(
+        tenant_id=tenant_id,
+        mailbox=mailbox,
+        message_id=message_id,
+        sender=fetched.message.from_address.address if fetched.message.from_address else "",
+        subject=fetched.message.subject,
+        action="quarantine",
+        reasons=reasons,
+        sha256=[str(f.get("sha256", "")) for f in files if f.get("sha256")],
+        internet_message_id=fetched.message.internet_message_id,
+    )
 
 
 #: Actions that leave the message in the mailbox, where Safe File replaces its attachments.

@@ -31,8 +31,8 @@ def parse_item(body: bytes | str) -> dict[str, Any]:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise PoisonMessage(f"queue item is not JSON: {exc}") from exc
-    if not isinstance(data, dict) or data.get("kind") not in ("message", "lifecycle", "sandbox"):
-        raise PoisonMessage("queue item has no known 'kind' (message, lifecycle or sandbox)")
+    if not isinstance(data, dict) or data.get("kind") not in ("message", "lifecycle", "sandbox", "webhook"):
+        raise PoisonMessage("queue item has no known 'kind' (message, lifecycle, sandbox or webhook)")
     return data
 
 
@@ -41,6 +41,10 @@ async def handle_item(runtime: Runtime, item: dict[str, Any]) -> Outcome | str:
         from connectors.service.detonation import run_detonation
 
         return await run_detonation(runtime, item)
+    if item["kind"] == "webhook":
+        from connectors.service.webhook import deliver
+
+        return f"webhook: HTTP {await deliver(runtime.settings, dict(item['event']))}"
     if item["kind"] == "message":
         return await MessageProcessor(runtime).process(
             str(item["tenant_id"]), str(item["mailbox"]), str(item["message_id"])

@@ -99,6 +99,8 @@ param protectedGroupId string = ''
 param adminNotifyTo string = ''
 @description('TAP365_ADMIN_NOTIFY_FROM: mailbox admin notices are sent from (needs Mail.Send).')
 param adminNotifyFrom string = ''
+@description('TAP365_ADMIN_WEBHOOK_URL: https URL that receives a JSON event for every malicious attachment; empty: none. Its signing key (TAP365_ADMIN_WEBHOOK_SECRET) is the Key Vault secret admin-webhook-secret.')
+param adminWebhookUrl string = ''
 @description('TAP365_CLAIM_LEASE_SECONDS: seconds a worker holds a message claim before another may take it over.')
 param claimLeaseSeconds int = 120
 @description('TAP365_PURGE_LOOKBACK_HOURS: post-delivery purge window when intelligence changes.')
@@ -359,6 +361,7 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
 // redeployment never rotates them): the app reads them through Key Vault references.
 var linkKeysSecretName = 'link-signing-keys'
 var graphSecretName = 'graph-client-secret'
+var webhookSecretName = 'admin-webhook-secret'
 
 resource vaultRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: vault
@@ -549,6 +552,8 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     TAP365_PROTECTED_GROUP_ID: protectedGroupId
     TAP365_ADMIN_NOTIFY_TO: adminNotifyTo
     TAP365_ADMIN_NOTIFY_FROM: adminNotifyFrom
+    TAP365_ADMIN_WEBHOOK_URL: adminWebhookUrl
+    TAP365_ADMIN_WEBHOOK_SECRET: '@Microsoft.KeyVault(SecretUri=${vault.properties.vaultUri}secrets/${webhookSecretName}/)'
     TAP365_CLAIM_LEASE_SECONDS: string(claimLeaseSeconds)
     TAP365_PURGE_LOOKBACK_HOURS: string(purgeLookbackHours)
     TAP365_SENDER_HISTORY_DAYS: string(senderHistoryDays)

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# After `az deployment group create ... -f infra/bicep/main.bicep`: put the two secrets the app
+# After `az deployment group create ... -f infra/bicep/main.bicep`: put the secrets the app
 # reads through Key Vault references into the vault, once. (Terraform does this itself.)
 #
 #   infra/scripts/bicep-post-deploy.sh RESOURCE_GROUP [DEPLOYMENT_NAME]
 #
 # * link-signing-keys: "k1:<32 random bytes, base64>" unless the secret exists (never rotated
 #   here; rotation: infra/docs/keys.md)
+# * admin-webhook-secret: 32 random bytes (hex), the admin webhook's HMAC key, unless it exists
 # * graph-client-secret: a new client secret of the app registration (the Graph Bicep extension
 #   cannot create credentials) unless the secret exists; --rotate-client-secret forces a new one
 #
@@ -42,6 +43,13 @@ if ! exists link-signing-keys; then
     --content-type "tap365 link signing keys kid:base64[,kid:base64]" \
     --value "k1:$(openssl rand -base64 32)"
   echo "link-signing-keys created (kid k1)"
+fi
+
+if ! exists admin-webhook-secret; then
+  az keyvault secret set --vault-name "$vault" -n admin-webhook-secret -o none \
+    --content-type "tap365 admin webhook HMAC-SHA256 key" \
+    --value "$(openssl rand -hex 32)"
+  echo "admin-webhook-secret created (give it to the webhook receiver)"
 fi
 
 if $rotate || ! exists graph-client-secret; then

@@ -15,6 +15,7 @@ locals {
 
   link_keys_secret_name = "link-signing-keys"
   graph_secret_name     = "graph-client-secret"
+  webhook_secret_name   = "admin-webhook-secret"
 }
 
 # ------------------------------------------------------------------ monitoring
@@ -184,6 +185,25 @@ resource "azurerm_key_vault_secret" "link_keys" {
   }
 }
 
+# The admin webhook's HMAC key: generated once, read by the receiver from Key Vault; rotated in
+# Key Vault (Terraform ignores later changes, so it never reverts a rotated value).
+resource "random_bytes" "webhook_key" {
+  length = 32
+}
+
+resource "azurerm_key_vault_secret" "webhook_secret" {
+  #checkov:skip=CKV_AZURE_41: a signing key shared with the admin's webhook receiver; it is rotated in Key Vault together with the receiver, not by expiry
+  name         = local.webhook_secret_name
+  key_vault_id = azurerm_key_vault.kv.id
+  value        = random_bytes.webhook_key.hex
+  content_type = "tap365 admin webhook HMAC-SHA256 key"
+  depends_on   = [azurerm_role_assignment.vault_deployer]
+
+  lifecycle {
+    ignore_changes = [value]
+  }
+}
+
 resource "azurerm_key_vault_secret" "graph_secret" {
   name            = local.graph_secret_name
   key_vault_id    = azurerm_key_vault.kv.id
@@ -262,6 +282,8 @@ resource "azurerm_function_app_flex_consumption" "func" {
     "TAP365_PROTECTED_GROUP_ID"   = var.protected_group_id
     "TAP365_ADMIN_NOTIFY_TO"      = var.admin_notify_to
     "TAP365_ADMIN_NOTIFY_FROM"    = var.admin_notify_from
+    "TAP365_ADMIN_WEBHOOK_URL"    = var.admin_webhook_url
+    "TAP365_ADMIN_WEBHOOK_SECRET" = "@Microsoft.KeyVault(SecretUri=${azurerm_key_vault.kv.vault_uri}secrets/${local.webhook_secret_name}/)"
     "TAP365_CLAIM_LEASE_SECONDS"  = tostring(var.claim_lease_seconds)
     "TAP365_PURGE_LOOKBACK_HOURS" = tostring(var.purge_lookback_hours)
     "TAP365_SENDER_HISTORY_DAYS"  = tostring(var.sender_history_days)

@@ -139,6 +139,12 @@ variable "admin_notify_from" {
   default     = ""
 }
 
+variable "admin_webhook_url" {
+  description = "TAP365_ADMIN_WEBHOOK_URL: https URL that receives a JSON event for every malicious attachment; empty: none. Its signing key (TAP365_ADMIN_WEBHOOK_SECRET) is the Key Vault secret admin-webhook-secret."
+  type        = string
+  default     = ""
+}
+
 variable "claim_lease_seconds" {
   description = "TAP365_CLAIM_LEASE_SECONDS: seconds a worker holds a message claim before another may take it over."
   type        = number

@@ -47,14 +47,51 @@ def feed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+class HookReceiver:
+    """A tiny webhook receiver on loopback: what the admin's endpoint would be."""
+
+    SECRET = "e2e-webhook-secret"
+
+    def __init__(self) -> None:
+        self.events: list[tuple[dict[str, str], bytes]] = []
+        self.status = 204
+        self.url = ""
+
+
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, feed: Path) -> Iterator[Stack]:
+def hook() -> Iterator[HookReceiver]:
+    import http.server
+    import threading
+
+    state = HookReceiver()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            state.events.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            self.send_response(state.status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/tap365-events"
+    yield state
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, feed: Path, hook: HookReceiver) -> Iterator[Stack]:
     # The real function_app.py, with a host.json that retries fast.
     app_root = tmp_path_factory.mktemp("app")
     shutil.copy(ROOT / "function_app.py", app_root / "function_app.py")
     (app_root / "host.json").write_text(json.dumps(FAST_HOST))
     try:
-        env = {"TAP365_INTEL_FEEDS": str(feed), "TAP365_SCAN_ALLOW_NETWORKS": "127.0.0.1/32"}
+        env = {"TAP365_INTEL_FEEDS": str(feed), "TAP365_SCAN_ALLOW_NETWORKS": "127.0.0.1/32",
+               "TAP365_ADMIN_WEBHOOK_URL": hook.url, "TAP365_ADMIN_WEBHOOK_SECRET": HookReceiver.SECRET}
         with running_stack(app_root=app_root, extra_env=env) as running:
             running.onboard()
             yield running
@@ -544,3 +581,54 @@ def test_safe_file_holds_a_message_whose_attachment_cannot_be_converted(
     assert entry is not None and entry.status.value == "held"
     assert "Safe File not applied: notes.zip" in entry.reason and "zip" in entry.reason
     assert route_count(stack, "POST /v1.0/users/{id}/messages/{id}/attachments") == posts  # nothing added
+
+
+EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+
+
+def test_malicious_attachment_quarantined_and_announced_by_signed_webhook(stack: Stack, hook: HookReceiver) -> None:
+    import hashlib
+    import hmac
+
+    upn = stack.users[6 % len(stack.users)]
+    internet_id = "<e2e-hook-eicar@x.test>"
+    raw = _with_attachment(upn, internet_id[1:-1], "invoice.com", EICAR).replace(
+        b"Subject: your tool", 'Subject: Invoice "Q3" </script> \u00fc'.encode())
+    seen = len(hook.events)
+    stack.sim.deliver(upn, raw)
+    wait_for(lambda: journal_done(stack, upn, internet_id), what="processing")
+    folder, message = find_message(stack, upn, internet_id)
+    assert folder["isHidden"] and folder["displayName"] == "Quarantine"
+    headers, body = wait_for(lambda: hook.events[seen:] and hook.events[-1], timeout=60, what="the webhook")
+    expected = hmac.new(HookReceiver.SECRET.encode(), headers["x-tap365-timestamp"].encode() + b"." + body,
+                        hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(headers["x-tap365-signature"], f"sha256={expected}")
+    event = json.loads(body)
+    assert event["type"] == "tap365.attachment.malicious" and event["verdict"] == "malicious"
+    assert event["tenant_id"] == stack.tenant_id and event["message_id"] == message["immutableId"]
+    assert event["sender"] == "billing@vendor.example" and event["subject"] == 'Invoice "Q3" </script> \u00fc'
+    assert event["sha256"] == [hashlib.sha256(EICAR).hexdigest()] and event["action"] == "quarantine"
+    assert b"EICAR" not in body  # what was found, never the content
+
+
+def test_failing_webhook_neither_fails_nor_repeats_the_processing(stack: Stack, hook: HookReceiver) -> None:
+    upn = stack.users[7 % len(stack.users)]
+    internet_id = "<e2e-hook-down@x.test>"
+    hook.status = 500
+    moves = route_count(stack, "POST /v1.0/users/{id}/messages/{id}/move")
+    seen = len(hook.events)
+    runtime = Runtime.create()
+    poisoned = len(runtime.stores.delayed.peek_poison())
+    try:
+        stack.sim.deliver(upn, _with_attachment(upn, internet_id[1:-1], "invoice.com", EICAR))
+        wait_for(lambda: journal_done(stack, upn, internet_id), what="processing")
+        # The queue retries the event (host.json maxDequeueCount 3 here), then poisons it with why.
+        wait_for(lambda: len(runtime.stores.delayed.peek_poison()) > poisoned, timeout=90, what="poison")
+    finally:
+        hook.status = 204
+    assert len(hook.events) - seen == 3
+    last = runtime.stores.delayed.peek_poison()[-1]
+    assert "HTTP 500" in last["reason"] and json.loads(last["content"])["kind"] == "webhook"
+    folder, _ = find_message(stack, upn, internet_id)
+    assert folder["displayName"] == "Quarantine"
+    assert route_count(stack, "POST /v1.0/users/{id}/messages/{id}/move") - moves == 1  # moved once
