@@ -1,7 +1,9 @@
 """Time-of-click page analysis: what a fetched HTML page does, as named findings with evidence.
 
 Pure: takes the page's bytes and its URL, returns findings. Rules and their scores are data
-(``tap_core/data/click/page_rules.toml``, ``kit_markers.txt``, ``exfil_endpoints.txt``).
+(``tap_core/data/click/page_rules.toml``, ``kit_markers.txt``, ``exfil_endpoints.txt``,
+``page_words.toml``, ``scam_phrases.txt``); lure language also comes from the shared lists the
+message rules use (``urls/lure_phrases.txt`` and the impersonation threat dictionaries).
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import tomllib
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -18,6 +22,8 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from tap_core.domains import registered_domain
 from tap_core.findings import Finding
+from tap_core.impersonation.dictionary import ThreatDictionary
+from tap_core.impersonation.text import strip_marks
 from tap_core.resources import data_lines, data_text
 from tap_core.rules import Rule, load_rules
 from tap_core.urls.heuristics import brand_owning, brands_named
@@ -44,7 +50,53 @@ def exfil_endpoints() -> tuple[str, ...]:
 
 @cache
 def _lure_phrases() -> tuple[str, ...]:
-    return data_lines("urls", "lure_phrases.txt")
+    """Account, payment and delivery lures (shared with the message rules), then scam stories."""
+    shared, own = data_lines("urls", "lure_phrases.txt"), data_lines("click", "scam_phrases.txt")
+    return tuple(dict.fromkeys([*shared, *own]))
+
+
+@cache
+def _threat_dictionary() -> ThreatDictionary:
+    return ThreatDictionary()  # every shipped language: a page's language is not known
+
+
+def _fold(text: str) -> str:
+    """Lower-case words without accents or punctuation; "cardNumber" reads "card number"."""
+    text = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", text)
+    text = strip_marks(unicodedata.normalize("NFKD", text.casefold()))
+    return " ".join(re.sub(r"[\W_]+", " ", text).split())
+
+
+def _terms(terms: Iterable[str]) -> re.Pattern[str]:
+    folded = sorted({_fold(t) for t in terms if _fold(t)}, key=len, reverse=True)
+    return re.compile(r"\b(?:" + "|".join(re.escape(t) for t in folded) + r")\b")
+
+
+@dataclass(frozen=True, slots=True)
+class _Words:
+    sensitive: dict[str, re.Pattern[str]]
+    consent: re.Pattern[str]
+    allow: re.Pattern[str]
+    signin: re.Pattern[str]
+    approve: re.Pattern[str]
+    financial: re.Pattern[str]
+    generic: frozenset[str]
+    attachment: re.Pattern[str]
+
+
+@cache
+def page_words() -> _Words:
+    data = tomllib.loads(data_text("click", "page_words.toml"))
+    return _Words(
+        sensitive={name: _terms(terms) for name, terms in data["sensitive_fields"].items()},
+        consent=_terms(data["consent"]["scopes"]),
+        allow=_terms(data["consent"]["allow"]),
+        signin=_terms(data["consent"]["signin"]),
+        approve=_terms(data["consent"]["approve"]),
+        financial=_terms(data["financial"]["words"]),
+        generic=frozenset(_fold(w) for w in data["financial"]["generic"]),
+        attachment=_terms(data["attachment"]["words"]),
+    )
 
 
 _LOGIN_WORDS = re.compile(
@@ -85,6 +137,7 @@ _FIELD_READ = re.compile(
     r"(?:password|passwd|pass|pwd)['\"\]\)]?[^;\n]{0,40}\.val(?:ue)?\b|\.val\(\)|\.value\b", re.I
 )
 _URL_IN_SCRIPT = re.compile(r"['\"](https?://[^'\"\s]{4,200})['\"]")
+_FEW_LINKS = 3  # a lure that leads to a single next step links to little else
 _DOC_TITLE_WORDS = re.compile(
     r"\b(?:excel|pdf|docusign|onedrive|sharepoint|invoice|document|voicemail|fax|spreadsheet|"
     r"shared file|secure message|adobe)\b",
@@ -102,6 +155,7 @@ class _Page:
     tree: LexborHTMLParser
     text: str
     scripts: str
+    title: str
 
 
 def _domain(host: str) -> str:
@@ -147,6 +201,7 @@ def _parse(html: str, url: str) -> _Page:
     body = tree.body
     text = " ".join((body.text(separator=" ") if body is not None else "").split())
     host = _host_of(url)
+    title = tree.css_first("title")
     return _Page(
         url=url,
         host=host,
@@ -156,6 +211,7 @@ def _parse(html: str, url: str) -> _Page:
         tree=LexborHTMLParser(full),
         text=text[:20000],
         scripts=scripts,
+        title=" ".join(title.text().split())[:300] if title is not None else "",
     )
 
 
@@ -331,6 +387,198 @@ def _iframe_findings(page: _Page, rules: dict[str, Rule]) -> list[Finding]:
     return []
 
 
+_NOT_DATA = frozenset({"hidden", "submit", "button", "reset", "checkbox", "radio", "image", "file", "search"})
+_AUTO_CLICK = re.compile(
+    r"(?:getElementById\(\s*['\"]([^'\"]+)['\"]\s*\)|querySelector\(\s*['\"]#([\w-]+)['\"]\s*\)|"
+    r"\$\(\s*['\"]#([\w-]+)['\"]\s*\)(?:\[0\]|\.get\(0\))?)\s*\.click\s*\(\s*\)",
+    re.I,
+)
+
+
+def _posts(page: _Page, form: LexborNode) -> str | None:
+    """Where a form sends its fields when it is submitted to a server, else None."""
+    action = _attr(form, "action")
+    if action.lower().startswith(("#", "javascript:")):
+        return None
+    if not action and _attr(form, "method").lower() != "post":
+        return None  # no action, no POST: a form that script handles, or a search box
+    return urljoin(page.url, action) if action else page.url
+
+
+def _labels(page: _Page) -> dict[str, str]:
+    return {_attr(n, "for"): n.text(separator=" ") for n in page.tree.css("label[for]")}
+
+
+def _describe(field: LexborNode, labels: dict[str, str]) -> str:
+    """What a form field is for, as its page tells: attributes, its label, the text before it."""
+    parts = [_attr(field, a) for a in ("name", "id", "placeholder", "aria-label", "autocomplete", "title")]
+    parts.append(labels.get(_attr(field, "id"), ""))
+    node = field.parent
+    while node is not None and node.tag not in ("form", "body"):
+        if node.tag == "label":
+            parts.append(node.text(separator=" "))
+            break
+        node = node.parent
+    prev = field.prev
+    while prev is not None and prev.tag == "-text" and not (prev.text() or "").strip():
+        prev = prev.prev
+    if prev is not None and prev.tag in ("label", "-text", "span", "p", "div"):
+        parts.append((prev.text(separator=" ") or "")[:80])
+    return _fold(" ".join(parts))
+
+
+def _form_asks(form: LexborNode, labels: dict[str, str]) -> list[str]:
+    """The kinds of sensitive data a form asks for (card, bank, national_id, mfa, password...)."""
+    words = page_words()
+    kinds: dict[str, None] = {}
+    for field in form.css("input, select, textarea"):
+        kind = _attr(field, "type").lower()
+        if kind in _NOT_DATA:
+            continue
+        desc = _describe(field, labels)
+        found = [name for name, pattern in words.sensitive.items() if pattern.search(desc)]
+        if not found and kind == "password":
+            found = ["password"]
+        kinds.update(dict.fromkeys(found))
+    return list(kinds)
+
+
+def _sensitive_form_findings(page: _Page, rules: dict[str, Rule]) -> list[Finding]:
+    """A form that sends card, bank, identity or second-factor data to a server (with or without
+    a password): what phishing pages collect after, or instead of, a password."""
+    labels = _labels(page)
+    best: tuple[list[str], str] | None = None
+    for form in page.tree.css("form"):
+        target = _posts(page, form)
+        if target is None or brand_owning(_host_of(target)) is not None:
+            continue  # a known brand's own servers asking for its customers' data
+        kinds = _form_asks(form, labels)
+        if not [k for k in kinds if k != "password"]:
+            continue
+        if best is None or len(kinds) > len(best[0]):
+            best = (kinds, target)
+    if best is None:
+        return []
+    kinds, target = best
+    what = ", ".join(k.replace("_", " ") for k in kinds)
+    variant = "combined" if len(kinds) >= 2 else "single"
+    return [rules["page_form_sensitive_data"].finding(f"{what} -> {target}", variant, what=what)]
+
+
+def _consent_findings(page: _Page, rules: dict[str, Rule]) -> list[Finding]:
+    """An OAuth-style consent screen (an app asking to read or send the visitor's mail) with an
+    Allow button, or a page asking to approve a sign-in or MFA request, served outside the
+    identity providers' own sites; the button must submit a form."""
+    if brand_owning(page.host) is not None:
+        return []
+    words = page_words()
+    text = _fold(f"{page.title} {page.text}")
+    scope = words.consent.search(text)
+    signin = words.signin.search(text)
+    if scope is None and signin is None:
+        return []
+    for form in page.tree.css("form"):
+        if _posts(page, form) is None:
+            continue
+        for control in form.css("button, input[type=submit]"):
+            if _attr(control, "type").lower() in ("button", "reset"):
+                continue  # only what submits the form
+            label = _fold(control.text(separator=" ") or _attr(control, "value"))
+            if not label or len(label) > 40:
+                continue
+            if scope is not None and (words.allow.search(label) or words.approve.search(label)):
+                return [
+                    rules["page_consent_grant"].finding(
+                        f"{scope.group(0)!r}; button {label!r}", "mail", scope=scope.group(0)
+                    )
+                ]
+            if signin is not None and words.approve.search(label):
+                return [
+                    rules["page_consent_grant"].finding(
+                        f"{signin.group(0)!r}; button {label!r}", "signin", scope=signin.group(0)
+                    )
+                ]
+    return []
+
+
+def _auto_click_findings(page: _Page, rules: dict[str, Rule]) -> list[Finding]:
+    """A script clicks a link by itself as the page loads: a redirect that redirect checks miss."""
+    for m in _AUTO_CLICK.finditer(page.source):
+        ident = next(g for g in m.groups() if g)
+        node = next((n for n in page.tree.css("a[href]") if _attr(n, "id") == ident), None)
+        if node is None:
+            continue
+        target = urljoin(page.url, _attr(node, "href"))
+        if target.lower().startswith(("http://", "https://")) and _foreign(page, target):
+            host = _host_of(target)
+            return [
+                rules["page_auto_click"].finding(m.group(0)[:80], target=host),
+                rules["page_meta_redirect"].finding(target, how="scripted link click", target=host),
+            ]
+    return []
+
+
+def _bank_name_findings(page: _Page, rules: dict[str, Rule], has_password: bool) -> list[Finding]:
+    """A sign-in page titled with a bank's or credit union's name that its address does not carry
+    (page_brand_login_foreign does this for the brands the project knows; this is for the rest)."""
+    if not has_password or brand_owning(page.host) is not None:
+        return []
+    words = page_words()
+    heading = page.tree.css_first("h1")
+    named = _fold(f"{page.title} {heading.text(separator=' ') if heading is not None else ''}")
+    if not words.financial.search(named):
+        return []
+    tokens = named.split()
+    names = [t for t in tokens if len(t) >= 3 and t not in words.generic and not t.isdigit()]
+    host = re.sub(r"[^a-z0-9]", "", page.host)
+    initials = "".join(t[0] for t in _fold(page.title).split() if t not in ("of", "de", "the", "du", "der"))
+    if not names or any(n in host for n in names) or (len(initials) >= 3 and initials in host):
+        return []
+    shown = page.title[:60] or named[:60]
+    return [rules["page_bank_name_foreign"].finding(f"{shown!r} on {page.host}", name=shown)]
+
+
+_FILE_NAME = re.compile(
+    r"[\w()\-]+\.(?:pdf|docx?|docm|xlsx?|xlsm|xlsb|pptx?|rtf|txt|csv|odt|ods|zip|rar|7z|iso|img|"
+    r"html?|shtml|svg|exe|scr|js|vbs|one|lnk)\b",
+    re.I,
+)
+_HEADER_ADDRESS = re.compile(r"<[\w.+-]+@[\w-]+(?:\.[\w-]+)+>")
+
+
+def _attachment_findings(page: _Page, rules: dict[str, Rule]) -> list[Finding]:
+    """A web page that shows a file as a message attachment: the fake-attachment lure of HTML
+    attachments and landing pages. Stronger when the page also shows a sender's address the
+    way a mail header does (a page dressed as an e-mail)."""
+    files = _FILE_NAME.findall(page.text)
+    if not files or not page_words().attachment.search(_fold(page.text)):
+        return []
+    sender = _HEADER_ADDRESS.search(page.text)
+    if sender is not None:
+        evidence = f"{files[0]} from {sender.group(0)}"
+        return [rules["page_fake_attachment"].finding(evidence, "in_message", file=files[0])]
+    return [rules["page_fake_attachment"].finding(files[0], "plain", file=files[0])]
+
+
+def _has_action(page: _Page) -> str | None:
+    """How a short page lets its visitor act: a form sent to a server, or one of its few links.
+    Pages with navigation (shops, banks, newsletters) are not a single next step."""
+    links = [
+        _attr(a, "href")
+        for a in page.tree.css("a[href]")
+        if not _attr(a, "href").lower().startswith(("#", "javascript:", "mailto:", "tel:"))
+    ]
+    if len(links) > _FEW_LINKS:
+        return None
+    for form in page.tree.css("form"):
+        target = _posts(page, form)
+        if target is not None and brand_owning(_host_of(target)) is None:
+            return f"form -> {target}"
+    if links:
+        return f"link -> {urljoin(page.url, links[0])}"
+    return None
+
+
 def _marker_findings(page: _Page, rules: dict[str, Rule]) -> list[Finding]:
     hits = [m for m in kit_markers() if m in page.lower]
     if not hits:
@@ -341,12 +589,31 @@ def _marker_findings(page: _Page, rules: dict[str, Rule]) -> list[Finding]:
     return [finding]
 
 
-def _text_findings(page: _Page, rules: dict[str, Rule], has_password: bool) -> list[Finding]:
+def _lure_findings(page: _Page, rules: dict[str, Rule]) -> list[Finding]:
+    """Lure language in the title and text (any shipped language), and lure plus a way to act."""
     out: list[Finding] = []
-    text = page.text.lower()
-    phrase = next((p for p in _lure_phrases() if p in text), None)
-    if phrase:
-        out.append(rules["page_lure_text"].finding(phrase, phrase=phrase))
+    text = " ".join(f"{page.title} {page.text}".lower().split())
+    found = [p for p in _lure_phrases() if p in text]
+    found = [p for p in found if not any(p != q and p in q for q in found)]  # "su cuenta" in a longer one
+    if found:
+        variant = "several" if len(found) >= 2 else "one"
+        out.append(rules["page_lure_text"].finding(", ".join(found[:5]), variant, phrase=found[0]))
+    # Payment-fraud (BEC) wording, read as the impersonation rules read a message: one strong
+    # term or two different weak ones, not counting what the lure phrases already counted.
+    strong, weak = _threat_dictionary().scan(page.title, page.text)
+    strong = [t for t in strong if t.lower() not in found]
+    if strong or len(weak) >= 2:
+        terms = [*strong, *weak]
+        out.append(rules["page_threat_text"].finding(", ".join(terms[:6]), terms=", ".join(terms[:3])))
+    if out:
+        action = _has_action(page)
+        if action is not None:
+            out.append(rules["page_lure_with_action"].finding(action, action=action.split(" ")[0]))
+    return out
+
+
+def _text_findings(page: _Page, rules: dict[str, Rule], has_password: bool) -> list[Finding]:
+    out: list[Finding] = _lure_findings(page, rules)
     if has_password:
         links = [a for a in page.tree.css("a[href]") if not _attr(a, "href").startswith(("#", "javascript:"))]
         if len(links) <= 2 and len(page.text) < 1500:
@@ -380,10 +647,16 @@ def analyze_html(html: str, url: str) -> list[Finding]:
     if has_password:
         findings.append(rules["page_password_field"].finding(f"{len(passwords)} password field(s)"))
     findings += _form_findings(page, rules, has_password)
+    findings += _sensitive_form_findings(page, rules)
+    findings += _consent_findings(page, rules)
+    findings += _bank_name_findings(page, rules, has_password)
     findings += _brand_findings(page, rules, has_password)
     findings += _script_findings(page, rules)
-    findings += _redirect_findings(page, rules)
+    clicks = _auto_click_findings(page, rules)
+    seen = {(f.name, f.evidence) for f in clicks}
+    findings += clicks + [f for f in _redirect_findings(page, rules) if (f.name, f.evidence) not in seen]
     findings += _iframe_findings(page, rules)
     findings += _marker_findings(page, rules)
+    findings += _attachment_findings(page, rules)
     findings += _text_findings(page, rules, has_password)
     return findings
