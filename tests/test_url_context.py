@@ -93,3 +93,99 @@ def test_organisation_name_unrelated_to_any_domain() -> None:
                    "Other Support <help@shop.example>"):
         r = scan(mail(sender, "hi", '<a href="https://other.example/">x</a>'))
         assert "sender_name_unrelated" not in names(r), sender
+
+
+def test_malformed_from_header_names_the_real_mailbox_and_is_a_finding() -> None:
+    raw = mail('"PayPal", "PayPal" <news@mailer.example>', "hi", '<a href="https://x.example/">x</a>')
+    message = parse_eml(raw.encode())
+    assert message.from_address is not None
+    assert (message.from_address.name, message.from_address.address) == ("PayPal", "news@mailer.example")
+    r = scan(raw)
+    assert {"sender_header_malformed", "brand_claim_mismatch"} <= names(r)
+    for sender in ('Brand Gift, <a@mailer.example.>, Brand', '"Team" <"noreply@mailer.example">',
+                   "Tax Office <notice@receita>"):
+        assert "sender_header_malformed" in names(scan(mail(sender, "hi", '<a href="https://x.example/">x</a>'))), sender
+    for sender in ("Jane Doe <jane@shop.example>", "jane@shop.example", '"Doe, Jane" <jane@bücher.example>'):
+        assert "sender_header_malformed" not in names(scan(mail(sender, "hi", '<a href="https://x.example/">x</a>'))), sender
+
+
+def test_padded_sender_name_or_subject() -> None:
+    for sender, subject in (('"Parcel Service   ...NM623" <a@b.example>', "hi"),
+                            ("a <a@b.example>", "Win a voucher!       ............ RW7956554")):
+        r = scan(mail(sender, subject, '<a href="https://x.example/">x</a>'))
+        assert "padded_header" in names(r), (sender, subject)
+    for subject in ("Re: meeting... tomorrow", "Wait... what?", "Agenda: Q3 (draft)"):
+        r = scan(mail("a <a@b.example>", subject, '<a href="https://x.example/">x</a>'))
+        assert "padded_header" not in names(r), subject
+
+
+def test_images_on_public_image_hosts() -> None:
+    # The bulk layout: a clickable banner whose picture is hot-linked from an image host.
+    r = scan(mail("a <a@b.example>", "hi", '<a href="https://x.example/"><img src="https://i.imgur.com/abc.png"></a>'))
+    assert "images_on_public_host" in names(r)
+    r = scan(mail("a <a@b.example>", "hi", '<a href="https://x.example/"><img src="https://cdn.b.example/l.png"></a>'))
+    assert "images_on_public_host" not in names(r)
+    # A link to an image page is not an image the message loads.
+    r = scan(mail("a <a@b.example>", "hi", '<a href="https://imgur.com/gallery/x">look</a>'))
+    assert "images_on_public_host" not in names(r)
+
+
+def test_sender_on_shared_platform_and_freemail_organisation() -> None:
+    link = '<a href="https://x.example/">x</a>'
+    r = scan(mail("Casino <no-reply@promo-1234.firebaseapp.com>", "hi", link))
+    assert any(f.name == "sender_on_shared_platform" and f.score == 2.5 for f in r.findings)
+    r = scan(mail("Tenant <pepe@o1su91b.onmicrosoft.com>", "hi", link))
+    assert any(f.name == "sender_on_shared_platform" and f.score == 1.5 for f in r.findings)
+    r = scan(mail("Billing Support <billing.support2024@gmail.com>", "hi", link))
+    assert "freemail_org_sender" in names(r)
+    for sender in ("Jane Doe <jane.doe@gmail.com>", "Yahoo! News <news@reply.yahoo.com>"):
+        assert "freemail_org_sender" not in names(scan(mail(sender, "hi", link))), sender
+
+
+def test_brand_mail_linking_to_free_hosting_or_leaving_the_brand() -> None:
+    r = scan(mail("Bradesco <naoresponder@bradesco.com.br>", "Cartão",
+                  '<a href="https://x-123.southamerica-east1.run.app/">Acessar</a>'))
+    assert "brand_mail_free_hosting" in names(r)
+    r = scan(mail("PayPal <service@paypal.com>", "Security",
+                  '<a href="http://paypal-secure.example/login">Verify now</a>'))
+    assert any(f.name == "call_to_action_offsite" and f.score == 3.5 for f in r.findings)
+    r = scan(mail("PayPal <service@paypal.com>", "Receipt",
+                  '<a href="https://www.paypal.com/activity">View activity</a>'))
+    assert "brand_mail_free_hosting" not in names(r) and "call_to_action_offsite" not in names(r)
+
+
+def test_brand_disguised_in_the_other_field() -> None:
+    # Cherokee letters fold through the full UTS #39 table; the sender name's trick is reported
+    # once, as deceptive_unicode_text.
+    r = scan(mail("\u13b7icrosoft Mail <a@b.example>", "Terms updated", '<a href="https://x.example/">x</a>'))
+    assert {"brand_claim_mismatch", "deceptive_unicode_text"} <= names(r)
+    assert "brand_name_disguised" not in names(r)
+    r = scan(mail("Microsoft <a@b.example>", "Your PayPaI account", '<a href="https://x.example/">x</a>'))
+    assert "brand_name_disguised" in names(r)
+    r = scan(mail("PayPal Service <a@b.example>", "Your account", '<a href="https://x.example/">x</a>'))
+    assert "brand_name_disguised" not in names(r)
+
+
+def test_opaque_token_link_on_an_unrelated_site() -> None:
+    r = scan(mail("Offers <news@shop.example.com>", "hi",
+                  '<a href="http://hacked-blog.example/P9fKuTJuTChpPFqlROo3/1JyC">Open</a>'))
+    assert "opaque_link_offsite" in names(r)
+    for href in ("https://u123.ct.sendgrid.net/ls/click?upn=P9fKuTJuTChpPFqlROo3",
+                 "https://links.example.com/P9fKuTJuTChpPFqlROo3",
+                 "https://other.example/docs/getting-started-guide-2024",
+                 "https://youtu.be/dQw4w9WgXcQ"):
+        r = scan(mail("Offers <news@shop.example.com>", "hi", f'<a href="{href}">Open</a>'))
+        assert "opaque_link_offsite" not in names(r), href
+
+
+def test_links_only_in_a_document_from_a_free_mailbox() -> None:
+    def raw(sender: str) -> str:
+        return (f"From: {sender}\nTo: victim@contoso.test\nSubject: Balance\nMIME-Version: 1.0\n"
+                "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nsee attached\n"
+                "--b\nContent-Type: text/html; name=a.html\nContent-Disposition: attachment; filename=a.html\n\n"
+                '<a href="https://bit.ly/3abcXYZ">Open</a>\n--b--\n')
+
+    found = [f for f in scan(raw("Fannie <kqanoginaj@gmail.com>")).findings if f.name == "links_only_in_attachment"]
+    assert found and found[0].score == 3.0
+    found = [f for f in scan(raw("Fannie <f@shop.example.com>")).findings if f.name == "links_only_in_attachment"]
+    assert found and found[0].score == 1.5

@@ -56,7 +56,9 @@ def _host(url: str) -> str:
 
 
 def _body_text(message: Message) -> str:
-    parts = [message.subject]
+    # The sender's display name is read first, as the reader reads it ("Herzlichen Glückwunsch").
+    name = message.from_address.name if message.from_address else ""
+    parts = [name, message.subject]
     if message.text_body:
         parts.append(message.text_body[:_MAX_TEXT_CHARS])
     elif message.html_body:
@@ -150,9 +152,31 @@ def _unrelated_org_name(name: str, sender_site: str, link_sites: set[str]) -> st
     return name.strip()[:60]
 
 
-# Dots after a gap ("Versand   ...NM623") or a long gap; folded header lines leave 4-5 spaces.
-_PADDING_RE = re.compile(r"\S\s{2,}[.…_]{3,}\s*\S|\S\s{8,}\S")
+# Filler before a tracking token ("Versand ...NM623", ".....RW156"), a long run of dots, or a
+# long gap; folded header lines leave 4-5 spaces, a casual "wait... what" three dots.
+_PADDING_RE = re.compile(r"\s[.…_]{3,}[A-Z0-9]{2,}|[.…_]{6,}|\S\s{8,}\S")
 _IMAGE_CONTEXTS = frozenset({"img_src", "img_in_link"})
+
+
+#: A first path segment that is one opaque token ("/P9fKuTJuTChpPFqlROo3/..."): mixed case and
+#: digits, 16+ characters. Mailing services put such tokens in a query or under a short route
+#: ("/ls/click?upn=", "/c/eJw..."); redirect scripts planted on hacked sites use the root.
+_OPAQUE_ROOT_RE = re.compile(r"^[a-z][a-z0-9+.-]*://[^/?#]+/([A-Za-z0-9_=-]{16,})(?:[/?#]|$)")
+
+
+def _opaque_root_token(url: str) -> str | None:
+    m = _OPAQUE_ROOT_RE.match(url)
+    if not m:
+        return None
+    token = m.group(1)
+    upper = sum(c.isupper() for c in token)
+    lower = sum(c.islower() for c in token)
+    return token if upper >= 3 and lower >= 3 and any(c.isdigit() for c in token) else None
+
+
+@cache
+def _click_tracker_sites() -> frozenset[str]:
+    return frozenset(data_lines("urls", "click_trackers.txt"))
 
 
 @cache
@@ -241,8 +265,13 @@ def message_findings(message: Message, found: list[FoundUrl],
             phrase = _cta(f.link_text)
             site = _site(_host(f.url))
             if phrase and site and site != sender_site:
+                # Mail from a brand's own domain whose button leaves the brand (and is not its
+                # mailing service's tracker) is what a spoofed From looks like.
+                spoofed = bool(sender_brand) and brand_owning(site) != sender_brand and (
+                    site not in _click_tracker_sites())
                 out.append(rules["call_to_action_offsite"].finding(
-                    f"{f.link_text[:60]} -> {site}", text=f.link_text[:60], host=site))
+                    f"{f.link_text[:60]} -> {site}", "brand_sender" if spoofed else "",
+                    text=f.link_text[:60], host=site))
                 break
 
     text = _body_text(message)
@@ -251,15 +280,20 @@ def message_findings(message: Message, found: list[FoundUrl],
             out.append(rules["credential_lure_text"].finding(phrase, phrase=phrase))
             break
 
+    deceptive_where = ""
     for where, value in (("subject", message.subject), ("sender name", sender.name if sender else "")):
         sample = _deceptive_sample(value) or _spaced_letters(value)
         if sample:
+            deceptive_where = where
             out.append(rules["deceptive_unicode_text"].finding(sample, where=where, sample=sample))
             break
 
-    if disguised and not any(f.name == "deceptive_unicode_text" for f in out):
-        brand, where = disguised[0]
-        out.append(rules["brand_name_disguised"].finding(f"{brand} in {where}", brand=brand, where=where))
+    # A brand disguised in the field whose characters deceptive_unicode_text already reported
+    # is the same evidence; in the other field it is a second trick.
+    for brand, where in disguised:
+        if where != deceptive_where:
+            out.append(rules["brand_name_disguised"].finding(f"{brand} in {where}", brand=brand, where=where))
+            break
 
     unrelated = _unrelated_org_name(sender.name if sender else "", sender_site, link_sites)
     if unrelated:
@@ -282,6 +316,16 @@ def message_findings(message: Message, found: list[FoundUrl],
             out.append(rules["images_on_public_host"].finding(image_host, host=image_host))
             break
 
+    for f in web:
+        if f.context not in ("a_href", "area_href"):
+            continue
+        token = _opaque_root_token(f.url)
+        site = _site(_host(f.url)) if token else ""
+        if token and site and site != sender_site and site not in _click_tracker_sites():
+            out.append(rules["opaque_link_offsite"].finding(
+                f"{site}/{token[:24]}", host=site, token=token[:24]))
+            break
+
     sender_domain = sender.address.rpartition("@")[2] if sender and sender.address else ""
     if sender_domain:
         platform = platform_of(sender_domain)
@@ -289,7 +333,9 @@ def message_findings(message: Message, found: list[FoundUrl],
             out.append(rules["sender_on_shared_platform"].finding(
                 sender_domain, "free" if free_platform(sender_domain) else "",
                 domain=sender_domain, platform=platform))
-        elif sender and is_freemail(sender_domain) and _org_name(sender.name):
+        elif (sender and is_freemail(sender_domain) and _org_name(sender.name)
+              and not (sender_brand and sender_brand in brands_named(sender.name))):
+            # "Yahoo! News" from yahoo.com is the provider writing as itself.
             out.append(rules["freemail_org_sender"].finding(
                 f"{sender.name[:60]} <- {sender_domain}", name=sender.name[:60], domain=sender_domain))
 
@@ -313,7 +359,9 @@ def message_findings(message: Message, found: list[FoundUrl],
     in_body = [f for f in web if not f.source.startswith("attachment:") and "/attachment:" not in f.source]
     if not in_body:
         name = web[0].source.split(":", 1)[1] if ":" in web[0].source else web[0].source
-        out.append(rules["links_only_in_attachment"].finding(name, name=name))
+        from_freemail = bool(sender and is_freemail(sender.address.rpartition("@")[2]))
+        out.append(rules["links_only_in_attachment"].finding(
+            name, "freemail" if from_freemail else "", name=name))
 
     if recipient:
         local = recipient.lower().partition("@")[0]

@@ -32,6 +32,7 @@ from tap_core.domains import (
     split_host,
 )
 from tap_core.findings import Assessment, Finding, Verdict
+from tap_core.impersonation.text import skeleton as uts39_skeleton
 from tap_core.resources import data_text
 from tap_core.rules import Rule, load_rules
 from tap_core.urls.intel import IntelIndex
@@ -881,7 +882,10 @@ def brand_mentions(text: str) -> list[tuple[str, bool]]:
     candidates_per_chunk.append(joined)
     for candidates in candidates_per_chunk:
         for candidate in candidates:
-            hit = table.by_skeleton.get(skeleton(candidate))
+            # Display text may use any script (Cherokee "Ꮇicrosoft"): fold it with the full
+            # UTS #39 table first; hostnames only ever need the small table behind skeleton().
+            folded = candidate if candidate.isascii() else uts39_skeleton(candidate)
+            hit = table.by_skeleton.get(skeleton(folded))
             if hit is None:
                 continue
             brand, token = hit
