@@ -612,14 +612,17 @@ def _lure_findings(page: _Page, rules: dict[str, Rule]) -> list[Finding]:
     return out
 
 
-def _text_findings(page: _Page, rules: dict[str, Rule], has_password: bool) -> list[Finding]:
+def _text_findings(
+    page: _Page, rules: dict[str, Rule], has_password: bool, has_sensitive: bool = False
+) -> list[Finding]:
     out: list[Finding] = _lure_findings(page, rules)
-    if has_password:
+    if has_password or has_sensitive:
         links = [a for a in page.tree.css("a[href]") if not _attr(a, "href").startswith(("#", "javascript:"))]
         if len(links) <= 2 and len(page.text) < 1500:
             out.append(
                 rules["page_no_content_credentials"].finding(f"{len(links)} links, {len(page.text)} chars")
             )
+    if has_password:
         title = page.tree.css_first("title")
         title_text = title.text().strip() if title else ""
         if title_text and _DOC_TITLE_WORDS.search(title_text):
@@ -647,7 +650,8 @@ def analyze_html(html: str, url: str) -> list[Finding]:
     if has_password:
         findings.append(rules["page_password_field"].finding(f"{len(passwords)} password field(s)"))
     findings += _form_findings(page, rules, has_password)
-    findings += _sensitive_form_findings(page, rules)
+    sensitive = _sensitive_form_findings(page, rules)
+    findings += sensitive
     findings += _consent_findings(page, rules)
     findings += _bank_name_findings(page, rules, has_password)
     findings += _brand_findings(page, rules, has_password)
@@ -658,5 +662,5 @@ def analyze_html(html: str, url: str) -> list[Finding]:
     findings += _iframe_findings(page, rules)
     findings += _marker_findings(page, rules)
     findings += _attachment_findings(page, rules)
-    findings += _text_findings(page, rules, has_password)
+    findings += _text_findings(page, rules, has_password, bool(sensitive))
     return findings

@@ -195,3 +195,16 @@ def test_spanish_please_is_not_payment_fraud_wording() -> None:
         "<form action='/checkout' method='post'><input name='address'><button>Continuar</button></form>"
     )
     assert "page_threat_text" not in _run(html)[0]
+
+
+def test_bare_page_with_only_a_card_form() -> None:
+    html = (
+        "<title>Step 2</title><form action='/pay.php' method='post'>"
+        "<input name='cc' autocomplete='cc-number'><input name='exp' autocomplete='cc-exp'>"
+        "<button>Continue</button></form>"
+    )
+    found, _ = _run(html)
+    assert found["page_form_sensitive_data"].evidence.startswith("card")
+    assert "page_no_content_credentials" in found
+    # The same form inside a shop's page with its navigation is ordinary.
+    assert "page_no_content_credentials" not in _run(html + _nav(10))[0]
