@@ -632,3 +632,72 @@ def test_failing_webhook_neither_fails_nor_repeats_the_processing(stack: Stack, 
     folder, _ = find_message(stack, upn, internet_id)
     assert folder["displayName"] == "Quarantine"
     assert route_count(stack, "POST /v1.0/users/{id}/messages/{id}/move") - moves == 1  # moved once
+
+
+@pytest.fixture
+def cape(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The CAPE simulator of the CAPE client tests, as TAP365_SANDBOX_URL of the running service
+    (the host runs in this process and reads the setting for every detonation)."""
+    import threading
+
+    import uvicorn
+
+    from tests.sandbox.cape_sim import CapeSimulator
+    from tests.sandbox.conftest import _free_port
+
+    # Each status poll moves one step: the first delayed item finds the task running and queues
+    # the next poll (15 s later, the first step of the poll schedule); that one gets the report.
+    sim = CapeSimulator(token=None, progression=["running", "reported"])
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(sim.app(), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, timeout=10, what="the CAPE simulator")
+    monkeypatch.setenv("TAP365_SANDBOX_URL", f"http://127.0.0.1:{port}/apiv2")
+    yield sim
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("malicious", [True, False], ids=["malicious", "clean"])
+def test_cape_task_polled_from_the_delayed_queue_while_the_message_is_held(
+        stack: Stack, cape: Any, hook: HookReceiver, malicious: bool) -> None:
+    import hashlib
+
+    from tests.sandbox.test_cape import MALWARE_REPORT
+
+    docx = _docx()
+    if malicious:
+        cape.reports[hashlib.sha256(docx).hexdigest()] = MALWARE_REPORT
+    upn = stack.users[0]
+    internet_id = f"<e2e-cape-{'bad' if malicious else 'ok'}@x.test>"
+    hooks = len(hook.events)
+    stack.sim.deliver(upn, _with_attachment(upn, internet_id[1:-1], "minutes.docx", docx))
+    wait_for(lambda: journal_done(stack, upn, internet_id), what="processing")
+
+    # Submitted once; held while the task runs (the first poll found it running).
+    wait_for(lambda: any(r.startswith("GET /apiv2/tasks/status/") for r in cape.requests), what="the first poll")
+    folder, message = find_message(stack, upn, internet_id)
+    assert folder["isHidden"] and folder["displayName"] == "Hold"
+
+    def settled() -> tuple[dict[str, Any], dict[str, Any]] | None:
+        found = find_message(stack, upn, internet_id)
+        return found if found and found[0]["displayName"] != "Hold" else None
+
+    folder, message = wait_for(settled, timeout=120, what="the CAPE verdict")
+    creates = [r for r in cape.requests if r.startswith("POST /apiv2/tasks/create/file/")]
+    polls = [r for r in cape.requests if r.startswith("GET /apiv2/tasks/status/")]
+    reports = [r for r in cape.requests if r.startswith("GET /apiv2/tasks/get/report/")]
+    assert len(creates) == 1 and len(polls) == 2 and len(reports) == 1  # one submission, polled twice
+    entry = Runtime.create().stores.quarantine.get(stack.tenant_id, upn, message["immutableId"])
+    assert entry is not None and entry.updated_by == "sandbox"
+    if malicious:
+        assert folder["isHidden"] and folder["displayName"] == "Quarantine"
+        assert entry.status.value == "quarantined"
+        _, body = wait_for(lambda: hook.events[hooks:] and hook.events[-1], timeout=60, what="the webhook")
+        event = json.loads(body)
+        assert event["message_id"] == message["immutableId"] and event["sha256"] == [hashlib.sha256(docx).hexdigest()]
+        assert any("persistence_autorun" in r or "sandbox: malicious" in r for r in event["reasons"])
+    else:
+        assert not folder["isHidden"] and entry.status.value == "released"
+        assert len(hook.events) == hooks

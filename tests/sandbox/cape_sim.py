@@ -52,7 +52,9 @@ class SimTask:
 
 @dataclass
 class CapeSimulator:
-    token: str = "sim-token"
+    #: ``None``: token auth off (CAPE's ``token_auth_enabled = no``), as the service's provider
+    #: runs today (TAP365_SANDBOX_URL has no token setting).
+    token: str | None = "sim-token"
     #: Status per poll (the last one repeats). ``["running"]`` never finishes.
     progression: list[str] = field(default_factory=lambda: list(DEFAULT_PROGRESSION))
     #: Report per sample sha256; ``default_report`` otherwise.
@@ -82,7 +84,7 @@ class CapeSimulator:
         if self.fail_next > 0:
             self.fail_next -= 1
             return JSONResponse({"detail": "simulated failure"}, status_code=500)
-        if request.headers.get("authorization") != f"Token {self.token}":
+        if self.token is not None and request.headers.get("authorization") != f"Token {self.token}":
             return JSONResponse({"detail": "Invalid token."}, status_code=401)
         return None
 
