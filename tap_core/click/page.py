@@ -50,9 +50,11 @@ def exfil_endpoints() -> tuple[str, ...]:
 
 @cache
 def _lure_phrases() -> tuple[str, ...]:
-    """Account, payment and delivery lures (shared with the message rules), then scam stories."""
+    """Account, payment and delivery lures (shared with the message rules) but for the ones that
+    are ordinary page labels ("mot de passe"), then scam stories."""
     shared, own = data_lines("urls", "lure_phrases.txt"), data_lines("click", "scam_phrases.txt")
-    return tuple(dict.fromkeys([*shared, *own]))
+    ordinary = {p.lower() for p in tomllib.loads(data_text("click", "page_words.toml"))["lure"]["ordinary"]}
+    return tuple(p for p in dict.fromkeys([*shared, *own]) if p not in ordinary)
 
 
 @cache

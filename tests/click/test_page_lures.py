@@ -208,3 +208,24 @@ def test_bare_page_with_only_a_card_form() -> None:
     assert "page_no_content_credentials" in found
     # The same form inside a shop's page with its navigation is ordinary.
     assert "page_no_content_credentials" not in _run(html + _nav(10))[0]
+
+
+@pytest.mark.parametrize(
+    ("title", "labels"),
+    [
+        ("Connexion à votre compte", ("Adresse e-mail", "Mot de passe", "Se connecter")),
+        ("Inicie sesión en su cuenta", ("Usuario", "Su contraseña", "Entrar")),
+        ("Anmelden - Ihr Konto", ("E-Mail", "Passwort", "Anmelden")),
+    ],
+)
+def test_small_sign_in_pages_in_other_languages_stay_clean(title: str, labels: tuple[str, str, str]) -> None:
+    user, password, button = labels
+    html = (
+        f"<title>{title}</title><h1>{title}</h1><form action='/session' method='post'>"
+        f"<label for='u'>{user}</label><input id='u' name='u'>"
+        f"<label for='p'>{password}</label><input id='p' type='password' name='p'>"
+        f"<button>{button}</button></form><a href='/reset'>?</a><a href='/signup'>+</a>"
+    )
+    found, score = _run(html, "https://login.example-shop.example/")
+    assert "page_lure_text" not in found
+    assert score < SUSPICIOUS
