@@ -541,7 +541,7 @@ def _bank_name_findings(page: _Page, rules: dict[str, Rule], has_password: bool)
 
 
 _FILE_NAME = re.compile(
-    r"[\w()\-]+\.(?:pdf|docx?|docm|xlsx?|xlsm|xlsb|pptx?|rtf|txt|csv|odt|ods|zip|rar|7z|iso|img|"
+    r"(?<![\w()\-])[\w()\-]{1,120}\.(?:pdf|docx?|docm|xlsx?|xlsm|xlsb|pptx?|rtf|txt|csv|odt|ods|zip|rar|7z|iso|img|"
     r"html?|shtml|svg|exe|scr|js|vbs|one|lnk)\b",
     re.I,
 )
