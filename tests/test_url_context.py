@@ -189,3 +189,11 @@ def test_links_only_in_a_document_from_a_free_mailbox() -> None:
     assert found and found[0].score == 3.0
     found = [f for f in scan(raw("Fannie <f@shop.example.com>")).findings if f.name == "links_only_in_attachment"]
     assert found and found[0].score == 1.5
+
+
+def test_lure_in_the_headline_weighs_more_than_in_the_body() -> None:
+    link = '<a href="https://x.example/">x</a>'
+    r = scan(mail("Wallet Team <a@b.example>", "Secure your wallet now", link))
+    assert [f.score for f in r.findings if f.name == "credential_lure_text"] == [3.0]
+    r = scan(mail("News <a@b.example>", "Weekly digest", "<p>How to secure your wallet</p>" + link))
+    assert [f.score for f in r.findings if f.name == "credential_lure_text"] == [2.0]

@@ -235,3 +235,15 @@ def test_thresholds_decide_the_verdict() -> None:
 def test_unparsable_url_does_not_raise() -> None:
     result = assess_url("http://[::1")
     assert result.verdict is Verdict.CLEAN
+
+
+def test_base64_hidden_destination_and_ip_named_cloud_hosts() -> None:
+    from tap_core.urls.heuristics import assess_url
+
+    hidden = assess_url("http://t.sender.example/click/9Y31b6/aHR0cHM6Ly9ldmlsLmV4YW1wbGUub3JnL2xvZ2lu")
+    assert [(f.name, f.score) for f in hidden.findings] == [("nested_redirect", 2.5)]
+    same_site = assess_url("https://t.example.com/r?u=aHR0cHM6Ly93d3cuZXhhbXBsZS5jb20v")
+    assert "nested_redirect" not in {f.name for f in same_site.findings}
+    ec2 = assess_url("http://ec2-13-52-185-2.us-west-1.compute.amazonaws.com/")
+    assert "ip_in_hostname" in {f.name for f in ec2.findings}
+    assert "ip_in_hostname" not in {f.name for f in assess_url("https://myapp.herokuapp.com/").findings}

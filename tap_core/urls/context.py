@@ -275,9 +275,13 @@ def message_findings(message: Message, found: list[FoundUrl],
                 break
 
     text = _body_text(message)
+    headline = _SPACE_RE.sub(" ", f"{sender.name if sender else ''} {message.subject}").lower()
     for phrase in _phrases("lure_phrases.txt"):
         if phrase in text:
-            out.append(rules["credential_lure_text"].finding(phrase, phrase=phrase))
+            # The lure as the headline (subject or sender name) rather than somewhere in a body
+            # that may be a newsletter article about phishing.
+            variant = "headline" if phrase in headline else ""
+            out.append(rules["credential_lure_text"].finding(phrase, variant, phrase=phrase))
             break
 
     deceptive_where = ""
