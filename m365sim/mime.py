@@ -406,6 +406,8 @@ def change_attachments(
             if not part.is_multipart():
                 continue
             children = part.get_payload()
+            if not isinstance(children, list):
+                continue
             match = next((c for c in children if isinstance(c, Message) and c.get_filename() == remove), None)
             if match is not None:
                 children.remove(match)

@@ -84,7 +84,8 @@ async def plan_safe_file(
         if att.get("isInline"):
             continue  # pictures in the body: replacing them by PDFs would break the body
         if kind.endswith("itemAttachment"):
-            item = att.get("item") if isinstance(att.get("item"), dict) else {}
+            inner = att.get("item")
+            item: dict[str, Any] = inner if isinstance(inner, dict) else {}
             if item.get("hasAttachments") or item.get("attachments"):
                 problems.append(f"{name}: files inside an attached message cannot be replaced")
             continue
