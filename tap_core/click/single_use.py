@@ -11,7 +11,7 @@ import re
 import tomllib
 from collections import Counter
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tap_core.findings import Finding
@@ -64,6 +64,17 @@ def token_like(value: str) -> bool:
 
 def single_use(url: str) -> Finding | None:
     """The finding naming why ``url`` must not be fetched before the user, or None."""
+    found = _single_use(url)
+    if found is None:
+        return None
+    name, reason, evidence = found
+    return Finding(name=name, score=0.0, reason=reason, evidence=evidence)
+
+
+@lru_cache(maxsize=8192)
+def _single_use(url: str) -> tuple[str, str, str] | None:
+    # Pure in ``url`` (the rules are packaged data) and asked on every scanner click of a
+    # link: memoised, as (name, reason, evidence) so each caller gets its own Finding.
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -83,11 +94,10 @@ def single_use(url: str) -> Finding | None:
             if value_hit is not None:
                 evidence = f"query matches {value_hit.pattern}"
         if evidence:
-            return Finding(
-                name=f"single_use_{rule.name}",
-                score=0.0,
-                reason=f"Not fetched before the user: the link looks like {rule.reason}.",
-                evidence=evidence,
+            return (
+                f"single_use_{rule.name}",
+                f"Not fetched before the user: the link looks like {rule.reason}.",
+                evidence,
             )
     # A one-time token: a random-looking value named or placed next to an action word.
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
@@ -101,10 +111,9 @@ def single_use(url: str) -> Finding | None:
     return None
 
 
-def _token_finding(evidence: str) -> Finding:
-    return Finding(
-        name="single_use_token",
-        score=0.0,
-        reason="Not fetched before the user: the link carries what looks like a one-time token.",
-        evidence=evidence,
+def _token_finding(evidence: str) -> tuple[str, str, str]:
+    return (
+        "single_use_token",
+        "Not fetched before the user: the link carries what looks like a one-time token.",
+        evidence,
     )
