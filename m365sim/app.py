@@ -24,6 +24,7 @@ from . import (
     graph_subscriptions,
     graph_users,
     ids,
+    uploads,
 )
 from .batch import run_batch
 from .context import Ctx
@@ -41,6 +42,7 @@ JSON_TYPE = (
 def build_router() -> Router:
     router = Router()
     graph_delta.register(router)  # before messages: ".../messages/delta" is not a message id
+    uploads.register(router)  # before messages: ".../attachments/createUploadSession" is no attachment id
     graph_messages.register(router)
     graph_folders.register(router)
     graph_users.register(router)
@@ -209,6 +211,7 @@ def build_app(state: SimState) -> Starlette:
     methods = ["GET", "POST", "PATCH", "PUT", "DELETE"]
     routes: list[Any] = [
         *control.routes(),
+        *uploads.routes(),
         Route("/v1.0/{path:path}", graph, methods=methods),
         Route("/{tenant}/v2.0/.well-known/openid-configuration", entra.discovery, methods=["GET"]),
         Route("/{tenant}/.well-known/openid-configuration", entra.discovery, methods=["GET"]),

@@ -580,9 +580,18 @@ async def delete_attachment(ctx: Ctx) -> GraphResponse:
     return GraphResponse(204)
 
 
+def reflect_added(state: Any, message: Message, attachment: Any) -> None:
+    """The MIME after an upload session added ``attachment`` (see :func:`_reflect_attachments`)."""
+    _reflect(state, message, add=attachment)
+
+
 def _reflect_attachments(ctx: Ctx, message: Message, *, add: Any = None, remove: Any = None) -> None:
+    _reflect(ctx.state, message, add=add, remove=remove)
+
+
+def _reflect(state: Any, message: Message, *, add: Any = None, remove: Any = None) -> None:
     """$value after an attachment change: Exchange converts the stored item, so the MIME shows it."""
-    if not ctx.state.config.mime_reflects_patches:
+    if not state.config.mime_reflects_patches:
         return
     try:
         message.mime = mime.change_attachments(

@@ -50,6 +50,7 @@ class SimState:
         self.subscriptions: dict[str, Subscription] = {}
         self.delta_tokens: dict[str, DeltaState] = {}
         self.outbox: list[dict[str, Any]] = []  # mail sent to recipients outside the sim
+        self.upload_sessions: dict[str, Any] = {}  # large attachments being uploaded (uploads.py)
         self.reset()
         if persist:
             from . import persist as snapshots
@@ -72,6 +73,7 @@ class SimState:
         self.subscriptions.clear()
         self.delta_tokens.clear()
         self.outbox.clear()
+        self.upload_sessions.clear()
         self.mailboxes = {}
         for tenant in self.directory.tenants.values():
             for user in tenant.users.values():

@@ -487,3 +487,42 @@ def test_add_attachment_rules(sim: SimHandle, token: str) -> None:
     listed = sim.graph("GET", path, reader).json()["value"]
     assert len(listed) == count
     assert sim.graph("DELETE", f"{path}/{listed[0]['id']}", reader).status_code == 403
+
+
+def test_upload_session_for_a_large_attachment(sim: SimHandle, token: str) -> None:
+    delivered = _deliver(sim)
+    path = f"/users/{ADELE}/messages/{delivered['id']}"
+    before = sim.graph("GET", path, token).json()
+    data = bytes(range(256)) * (16 * 1024 + 100)  # a little over 4 MiB: two ranges
+    item = {"AttachmentItem": {"attachmentType": "file", "name": "scan.pdf.pdf", "size": len(data),
+                               "contentType": "application/pdf"}}
+    small = {"AttachmentItem": {"attachmentType": "file", "name": "x", "size": 1000}}
+    refused = sim.graph("POST", f"{path}/attachments/createUploadSession", token, json=small)
+    assert refused.json()["error"]["code"] == "ErrorAttachmentSizeShouldNotBeLessThanMinimumSize"
+    created = sim.graph("POST", f"{path}/attachments/createUploadSession", token, json=item)
+    assert created.status_code == 201, created.text
+    session = created.json()
+    assert session["nextExpectedRanges"] == ["0"] and session["expirationDateTime"]
+    url = session["uploadUrl"]
+    first = data[: 4 * 1024 * 1024]
+    headers = {"Content-Range": f"bytes 0-{len(first) - 1}/{len(data)}"}
+    bearer = sim.session.put(url, data=first, headers={**headers, "Authorization": f"Bearer {token}"})
+    assert bearer.status_code == 401  # the URL is pre-authenticated: no second credential
+    assert sim.session.put(url.split("?")[0], data=first, headers=headers).status_code == 401
+    out_of_order = {"Content-Range": f"bytes 10-{len(first) + 9}/{len(data)}"}
+    assert sim.session.put(url, data=first, headers=out_of_order).status_code == 416
+    part = sim.session.put(url, data=first, headers=headers)
+    assert part.status_code == 200 and part.json()["nextExpectedRanges"] == [str(len(first))]
+    rest = data[len(first):]
+    done = sim.session.put(url, data=rest, headers={"Content-Range": f"bytes {len(first)}-{len(data) - 1}/{len(data)}"})
+    assert done.status_code == 201, done.text
+    attachment_id = done.headers["Location"].rsplit("Attachments('", 1)[1].rstrip("')")
+    raw = sim.graph("GET", f"{path}/attachments/{attachment_id}/$value", token)
+    assert raw.content == data
+    after = sim.graph("GET", path, token).json()
+    assert after["changeKey"] != before["changeKey"]
+    assert sim.session.put(url, data=rest, headers=headers).status_code == 404  # the session is over
+    assert sim.stats()["requests"]["by_route"]["PUT /api/v2.0/AttachmentSessions/{id}"] >= 5
+    sim.grant(["Mail.Read"])
+    reader = sim.token()
+    assert sim.graph("POST", f"{path}/attachments/createUploadSession", reader, json=item).status_code == 403
