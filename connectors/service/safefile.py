@@ -4,8 +4,8 @@ Planning runs before the decision is recorded: every non-inline file attachment 
 (``tap_core.attachments.safefile``; LibreOffice for Office documents where it is installed, a
 text rendering otherwise), then the original and the copy go to the artefact store: the original
 for release, the copy so a retry posts the very same bytes. When one attachment cannot be made
-safe (unsupported type, encrypted, not fetched whole, or a copy over the 3 MB one Graph POST
-takes) the whole message is held with that reason: delivering the original would defeat the
+safe (unsupported type, encrypted, not fetched whole, or a copy over the 150 MB Graph attaches)
+the whole message is held with that reason: delivering the original would defeat the
 policy, and dropping the file would lose mail. The admin can release it as it is.
 
 Applying is the journal step ``safe_file``: per attachment, add the copy first and then delete
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.graph.messages import FetchedMessage, fetch_message
-from connectors.graph.remediation import MAX_POST_ATTACHMENT_BYTES, Remediator
+from connectors.graph.remediation import MAX_UPLOAD_SESSION_BYTES, Remediator
 from connectors.storage.interfaces import ArtefactStore, Claim, IdempotencyJournal
 from tap_core.attachments.safefile import OfficeConverter, SafeFileError, safe_file
 
@@ -101,10 +101,10 @@ async def plan_safe_file(
         except SafeFileError as exc:
             problems.append(f"{name}: no Safe File copy ({exc})")
             continue
-        if len(pdf) > MAX_POST_ATTACHMENT_BYTES:
+        if len(pdf) > MAX_UPLOAD_SESSION_BYTES:
             problems.append(
-                f"{name}: the Safe File copy is {len(pdf)} bytes, over the {MAX_POST_ATTACHMENT_BYTES} "
-                "bytes Graph takes in one attachment POST (upload sessions are not implemented)"
+                f"{name}: the Safe File copy is {len(pdf)} bytes, over the {MAX_UPLOAD_SESSION_BYTES} "
+                "bytes Graph attaches"
             )
             continue
         sha = hashlib.sha256(data).hexdigest()
@@ -198,7 +198,8 @@ async def restore_originals(
     items: Sequence[Mapping[str, Any]],
 ) -> int:
     """Put the originals back and remove the copies (release); safe to repeat. Returns the Graph
-    requests made. Raises ``AttachmentTooLarge`` for an original over 3 MB (nothing changed for it)."""
+    requests made (an upload session's PUTs included). Raises ``AttachmentTooLarge`` for an original
+    over 150 MB (nothing changed for it)."""
     fetched = await fetch_message(rem.graph, mailbox, message_id)
     requests = fetched.requests
     present = {str(a.get("id")) for a in fetched.raw.get("attachments") or [] if isinstance(a, dict)}

@@ -701,3 +701,47 @@ def test_cape_task_polled_from_the_delayed_queue_while_the_message_is_held(
     else:
         assert not folder["isHidden"] and entry.status.value == "released"
         assert len(hook.events) == hooks
+
+
+def test_safe_file_copy_over_3_mb_goes_through_an_upload_session_and_so_does_the_release(
+        stack: Stack, safe_file_policy: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import os
+
+    from PIL import Image
+
+    from tap_core.attachments.safefile import active_content
+
+    side = 2200  # noise does not compress: the PDF copy is over the 3 MB of one POST
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(buffer, "PNG")
+    original = buffer.getvalue()
+    upn = stack.users[2]
+    internet_id = "<e2e-safefile-large@x.test>"
+    before = stack.sim.stats()["requests"]
+    stack.sim.deliver(upn, _with_files(upn, internet_id[1:-1], {"scan.png": original}))
+    wait_for(lambda: journal_done(stack, upn, internet_id), timeout=120, what="processing")
+    after = stack.sim.stats()["requests"]
+    _, message = find_message(stack, upn, internet_id)
+    fetched = asyncio.run(Runtime.create().graph.fetch_message(stack.tenant_id, upn, message["immutableId"]))
+    (copy,) = fetched.message.attachments
+    assert copy.name == "scan.png.pdf" and len(copy.data) > 3 * 1024 * 1024
+    assert copy.data.startswith(b"%PDF-") and active_content(copy.data) == []
+
+    def delta(route: str) -> int:
+        return int(after["by_route"].get(route, 0)) - int(before["by_route"].get(route, 0))
+
+    sessions = delta("POST /v1.0/users/{id}/messages/{id}/attachments/createUploadSession")
+    puts = delta("PUT /api/v2.0/AttachmentSessions/{id}")
+    assert sessions == 1 and puts == -(-len(copy.data) // (10 * 320 * 1024))
+    print(f"\nGraph requests for a Safe File rewrite of one {len(copy.data)}-byte copy: "
+          f"{after['total'] - before['total']} ({puts} upload PUTs)")
+    assert after["total"] - before["total"] == 1 + 1 + puts + 1  # fetch, session, PUTs, delete
+
+    monkeypatch.setenv("TAP365_FUNCTION_KEYS", "e2e-admin-key")
+    r = requests.post(
+        f"{stack.functions_url}/api/manage/tenants/{stack.tenant_id}/quarantine/{upn}/{message['immutableId']}/release",
+        headers={"x-functions-key": "e2e-admin-key"}, timeout=120)
+    assert r.status_code == 200, r.text
+    restored = asyncio.run(Runtime.create().graph.fetch_message(stack.tenant_id, upn, message["immutableId"]))
+    assert [(a.name, a.data) for a in restored.message.attachments] == [("scan.png", original)]

@@ -264,8 +264,9 @@ def test_replace_attachment_add_first_then_delete(
     sim: SimHandle, settings: GraphSettings, tenant_id: str
 ) -> None:
     """The Safe File primitives: add the copy (one POST), then delete the original (one DELETE);
-    a repeated delete is no error and costs one request; a file over 3 MB is refused unsent."""
-    from connectors.graph.remediation import MAX_POST_ATTACHMENT_BYTES, AttachmentTooLarge
+    a repeated delete is no error and costs one request; a file over 3 MB goes through an upload
+    session (one POST, one PUT per 3.125 MiB range) and one over 150 MB is refused unsent."""
+    from connectors.graph.remediation import MAX_UPLOAD_SESSION_BYTES, AttachmentTooLarge
 
     msg_id = sim.deliver(ADELE, mail(subject="Attachment swap"))["immutableId"]
     counts: dict[str, int] = {}
@@ -291,11 +292,18 @@ def test_replace_attachment_add_first_then_delete(
             assert set(names) == {"r0.pdf.pdf"} and names["r0.pdf.pdf"]["id"] == new_id
             assert after.message.attachments[0].data == b"%PDF-1.4 copy"
             assert after.change_key != fetched.change_key
+            large = bytes(range(256)) * (16 * 1024 + 1)  # 4 MiB + 256 bytes: two ranges
+            mark, puts = graph_requests(sim), _upload_puts(sim)
+            large_id = await rem.add_file_attachment(ADELE, msg_id, "scan.pdf.pdf", large, "application/pdf")
+            counts["add_large"] = graph_requests(sim) - mark  # the sim's total counts the PUTs too
+            assert _upload_puts(sim) - puts == 2
+            again = await fetch_message(graph, ADELE, msg_id)
+            by_id = {a["id"]: a for a in again.raw["attachments"]}
+            assert by_id[large_id]["name"] == "scan.pdf.pdf" and by_id[large_id]["size"] == len(large)
+            assert next(a.data for a in again.message.attachments if a.name == "scan.pdf.pdf") == large
             mark = graph_requests(sim)
             with pytest.raises(AttachmentTooLarge):
-                await rem.add_file_attachment(
-                    ADELE, msg_id, "big.pdf", b"x" * (MAX_POST_ATTACHMENT_BYTES + 1)
-                )
+                await rem.add_file_attachment(ADELE, msg_id, "huge.pdf", bytes(MAX_UPLOAD_SESSION_BYTES + 1))
             assert graph_requests(sim) == mark  # refused before any request
             from connectors.graph.errors import GraphApiError
 
@@ -304,4 +312,9 @@ def test_replace_attachment_add_first_then_delete(
             assert missing.value.status == 404
 
     run(go())
-    assert counts == {"add": 1, "delete": 1}
+    assert counts == {"add": 1, "delete": 1, "add_large": 3}
+
+
+def _upload_puts(sim: SimHandle) -> int:
+    """PUTs to upload URLs (on Outlook's host in Graph, on the sim's own host here)."""
+    return int(sim.stats()["requests"]["by_route"].get("PUT /api/v2.0/AttachmentSessions/{id}", 0))
