@@ -197,3 +197,54 @@ def test_lure_in_the_headline_weighs_more_than_in_the_body() -> None:
     assert [f.score for f in r.findings if f.name == "credential_lure_text"] == [3.0]
     r = scan(mail("News <a@b.example>", "Weekly digest", "<p>How to secure your wallet</p>" + link))
     assert [f.score for f in r.findings if f.name == "credential_lure_text"] == [2.0]
+
+
+def test_several_distinct_lures_and_a_brand_named_atop_the_body() -> None:
+    link = '<a href="https://x.example/">Reactivate</a>'
+    body = ("<p>Google Cloud</p><p>Your account has been suspended. Failure to do so within 24 hours "
+            "means your files will be deleted.</p>" + link)
+    r = scan(mail("Storage <a@b.example>", "Notice", body))
+    lure = [f for f in r.findings if f.name == "credential_lure_text"]
+    assert lure and lure[0].score == 3.0
+    claim = [f for f in r.findings if f.name == "brand_claim_mismatch"]
+    assert claim and claim[0].evidence == "Google in body" and claim[0].score == 1.5
+    # No lure, no claim from the body: a newsletter may open with any brand's name.
+    r = scan(mail("News <a@b.example>", "Weekly", "<p>Google Cloud adds regions.</p>" + link))
+    assert "brand_claim_mismatch" not in names(r)
+
+
+def test_html_body_read_when_the_text_part_is_a_stub() -> None:
+    raw = ("From: Rewards <a@b.example>\nTo: victim@contoso.test\nSubject: Hello\nMIME-Version: 1.0\n"
+           "Content-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/plain\n\n"
+           "Please use an HTML mail client.\n--b\nContent-Type: text/html\n\n"
+           '<p>Claim your reward now.</p><a href="https://x.example/">Go</a>\n--b--\n')
+    assert "credential_lure_text" in names(scan(raw))
+
+
+def test_encrypted_pdf_opened_with_the_password_the_mail_gives() -> None:
+    import base64
+    import io
+
+    from pypdf import PdfWriter
+    from pypdf.generic import ArrayObject, DictionaryObject, NameObject, TextStringObject
+
+    writer = PdfWriter()
+    page = writer.add_blank_page(200, 200)
+    action = DictionaryObject({NameObject("/S"): NameObject("/URI"),
+                               NameObject("/URI"): TextStringObject("https://pay.evil.example/x")})
+    link = DictionaryObject({NameObject("/Type"): NameObject("/Annot"),
+                             NameObject("/Subtype"): NameObject("/Link"), NameObject("/A"): action})
+    page[NameObject("/Annots")] = ArrayObject([writer._add_object(link)])
+    writer.encrypt(user_password="4471", owner_password="owner-secret", algorithm="RC4-128")
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    pdf = base64.b64encode(buffer.getvalue()).decode()
+
+    def raw(text: str) -> str:
+        return ("From: Bank <a@b.example>\nTo: victim@contoso.test\nSubject: Invoice\nMIME-Version: 1.0\n"
+                f"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\n{text}\n"
+                "--b\nContent-Type: application/pdf; name=f.pdf\nContent-Disposition: attachment; filename=f.pdf\n"
+                f"Content-Transfer-Encoding: base64\n\n{pdf}\n--b--\n")
+
+    assert "https://pay.evil.example/x" in scan(raw("Senha de acesso: 4471")).results
+    assert "https://pay.evil.example/x" not in scan(raw("See the attached invoice.")).results

@@ -31,6 +31,8 @@ _SPACE_RE = re.compile(r"\s+")
 _TRIM_RE = re.compile(r"^[\W_]+|[\W_]+$", re.UNICODE)
 #: Bytes of body text looked at for lure phrases: the lure is at the top.
 _MAX_TEXT_CHARS = 20_000
+#: A plain-text alternative shorter than this is read together with the HTML body.
+_STUB_TEXT_CHARS = 500
 
 
 @cache
@@ -61,7 +63,9 @@ def _body_text(message: Message) -> str:
     parts = [name, message.subject]
     if message.text_body:
         parts.append(message.text_body[:_MAX_TEXT_CHARS])
-    elif message.html_body:
+    # A short plain-text part is often a stub ("please use an HTML mail client"): the reader
+    # sees the HTML one.
+    if message.html_body and len(message.text_body or "") < _STUB_TEXT_CHARS:
         try:
             tree = LexborHTMLParser(message.html_body[: _MAX_TEXT_CHARS * 10])
             node = tree.body or tree.root
@@ -69,6 +73,21 @@ def _body_text(message: Message) -> str:
         except Exception:  # noqa: S110 - text for phrase matching only; the URLs were already read
             pass
     return _SPACE_RE.sub(" ", " ".join(parts)).lower()
+
+
+#: Distinct lure phrases that make a message read as a lure through and through.
+_SEVERAL_LURES = 3
+#: Characters of body text, after the subject, where a lure names the brand it speaks for.
+_BODY_OPENING_CHARS = 300
+
+
+def _distinct_phrases(text: str, phrases: tuple[str, ...]) -> list[str]:
+    """The phrases found in ``text``, longest first, skipping ones inside a longer hit."""
+    found: list[str] = []
+    for phrase in phrases:
+        if phrase in text and not any(phrase in longer for longer in found):
+            found.append(phrase)
+    return found
 
 
 def _deceptive_sample(text: str) -> str | None:
@@ -242,13 +261,21 @@ def message_findings(message: Message, found: list[FoundUrl],
             if not plain:
                 disguised.append((brand, where))
     sender_brand = brand_owning(sender_site) if sender_site else None
+    text = _body_text(message)
+    headline = _SPACE_RE.sub(" ", f"{sender.name if sender else ''} {message.subject}").lower()
+    lures = _distinct_phrases(text, _phrases("lure_phrases.txt"))
+    if lures and not claims:
+        # A lure that names its brand only at the top of the body ("Google Cloud" over a
+        # "your payment method is no longer valid" notice) claims it as much.
+        opening = text[len(headline):][:_BODY_OPENING_CHARS]
+        claims += [(b, "body") for b in brands_named(opening)]
     for brand, where in claims:
         if sender_brand == brand:
             continue
         if link_sites and all(brand_owning(s) == brand for s in link_sites):
             continue
         out.append(rules["brand_claim_mismatch"].finding(
-            f"{brand} in {where}", "subject" if where == "subject" else "", brand=brand, where=where))
+            f"{brand} in {where}", where if where in ("subject", "body") else "", brand=brand, where=where))
         break
 
     if sender_brand:
@@ -274,15 +301,13 @@ def message_findings(message: Message, found: list[FoundUrl],
                     text=f.link_text[:60], host=site))
                 break
 
-    text = _body_text(message)
-    headline = _SPACE_RE.sub(" ", f"{sender.name if sender else ''} {message.subject}").lower()
-    for phrase in _phrases("lure_phrases.txt"):
-        if phrase in text:
-            # The lure as the headline (subject or sender name) rather than somewhere in a body
-            # that may be a newsletter article about phishing.
-            variant = "headline" if phrase in headline else ""
-            out.append(rules["credential_lure_text"].finding(phrase, variant, phrase=phrase))
-            break
+    if lures:
+        # The lure as the headline (subject or sender name), or several distinct lures (account
+        # threat, deadline, reward), rather than one phrase somewhere in a newsletter article.
+        in_headline = any(p in headline for p in lures)
+        variant = ("headline_" if in_headline else "") + ("several" if len(lures) >= _SEVERAL_LURES else "")
+        out.append(rules["credential_lure_text"].finding(
+            "; ".join(lures[:4]), variant.rstrip("_"), phrase=lures[0]))
 
     deceptive_where = ""
     for where, value in (("subject", message.subject), ("sender name", sender.name if sender else "")):

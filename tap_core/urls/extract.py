@@ -582,8 +582,12 @@ def extract_attachment(
     max_member_bytes: int = 10_000_000,
     max_text_chars: int = 2_000_000,
     max_urls: int = 2000,
+    passwords: Sequence[str] = (),
 ) -> list[FoundUrl]:
     """URLs in one attachment: PDF, OOXML/ODF, HTML/SVG, iCalendar, .url/.webloc, text.
+
+    An encrypted PDF is opened with the empty password or one of ``passwords`` (those the
+    message gives its reader: "Senha de acesso: 4471").
 
     Other files get a scan for ``http(s)://`` strings (RTF, legacy Office, scripts), except
     media and archives. Files above ``max_bytes`` are skipped; PDFs are read for at most
@@ -597,7 +601,7 @@ def extract_attachment(
     ctype = (content_type or "").split(";")[0].strip().lower()
     with suppress(Exception):  # hostile files: keep what was found before the problem
         if data[:1024].lstrip().startswith(b"%PDF") or b"%PDF-" in data[:1024] or ctype == "application/pdf":
-            ex.pdf(data, max_pages)
+            ex.pdf(data, max_pages, passwords)
         elif data[:2] == b"PK" and (lname.endswith(_OOXML_EXT + _ODF_EXT) or "officedocument" in ctype
                                     or "opendocument" in ctype or _is_office_zip(data)):
             ex.office_zip(data, max_members, max_member_bytes)
@@ -683,14 +687,19 @@ class _AttachmentExtractor:
         if b"h\x00t\x00t\x00p\x00" in chunk:  # UTF-16LE strings (LNK, legacy Office)
             self.text(chunk.decode("utf-16-le", "ignore"), "attachment_strings", schemes_only=True)
 
-    def pdf(self, data: bytes, max_pages: int) -> None:
+    def pdf(self, data: bytes, max_pages: int, passwords: Sequence[str] = ()) -> None:
         from pypdf import PdfReader  # imported here: only PDF attachments pay for it
 
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
-            try:
-                reader.decrypt("")  # most "encrypted" phishing PDFs have an empty user password
-            except Exception:
+            # Most "encrypted" phishing PDFs have an empty user password; the others say theirs.
+            for password in ("", *passwords):
+                try:
+                    if reader.decrypt(password):
+                        break
+                except Exception:  # noqa: S112 - a broken security handler: try the next one
+                    continue
+            else:
                 return
         with suppress(Exception):
             root = reader.trailer["/Root"].get_object()

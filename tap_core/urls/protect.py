@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from tap_core.attachments.passwords import message_passwords
 from tap_core.decision import UrlResult
 from tap_core.findings import Finding, Verdict
 from tap_core.message import Message
@@ -26,6 +27,11 @@ _REWRITABLE_SCHEMES = ("http://", "https://")
 #: Where a URL is loaded by the client, not clicked by a person.
 _RESOURCE_CONTEXTS = frozenset({"script_src", "img_src", "css_url", "img_in_link", "link_href"})
 _CLICK_ONLY_FINDINGS = frozenset({"dangerous_extension", "credential_keywords_path", "link_text_mismatch"})
+
+
+def _maybe_encrypted_pdf(data: bytes) -> bool:
+    """Cheap test before reading the body for passwords: a PDF with an /Encrypt entry."""
+    return b"%PDF-" in data[:1024] and b"/Encrypt" in data
 
 
 def _scheme_of(url: str) -> str:
@@ -94,10 +100,14 @@ class UrlProtect:
             found.extend(text_urls)
             if not prefix:
                 text_found.extend(text_urls)
+        passwords: list[str] | None = None
         for att in message.attachments:
+            if passwords is None and _maybe_encrypted_pdf(att.data):
+                passwords = message_passwords(message)
             found.extend(extract_attachment(att.name, att.content_type, att.data,
                                             f"{prefix}attachment:{att.name}",
-                                            own_link_decoder=self._own_decoder))
+                                            own_link_decoder=self._own_decoder,
+                                            passwords=passwords or ()))
         for i, nested in enumerate(message.attached_messages):
             self._collect(nested, f"{prefix}message{i + 1}/", found, text_found, depth + 1)
 
