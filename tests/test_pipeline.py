@@ -134,3 +134,17 @@ def test_attachment_findings_and_sandbox_hold(codec: LinkCodec) -> None:
     assert d.verdict.value == "malicious" and d.action is Action.QUARANTINE
     assert d.pipelines["attachments"] == "malicious"
     assert d.attachments and "yara_eicar_test_file" in d.attachments[0]["reasons"]
+
+
+@pytest.mark.parametrize("document", [
+    "attachments: {enabled: false}",
+    "attachments: {limits: {max_dept: 3}}",
+    "attachments: {thresholds: {suspcious: 2}}",
+    "impersonation: {enable: false}",
+    "url: {rewrite_internal: true, bogus: 1}",
+])
+def test_a_misspelt_policy_key_is_an_error_not_a_silent_default(document: str) -> None:
+    from tap_core.policy import PolicyError
+
+    with pytest.raises(PolicyError, match="Extra inputs are not permitted"):
+        parse_policy(document)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from tap_core.findings import Finding, Verdict
 
@@ -16,6 +16,8 @@ class ScanLimits(BaseModel):
     ``limit_total_bytes``, ``limit_file_size``, ``limit_ratio``, ``limit_time``) and the policy
     decides what that means.
     """
+
+    model_config = ConfigDict(extra="forbid")
 
     #: Nesting depth of extracted children (the attachment itself is depth 0).
     max_depth: int = Field(default=6, ge=0, le=32)
@@ -45,6 +47,8 @@ class ScanLimits(BaseModel):
 
 class AttachmentThresholds(BaseModel):
     """Score thresholds turning a file's summed finding scores into a verdict."""
+
+    model_config = ConfigDict(extra="forbid")
 
     suspicious: float = 5.0
     malicious: float = 15.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tap_core.attachments.model import AttachmentThresholds, ScanLimits
 
@@ -24,6 +24,8 @@ class AttachmentPolicy(BaseModel):
     that a deciding finding marks malicious — known hash, antivirus, malware YARA rule — are still
     quarantined). Extra YARA rule files are deployment settings, not policy.
     """
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt key must not silently fall back
 
     mode: Literal["safe_file", "dynamic", "bypass", "monitor"] = "dynamic"
     #: Senders (addresses) and sender domains treated as ``bypass``.
