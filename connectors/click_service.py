@@ -14,15 +14,15 @@
    the policy decides, warn by default). Scanners get static analysis only: no fetch, no cache
    write, no proceed, and a neutral page for single-use links.
 
-Every decision is logged to the click log. Store calls are synchronous (in-memory or one Azure
-Table operation each).
+Every decision is logged to the click log before the answer goes out. Store calls are synchronous
+(in-memory or one Azure Table operation each); the click log write of a store that blocks runs in a
+worker thread, so that one click's Table round trip does not stall every other click on the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import hmac
 import logging
 import re
@@ -167,6 +167,9 @@ class MemoryVerdictCache:
 
 class MemoryClickLog:
     """In-process click log (CLI, benchmarks); the service uses ``TableClickLog``."""
+
+    #: Appends without I/O: the service calls it inline rather than from a worker thread.
+    blocking = False
 
     def __init__(self) -> None:
         self.records: list[ClickRecord] = []
@@ -328,11 +331,10 @@ class ClickService:
         return link
 
     def _proceed_sig(self, kid: str, click_id: str, expires: int, token: str, destination: str) -> str:
-        key = self.codec.keyring.key(kid)
-        if key is None:
+        if self.codec.keyring.key(kid) is None:
             raise LinkError("unknown key")
         msg = "\0".join(("proceed", kid, click_id, str(expires), token, destination)).encode("utf-8")
-        return _b64(hmac.new(key, msg, hashlib.sha256).digest()[:16])
+        return _b64(self.codec.keyring.hmac(kid, msg)[:16])
 
     async def _handle(self, request: ClickRequest) -> ClickResponse:
         if request.method.upper() not in ("GET", "HEAD"):
@@ -377,19 +379,22 @@ class ClickService:
         )
         click.is_scanner, click.signals = signal.is_scanner, signal.signals
 
-        if _exclusions(tuple(policy.url.do_not_rewrite)).match(link.url):
-            return self._logged(click, _redirect(location), "excluded", "redirect", ("excluded_by_policy",))
+        entries = policy.url.do_not_rewrite
+        if entries and _exclusions(tuple(entries)).match(link.url):
+            return await self._logged(
+                click, _redirect(location), "excluded", "redirect", ("excluded_by_policy",)
+            )
         if proceed is not None:
-            return self._proceed(click, proceed, location)
+            return await self._proceed(click, proceed, location)
         key = _normalized(link.url)
         intel = self.intel
         hits = intel.match(key) if intel is not None else []
         if hits:
             reasons = tuple(f"intel_{h.category}" for h in hits[:5])
-            return self._decide(click, location, Verdict.MALICIOUS, reasons)
+            return await self._decide(click, location, Verdict.MALICIOUS, reasons)
         if click.is_scanner and single_use(key) is not None:
             # Whatever is known about it: a scanner following a one-time link would consume it.
-            return self._logged(
+            return await self._logged(
                 click, _page(held_page(link.url, branding)), "unknown", "hold", ("single_use_not_followed",)
             )
         thresholds = _thresholds(
@@ -397,7 +402,7 @@ class ClickService:
         )
         cached = self.cache.get(key)
         if cached is not None:
-            return self._decide(click, location, cached.verdict(thresholds), cached.reasons)
+            return await self._decide(click, location, cached.verdict(thresholds), cached.reasons)
         if click.is_scanner:  # static evidence only: no fetch, no cache write
             static = await self.analyzer.analyze(
                 key,
@@ -406,11 +411,11 @@ class ClickService:
                 tenant_domains=policy.internal_domains,
                 allow_fetch=False,
             )
-            return self._decide(click, location, static.verdict, tuple(static.reasons))
+            return await self._decide(click, location, static.verdict, tuple(static.reasons))
         analysis = await self._analyze(key, intel, thresholds, policy)
         reasons = tuple(analysis.reasons)
         if analysis.error and analysis.verdict is Verdict.CLEAN:
-            return self._on_error(click, location, (*reasons, f"analysis_{analysis.error}"))
+            return await self._on_error(click, location, (*reasons, f"analysis_{analysis.error}"))
         forced = [f.verdict for f in analysis.findings if f.verdict is not None]
         self.cache.put(
             key,
@@ -422,7 +427,7 @@ class ClickService:
                 analysis.final_url,
             ),
         )
-        return self._decide(click, location, analysis.verdict, reasons)
+        return await self._decide(click, location, analysis.verdict, reasons)
 
     async def _analyze(
         self, url: str, intel: IntelIndex | None, thresholds: UrlThresholds, policy: Policy
@@ -435,30 +440,30 @@ class ClickService:
         except TimeoutError:
             return ClickAnalysis(url=url, verdict=Verdict.CLEAN, score=0.0, error="timeout")
 
-    def _on_error(self, click: _Click, location: str, reasons: tuple[str, ...]) -> ClickResponse:
+    async def _on_error(self, click: _Click, location: str, reasons: tuple[str, ...]) -> ClickResponse:
         mode = self.settings.click_on_error
         if mode == "allow":
-            return self._logged(click, _redirect(location), "unknown", "redirect", reasons)
+            return await self._logged(click, _redirect(location), "unknown", "redirect", reasons)
         if mode == "block":
-            return self._logged(
+            return await self._logged(
                 click, _page(unavailable_page(click.url, click.branding)), "unknown", "block", reasons
             )
-        return self._warn(click, "unknown", reasons)
+        return await self._warn(click, "unknown", reasons)
 
-    def _decide(
+    async def _decide(
         self, click: _Click, location: str, verdict: Verdict, reasons: tuple[str, ...]
     ) -> ClickResponse:
         if verdict is Verdict.MALICIOUS:
             shown = _shown(reasons)
-            return self._logged(
+            return await self._logged(
                 click, _page(block_page(click.url, shown, click.branding)), verdict.value, "block", reasons
             )
         if verdict is Verdict.SUSPICIOUS:
-            return self._warn(click, verdict.value, reasons)
-        return self._logged(click, _redirect(location), verdict.value, "redirect", reasons)
+            return await self._warn(click, verdict.value, reasons)
+        return await self._logged(click, _redirect(location), verdict.value, "redirect", reasons)
 
-    def _warn(self, click: _Click, verdict: str, reasons: tuple[str, ...]) -> ClickResponse:
-        record = self._log(click, verdict, "warn", reasons)
+    async def _warn(self, click: _Click, verdict: str, reasons: tuple[str, ...]) -> ClickResponse:
+        record = await self._log(click, verdict, "warn", reasons)
         proceed = ""
         if click.policy.url.allow_click_through and not click.is_scanner:
             click_id = _b64(record.record_id.encode("utf-8"))[:128] if record.record_id else uuid.uuid4().hex
@@ -466,7 +471,7 @@ class ClickService:
             proceed = self.proceed_url(click_id, click.token, click.link.url, click.link.kid, expires)
         return _page(warning_page(click.url, _shown(reasons), click.branding, proceed))
 
-    def _proceed(self, click: _Click, m: re.Match[str], location: str) -> ClickResponse:
+    async def _proceed(self, click: _Click, m: re.Match[str], location: str) -> ClickResponse:
         try:
             expected = self._proceed_sig(
                 click.link.kid, m["click"], int(m["exp"]), click.token, click.link.url
@@ -481,22 +486,22 @@ class ClickService:
             )
         if not click.policy.url.allow_click_through or click.is_scanner:
             # Scanners never consume the proceed flow: they see the warning again.
-            return self._warn(click, "suspicious", ("proceed_refused",))
+            return await self._warn(click, "suspicious", ("proceed_refused",))
         key = _normalized(click.url)
         intel = self.intel
         if intel is not None and intel.match(key):
-            return self._decide(click, location, Verdict.MALICIOUS, ("intel_after_warning",))
+            return await self._decide(click, location, Verdict.MALICIOUS, ("intel_after_warning",))
         cached = self.cache.get(key)
         thresholds = _thresholds(
             click.policy.url.thresholds.suspicious_score, click.policy.url.thresholds.malicious_score
         )
         if cached is not None and cached.verdict(thresholds) is Verdict.MALICIOUS:
-            return self._decide(click, location, Verdict.MALICIOUS, cached.reasons)
-        return self._logged(
+            return await self._decide(click, location, Verdict.MALICIOUS, cached.reasons)
+        return await self._logged(
             click, _redirect(location), "suspicious", "proceed", (f"proceed_click:{m['click']}",)
         )
 
-    def _log(self, click: _Click, verdict: str, decision: str, reasons: tuple[str, ...]) -> ClickRecord:
+    async def _log(self, click: _Click, verdict: str, decision: str, reasons: tuple[str, ...]) -> ClickRecord:
         record = ClickRecord(
             tenant_id=click.link.context.tenant_id,
             recipient=click.link.context.recipient,
@@ -511,15 +516,17 @@ class ClickService:
             link_id=click.link_id,
         )
         try:
+            if getattr(self.click_log, "blocking", True):
+                return await asyncio.to_thread(self.click_log.append, record)
             return self.click_log.append(record)
         except Exception:  # the user still gets the page; the failure is logged for the operator
             log.exception("click log append failed")
             return record
 
-    def _logged(
+    async def _logged(
         self, click: _Click, response: ClickResponse, verdict: str, decision: str, reasons: tuple[str, ...]
     ) -> ClickResponse:
-        self._log(click, verdict, decision, reasons)
+        await self._log(click, verdict, decision, reasons)
         return response
 
 

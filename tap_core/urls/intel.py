@@ -37,6 +37,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from tap_core.urls.feeds import FeedLabel, IndicatorKind, ParsedFeed
@@ -87,6 +88,7 @@ class IntelStats:
     frozen: bool
 
 
+@lru_cache(maxsize=16384)  # pure; the redirector asks it for the same URL on every click
 def _split(url: str) -> tuple[str, str, str, str] | None:
     """(host, key host, path, query) of an absolute URL, or None. ``host`` is the bare
     lowercase host (no port, no brackets) for host/IP matching; ``key host`` is the URL-key

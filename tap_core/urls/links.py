@@ -89,6 +89,8 @@ class LinkKeyring:
         self._keys = dict(keys)
         self.current = current
         self._aead = {kid: AESGCM(self._derive(key)) for kid, key in self._keys.items()}
+        # HMAC key setup (hashing the padded key twice) once per key; each use copies it.
+        self._hmac = {kid: hmac.new(key, digestmod=hashlib.sha256) for kid, key in self._keys.items()}
 
     @staticmethod
     def _derive(key: bytes) -> bytes:
@@ -100,6 +102,12 @@ class LinkKeyring:
 
     def aead(self, kid: str) -> AESGCM:
         return self._aead[kid]
+
+    def hmac(self, kid: str, msg: bytes) -> bytes:
+        """HMAC-SHA256 of ``msg`` under key ``kid`` (KeyError for an unknown kid)."""
+        mac = self._hmac[kid].copy()
+        mac.update(msg)
+        return mac.digest()
 
     @property
     def kids(self) -> list[str]:
@@ -177,9 +185,9 @@ class LinkCodec:
         self._prefix = self.base_url + "/"
         self.keyring = keyring
 
-    def _sign(self, key: bytes, kid: str, ctx: str, dest: str) -> str:
+    def _sign(self, kid: str, ctx: str, dest: str) -> str:
         msg = "\0".join((LINK_VERSION, kid, ctx, dest)).encode("utf-8")
-        return _b64e(hmac.new(key, msg, hashlib.sha256).digest()[:_SIG_BYTES])
+        return _b64e(self.keyring.hmac(kid, msg)[:_SIG_BYTES])
 
     def wrap(self, url: str, context: LinkContext) -> str:
         """The signed link for ``url`` (an absolute, normalised URL) made for ``context``."""
@@ -194,10 +202,10 @@ class LinkCodec:
         plain = _pack_context(context)
         # Deterministic nonce (SIV-style): the same context always encrypts the same way, which
         # keeps rewriting idempotent and reveals only that two links share a context.
-        nonce = hmac.new(key, b"nonce\0" + plain, hashlib.sha256).digest()[:12]
+        nonce = self.keyring.hmac(kid, b"nonce\0" + plain)[:12]
         ctx = _b64e(nonce + self.keyring.aead(kid).encrypt(nonce, plain, kid.encode()))
         dest, hash_, fragment = url.partition("#")
-        sig = self._sign(key, kid, ctx, dest)
+        sig = self._sign(kid, ctx, dest)
         link = f"{self._prefix}{LINK_VERSION}.{kid}.{ctx}.{sig}?{dest}"
         return f"{link}#{fragment}" if hash_ else link
 
@@ -226,7 +234,7 @@ class LinkCodec:
         key = self.keyring.key(kid)
         if key is None:
             raise LinkError("link signed with an unknown key")
-        expected = self._sign(key, kid, ctx, dest)
+        expected = self._sign(kid, ctx, dest)
         if not hmac.compare_digest(expected.encode("ascii"), sig.encode("ascii")):
             raise LinkError("link signature does not match")
         try:
