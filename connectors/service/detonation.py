@@ -151,8 +151,8 @@ async def run_detonation(runtime: Runtime, item: dict[str, Any]) -> str:
             details={"findings": [f.name for f in result.findings]},
         ),
     )
-    if result.notify_admin:
-        await _notify_admin(runtime, tenant_id, mailbox, fetched.message.subject, result.reason)
+    # The webhook event is queued first: a sendMail failure below fails this item, and its retry
+    # finds the message no longer held and does nothing.
     if any(isinstance(s, Concluded) and s.verdict is Verdict.MALICIOUS for s in steps):
         sender = fetched.message.from_address.address if fetched.message.from_address else ""
         event = malicious_attachment_event(
@@ -167,6 +167,8 @@ async def run_detonation(runtime: Runtime, item: dict[str, Any]) -> str:
             internet_message_id=fetched.message.internet_message_id,
         )
         queue_event(runtime.settings, stores.delayed, event)
+    if result.notify_admin:
+        await _notify_admin(runtime, tenant_id, mailbox, fetched.message.subject, result.reason)
     return f"{result.action}: {result.reason}"
 
 
