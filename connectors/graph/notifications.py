@@ -1,9 +1,10 @@
-"""Change notifications from Graph: parsing and validation only (no Graph call happens here).
+"""Change notifications from Graph: parsing only (no Graph call and no authentication here).
 
-The HTTP function answers the validation handshake, validates each notification against the
-stored subscription (``clientState`` compared in constant time, tenant must match) and queues
-the accepted ones. Rich notifications (resource data encrypted with our certificate) are
-decrypted and verified with Microsoft's documented algorithm when enabled.
+Authenticating a notification (``clientState`` against the stored keyed hash, tenant) is done
+in one place, by ``connectors.service.intake`` with ``SubscriptionStore.authenticate``; this
+module gives it the handshake token and the parsed notifications. Rich notifications (resource
+data encrypted with our certificate) are decrypted and verified with Microsoft's documented
+algorithm when enabled.
 """
 
 from __future__ import annotations
@@ -72,20 +73,6 @@ class NotificationBatch:
     validation_tokens: list[str]  # present with rich notifications (JWTs to verify)
 
 
-@dataclass(frozen=True)
-class SubscriptionRecord:
-    """What the caller stored when it created the subscription."""
-
-    tenant_id: str
-    client_state: str = field(repr=False)
-
-
-@dataclass
-class Rejection:
-    notification: Notification
-    reason: str  # unknown_subscription | client_state_mismatch | tenant_mismatch
-
-
 def validation_token(query: Mapping[str, str]) -> str | None:
     """The handshake token when this POST is Graph validating the URL: answer it with 200,
     ``text/plain``, the token as body (the framework already URL-decoded it)."""
@@ -149,26 +136,6 @@ def parse_notifications(body: bytes | str | Mapping[str, Any]) -> NotificationBa
         )
     tokens = data.get("validationTokens") or []
     return NotificationBatch(result, [str(t) for t in tokens if isinstance(t, str)])
-
-
-def validate(
-    notifications: Iterable[Notification],
-    lookup: Callable[[str], SubscriptionRecord | None],
-) -> tuple[list[Notification], list[Rejection]]:
-    """Split into accepted and rejected: known subscription, same tenant, same clientState."""
-    accepted: list[Notification] = []
-    rejected: list[Rejection] = []
-    for note in notifications:
-        record = lookup(note.subscription_id)
-        if record is None:
-            rejected.append(Rejection(note, "unknown_subscription"))
-        elif not hmac.compare_digest(note.client_state.encode(), record.client_state.encode()):
-            rejected.append(Rejection(note, "client_state_mismatch"))
-        elif note.tenant_id != record.tenant_id.lower():  # a missing tenantId fails too
-            rejected.append(Rejection(note, "tenant_mismatch"))
-        else:
-            accepted.append(note)
-    return accepted, rejected
 
 
 # Rich notifications ------------------------------------------------------------------------

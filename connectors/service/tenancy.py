@@ -11,13 +11,29 @@ from pydantic import SecretStr
 from connectors.graph.errors import GraphApiError
 from connectors.graph.subscriptions import SubscriptionInfo, SubscriptionManager, delta_sync
 from connectors.service.runtime import Runtime
-from connectors.storage.interfaces import AuditRecord, Subscription, Tenant
+from connectors.storage.interfaces import AuditRecord, Subscription, SubscriptionStore, Tenant
 
 log = logging.getLogger("tap365.tenancy")
 
 INBOX = "inbox"
 #: Renew subscriptions that expire within this margin (the timer runs more often than that).
 RENEW_MARGIN = timedelta(hours=12)
+
+
+def store_subscription(subscriptions: SubscriptionStore, info: SubscriptionInfo, mailbox: str) -> None:
+    """Save a subscription we just created, with its clientState (kept only as a keyed hash):
+    what the notification endpoint authenticates against. A function of its own so that the
+    tests store subscriptions exactly as the service does, without a whole Runtime."""
+    subscriptions.put_subscription(
+        Subscription(
+            subscription_id=info.id,
+            tenant_id=info.tenant_id,
+            mailbox=mailbox,
+            resource=info.resource,
+            expires_at=info.expiration or datetime.now(UTC),
+        ),
+        SecretStr(info.client_state),
+    )
 
 
 class OnboardingRefused(PermissionError):
@@ -104,16 +120,7 @@ class TenantService:
         return info
 
     def _store(self, info: SubscriptionInfo, mailbox: str) -> None:
-        self.stores.subscriptions.put_subscription(
-            Subscription(
-                subscription_id=info.id,
-                tenant_id=info.tenant_id,
-                mailbox=mailbox,
-                resource=info.resource,
-                expires_at=info.expiration or datetime.now(UTC),
-            ),
-            SecretStr(info.client_state),
-        )
+        store_subscription(self.stores.subscriptions, info, mailbox)
 
     async def _baseline(self, subscription_id: str, tenant_id: str, mailbox: str) -> None:
         graph = self.runtime.graph.tenant(tenant_id)

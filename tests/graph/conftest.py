@@ -1,17 +1,30 @@
-"""Fixtures: the m365sim simulator over HTTPS on loopback and connector settings pointing at it."""
+"""Fixtures: the m365sim simulator over HTTPS on loopback and connector settings pointing at it;
+Azurite-backed stores and the service's own notification intake behind a loopback endpoint."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+import itertools
+import json
+import threading
+from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass
 from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from pydantic import SecretStr
 
 from connectors.graph.config import GraphSettings
+from connectors.service.intake import HttpResult, handle_lifecycle, handle_notifications
+from connectors.storage.azure import AzureStores
+from connectors.storage.config import StorageConfig
+from connectors.storage.interfaces import WorkQueue
 from m365sim.testing import SimHandle, m365sim, m365sim_server, receiver  # noqa: F401 - fixtures
+from tests.storage.azurite import Azurite, AzuriteUnavailable, azurite
 
 T = TypeVar("T")
 ADELE = "adele.vance@contoso.test"
@@ -84,3 +97,124 @@ def mail(
 
 def graph_requests(sim: SimHandle) -> int:
     return int(sim.stats()["requests"]["total"])
+
+
+# -- Azurite and the notification intake ----------------------------------------------------------
+_prefix = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def azurite_instance() -> Iterator[Azurite]:
+    try:
+        with azurite() as emulator:
+            yield emulator
+    except AzuriteUnavailable as error:
+        pytest.skip(f"Azurite unavailable: {error}")
+
+
+@pytest.fixture
+def stores(azurite_instance: Azurite) -> AzureStores:
+    """The service's stores with a prefix of their own: fresh tables and queues per test."""
+    config = StorageConfig(
+        connection_string=SecretStr(azurite_instance.connection_string), prefix=f"g{next(_prefix)}x"
+    )
+    return AzureStores.open(config)
+
+
+def drain(queue: WorkQueue) -> list[dict[str, Any]]:
+    """Everything queued so far (as the processing function would read it), removed from the queue."""
+    out: list[dict[str, Any]] = []
+    while items := queue.receive(max_messages=32, visibility_timeout=60):
+        for item in items:
+            out.append(json.loads(item.content))
+            queue.delete(item)
+    return out
+
+
+@dataclass
+class Answer:
+    path: str
+    result: HttpResult
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return dict(json.loads(self.result.body))
+
+
+class IntakeEndpoint:
+    """``/notify`` and ``/lifecycle`` on loopback, answered by the service's intake
+    (``handle_notifications`` / ``handle_lifecycle``) with the Azurite-backed subscription store
+    and work queue: what the Functions app does, without the Functions host."""
+
+    def __init__(self, stores: AzureStores) -> None:
+        self.stores = stores
+        self.answers: list[Answer] = []
+        self._changed = threading.Condition()
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                split = urlsplit(self.path)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                handle = handle_lifecycle if split.path == "/lifecycle" else handle_notifications
+                result = handle(
+                    dict(parse_qsl(split.query)),
+                    body,
+                    subscriptions=endpoint.stores.subscriptions,
+                    queue=endpoint.stores.notifications,
+                )
+                self._send(result)
+                with endpoint._changed:
+                    endpoint.answers.append(Answer(split.path, result))
+                    endpoint._changed.notify_all()
+
+            def _send(self, result: HttpResult) -> None:
+                body = result.body.encode()
+                self.send_response(result.status)
+                self.send_header("Content-Type", result.content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"{self.base}/notify"
+
+    @property
+    def lifecycle_url(self) -> str:
+        return f"{self.base}/lifecycle"
+
+    def handshakes(self, path: str = "/notify") -> list[Answer]:
+        return [a for a in self.answers if a.path == path and a.result.content_type == "text/plain"]
+
+    def wait_for(self, count: int, path: str = "/notify", timeout: float = 10.0) -> list[Answer]:
+        """The first ``count`` notification answers (handshakes excluded) on ``path``."""
+        def matching() -> list[Answer]:
+            return [a for a in self.answers if a.path == path and a.result.content_type != "text/plain"]
+
+        with self._changed:
+            self._changed.wait_for(lambda: len(matching()) >= count, timeout)
+            found = matching()
+        assert len(found) >= count, f"{len(found)} of {count} notification(s) reached {path}"
+        return found[:count]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def intake(stores: AzureStores) -> Iterator[IntakeEndpoint]:
+    endpoint = IntakeEndpoint(stores)
+    yield endpoint
+    endpoint.close()

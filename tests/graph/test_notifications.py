@@ -1,4 +1,5 @@
-"""Notification parsing/validation and rich-notification crypto, with data encrypted here."""
+"""Notification parsing, the service's intake authenticating them (Azurite-backed subscription
+store and queue), and rich-notification crypto, with data encrypted here."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import os
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
@@ -23,17 +26,23 @@ from connectors.graph.notifications import (
     DecryptionError,
     LifecycleNotification,
     NotificationError,
-    SubscriptionRecord,
     decrypt_resource_data,
     parse_notifications,
-    validate,
     validation_token,
     verify_validation_tokens,
 )
+from connectors.graph.subscriptions import SubscriptionInfo
+from connectors.service.intake import handle_lifecycle, handle_notifications
+from connectors.service.tenancy import store_subscription
+from connectors.storage.azure import AzureStores
+
+from .conftest import drain
 
 TENANT = "a1b2c3d4-e5f6-4789-a0b1-c2d3e4f5a6b7"
 APP = "9d3e5f7a-1b2c-4d6e-8f0a-b1c2d3e4f5a6"
 MSG = "AAkALgAAAAAAHYQDEapmEc2byACqAC-EWg0AAAA="
+USER = "0b6f2a3c-1d4e-4f5a-8b6c-7d8e9f0a1b2c"
+OTHER_TENANT = "f0e1d2c3-b4a5-4697-8877-665544332211"
 
 
 def _body(*items: Mapping[str, object], tokens: list[str] | None = None) -> bytes:
@@ -48,7 +57,7 @@ def _change(sub: str = "sub-1", state: str = "s3cret", tenant: str = TENANT) -> 
         "subscriptionId": sub,
         "subscriptionExpirationDateTime": "2026-12-02T10:00:00.0000000Z",
         "changeType": "created",
-        "resource": f"Users/0b6f2a3c-1d4e-4f5a-8b6c-7d8e9f0a1b2c/Messages/{MSG}",
+        "resource": f"Users/{USER}/Messages/{MSG}",
         "resourceData": {
             "@odata.type": "#Microsoft.Graph.Message",
             "id": MSG,
@@ -89,20 +98,112 @@ def test_parse_rejects_malformed(body: bytes) -> None:
         parse_notifications(body)
 
 
-def test_validate_client_state_subscription_and_tenant() -> None:
-    records = {"sub-1": SubscriptionRecord(TENANT, "s3cret")}
-    batch = parse_notifications(
-        _body(
-            _change(),
-            _change(state="wrong"),
-            _change(sub="unknown"),
-            _change(tenant="f0e1d2c3-b4a5-4697-8877-665544332211"),
-        )
+@pytest.fixture
+def subscribed(stores: AzureStores) -> AzureStores:
+    """sub-1 for USER in TENANT with clientState "s3cret", saved as the service saves the
+    subscriptions it creates (only a keyed hash of the clientState is kept)."""
+    info = SubscriptionInfo(
+        id="sub-1",
+        tenant_id=TENANT,
+        resource=f"users/{USER}/messages",
+        change_type="created",
+        expiration=datetime.now(UTC) + timedelta(days=2),
+        notification_url="https://tap.example/api/graph/notifications",
+        client_state="s3cret",
     )
-    accepted, rejected = validate(batch.notifications, records.get)
-    assert len(accepted) == 1
-    reasons = [r.reason for r in rejected]
-    assert reasons == ["client_state_mismatch", "unknown_subscription", "tenant_mismatch"]
+    store_subscription(stores.subscriptions, info, USER)
+    return stores
+
+
+def _intake(stores: AzureStores, body: bytes, lifecycle: bool = False) -> tuple[int, dict[str, object]]:
+    handle = handle_lifecycle if lifecycle else handle_notifications
+    result = handle({}, body, subscriptions=stores.subscriptions, queue=stores.notifications)
+    return result.status, json.loads(result.body)
+
+
+def test_intake_authenticates_client_state_subscription_and_tenant(
+    subscribed: AzureStores, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = _body(
+        _change(),
+        _change(state="wrong"),
+        _change(sub="unknown"),
+        _change(tenant=OTHER_TENANT),
+        _change(tenant=""),  # a missing tenantId fails too
+    )
+    with caplog.at_level(logging.WARNING, logger="tap365.intake"):
+        status, counts = _intake(subscribed, body)
+    assert status == 202 and counts == {"queued": 1, "rejected": 4}
+    # The reasons, counted (the log never carries the clientState itself).
+    assert "{'mismatch': 1, 'unknown_subscription': 1, 'tenant_mismatch': 2}" in caplog.text
+    assert "s3cret" not in caplog.text and "wrong" not in caplog.text
+    (item,) = drain(subscribed.notifications)
+    assert item["kind"] == "message" and item["message_id"] == MSG
+    assert item["subscription_id"] == "sub-1" and item["tenant_id"] == TENANT
+    assert item["mailbox"] == USER
+
+
+@pytest.mark.parametrize(
+    ("item", "reason"),
+    [
+        (_change(state="wrong"), "mismatch"),
+        (_change(state=""), "mismatch"),
+        (_change(tenant=OTHER_TENANT), "tenant_mismatch"),
+    ],
+    ids=["client_state", "no_client_state", "tenant"],
+)
+def test_intake_rejects_forged_notification_alone(
+    subscribed: AzureStores, caplog: pytest.LogCaptureFixture, item: dict[str, object], reason: str
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="tap365.intake"):
+        status, counts = _intake(subscribed, _body(item))
+    assert status == 202 and counts == {"queued": 0, "rejected": 1}
+    assert f"{{'{reason}': 1}}" in caplog.text
+    assert drain(subscribed.notifications) == []
+
+
+def test_intake_unknown_subscription_alone_asks_graph_to_retry(subscribed: AzureStores) -> None:
+    # It may have overtaken the storing of a new subscription: 503, nothing queued.
+    status, _ = _intake(subscribed, _body(_change(sub="unknown")))
+    assert status == 503
+    assert drain(subscribed.notifications) == []
+
+
+def test_intake_queues_lifecycle_events(subscribed: AzureStores) -> None:
+    def event(name: str, state: str = "s3cret", sub: str = "sub-1") -> dict[str, object]:
+        return {"subscriptionId": sub, "tenantId": TENANT, "clientState": state, "lifecycleEvent": name}
+
+    body = _body(
+        event("reauthorizationRequired"),
+        event("missed"),
+        event("subscriptionRemoved", state="wrong"),
+        event("subscriptionRemoved", sub="unknown"),
+    )
+    status, counts = _intake(subscribed, body, lifecycle=True)
+    assert status == 202 and counts == {"queued": 2, "rejected": 2}
+    items = drain(subscribed.notifications)
+    assert sorted(items, key=lambda i: i["event"]) == [
+        {"kind": "lifecycle", "event": name, "tenant_id": TENANT, "subscription_id": "sub-1", "mailbox": USER}
+        for name in ("missed", "reauthorizationRequired")
+    ]
+
+
+def test_intake_endpoints_take_only_their_kind(subscribed: AzureStores) -> None:
+    lifecycle = {"subscriptionId": "sub-1", "tenantId": TENANT, "clientState": "s3cret",
+                 "lifecycleEvent": "missed"}
+    assert _intake(subscribed, _body(lifecycle)) == (202, {"queued": 0, "rejected": 0})
+    assert _intake(subscribed, _body(_change()), lifecycle=True) == (202, {"queued": 0, "rejected": 0})
+    assert drain(subscribed.notifications) == []
+
+
+def test_intake_answers_handshake_and_refuses_malformed(subscribed: AzureStores) -> None:
+    for handle in (handle_notifications, handle_lifecycle):
+        token = "Validation: Testing client application"
+        result = handle({"validationToken": token}, b"", subscriptions=subscribed.subscriptions,
+                        queue=subscribed.notifications)
+        assert (result.status, result.body, result.content_type) == (200, token, "text/plain")
+        bad = handle({}, b"not json", subscriptions=subscribed.subscriptions, queue=subscribed.notifications)
+        assert bad.status == 400
 
 
 def _encrypt(resource: Mapping[str, object], public_key: rsa.RSAPublicKey) -> dict[str, str]:
