@@ -502,18 +502,21 @@ class ClickService:
         )
 
     async def _log(self, click: _Click, verdict: str, decision: str, reasons: tuple[str, ...]) -> ClickRecord:
+        context = click.link.context
+        # Positional (the field order of ClickRecord): keyword construction of this frozen
+        # 12-field record was a visible share of a cached-verdict click.
         record = ClickRecord(
-            tenant_id=click.link.context.tenant_id,
-            recipient=click.link.context.recipient,
-            url=click.url,
-            verdict=verdict,
-            decision=decision,
-            at=datetime.fromtimestamp(self.clock(), UTC),
-            reasons=tuple(reasons) + click.signals,
-            user_agent=click.headers.get("user-agent", "")[:1000],
-            client_ip=click.request.client_ip,
-            is_scanner=click.is_scanner,
-            link_id=click.link_id,
+            context.tenant_id,
+            context.recipient,
+            click.url,
+            verdict,
+            decision,
+            datetime.fromtimestamp(self.clock(), UTC),
+            tuple(reasons) + click.signals,
+            click.headers.get("user-agent", "")[:1000],
+            click.request.client_ip,
+            click.is_scanner,
+            click.link_id,
         )
         try:
             if getattr(self.click_log, "blocking", True):
