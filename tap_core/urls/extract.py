@@ -34,7 +34,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from tap_core.domains import has_known_suffix, split_host
 from tap_core.urls.model import FoundUrl
 from tap_core.urls.normalize import NormalizedUrl, normalize_url
-from tap_core.urls.unwrap import OwnLinkDecoder, unwrap_normalized
+from tap_core.urls.unwrap import OwnLinkDecoder, may_be_wrapper_host, unwrap_normalized
 
 __all__ = [
     "dedupe",
@@ -837,7 +837,8 @@ def _found(
     wrapped_url: str | None = None
     url = n.url
     display = n.display_url
-    if n.is_web:
+    # Unwrapping is only asked about links that can be wrapped (own links, named wrappers).
+    if n.is_web and (own_hosts or own_link_decoder is not None or may_be_wrapper_host(n.host)):
         r = unwrap_normalized(n, own_hosts=own_hosts, own_link_decoder=own_link_decoder)
         if r.wrappers:
             wrappers = list(r.wrappers)
@@ -845,8 +846,7 @@ def _found(
             url = r.url
             inner = normalize_url(url)
             display = inner.display_url if inner is not None else url
-    return FoundUrl(url=url, raw=raw, display_url=display, source=source, context=context,
-                    link_text=link_text, wrappers=wrappers, wrapped_url=wrapped_url)
+    return FoundUrl(url, raw, display, source, context, link_text, wrappers, wrapped_url)
 
 
 def dedupe(found: Iterable[FoundUrl]) -> list[FoundUrl]:

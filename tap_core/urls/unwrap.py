@@ -140,6 +140,13 @@ def unwrap_normalized(
     return UnwrapResult(url=current.url, wrappers=tuple(wrappers), chain=tuple(chain), opaque=opaque)
 
 
+def may_be_wrapper_host(host: str) -> bool:
+    """False when no named wrapper lives on ``host`` (our own links aside): almost no link is
+    wrapped, and one set lookup on the last two labels rules out every wrapper :func:`_step`
+    knows (Google is matched by name: it has many country domains)."""
+    return ".".join(host.rsplit(".", 2)[-2:]) in _WRAPPER_DOMAINS or "google" in host
+
+
 def _inner_url(value: str | None) -> NormalizedUrl | None:
     """The decoded destination, only when it is an absolute URL (not a search term)."""
     if not value:
@@ -166,9 +173,7 @@ def _step(
             return OWN_WRAPPER, _OPAQUE
     if not n.is_web:
         return None
-    # Almost no link is wrapped: one set lookup on the host's last two labels rules out
-    # every named wrapper below (Google is matched by name: it has many country domains).
-    if ".".join(host.rsplit(".", 2)[-2:]) not in _WRAPPER_DOMAINS and "google" not in host:
+    if not may_be_wrapper_host(host):
         return None
     path = n.path
     query = n.query or ""
