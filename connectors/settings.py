@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     admin_webhook_url: str = ""
     #: HMAC-SHA256 key for the webhook's ``X-TAP365-Signature`` header; empty: events are unsigned.
     admin_webhook_secret: str = Field(default="", repr=False)
+    #: CAPEv2 API token (``Authorization: Token <key>``) for ``TAP365_SANDBOX_URL``; empty: none
+    #: sent (CAPE with ``token_auth_enabled = no``). A secret: kept out of repr and logs.
+    sandbox_token: str = Field(default="", repr=False)
     #: Sender history window for "newly observed sender" and mailbox intelligence, in days.
     sender_history_days: int = 90
 

@@ -57,7 +57,10 @@ class CapeProvider:
         transport: httpx.BaseTransport | None = None,
         options: dict[str, str] | None = None,
     ) -> None:
+        # CAPE's REST API (django-rest-framework TokenAuthentication) wants ``Token <key>``. The
+        # key lives only in the client's default headers: no message or log of ours carries it.
         headers = {"Authorization": f"Token {token}"} if token else {}
+        self._has_token = bool(token)
         self._client = httpx.Client(
             base_url=base_url.rstrip("/") + "/",
             headers=headers,
@@ -102,7 +105,15 @@ class CapeProvider:
                 f"CAPE unreachable ({type(exc).__name__}): check the API URL and network"
             ) from exc
         if response.status_code in (401, 403):
-            raise SandboxError(f"CAPE refused the token (HTTP {response.status_code}): check the API token")
+            # Say which of the two it is: no token configured, or a token CAPE does not accept.
+            if not self._has_token:
+                raise SandboxError(
+                    f"CAPE refused the request without an API token (HTTP {response.status_code}): "
+                    "set TAP365_SANDBOX_TOKEN"
+                )
+            raise SandboxError(
+                f"CAPE refused the token (HTTP {response.status_code}): check TAP365_SANDBOX_TOKEN"
+            )
         if response.status_code >= 400:
             raise SandboxError(f"CAPE answered HTTP {response.status_code} to {method} {path}")
         try:

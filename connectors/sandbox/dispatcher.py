@@ -8,6 +8,9 @@ the backend's name so status and report calls find their way back.
 
 from __future__ import annotations
 
+import logging
+
+from connectors.settings import Settings
 from tap_core.attachments.filetype import identify
 from tap_core.attachments.sandbox import (
     SandboxError,
@@ -18,6 +21,7 @@ from tap_core.attachments.sandbox import (
     UnsupportedFile,
 )
 
+log = logging.getLogger("tap365.sandbox")
 _ROUTES: dict[str, str] = {"exe": "speakeasy", "dll": "speakeasy", "js": "box-js", "wsf": "box-js"}
 _SCRIPT_NAMES = (".js", ".jse", ".wsf")
 
@@ -38,9 +42,12 @@ class LocalSandbox:
         }
 
     @classmethod
-    def from_environment(cls, cape: SandboxProvider | None = None) -> LocalSandbox:
+    def from_environment(
+        cls, cape: SandboxProvider | None = None, settings: Settings | None = None
+    ) -> LocalSandbox:
         """Every local backend whose tools are installed (missing ones are simply not used), and
-        CAPEv2 when ``TAP365_SANDBOX_URL`` names its API root (e.g. ``https://cape.example/apiv2``)."""
+        CAPEv2 when ``TAP365_SANDBOX_URL`` names its API root (e.g. ``https://cape.example/apiv2``),
+        authenticated with ``settings.sandbox_token`` (``TAP365_SANDBOX_TOKEN``) when set."""
         import os
 
         from connectors.sandbox.boxjs_provider import BoxJsProvider
@@ -48,7 +55,8 @@ class LocalSandbox:
         from connectors.sandbox.speakeasy_provider import SpeakeasyProvider
 
         if cape is None and os.environ.get("TAP365_SANDBOX_URL"):
-            cape = CapeProvider(os.environ["TAP365_SANDBOX_URL"])
+            token = cape_token(settings or Settings())
+            cape = CapeProvider(os.environ["TAP365_SANDBOX_URL"], token=token)
 
         backends: dict[str, SandboxProvider | None] = {"speakeasy": None, "boxjs": None}
         for key, factory in (("speakeasy", SpeakeasyProvider), ("boxjs", BoxJsProvider)):
@@ -95,6 +103,20 @@ class LocalSandbox:
         if name not in self.backends or not inner:
             raise SandboxError(f"submission {submission_id!r} belongs to no configured backend")
         return self.backends[name], SubmissionId(inner)
+
+
+def cape_token(settings: Settings) -> str:
+    """``TAP365_SANDBOX_TOKEN``, or "" while it is a Key Vault reference App Service could not
+    resolve: the templates always set the reference but store the secret only when the CAPE admin
+    gave a token, and App Service then passes the reference text itself, which is no token."""
+    token = settings.sandbox_token
+    if token.startswith("@Microsoft.KeyVault("):
+        log.warning(
+            "TAP365_SANDBOX_TOKEN is an unresolved Key Vault reference (no secret sandbox-token?): "
+            "CAPE is called without a token"
+        )
+        return ""
+    return token
 
 
 def run_to_completion(

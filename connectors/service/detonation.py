@@ -74,7 +74,7 @@ async def run_detonation(runtime: Runtime, item: dict[str, Any]) -> str:
     started = datetime.fromisoformat(str(item.get("started") or datetime.now(UTC).isoformat()))
     remote: dict[str, str] = dict(item.get("remote") or {})  # sha256 -> CAPE submission id
     expired = (datetime.now(UTC) - started).total_seconds() > policy.sandbox_timeout_seconds
-    sandbox = LocalSandbox.from_environment()
+    sandbox = LocalSandbox.from_environment(settings=runtime.settings)
     steps: list[Terminal] = []
     pending = False
     try:

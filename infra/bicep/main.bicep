@@ -35,6 +35,10 @@ param allowedTenants string = ''
 @description('Base URL of the sandbox provider used for dynamic attachment analysis. Empty: no detonation (static analysis only).')
 param sandboxUrl string = ''
 
+@secure()
+@description('TAP365_SANDBOX_TOKEN: API token of the CAPEv2 sandbox at sandboxUrl (CAPE token authentication), from the CAPE admin. Stored as the Key Vault secret sandbox-token only when given; empty: the secret is left as it is (set it later, see infra/docs/keys.md) and, when there is none, no token is sent.')
+param sandboxToken string = ''
+
 @description('Public network access to the storage account. Disabled needs VNet integration and private endpoints (not created here).')
 @allowed([
   'Enabled'
@@ -357,11 +361,25 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   }
 }
 
-// Secrets (created by infra/scripts/bicep-post-deploy.sh, never by the template, so a
+// Generated secrets (created by infra/scripts/bicep-post-deploy.sh, never by the template, so a
 // redeployment never rotates them): the app reads them through Key Vault references.
 var linkKeysSecretName = 'link-signing-keys'
 var graphSecretName = 'graph-client-secret'
 var webhookSecretName = 'admin-webhook-secret'
+var sandboxTokenSecretName = 'sandbox-token'
+
+// The CAPE API token is the CAPE admin's, so the template generates nothing: it stores the
+// token only when sandboxToken is given, and a redeployment without it keeps the stored one.
+resource sandboxTokenSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(sandboxToken)) {
+  // checkov:skip=CKV_AZURE_41: the CAPE API token is issued by the CAPE admin and expires when they revoke it; a Key Vault expiry would only stop detonation
+  // checkov:skip=CKV_AZURE_114: contentType is set below; checkov reads the body of a conditional resource (`= if (...)`) one level down and does not see it
+  parent: vault
+  name: sandboxTokenSecretName
+  properties: {
+    value: sandboxToken
+    contentType: 'CAPEv2 API token (Authorization: Token <key>)'
+  }
+}
 
 resource vaultRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: vault
@@ -566,6 +584,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     TAP365_SCAN_MAX_BYTES: string(scanMaxBytes)
     TAP365_SCAN_MAX_REDIRECTS: string(scanMaxRedirects)
     TAP365_SANDBOX_URL: sandboxUrl
+    TAP365_SANDBOX_TOKEN: '@Microsoft.KeyVault(SecretUri=${vault.properties.vaultUri}secrets/${sandboxTokenSecretName}/)'
     // connectors/storage/config.py (the account comes from AzureWebJobsStorage__*)
     TAP365_STORAGE_PREFIX: storagePrefix
     TAP365_STORAGE_MAX_DEQUEUE_COUNT: string(storageMaxDequeueCount)
@@ -585,6 +604,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   dependsOn: [
     vaultRole
     metricsRole
+    sandboxTokenSecret // so the reference resolves on the first start when the token is given
   ]
 }
 

@@ -16,6 +16,7 @@ locals {
   link_keys_secret_name = "link-signing-keys"
   graph_secret_name     = "graph-client-secret"
   webhook_secret_name   = "admin-webhook-secret"
+  sandbox_token_name    = "sandbox-token"
 }
 
 # ------------------------------------------------------------------ monitoring
@@ -204,6 +205,18 @@ resource "azurerm_key_vault_secret" "webhook_secret" {
   }
 }
 
+# The CAPE API token is the CAPE admin's, so Terraform generates nothing: it stores the token
+# only when var.sandbox_token is given (or it is set later in Key Vault, infra/docs/keys.md).
+resource "azurerm_key_vault_secret" "sandbox_token" {
+  #checkov:skip=CKV_AZURE_41: the CAPE API token is issued by the CAPE admin and expires when they revoke it; a Key Vault expiry would only stop detonation
+  count        = var.sandbox_token != "" ? 1 : 0
+  name         = local.sandbox_token_name
+  key_vault_id = azurerm_key_vault.kv.id
+  value        = var.sandbox_token
+  content_type = "CAPEv2 API token (Authorization: Token <key>)"
+  depends_on   = [azurerm_role_assignment.vault_deployer]
+}
+
 resource "azurerm_key_vault_secret" "graph_secret" {
   name            = local.graph_secret_name
   key_vault_id    = azurerm_key_vault.kv.id
@@ -296,6 +309,7 @@ resource "azurerm_function_app_flex_consumption" "func" {
     "TAP365_SCAN_MAX_BYTES" = tostring(var.scan_max_bytes)
     "TAP365_SCAN_MAX_REDIRECTS" = tostring(var.scan_max_redirects)
     "TAP365_SANDBOX_URL"          = var.sandbox_url
+    "TAP365_SANDBOX_TOKEN"        = "@Microsoft.KeyVault(SecretUri=${azurerm_key_vault.kv.vault_uri}secrets/${local.sandbox_token_name}/)"
     # connectors/storage/config.py (the account comes from AzureWebJobsStorage__*)
     "TAP365_STORAGE_PREFIX"             = var.storage_prefix
     "TAP365_STORAGE_MAX_DEQUEUE_COUNT"  = tostring(var.storage_max_dequeue_count)
@@ -329,6 +343,7 @@ resource "azurerm_function_app_flex_consumption" "func" {
     azurerm_role_assignment.metrics,
     azurerm_key_vault_secret.link_keys,
     azurerm_key_vault_secret.graph_secret,
+    azurerm_key_vault_secret.sandbox_token, # the reference resolves on the first start when given
   ]
 }
 

@@ -36,6 +36,13 @@ variable "sandbox_url" {
   default     = ""
 }
 
+variable "sandbox_token" {
+  description = "TAP365_SANDBOX_TOKEN: API token of the CAPEv2 sandbox at sandbox_url (CAPE token authentication), from the CAPE admin. Stored as the Key Vault secret sandbox-token only when given; empty: no secret is created (set it later, see infra/docs/keys.md) and, when there is none, no token is sent."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
 variable "storage_public_network_access" {
   description = "Public network access to the storage account. false needs VNet integration and private endpoints (not created here)."
   type        = bool

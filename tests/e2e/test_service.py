@@ -47,6 +47,10 @@ def feed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+#: The CAPE simulator's API token, given to the service as TAP365_SANDBOX_TOKEN.
+CAPE_TOKEN = "e2e-cape-token"
+
+
 class HookReceiver:
     """A tiny webhook receiver on loopback: what the admin's endpoint would be."""
 
@@ -91,7 +95,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, feed: Path, hook: HookReceiv
     (app_root / "host.json").write_text(json.dumps(FAST_HOST))
     try:
         env = {"TAP365_INTEL_FEEDS": str(feed), "TAP365_SCAN_ALLOW_NETWORKS": "127.0.0.1/32",
-               "TAP365_ADMIN_WEBHOOK_URL": hook.url, "TAP365_ADMIN_WEBHOOK_SECRET": HookReceiver.SECRET}
+               "TAP365_ADMIN_WEBHOOK_URL": hook.url, "TAP365_ADMIN_WEBHOOK_SECRET": HookReceiver.SECRET,
+               # Read once with the service's settings; harmless while no TAP365_SANDBOX_URL is set.
+               "TAP365_SANDBOX_TOKEN": CAPE_TOKEN}
         with running_stack(app_root=app_root, extra_env=env) as running:
             running.onboard()
             yield running
@@ -636,8 +642,9 @@ def test_failing_webhook_neither_fails_nor_repeats_the_processing(stack: Stack, 
 
 @pytest.fixture
 def cape(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """The CAPE simulator of the CAPE client tests, as TAP365_SANDBOX_URL of the running service
-    (the host runs in this process and reads the setting for every detonation)."""
+    """The CAPE simulator of the CAPE client tests, token auth on, as TAP365_SANDBOX_URL of the
+    running service (the host runs in this process and reads the URL for every detonation; the
+    token, TAP365_SANDBOX_TOKEN, comes with the stack's settings)."""
     import threading
 
     import uvicorn
@@ -647,7 +654,7 @@ def cape(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
     # Each status poll moves one step: the first delayed item finds the task running and queues
     # the next poll (15 s later, the first step of the poll schedule); that one gets the report.
-    sim = CapeSimulator(token=None, progression=["running", "reported"])
+    sim = CapeSimulator(token=CAPE_TOKEN, progression=["running", "reported"])
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(sim.app(), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

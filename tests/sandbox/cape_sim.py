@@ -52,8 +52,8 @@ class SimTask:
 
 @dataclass
 class CapeSimulator:
-    #: ``None``: token auth off (CAPE's ``token_auth_enabled = no``), as the service's provider
-    #: runs today (TAP365_SANDBOX_URL has no token setting).
+    #: ``None``: token auth off (CAPE's ``token_auth_enabled = no``); otherwise every request must
+    #: carry ``Authorization: Token <token>`` (the service sends TAP365_SANDBOX_TOKEN).
     token: str | None = "sim-token"
     #: Status per poll (the last one repeats). ``["running"]`` never finishes.
     progression: list[str] = field(default_factory=lambda: list(DEFAULT_PROGRESSION))
