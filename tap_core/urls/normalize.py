@@ -108,8 +108,42 @@ def normalize_url(raw: str, base: str | None = None) -> NormalizedUrl | None:
         return None
 
 
+# The common case, already canonical but for letter case: [http(s)://]host[/path][?query][#fragment]
+# with an LDH host and nothing to decode, encode, re-arm or resolve (no "%", no brackets or
+# quotes, no dot segments: "/." is checked apart). Such a URL takes the fast path below; the
+# result is the one the general parser gives (the host still goes through _domain_to_ascii).
+_SAFE = r"[!$&*+,\-./0-9:;=@A-Z^_a-z|~]"
+_FAST_URL_RE = re.compile(
+    rf"(?:(?P<scheme>[hH][tT][tT][pP][sS]?)://)?(?P<host>[A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*)"
+    rf"(?P<path>/{_SAFE}*)?(?:\?(?P<query>(?:{_SAFE}|\?)+))?(?:#(?P<fragment>(?:{_SAFE}|\?)+))?"
+)
+
+
+def _fast(m: re.Match[str]) -> NormalizedUrl | None:
+    parsed = _domain_to_ascii(m["host"])
+    if parsed is None:
+        return None
+    host, display_host = parsed
+    scheme = m["scheme"].lower() if m["scheme"] else "http"  # scheme-less: read as http://
+    path = m["path"] or "/"
+    query, fragment = m["query"], m["fragment"]
+    tail = path
+    if query:
+        tail += "?" + query
+    if fragment:
+        tail += "#" + fragment
+    url = f"{scheme}://{host}{tail}"
+    display = url if display_host == host else f"{scheme}://{display_host}{tail}"
+    return NormalizedUrl(url, display, scheme, host, display_host, None, path, query, fragment,
+                         None, False)
+
+
 @lru_cache(maxsize=16384)
 def _normalize_cached(raw: str, base: str | None) -> NormalizedUrl | None:
+    if base is None and "/." not in raw:
+        fast = _FAST_URL_RE.fullmatch(raw)
+        if fast is not None:
+            return _fast(fast)
     s = raw.strip(_C0_SPACE)
     if "\t" in s or "\n" in s or "\r" in s:
         s = _TAB_NL_RE.sub("", s)
