@@ -334,7 +334,7 @@ class ClickService:
         if self.codec.keyring.key(kid) is None:
             raise LinkError("unknown key")
         msg = "\0".join(("proceed", kid, click_id, str(expires), token, destination)).encode("utf-8")
-        return _b64(self.codec.keyring.hmac(kid, msg)[:16])
+        return _b64(self.codec.keyring.mac(kid, msg)[:16])
 
     async def _handle(self, request: ClickRequest) -> ClickResponse:
         if request.method.upper() not in ("GET", "HEAD"):

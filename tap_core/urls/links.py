@@ -103,7 +103,7 @@ class LinkKeyring:
     def aead(self, kid: str) -> AESGCM:
         return self._aead[kid]
 
-    def hmac(self, kid: str, msg: bytes) -> bytes:
+    def mac(self, kid: str, msg: bytes) -> bytes:
         """HMAC-SHA256 of ``msg`` under key ``kid`` (KeyError for an unknown kid)."""
         mac = self._hmac[kid].copy()
         mac.update(msg)
@@ -187,7 +187,7 @@ class LinkCodec:
 
     def _sign(self, kid: str, ctx: str, dest: str) -> str:
         msg = "\0".join((LINK_VERSION, kid, ctx, dest)).encode("utf-8")
-        return _b64e(self.keyring.hmac(kid, msg)[:_SIG_BYTES])
+        return _b64e(self.keyring.mac(kid, msg)[:_SIG_BYTES])
 
     def wrap(self, url: str, context: LinkContext) -> str:
         """The signed link for ``url`` (an absolute, normalised URL) made for ``context``."""
@@ -202,7 +202,7 @@ class LinkCodec:
         plain = _pack_context(context)
         # Deterministic nonce (SIV-style): the same context always encrypts the same way, which
         # keeps rewriting idempotent and reveals only that two links share a context.
-        nonce = self.keyring.hmac(kid, b"nonce\0" + plain)[:12]
+        nonce = self.keyring.mac(kid, b"nonce\0" + plain)[:12]
         ctx = _b64e(nonce + self.keyring.aead(kid).encrypt(nonce, plain, kid.encode()))
         dest, hash_, fragment = url.partition("#")
         sig = self._sign(kid, ctx, dest)
