@@ -102,6 +102,9 @@ _CLOSERS = {")": "(", "]": "[", "}": "{"}
 _QUOTES = frozenset("\"'`")
 _TLD_SHAPE_RE = re.compile(r"(?:[a-z]{2,63}|xn--[a-z0-9\-]{1,59}|0x[0-9a-f]*|[0-9]+)")
 _IPV4_RE = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
+_LDH_HOST_RE = re.compile(
+    r"(?:[A-Za-z0-9_](?:[A-Za-z0-9_\-]{0,61}[A-Za-z0-9_])?\.)+[A-Za-z]{2,63}\.?"
+)
 # A host written with ASCII letters, digits, "-" and "_" only, ending in a label that is not a
 # number (so not an IPv4 form) and without punycode.
 _PLAIN_NAME_RE = re.compile(r"(?!.*[xX][nN]--)(?:[A-Za-z0-9_\-]+\.)+(?![0-9]+$|0[xX])[A-Za-z0-9_\-]+")
@@ -303,6 +306,10 @@ def _plausible_explicit_host(host_text: str, ascii_host: str) -> bool:
     """Shape of a host written after a scheme (any TLD is allowed: it is clickable)."""
     if host_text.startswith("["):
         return True
+    if _LDH_HOST_RE.fullmatch(host_text) and ascii_host == host_text.rstrip(".").lower():
+        # Plain labels of 1-63 characters, no edge hyphen, alphabetic TLD: every shape check
+        # below passes, only the registrable label remains to be looked at.
+        return "_" not in _registrable_label(ascii_host)
     labels = _HOST_SEP_RE.split(host_text.rstrip(".").lower())
     if any(not lab or lab[0] == "-" or lab[-1] == "-" for lab in labels):
         return False
