@@ -14,6 +14,7 @@ from pathlib import Path
 import azure.functions as func
 
 from connectors.graph.notifications import validation_token
+from connectors.logs import quiet_third_party_loggers
 from connectors.service.admin import AdminApi, consent_callback
 from connectors.service.clicks import handle_click
 from connectors.service.intake import HttpResult, handle_lifecycle, handle_notifications
@@ -25,6 +26,7 @@ from connectors.storage.config import StorageConfig
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 log = logging.getLogger("tap365.functions")
+quiet_third_party_loggers()
 _storage = StorageConfig.from_env()
 NOTIFICATIONS_QUEUE = f"{_storage.prefix}-notifications"
 DELAYED_QUEUE = f"{_storage.prefix}-delayed"

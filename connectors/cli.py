@@ -20,6 +20,7 @@ from typing import Any
 from connectors.attachment_engine import EngineConfigError, build_attachment_engine
 from connectors.intel_feeds import FeedLoadError, load_intel
 from connectors.keys import KeyConfigError, link_codec
+from connectors.logs import quiet_third_party_loggers
 from connectors.settings import Settings
 from tap_core.mime import looks_like_rfc822, parse_eml, split_mbox
 from tap_core.pipeline import Pipeline
@@ -351,6 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # argparse exits 2 on a usage error
+    quiet_third_party_loggers()
     settings = Settings()
     try:
         return int(args.func(args, settings))

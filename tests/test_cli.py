@@ -100,3 +100,20 @@ def test_scan_file_json(state: dict[str, str], tmp_path: Path) -> None:
     report = json.loads(r.stdout)
     assert {"source", "type", "sha256", "verdict", "reasons", "children"} <= report.keys()
     assert report["verdict"] == "malicious"
+
+
+def test_a_malformed_pdf_is_a_finding_not_library_noise_on_stderr(state: dict[str, str], tmp_path: Path) -> None:
+    import base64
+
+    broken = b"\n\x89garbage %PDF-1.7\n1 0 obj << /Type /Catalog >>\n"  # no xref, no trailer, no EOF
+    eml = tmp_path / "broken.eml"
+    eml.write_text(
+        "From: a@b.example\nTo: c@d.example\nSubject: pdf\nMIME-Version: 1.0\n"
+        "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nsee file\n"
+        "--b\nContent-Type: application/pdf; name=x.pdf\nContent-Disposition: attachment; filename=x.pdf\n"
+        f"Content-Transfer-Encoding: base64\n\n{base64.b64encode(broken).decode()}\n--b--\n")
+    result = run("scan", str(eml), "--json", env=state)
+    assert result.returncode == 0
+    assert result.stderr == ""
+    record = json.loads(result.stdout)
+    assert any("pdf" in r for a in record["attachments"] for r in a.get("reasons", [])), record["attachments"]

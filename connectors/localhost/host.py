@@ -34,6 +34,7 @@ from connectors.localhost.invoke import Invoker
 from connectors.localhost.loader import FunctionSpec, load_functions
 from connectors.localhost.queues import QueueListener
 from connectors.localhost.timers import TimerRunner
+from connectors.logs import quiet_third_party_loggers
 
 log = logging.getLogger("tap365.localhost")
 READY_LINE = "tap365 serve ready"
@@ -255,7 +256,7 @@ def serve(app_root: Path, *, port: int | None = None, host: str = "127.0.0.1",
           settings_file: Path | None = None) -> None:
     """Run the app until Ctrl-C (or SIGTERM); prints ``tap365 serve ready <base-url>`` once listening."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("azure").setLevel(logging.WARNING)  # the SDK logs every request at INFO
+    quiet_third_party_loggers()
     local = LocalHost(app_root, port=port, host=host, settings_file=settings_file)
     local.start()
     for name, reason in local.function_errors.items():
