@@ -39,6 +39,7 @@ system-deps:
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy tap_core connectors function_app.py
 
 test: install system-deps lint
 	$(BIN)/python -m pytest
@@ -50,4 +51,4 @@ bench: install
 	$(BIN)/python bench/run_all.py --corpus $(CORPUS)
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache .mypy_cache

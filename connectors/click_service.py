@@ -273,7 +273,7 @@ class ClickService:
         codec: LinkCodec,
         policy_lookup: Callable[[str], Policy],
         verdict_cache: VerdictCache,
-        intel: IntelIndex | Callable[[], IntelIndex] | None,
+        intel: IntelIndex | Callable[[], IntelIndex | None] | None,  # None: no intelligence loaded
         analyzer: ClickAnalyzer,
         click_log: ClickLog,
         rate_limiter: RateLimiter,

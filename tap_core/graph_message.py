@@ -69,7 +69,8 @@ def message_from_graph(
 ) -> Message:
     """Map a Graph message resource to a :class:`Message`. Never raises on odd shapes."""
     defects: list[str] = []
-    body = data.get("body") if isinstance(data.get("body"), dict) else {}
+    body_raw = data.get("body")
+    body: dict[str, Any] = body_raw if isinstance(body_raw, dict) else {}
     content = str(body.get("content") or "")
     content_type = str(body.get("contentType") or "text").lower()
     headers_raw = data.get("internetMessageHeaders")

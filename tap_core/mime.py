@@ -193,12 +193,25 @@ def _payload_bytes(part: _StdMessage, defects: list[str], where: str) -> bytes:
         return b""
     if isinstance(data, str):  # pragma: no cover - the stdlib returns bytes with decode=True
         return data.encode("utf-8", "replace")
+    if not isinstance(data, bytes):  # pragma: no cover - decode=True gives bytes, or None for multipart
+        return b""
     for defect in getattr(part, "defects", []):
         name = type(defect).__name__
         if name in ("InvalidBase64PaddingDefect", "InvalidBase64CharactersDefect",
                     "InvalidBase64LengthDefect"):
             defects.append(f"{where}: {name}")
     return data
+
+
+def _subparts(part: _StdMessage) -> list[_StdMessage]:
+    """The parts inside a multipart part: the parser attaches only messages to a multipart."""
+    try:
+        children = part.get_payload()
+    except Exception:
+        return []
+    if not isinstance(children, list):
+        return []
+    return [child for child in children if isinstance(child, _StdMessage)]
 
 
 class _Walker:
@@ -254,15 +267,12 @@ class _Walker:
         if ctype in _SIGNED_TYPES:
             out.is_signed = True
         if part.is_multipart():
-            try:
-                children = part.get_payload()
-            except Exception:
-                children = []
+            children = _subparts(part)
             if ctype == "message/rfc822" or ctype.startswith("message/"):
-                for child in children if isinstance(children, list) else []:
+                for child in children:
                     self._attached_message(child, out, depth, where)
                 return
-            for i, child in enumerate(children if isinstance(children, list) else []):
+            for i, child in enumerate(children):
                 self._walk(child, out, depth, f"{path}.{i + 1}" if path else str(i + 1))
             return
         if ctype == "message/rfc822":

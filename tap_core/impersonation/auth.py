@@ -74,7 +74,9 @@ def _strip_comments(value: str) -> str:
 
 
 def _split_unquoted(value: str, sep: str) -> list[str]:
-    parts, buf, quoted = [], [], False
+    parts: list[str] = []
+    buf: list[str] = []
+    quoted = False
     for ch in value:
         if ch == '"':
             quoted = not quoted

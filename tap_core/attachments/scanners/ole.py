@@ -49,7 +49,8 @@ class OleScanner(Scanner):
 
     @staticmethod
     def _equation_editor(ole: olefile.OleFileIO, ctx: ScanContext) -> None:
-        for entry in ole.direntries:
+        # types-olefile leaves out OleFileIO.direntries, which olefile sets when it loads the directory.
+        for entry in ole.direntries:  # type: ignore[attr-defined]
             if entry is not None and (entry.clsid or "").upper() in EQUATION_CLSIDS:
                 ctx.add(
                     "ole_equation_editor",

@@ -131,9 +131,12 @@ class _Walk:
                     ctx.limit("limit_files", f"More than {ctx.limits.max_pdf_objects} PDF objects", "pdf")
                     return
                 try:
-                    obj = obj.get_object()
+                    resolved = obj.get_object()
                 except Exception:  # noqa: S112 - hostile input fails in many ways; skipping it is the intent
                     continue
+                if resolved is None:  # a reference that resolves to nothing: nothing to inspect
+                    continue
+                obj = resolved
             if isinstance(obj, DictionaryObject):
                 self._inspect(obj)
                 stack.extend(dict.values(obj))

@@ -14,6 +14,7 @@ from tap_core.attachments.scanners.base import Scanner
 
 _URLISH = re.compile(r"^(https?://|www\.)\S+$", re.I)
 _MIN_SIDE = 21  # the smallest QR code is 21x21 modules
+_QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 
 
 def qr_urls_from_image(image: Image.Image, ctx: ScanContext, where: str) -> list[str]:
@@ -31,7 +32,7 @@ def qr_urls_from_image(image: Image.Image, ctx: ScanContext, where: str) -> list
     elif image.mode not in ("L", "RGB"):
         image = image.convert("RGB")
     found: list[str] = []
-    for barcode in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode):
+    for barcode in zxingcpp.read_barcodes(image, formats=_QR_ONLY):
         text = barcode.text.strip()
         if _URLISH.match(text):
             url = text if "://" in text else f"http://{text}"
