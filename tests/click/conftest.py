@@ -4,14 +4,12 @@ uvicorn with Azurite-backed click log and rate limiter, and link making."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import httpx
 import pytest
-from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -20,7 +18,6 @@ from starlette.routing import Route
 from connectors.click_service import ClickService, ClickSettings, MemoryVerdictCache
 from connectors.fetcher import SafeFetcher, parse_networks, system_resolver
 from connectors.storage.azure import AzureStores
-from connectors.storage.config import StorageConfig
 from tap_core.click.analyze import ClickAnalyzer
 from tap_core.click.fetch import FetchLimits
 from tap_core.click.pages import Branding
@@ -28,7 +25,6 @@ from tap_core.policy import Policy
 from tap_core.urls.intel import IntelIndex
 from tap_core.urls.links import LinkCodec, LinkContext, LinkKeyring, message_ref
 from tests.click.servers import redirector_app, serve
-from tests.storage.azurite import Azurite, AzuriteUnavailable, azurite
 
 KEY = b"k" * 32
 BROWSER = {
@@ -103,16 +99,6 @@ def site() -> Iterator[Site]:
         yield Site(port, hits)
 
 
-@pytest.fixture(scope="session")
-def azurite_emulator() -> Iterator[Azurite]:
-    try:
-        with azurite() as emulator:
-            yield emulator
-    except AzuriteUnavailable as error:
-        pytest.skip(f"Azurite unavailable: {error}")
-
-
-_prefix = itertools.count(1)
 
 
 @dataclass
@@ -180,14 +166,6 @@ def make_redirector(stores: AzureStores, settings: ClickSettings) -> Iterator[Re
             yield Redirector(
                 base, codec_holder["c"], service, stores, intel, policies, brandings, cache, client
             )
-
-
-@pytest.fixture
-def stores(azurite_emulator: Azurite) -> AzureStores:
-    config = StorageConfig(
-        connection_string=SecretStr(azurite_emulator.connection_string), prefix=f"c{next(_prefix)}x"
-    )
-    return AzureStores.open(config)
 
 
 @pytest.fixture

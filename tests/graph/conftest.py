@@ -4,7 +4,6 @@ Azurite-backed stores and the service's own notification intake behind a loopbac
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import threading
 from collections.abc import Coroutine, Iterator
@@ -16,15 +15,12 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from pydantic import SecretStr
 
 from connectors.graph.config import GraphSettings
 from connectors.service.intake import HttpResult, handle_lifecycle, handle_notifications
 from connectors.storage.azure import AzureStores
-from connectors.storage.config import StorageConfig
 from connectors.storage.interfaces import WorkQueue
 from m365sim.testing import SimHandle, m365sim, m365sim_server, receiver  # noqa: F401 - fixtures
-from tests.storage.azurite import Azurite, AzuriteUnavailable, azurite
 
 T = TypeVar("T")
 ADELE = "adele.vance@contoso.test"
@@ -100,25 +96,7 @@ def graph_requests(sim: SimHandle) -> int:
 
 
 # -- Azurite and the notification intake ----------------------------------------------------------
-_prefix = itertools.count(1)
-
-
-@pytest.fixture(scope="session")
-def azurite_instance() -> Iterator[Azurite]:
-    try:
-        with azurite() as emulator:
-            yield emulator
-    except AzuriteUnavailable as error:
-        pytest.skip(f"Azurite unavailable: {error}")
-
-
-@pytest.fixture
-def stores(azurite_instance: Azurite) -> AzureStores:
-    """The service's stores with a prefix of their own: fresh tables and queues per test."""
-    config = StorageConfig(
-        connection_string=SecretStr(azurite_instance.connection_string), prefix=f"g{next(_prefix)}x"
-    )
-    return AzureStores.open(config)
+# (azurite_instance and stores come from tests/conftest.py)
 
 
 def drain(queue: WorkQueue) -> list[dict[str, Any]]:

@@ -13,19 +13,10 @@ import pytest
 
 from connectors.localhost.host import LocalHost
 from tests.localhost.running import running_host
-from tests.storage.azurite import Azurite, AzuriteUnavailable, azurite
+from tests.storage.azurite import Azurite
 
 SAMPLE_APP = Path(__file__).parent / "sample_app"
 KEYS = "key-one,key-two"
-
-
-@pytest.fixture(scope="session")
-def azurite_instance() -> Iterator[Azurite]:
-    try:
-        with azurite() as emulator:
-            yield emulator
-    except AzuriteUnavailable as error:
-        pytest.skip(f"Azurite unavailable: {error}")
 
 
 @pytest.fixture(scope="session")

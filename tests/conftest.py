@@ -1,4 +1,5 @@
-"""A real Azurite for the storage tests: one per session, on OS-chosen ports, deleted afterwards."""
+"""Fixtures every test folder shares: one real Azurite per session (OS-chosen ports, deleted
+afterwards) and, per test, the service's stores under a prefix of their own."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from connectors.storage.azure import AzureStores
 from connectors.storage.config import StorageConfig
 from tests.storage.azurite import Azurite, AzuriteUnavailable, azurite
 
-_counter = itertools.count(1)
+_prefix = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +29,7 @@ def azurite_instance() -> Iterator[Azurite]:
 def storage_config(azurite_instance: Azurite) -> StorageConfig:
     """A config with a prefix of its own, so each test gets fresh tables, containers and queues."""
     return StorageConfig(
-        connection_string=SecretStr(azurite_instance.connection_string), prefix=f"t{next(_counter)}x"
+        connection_string=SecretStr(azurite_instance.connection_string), prefix=f"t{next(_prefix)}x"
     )
 
 
