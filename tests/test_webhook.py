@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import http.server
 import json
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -22,37 +20,13 @@ from connectors.service.webhook import (
     malicious_attachment_event,
 )
 from connectors.settings import Settings
-
-
-class Receiver:
-    def __init__(self) -> None:
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-        self.status = 204
-        self.delay = 0.0
-        self.url = ""
+from tests.webhook_receiver import WebhookReceiver, webhook_receiver
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    state = Receiver()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            state.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
-            time.sleep(state.delay)
-            self.send_response(state.status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/tap365"
-    yield state
-    server.shutdown()
+def receiver() -> Iterator[WebhookReceiver]:
+    with webhook_receiver() as state:
+        yield state
 
 
 def _event(subject: str = 'Invoice "Q3"\r\nBcc: x@evil.test </script> ü') -> dict[str, Any]:
@@ -68,7 +42,7 @@ def _event(subject: str = 'Invoice "Q3"\r\nBcc: x@evil.test </script> ü') -> di
     )
 
 
-def test_event_is_signed_and_carries_no_content(receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_event_is_signed_and_carries_no_content(receiver: WebhookReceiver, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TAP365_SCAN_ALLOW_NETWORKS", "127.0.0.1/32")
     settings = Settings(admin_webhook_url=receiver.url, admin_webhook_secret="s3cret")
     event = _event()
@@ -101,14 +75,14 @@ def test_event_is_signed_and_carries_no_content(receiver: Receiver, monkeypatch:
     assert _event()["id"] == event["id"]  # stable: a receiver can drop a duplicate
 
 
-def test_unsigned_without_a_secret(receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unsigned_without_a_secret(receiver: WebhookReceiver, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TAP365_SCAN_ALLOW_NETWORKS", "127.0.0.1/32")
     asyncio.run(deliver(Settings(admin_webhook_url=receiver.url), _event()))
     ((headers, _),) = receiver.requests
     assert SIGNATURE_HEADER.lower() not in headers
 
 
-def test_private_address_refused_unless_allowed(receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_private_address_refused_unless_allowed(receiver: WebhookReceiver, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TAP365_SCAN_ALLOW_NETWORKS", raising=False)
     with pytest.raises(WebhookFailed, match=r"non-public address 127\.0\.0\.1"):
         asyncio.run(deliver(Settings(admin_webhook_url=receiver.url), _event()))
@@ -119,7 +93,7 @@ def test_private_address_refused_unless_allowed(receiver: Receiver, monkeypatch:
 
 
 def test_refusal_and_timeout_raise_for_the_queue_to_retry(
-    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+    receiver: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TAP365_SCAN_ALLOW_NETWORKS", "127.0.0.1/32")
     settings = Settings(admin_webhook_url=receiver.url)
@@ -135,6 +109,6 @@ def test_refusal_and_timeout_raise_for_the_queue_to_retry(
         asyncio.run(deliver(settings, _event()))
 
 
-def test_no_url_means_no_request(receiver: Receiver) -> None:
+def test_no_url_means_no_request(receiver: WebhookReceiver) -> None:
     assert asyncio.run(deliver(Settings(admin_webhook_url=""), _event())) == 0
     assert receiver.requests == []

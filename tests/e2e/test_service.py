@@ -20,6 +20,7 @@ from connectors.devstack.stack import Stack, running_stack
 from connectors.service.purge import purge
 from connectors.service.runtime import Runtime
 from connectors.service.tenancy import TenantService
+from tests.webhook_receiver import WebhookReceiver, webhook_receiver
 
 ROOT = Path(__file__).resolve().parents[2]
 MAIL = ROOT / "tests" / "fixtures" / "mail"
@@ -51,51 +52,25 @@ def feed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 CAPE_TOKEN = "e2e-cape-token"
 
 
-class HookReceiver:
-    """A tiny webhook receiver on loopback: what the admin's endpoint would be."""
-
-    SECRET = "e2e-webhook-secret"
-
-    def __init__(self) -> None:
-        self.events: list[tuple[dict[str, str], bytes]] = []
-        self.status = 204
-        self.url = ""
+#: The admin webhook's signing secret, given to the service as TAP365_ADMIN_WEBHOOK_SECRET.
+WEBHOOK_SECRET = "e2e-webhook-secret"
 
 
 @pytest.fixture(scope="module")
-def hook() -> Iterator[HookReceiver]:
-    import http.server
-    import threading
-
-    state = HookReceiver()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            state.events.append(({k.lower(): v for k, v in self.headers.items()}, body))
-            self.send_response(state.status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/tap365-events"
-    yield state
-    server.shutdown()
+def hook() -> Iterator[WebhookReceiver]:
+    with webhook_receiver("/tap365-events") as state:
+        yield state
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, feed: Path, hook: HookReceiver) -> Iterator[Stack]:
+def stack(tmp_path_factory: pytest.TempPathFactory, feed: Path, hook: WebhookReceiver) -> Iterator[Stack]:
     # The real function_app.py, with a host.json that retries fast.
     app_root = tmp_path_factory.mktemp("app")
     shutil.copy(ROOT / "function_app.py", app_root / "function_app.py")
     (app_root / "host.json").write_text(json.dumps(FAST_HOST))
     try:
         env = {"TAP365_INTEL_FEEDS": str(feed), "TAP365_SCAN_ALLOW_NETWORKS": "127.0.0.1/32",
-               "TAP365_ADMIN_WEBHOOK_URL": hook.url, "TAP365_ADMIN_WEBHOOK_SECRET": HookReceiver.SECRET,
+               "TAP365_ADMIN_WEBHOOK_URL": hook.url, "TAP365_ADMIN_WEBHOOK_SECRET": WEBHOOK_SECRET,
                # Read once with the service's settings; harmless while no TAP365_SANDBOX_URL is set.
                "TAP365_SANDBOX_TOKEN": CAPE_TOKEN}
         with running_stack(app_root=app_root, extra_env=env) as running:
@@ -592,7 +567,7 @@ def test_safe_file_holds_a_message_whose_attachment_cannot_be_converted(
 EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 
 
-def test_malicious_attachment_quarantined_and_announced_by_signed_webhook(stack: Stack, hook: HookReceiver) -> None:
+def test_malicious_attachment_quarantined_and_announced_by_signed_webhook(stack: Stack, hook: WebhookReceiver) -> None:
     import hashlib
     import hmac
 
@@ -600,13 +575,13 @@ def test_malicious_attachment_quarantined_and_announced_by_signed_webhook(stack:
     internet_id = "<e2e-hook-eicar@x.test>"
     raw = _with_attachment(upn, internet_id[1:-1], "invoice.com", EICAR).replace(
         b"Subject: your tool", 'Subject: Invoice "Q3" </script> \u00fc'.encode())
-    seen = len(hook.events)
+    seen = len(hook.requests)
     stack.sim.deliver(upn, raw)
     wait_for(lambda: journal_done(stack, upn, internet_id), what="processing")
     folder, message = find_message(stack, upn, internet_id)
     assert folder["isHidden"] and folder["displayName"] == "Quarantine"
-    headers, body = wait_for(lambda: hook.events[seen:] and hook.events[-1], timeout=60, what="the webhook")
-    expected = hmac.new(HookReceiver.SECRET.encode(), headers["x-tap365-timestamp"].encode() + b"." + body,
+    headers, body = wait_for(lambda: hook.requests[seen:] and hook.requests[-1], timeout=60, what="the webhook")
+    expected = hmac.new(WEBHOOK_SECRET.encode(), headers["x-tap365-timestamp"].encode() + b"." + body,
                         hashlib.sha256).hexdigest()
     assert hmac.compare_digest(headers["x-tap365-signature"], f"sha256={expected}")
     event = json.loads(body)
@@ -617,12 +592,12 @@ def test_malicious_attachment_quarantined_and_announced_by_signed_webhook(stack:
     assert b"EICAR" not in body  # what was found, never the content
 
 
-def test_failing_webhook_neither_fails_nor_repeats_the_processing(stack: Stack, hook: HookReceiver) -> None:
+def test_failing_webhook_neither_fails_nor_repeats_the_processing(stack: Stack, hook: WebhookReceiver) -> None:
     upn = stack.users[7 % len(stack.users)]
     internet_id = "<e2e-hook-down@x.test>"
     hook.status = 500
     moves = route_count(stack, "POST /v1.0/users/{id}/messages/{id}/move")
-    seen = len(hook.events)
+    seen = len(hook.requests)
     runtime = Runtime.create()
     poisoned = len(runtime.stores.delayed.peek_poison())
     try:
@@ -632,7 +607,7 @@ def test_failing_webhook_neither_fails_nor_repeats_the_processing(stack: Stack, 
         wait_for(lambda: len(runtime.stores.delayed.peek_poison()) > poisoned, timeout=90, what="poison")
     finally:
         hook.status = 204
-    assert len(hook.events) - seen == 3
+    assert len(hook.requests) - seen == 3
     last = runtime.stores.delayed.peek_poison()[-1]
     assert "HTTP 500" in last["reason"] and json.loads(last["content"])["kind"] == "webhook"
     folder, _ = find_message(stack, upn, internet_id)
@@ -668,7 +643,7 @@ def cape(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 @pytest.mark.parametrize("malicious", [True, False], ids=["malicious", "clean"])
 def test_cape_task_polled_from_the_delayed_queue_while_the_message_is_held(
-        stack: Stack, cape: Any, hook: HookReceiver, malicious: bool) -> None:
+        stack: Stack, cape: Any, hook: WebhookReceiver, malicious: bool) -> None:
     import hashlib
 
     from tests.sandbox.test_cape import MALWARE_REPORT
@@ -678,7 +653,7 @@ def test_cape_task_polled_from_the_delayed_queue_while_the_message_is_held(
         cape.reports[hashlib.sha256(docx).hexdigest()] = MALWARE_REPORT
     upn = stack.users[0]
     internet_id = f"<e2e-cape-{'bad' if malicious else 'ok'}@x.test>"
-    hooks = len(hook.events)
+    hooks = len(hook.requests)
     stack.sim.deliver(upn, _with_attachment(upn, internet_id[1:-1], "minutes.docx", docx))
     wait_for(lambda: journal_done(stack, upn, internet_id), what="processing")
 
@@ -701,13 +676,13 @@ def test_cape_task_polled_from_the_delayed_queue_while_the_message_is_held(
     if malicious:
         assert folder["isHidden"] and folder["displayName"] == "Quarantine"
         assert entry.status.value == "quarantined"
-        _, body = wait_for(lambda: hook.events[hooks:] and hook.events[-1], timeout=60, what="the webhook")
+        _, body = wait_for(lambda: hook.requests[hooks:] and hook.requests[-1], timeout=60, what="the webhook")
         event = json.loads(body)
         assert event["message_id"] == message["immutableId"] and event["sha256"] == [hashlib.sha256(docx).hexdigest()]
         assert any("persistence_autorun" in r or "sandbox: malicious" in r for r in event["reasons"])
     else:
         assert not folder["isHidden"] and entry.status.value == "released"
-        assert len(hook.events) == hooks
+        assert len(hook.requests) == hooks
 
 
 def test_safe_file_copy_over_3_mb_goes_through_an_upload_session_and_so_does_the_release(
