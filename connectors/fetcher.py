@@ -148,6 +148,10 @@ def numeric_host(host: str) -> IPAddress | None:
     return ipaddress.IPv4Address(number)
 
 
+#: What a page fetch asks for (the user agent is added per fetcher: it names the deployment).
+_GET_HEADERS = {"Accept": "*/*", "Accept-Language": "en", "Accept-Encoding": "gzip, deflate"}
+
+
 def _pinned(url: str, scheme: str, host: str, port: int, addr: IPAddress) -> tuple[str, str]:
     """The URL with the vetted address in place of the name, and the Host header keeping the name."""
     parts = urlsplit(url)
@@ -248,26 +252,9 @@ class SafeFetcher:
         :class:`FetchBlocked` or :class:`FetchError` (``timeout`` over the time limit)."""
         try:
             async with asyncio.timeout(self.limits.timeout_seconds):
-                scheme, host, port, addr = await self.vet(url)
-                pinned, host_header = _pinned(url, scheme, host, port, addr)
-                request = httpx.Request(
-                    "POST",
-                    pinned,
-                    content=body,
-                    headers={
-                        **(headers or {}),
-                        "Host": host_header,
-                        "User-Agent": self.user_agent,
-                        "Content-Type": "application/json",
-                    },
-                    extensions={"sni_hostname": host} if scheme == "https" else {},
-                )
+                response, _addr = await self._send(
+                    "POST", url, {**(headers or {}), "Content-Type": "application/json"}, body)
                 try:
-                    response = await self._client.send(request, stream=True)
-                except httpx.HTTPError as exc:
-                    raise FetchError("connect", f"{host}: {type(exc).__name__}") from exc
-                try:
-                    self._client.cookies.clear()
                     await self._read(response)
                     return response.status_code
                 finally:
@@ -275,31 +262,33 @@ class SafeFetcher:
         except TimeoutError as exc:
             raise FetchError("timeout", f"over {self.limits.timeout_seconds:g} s") from exc
 
+    async def _send(self, method: str, url: str, headers: Mapping[str, str],
+                    content: bytes | None = None) -> tuple[httpx.Response, IPAddress]:
+        """One request to ``url``'s vetted address (pinned: no second DNS answer can steer it),
+        streamed, with no cookie kept from it."""
+        scheme, host, port, addr = await self.vet(url)
+        pinned, host_header = _pinned(url, scheme, host, port, addr)
+        request = httpx.Request(
+            method,
+            pinned,
+            content=content,
+            headers={**headers, "Host": host_header, "User-Agent": self.user_agent},
+            extensions={"sni_hostname": host} if scheme == "https" else {},
+        )
+        try:
+            response = await self._client.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise FetchError("connect", f"{host}: {type(exc).__name__}") from exc
+        self._client.cookies.clear()  # never carry cookies between hops or requests
+        return response, addr
+
     async def _fetch(self, url: str, stop_before: Callable[[str], bool] | None) -> FetchedPage:
         hops: list[str] = []
         current = url
         while True:
             hops.append(current)
-            scheme, host, port, addr = await self.vet(current)
-            pinned, host_header = _pinned(current, scheme, host, port, addr)
-            request = httpx.Request(
-                "GET",
-                pinned,
-                headers={
-                    "Host": host_header,
-                    "User-Agent": self.user_agent,
-                    "Accept": "*/*",
-                    "Accept-Language": "en",
-                    "Accept-Encoding": "gzip, deflate",
-                },
-                extensions={"sni_hostname": host} if scheme == "https" else {},
-            )
+            response, addr = await self._send("GET", current, _GET_HEADERS)
             try:
-                response = await self._client.send(request, stream=True)
-            except httpx.HTTPError as exc:
-                raise FetchError("connect", f"{host}: {type(exc).__name__}") from exc
-            try:
-                self._client.cookies.clear()  # never carry cookies between hops or fetches
                 location = response.headers.get("location")
                 if response.status_code in (301, 302, 303, 307, 308) and location:
                     if len(hops) > self.limits.max_redirects:
