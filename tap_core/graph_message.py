@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from tap_core.message import Address, Attachment, Message
-from tap_core.mime import clean_text, parse_eml
+from tap_core.mime import clean_text, from_header_defects, parse_eml
 
 #: The ``$select`` the pipelines need; the connector asks Graph for exactly these.
 GRAPH_MESSAGE_SELECT = (
@@ -83,9 +83,13 @@ def message_from_graph(
         defects.append("internetMessageHeaders not selected: header checks limited")
     return_path = ""
     for name, value in headers:
-        if name.lower() == "return-path":
+        lowered = name.lower()
+        if lowered == "return-path" and not return_path:
             return_path = value.strip().strip("<>").lower()
-            break
+        elif lowered == "from":
+            defects.extend(from_header_defects(value))
+    if sum(1 for name, _ in headers if name.lower() == "from") > 1:
+        defects.append("From header appears more than once")
     msg = Message(
         source=source or f"graph:{data.get('id', '')}",
         subject=clean_text(str(data.get("subject") or "")),

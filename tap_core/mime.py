@@ -160,6 +160,16 @@ def _sender_mailbox(entries: list[Address], defects: list[str]) -> list[Address]
     return [chosen, *[a for a in entries if a is not original]]
 
 
+def from_header_defects(value: str) -> list[str]:
+    """The defects :func:`parse_eml` records for a From header, for a raw value from elsewhere
+    (Graph's ``internetMessageHeaders``, whose parsed ``from`` hides them)."""
+    defects: list[str] = []
+    entries = [Address(name=clean_text(display), address=clean_text(addr.lower()))
+               for display, addr in getaddresses([value]) if display or addr]
+    _sender_mailbox(entries, defects)
+    return defects
+
+
 def _date(value: str) -> datetime | None:
     if not value:
         return None
@@ -233,6 +243,8 @@ class _Walker:
             headers.append((clean_text(key), clean_text(value)))
 
         from_list = _sender_mailbox(_addresses(msg, "From", defects), defects)
+        if len(msg.get_all("From") or ()) > 1:
+            defects.append("From header appears more than once")
         sender_list = _addresses(msg, "Sender", defects)
         out = Message(
             source=source,

@@ -48,3 +48,25 @@ def test_odd_shapes_do_not_raise() -> None:
     m = message_from_graph({"body": None, "from": "x", "toRecipients": [None, 3], "attachments": [1]})
     assert m.from_address is None and m.to == []
     assert any("internetMessageHeaders" in d for d in m.defects)
+
+
+def test_malformed_from_header_is_a_defect_as_in_parse_eml() -> None:
+    from tap_core.mime import parse_eml
+
+    def graph(*froms: str) -> dict[str, object]:
+        return {"id": "m1", "subject": "hi", "body": {"contentType": "text", "content": "x"},
+                "from": {"emailAddress": {"name": "PayPal", "address": "news@mailer.example"}},
+                "internetMessageHeaders": [{"name": "From", "value": v} for v in froms]}
+
+    for value in ('"PayPal", "PayPal" <news@mailer.example>', '"Team" <"noreply@mailer.example">',
+                  "Tax Office <notice@receita>"):
+        graph_defects = [d for d in message_from_graph(graph(value)).defects if d.startswith("From ")]
+        eml_defects = [d for d in parse_eml(f"From: {value}\nSubject: hi\n\nx\n".encode()).defects
+                       if d.startswith("From ")]
+        assert graph_defects and graph_defects == eml_defects, value
+    assert not [d for d in message_from_graph(graph("PayPal <news@mailer.example>")).defects
+                if d.startswith("From ")]
+    twice = message_from_graph(graph("a <a@b.example>", "c <c@d.example>")).defects
+    assert "From header appears more than once" in twice
+    assert "From header appears more than once" in parse_eml(
+        b"From: a <a@b.example>\nFrom: c <c@d.example>\nSubject: hi\n\nx\n").defects
