@@ -22,6 +22,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from tap_core.domains import registered_domain
 from tap_core.findings import Finding
+from tap_core.html import parse_html
 from tap_core.impersonation.dictionary import ThreatDictionary
 from tap_core.impersonation.text import strip_marks
 from tap_core.resources import data_lines, data_text
@@ -196,7 +197,7 @@ def _decode_layers(source: str) -> str:
 def _parse(html: str, url: str) -> _Page:
     html = html[:MAX_HTML_CHARS]
     full = _decode_layers(html)
-    tree = LexborHTMLParser(full)
+    tree = parse_html(full).tree
     scripts = "\n".join(node.text(deep=True) or "" for node in tree.css("script"))
     for node in tree.css("script, style, noscript"):
         node.decompose()
@@ -210,7 +211,7 @@ def _parse(html: str, url: str) -> _Page:
         domain=_domain(host),
         source=full,
         lower=full.lower(),
-        tree=LexborHTMLParser(full),
+        tree=parse_html(full).tree,
         text=text[:20000],
         scripts=scripts,
         title=" ".join(title.text().split())[:300] if title is not None else "",

@@ -14,11 +14,10 @@ import unicodedata
 from functools import cache
 from itertools import pairwise
 
-from selectolax.lexbor import LexborHTMLParser
-
 from tap_core.decision import UrlResult
 from tap_core.domains import registered_domain
 from tap_core.findings import Finding
+from tap_core.html import parse_html
 from tap_core.impersonation.freemail import is_freemail
 from tap_core.message import Message
 from tap_core.resources import data_lines, data_text
@@ -67,7 +66,7 @@ def _body_text(message: Message) -> str:
     # sees the HTML one.
     if message.html_body and len(message.text_body or "") < _STUB_TEXT_CHARS:
         try:
-            tree = LexborHTMLParser(message.html_body[: _MAX_TEXT_CHARS * 10])
+            tree = parse_html(message.html_body[: _MAX_TEXT_CHARS * 10]).tree
             node = tree.body or tree.root
             parts.append((node.text(separator=" ") if node is not None else "")[:_MAX_TEXT_CHARS])
         except Exception:  # noqa: S110 - text for phrase matching only; the URLs were already read

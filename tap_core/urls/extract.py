@@ -29,9 +29,10 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from selectolax.lexbor import LexborHTMLParser, LexborNode
+from selectolax.lexbor import LexborNode
 
 from tap_core.domains import has_known_suffix, split_host
+from tap_core.html import parse_html
 from tap_core.urls.model import FoundUrl
 from tap_core.urls.normalize import NormalizedUrl, normalize_url
 from tap_core.urls.unwrap import OwnLinkDecoder, may_be_wrapper_host, unwrap_normalized
@@ -409,7 +410,7 @@ def extract_html(
     context "html_text".
     """
     try:
-        tree = LexborHTMLParser(html[:max_chars])
+        tree = parse_html(html[:max_chars]).tree
     except Exception:  # the parser is tolerant; this is for truly broken input only
         return extract_text(html[:max_chars], source, own_link_decoder=own_link_decoder,
                             own_hosts=own_hosts, max_urls=max_urls)

@@ -136,9 +136,9 @@ def rtf_text(data: bytes) -> Iterator[str]:
 
 
 def html_text(data: bytes) -> Iterator[str]:
-    from selectolax.lexbor import LexborHTMLParser
+    from tap_core.html import parse_html
 
-    tree = LexborHTMLParser(data.decode("utf-8", "replace"))
+    tree = parse_html(data.decode("utf-8", "replace")).tree
     for node in tree.css("script, style, noscript, template"):
         node.decompose()
     body = tree.body or tree.root

@@ -1,0 +1,93 @@
+"""Parse hostile HTML in linear time: the one place that builds a Lexbor tree.
+
+Lexbor's HTML5 tree builder walks the stack of open elements for each tag, so a document of
+nested ``<div>``s costs time quadratic in its depth (100,000 of them, 500 kB, take seconds per
+parse). Browsers cap the depth instead (Chromium at 512: deeper elements become siblings).
+Here, before parsing, in one linear pass, an element that would open deeper than ``max_depth``
+is closed right after its start tag (its matching end tag is dropped), so what it held becomes
+its following siblings: every element keeps its attributes (links, forms, frames, objects,
+images) and every text stays, only the excess depth goes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from selectolax.lexbor import LexborHTMLParser
+
+#: Elements nested deeper than this are flattened (Chromium: 512).
+MAX_HTML_DEPTH = 512
+
+_TAG_RE = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)[^>]*?(/?)>")
+#: Elements that never hold children (or whose content is text), and elements a following
+#: sibling closes implicitly ("<p>a<p>b", "<li>", "<td>"): neither makes the tree deeper.
+_FLAT = frozenset({
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+    "track", "wbr", "param", "keygen", "frame", "basefont", "bgsound", "image",
+    "p", "li", "dt", "dd", "option", "optgroup", "tr", "td", "th", "tbody", "thead", "tfoot",
+    "colgroup", "caption", "rb", "rt", "rp", "rtc",
+    "script", "style", "title", "textarea", "xmp", "iframe", "noembed", "noframes", "plaintext",
+    # A new one closes the open one, so they never stack; left whole, links keep their text.
+    "a", "form", "button", "select",
+})
+#: Elements whose content the parser reads as text, up to their end tag.
+_RAW_TEXT = frozenset({"script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes"})
+#: Never closed early: the document's own frame.
+_KEEP = frozenset({"html", "head", "body"})
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedHtml:
+    tree: LexborHTMLParser
+    #: True when elements nested deeper than the limit were flattened before parsing.
+    flattened: bool
+
+
+def flatten_deep_nesting(markup: str, max_depth: int = MAX_HTML_DEPTH) -> tuple[str, bool]:
+    """``markup`` with elements deeper than ``max_depth`` closed at once (see module docstring),
+    and whether any was. Linear in the length of ``markup``."""
+    if markup.count("<") <= max_depth:
+        return markup, False  # fewer tags than the limit: it cannot be that deep
+    depth = 0
+    closed_early = 0  # elements closed at their start tag whose end tags are still to come
+    edits: list[tuple[int, int, str]] = []
+    lower = markup.lower()
+    pos = 0
+    while (m := _TAG_RE.search(markup, pos)) is not None:
+        pos = m.end()
+        closing, name, self_closing = m.group(1), m.group(2).lower(), m.group(3)
+        if name in _RAW_TEXT and not closing:
+            # Script and style content is text, "<div>" in a string is no tag: skip to the end tag.
+            end = lower.find(f"</{name}", pos)
+            pos = len(markup) if end < 0 else end
+            continue
+        if name in _FLAT or (self_closing and not closing):
+            continue
+        if closing:
+            if closed_early and name not in _KEEP:
+                closed_early -= 1
+                edits.append((m.start(), m.end(), ""))
+            elif depth:
+                depth -= 1
+        elif depth >= max_depth and name not in _KEEP:
+            closed_early += 1
+            edits.append((m.end(), m.end(), f"</{name}>"))
+        else:
+            depth += 1
+    if not edits:
+        return markup, False
+    parts: list[str] = []
+    pos = 0
+    for start, end, text in edits:
+        parts.append(markup[pos:start])
+        parts.append(text)
+        pos = end
+    parts.append(markup[pos:])
+    return "".join(parts), True
+
+
+def parse_html(markup: str, max_depth: int = MAX_HTML_DEPTH) -> ParsedHtml:
+    """A Lexbor tree of ``markup``, flattened beyond ``max_depth`` first (see module docstring)."""
+    flat, flattened = flatten_deep_nesting(markup, max_depth)
+    return ParsedHtml(LexborHTMLParser(flat), flattened)
