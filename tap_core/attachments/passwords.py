@@ -41,12 +41,31 @@ _STOPWORDS = frozenset(
 )
 _TRAILING = ".,;:!?)]}>"
 _TAG = re.compile(r"<[^>]+>")
-_DROP_BLOCKS = re.compile(r"<(script|style|head)\b.*?</\1\s*>", re.I | re.S)
+_BLOCK_START = re.compile(r"<(script|style|head)\b", re.I)
+
+
+def _drop_blocks(markup: str) -> str:
+    """``markup`` without its script, style and head blocks, in one pass: a block without its
+    end tag runs to the end, as in a browser (a lazy ``.*?`` regex would rescan the rest of the
+    text from every unterminated "<script", quadratic on hostile input)."""
+    lower = markup.lower()
+    parts: list[str] = []
+    pos = 0
+    while (m := _BLOCK_START.search(markup, pos)) is not None:
+        parts.append(markup[pos : m.start()])
+        parts.append(" ")
+        end = lower.find(f"</{m.group(1).lower()}", m.end())
+        if end < 0:
+            return "".join(parts)
+        close = markup.find(">", end)
+        pos = len(markup) if close < 0 else close + 1
+    parts.append(markup[pos:])
+    return "".join(parts)
 
 
 def html_to_text(markup: str) -> str:
     """Visible text of an HTML body (good enough for password hunting, not for display)."""
-    markup = _DROP_BLOCKS.sub(" ", markup)
+    markup = _drop_blocks(markup)
     markup = re.sub(r"<br\s*/?>|</p\s*>|</div\s*>|</tr\s*>", "\n", markup, flags=re.I)
     return html.unescape(_TAG.sub(" ", markup))
 
