@@ -11,6 +11,7 @@ images) and every text stays, only the excess depth goes.
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 
@@ -19,7 +20,9 @@ from selectolax.lexbor import LexborHTMLParser
 #: Elements nested deeper than this are flattened (Chromium: 512).
 MAX_HTML_DEPTH = 512
 
-_TAG_RE = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)[^>]*?(/?)>")
+#: The start of a tag; its end is the next ">" (found with str.find: a regex running to a ">"
+#: that never comes would rescan the rest of the text from every "<").
+_TAG_START_RE = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)")
 #: Elements that never hold children (or whose content is text), and elements a following
 #: sibling closes implicitly ("<p>a<p>b", "<li>", "<td>"): neither makes the tree deeper.
 _FLAT = frozenset({
@@ -54,9 +57,13 @@ def flatten_deep_nesting(markup: str, max_depth: int = MAX_HTML_DEPTH) -> tuple[
     edits: list[tuple[int, int, str]] = []
     lower = markup.lower()
     pos = 0
-    while (m := _TAG_RE.search(markup, pos)) is not None:
-        pos = m.end()
-        closing, name, self_closing = m.group(1), m.group(2).lower(), m.group(3)
+    while (m := _TAG_START_RE.search(markup, pos)) is not None:
+        gt = markup.find(">", m.end())
+        if gt < 0:
+            break  # no tag ends after this point: the rest is text to the parser
+        pos = gt + 1
+        closing, name = m.group(1), m.group(2).lower()
+        self_closing = markup[gt - 1] == "/" and gt - 1 >= m.end()
         if name in _RAW_TEXT and not closing:
             # Script and style content is text, "<div>" in a string is no tag: skip to the end tag.
             end = lower.find(f"</{name}", pos)
@@ -67,12 +74,12 @@ def flatten_deep_nesting(markup: str, max_depth: int = MAX_HTML_DEPTH) -> tuple[
         if closing:
             if closed_early and name not in _KEEP:
                 closed_early -= 1
-                edits.append((m.start(), m.end(), ""))
+                edits.append((m.start(), pos, ""))
             elif depth:
                 depth -= 1
         elif depth >= max_depth and name not in _KEEP:
             closed_early += 1
-            edits.append((m.end(), m.end(), f"</{name}>"))
+            edits.append((pos, pos, f"</{name}>"))
         else:
             depth += 1
     if not edits:
@@ -91,3 +98,35 @@ def parse_html(markup: str, max_depth: int = MAX_HTML_DEPTH) -> ParsedHtml:
     """A Lexbor tree of ``markup``, flattened beyond ``max_depth`` first (see module docstring)."""
     flat, flattened = flatten_deep_nesting(markup, max_depth)
     return ParsedHtml(LexborHTMLParser(flat), flattened)
+
+
+_BLOCK_START = re.compile(r"<(script|style|head)\b", re.I)
+#: A tag, for stripping: it cannot hold "<" (so a run of "<" fails at once, never rescans).
+_STRIP_TAG = re.compile(r"<[^<>]+>")
+_LINE_BREAKS = re.compile(r"<br\s*/?>|</p\s*>|</div\s*>|</tr\s*>", re.I)
+
+
+def drop_blocks(markup: str) -> str:
+    """``markup`` without its script, style and head blocks, in one pass: a block without its
+    end tag runs to the end, as in a browser (a lazy ``.*?`` regex would rescan the rest of the
+    text from every unterminated "<script", quadratic on hostile input)."""
+    lower = markup.lower()
+    parts: list[str] = []
+    pos = 0
+    while (m := _BLOCK_START.search(markup, pos)) is not None:
+        parts.append(markup[pos : m.start()])
+        parts.append(" ")
+        end = lower.find(f"</{m.group(1).lower()}", m.end())
+        if end < 0:
+            return "".join(parts)
+        close = markup.find(">", end)
+        pos = len(markup) if close < 0 else close + 1
+    parts.append(markup[pos:])
+    return "".join(parts)
+
+
+def html_to_text(markup: str) -> str:
+    """Readable text of HTML without building a tree (for word and password hunting, not for
+    display): blocks dropped, line breaks kept, tags stripped, entities decoded. Linear."""
+    text = _LINE_BREAKS.sub("\n", drop_blocks(markup))
+    return html.unescape(_STRIP_TAG.sub(" ", text))

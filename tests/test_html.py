@@ -53,3 +53,13 @@ def test_non_nesting_elements_are_left_whole() -> None:
     # A new <a> closes the open one: thousands of links never make the tree deep.
     html = "".join(f'<a href="https://x.example/{i}">t{i}</a>' for i in range(5000))
     assert flatten_deep_nesting(html) == (html, False)
+
+
+def test_html_to_text_drops_blocks_in_one_pass_even_unterminated() -> None:
+    from tap_core.html import html_to_text
+
+    text = html_to_text("<p>Password: Xy7-12</p><script>var p = 'decoy1';</script><STYLE>p{}</style>"
+                        "<head><title>t</title></head>a &amp; b" + "<script>" * 200_000)
+    assert "Xy7-12" in text and "a & b" in text
+    assert "decoy1" not in text and "p{}" not in text
+    assert html_to_text("<" * 200_000 + "x").endswith("x")

@@ -8,9 +8,9 @@ PIN/code patterns. The list is short and bounded: each candidate costs a decrypt
 
 from __future__ import annotations
 
-import html
 import re
 
+from tap_core.html import html_to_text
 from tap_core.message import Message
 
 _KEYWORDS = (
@@ -40,36 +40,6 @@ _STOPWORDS = frozenset(
     é o a para abaixo is: reset expired expires change changed forgot please""".split()
 )
 _TRAILING = ".,;:!?)]}>"
-_TAG = re.compile(r"<[^>]+>")
-_BLOCK_START = re.compile(r"<(script|style|head)\b", re.I)
-
-
-def _drop_blocks(markup: str) -> str:
-    """``markup`` without its script, style and head blocks, in one pass: a block without its
-    end tag runs to the end, as in a browser (a lazy ``.*?`` regex would rescan the rest of the
-    text from every unterminated "<script", quadratic on hostile input)."""
-    lower = markup.lower()
-    parts: list[str] = []
-    pos = 0
-    while (m := _BLOCK_START.search(markup, pos)) is not None:
-        parts.append(markup[pos : m.start()])
-        parts.append(" ")
-        end = lower.find(f"</{m.group(1).lower()}", m.end())
-        if end < 0:
-            return "".join(parts)
-        close = markup.find(">", end)
-        pos = len(markup) if close < 0 else close + 1
-    parts.append(markup[pos:])
-    return "".join(parts)
-
-
-def html_to_text(markup: str) -> str:
-    """Visible text of an HTML body (good enough for password hunting, not for display)."""
-    markup = _drop_blocks(markup)
-    markup = re.sub(r"<br\s*/?>|</p\s*>|</div\s*>|</tr\s*>", "\n", markup, flags=re.I)
-    return html.unescape(_TAG.sub(" ", markup))
-
-
 def candidate_passwords(text: str, limit: int = 20) -> list[str]:
     """Likely passwords mentioned in ``text``, first seen first, at most ``limit``."""
     found: list[str] = []

@@ -46,9 +46,21 @@ def _html_marker(token: str) -> str:
     return f"<!-- {BANNER_ID}:{token} -->" if token else HTML_MARKER
 
 
+_BODY_START = re.compile(r"<body\b", re.IGNORECASE)
+
+
 def _insert_at(html: str) -> int:
-    m = _BODY_TAG.search(html)
-    return m.end() if m else 0
+    """Just after the first complete ``<body ...>`` tag, else 0. Each "<body" is tried where it
+    starts (a search would rescan the rest from every "<body" that never closes)."""
+    pos = 0
+    while (start := _BODY_START.search(html, pos)) is not None:
+        if html.find(">", start.end()) < 0:
+            return 0
+        m = _BODY_TAG.match(html, start.start())
+        if m:
+            return m.end()
+        pos = start.end()
+    return 0
 
 
 def has_banner_html(html: str, *, marker_token: str = "") -> bool:

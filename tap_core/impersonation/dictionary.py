@@ -12,13 +12,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
+from tap_core.html import html_to_text
 from tap_core.impersonation.text import data_dir, fold_text
 
 #: How much of the body is read: BEC requests are short, newsletters are long.
 MAX_BODY_CHARS = 20_000
 _WORD = re.compile(r"\w+")
-_TAG = re.compile(r"<[^>]*>")
-_SKIP = re.compile(r"<(script|style|head)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,5 +119,5 @@ def body_text(text_body: str | None, html_body: str | None) -> str:
     if text_body and text_body.strip():
         return text_body
     if html_body:
-        return _TAG.sub(" ", _SKIP.sub(" ", html_body[: MAX_BODY_CHARS * 4]))
+        return html_to_text(html_body[: MAX_BODY_CHARS * 4])
     return ""

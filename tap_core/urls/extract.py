@@ -92,6 +92,10 @@ _SCHEME_ONLY_RE = re.compile(
     rf"(?P<shost>\[[0-9A-Fa-f:.]+\]|{_HOST_LABEL}(?:\.{_HOST_LABEL})*\.?)(?::\d+)?"
     rf"(?:[/\\?#]{_BODY}*)?)"
 )
+#: A rejected bare match longer than this (a host has at most 253 characters, plus a port and
+#: a short path) is not stepped into character by character.
+_MAX_STEP_IN = 512
+_SCHEME_START_RE = re.compile(rf"(?i:{_SCHEME})")
 # Cheap first pass: where a URL can be. Prose between anchors is skipped at C speed; the
 # full pattern then runs only over the whitespace-delimited token around each anchor.
 _ANCHOR_RE = re.compile(r"\.(?=[^\W_])|:[/\\]|\[[.:d]|\([.:d]|\{\.|[。．｡](?=[^\W_])|(?i:mailto:)")
@@ -165,8 +169,16 @@ def _scan_text(text: str, *, schemes_only: bool, limit: int) -> Iterator[tuple[s
             found = _candidate(text, m)
             if found is None:
                 # A rejected bare token may hide a URL after it ("name.first@http://x"):
-                # step inside it rather than over it (the lookbehinds keep this linear).
-                q = m.start() + 1 if m.lastgroup == "bare" else m.end()
+                # step inside it rather than over it. A run longer than any host could be
+                # ("a.b" * 10**4) is only stepped into at an explicit scheme: stepping one
+                # character at a time would rescan it from every label.
+                if m.lastgroup != "bare":
+                    q = m.end()
+                elif m.end() - m.start() <= _MAX_STEP_IN:
+                    q = m.start() + 1
+                else:
+                    inner = _SCHEME_START_RE.search(text, m.start() + 1, m.end())
+                    q = inner.start() if inner else m.end()
                 continue
             raw, n, start = found
             q = start + len(raw)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 #: Elements whose ``href`` is a link a person clicks. VML shapes are the "bulletproof buttons"
@@ -25,7 +25,8 @@ _ATTR_RE = re.compile(
     re.S,
 )
 #: Raw-text elements whose content is not markup.
-_SKIP_CONTENT_RE = re.compile(r"<(script|style|textarea|title)\b[^>]*>.*?</\1\s*>", re.S | re.I)
+_RAW_TEXT_START_RE = re.compile(r"<(script|style|textarea|title)\b", re.I)
+_TAG_START_RE = re.compile(r"<[A-Za-z]")
 
 Replacement = Callable[[str], str | None]
 
@@ -42,7 +43,35 @@ class RewriteResult:
 
 
 def _skipped_spans(body: str) -> list[tuple[int, int]]:
-    return [m.span() for m in _SKIP_CONTENT_RE.finditer(body)]
+    """Spans of raw-text elements, in one pass (a lazy ``.*?`` regex would rescan the rest of
+    the body from every unterminated "<script"); one without its end tag runs to the end."""
+    spans: list[tuple[int, int]] = []
+    lower = body.lower()
+    pos = 0
+    while (m := _RAW_TEXT_START_RE.search(body, pos)) is not None:
+        end = lower.find(f"</{m.group(1).lower()}", m.end())
+        if end < 0:
+            spans.append((m.start(), len(body)))
+            break
+        close = body.find(">", end)
+        pos = len(body) if close < 0 else close + 1
+        spans.append((m.start(), pos))
+    return spans
+
+
+def _tags(body: str) -> Iterator[re.Match[str]]:
+    """Complete start tags, in order. Stops where no ">" follows (every later attempt would run
+    to the end of the body and fail: quadratic on "<a href=" repeated)."""
+    pos = 0
+    while (start := _TAG_START_RE.search(body, pos)) is not None:
+        if body.find(">", start.start()) < 0:
+            return
+        tag = _TAG_RE.match(body, start.start())
+        if tag is None:
+            pos = start.start() + 1
+            continue
+        yield tag
+        pos = tag.end()
 
 
 def rewrite_html(body: str, replacement: Replacement) -> RewriteResult:
@@ -52,7 +81,7 @@ def rewrite_html(body: str, replacement: Replacement) -> RewriteResult:
     last = 0
     skipped = _skipped_spans(body)
     skip_i = 0
-    for tag in _TAG_RE.finditer(body):
+    for tag in _tags(body):
         start = tag.start()
         while skip_i < len(skipped) and skipped[skip_i][1] <= start:
             skip_i += 1

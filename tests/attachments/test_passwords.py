@@ -38,10 +38,3 @@ def test_html_bodies_are_stripped() -> None:
     text = html_to_text("<style>p{}</style><p>Password: <b>Zq-99</b></p>")
     assert "Zq-99" in candidate_passwords(text)
 
-
-def test_html_text_drops_scripts_in_one_pass_even_unterminated() -> None:
-    from tap_core.attachments.passwords import html_to_text
-
-    text = html_to_text("<p>Password: Xy7-12</p><script>var p = 'decoy1';</script><STYLE>p{}</style>"
-                        "<head><title>t</title></head>" + "<script>" * 200_000)
-    assert "Xy7-12" in text and "decoy1" not in text and "p{}" not in text
