@@ -63,3 +63,30 @@ def test_html_to_text_drops_blocks_in_one_pass_even_unterminated() -> None:
     assert "Xy7-12" in text and "a & b" in text
     assert "decoy1" not in text and "p{}" not in text
     assert html_to_text("<" * 200_000 + "x").endswith("x")
+
+
+# Hostile repetitions: each would take minutes if a scan restarted from every fragment; the
+# assertions are about what is found, the size is what makes a quadratic scan hang.
+def test_rewriter_handles_unclosed_tags_and_scripts_at_scale() -> None:
+    from tap_core.urls.rewrite import rewrite_html
+
+    real = '<a href="https://x.example/">x</a>'
+    for junk in ("<a href=" * 50_000, "<script>" * 50_000, '<a href="x' * 50_000, "<" * 200_000):
+        result = rewrite_html(real + junk, lambda url: "https://r.example/1" if url.startswith("https://x") else None)
+        assert result.changes == [("https://x.example/", "https://r.example/1")], junk[:10]
+
+
+def test_text_extraction_after_a_long_dotted_run() -> None:
+    from tap_core.urls.extract import extract_text
+
+    urls = [f.url for f in extract_text("a.b" * 50_000 + " see http://evil.example/x and www." * 3, "t")]
+    assert "http://evil.example/x" in urls
+    hidden = [f.url for f in extract_text("x." * 400 + "name.first@http://hidden.example/p", "t")]
+    assert "http://hidden.example/p" in hidden
+
+
+def test_banner_goes_after_the_first_complete_body_tag() -> None:
+    from tap_core.impersonation.banner import has_banner_html
+
+    assert not has_banner_html("<body" * 100_000)
+    assert not has_banner_html('<html><body class="a>b">' + "<body" * 100_000)
