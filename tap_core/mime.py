@@ -13,6 +13,7 @@ import email.policy
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from email.header import decode_header, make_header
 from email.headerregistry import Address as _HeaderAddress
 from email.message import EmailMessage
 from email.message import Message as _StdMessage
@@ -29,6 +30,10 @@ class MimeLimits:
     max_parts: int = 1000
     max_depth: int = 8
     max_attachment_bytes: int = 40 * 1024 * 1024
+    #: Longer headers skip the standard library's structured parser, whose time grows with the
+    #: square of the length (a 100 kB From of quotes took minutes): they are decoded leniently
+    #: (encoded words, then the tolerant address parser) and the defect is recorded.
+    max_header_chars: int = 16_384
 
 
 DEFAULT_LIMITS = MimeLimits()
@@ -87,16 +92,39 @@ def clean_text(value: str) -> str:
             "utf-8", "replace").decode("utf-8")
 
 
-def _safe_header(msg: _StdMessage, name: str) -> str:
+def _raw_header(msg: _StdMessage, name: str) -> str | None:
+    lowered = name.lower()
+    for key, raw in msg.raw_items():
+        if key.lower() == lowered:
+            return str(raw)
+    return None
+
+
+def _lenient(raw: str) -> str:
+    """A header value decoded without the structured parser: encoded words only."""
+    try:
+        return str(make_header(decode_header(raw)))
+    except Exception:  # broken encoded words: the raw text is what a client would show
+        return raw
+
+
+def _safe_header(msg: _StdMessage, name: str, max_chars: int = DEFAULT_LIMITS.max_header_chars) -> str:
+    raw = _raw_header(msg, name)
+    if raw is not None and len(raw) > max_chars:
+        return clean_text(_lenient(raw))
     try:
         value = msg.get(name)
     except Exception:  # malformed header: the registry's parser raised
-        raw = msg.get_all(name, failobj=[]) if hasattr(msg, "get_all") else []
-        return clean_text(str(raw[0])) if raw else ""
+        return clean_text(raw) if raw is not None else ""
     return "" if value is None else clean_text(str(value))
 
 
-def _addresses(msg: _StdMessage, name: str, defects: list[str]) -> list[Address]:
+def _addresses(msg: _StdMessage, name: str, defects: list[str],
+               max_chars: int = DEFAULT_LIMITS.max_header_chars) -> list[Address]:
+    raw = _raw_header(msg, name)
+    if raw is not None and len(raw) > max_chars:
+        return [Address(name=clean_text(display).strip(), address=clean_text(addr.lower()))
+                for display, addr in getaddresses([_lenient(raw)]) if display or addr]
     try:
         header = msg.get(name)
     except Exception:
@@ -234,31 +262,38 @@ class _Walker:
         defects: list[str] = []
         headers: list[tuple[str, str]] = []
         # Keep the order of appearance: iterate the raw items, decode each tolerantly.
+        limit = self.limits.max_header_chars
+        from_count = 0
         for key, raw in msg.raw_items():
-            try:
-                value = str(msg.policy.header_fetch_parse(key, raw))
-            except Exception:
-                value = str(raw)
-                defects.append(f"malformed {key} header")
+            from_count += key.lower() == "from"
+            if len(raw) > limit:
+                value = _lenient(str(raw))
+                defects.append(f"{key} header over {limit} characters: read leniently")
+            else:
+                try:
+                    value = str(msg.policy.header_fetch_parse(key, raw))
+                except Exception:
+                    value = str(raw)
+                    defects.append(f"malformed {key} header")
             headers.append((clean_text(key), clean_text(value)))
 
-        from_list = _sender_mailbox(_addresses(msg, "From", defects), defects)
-        if len(msg.get_all("From") or ()) > 1:
+        from_list = _sender_mailbox(_addresses(msg, "From", defects, limit), defects)
+        if from_count > 1:
             defects.append("From header appears more than once")
-        sender_list = _addresses(msg, "Sender", defects)
+        sender_list = _addresses(msg, "Sender", defects, limit)
         out = Message(
             source=source,
-            subject=_safe_header(msg, "Subject"),
-            internet_message_id=_safe_header(msg, "Message-ID").strip(),
+            subject=_safe_header(msg, "Subject", limit),
+            internet_message_id=_safe_header(msg, "Message-ID", limit).strip(),
             from_address=from_list[0] if from_list else None,
             sender=sender_list[0] if sender_list else (from_list[0] if from_list else None),
-            reply_to=_addresses(msg, "Reply-To", defects),
-            to=_addresses(msg, "To", defects),
-            cc=_addresses(msg, "Cc", defects),
-            bcc=_addresses(msg, "Bcc", defects),
-            return_path=_safe_header(msg, "Return-Path").strip().strip("<>").lower(),
+            reply_to=_addresses(msg, "Reply-To", defects, limit),
+            to=_addresses(msg, "To", defects, limit),
+            cc=_addresses(msg, "Cc", defects, limit),
+            bcc=_addresses(msg, "Bcc", defects, limit),
+            return_path=_safe_header(msg, "Return-Path", limit).strip().strip("<>").lower(),
             headers=headers,
-            sent_at=_date(_safe_header(msg, "Date")),
+            sent_at=_date(_safe_header(msg, "Date", limit)),
             defects=defects,
         )
         for defect in getattr(msg, "defects", []):
@@ -319,7 +354,7 @@ class _Walker:
                 name=filename or f"part-{where}",
                 content_type=ctype,
                 data=data[: self.limits.max_attachment_bytes],
-                content_id=_safe_header(part, "Content-ID").strip().strip("<>"),
+                content_id=_safe_header(part, "Content-ID", self.limits.max_header_chars).strip().strip("<>"),
                 is_inline=disposition == "inline",
                 declared_size=len(data),
                 truncated=truncated,

@@ -125,3 +125,20 @@ def test_undecodable_header_bytes_become_replacement_characters() -> None:
     for text in (m.subject, m.from_address.name if m.from_address else "", m.from_address.address if m.from_address else ""):
         text.encode("utf-8")  # no lone surrogates left
     assert all(v.encode("utf-8") for _, v in m.headers)
+
+
+def test_headers_over_the_limit_are_read_leniently_not_with_the_quadratic_parser() -> None:
+    from tap_core.message import Address
+    from tap_core.mime import MimeLimits
+
+    many = ", ".join(f'"=?UTF-8?B?w6k=?= {i}" <u{i}@d.example>' for i in range(20_000))
+    raw = (f'From: "{chr(34) * 100_000}" <a@b.example>\nTo: {many}\n'
+           "Subject: =?UTF-8?B?w6k=?= " + "x" * 40_000 + "\n\nbody\n").encode()
+    m = parse_eml(raw)
+    assert m.to[0] == Address(name="é 0", address="u0@d.example") and len(m.to) == 20_000
+    assert m.subject.startswith("é x")
+    assert any(d.startswith("To header over 16384 characters") for d in m.defects)
+    # Under the limit the structured parser reads the same header as before.
+    small = parse_eml(b'To: "=?UTF-8?B?w6k=?= 1" <u1@d.example>\nSubject: s\n\nb\n', limits=MimeLimits())
+    assert small.to == [Address(name="é 1", address="u1@d.example")]
+    assert not any("leniently" in d for d in small.defects)
