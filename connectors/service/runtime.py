@@ -48,6 +48,8 @@ class Runtime:
     _intel_keys: set[str] = field(default_factory=set)
     _pipelines: dict[str, tuple[int, Pipeline]] = field(default_factory=dict)
     _policies: dict[str, tuple[float, Policy, int]] = field(default_factory=dict)
+    #: Bumped by forget_policy: a load that began before it must not cache what it read.
+    _policy_generation: dict[str, int] = field(default_factory=dict)
     _remediators: dict[str, Remediator] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -109,13 +111,20 @@ class Runtime:
         cached = self._policies.get(tenant_id)
         if cached is not None and now - cached[0] < POLICY_TTL_SECONDS:
             return cached[1], cached[2]
+        generation = self._policy_generation.get(tenant_id, 0)
         policy, version = self._load_policy(tenant_id)
-        self._policies[tenant_id] = (now, policy, version)
+        with self._lock:
+            # A load that overlapped an admin change may have read the old document: use it for
+            # this message, but do not keep it for the next 30 seconds.
+            if self._policy_generation.get(tenant_id, 0) == generation:
+                self._policies[tenant_id] = (now, policy, version)
         return policy, version
 
     def forget_policy(self, tenant_id: str) -> None:
         """Read the tenant's policy from storage again on next use (after an admin change)."""
-        self._policies.pop(tenant_id, None)
+        with self._lock:
+            self._policy_generation[tenant_id] = self._policy_generation.get(tenant_id, 0) + 1
+            self._policies.pop(tenant_id, None)
 
     def _load_policy(self, tenant_id: str) -> tuple[Policy, int]:
         doc = self.stores.policies.get_policy(tenant_id)
