@@ -80,20 +80,21 @@ class AdminApi:
             )
         except GraphApiError as exc:
             return _json({"error": f"Graph refused the move: {exc.status} {exc.code}"}, 502)
+        self._record_release(tenant_id, mailbox, message_id, actor,
+                             f"was {entry.status.value}: {entry.reason}", folder_id=state.folder_id)
+        return _json({"released": True, "folder_id": state.folder_id})
+
+    def _record_release(self, tenant_id: str, mailbox: str, message_id: str, actor: str, reason: str,
+                        *, folder_id: str | None = None, details: dict[str, Any] | None = None) -> None:
+        """The quarantine entry marked released, and the audit record saying who and why."""
         self.stores.quarantine.update_status(
-            tenant_id, mailbox, message_id, QuarantineStatus.RELEASED, by=actor, folder_id=state.folder_id
+            tenant_id, mailbox, message_id, QuarantineStatus.RELEASED, by=actor, folder_id=folder_id
         )
         self.stores.audit.append(
             tenant_id,
-            AuditRecord(
-                actor=actor,
-                action="released",
-                target=f"{mailbox}/{message_id}",
-                reason=f"was {entry.status.value}: {entry.reason}"[:500],
-                at=datetime.now(UTC),
-            ),
+            AuditRecord(actor=actor, action="released", target=f"{mailbox}/{message_id}",
+                        reason=reason[:500], at=datetime.now(UTC), details=details or {}),
         )
-        return _json({"released": True, "folder_id": state.folder_id})
 
     async def _release_originals(
         self, tenant_id: str, mailbox: str, message_id: str, actor: str, why: str
@@ -120,20 +121,8 @@ class AdminApi:
             return _json({"error": f"the original cannot be put back through Graph: {exc}"}, 409)
         except GraphApiError as exc:
             return _json({"error": f"Graph refused the change: {exc.status} {exc.code}"}, 502)
-        self.stores.quarantine.update_status(
-            tenant_id, mailbox, message_id, QuarantineStatus.RELEASED, by=actor
-        )
-        self.stores.audit.append(
-            tenant_id,
-            AuditRecord(
-                actor=actor,
-                action="released",
-                target=f"{mailbox}/{message_id}",
-                reason=f"originals restored: {why}"[:500],
-                at=datetime.now(UTC),
-                details={"graph_requests": requests},
-            ),
-        )
+        self._record_release(tenant_id, mailbox, message_id, actor, f"originals restored: {why}",
+                             details={"graph_requests": requests})
         return _json({"released": True, "restored": [str(i["name"]) for i in items]})
 
     def get_policy(self, tenant_id: str) -> HttpResult:
