@@ -22,7 +22,7 @@ from tap_core.impersonation.freemail import is_freemail
 from tap_core.message import Message
 from tap_core.resources import data_lines, data_text
 from tap_core.rules import Rule, load_rules
-from tap_core.urls.heuristics import brand_mentions, brand_owning, brands_named
+from tap_core.urls.heuristics import brand_mentions, brand_owning, brands_named, is_click_tracker
 from tap_core.urls.model import FoundUrl
 from tap_core.urls.platforms import free_platform, platform_of
 
@@ -193,11 +193,6 @@ def _opaque_root_token(url: str) -> str | None:
 
 
 @cache
-def _click_tracker_sites() -> frozenset[str]:
-    return frozenset(data_lines("urls", "click_trackers.txt"))
-
-
-@cache
 def _image_hosts() -> frozenset[str]:
     return frozenset(data_lines("urls", "image_hosts.txt"))
 
@@ -294,7 +289,7 @@ def message_findings(message: Message, found: list[FoundUrl],
                 # Mail from a brand's own domain whose button leaves the brand (and is not its
                 # mailing service's tracker) is what a spoofed From looks like.
                 spoofed = bool(sender_brand) and brand_owning(site) != sender_brand and (
-                    site not in _click_tracker_sites())
+                    not is_click_tracker(site))
                 out.append(rules["call_to_action_offsite"].finding(
                     f"{f.link_text[:60]} -> {site}", "brand_sender" if spoofed else "",
                     text=f.link_text[:60], host=site))
@@ -349,7 +344,7 @@ def message_findings(message: Message, found: list[FoundUrl],
             continue
         token = _opaque_root_token(f.url)
         site = _site(_host(f.url)) if token else ""
-        if token and site and site != sender_site and site not in _click_tracker_sites():
+        if token and site and site != sender_site and not is_click_tracker(site):
             out.append(rules["opaque_link_offsite"].finding(
                 f"{site}/{token[:24]}", host=site, token=token[:24]))
             break

@@ -804,7 +804,7 @@ def link_text_mismatch(link_text: str | None, href: str) -> Finding | None:
                 return None
     rule = rules()["link_text_mismatch"]
     icann = registered_domain(actual, private=False)
-    if icann in _lists().click_trackers or ctx.site in _lists().click_trackers:
+    if is_click_tracker(icann) or is_click_tracker(ctx.site):
         variant = "tracker"
     elif _TEXT_URL.fullmatch(link_text.strip().strip("<>\"'()[]").rstrip(".,;:!?")) or _owner(shown):
         # The text promises a full address, or a brand's own site: what a lure shows.
@@ -868,6 +868,11 @@ def assess_url(
 # --- brands, for message-level rules -------------------------------------------------------------
 
 _TEXT_CHUNK_RE = re.compile(r"[^\s\"'()\[\]<>:;,!?|/]+")
+
+
+def is_click_tracker(site: str) -> bool:
+    """True for a mailing service's click-tracking site (``click_trackers.txt``)."""
+    return site in _lists().click_trackers
 
 
 def brand_owning(host: str) -> str | None:
