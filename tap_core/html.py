@@ -106,21 +106,33 @@ _STRIP_TAG = re.compile(r"<[^<>]+>")
 _LINE_BREAKS = re.compile(r"<br\s*/?>|</p\s*>|</div\s*>|</tr\s*>", re.I)
 
 
-def drop_blocks(markup: str) -> str:
-    """``markup`` without its script, style and head blocks, in one pass: a block without its
-    end tag runs to the end, as in a browser (a lazy ``.*?`` regex would rescan the rest of the
-    text from every unterminated "<script", quadratic on hostile input)."""
+def block_spans(markup: str, start: re.Pattern[str]) -> list[tuple[int, int]]:
+    """Spans of the elements whose start tag ``start`` matches (group 1: the name), each up to
+    and with its end tag, in one pass: one without its end tag runs to the end, as in a browser
+    (a lazy ``<script.*?</script>`` regex would rescan the rest of the text from every
+    unterminated "<script", quadratic on hostile input)."""
+    spans: list[tuple[int, int]] = []
     lower = markup.lower()
-    parts: list[str] = []
     pos = 0
-    while (m := _BLOCK_START.search(markup, pos)) is not None:
-        parts.append(markup[pos : m.start()])
-        parts.append(" ")
+    while (m := start.search(markup, pos)) is not None:
         end = lower.find(f"</{m.group(1).lower()}", m.end())
         if end < 0:
-            return "".join(parts)
+            spans.append((m.start(), len(markup)))
+            break
         close = markup.find(">", end)
         pos = len(markup) if close < 0 else close + 1
+        spans.append((m.start(), pos))
+    return spans
+
+
+def drop_blocks(markup: str) -> str:
+    """``markup`` without its script, style and head blocks (see :func:`block_spans`)."""
+    parts: list[str] = []
+    pos = 0
+    for begin, end in block_spans(markup, _BLOCK_START):
+        parts.append(markup[pos:begin])
+        parts.append(" ")
+        pos = end
     parts.append(markup[pos:])
     return "".join(parts)
 

@@ -14,6 +14,8 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from tap_core.html import block_spans
+
 #: Elements whose ``href`` is a link a person clicks. VML shapes are the "bulletproof buttons"
 #: of marketing mail that Outlook desktop renders (often inside conditional comments).
 _LINK_TAGS = frozenset({"a", "area", "v:roundrect", "v:rect", "v:shape", "v:oval"})
@@ -43,20 +45,7 @@ class RewriteResult:
 
 
 def _skipped_spans(body: str) -> list[tuple[int, int]]:
-    """Spans of raw-text elements, in one pass (a lazy ``.*?`` regex would rescan the rest of
-    the body from every unterminated "<script"); one without its end tag runs to the end."""
-    spans: list[tuple[int, int]] = []
-    lower = body.lower()
-    pos = 0
-    while (m := _RAW_TEXT_START_RE.search(body, pos)) is not None:
-        end = lower.find(f"</{m.group(1).lower()}", m.end())
-        if end < 0:
-            spans.append((m.start(), len(body)))
-            break
-        close = body.find(">", end)
-        pos = len(body) if close < 0 else close + 1
-        spans.append((m.start(), pos))
-    return spans
+    return block_spans(body, _RAW_TEXT_START_RE)
 
 
 def _tags(body: str) -> Iterator[re.Match[str]]:
