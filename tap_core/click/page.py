@@ -1,7 +1,7 @@
 """Time-of-click page analysis: what a fetched HTML page does, as named findings with evidence.
 
 Pure: takes the page's bytes and its URL, returns findings. Rules and their scores are data
-(``tap_core/data/click/page_rules.toml``, ``kit_markers.txt``, ``exfil_endpoints.txt``,
+(``tap_core/data/click/page_rules.toml``, ``kit_names.txt``, ``kit_markers.txt``, ``exfil_endpoints.txt``,
 ``page_words.toml``, ``scam_phrases.txt``); lure language also comes from the shared lists the
 message rules use (``urls/lure_phrases.txt`` and the impersonation threat dictionaries).
 """
@@ -40,8 +40,24 @@ def page_rules() -> dict[str, Rule]:
 
 
 @cache
-def kit_markers() -> tuple[str, ...]:
-    return data_lines("click", "kit_markers.txt")
+def kit_markers() -> re.Pattern[str]:
+    return _whole_tokens(data_lines("click", "kit_markers.txt"))
+
+
+@cache
+def kit_names() -> re.Pattern[str]:
+    return _whole_tokens(data_lines("click", "kit_names.txt"))
+
+
+def _whole_tokens(entries: Iterable[str]) -> re.Pattern[str]:
+    """Entries as whole tokens of lower-cased source: "log.txt" is not in "build-log.txt" nor
+    "scama" in "scamadviser"; an entry's own punctuation ("$_session['") needs no boundary."""
+    alternatives = []
+    for entry in sorted(set(entries), key=len, reverse=True):
+        head = r"(?<![\w-])" if entry[0].isalnum() else ""
+        tail = r"(?![a-z0-9])" if entry[-1].isalnum() else ""
+        alternatives.append(head + re.escape(entry) + tail)
+    return re.compile("|".join(alternatives))
 
 
 @cache
@@ -443,6 +459,8 @@ def _form_asks(form: LexborNode, labels: dict[str, str]) -> list[str]:
             continue
         desc = _describe(field, labels)
         found = [name for name, pattern in words.sensitive.items() if pattern.search(desc)]
+        if "new_second_factor" in found:  # a new phone or device is sensitive for MFA only
+            found.remove("mfa" if "mfa" in found else "new_second_factor")
         if not found and kind == "password":
             found = ["password"]
         kinds.update(dict.fromkeys(found))
@@ -467,8 +485,9 @@ def _sensitive_form_findings(page: _Page, rules: dict[str, Rule]) -> list[Findin
         return []
     kinds, target = best
     what = ", ".join(k.replace("_", " ") for k in kinds)
-    variant = "combined" if len(kinds) >= 2 else "single"
-    return [rules["page_form_sensitive_data"].finding(f"{what} -> {target}", variant, what=what)]
+    rule = rules["page_form_sensitive_data"]
+    variant = "combined" if len(kinds) >= 2 else kinds[0] if kinds[0] in rule.scores else "single"
+    return [rule.finding(f"{what} -> {target}", variant, what=what)]
 
 
 def _consent_findings(page: _Page, rules: dict[str, Rule]) -> list[Finding]:
@@ -562,18 +581,25 @@ def _attachment_findings(page: _Page, rules: dict[str, Rule]) -> list[Finding]:
     sender = _HEADER_ADDRESS.search(page.text)
     if sender is not None:
         evidence = f"{files[0]} from {sender.group(0)}"
-        return [rules["page_fake_attachment"].finding(evidence, "in_message", file=files[0])]
+        # A mail archive shows messages among its navigation; a lure page is the message alone.
+        variant = "message_only" if len(_links(page)) <= _FEW_LINKS else "in_message"
+        return [rules["page_fake_attachment"].finding(evidence, variant, file=files[0])]
     return [rules["page_fake_attachment"].finding(files[0], "plain", file=files[0])]
+
+
+def _links(page: _Page) -> list[str]:
+    """The page's links to other pages (not its own anchors, scripts, mail or phone links)."""
+    return [
+        _attr(a, "href")
+        for a in page.tree.css("a[href]")
+        if not _attr(a, "href").lower().startswith(("#", "javascript:", "mailto:", "tel:"))
+    ]
 
 
 def _has_action(page: _Page) -> str | None:
     """How a short page lets its visitor act: a form sent to a server, or one of its few links.
     Pages with navigation (shops, banks, newsletters) are not a single next step."""
-    links = [
-        _attr(a, "href")
-        for a in page.tree.css("a[href]")
-        if not _attr(a, "href").lower().startswith(("#", "javascript:", "mailto:", "tel:"))
-    ]
+    links = _links(page)
     if len(links) > _FEW_LINKS:
         return None
     for form in page.tree.css("form"):
@@ -585,11 +611,33 @@ def _has_action(page: _Page) -> str | None:
     return None
 
 
+def _page_code(page: _Page) -> str:
+    """What the page's author wrote for machines, not readers: HTML comments, scripts and
+    attribute values (paths, ids, classes), lower-cased."""
+    parts = [page.scripts]
+    root = page.tree.root
+    document = root.parent if root is not None and root.parent is not None else root
+    if document is None:
+        return page.scripts.lower()
+    for node in document.traverse(include_text=False):  # the document: comments around <html> too
+        if node.tag == "-comment":
+            parts.append(node.html or "")
+        else:
+            parts.extend(v for v in node.attributes.values() if v)
+    return "\n".join(parts).lower()
+
+
 def _marker_findings(page: _Page, rules: dict[str, Rule]) -> list[Finding]:
-    hits = [m for m in kit_markers() if m in page.lower]
+    """Kit names in the page's code (left there by the kit) and kit traces anywhere; a kit name
+    only in the visible text (an article about the kit) is a trace."""
+    names = list(dict.fromkeys(kit_names().findall(page.lower)))
+    named = list(dict.fromkeys(kit_names().findall(_page_code(page)))) if names else []
+    traces = [m for m in dict.fromkeys([*names, *kit_markers().findall(page.lower)]) if m not in named]
+    hits = [*named, *traces]
     if not hits:
         return []
-    finding = rules["page_kit_marker"].finding(", ".join(hits[:5]), marker=hits[0])
+    variant = "in_code" if named else "trace"
+    finding = rules["page_kit_marker"].finding(", ".join(hits[:5]), variant, marker=hits[0])
     if len(hits) > 1:  # several markers: stronger, but bounded
         finding = finding.model_copy(update={"score": min(finding.score * 1.5, 7.0)})
     return [finding]

@@ -136,10 +136,64 @@ def test_page_dressed_as_a_mail_with_an_attachment() -> None:
         "<div class='att'>Attachment: INV_2291.pdf (84 KB)</div>"
     )
     found, score = _run(html)
-    assert found["page_fake_attachment"].score == 3.5
+    assert found["page_fake_attachment"].score == 5.0  # the page is the message and nothing else
     assert "INV_2291.pdf" in found["page_fake_attachment"].evidence
     assert "page_lure_text" in found
     assert score >= SUSPICIOUS
+
+
+def test_mail_archive_page_is_weaker_than_a_page_that_is_only_the_mail() -> None:
+    message = (
+        "<pre>From: Dev Lead &lt;lead@lists.example.org&gt;\nSubject: build logs</pre>"
+        "<p>Logs attached.</p><p>Attachment: build-log.txt</p>"
+    )
+    alone, alone_score = _run(message)
+    archive, archive_score = _run(message + _nav(6))
+    assert alone["page_fake_attachment"].score == 5.0
+    assert alone_score >= SUSPICIOUS
+    assert archive["page_fake_attachment"].score == 3.5
+    assert archive_score < SUSPICIOUS
+
+
+def test_kit_name_in_the_code_is_stronger_than_in_an_article() -> None:
+    kit = "<html><!-- 16shop v3 panel --><body><h1>Welcome</h1><p>Continue below.</p></body></html>"
+    path = "<body><img src='/16SHOP/assets/logo.png'><p>Loading...</p></body>"
+    before = "<!-- scampage by x --><!doctype html><html><body><p>Loading...</p></body></html>"
+    article = (
+        "<title>Inside a phishing kit</title><p>Researchers described the 16shop kit and its "
+        "panel.</p>" + _nav(8)
+    )
+    for page in (kit, path, before):
+        found, score = _run(page)
+        assert found["page_kit_marker"].score == 5.0
+        assert score >= SUSPICIOUS
+    found, score = _run(article)
+    assert found["page_kit_marker"].score == 4.0
+    assert score < SUSPICIOUS
+    # Code idioms kits share with some ordinary sites stay a trace wherever they are.
+    assert (
+        _run("<form action='send.php' method='post'><input name='q'></form>")[0]["page_kit_marker"].score
+        == 4.0
+    )
+
+
+def test_a_form_that_moves_the_second_factor_to_a_new_phone() -> None:
+    html = (
+        "<h1>Helpdesk reset</h1><form action='reset.php' method='post'>"
+        "<label>Employee name</label><input name='employee'>"
+        "<label>New phone number for MFA</label><input name='phone2'>"
+        "<button>Process reset</button></form>"
+    )
+    found, score = _run(html)
+    assert found["page_form_sensitive_data"].evidence.startswith("new second factor")
+    assert found["page_form_sensitive_data"].score == 3.5
+    assert score >= SUSPICIOUS  # with almost nothing else on the page
+    # A new phone number on a profile form is ordinary contact data.
+    profile = (
+        "<form action='/profile' method='post'><label>New phone number</label><input name='p'>"
+        "<button>Save</button></form>"
+    )
+    assert "page_form_sensitive_data" not in _run(profile)[0]
 
 
 def test_bank_sign_in_whose_name_the_address_does_not_carry() -> None:
