@@ -27,6 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from connectors.logs import quiet_third_party_loggers
 from tap_core.attachments.engine import AttachmentEngine
 from tap_core.attachments.model import FileResult
 from tap_core.attachments.protect import iter_attachments
@@ -146,6 +147,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--show", type=int, default=10, help="flagged files listed per set")
     args = parser.parse_args()
+    quiet_third_party_loggers()  # as the CLI: malformed PDFs are findings, not warnings
     logging.disable(logging.WARNING)  # parsers log every oddity of hostile files
     corpus: Path = args.corpus
     engine = AttachmentEngine(cache_size=0)  # measure analysis, not the cache

@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from connectors.attachment_engine import build_attachment_engine
 from connectors.cli import _iter_mail_files
+from connectors.logs import quiet_third_party_loggers
 from connectors.settings import Settings
 from tap_core.mime import parse_eml, split_mbox
 from tap_core.pipeline import Pipeline
@@ -54,6 +55,7 @@ def main() -> int:
     parser.add_argument("--corpus", default="../shared/corpus")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    quiet_third_party_loggers()  # as the CLI: malformed PDFs are findings, not warnings
     corpus = Path(args.corpus)
     codec = LinkCodec("https://tap.example/api/r", LinkKeyring({"eval": os.urandom(32)}, "eval"))
     url_only = Pipeline(parse_policy("impersonation: {enabled: false}"), codec=codec)
