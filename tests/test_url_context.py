@@ -128,6 +128,11 @@ def test_images_on_public_image_hosts() -> None:
     # A link to an image page is not an image the message loads.
     r = scan(mail("a <a@b.example>", "hi", '<a href="https://imgur.com/gallery/x">look</a>'))
     assert "images_on_public_host" not in names(r)
+    # A CSS background is an image the message loads too (a way round image-tag checks).
+    r = scan(mail("a <a@b.example>", "hi",
+                  '<a href="https://x.example/"><div style="background-image:url(https://imgur.com/t.png)">'
+                  "&nbsp;</div></a>"))
+    assert "images_on_public_host" in names(r)
 
 
 def test_sender_on_shared_platform_and_freemail_organisation() -> None:

@@ -173,7 +173,7 @@ def _unrelated_org_name(name: str, sender_site: str, link_sites: set[str]) -> st
 # Filler before a tracking token ("Versand ...NM623", ".....RW156"), a long run of dots, or a
 # long gap; folded header lines leave 4-5 spaces, a casual "wait... what" three dots.
 _PADDING_RE = re.compile(r"\s[.…_]{3,}[A-Z0-9]{2,}|[.…_]{6,}|\S\s{8,}\S")
-_IMAGE_CONTEXTS = frozenset({"img_src", "img_in_link"})
+_IMAGE_CONTEXTS = frozenset({"img_src", "img_in_link", "css_url"})  # CSS backgrounds are images too
 
 
 #: A first path segment that is one opaque token ("/P9fKuTJuTChpPFqlROo3/..."): mixed case and
