@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
 from typing import Any
 
 from tap_core.message import Address, Attachment, Message
 from tap_core.mime import clean_text, from_header_defects, parse_eml
+from tap_core.timestamps import parse_iso_datetime
 
 #: The ``$select`` the pipelines need; the connector asks Graph for exactly these.
 GRAPH_MESSAGE_SELECT = (
@@ -55,15 +55,6 @@ def _addresses(value: Any) -> list[Address]:
     return [a for a in (_address(v) for v in value) if a is not None]
 
 
-def _datetime(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def message_from_graph(
     data: dict[str, Any], source: str = "", *, depth: int = 0, max_depth: int = 8
 ) -> Message:
@@ -104,8 +95,8 @@ def message_from_graph(
         headers=headers,
         html_body=content if content_type == "html" else None,
         text_body=content if content_type != "html" else None,
-        sent_at=_datetime(data.get("sentDateTime")),
-        received_at=_datetime(data.get("receivedDateTime")),
+        sent_at=parse_iso_datetime(data.get("sentDateTime")),
+        received_at=parse_iso_datetime(data.get("receivedDateTime")),
         defects=defects,
     )
     for att in data.get("attachments") or []:

@@ -25,6 +25,8 @@ from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from tap_core.timestamps import parse_iso_datetime
+
 #: App id of Microsoft Graph Change Tracking: the ``azp`` of rich-notification validation tokens.
 GRAPH_CHANGE_TRACKING_APP_ID = "0bf30f3b-4a52-48df-9a82-234910c4a086"
 LIFECYCLE_EVENTS = frozenset({"reauthorizationRequired", "subscriptionRemoved", "missed"})
@@ -87,15 +89,6 @@ def _resource_parts(resource: str) -> dict[str, str]:
     return {parts[i].lower(): parts[i + 1] for i in range(0, len(parts) - 1, 2)}
 
 
-def _datetime(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def parse_notifications(body: bytes | str | Mapping[str, Any]) -> NotificationBatch:
     """Parse ``{"value": [...], "validationTokens": [...]}``; raise NotificationError if malformed."""
     data: Any = body
@@ -113,7 +106,7 @@ def parse_notifications(body: bytes | str | Mapping[str, Any]) -> NotificationBa
         subscription_id = str(item["subscriptionId"])
         tenant_id = str(item.get("tenantId") or "").lower()
         client_state = str(item.get("clientState") or "")
-        expiration = _datetime(item.get("subscriptionExpirationDateTime"))
+        expiration = parse_iso_datetime(item.get("subscriptionExpirationDateTime"))
         event = item.get("lifecycleEvent")
         if event:
             result.append(

@@ -15,6 +15,7 @@ from connectors.service.runtime import Runtime
 from connectors.service.tenancy import OnboardingRefused, TenantService
 from connectors.storage.interfaces import AuditRecord, PolicyConflict, QuarantineStatus
 from tap_core.policy import PolicyError, parse_policy
+from tap_core.timestamps import parse_iso_datetime
 
 log = logging.getLogger("tap365.admin")
 
@@ -34,15 +35,8 @@ def _default(value: Any) -> Any:
 
 
 def _since(query: dict[str, str], default_hours: int = 24) -> datetime:
-    raw = query.get("since", "")
-    try:
-        return (
-            datetime.fromisoformat(raw.replace("Z", "+00:00"))
-            if raw
-            else (datetime.now(UTC) - timedelta(hours=default_hours))
-        )
-    except ValueError:
-        return datetime.now(UTC) - timedelta(hours=default_hours)
+    since = parse_iso_datetime(query.get("since", ""))
+    return since if since is not None else datetime.now(UTC) - timedelta(hours=default_hours)
 
 
 def _limit(query: dict[str, str]) -> int:

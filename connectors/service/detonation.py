@@ -34,6 +34,7 @@ from tap_core.attachments.sandbox.orchestration import (
 from tap_core.attachments.sandbox.provider import SandboxError, UnsupportedFile
 from tap_core.attachments.sandbox.rules import behaviour_findings, sandbox_verdict
 from tap_core.findings import Verdict
+from tap_core.timestamps import parse_iso_datetime
 
 log = logging.getLogger("tap365.detonation")
 WARNING_CATEGORY = "TAP365: Attachment not fully analysed"
@@ -71,7 +72,7 @@ async def run_detonation(runtime: Runtime, item: dict[str, Any]) -> str:
         return "not held any more"  # released or quarantined meanwhile: nothing to decide
     policy = runtime.policy(tenant_id)[0].attachments
     fetched = await runtime.graph.fetch_message(tenant_id, mailbox, message_id)
-    started = datetime.fromisoformat(str(item.get("started") or datetime.now(UTC).isoformat()))
+    started = parse_iso_datetime(item.get("started")) or datetime.now(UTC)
     remote: dict[str, str] = dict(item.get("remote") or {})  # sha256 -> CAPE submission id
     expired = (datetime.now(UTC) - started).total_seconds() > policy.sandbox_timeout_seconds
     sandbox = LocalSandbox.from_environment(settings=runtime.settings)

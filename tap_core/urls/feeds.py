@@ -26,6 +26,8 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tap_core.timestamps import parse_iso_datetime
+
 
 class IndicatorKind(StrEnum):
     URL = "url"  # one URL (exact match)
@@ -513,16 +515,6 @@ _STIX_CATEGORY_WORDS = (
 )
 
 
-def _stix_time(raw: Any) -> datetime | None:
-    if not isinstance(raw, str) or not raw:
-        return None
-    try:
-        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def _stix_category(obj: dict[str, Any]) -> str | None:
     words: list[str] = []
     for key in ("indicator_types", "labels"):
@@ -562,7 +554,7 @@ def _parse_stix2(text: str, b: _Builder, now: datetime) -> None:
         if obj.get("pattern_type", "stix") != "stix":
             b.feed.skipped += 1
             continue
-        until = _stix_time(obj.get("valid_until"))
+        until = parse_iso_datetime(obj.get("valid_until"))
         category = _stix_category(obj)
         if obj.get("revoked") is True or (until is not None and until <= now) or category == "benign":
             b.feed.skipped += 1
@@ -574,7 +566,7 @@ def _parse_stix2(text: str, b: _Builder, now: datetime) -> None:
         if not comparisons:
             b.bad(where, "no supported comparison in pattern")
             continue
-        since = _stix_time(obj.get("valid_from")) or _stix_time(obj.get("created"))
+        since = parse_iso_datetime(obj.get("valid_from")) or parse_iso_datetime(obj.get("created"))
         label = b.label(category, since.date() if since else None)
         for obj_type, op, raw_value in comparisons:
             kind = _STIX_KINDS.get(obj_type.lower())
