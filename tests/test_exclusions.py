@@ -22,6 +22,9 @@ from tap_core.urls.exclusions import ExclusionError, UrlExclusions
         ("https://portal.contoso.com/*", "https://portal.contoso.com/x", True),
         ("CONTOSO.com", "https://contoso.COM/", True),
         ("bücher.example", "https://xn--bcher-kva.example/", True),
+        # The host as URLs are normalised (UTS #46): "ß" stays itself, it is not "ss".
+        ("straße.example", "https://straße.example/", True),
+        ("straße.example", "https://strasse.example/", False),
     ],
 )
 def test_match(entry: str, url: str, matches: bool) -> None:

@@ -113,6 +113,17 @@ def test_host_and_domain_match_subdomains() -> None:
     assert index.match("https://evil.example.com/") == []
 
 
+def test_unicode_indicators_are_read_as_urls_are_normalised() -> None:
+    # IDNA 2003 (Python's "idna" codec) would index "faß.example" as "fass.example", another
+    # domain, and the phishing host itself would never match.
+    index = _index(_hosts("faß.example"), ("urls", FeedFormat.URL_LIST, b"http://stra\xc3\x9fe.example/login\n"))
+    assert index.match("https://faß.example/x")[0].kind is IndicatorKind.HOST
+    assert index.match("https://xn--fa-hia.example/x")
+    assert index.match("https://fass.example/x") == []
+    assert index.match("http://straße.example/login")
+    assert index.match("http://strasse.example/login") == []
+
+
 def test_www_host_indicator_matches_www_urls() -> None:
     # URL keys drop "www." but host indicators must still see the real host.
     index = _index(_hosts("www.phish-host.com"))

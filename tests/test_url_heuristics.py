@@ -193,6 +193,7 @@ def test_link_text_mismatch() -> None:
     assert link_text_mismatch("https://www.paypal.com/", "https://evil.example/") is not None
     # same site, subdomains, plain words, file names, emails: not a mismatch
     assert link_text_mismatch("paypal.com", "https://www.paypal.com/signin") is None
+    assert link_text_mismatch("https://www.straße.de/", "https://www.xn--strae-oqa.de/a") is None  # ß
     assert link_text_mismatch("Click here", "https://evil.example/") is None
     assert link_text_mismatch("report.md", "https://github.com/x/y") is None
     assert link_text_mismatch("support@paypal.com", "https://evil.example/") is None

@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from tap_core.urls.normalize import host_to_ascii
+
 
 class ExclusionError(ValueError):
     """An entry that cannot be understood; the message says how to write it."""
@@ -35,10 +37,8 @@ class _Rule:
 
 
 def _to_ascii_host(host: str) -> str:
-    try:
-        return host.encode("idna").decode("ascii").lower()
-    except UnicodeError:
-        return host.lower()
+    ascii_host = host_to_ascii(host)
+    return ascii_host if ascii_host is not None else host.lower()
 
 
 def _compile(entry: str) -> _Rule:
@@ -83,6 +83,8 @@ class UrlExclusions:
         except ValueError:
             return None
         host = (parts.hostname or "").lower().rstrip(".")
+        if not host.isascii():  # callers pass normalised URLs; a raw one is read the same way
+            host = _to_ascii_host(host)
         scheme = parts.scheme.lower()
         target = parts.path or "/"
         if parts.query:

@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field
 
 from tap_core.timestamps import parse_iso_datetime
+from tap_core.urls.normalize import host_to_ascii
 
 
 class IndicatorKind(StrEnum):
@@ -191,10 +192,10 @@ def clean_host(raw: str) -> str | None:
     if host.startswith("*."):
         host = host[2:]
     if not host.isascii():
-        try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError:
+        ascii_host = host_to_ascii(host)
+        if ascii_host is None:
             return None
+        host = ascii_host
     if _HOST_RE.fullmatch(host) is None:
         return None
     return host

@@ -38,6 +38,7 @@ from tap_core.impersonation.text import skeleton as uts39_skeleton
 from tap_core.resources import data_text
 from tap_core.rules import Rule, load_rules
 from tap_core.urls.intel import IntelIndex
+from tap_core.urls.normalize import host_to_ascii
 from tap_core.urls.platforms import (
     data_list,
     data_rows,
@@ -769,10 +770,10 @@ def _text_host(link_text: str) -> str | None:
         return None
     host = host.lower().rstrip(".")
     if not host.isascii():
-        try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError:
+        ascii_host = host_to_ascii(host)
+        if ascii_host is None:
             return None
+        host = ascii_host
     if not is_ip_literal(host) and not has_known_suffix(host):
         return None
     return host

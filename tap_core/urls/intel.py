@@ -41,6 +41,7 @@ from functools import lru_cache
 from typing import Any
 
 from tap_core.urls.feeds import FeedLabel, IndicatorKind, ParsedFeed
+from tap_core.urls.normalize import host_to_ascii
 from tap_core.urls.platforms import HostScope, host_scope, platforms
 
 __all__ = [
@@ -130,10 +131,10 @@ def _split(url: str) -> tuple[str, str, str, str] | None:
             host = authority
         host = host.lower().rstrip(".")
         if not host.isascii():
-            try:
-                host = host.encode("idna").decode("ascii")
-            except UnicodeError:
+            ascii_host = host_to_ascii(host)
+            if ascii_host is None:
                 return None
+            host = ascii_host
     if not host:
         return None
     bare = host[1:-1] if host.startswith("[") else host

@@ -407,6 +407,15 @@ def _pct_decode_all(s: str) -> str:
         return "\0"
 
 
+def host_to_ascii(host: str) -> str | None:
+    """``host`` as URL normalisation writes it (UTS #46 non-transitional, punycode, IPv4 forms),
+    or None when a browser would refuse it. Every host that is compared with a normalised URL's
+    host (feed indicators, exclusions, link texts) goes through this one conversion: Python's
+    "idna" codec is IDNA 2003 and maps "straße.de" to "strasse.de", another domain."""
+    parsed = _domain_to_ascii(host)
+    return parsed[0] if parsed is not None else None
+
+
 def _parse_host(text: str) -> tuple[str, str] | None:
     """(ascii_host, display_host) or None for an invalid host."""
     if not text:
