@@ -20,13 +20,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
-import idna
 from pydantic import BaseModel, ConfigDict, Field
 from rapidfuzz.distance import DamerauLevenshtein
 
 from tap_core.domains import host_matches_domain, public_suffix
 from tap_core.impersonation.orgdomain import organisation_domain, split_org
 from tap_core.impersonation.text import fold, read_data_lines
+from tap_core.urls.normalize import label_to_unicode
 
 # Multi-letter ASCII look-alikes that no Unicode table lists (they are plain ASCII):
 # "rn" reads as "m", "vv" as "w", "cl" as "d". Applied to both sides before comparing.
@@ -107,7 +107,7 @@ class _Forms:
 
     @classmethod
     def of(cls, label: str) -> _Forms:
-        text = _to_unicode(label)
+        text = label_to_unicode(label)
         folded = fold(text)
         canonical = folded.replace("rn", "m")
         bare = canonical.replace("-", "")
@@ -125,18 +125,6 @@ class _Brand:
 @cache
 def _domain_words() -> frozenset[str]:
     return frozenset(read_data_lines("domain_words.txt"))
-
-
-def _to_unicode(label: str) -> str:
-    if not label.startswith("xn--"):
-        return label
-    try:
-        return idna.decode(label)
-    except idna.IDNAError:
-        try:
-            return label.encode("ascii").decode("idna")
-        except UnicodeError:
-            return label
 
 
 def _visual(text: str) -> str:

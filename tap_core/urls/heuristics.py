@@ -38,7 +38,7 @@ from tap_core.impersonation.text import skeleton as uts39_skeleton
 from tap_core.resources import data_text
 from tap_core.rules import Rule, load_rules
 from tap_core.urls.intel import IntelIndex
-from tap_core.urls.normalize import host_to_ascii
+from tap_core.urls.normalize import host_to_ascii, label_to_unicode
 from tap_core.urls.platforms import (
     data_list,
     data_rows,
@@ -244,15 +244,6 @@ class UrlContext:
     display_labels: list[str]  # the same, Unicode-decoded
 
 
-def _decode_label(label: str) -> str:
-    if label.startswith("xn--"):
-        try:
-            return label.encode("ascii").decode("idna")
-        except UnicodeError:
-            return label
-    return label
-
-
 def parse_context(url: str) -> UrlContext | None:
     try:
         parts = urlsplit(url.strip())
@@ -289,7 +280,7 @@ def parse_context(url: str) -> UrlContext | None:
         site=site,
         suffix=suffix,
         user_labels=[lb for lb in labels if lb],
-        display_labels=[_decode_label(lb) for lb in labels if lb],
+        display_labels=[label_to_unicode(lb) for lb in labels if lb],
     )
 
 
@@ -339,7 +330,7 @@ def _encoded_host(ctx: UrlContext) -> Finding | None:
 def _punycode_host(ctx: UrlContext) -> Finding | None:
     if "xn--" not in ctx.host:
         return None
-    display = ".".join(_decode_label(lb) for lb in ctx.host.split("."))
+    display = ".".join(label_to_unicode(lb) for lb in ctx.host.split("."))
     return rules()["punycode_host"].finding(evidence=display, display=display)
 
 

@@ -476,7 +476,7 @@ def _domain_to_ascii(text: str) -> tuple[str, str] | None:
             if not _ASCII_LABEL_RE.fullmatch(label):
                 return None
             ascii_labels.append(label)
-            display_labels.append(_label_to_unicode(label) if label.startswith("xn--") else label)
+            display_labels.append(label_to_unicode(label))
         elif label.startswith("xn--"):
             return None  # an A-label prefix on a non-ASCII label: no valid encoding
         else:
@@ -495,9 +495,12 @@ def _label_to_ascii(label: str) -> str:
     return "xn--" + label.encode("punycode").decode("ascii")
 
 
-def _label_to_unicode(label: str) -> str:
-    # Likewise plain Punycode decoding (idna.ulabel() decodes the same way and only adds
-    # checks whose failure we ignored); an undecodable A-label is shown as written.
+def label_to_unicode(label: str) -> str:
+    """An "xn--" label decoded for display (any other label as it is). Plain Punycode decoding:
+    idna.ulabel() decodes the same way and only adds checks whose failure we would ignore; an
+    undecodable A-label is shown as written."""
+    if not label.startswith("xn--"):
+        return label
     try:
         return label[4:].encode("ascii").decode("punycode")
     except Exception:
