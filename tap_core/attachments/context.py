@@ -1,28 +1,55 @@
 """What a scanner sees while it looks at one file: the budget, the passwords, where findings go.
 
 Scanners never recurse themselves: they hand extracted bytes to :meth:`ScanContext.add_child`
-and the engine scans those afterwards, within the limits kept here.
+and the engine scans those afterwards, within the limits kept here. They record findings by
+rule name; names, scores and reasons are data (``tap_core/data/attachments/scanner_rules.toml``).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+import tomllib
+from dataclasses import dataclass, field, replace
+from functools import cache
+from typing import Any
 
 from tap_core.attachments.filetype import FileKind
 from tap_core.attachments.model import ScanLimits
 from tap_core.findings import Finding, Verdict
+from tap_core.resources import data_text
+from tap_core.rules import Rule, load_rules
 
-#: Scores of limit findings: a bomb or an endless nesting is itself an evasion signal; the rest
-#: mostly mean "not everything was seen", which the policy weighs.
-LIMIT_SCORES = {
-    "limit_depth": 3.0,
-    "limit_files": 1.0,
-    "limit_total_bytes": 2.0,
-    "limit_file_size": 1.0,
-    "limit_ratio": 5.0,
-    "limit_time": 2.0,
-}
+_RULES_FILE = ("attachments", "scanner_rules.toml")
+
+
+class UnknownRule(LookupError):
+    """A scanner named a finding (or a variant) that ``scanner_rules.toml`` does not define."""
+
+
+@cache
+def scanner_rules() -> dict[str, Rule]:
+    """The findings scanners record by name, with their scores and reasons (limits included)."""
+    return load_rules(data_text(*_RULES_FILE))
+
+
+@cache
+def _reason_variants() -> dict[str, dict[str, str]]:
+    """Other wordings of a rule (``[name.reasons]``), by variant: one finding, several scanners."""
+    table = tomllib.loads(data_text(*_RULES_FILE))
+    return {name: dict(spec["reasons"]) for name, spec in table.items() if "reasons" in spec}
+
+
+def scanner_rule(name: str, variant: str = "") -> Rule:
+    """The rule ``name`` (worded for ``variant``); :class:`UnknownRule` when either is undefined."""
+    rule = scanner_rules().get(name)
+    if rule is None:
+        raise UnknownRule(f"no finding {name!r} in tap_core/data/attachments/scanner_rules.toml")
+    if not variant:
+        return rule
+    reasons = _reason_variants().get(name, {})
+    if variant not in rule.scores and variant not in reasons:
+        raise UnknownRule(f"finding {name!r} has no variant {variant!r} in scanner_rules.toml")
+    return replace(rule, reason=reasons[variant]) if variant in reasons else rule
 
 
 class ScanTimeout(Exception):
@@ -85,9 +112,30 @@ class ScanContext:
         return self.budget.limits
 
     def add(
+        self,
+        name: str,
+        evidence: str = "",
+        *,
+        variant: str = "",
+        score: float | None = None,
+        verdict: Verdict | None = None,
+        **fields: Any,
+    ) -> None:
+        """Record the finding of rule ``name`` (``scanner_rules.toml``), its reason filled from
+        ``fields``; ``variant`` picks one of the rule's scores or wordings. ``score`` replaces the
+        rule's only for scores computed at run time. An undefined name raises :class:`UnknownRule`."""
+        finding = scanner_rule(name, variant).finding(evidence, variant, **fields)
+        self._record(name, finding.score if score is None else score, finding.reason, evidence, verdict)
+
+    def add_external(
         self, name: str, score: float, reason: str, evidence: str = "", verdict: Verdict | None = None
     ) -> None:
-        """Record a finding; a name counts once per file (later evidence is appended, not re-scored)."""
+        """Record a finding named and scored by outside data (YARA rules, ``unparseable_<type>``),
+        which ``scanner_rules.toml`` cannot list; merged like :meth:`add`."""
+        self._record(name, score, reason, evidence, verdict)
+
+    def _record(self, name: str, score: float, reason: str, evidence: str, verdict: Verdict | None) -> None:
+        """A name counts once per file (later evidence is appended, not re-scored)."""
         for index, found in enumerate(self.findings):
             if found.name != name:
                 continue
@@ -120,10 +168,10 @@ class ScanContext:
         if raw and len(self.texts) < 64:
             self.texts.append((label, raw[: 4 * 1024 * 1024]))
 
-    def limit(self, name: str, reason: str, evidence: str = "") -> None:
-        """Record a limit hit (once per limit per file)."""
+    def limit(self, name: str, evidence: str = "", *, variant: str = "", **fields: Any) -> None:
+        """Record a limit hit, a ``limit_*`` rule (once per limit per file)."""
         if not self.has(name):
-            self.add(name, LIMIT_SCORES.get(name, 1.0), reason, evidence)
+            self.add(name, evidence, variant=variant, **fields)
 
     def check_time(self) -> None:
         """Raise :class:`ScanTimeout` once the wall-time budget is spent."""
@@ -146,30 +194,20 @@ class ScanContext:
         """
         limits = self.limits
         if self.depth + 1 > limits.max_depth:
-            self.limit(
-                "limit_depth", f"Nesting deeper than {limits.max_depth} levels is not extracted", member
-            )
+            self.limit("limit_depth", member, limit=limits.max_depth)
             return False
         if self.budget.files_left <= 0:
-            self.limit("limit_files", f"More than {limits.max_files} files in one attachment", member)
+            self.limit("limit_files", member, limit=limits.max_files)
             return False
         if size is not None and packed is not None and packed > 0 and size >= limits.ratio_min_bytes:
             if size / packed > limits.max_ratio:
-                self.limit(
-                    "limit_ratio",
-                    f"Expands {size // packed}x (a decompression bomb)",
-                    f"{member}: {packed} -> {size} bytes",
-                )
+                self.limit("limit_ratio", f"{member}: {packed} -> {size} bytes", ratio=size // packed)
                 return False
         if size is not None and size > limits.max_file_bytes:
-            self.limit(
-                "limit_file_size",
-                f"Member larger than {limits.max_file_bytes} bytes",
-                f"{member}: {size} bytes",
-            )
+            self.limit("limit_file_size", f"{member}: {size} bytes", limit=limits.max_file_bytes)
             return False
         if size is not None and size > self.budget.bytes_left:
-            self.limit("limit_total_bytes", f"More than {limits.max_total_bytes} bytes extracted", member)
+            self.limit("limit_total_bytes", member, limit=limits.max_total_bytes)
             return False
         return True
 
@@ -207,11 +245,14 @@ def read_capped(
         if packed and total >= limits.ratio_min_bytes and total / packed > limits.max_ratio:
             ctx.limit(
                 "limit_ratio",
-                f"Expands over {int(limits.max_ratio)}x (a decompression bomb)",
                 f"{member}: {packed} -> >{total} bytes",
+                variant="over",
+                ratio=int(limits.max_ratio),
             )
             return None
         if total > cap:
-            name = "limit_file_size" if cap >= ctx.limits.max_file_bytes else "limit_total_bytes"
-            ctx.limit(name, f"Member larger than the {cap} bytes left to extract", member)
+            if cap >= ctx.limits.max_file_bytes:
+                ctx.limit("limit_file_size", member, variant="left", cap=cap)
+            else:
+                ctx.limit("limit_total_bytes", member, variant="left", cap=cap)
             return None

@@ -28,7 +28,7 @@ from tap_core.attachments.filetype import FileKind, identify, name_findings
 from tap_core.attachments.hashsets import HashSet
 from tap_core.attachments.model import AttachmentThresholds, FileResult, ScanLimits
 from tap_core.attachments.scanners.base import Scanner
-from tap_core.findings import Finding, Verdict
+from tap_core.findings import Verdict
 
 #: Findings that depend on the declared name, recomputed on a cache hit.
 NAME_FINDINGS = frozenset(
@@ -97,15 +97,13 @@ class AttachmentEngine:
         oversize = len(data) > self.limits.max_file_bytes
         if oversize:
             ctx.limit(
-                "limit_file_size",
-                f"Larger than {self.limits.max_file_bytes} bytes: only hashed",
-                f"{len(data)} bytes",
+                "limit_file_size", f"{len(data)} bytes", variant="oversize", limit=self.limits.max_file_bytes
             )
         self._run_scanners(data, ctx, oversize)
         children: list[FileResult] = []
         for child in ctx.children:
             if budget.expired():
-                ctx.limit("limit_time", f"Analysis took over {self.limits.max_seconds:g} s", child.name)
+                ctx.limit("limit_time", child.name, seconds=self.limits.max_seconds)
                 break
             children.append(self._scan_child(child, depth + 1, budget, passwords))
         ctx.children.clear()  # drop the extracted bytes early
@@ -133,7 +131,7 @@ class AttachmentEngine:
     def _run_scanners(self, data: bytes, ctx: ScanContext, oversize: bool) -> None:
         for scanner in self.scanners:
             if ctx.budget.expired():
-                ctx.limit("limit_time", f"Analysis took over {self.limits.max_seconds:g} s", scanner.name)
+                ctx.limit("limit_time", scanner.name, seconds=self.limits.max_seconds)
                 return
             if oversize and not scanner.runs_on_oversize:
                 continue
@@ -142,22 +140,17 @@ class AttachmentEngine:
                     continue
                 scanner.scan(data, ctx)
             except ScanTimeout:
-                ctx.limit("limit_time", f"Analysis took over {self.limits.max_seconds:g} s", scanner.name)
+                ctx.limit("limit_time", scanner.name, seconds=self.limits.max_seconds)
                 return
             except Unparseable as exc:
-                ctx.add(
+                ctx.add_external(  # one name per file type: not a rule of scanner_rules.toml
                     f"unparseable_{ctx.kind.type}",
                     2.0,
                     f"Looks like {ctx.kind.type} but cannot be parsed (evasion or damage)",
                     f"{scanner.name}: {exc}"[:300],
                 )
             except Exception as exc:  # a scanner bug or a hostile file: record it, go on
-                ctx.add(
-                    "scanner_error",
-                    1.0,
-                    f"The {scanner.name} scanner failed on this file",
-                    f"{scanner.name}: {type(exc).__name__}",
-                )
+                ctx.add("scanner_error", f"{scanner.name}: {type(exc).__name__}", scanner=scanner.name)
                 last = traceback.format_exception_only(exc)[-1].strip()
                 ctx.errors.append(f"{scanner.name}: {last}"[:500])
 
@@ -224,11 +217,4 @@ def _container_findings(ctx: ScanContext, kind: FileKind, children: list[FileRes
     runnable = [c for c in children if c.family in _RUNNABLE_FAMILIES]
     if runnable:
         names = ", ".join(c.name for c in runnable[:5])
-        ctx.findings.append(
-            Finding(
-                name="container_with_executable",
-                score=4.0,
-                evidence=names[:300],
-                reason=f"A {kind.type} delivers runnable files ({len(runnable)})",
-            )
-        )
+        ctx.add("container_with_executable", names, kind=kind.type, count=len(runnable))

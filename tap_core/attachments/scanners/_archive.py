@@ -28,30 +28,18 @@ def unopened_member_findings(ctx: ScanContext, names: Iterable[str]) -> None:
             if worst is None or category[1] > worst[0]:
                 worst = (category[1], category[0])
     if worst is not None:
+        # Scored as the worst member's category in filetypes.yaml (dangerous_extensions).
         ctx.add(
-            "dangerous_member_name",
-            worst[0],
-            f"Unopened archive holds {worst[1]} files by name ({len(hits)})",
-            ", ".join(hits[:5]),
+            "dangerous_member_name", ", ".join(hits[:5]), score=worst[0], category=worst[1], count=len(hits)
         )
 
 
 def closed_archive(ctx: ScanContext, kind: str, names: list[str]) -> None:
     """An encrypted archive no candidate password opened."""
-    ctx.add(
-        "encrypted_archive",
-        5.0,
-        f"Password-protected {kind} that could not be opened (content unseen)",
-        ", ".join(names[:5]) or kind,
-    )
+    ctx.add("encrypted_archive", ", ".join(names[:5]) or kind, kind=kind)
     unopened_member_findings(ctx, names)
 
 
 def opened_with_password(ctx: ScanContext, kind: str, password: str) -> None:
     source = "a common default" if password in FALLBACK_PASSWORDS else "the message text"
-    ctx.add(
-        "decrypted_with_password",
-        1.0,
-        f"Password-protected {kind} opened with a password from {source}",
-        f"{len(password)} characters",
-    )
+    ctx.add("decrypted_with_password", f"{len(password)} characters", kind=kind, source=source)

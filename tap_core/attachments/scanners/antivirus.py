@@ -29,8 +29,8 @@ class AntivirusScanner(Scanner):
         for signature in self.provider.scan_bytes(data, timeout=max(1.0, ctx.seconds_left())):
             ctx.add(
                 "antivirus_detection",
-                20.0,
-                f"{self.provider.name} detects {signature}",
                 f"{self.provider.name}: {signature}",
                 verdict=Verdict.MALICIOUS,
+                engine=self.provider.name,
+                signature=signature,
             )

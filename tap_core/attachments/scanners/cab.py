@@ -36,9 +36,7 @@ class CabScanner(Scanner):
 
     def scan(self, data: bytes, ctx: ScanContext) -> None:
         names = cab_member_names(data)
-        ctx.add(
-            "container_not_extracted", 1.0, "Cabinet members are judged by name only", ", ".join(names[:5])
-        )
+        ctx.add("container_not_extracted", ", ".join(names[:5]), variant="cab")
         unopened_member_findings(ctx, names)
 
 
@@ -49,9 +47,4 @@ class UnopenedContainerScanner(Scanner):
     types = frozenset({"img", "vhd", "vhdx", "zstd"})
 
     def scan(self, data: bytes, ctx: ScanContext) -> None:
-        ctx.add(
-            "container_not_extracted",
-            1.0,
-            f"{ctx.kind.detail or ctx.kind.type} content is not extracted",
-            ctx.kind.type,
-        )
+        ctx.add("container_not_extracted", ctx.kind.type, kind=ctx.kind.detail or ctx.kind.type)

@@ -65,13 +65,11 @@ class CompressedScanner(Scanner):
         limits = ctx.limits
         if size >= limits.ratio_min_bytes and size / max(1, packed) > limits.max_ratio:
             ctx.limit(
-                "limit_ratio",
-                f"Expands over {int(limits.max_ratio)}x (a decompression bomb)",
-                f"{packed} -> >{size} bytes",
+                "limit_ratio", f"{packed} -> >{size} bytes", variant="over", ratio=int(limits.max_ratio)
             )
             return False
         if size > cap:
-            ctx.limit("limit_file_size", f"Decompressed content over {cap} bytes", f">{size} bytes")
+            ctx.limit("limit_file_size", f">{size} bytes", variant="decompressed", cap=cap)
             return False
         return True
 

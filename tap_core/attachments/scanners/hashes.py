@@ -34,9 +34,9 @@ class HashScanner(Scanner):
                 label = f" ({signature})" if signature else ""
                 ctx.add(
                     "known_malware_hash",
-                    20.0,
-                    f"Hash listed as malware by {hash_set.source or 'a feed'}{label}",
                     f"{digest} {hash_set.source}".strip(),
                     verdict=Verdict.MALICIOUS,
+                    source=hash_set.source or "a feed",
+                    label=label,
                 )
                 return

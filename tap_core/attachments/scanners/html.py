@@ -63,48 +63,34 @@ class HtmlScanner(Scanner):
     def _forms(text: str, ctx: ScanContext) -> None:
         if not _PASSWORD_INPUT.search(text):
             return
-        ctx.add(
-            "html_password_form",
-            5.0,
-            "Local HTML file asks for a password (credential phishing)",
-            "input type=password",
-        )
+        ctx.add("html_password_form", "input type=password")
         action = _FORM_ACTION.search(text)
         if action:
             url = html.unescape(action.group(1))
-            ctx.add("html_form_offsite", 3.0, "Password form posts to a web site", url)
+            ctx.add("html_form_offsite", url)
             ctx.add_url(url if "://" in url else f"https:{url}")
         exfil = _EXFIL.search(text)
         if exfil:
-            ctx.add(
-                "html_credential_exfil", 4.0, "Script sends form data to a remote service", exfil.group(0)
-            )
+            ctx.add("html_credential_exfil", exfil.group(0))
 
     @staticmethod
     def _redirects(text: str, ctx: ScanContext) -> None:
         meta = _META_REFRESH.search(text)
         if meta:
             url = html.unescape(meta.group(1))
-            ctx.add("html_meta_refresh", 3.0, "HTML file redirects the browser to a web site", url)
+            ctx.add("html_meta_refresh", url)
             ctx.add_url(url)
         js = _JS_REDIRECT.search(text)
         if js:
             window = text[js.start() : js.end() + 300]
-            ctx.add(
-                "html_js_redirect",
-                3.0,
-                "Script sends the browser to another address",
-                " ".join(window.split())[:200],
-            )
+            ctx.add("html_js_redirect", " ".join(window.split())[:200])
             add_urls(window, ctx)
 
     @staticmethod
     def _obfuscation(text: str, ctx: ScanContext) -> None:
         markers = [name for name, pattern in _OBFUSCATION.items() if pattern.search(text)]
         if len(markers) >= 2:
-            ctx.add(
-                "html_obfuscated_js", 3.0, "Script decodes or builds code at run time", ", ".join(markers)
-            )
+            ctx.add("html_obfuscated_js", ", ".join(markers))
 
     @staticmethod
     def _payloads(text: str, ctx: ScanContext) -> None:
@@ -128,12 +114,7 @@ class HtmlScanner(Scanner):
                     ctx.add_child(f"decoded-{count}.{kind.type}", raw)
             elif kind.type not in ("unknown", "empty", "png", "jpeg", "gif", "webp", "bmp"):
                 count += 1
-                ctx.add(
-                    "html_embedded_file",
-                    4.0,
-                    "HTML carries an encoded file",
-                    f"{kind.type} ({len(raw)} bytes)",
-                )
+                ctx.add("html_embedded_file", f"{kind.type} ({len(raw)} bytes)")
                 ctx.add_child(f"smuggled-{count}.{kind.type}", raw)
 
 

@@ -44,19 +44,12 @@ class LnkScanner(Scanner):
         if command:
             ctx.add_text("lnk command line", command)
         if len(arguments) > 256 or _PADDING.search(arguments):
-            ctx.add(
-                "lnk_long_arguments",
-                3.0,
-                "Shortcut hides long or padded arguments",
-                f"{len(arguments)} characters",
-            )
+            ctx.add("lnk_long_arguments", f"{len(arguments)} characters")
         if _REMOTE.search(command):
-            ctx.add(
-                "lnk_remote_target", 4.0, "Shortcut runs something from a remote share or URL", command[:200]
-            )
+            ctx.add("lnk_remote_target", command[:200])
         style = str(parsed.get("header", {}).get("windowstyle", ""))
         if style in ("SW_SHOWMINNOACTIVE", "SW_HIDE", "SW_MINIMIZE", "SW_SHOWMINIMIZED"):
-            ctx.add("lnk_hidden_window", 2.0, "Shortcut starts its program minimized or hidden", style)
+            ctx.add("lnk_hidden_window", style)
         if arguments:
             inspect_script_text(arguments, ctx)
 

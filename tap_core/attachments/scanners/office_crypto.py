@@ -44,24 +44,9 @@ class OfficeCryptoScanner(Scanner):
             if not out.getvalue().startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
                 continue
             if password == EXCEL_DEFAULT_PASSWORD:
-                ctx.add(
-                    "office_default_password",
-                    4.0,
-                    "Encrypted with Excel's default password: opens without a prompt but hides from scanners",
-                    EXCEL_DEFAULT_PASSWORD,
-                )
+                ctx.add("office_default_password", EXCEL_DEFAULT_PASSWORD)
             else:
-                ctx.add(
-                    "decrypted_with_password",
-                    1.0,
-                    "Encrypted document opened with a password from the message text",
-                    f"{len(password)} characters",
-                )
+                ctx.add("decrypted_with_password", f"{len(password)} characters", variant="document")
             ctx.add_child(f"{ctx.name}.decrypted", out.getvalue(), decrypted=True)
             return
-        ctx.add(
-            "encrypted_document",
-            5.0,
-            "Password-protected document that could not be opened (content unseen)",
-            ctx.kind.type,
-        )
+        ctx.add("encrypted_document", ctx.kind.type, kind="document")

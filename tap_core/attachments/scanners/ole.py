@@ -35,12 +35,7 @@ class OleScanner(Scanner):
             if ctx.kind.type == "doc":
                 links = msodde.process_doc(ole)
                 if links.strip():
-                    ctx.add(
-                        "dde_link",
-                        8.0,
-                        "Word document with a DDE field that starts a program",
-                        links.strip()[:300],
-                    )
+                    ctx.add("dde_link", links.strip()[:300])
                     ctx.add_text("dde fields", links)
             if ctx.kind.type == "msg":
                 self._msg(ole, ctx)
@@ -52,12 +47,7 @@ class OleScanner(Scanner):
         # types-olefile leaves out OleFileIO.direntries, which olefile sets when it loads the directory.
         for entry in ole.direntries:  # type: ignore[attr-defined]
             if entry is not None and (entry.clsid or "").upper() in EQUATION_CLSIDS:
-                ctx.add(
-                    "ole_equation_editor",
-                    8.0,
-                    "Embeds an Equation Editor object (exploited component)",
-                    entry.name,
-                )
+                ctx.add("ole_equation_editor", entry.name)
                 return
 
     @staticmethod
@@ -75,12 +65,7 @@ class OleScanner(Scanner):
                 native = oleobj.OleNativeStream(bindata=raw)
                 name = native.filename or native.src_path or "ole10native.bin"
                 payload = bytes(native.data or b"")
-                ctx.add(
-                    "ole_package",
-                    3.0,
-                    "Embeds a file as an OLE package (opens on double-click)",
-                    str(name)[:200],
-                )
+                ctx.add("ole_package", str(name)[:200])
                 ctx.add_child(str(name), payload)
             else:
                 ctx.add_child("/".join(path[-2:]), raw)

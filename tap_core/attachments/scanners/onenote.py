@@ -34,4 +34,4 @@ class OneNoteScanner(Scanner):
             else:
                 pos = data.find(_STORE_HEADER, pos + 16)
         if count:
-            ctx.add("onenote_embedded_file", 2.0, "OneNote section embeds files", f"{count} files")
+            ctx.add("onenote_embedded_file", f"{count} files")

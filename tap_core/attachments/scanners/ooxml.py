@@ -49,7 +49,7 @@ class OoxmlScanner(Scanner):
                     if content:
                         ctx.add_child(info.filename, content, packed=info.compress_size)
                 elif "/activex/" in lower and lower.endswith(".xml"):
-                    ctx.add("ooxml_activex", 2.0, "Document embeds ActiveX controls", info.filename)
+                    ctx.add("ooxml_activex", info.filename)
                 elif "/media/" in lower and lower.rsplit(".", 1)[-1] in _IMAGE_EXTENSIONS:
                     # Pictures are where QR codes (quishing) hide; a few per document are enough.
                     if images < _MAX_IMAGES and info.file_size <= _IMAGE_CAP:
@@ -92,23 +92,11 @@ class OoxmlScanner(Scanner):
             if rel_type == "hyperlink" or not remote:
                 continue
             if rel_type == "attachedTemplate":
-                ctx.add(
-                    "external_template",
-                    10.0,
-                    "Document loads its template from a remote location (template injection)",
-                    target,
-                )
+                ctx.add("external_template", target)
             elif rel_type == "oleObject":
-                ctx.add(
-                    "external_ole_object", 10.0, "Document loads an OLE object from a remote location", target
-                )
+                ctx.add("external_ole_object", target)
             else:
-                ctx.add(
-                    "external_relationship",
-                    2.0,
-                    f"Document references a remote {rel_type or 'part'}",
-                    f"{part}: {target}",
-                )
+                ctx.add("external_relationship", f"{part}: {target}", part=rel_type or "part")
 
     @staticmethod
     def _text_urls(xml: bytes, ctx: ScanContext) -> None:
@@ -129,21 +117,11 @@ class OoxmlScanner(Scanner):
                 add_urls(target, ctx)
         for instruction in [joined, *fields]:
             if _DDE.search(instruction):
-                ctx.add(
-                    "dde_link",
-                    8.0,
-                    "Word document with a DDE field that starts a program",
-                    f"{part}: {instruction.strip()[:200]}",
-                )
+                ctx.add("dde_link", f"{part}: {instruction.strip()[:200]}")
                 return
 
     @staticmethod
     def _excel_dde(xml: bytes, part: str, ctx: ScanContext) -> None:
         match = _DDE_LINK.search(xml.decode("utf-8", "replace"))
         if match:
-            ctx.add(
-                "dde_link",
-                8.0,
-                "Workbook with a DDE link that starts a program",
-                f"{part}: {match.group(1)}|{match.group(2)}",
-            )
+            ctx.add("dde_link", f"{part}: {match.group(1)}|{match.group(2)}", variant="workbook")

@@ -42,29 +42,19 @@ class PdfScanner(Scanner):
     @staticmethod
     def _decrypt(reader: PdfReader, ctx: ScanContext) -> bool:
         if reader.decrypt(""):
-            ctx.add(
-                "pdf_encrypted",
-                0.5,
-                "PDF is encrypted with an empty user password (opens without one)",
-                "owner password only",
-            )
+            ctx.add("pdf_encrypted", "owner password only")
             return True
         for password in candidate_passwords(ctx):
             ctx.check_time()
             if reader.decrypt(password):
                 ctx.add(
                     "decrypted_with_password",
-                    1.0,
-                    "Password-protected PDF opened with a password from the message text",
                     f"{len(password)} characters",
+                    kind="PDF",
+                    source="the message text",
                 )
                 return True
-        ctx.add(
-            "encrypted_document",
-            5.0,
-            "Password-protected PDF that could not be opened (content unseen)",
-            "pdf",
-        )
+        ctx.add("encrypted_document", "pdf", kind="PDF")
         return False
 
     @staticmethod
@@ -84,9 +74,7 @@ class PdfScanner(Scanner):
         for where, action in targets:
             for kind in _action_kinds(action):
                 if kind in _AUTO_ACTIONS:
-                    ctx.add(
-                        "pdf_auto_action", 4.0, "PDF runs an action by itself when opened", f"{where}: {kind}"
-                    )
+                    ctx.add("pdf_auto_action", f"{where}: {kind}")
                     break
 
     @staticmethod
@@ -128,7 +116,7 @@ class _Walk:
                 if len(seen) % 200 == 0:
                     ctx.check_time()
                 if len(seen) > ctx.limits.max_pdf_objects:
-                    ctx.limit("limit_files", f"More than {ctx.limits.max_pdf_objects} PDF objects", "pdf")
+                    ctx.limit("limit_files", "pdf", variant="pdf_objects", limit=ctx.limits.max_pdf_objects)
                     return
                 try:
                     resolved = obj.get_object()
@@ -157,12 +145,10 @@ class _Walk:
                 ctx.add_text("pdf javascript", script)
         if action == "/Launch":
             target = _string(obj.get("/F")) or _string(_resolve(obj.get("/Win")))
-            ctx.add("pdf_launch", 8.0, "PDF Launch action starts a program or opens a file", target[:200])
+            ctx.add("pdf_launch", target[:200])
         elif action in ("/GoToR", "/GoToE"):
             target = _string(obj.get("/F"))
-            ctx.add(
-                "pdf_remote_goto", 2.0, "PDF opens a remote document (can leak credentials)", target[:200]
-            )
+            ctx.add("pdf_remote_goto", target[:200])
             if target.lower().startswith(("http://", "https://")):
                 ctx.add_url(target)
         elif action == "/URI":
@@ -171,13 +157,13 @@ class _Walk:
                 ctx.add_url(uri)
         elif action == "/SubmitForm":
             target = _string(obj.get("/F"))
-            ctx.add("pdf_submit_form", 2.0, "PDF form submits its fields to an address", target[:200])
+            ctx.add("pdf_submit_form", target[:200])
             if target.lower().startswith(("http://", "https://")):
                 ctx.add_url(target)
         if "/XFA" in obj:
-            ctx.add("pdf_xfa", 2.0, "PDF carries an XFA form (scriptable)", "XFA")
+            ctx.add("pdf_xfa", "XFA")
         if "/RichMedia" in obj or obj.get("/Subtype") == "/RichMedia":
-            ctx.add("pdf_richmedia", 3.0, "PDF embeds rich media (Flash)", "RichMedia")
+            ctx.add("pdf_richmedia", "RichMedia")
         embedded = _resolve(obj.get("/EF"))
         if isinstance(embedded, DictionaryObject):
             self._embedded(obj, embedded)
@@ -188,7 +174,7 @@ class _Walk:
         stream = _resolve(ef.get("/UF") or ef.get("/F"))
         if not isinstance(stream, StreamObject):
             return
-        ctx.add("pdf_embedded_file", 2.0, "PDF carries an embedded file", name[:200])
+        ctx.add("pdf_embedded_file", name[:200])
         params = _resolve(stream.get("/Params"))
         declared = params.get("/Size") if isinstance(params, DictionaryObject) else None
         size = int(declared) if isinstance(declared, int) else None
@@ -200,7 +186,7 @@ class _Walk:
         count = self.counts.get("javascript", 0)
         if count:
             snippet = " ".join(self.javascript[0].split())[:120] if self.javascript else ""
-            self.ctx.add("pdf_javascript", 4.0, f"PDF contains JavaScript ({count} scripts)", snippet)
+            self.ctx.add("pdf_javascript", snippet, count=count)
 
 
 def _resolve(obj: PdfObject | None) -> PdfObject | None:

@@ -40,7 +40,7 @@ class PeScanner(Scanner):
                 pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_SECURITY"]
             ]
             if not security.VirtualAddress or not security.Size:
-                ctx.add("pe_unsigned", 1.0, "Executable carries no Authenticode signature", ctx.kind.detail)
+                ctx.add("pe_unsigned", ctx.kind.detail)
             packed = [
                 s.Name.rstrip(b"\x00").decode("latin-1")
                 for s in pe.sections
@@ -48,12 +48,7 @@ class PeScanner(Scanner):
                 or (s.get_entropy() > 7.2 and s.SizeOfRawData > 4096)
             ]
             if packed:
-                ctx.add(
-                    "pe_packed",
-                    2.0,
-                    "Executable is packed or encrypted (high entropy)",
-                    ", ".join(packed[:5]),
-                )
+                ctx.add("pe_packed", ", ".join(packed[:5]))
             ctx.check_time()
             pe.parse_data_directories(directories=[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_IMPORT"]])
             imports = {
@@ -65,11 +60,6 @@ class PeScanner(Scanner):
             telling = sorted((imports & _INJECTION) if len(imports & _INJECTION) >= 2 else set())
             telling += sorted(imports & _DOWNLOAD)
             if telling:
-                ctx.add(
-                    "pe_suspicious_imports",
-                    2.0,
-                    "Executable imports injection or download functions",
-                    ", ".join(telling[:6]),
-                )
+                ctx.add("pe_suspicious_imports", ", ".join(telling[:6]))
         finally:
             pe.close()

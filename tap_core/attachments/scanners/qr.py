@@ -39,12 +39,7 @@ def qr_urls_from_image(image: Image.Image, ctx: ScanContext, where: str) -> list
             found.append(url)
             ctx.add_url(url)
     if found:
-        ctx.add(
-            "qr_code_url",
-            4.0,
-            "Image carries a QR code pointing to a web address (quishing)",
-            f"{where}: {found[0]}",
-        )
+        ctx.add("qr_code_url", f"{where}: {found[0]}")
     return found
 
 

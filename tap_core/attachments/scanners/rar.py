@@ -47,10 +47,5 @@ class RarScanner(Scanner):
             if encrypted:
                 closed_archive(ctx, "RAR", encrypted)
             if unopened:
-                ctx.add(
-                    "container_not_extracted",
-                    1.0,
-                    "RAR members are compressed; judged by name only",
-                    ", ".join(unopened[:5]),
-                )
+                ctx.add("container_not_extracted", ", ".join(unopened[:5]), variant="rar")
                 unopened_member_findings(ctx, unopened)

@@ -26,26 +26,19 @@ class RtfScanner(Scanner):
         objects = parser.objects
         if not objects:
             return
-        ctx.add("rtf_object", 2.0, "RTF document embeds objects", f"{len(objects)} objects")
+        ctx.add("rtf_object", f"{len(objects)} objects")
         if _OBJUPDATE.search(data):
-            ctx.add(
-                "rtf_objupdate", 4.0, "RTF object updates itself on open (no click needed)", "\\objupdate"
-            )
+            ctx.add("rtf_objupdate", "\\objupdate")
         for index, obj in enumerate(objects):
             ctx.check_time()
             class_name = _text(getattr(obj, "class_name", b""))
             if obj.is_package:
                 name = _text(obj.filename) or f"package-{index}"
-                ctx.add("ole_package", 3.0, "Embeds a file as an OLE package (opens on double-click)", name)
+                ctx.add("ole_package", name)
                 ctx.add_child(name, bytes(obj.olepkgdata or b""))
             elif obj.is_ole and obj.oledata:
                 if _EQUATION.search(class_name):
-                    ctx.add(
-                        "ole_equation_editor",
-                        8.0,
-                        "Embeds an Equation Editor object (exploited component)",
-                        class_name,
-                    )
+                    ctx.add("ole_equation_editor", class_name)
                 ctx.add_child(f"object-{index}-{class_name or 'ole'}.bin", bytes(obj.oledata))
             elif obj.rawdata:
                 ctx.add_child(f"object-{index}.bin", bytes(obj.rawdata))

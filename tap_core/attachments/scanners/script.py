@@ -50,12 +50,7 @@ def inspect_script_text(text: str, ctx: ScanContext) -> None:
     if longest > 4000 and text.count(" ") < len(text) / 50:
         markers.append("dense long lines")
     if len(markers) >= 2:
-        ctx.add(
-            "script_obfuscation",
-            4.0,
-            "Script hides its code (encoding, splicing, char codes)",
-            ", ".join(markers),
-        )
+        ctx.add("script_obfuscation", ", ".join(markers))
     for index, match in enumerate(_ENCODED.finditer(text)):
         if index >= 5:
             break

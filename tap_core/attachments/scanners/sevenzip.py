@@ -129,11 +129,7 @@ class SevenZipScanner(Scanner):
             and total >= ctx.limits.ratio_min_bytes
             and total / max(1, len(data)) > ctx.limits.max_ratio
         ):
-            ctx.limit(
-                "limit_ratio",
-                f"Expands {total // max(1, len(data))}x (a decompression bomb)",
-                f"{len(data)} -> {total} bytes",
-            )
+            ctx.limit("limit_ratio", f"{len(data)} -> {total} bytes", ratio=total // max(1, len(data)))
             return True
         if not allowed:
             return True
@@ -150,7 +146,7 @@ class SevenZipScanner(Scanner):
         decrypted = password is not None
         for name, product in factory.products.items():
             if product.overflow:
-                ctx.limit("limit_file_size", "Member larger than the bytes left to extract", name)
+                ctx.limit("limit_file_size", name, variant="left_7z")
                 continue
             ctx.add_child(name, product.buffer.getvalue(), decrypted=decrypted)
         return True

@@ -11,7 +11,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from oletools import olevba
 
-from tap_core.attachments.context import ScanContext
+from tap_core.attachments.context import ScanContext, scanner_rules
 from tap_core.attachments.scanners.base import Scanner
 
 # olevba logs hostile-input problems at error level; the engine reports them itself.
@@ -63,9 +63,9 @@ class VbaScanner(Scanner):
                 text = code if isinstance(code, str) else bytes(code).decode("latin-1")
                 ctx.add_text(f"macro {stream}", text)
             if has_vba:
-                ctx.add("vba_macros", 3.0, "Document contains VBA macros", f"{modules} modules")
+                ctx.add("vba_macros", f"{modules} modules")
             if has_xlm:
-                ctx.add("xlm_macros", 5.0, "Workbook contains Excel 4 (XLM) macros", "xlm")
+                ctx.add("xlm_macros", "xlm")
             self._analysis(parser.analyze_macros() or [], ctx)
         finally:
             parser.close()
@@ -77,28 +77,17 @@ class VbaScanner(Scanner):
         suspicious = sorted({kw for kind, kw, _ in results if kind == "Suspicious"})
         iocs = sorted({kw for kind, kw, _ in results if kind == "IOC"})
         if auto_strong:
-            ctx.add(
-                "vba_autoexec",
-                4.0,
-                "Macro runs by itself when the document opens or closes",
-                ", ".join(auto_strong[:5]),
-            )
+            ctx.add("vba_autoexec", ", ".join(auto_strong[:5]))
         elif auto_event:
-            ctx.add(
-                "vba_event_macro",
-                2.0,
-                "Macro runs on a user action in the document",
-                ", ".join(auto_event[:5]),
-            )
+            ctx.add("vba_event_macro", ", ".join(auto_event[:5]))
         if suspicious:
+            # Computed: the rule's score per keyword found, capped at 6.0.
+            per_keyword = scanner_rules()["vba_suspicious"].score
             ctx.add(
-                "vba_suspicious",
-                min(6.0, 1.5 * len(suspicious)),
-                "Macro uses keywords typical of malware (shell, download, obfuscation...)",
-                ", ".join(suspicious[:8]),
+                "vba_suspicious", ", ".join(suspicious[:8]), score=min(6.0, per_keyword * len(suspicious))
             )
         if iocs:
-            ctx.add("vba_iocs", 1.0, "Macro contains network or file indicators", ", ".join(iocs[:5]))
+            ctx.add("vba_iocs", ", ".join(iocs[:5]))
             for ioc in iocs:
                 if _URL.match(ioc):
                     ctx.add_url(ioc)

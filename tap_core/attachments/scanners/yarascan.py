@@ -47,4 +47,7 @@ class YaraScanner(Scanner):
         strings = sorted({s.identifier for s in match.strings})[:5]
         where = "" if label == "content" else f" in {label}"
         evidence = f"{match.namespace}:{match.rule}{where} {' '.join(strings)}".strip()
-        ctx.add(name, score, str(meta.get("description", f"YARA rule {match.rule}")), evidence, verdict)
+        # Named and scored by the rule itself, not by scanner_rules.toml.
+        ctx.add_external(
+            name, score, str(meta.get("description", f"YARA rule {match.rule}")), evidence, verdict
+        )

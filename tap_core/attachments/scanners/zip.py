@@ -73,7 +73,5 @@ class ZipScanner(Scanner):
         ) as exc:
             if password is not None:
                 return None  # a wrong ZipCrypto password can pass the check byte and fail the CRC
-            ctx.add(
-                "unparseable_zip_member", 1.0, "ZIP member cannot be decompressed", f"{info.filename}: {exc}"
-            )
+            ctx.add("unparseable_zip_member", f"{info.filename}: {exc}")
             return None
