@@ -5,14 +5,17 @@
     reason = "Sentence with {field} placeholders."
     [rule_name.scores]
     strong = 5.0
+    [rule_name.reasons]              # optional: another wording for a variant
+    strong = "Other sentence."
 
-The URL heuristics, the message-level URL rules and the click-time page rules share this loader.
+The URL heuristics, the message-level URL rules, the click-time page rules and the attachment
+scanners share this loader.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tap_core.findings import Finding
@@ -33,12 +36,17 @@ class Rule:
     reason: str
     score: float
     scores: dict[str, float]
+    reasons: dict[str, str] = field(default_factory=dict)
+
+    def has_variant(self, variant: str) -> bool:
+        return variant in self.scores or variant in self.reasons
 
     def finding(self, evidence: str = "", variant: str = "", **fields: Any) -> Finding:
         """The finding with ``evidence`` and the reason filled from ``fields``; ``variant`` picks
-        one of the rule's ``scores`` (the plain ``score`` when empty or unknown)."""
+        one of the rule's ``scores`` and ``reasons`` (the plain ones when empty or unknown)."""
         score = self.scores.get(variant, self.score) if variant else self.score
-        return Finding(name=self.name, score=score, reason=self.reason.format_map(_Fields(fields)),
+        reason = self.reasons.get(variant, self.reason) if variant else self.reason
+        return Finding(name=self.name, score=score, reason=reason.format_map(_Fields(fields)),
                        evidence=evidence[:_MAX_EVIDENCE])
 
 
@@ -46,6 +54,7 @@ def load_rules(text: str) -> dict[str, Rule]:
     """The rules of a TOML rule table, by finding name."""
     return {
         name: Rule(name, spec["reason"], float(spec.get("score", 0.0)),
-                   {k: float(v) for k, v in spec.get("scores", {}).items()})
+                   {k: float(v) for k, v in spec.get("scores", {}).items()},
+                   {k: str(v) for k, v in spec.get("reasons", {}).items()})
         for name, spec in tomllib.loads(text).items()
     }

@@ -8,8 +8,7 @@ rule name; names, scores and reasons are data (``tap_core/data/attachments/scann
 from __future__ import annotations
 
 import time
-import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -32,24 +31,14 @@ def scanner_rules() -> dict[str, Rule]:
     return load_rules(data_text(*_RULES_FILE))
 
 
-@cache
-def _reason_variants() -> dict[str, dict[str, str]]:
-    """Other wordings of a rule (``[name.reasons]``), by variant: one finding, several scanners."""
-    table = tomllib.loads(data_text(*_RULES_FILE))
-    return {name: dict(spec["reasons"]) for name, spec in table.items() if "reasons" in spec}
-
-
 def scanner_rule(name: str, variant: str = "") -> Rule:
-    """The rule ``name`` (worded for ``variant``); :class:`UnknownRule` when either is undefined."""
+    """The rule ``name``; :class:`UnknownRule` when it, or its ``variant``, is undefined."""
     rule = scanner_rules().get(name)
     if rule is None:
         raise UnknownRule(f"no finding {name!r} in tap_core/data/attachments/scanner_rules.toml")
-    if not variant:
-        return rule
-    reasons = _reason_variants().get(name, {})
-    if variant not in rule.scores and variant not in reasons:
+    if variant and not rule.has_variant(variant):
         raise UnknownRule(f"finding {name!r} has no variant {variant!r} in scanner_rules.toml")
-    return replace(rule, reason=reasons[variant]) if variant in reasons else rule
+    return rule
 
 
 class ScanTimeout(Exception):
