@@ -402,6 +402,8 @@ def _iframe_findings(page: _Page, rules: dict[str, Rule]) -> list[Finding]:
         host = _host_of(urljoin(page.url, src)) if src else ""
         if host and brand_owning(host) is not None:
             continue  # a big platform's tag/analytics frame (Google Tag Manager and the like)
+        if host and _domain(host) == page.domain:
+            continue  # the site's own frame (silent sign-in renewal, keep-alive): nothing it hides
         if hidden and src and not src.lower().startswith("about:"):
             return [
                 rules["page_hidden_iframe"].finding(src, target=_host_of(urljoin(page.url, src)) or src[:60])

@@ -48,6 +48,9 @@ def test_obfuscation_smuggling_rtl_iframe_and_kit_markers() -> None:
     assert "page_html_smuggling" in _names(smuggle)
     assert "page_rtl_override" in _names("<p>invoice\u202efdp.exe</p>")
     assert "page_hidden_iframe" in _names("<iframe src='https://x.example.org/' width=0 height=0></iframe>")
+    # The site's own hidden frame (silent sign-in renewal) hides nothing from it.
+    for own in ("/auth/silent-renew.html", "https://login.example.net/renew"):
+        assert "page_hidden_iframe" not in _names(f"<iframe src='{own}' style='display:none'></iframe>")
     assert "page_kit_marker" in _names("<!-- antibot --><script src='https://api.ipify.org'></script>")
     assert "page_meta_redirect" in _names(
         "<meta http-equiv='refresh' content='0;url=https://next.example.org/'>"
