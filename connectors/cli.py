@@ -135,7 +135,7 @@ def scan_one(pipeline: Pipeline, data: bytes, source: str, tenant_id: str) -> di
     return record
 
 
-def _progress(total: int, enabled: bool):
+def _progress(total: int, enabled: bool) -> Any:  # a tqdm bar, or None
     if enabled:
         from tqdm import tqdm
 
