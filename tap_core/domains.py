@@ -17,9 +17,9 @@ _EXTRACT_ICANN = tldextract.TLDExtract(
 )
 
 
-# Hosts the fast PSL walk below handles exactly like tldextract: lower-case ASCII labels, no
-# punycode (tldextract matches "xn--" labels in their Unicode form), nothing to strip.
-_PLAIN_HOST_RE = re.compile(r"(?!.*xn--)[a-z0-9_\-]+(?:\.[a-z0-9_\-]+)*")
+# Hosts the PSL walk below handles exactly like tldextract: lower-case ASCII labels (punycode
+# ones are decoded to match the list's Unicode entries, as tldextract does), nothing to strip.
+_PLAIN_HOST_RE = re.compile(r"[a-z0-9_\-]+(?:\.[a-z0-9_\-]+)*")
 
 
 @cache
@@ -28,16 +28,29 @@ def _trie(private: bool) -> Trie:
     return Trie.create((_EXTRACT if private else _EXTRACT_ICANN).tlds)
 
 
+def _label_key(label: str) -> str:
+    """A label as the suffix list writes it: "xn--" labels in Unicode (plain Punycode decoding;
+    a label that does not decode stays as written, as in tldextract)."""
+    if not label.startswith("xn--"):
+        return label
+    try:
+        return label[4:].encode("ascii").decode("punycode")
+    except UnicodeError:
+        return label
+
+
 def _fast_split(host: str, private: bool) -> tuple[str, str, str] | None:
-    """tldextract's (subdomain, domain, suffix) for a plain host, without its URL parsing,
-    punycode decoding and result object (most of its cost per call); None: not plain."""
+    """tldextract's (subdomain, domain, suffix) for an ASCII host, without its URL parsing,
+    IDNA validation and result object (most of its cost per call); None: not a plain host."""
     if not _PLAIN_HOST_RE.fullmatch(host):
         return None
     labels = host.split(".")
     node = _trie(private)
     suffix_idx = label_idx = len(labels)
+    punycode = "xn--" in host
     for label in reversed(labels):  # the same walk as tldextract's suffix_index
-        nxt = node.matches.get(label)
+        key = _label_key(label) if punycode else label
+        nxt = node.matches.get(key)
         if nxt is not None:
             label_idx -= 1
             node = nxt
@@ -45,7 +58,7 @@ def _fast_split(host: str, private: bool) -> tuple[str, str, str] | None:
                 suffix_idx = label_idx
             continue
         if "*" in node.matches:
-            suffix_idx = label_idx if "!" + label in node.matches else label_idx - 1
+            suffix_idx = label_idx if "!" + key in node.matches else label_idx - 1
         break
     if suffix_idx == len(labels):
         if len(labels) == 4 and looks_like_ip(host):
@@ -54,6 +67,15 @@ def _fast_split(host: str, private: bool) -> tuple[str, str, str] | None:
     sub = ".".join(labels[: suffix_idx - 1]) if suffix_idx >= 2 else ""
     domain = labels[suffix_idx - 1] if suffix_idx > 0 else ""
     return sub, domain, ".".join(labels[suffix_idx:])
+
+
+def _split(host: str, private: bool) -> tuple[str, str, str]:
+    """(subdomain, domain, suffix) of a lower-cased host without its final dot."""
+    fast = _fast_split(host, private)
+    if fast is not None:
+        return fast
+    r = (_EXTRACT if private else _EXTRACT_ICANN)(host)
+    return r.subdomain, r.domain, r.suffix
 
 
 def is_ip_literal(host: str) -> bool:
@@ -72,12 +94,7 @@ def split_host(host: str) -> tuple[str, str, str]:
     With private suffixes, ``evil.github.io`` splits as ('', 'evil', 'github.io') so that a
     site on a shared platform is its own registered domain, never the platform's.
     """
-    host = host.lower().rstrip(".")
-    fast = _fast_split(host, True)
-    if fast is not None:
-        return fast
-    r = _EXTRACT(host)
-    return r.subdomain, r.domain, r.suffix
+    return _split(host.lower().rstrip("."), True)
 
 
 @lru_cache(maxsize=65536)
@@ -90,25 +107,19 @@ def registered_domain(host: str, *, private: bool = True) -> str:
     host = host.lower().rstrip(".")
     if not host or is_ip_literal(host):
         return ""
-    r = (_EXTRACT if private else _EXTRACT_ICANN)(host)
-    if not r.domain or not r.suffix:
-        return ""
-    return f"{r.domain}.{r.suffix}"
+    _, domain, suffix = _split(host, private)
+    return f"{domain}.{suffix}" if domain and suffix else ""
 
 
 @lru_cache(maxsize=65536)
 def public_suffix(host: str) -> str:
-    return _EXTRACT_ICANN(host.lower().rstrip(".")).suffix
+    return _split(host.lower().rstrip("."), False)[2]
 
 
 def has_known_suffix(host: str) -> bool:
     """True when ``host`` ends in a real ICANN public suffix (and has a label before it)."""
-    host = host.lower().rstrip(".")
-    fast = _fast_split(host, False)
-    if fast is not None:
-        return bool(fast[2] and fast[1])
-    r = _EXTRACT_ICANN(host)
-    return bool(r.suffix and r.domain)
+    _, domain, suffix = _split(host.lower().rstrip("."), False)
+    return bool(suffix and domain)
 
 
 def host_matches_domain(host: str, domain: str) -> bool:
