@@ -99,9 +99,15 @@ def message_from_graph(
         received_at=parse_iso_datetime(data.get("receivedDateTime")),
         defects=defects,
     )
-    for att in data.get("attachments") or []:
+    attachments = data.get("attachments")
+    if attachments is not None and not isinstance(attachments, list):
+        msg.defects.append(f"attachments is a {type(attachments).__name__}, not a list; ignored")
+        attachments = None
+    for att in attachments or []:
         if isinstance(att, dict):
             _add_attachment(msg, att, depth, max_depth)
+        else:
+            msg.defects.append(f"an attachment is a {type(att).__name__}, not an object; ignored")
     return msg
 
 

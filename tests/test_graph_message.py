@@ -48,6 +48,10 @@ def test_odd_shapes_do_not_raise() -> None:
     m = message_from_graph({"body": None, "from": "x", "toRecipients": [None, 3], "attachments": [1]})
     assert m.from_address is None and m.to == []
     assert any("internetMessageHeaders" in d for d in m.defects)
+    assert any("an attachment is a int" in d for d in m.defects)
+    for odd in (True, 3, "x", {"a": 1}):
+        m = message_from_graph({"subject": "s", "attachments": odd, "hasAttachments": odd})
+        assert m.attachments == [] and any("attachments is a" in d for d in m.defects), odd
 
 
 def test_malformed_from_header_is_a_defect_as_in_parse_eml() -> None:
