@@ -109,6 +109,19 @@ def test_phishtank_csv_quoted_fields_unverified_skipped_malformed_counted() -> N
     assert feed.malformed == 1 and "record" in feed.errors[0]
 
 
+def test_csv_record_the_csv_module_refuses_is_malformed_not_fatal() -> None:
+    # A bare carriage return inside an unquoted field made csv raise and the whole load fail.
+    data = (
+        b"phish_id,url,phish_detail_url,submission_time,verified,verification_time,online,target\n"
+        b'1,http://bad\rone.example/,x,2024-05-01T00:00:00+00:00,yes,2024-05-01,yes,Other\n'
+        b'2,http://phish.example.org/ok,x,2024-05-01T00:00:00+00:00,yes,2024-05-01,yes,Other\n'
+    )
+    feed = parse_feed(data, name="verified_online.csv")
+    assert feed.fatal is None
+    assert [u for u, _ in feed.indicators(IndicatorKind.URL)] == ["http://phish.example.org/ok"]
+    assert feed.malformed >= 1
+
+
 def test_urlhaus_quoted_csv_with_comment_header() -> None:
     feed = parse_feed(URLHAUS, name="csv.txt")
     assert feed.format is FeedFormat.URLHAUS_CSV

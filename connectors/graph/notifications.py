@@ -127,8 +127,10 @@ def parse_notifications(body: bytes | str | Mapping[str, Any]) -> NotificationBa
                 encrypted_content=dict(encrypted) if isinstance(encrypted, Mapping) else None,
             )
         )
-    tokens = data.get("validationTokens") or []
-    return NotificationBatch(result, [str(t) for t in tokens if isinstance(t, str)])
+    tokens = data.get("validationTokens")
+    if tokens is not None and not isinstance(tokens, list):
+        raise NotificationError("notification body's 'validationTokens' is not an array")
+    return NotificationBatch(result, [t for t in tokens or [] if isinstance(t, str)])
 
 
 # Rich notifications ------------------------------------------------------------------------

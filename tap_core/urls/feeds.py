@@ -18,7 +18,7 @@ import ipaddress
 import json
 import re
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -403,11 +403,26 @@ _PHISHTANK_COLUMNS = (
 )
 
 
+def _csv_rows(lines: Iterable[str], b: _Builder) -> Iterator[tuple[int, list[str]]]:
+    """CSV records with their line numbers; a record the csv module refuses (a bare CR in an
+    unquoted field, a field over its size limit) is a malformed record, not the end of the feed."""
+    reader = csv.reader(lines)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            b.feed.records += 1
+            b.bad(f"record {reader.line_num}", f"not CSV ({exc})")
+            continue
+        yield reader.line_num, row
+
+
 def _parse_phishtank_csv(text: str, b: _Builder) -> None:
-    reader = csv.reader(io.StringIO(text))
     columns = {name: i for i, name in enumerate(_PHISHTANK_COLUMNS)}
     first = True
-    for row in reader:
+    for line_num, row in _csv_rows(io.StringIO(text, newline=""), b):
         if not row or (len(row) == 1 and not row[0].strip()):
             continue
         if first:
@@ -419,7 +434,7 @@ def _parse_phishtank_csv(text: str, b: _Builder) -> None:
         b.feed.records += 1
         if b.full:
             break
-        where = f"record {reader.line_num}"
+        where = f"record {line_num}"
         try:
             raw_url = row[columns["url"]]
         except (IndexError, KeyError):
@@ -474,7 +489,7 @@ def _parse_urlhaus_csv(text: str, b: _Builder) -> None:
     if "url" not in columns:
         b.feed.fatal = "URLhaus header has no url column"
         return
-    for number, row in enumerate(csv.reader(data_lines), 1):
+    for number, row in _csv_rows(data_lines, b):
         b.feed.records += 1
         if b.full:
             break

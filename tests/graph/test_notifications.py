@@ -92,7 +92,10 @@ def test_parse_change_and_lifecycle() -> None:
     assert "s3cret" not in repr(change)  # the secret never reaches logs through repr
 
 
-@pytest.mark.parametrize("body", [b"not json", b"{}", b'{"value": [{"x": 1}]}', b"[]"])
+@pytest.mark.parametrize(
+    "body",
+    [b"not json", b"{}", b'{"value": [{"x": 1}]}', b"[]", b'{"value": [], "validationTokens": 1}'],
+)
 def test_parse_rejects_malformed(body: bytes) -> None:
     with pytest.raises(NotificationError):
         parse_notifications(body)
