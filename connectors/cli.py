@@ -296,7 +296,13 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tap365", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="tap365",
+        description="Targeted attack protection for Microsoft 365: scan mail and files, check and "
+        "decode links, run the service.",
+        epilog="Exit codes: 0 the command did its work (threats found included), 1 a check failed, "
+        "2 a usage error.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     scan = sub.add_parser("scan", help="scan .eml files and folders")
