@@ -28,14 +28,15 @@ def _trie(private: bool) -> Trie:
     return Trie.create((_EXTRACT if private else _EXTRACT_ICANN).tlds)
 
 
-def _label_key(label: str) -> str:
-    """A label as the suffix list writes it: "xn--" labels in Unicode (plain Punycode decoding;
-    a label that does not decode stays as written, as in tldextract)."""
+def label_to_unicode(label: str) -> str:
+    """An "xn--" label decoded for display (any other label as it is). Plain Punycode decoding:
+    idna.ulabel() decodes the same way and only adds checks whose failure we would ignore; an
+    undecodable A-label is shown as written."""
     if not label.startswith("xn--"):
         return label
     try:
         return label[4:].encode("ascii").decode("punycode")
-    except UnicodeError:
+    except Exception:
         return label
 
 
@@ -49,7 +50,7 @@ def _fast_split(host: str, private: bool) -> tuple[str, str, str] | None:
     suffix_idx = label_idx = len(labels)
     punycode = "xn--" in host
     for label in reversed(labels):  # the same walk as tldextract's suffix_index
-        key = _label_key(label) if punycode else label
+        key = label_to_unicode(label) if punycode else label
         nxt = node.matches.get(key)
         if nxt is not None:
             label_idx -= 1

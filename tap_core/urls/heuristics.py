@@ -29,6 +29,7 @@ from tap_core.domains import (
     has_known_suffix,
     host_matches_domain,
     is_ip_literal,
+    label_to_unicode,
     public_suffix,
     registered_domain,
     split_host,
@@ -38,7 +39,7 @@ from tap_core.impersonation.text import skeleton as uts39_skeleton
 from tap_core.resources import data_text
 from tap_core.rules import Rule, load_rules
 from tap_core.urls.intel import IntelIndex
-from tap_core.urls.normalize import host_to_ascii, label_to_unicode
+from tap_core.urls.normalize import host_to_ascii
 from tap_core.urls.platforms import (
     data_list,
     data_rows,

@@ -18,6 +18,8 @@ from urllib.parse import unquote
 
 import idna
 
+from tap_core.domains import label_to_unicode
+
 #: Schemes a browser navigates to over the network; the rewriter wraps these.
 WEB_SCHEMES = frozenset({"http", "https"})
 #: Schemes parsed as scheme://authority/path.
@@ -493,18 +495,6 @@ def _label_to_ascii(label: str) -> str:
     # same bytes for every label it accepts and rejects symbols such as U+272A that browsers
     # still take, so its (costly) validation never changed the result.
     return "xn--" + label.encode("punycode").decode("ascii")
-
-
-def label_to_unicode(label: str) -> str:
-    """An "xn--" label decoded for display (any other label as it is). Plain Punycode decoding:
-    idna.ulabel() decodes the same way and only adds checks whose failure we would ignore; an
-    undecodable A-label is shown as written."""
-    if not label.startswith("xn--"):
-        return label
-    try:
-        return label[4:].encode("ascii").decode("punycode")
-    except Exception:
-        return label
 
 
 def _parse_ipv4(labels: list[str]) -> str | bool | None:
