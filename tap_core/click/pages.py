@@ -6,6 +6,7 @@ tenant's https logo; security headers on every page.
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass, field
 from html import escape
@@ -14,6 +15,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, field_validator
 
 MAX_SHOWN_URL = 300
+#: A logo URL's host and port, written plainly: it goes verbatim into the pages' CSP img-src.
+_LOGO_ORIGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(?::[0-9]{1,5})?")
 
 
 class Branding(BaseModel):
@@ -36,7 +39,14 @@ class Branding(BaseModel):
         parts = urlsplit(value)
         if parts.scheme != "https" or not parts.hostname or any(c in value for c in "\"'<> \\\r\n\t"):
             raise ValueError("logo_url must be an https URL")
+        if _LOGO_ORIGIN.fullmatch(parts.netloc) is None:
+            raise ValueError("logo_url must name its host plainly (letters, digits, dots, hyphens, a port)")
         return value
+
+    @property
+    def logo_origin(self) -> str:
+        """``https://host[:port]`` of the logo: the only place the pages may load an image from."""
+        return f"https://{urlsplit(self.logo_url).netloc.lower()}" if self.logo_url else ""
 
     @field_validator("lang")
     @classmethod
@@ -63,8 +73,8 @@ def defang(url: str) -> str:
     return text.replace(".", "[.]")
 
 
-def security_headers(nonce: str, logo: bool) -> dict[str, str]:
-    img = "img-src https:" if logo else "img-src 'none'"
+def security_headers(nonce: str, logo_origin: str = "") -> dict[str, str]:
+    img = f"img-src {logo_origin}" if logo_origin else "img-src 'none'"
     return {
         "Content-Type": "text/html; charset=utf-8",
         "Content-Security-Policy": (
@@ -161,7 +171,7 @@ def _page(
         f"<footer><p>{contact}</p><p>Protected by {e(b.name or 'your organisation')}'s "
         "link protection.</p></footer></main></body></html>"
     )
-    headers = security_headers(nonce, bool(b.logo_url))
+    headers = security_headers(nonce, b.logo_origin)
     headers.update(extra_headers or {})
     return RenderedPage(status, headers, "".join(parts).encode("utf-8"))
 

@@ -312,3 +312,18 @@ def test_xss_in_destination_and_branding_is_escaped(redirector: Redirector, site
         Branding(logo_url="javascript:alert(1)")
     with pytest.raises(ValueError):
         Branding(logo_url="http://contoso.example/logo.png")
+    # The logo's host goes into the CSP: anything but a plain host (and port) is refused.
+    for bad in ("https://a;script-src:*@x/", "https://user@cdn.example/l.png", "https://x;y.example/l.png"):
+        with pytest.raises(ValueError):
+            Branding(logo_url=bad)
+
+
+def test_pages_may_load_images_from_the_tenant_logo_origin_only(redirector: Redirector, site: Site) -> None:
+    redirector.brandings["contoso"] = Branding(name="Contoso", logo_url="https://CDN.contoso.example:8443/l.png")
+    target = normalize_url(site.url("/suspicious/page"))
+    assert target is not None
+    csp = redirector.get(redirector.link(target.url)).headers["content-security-policy"]
+    assert "img-src https://cdn.contoso.example:8443;" in csp
+    redirector.brandings["contoso"] = Branding(name="Contoso")
+    csp = redirector.get(redirector.link(target.url)).headers["content-security-policy"]
+    assert "img-src 'none'" in csp
