@@ -2,7 +2,8 @@
 
 A policy file (YAML or JSON) may give any subset; everything omitted keeps its default. The top
 level carries what several pipelines share (``internal_domains``, ``vips``); each pipeline has
-its own section (``url``, ``attachments``, ``impersonation``), owned by that pipeline's module.
+its own section (``url``, ``attachments``, ``impersonation``), owned by that pipeline's module;
+``branding`` is how the click-time pages look.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tap_core.attachments.policy import AttachmentPolicy
+from tap_core.click.pages import Branding
 from tap_core.impersonation.policy import ImpersonationPolicy, Vip
 from tap_core.urls.exclusions import ExclusionError, UrlExclusions
 
@@ -85,6 +87,8 @@ class Policy(BaseModel):
     url: UrlPolicy = Field(default_factory=UrlPolicy)
     attachments: AttachmentPolicy = Field(default_factory=AttachmentPolicy)
     impersonation: ImpersonationPolicy = Field(default_factory=ImpersonationPolicy)
+    #: How the tenant's block, warning and error pages look at click time.
+    branding: Branding = Field(default_factory=Branding)
 
     @field_validator("internal_domains")
     @classmethod

