@@ -8,6 +8,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,46 @@ def journal_done(stack: Stack, upn: str, internet_id: str) -> bool:
     runtime = Runtime.create()
     entry = runtime.stores.journal.get(stack.tenant_id, found[1]["immutableId"])
     return bool(entry and entry.done)
+
+
+@contextmanager
+def tenant_policy(stack: Stack, document: dict[str, Any]) -> Iterator[Runtime]:
+    """The tenant's policy set to ``document`` for the block, and back to the default after."""
+    from connectors.service.runtime import get_runtime
+
+    runtime = Runtime.create()
+    policies = runtime.stores.policies
+
+    def put(doc: dict[str, Any]) -> None:
+        current = policies.get_policy(stack.tenant_id)  # another test may have left one
+        policies.put_policy(stack.tenant_id, doc, etag=current.etag if current else None, updated_by="test")
+        get_runtime().forget_policy(stack.tenant_id)  # the host runs in this process
+
+    put(document)
+    try:
+        yield runtime
+    finally:
+        put({})
+
+
+def delivered_link(stack: Stack, upn: str, message_id: str, html: str) -> str:
+    """Deliver an HTML message, wait for its processing and return its first rewritten link."""
+    raw = (
+        f"From: Docs <docs@partner.example>\nTo: {upn}\nSubject: notes\nMessage-ID: <{message_id}>\n"
+        f"Content-Type: text/html\n\n{html}\n"
+    ).encode()
+    stack.sim.deliver(upn, raw)
+    wait_for(lambda: journal_done(stack, upn, f"<{message_id}>"), what="processing")
+    _, message = find_message(stack, upn, f"<{message_id}>")
+    body = json.dumps(message)
+    start = body.index(f"{stack.functions_url}/api/r/1.")
+    return body[start : body.index('\\"', start)].replace("&amp;", "&")
+
+
+def browser_get(link: str) -> requests.Response:
+    """A click as a browser makes it (not a link scanner's request)."""
+    headers = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64)", "Accept-Language": "en"}
+    return requests.get(link, allow_redirects=False, timeout=60, headers=headers)
 
 
 def test_handshake_answers_the_token(stack: Stack) -> None:
@@ -283,24 +324,10 @@ def page_server() -> Iterator[str]:
 
 
 def test_click_on_a_rewritten_link_through_the_host(stack: Stack, page_server: str) -> None:
-    upn = stack.users[0]
     destination = f"{page_server}/notes/2026?x=1"
-    raw = (
-        f"From: Docs <docs@partner.example>\nTo: {upn}\nSubject: notes\nMessage-ID: <e2e-click@x.test>\n"
-        f'Content-Type: text/html\n\n<p>See <a href="{destination}">the notes</a>.</p>\n'
-    ).encode()
-    stack.sim.deliver(upn, raw)
-    wait_for(lambda: journal_done(stack, upn, "<e2e-click@x.test>"), what="processing")
-    _, message = find_message(stack, upn, "<e2e-click@x.test>")
-    body = json.dumps(message)
-    start = body.index(f"{stack.functions_url}/api/r/1.")
-    link = body[start : body.index('\\"', start)].replace("&amp;", "&")
-    r = requests.get(
-        link,
-        allow_redirects=False,
-        timeout=30,
-        headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64)", "Accept-Language": "en"},
-    )
+    link = delivered_link(stack, stack.users[0], "e2e-click@x.test",
+                          f'<p>See <a href="{destination}">the notes</a>.</p>')
+    r = browser_get(link)
     assert r.status_code == 302, r.text[:3000]
     assert r.headers["Location"] == destination
     forged = link.replace("/notes/2026", "/evil")
@@ -309,36 +336,15 @@ def test_click_on_a_rewritten_link_through_the_host(stack: Stack, page_server: s
 
 
 def test_block_page_carries_the_tenants_branding_from_its_policy(stack: Stack, page_server: str) -> None:
-    from connectors.service.runtime import get_runtime
     from tap_core.click.scanner import DELIVERY_WINDOW_SECONDS
 
-    runtime = Runtime.create()
     branding = {"name": "Contoso <Security>", "support_contact": "servicedesk@contoso.example"}
-    doc = runtime.stores.policies.get_policy(stack.tenant_id)  # another test may have left one
-    runtime.stores.policies.put_policy(stack.tenant_id, {"branding": branding}, etag=doc.etag if doc else None,
-                                       updated_by="test")
-    get_runtime().forget_policy(stack.tenant_id)  # the host runs in this process
-    try:
-        upn = stack.users[1]
-        raw = (
-            f"From: Payments <pay@partner.example>\nTo: {upn}\nSubject: account\n"
-            f"Message-ID: <e2e-brand@x.test>\nContent-Type: text/html\n\n"
-            f'<p>Please <a href="{page_server}/signin?id=7">review</a>.</p>\n'
-        ).encode()
-        stack.sim.deliver(upn, raw)
-        wait_for(lambda: journal_done(stack, upn, "<e2e-brand@x.test>"), what="processing")
-        _, message = find_message(stack, upn, "<e2e-brand@x.test>")
-        body = json.dumps(message)
-        start = body.index(f"{stack.functions_url}/api/r/1.")
-        link = body[start : body.index('\\"', start)].replace("&amp;", "&")
+    with tenant_policy(stack, {"branding": branding}):
+        link = delivered_link(stack, stack.users[1], "e2e-brand@x.test",
+                              f'<p>Please <a href="{page_server}/signin?id=7">review</a>.</p>')
         # A click within seconds of delivery is a scanner's, which is never sent to fetch the page.
         time.sleep(DELIVERY_WINDOW_SECONDS + 0.5)
-        r = requests.get(link, allow_redirects=False, timeout=60,
-                         headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64)", "Accept-Language": "en"})
-    finally:  # back to the default policy for whatever runs next
-        doc = runtime.stores.policies.get_policy(stack.tenant_id)
-        runtime.stores.policies.put_policy(stack.tenant_id, {}, etag=doc.etag if doc else None, updated_by="test")
-        get_runtime().forget_policy(stack.tenant_id)
+        r = browser_get(link)
     assert r.status_code in (200, 403) and "Location" not in r.headers, r.status_code
     assert "Contoso &lt;Security&gt;" in r.text and "servicedesk@contoso.example" in r.text
 
@@ -410,31 +416,21 @@ def _docx() -> bytes:
 
 def test_unanalysable_attachment_follows_timeout_action(stack: Stack) -> None:
     from connectors.service.detonation import WARNING_CATEGORY
-    from connectors.service.runtime import get_runtime
 
-    runtime = Runtime.create()
-    doc = runtime.stores.policies.get_policy(stack.tenant_id)  # another test may have left one
-    runtime.stores.policies.put_policy(stack.tenant_id, {"attachments": {"timeout_action": "deliver_with_warning"}},
-                                       etag=doc.etag if doc else None, updated_by="test")
-    get_runtime().forget_policy(stack.tenant_id)  # the host runs in this process
     upn = stack.users[2]
     internet_id = "<e2e-sandbox-docx@x.test>"
     raw = _with_attachment(upn, internet_id[1:-1], "minutes.docx", _docx()).replace(
         b"Content-Type: text/plain\r\n\r\nThe updater is attached.",
         b"Content-Type: text/html\r\n\r\n<html><body><p>Minutes attached.</p></body></html>")
-    stack.sim.deliver(upn, raw)
-    wait_for(lambda: journal_done(stack, upn, internet_id), what="processing")
 
     def settled() -> tuple[dict[str, Any], dict[str, Any]] | None:
         found = find_message(stack, upn, internet_id)
         return found if found and found[0]["displayName"] != "Hold" else None
 
-    try:
+    with tenant_policy(stack, {"attachments": {"timeout_action": "deliver_with_warning"}}):
+        stack.sim.deliver(upn, raw)
+        wait_for(lambda: journal_done(stack, upn, internet_id), what="processing")
         folder, message = wait_for(settled, timeout=120, what="the timeout action")
-    finally:  # back to the default policy for whatever runs next
-        doc = runtime.stores.policies.get_policy(stack.tenant_id)
-        runtime.stores.policies.put_policy(stack.tenant_id, {}, etag=doc.etag if doc else None, updated_by="test")
-        get_runtime().forget_policy(stack.tenant_id)
     assert not folder["isHidden"]
     assert WARNING_CATEGORY in message["categories"]
     assert "could not be fully analysed" in json.dumps(message)
@@ -495,17 +491,8 @@ def _with_files(upn: str, message_id: str, files: dict[str, bytes]) -> bytes:
 
 @pytest.fixture
 def safe_file_policy(stack: Stack) -> Iterator[Runtime]:
-    from connectors.service.runtime import get_runtime
-
-    runtime = Runtime.create()
-    doc = runtime.stores.policies.get_policy(stack.tenant_id)
-    runtime.stores.policies.put_policy(stack.tenant_id, {"attachments": {"mode": "safe_file"}},
-                                       etag=doc.etag if doc else None, updated_by="test")
-    get_runtime().forget_policy(stack.tenant_id)  # the host runs in this process
-    yield runtime
-    doc = runtime.stores.policies.get_policy(stack.tenant_id)
-    runtime.stores.policies.put_policy(stack.tenant_id, {}, etag=doc.etag if doc else None, updated_by="test")
-    get_runtime().forget_policy(stack.tenant_id)
+    with tenant_policy(stack, {"attachments": {"mode": "safe_file"}}) as runtime:
+        yield runtime
 
 
 def test_safe_file_policy_replaces_attachments_with_pdf_copies_and_release_restores_them(
