@@ -146,6 +146,24 @@ class MessageProcessor:
         categories = list(decided.get("categories", decision.categories))
         reasons = [r for r in [str(decided.get("safe_file_hold") or "")] if r] + list(decision.reasons)
         audit: list[tuple[str, str]] = []
+        sender = fetched.message.from_address.address if fetched.message.from_address else ""
+
+        def listed(folder: str, reason: str, status: QuarantineStatus) -> None:
+            """The message in the admin's quarantine list (held, quarantined or converted)."""
+            stores.quarantine.put(
+                QuarantineEntry(
+                    tenant_id=tenant_id,
+                    mailbox=mailbox,
+                    message_id=message_id,
+                    folder_id=folder,
+                    original_folder_id=original_folder,
+                    reason=reason[:1000],
+                    at=datetime.now(UTC),
+                    status=status,
+                    subject=fetched.message.subject[:200],
+                    sender=sender,
+                )
+            )
 
         # Safe File: each attachment replaced by its PDF copy (add the copy, then delete the original).
         safe_items = list(decided.get("safe_file") or [])
@@ -156,20 +174,8 @@ class MessageProcessor:
             requests += made
             names = ", ".join(str(i["name"]) for i in safe_items)
             # Listed with the held and quarantined messages: the admin releases the originals there.
-            stores.quarantine.put(
-                QuarantineEntry(
-                    tenant_id=tenant_id,
-                    mailbox=mailbox,
-                    message_id=message_id,
-                    folder_id=original_folder,
-                    original_folder_id=original_folder,
-                    reason=f"Safe File: {names} delivered as PDF copies; originals kept"[:1000],
-                    at=datetime.now(UTC),
-                    status=QuarantineStatus.CONVERTED,
-                    subject=fetched.message.subject[:200],
-                    sender=fetched.message.from_address.address if fetched.message.from_address else "",
-                )
-            )
+            listed(original_folder, f"Safe File: {names} delivered as PDF copies; originals kept",
+                   QuarantineStatus.CONVERTED)
             audit.append(("safe_file", f"replaced by PDF copies: {names}"[:500]))
 
         # Body (rewrite, banner): at most one PATCH, never twice.
@@ -209,22 +215,8 @@ class MessageProcessor:
                 state = await mover(mailbox, message_id, folder_id)
                 requests += 1
                 final_folder = state.folder_id
-                stores.quarantine.put(
-                    QuarantineEntry(
-                        tenant_id=tenant_id,
-                        mailbox=mailbox,
-                        message_id=message_id,
-                        folder_id=final_folder,
-                        original_folder_id=original_folder,
-                        reason="; ".join(reasons)[:1000],
-                        at=datetime.now(UTC),
-                        status=QuarantineStatus.QUARANTINED
-                        if action is Action.QUARANTINE
-                        else QuarantineStatus.HELD,
-                        subject=fetched.message.subject[:200],
-                        sender=fetched.message.from_address.address if fetched.message.from_address else "",
-                    )
-                )
+                held = QuarantineStatus.QUARANTINED if action is Action.QUARANTINE else QuarantineStatus.HELD
+                listed(final_folder, "; ".join(reasons), held)
                 audit.append((action.value, "; ".join(reasons)[:500]))
                 if action is Action.HOLD and decision.needs_sandbox:
                     # Dynamic analysis runs as delayed queue work; the message waits in Hold.
@@ -249,7 +241,6 @@ class MessageProcessor:
         final_folder = str(claim.data.get("moved", {}).get("folder_id") or final_folder)
 
         # Records: verdict, audit, URL index for the post-delivery purge.
-        sender = fetched.message.from_address.address if fetched.message.from_address else ""
         stores.verdicts.put_verdict(
             tenant_id,
             message_id,
