@@ -114,19 +114,23 @@ class ScanContext:
         ``fields``; ``variant`` picks one of the rule's scores or wordings. ``score`` replaces the
         rule's only for scores computed at run time. An undefined name raises :class:`UnknownRule`."""
         finding = scanner_rule(name, variant).finding(evidence, variant, **fields)
-        self._record(name, finding.score if score is None else score, finding.reason, evidence, verdict)
+        if score is not None or verdict is not None:
+            update = {"score": finding.score if score is None else score, "verdict": verdict}
+            finding = finding.model_copy(update=update)
+        self._record(finding)
 
     def add_external(
         self, name: str, score: float, reason: str, evidence: str = "", verdict: Verdict | None = None
     ) -> None:
         """Record a finding named and scored by outside data (YARA rules, ``unparseable_<type>``),
         which ``scanner_rules.toml`` cannot list; merged like :meth:`add`."""
-        self._record(name, score, reason, evidence, verdict)
+        self._record(Finding(name=name, score=score, reason=reason, evidence=evidence[:300], verdict=verdict))
 
-    def _record(self, name: str, score: float, reason: str, evidence: str, verdict: Verdict | None) -> None:
+    def _record(self, finding: Finding) -> None:
         """A name counts once per file (later evidence is appended, not re-scored)."""
+        evidence, verdict = finding.evidence, finding.verdict
         for index, found in enumerate(self.findings):
-            if found.name != name:
+            if found.name != finding.name:
                 continue
             if evidence and evidence not in found.evidence and len(found.evidence) < 300:
                 merged = f"{found.evidence}; {evidence}" if found.evidence else evidence
@@ -134,14 +138,12 @@ class ScanContext:
                 self.findings[index] = found.model_copy(
                     update={
                         "evidence": merged[:300],
-                        "score": max(found.score, score),
+                        "score": max(found.score, finding.score),
                         "verdict": worst if (found.verdict or verdict) else None,
                     }
                 )
             return
-        self.findings.append(
-            Finding(name=name, score=score, reason=reason, evidence=evidence[:300], verdict=verdict)
-        )
+        self.findings.append(finding)
 
     def has(self, name: str) -> bool:
         return any(f.name == name for f in self.findings)
