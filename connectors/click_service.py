@@ -279,7 +279,6 @@ class ClickService:
         rate_limiter: RateLimiter,
         settings: ClickSettings | None = None,
         *,
-        branding_lookup: Callable[[str], Branding] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.codec = codec
@@ -290,7 +289,6 @@ class ClickService:
         self.click_log = click_log
         self.rate_limiter = rate_limiter
         self.settings = settings or ClickSettings()
-        self.branding_lookup = branding_lookup
         self.clock = clock
         self._verified: dict[tuple[str, str], VerifiedLink] = {}
 
@@ -352,7 +350,7 @@ class ClickService:
         if link is None:
             return _page(error_page())
         policy = self.policy_lookup(link.context.tenant_id)
-        branding = self.branding_lookup(link.context.tenant_id) if self.branding_lookup else _NO_BRANDING
+        branding = policy.branding
         max_days = policy.url.link_max_age_days or self.settings.link_max_age_days
         if max_days and self.clock() - link.context.issued_at > max_days * 86400:
             return _page(error_page(branding, "The link has expired."))
@@ -533,7 +531,6 @@ class ClickService:
         return response
 
 
-_NO_BRANDING = Branding()
 
 
 @lru_cache(maxsize=1024)

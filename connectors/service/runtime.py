@@ -185,7 +185,6 @@ class Runtime:
             self.stores.clicks,
             self.stores.rate_limiter,
             settings,
-            branding_lookup=lambda tenant_id: self.policy(tenant_id)[0].branding,
         )
 
     @cached_property

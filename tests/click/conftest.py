@@ -109,7 +109,6 @@ class Redirector:
     stores: AzureStores
     intel: IntelIndex
     policies: dict[str, Policy]
-    brandings: dict[str, Branding]
     cache: MemoryVerdictCache
     client: httpx.Client
 
@@ -129,11 +128,14 @@ class Redirector:
         return self.client.request(method, link, headers=headers if headers is not None else BROWSER)
 
 
+#: The tests' tenants: the default policy, pages branded "Contoso".
+DEFAULT_POLICY = Policy(branding=Branding(name="Contoso"))
+
+
 def make_redirector(stores: AzureStores, settings: ClickSettings) -> Iterator[Redirector]:
     codec_holder: dict[str, LinkCodec] = {}
     intel = IntelIndex()
     policies: dict[str, Policy] = {}
-    brandings: dict[str, Branding] = {}
     cache = MemoryVerdictCache(ttl_seconds=600)
     fetcher = SafeFetcher(
         allow_networks=parse_networks(settings.scan_allow_networks),
@@ -152,19 +154,18 @@ def make_redirector(stores: AzureStores, settings: ClickSettings) -> Iterator[Re
         codec_holder["c"] = LinkCodec(base, LinkKeyring({"k1": KEY}, "k1"))
         service = ClickService(
             codec_holder["c"],
-            lambda t: policies.get(t, Policy()),
+            lambda t: policies.get(t, DEFAULT_POLICY),
             cache,
             lambda: intel,
             ClickAnalyzer(fetcher),
             stores.clicks,
             stores.rate_limiter,
             settings,
-            branding_lookup=lambda t: brandings.get(t, Branding(name="Contoso")),
         )
         holder["s"] = service
         with httpx.Client(follow_redirects=False, timeout=30, trust_env=False) as client:
             yield Redirector(
-                base, codec_holder["c"], service, stores, intel, policies, brandings, cache, client
+                base, codec_holder["c"], service, stores, intel, policies, cache, client
             )
 
 

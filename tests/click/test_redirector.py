@@ -292,10 +292,12 @@ def test_redirect_from_allowed_page_to_private_address_is_refused(redirector: Re
 
 # -- branding and escaping ---------------------------------------------------------------------
 def test_xss_in_destination_and_branding_is_escaped(redirector: Redirector, site: Site) -> None:
-    redirector.brandings["contoso"] = Branding(
-        name='<script>alert("n")</script>',
-        support_contact="<img src=x>",
-        custom_text="</p><script>1</script>",
+    redirector.policies["contoso"] = Policy(
+        branding=Branding(
+            name='<script>alert("n")</script>',
+            support_contact="<img src=x>",
+            custom_text="</p><script>1</script>",
+        )
     )
     norm = normalize_url(site.url('/suspicious/"><script>alert(1)</script>'))
     assert norm is not None
@@ -319,11 +321,13 @@ def test_xss_in_destination_and_branding_is_escaped(redirector: Redirector, site
 
 
 def test_pages_may_load_images_from_the_tenant_logo_origin_only(redirector: Redirector, site: Site) -> None:
-    redirector.brandings["contoso"] = Branding(name="Contoso", logo_url="https://CDN.contoso.example:8443/l.png")
+    redirector.policies["contoso"] = Policy(
+        branding=Branding(name="Contoso", logo_url="https://CDN.contoso.example:8443/l.png")
+    )
     target = normalize_url(site.url("/suspicious/page"))
     assert target is not None
     csp = redirector.get(redirector.link(target.url)).headers["content-security-policy"]
     assert "img-src https://cdn.contoso.example:8443;" in csp
-    redirector.brandings["contoso"] = Branding(name="Contoso")
+    redirector.policies["contoso"] = Policy(branding=Branding(name="Contoso"))
     csp = redirector.get(redirector.link(target.url)).headers["content-security-policy"]
     assert "img-src 'none'" in csp
