@@ -321,7 +321,38 @@ def _subprocess(seed: dict[str, Any], state_dir: Path, port: int, persist: bool)
 # A notification receiver ------------------------------------------------------------------
 
 
-class Receiver:
+class LoopbackEndpoint:
+    """A threaded HTTP(S) server on loopback with ``/notify`` and ``/lifecycle`` URLs, serving
+    the handler a subclass gives: what a notification URL looks like to Graph."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler], https_ca_dir: str | Path | None = None) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        scheme = "http"
+        if https_ca_dir is not None:
+            self._server.socket = _receiver_tls(Path(https_ca_dir)).wrap_socket(
+                self._server.socket, server_side=True
+            )
+            scheme = "https"
+        self.base = f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"{self.base}/notify"
+
+    @property
+    def lifecycle_url(self) -> str:
+        return f"{self.base}/lifecycle"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+
+class Receiver(LoopbackEndpoint):
     """A tiny threaded HTTP(S) endpoint for change and lifecycle notifications.
 
     Answers Graph's validation handshake (``?validationToken=``) with the decoded token as
@@ -343,26 +374,7 @@ class Receiver:
         self.posts = 0
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        scheme = "http"
-        if https_ca_dir is not None:
-            self._server.socket = _receiver_tls(Path(https_ca_dir)).wrap_socket(
-                self._server.socket, server_side=True
-            )
-            scheme = "https"
-        port = self._server.server_address[1]
-        self.base = f"{scheme}://127.0.0.1:{port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"{self.base}/notify"
-
-    @property
-    def lifecycle_url(self) -> str:
-        return f"{self.base}/lifecycle"
+        super().__init__(self._handler_class(), https_ca_dir)
 
     def wait_for(self, count: int, timeout: float = 10.0, lifecycle: bool = False) -> list[dict[str, Any]]:
         items = self.lifecycle if lifecycle else self.notifications
@@ -374,11 +386,6 @@ class Receiver:
                     break
                 self._changed.wait(remaining)
             return list(items)
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
 
     def __enter__(self) -> Receiver:
         return self

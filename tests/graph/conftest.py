@@ -9,7 +9,7 @@ import threading
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
@@ -20,7 +20,7 @@ from connectors.graph.config import GraphSettings
 from connectors.service.intake import HttpResult, handle_lifecycle, handle_notifications
 from connectors.storage.azure import AzureStores
 from connectors.storage.interfaces import WorkQueue
-from m365sim.testing import SimHandle, m365sim, m365sim_server, receiver  # noqa: F401 - fixtures
+from m365sim.testing import LoopbackEndpoint, SimHandle, m365sim, m365sim_server, receiver  # noqa: F401 - fixtures
 
 T = TypeVar("T")
 ADELE = "adele.vance@contoso.test"
@@ -119,7 +119,7 @@ class Answer:
         return dict(json.loads(self.result.body))
 
 
-class IntakeEndpoint:
+class IntakeEndpoint(LoopbackEndpoint):
     """``/notify`` and ``/lifecycle`` on loopback, answered by the service's intake
     (``handle_notifications`` / ``handle_lifecycle``) with the Azurite-backed subscription store
     and work queue: what the Functions app does, without the Functions host."""
@@ -157,19 +157,7 @@ class IntakeEndpoint:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"{self.base}/notify"
-
-    @property
-    def lifecycle_url(self) -> str:
-        return f"{self.base}/lifecycle"
+        super().__init__(Handler)
 
     def handshakes(self, path: str = "/notify") -> list[Answer]:
         return [a for a in self.answers if a.path == path and a.result.content_type == "text/plain"]
@@ -184,11 +172,6 @@ class IntakeEndpoint:
             found = matching()
         assert len(found) >= count, f"{len(found)} of {count} notification(s) reached {path}"
         return found[:count]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
 
 
 @pytest.fixture
