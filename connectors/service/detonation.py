@@ -122,10 +122,12 @@ async def run_detonation(runtime: Runtime, item: dict[str, Any]) -> str:
         state = await rem.quarantine(mailbox, message_id, fetched.folder_id)
         status = QuarantineStatus.QUARANTINED
     elif result.action in ("release", "deliver_with_warning"):
+        if result.action == "deliver_with_warning":
+            # Warn while the message is still held: once released, the user may open it at
+            # once, and must not see it without the warning (immutable ids survive the move).
+            await _warn(runtime, tenant_id, mailbox, message_id, fetched, result.reason)
         state = await rem.release(mailbox, message_id, entry.original_folder_id or "inbox", fetched.folder_id)
         status = QuarantineStatus.RELEASED
-        if result.action == "deliver_with_warning":
-            await _warn(runtime, tenant_id, mailbox, message_id, fetched, result.reason)
     else:  # keep holding (timeout_action = hold): an admin decides
         stores.audit.append(
             tenant_id,
