@@ -6,9 +6,17 @@ import ipaddress
 import re
 from functools import cache, lru_cache
 
+import idna
 import tldextract
 from tldextract.remote import looks_like_ip
 from tldextract.tldextract import Trie
+
+try:
+    # Compiled Punycode and UTS #46 mapping (tap_core/_idn.pyx), where pip could build it;
+    # each gives the Python library's result or None (then the library decides).
+    from tap_core import _idn
+except ImportError:
+    _idn = None  # type: ignore[assignment]
 
 # suffix_list_urls=() and cache_dir=None: use the PSL snapshot shipped inside tldextract, offline.
 _EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
@@ -28,12 +36,40 @@ def _trie(private: bool) -> Trie:
     return Trie.create((_EXTRACT if private else _EXTRACT_ICANN).tlds)
 
 
+def psl_trie(*, private: bool) -> Trie:
+    """The suffix trie of the walk below (the compiled URL scanner walks the same one)."""
+    return _trie(private)
+
+
+def uts46_map(domain: str) -> str:
+    """UTS #46 mapping (non-transitional, no STD3 rules), as browsers apply it to a host;
+    raises idna's error for a code point UTS #46 disallows."""
+    mapped = _idn.uts46_remap(domain) if _idn is not None else None
+    if mapped is None:
+        mapped = idna.uts46_remap(domain, std3_rules=False, transitional=False)
+    return mapped
+
+
+def label_to_ascii(label: str) -> str:
+    """A Unicode label as its "xn--" A-label. Plain Punycode, as browsers do (UTS #46,
+    non-strict): IDNA2008's alabel() gives the same bytes for every label it accepts and
+    rejects symbols such as U+272A that browsers still take."""
+    encoded = _idn.encode(label) if _idn is not None else None
+    if encoded is None:
+        encoded = label.encode("punycode").decode("ascii")
+    return "xn--" + encoded
+
+
 def label_to_unicode(label: str) -> str:
     """An "xn--" label decoded for display (any other label as it is). Plain Punycode decoding:
     idna.ulabel() decodes the same way and only adds checks whose failure we would ignore; an
     undecodable A-label is shown as written."""
     if not label.startswith("xn--"):
         return label
+    if _idn is not None:
+        decoded = _idn.decode(label[4:])
+        if decoded is not None:
+            return decoded
     try:
         return label[4:].encode("ascii").decode("punycode")
     except Exception:

@@ -232,3 +232,33 @@ def test_result_is_ascii_for_web_urls() -> None:
     n = norm("https://пример.испытание/путь?ключ=значение#фрагмент")
     assert n.url.isascii()
     assert n.display_host == "пример.испытание"
+
+
+def test_the_fast_path_gives_what_the_general_parser_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    # normalize_url takes a short cut for plain URLs (and the compiled scanner the same one);
+    # on seeded random URLs around its edges both must give the general parser's answer.
+    from tap_core.urls import normalize
+
+    class _Never:
+        def fullmatch(self, _text: str) -> None:
+            return None
+
+    rnd = random.Random(11)  # noqa: S311 - seeded test data
+    schemes = ["http://", "https://", "HTTP://", "ftp://", "Ftp://", "", "//", "hxxp://"]
+    hosts = ["example.com", "a.b.co.uk", "localhost", "x", "1.2.3.4", "999", "0x7f.1",
+             "a_b.com", "xn--bcher-kva.de", "XN--ls8h.la", "a..b", "ex-ample.COM"]
+    ports = ["", ":80", ":443", ":21", ":8080", ":0080", ":65535", ":65536", ":99999", ":"]
+    chars = "abcXYZ019/.-_~!$&'()*+,;=:@[]{}|^`\"<>%?#\\ "
+    urls = []
+    for _ in range(5000):
+        path = "".join(rnd.choice(chars) for _ in range(rnd.randint(0, 12)))
+        if path and path[0] not in "/?#" and rnd.random() < 0.7:
+            path = "/" + path
+        urls.append(rnd.choice(schemes) + rnd.choice(hosts) + rnd.choice(ports) + path)
+    normalize.clear_caches()
+    fast = [normalize_url(u) for u in urls]
+    monkeypatch.setattr(normalize, "_FAST_URL_RE", _Never())
+    normalize.clear_caches()
+    general = [normalize_url(u) for u in urls]
+    normalize.clear_caches()
+    assert fast == general

@@ -27,15 +27,23 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from functools import lru_cache
 
 from selectolax.lexbor import LexborNode
 
-from tap_core.domains import has_known_suffix, split_host
+from tap_core.domains import has_known_suffix, psl_trie, split_host
 from tap_core.html import parse_html
 from tap_core.urls.model import FoundUrl
 from tap_core.urls.normalize import NormalizedUrl, normalize_url
 from tap_core.urls.unwrap import OwnLinkDecoder, may_be_wrapper_host, unwrap_normalized
+
+try:
+    # The compiled twin of the plain-text scanner (tap_core/urls/_textscan.pyx), built by
+    # `pip install` where a C compiler is present; the Python scanner below is the reference.
+    from tap_core.urls import _textscan
+except ImportError:  # not built (no compiler, or a package built for another platform)
+    _textscan = None  # type: ignore[assignment]
 
 __all__ = [
     "dedupe",
@@ -143,7 +151,17 @@ def extract_text(
     return out
 
 
-def _scan_text(text: str, *, schemes_only: bool, limit: int) -> Iterator[tuple[str, NormalizedUrl]]:
+def _scan_text(text: str, *, schemes_only: bool, limit: int) -> Iterable[tuple[str, NormalizedUrl]]:
+    """(raw, NormalizedUrl) for each URL in ``text``: the compiled scanner when it is built
+    (plain text; it gives the same pairs), else the Python one."""
+    if _textscan is not None and not schemes_only:
+        return _textscan.scan_text(text, limit)
+    return _scan_text_python(text, schemes_only=schemes_only, limit=limit)
+
+
+def _scan_text_python(
+    text: str, *, schemes_only: bool, limit: int
+) -> Iterator[tuple[str, NormalizedUrl]]:
     if not text:
         return
     search = (_SCHEME_ONLY_RE if schemes_only else _TEXT_RE).search
@@ -894,3 +912,19 @@ def group_by_url(found: Iterable[FoundUrl]) -> dict[str, list[FoundUrl]]:
 
 #: Type of the own-link hook accepted by the extractors (see :func:`unwrap`).
 OwnLinkHook = Callable[[str], str | None]
+
+
+if _textscan is not None:
+    _textscan.configure(
+        normalize_url=normalize_url,
+        normalized_url_cls=NormalizedUrl,
+        normalized_url_fields=[f.name for f in dataclass_fields(NormalizedUrl)],
+        cut_cjk_host=_cut_cjk_host,
+        plausible_explicit_host=_plausible_explicit_host,
+        plausible_bare_host=_plausible_bare_host,
+        known_suffix=_known_suffix,
+        trie_icann=psl_trie(private=False),
+        trie_private=psl_trie(private=True),
+        file_like_tlds=_FILE_LIKE_TLDS,
+        max_step_in=_MAX_STEP_IN,
+    )

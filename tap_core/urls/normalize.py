@@ -16,9 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import unquote
 
-import idna
-
-from tap_core.domains import label_to_unicode
+from tap_core.domains import label_to_ascii, label_to_unicode, uts46_map
 
 #: Schemes a browser navigates to over the network; the rewriter wraps these.
 WEB_SCHEMES = frozenset({"http", "https"})
@@ -110,14 +108,19 @@ def normalize_url(raw: str, base: str | None = None) -> NormalizedUrl | None:
         return None
 
 
-# The common case, already canonical but for letter case: [http(s)://]host[/path][?query][#fragment]
-# with an LDH host and nothing to decode, encode, re-arm or resolve (no "%", no brackets or
-# quotes, no dot segments: "/." is checked apart). Such a URL takes the fast path below; the
-# result is the one the general parser gives (the host still goes through _domain_to_ascii).
+# The common case, already canonical but for letter case:
+# [http(s)|ftp://]host[:port][/path][?query][#fragment] with an LDH host and nothing to decode,
+# encode, re-arm or resolve: no "%", no brackets (they may spell a defanged "[.]"), no quotes
+# but "'" in the path, no dot segments ("/." is checked apart), a port only after a scheme
+# ("host:80" alone may read as a scheme). Such a URL takes the fast path below, and
+# tap_core/urls/_textscan.pyx takes the same one; the result is the one the general parser
+# gives (the host still goes through _domain_to_ascii).
 _SAFE = r"[!$&*+,\-./0-9:;=@A-Z^_a-z|~]"
 _FAST_URL_RE = re.compile(
-    rf"(?:(?P<scheme>[hH][tT][tT][pP][sS]?)://)?(?P<host>[A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*)"
-    rf"(?P<path>/{_SAFE}*)?(?:\?(?P<query>(?:{_SAFE}|\?)+))?(?:#(?P<fragment>(?:{_SAFE}|\?)+))?"
+    rf"(?:(?P<scheme>[hH][tT][tT][pP][sS]?|[fF][tT][pP])://)?"
+    rf"(?P<host>[A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*)(?(scheme)(?::(?P<port>[0-9]{{1,5}}))?)"
+    rf"(?P<path>/(?:{_SAFE}|')*)?(?:\?(?P<query>(?:{_SAFE}|\?)+))?"
+    rf"(?:#(?P<fragment>(?:{_SAFE}|\?)+))?"
 )
 
 
@@ -127,6 +130,16 @@ def _fast(m: re.Match[str]) -> NormalizedUrl | None:
         return None
     host, display_host = parsed
     scheme = m["scheme"].lower() if m["scheme"] else "http"  # scheme-less: read as http://
+    port: int | None = None
+    port_text = ""
+    if m["port"]:
+        port = int(m["port"])
+        if port > 65535:
+            return None
+        if port == _DEFAULT_PORTS[scheme]:
+            port = None
+        else:
+            port_text = f":{port}"
     path = m["path"] or "/"
     query, fragment = m["query"], m["fragment"]
     tail = path
@@ -134,9 +147,9 @@ def _fast(m: re.Match[str]) -> NormalizedUrl | None:
         tail += "?" + query
     if fragment:
         tail += "#" + fragment
-    url = f"{scheme}://{host}{tail}"
-    display = url if display_host == host else f"{scheme}://{display_host}{tail}"
-    return NormalizedUrl(url, display, scheme, host, display_host, None, path, query, fragment,
+    url = f"{scheme}://{host}{port_text}{tail}"
+    display = url if display_host == host else f"{scheme}://{display_host}{port_text}{tail}"
+    return NormalizedUrl(url, display, scheme, host, display_host, port, path, query, fragment,
                          None, False)
 
 
@@ -455,9 +468,7 @@ def _domain_to_ascii(text: str) -> tuple[str, str] | None:
             return mapped, mapped
     try:
         # UTS #46 maps ASCII to lower case only: skip the table walk for plain hosts.
-        mapped = text.lower() if text.isascii() else idna.uts46_remap(
-            text, std3_rules=False, transitional=False
-        )
+        mapped = text.lower() if text.isascii() else uts46_map(text)
     except Exception:  # a code point UTS #46 disallows (U+FFFD, non-characters): browsers fail
         return None
     mapped = mapped.rstrip(".")
@@ -482,19 +493,12 @@ def _domain_to_ascii(text: str) -> tuple[str, str] | None:
         elif label.startswith("xn--"):
             return None  # an A-label prefix on a non-ASCII label: no valid encoding
         else:
-            ascii_labels.append(_label_to_ascii(label))
+            ascii_labels.append(label_to_ascii(label))
             display_labels.append(label)
     host = ".".join(ascii_labels)
     if len(host) > 253 * 2:  # far beyond DNS limits: garbage, not a host
         return None
     return host, ".".join(display_labels)
-
-
-def _label_to_ascii(label: str) -> str:
-    # Plain Punycode, as browsers do (UTS #46, non-strict): IDNA2008's alabel() gives the
-    # same bytes for every label it accepts and rejects symbols such as U+272A that browsers
-    # still take, so its (costly) validation never changed the result.
-    return "xn--" + label.encode("punycode").decode("ascii")
 
 
 def _parse_ipv4(labels: list[str]) -> str | bool | None:

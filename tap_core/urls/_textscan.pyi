@@ -1,0 +1,22 @@
+"""Type stub of the compiled plain-text URL scanner (tap_core/urls/_textscan.pyx)."""
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from tap_core.urls.normalize import NormalizedUrl
+
+def configure(
+    *,
+    normalize_url: Callable[[str], NormalizedUrl | None],
+    normalized_url_cls: type[NormalizedUrl],
+    normalized_url_fields: Iterable[str],
+    cut_cjk_host: Callable[[str], str | None],
+    plausible_explicit_host: Callable[[str, str], bool],
+    plausible_bare_host: Callable[..., bool],
+    known_suffix: Callable[[str], bool],
+    trie_icann: Any,
+    trie_private: Any,
+    file_like_tlds: Iterable[str],
+    max_step_in: int,
+) -> None: ...
+def scan_text(text: str, limit: int) -> list[tuple[str, NormalizedUrl]]: ...
