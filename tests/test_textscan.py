@@ -56,6 +56,9 @@ EDGE_CASES = [
     "end with punctuation http://example.com/x?!... (http://example.com/y)).",
     "a" * 300 + ".com " + "x.y" * 2000,
     "\u202ehttp://rtl.example.com/\u202c \u200bhttp://zw.example.com\ufeff",
+    "http://a.b[dot]com http://a(DOT)b.com http://intranet/ http://x.0x1f/ http://1.2.3.4/",
+    "http://a-.b.com/ http://-a.b.com/ http://a.b-/ http://Ｅｘａｍｐｌｅ．ｃｏｍ/ http://ab_c.com/",
+    "http://" + "a" * 64 + ".com/ http://bücher.de:8080/x http://例え.テスト/ http://0X7F.1/",
 ]
 
 

@@ -8,10 +8,11 @@ from tap_core.urls.normalize import NormalizedUrl
 def configure(
     *,
     normalize_url: Callable[[str], NormalizedUrl | None],
+    host_forms: Callable[[str], tuple[str, str] | None],
     normalized_url_cls: type[NormalizedUrl],
     normalized_url_fields: Iterable[str],
     cut_cjk_host: Callable[[str], str | None],
-    plausible_explicit_host: Callable[[str, str], bool],
+    registrable_label: Callable[[str], str],
     plausible_bare_host: Callable[..., bool],
     known_suffix: Callable[[str], bool],
     trie_icann: Any,

@@ -18,12 +18,13 @@ from cpython.object cimport PyObject_GenericSetAttr
 
 # Hooks into tap_core (set by configure(); this module imports nothing from tap_core).
 cdef object _normalize_url = None          # normalize.normalize_url
+cdef object _host_forms = None        # normalize.host_forms
 cdef object _normalized_url_cls = None     # normalize.NormalizedUrl
 cdef tuple _normalized_url_fields = ()     # its field names, in order
 cdef object _object_new = object.__new__
 cdef object _cut_cjk_host = None           # extract._cut_cjk_host
-cdef object _plausible_explicit_host = None  # extract._plausible_explicit_host
 cdef object _plausible_bare_host = None    # extract._plausible_bare_host
+cdef object _registrable_label_py = None   # extract._registrable_label
 cdef object _known_suffix = None           # extract._known_suffix (ICANN suffixes)
 cdef object _trie_icann = None             # domains._trie(False)
 cdef object _trie_private = None           # domains._trie(True)
@@ -37,18 +38,21 @@ DEF K_MAILTO = 2
 DEF K_BARE = 3
 
 
-def configure(*, normalize_url, normalized_url_cls, normalized_url_fields, cut_cjk_host, plausible_explicit_host,
-              plausible_bare_host, known_suffix, trie_icann, trie_private, file_like_tlds,
-              max_step_in):
+def configure(*, normalize_url, host_forms, normalized_url_cls, normalized_url_fields,
+              cut_cjk_host, registrable_label, plausible_bare_host, known_suffix,
+              trie_icann, trie_private, file_like_tlds, max_step_in):
     """Give the scanner the Python definitions it defers to (called once by extract.py)."""
-    global _normalize_url, _normalized_url_cls, _cut_cjk_host, _plausible_explicit_host
+    global _normalize_url, _normalized_url_cls, _cut_cjk_host
     global _plausible_bare_host, _known_suffix, _trie_icann, _trie_private, _file_like_tlds
-    global _max_step_in, _normalized_url_fields
+    global _max_step_in, _normalized_url_fields, _host_forms, _registrable_label_py
     _normalize_url = normalize_url
+    _host_forms = host_forms
     _normalized_url_cls = normalized_url_cls
     _normalized_url_fields = tuple(normalized_url_fields)
+    if len(_normalized_url_fields) != 11:
+        raise ValueError("NormalizedUrl changed: update _new_normalized in _textscan.pyx")
     _cut_cjk_host = cut_cjk_host
-    _plausible_explicit_host = plausible_explicit_host
+    _registrable_label_py = registrable_label
     _plausible_bare_host = plausible_bare_host
     _known_suffix = known_suffix
     _trie_icann = trie_icann
@@ -760,12 +764,113 @@ cdef bint _ldh_host(str host):
     return False
 
 
+cdef bint _is_lowered(str host_text, str ascii_host):
+    """ascii_host == host_text.rstrip(".").lower() for an LDH host_text (one final dot at most)."""
+    cdef Py_ssize_t n = len(host_text), i
+    cdef Py_UCS4 c
+    if n and host_text[n - 1] == u'.':
+        n -= 1
+    if len(ascii_host) != n:
+        return False
+    for i in range(n):
+        c = host_text[i]
+        if u'A' <= c <= u'Z':
+            c = <Py_UCS4>(<int>c + 32)
+        if c != ascii_host[i]:
+            return False
+    return True
+
+
+cdef Py_ssize_t _host_sep(str t, Py_ssize_t i, Py_ssize_t n):
+    """extract._HOST_SEP_RE at i: its length, or 0."""
+    cdef Py_UCS4 c = t[i], close
+    if c == u'.' or _is_fullwidth_dot(c):
+        return 1
+    if c == u'[' or c == u'(' or c == u'{':
+        close = u']' if c == u'[' else (u')' if c == u'(' else u'}')
+        if i + 2 < n and t[i + 1] == u'.' and t[i + 2] == close:
+            return 3
+        if (c != u'{' and i + 4 < n and _ci(t[i + 1], u'd') and _ci(t[i + 2], u'o')
+                and _ci(t[i + 3], u't') and t[i + 4] == close):
+            return 5
+    return 0
+
+
+cdef bint _tld_shape(str tld):
+    """extract._TLD_SHAPE_RE.fullmatch(tld) for an ASCII tld:
+    [a-z]{2,63} | xn--[a-z0-9-]{1,59} | 0x[0-9a-f]* | [0-9]+"""
+    cdef Py_ssize_t n = len(tld), i
+    cdef Py_UCS4 c
+    cdef bint letters = True, digits = True
+    for i in range(n):
+        c = tld[i]
+        if not (u'a' <= c <= u'z'):
+            letters = False
+        if not (u'0' <= c <= u'9'):
+            digits = False
+    if letters and 2 <= n <= 63:
+        return True
+    if digits and n >= 1:
+        return True
+    if tld.startswith(u'xn--') and 5 <= n <= 63:
+        for i in range(4, n):
+            c = tld[i]
+            if not ((u'a' <= c <= u'z') or (u'0' <= c <= u'9') or c == u'-'):
+                break
+        else:
+            return True
+    if tld.startswith(u'0x'):
+        for i in range(2, n):
+            c = tld[i]
+            if not ((u'a' <= c <= u'f') or (u'0' <= c <= u'9')):
+                return False
+        return True
+    return False
+
+
 cdef bint _explicit_host_ok(str host_text, str ascii_host):
-    """extract._plausible_explicit_host, its LDH branch here, the rest in Python."""
-    if _ldh_host(host_text) and ascii_host == host_text.rstrip(u'.').lower() \
-            and _lower_plain_host(ascii_host):
-        return u'_' not in _registrable_label(ascii_host)
-    return bool(_plausible_explicit_host(host_text, ascii_host))
+    """extract._plausible_explicit_host (memoised there, computed here)."""
+    cdef Py_ssize_t n, i, k, label_start, label_count = 0
+    cdef str tld, label
+    if host_text.startswith(u'['):
+        return True
+    if _ldh_host(host_text) and _is_lowered(host_text, ascii_host):
+        return u'_' not in _registrable_label_any(ascii_host)
+    # Labels of host_text.rstrip(".") split at _HOST_SEP_RE: none empty, no edge hyphen.
+    n = len(host_text)
+    while n and host_text[n - 1] == u'.':
+        n -= 1
+    i = label_start = 0
+    while True:
+        k = _host_sep(host_text, i, n) if i < n else 0
+        if i >= n or k:
+            if i == label_start or host_text[label_start] == u'-' or host_text[i - 1] == u'-':
+                return False
+            label_count += 1
+            if i >= n:
+                break
+            i += k
+            label_start = i
+        else:
+            i += 1
+    for label in ascii_host.split(u'.'):
+        if len(label) > 63:
+            return False  # beyond the DNS label limit: nothing resolves there
+    if label_count == 1:
+        return True  # intranet name ("http://intranet/"), clickable as written
+    tld = host_text[label_start:n].lower()
+    if tld.isascii() and not _tld_shape(tld):
+        return False
+    if _is_ipv4_form(ascii_host):
+        return True
+    return u'_' not in _registrable_label_any(ascii_host)
+
+
+cdef str _registrable_label_any(str host):
+    """extract._registrable_label: the walk here for plain hosts, Python for punycode ones."""
+    if _lower_plain_host(host):
+        return _registrable_label(host)
+    return _registrable_label_py(host)
 
 
 cdef bint _bare_host_ok(str host, bint has_path, object port):
@@ -808,8 +913,8 @@ cdef object _normalize(str raw):
     cdef Py_ssize_t n = len(raw), i = 0, host_start, host_end, label_start, path_start
     cdef Py_ssize_t path_end, query_start = -1, query_end = -1, frag_start = -1, port_start
     cdef Py_UCS4 c
-    cdef str scheme, host, last, path, url, tail, port_text = u''
-    cdef object query = None, fragment = None, port = None
+    cdef str scheme, host, last, path, url, tail, host_text, port_text = u''
+    cdef object query = None, fragment = None, port = None, display_host
     cdef bint has_scheme = False
     cdef long port_value
     if n == 0 or n > 1_000_000 or u'/.' in raw:
@@ -824,13 +929,14 @@ cdef object _normalize(str raw):
     elif n > 6 and raw[0] in u'fF' and raw[1] in u'tT' and raw[2] in u'pP' and raw[3] == u':' \
             and raw[4] == u'/' and raw[5] == u'/':
         scheme, i, has_scheme = u'ftp', 6, True
-    # (?P<host>[A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*)
+    # (?P<host>HOST_CHAR+(?:\.HOST_CHAR+)*): letters, digits, "-", "_", any non-ASCII
     host_start = label_start = i
     while i < n:
         c = raw[i]
-        if _is_ldh_name_char(c):
+        if _is_ldh_name_char(c) or c >= 0x80:
             i += 1
-        elif c == u'.' and i > label_start and i + 1 < n and _is_ldh_name_char(raw[i + 1]):
+        elif c == u'.' and i > label_start and i + 1 < n and (
+                _is_ldh_name_char(raw[i + 1]) or raw[i + 1] >= 0x80):
             i += 1
             label_start = i
         else:
@@ -875,12 +981,19 @@ cdef object _normalize(str raw):
             return _normalize_url(raw)
     if i != n:
         return _normalize_url(raw)
-    # _domain_to_ascii's plain-host branch; any other host takes the full parser.
-    host = raw[host_start:host_end].lower()
-    last = host[host.rfind(u'.') + 1:]
-    if (u'xn--' in host or last.isdigit() or last.startswith(u'0x') or host.count(u'.') >= 127
-            or len(host) > 253 * 2):
-        return _normalize_url(raw)
+    # The host: the plain-host branch of normalize.host_forms here, the function for the rest.
+    host_text = raw[host_start:host_end]
+    display_host = None
+    if _plain_ascii_host(host_text):
+        host = host_text.lower()
+    else:
+        display_host = _host_forms(host_text)
+        if display_host is None:
+            return None
+    if display_host is not None:
+        host, display_host = display_host
+    else:
+        display_host = host
     path = raw[path_start:path_end] if path_end > path_start else u'/'
     tail = path
     if query_start >= 0:
@@ -890,18 +1003,58 @@ cdef object _normalize(str raw):
         fragment = raw[frag_start:]
         tail += u'#' + fragment
     url = scheme + u'://' + host + port_text + tail
-    return _new_normalized((url, url, scheme, host, host, port, path, query, fragment, None,
-                            False))
+    display = url if display_host == host else scheme + u'://' + display_host + port_text + tail
+    return _new_normalized(url, display, scheme, host, display_host, port, path, query,
+                           fragment)
 
 
-cdef object _new_normalized(tuple values):
-    """NormalizedUrl(*values) without the frozen dataclass's __init__, which sets each field
-    through object.__setattr__ from Python (most of the cost of a fast-path URL). The fields
-    are set the same way, here from C; configure() passed their names in order."""
+cdef bint _plain_ascii_host(str host):
+    """host_forms' plain-host branch applies: ASCII, no punycode, a last label that is neither
+    all digits nor "0x...", fewer than 127 dots, at most 506 characters (LDH labels, not
+    empty and without a final dot, are given)."""
+    cdef Py_ssize_t n = len(host), i, dots = 0, last_start = 0
+    cdef Py_UCS4 c
+    cdef bint last_digits = True
+    if n > 253 * 2:
+        return False
+    for i in range(n):
+        c = host[i]
+        if c >= 0x80:
+            return False
+        if c == u'.':
+            dots += 1
+            last_start = i + 1
+            last_digits = True
+        elif not (u'0' <= c <= u'9'):
+            last_digits = False
+        if (c == u'-' and i >= 3 and host[i - 1] == u'-' and (host[i - 2] == u'n'
+                or host[i - 2] == u'N') and (host[i - 3] == u'x' or host[i - 3] == u'X')):
+            return False  # "xn--" (the lower-cased host would hold it)
+    if dots >= 127 or last_digits:
+        return False
+    return not (last_start + 1 < n and host[last_start] == u'0'
+                and (host[last_start + 1] == u'x' or host[last_start + 1] == u'X'))
+
+
+cdef object _new_normalized(str url, str display, str scheme, str host, str display_host,
+                            object port, str path, object query, object fragment):
+    """NormalizedUrl(url, display, ..., fragment, userinfo=None, defanged=False) without the
+    frozen dataclass's __init__, which sets each field through object.__setattr__ from Python
+    (most of the cost of a fast-path URL). The fields are set the same way, here from C, by
+    the names configure() passed in order."""
     cdef object obj = _object_new(_normalized_url_cls)
-    cdef Py_ssize_t i
-    for i in range(len(_normalized_url_fields)):
-        PyObject_GenericSetAttr(obj, _normalized_url_fields[i], values[i])
+    cdef tuple names = _normalized_url_fields
+    PyObject_GenericSetAttr(obj, names[0], url)
+    PyObject_GenericSetAttr(obj, names[1], display)
+    PyObject_GenericSetAttr(obj, names[2], scheme)
+    PyObject_GenericSetAttr(obj, names[3], host)
+    PyObject_GenericSetAttr(obj, names[4], display_host)
+    PyObject_GenericSetAttr(obj, names[5], port)
+    PyObject_GenericSetAttr(obj, names[6], path)
+    PyObject_GenericSetAttr(obj, names[7], query)
+    PyObject_GenericSetAttr(obj, names[8], fragment)
+    PyObject_GenericSetAttr(obj, names[9], None)
+    PyObject_GenericSetAttr(obj, names[10], False)
     return obj
 
 
@@ -910,7 +1063,7 @@ cdef object _new_normalized(tuple values):
 # ---------------------------------------------------------------------------------------------
 
 cdef tuple _candidate(str t, _Match m, _Match m2):
-    """extract._candidate: (raw, NormalizedUrl, start) or None."""
+    """extract._candidate: (raw, NormalizedUrl) or None (the start is m.start)."""
     cdef int kind = m.kind
     cdef Py_ssize_t start = m.start, end = m.end, hs, he, rest
     cdef str raw, host, cut
@@ -930,7 +1083,7 @@ cdef tuple _candidate(str t, _Match m, _Match m2):
             return None
         n = _normalize_url(raw)
         if n is not None and n.scheme == u'mailto' and n.host:
-            return (raw, n, start)
+            return (raw, n)
         return None
     hs = m.host_start
     he = min(m.host_end, start + len(raw))
@@ -953,7 +1106,7 @@ cdef tuple _candidate(str t, _Match m, _Match m2):
         n = _normalize(raw)
         if n is None or not _explicit_host_ok(host, n.host):
             return None
-        return (raw, n, start)
+        return (raw, n)
     # bare
     if _preceded_by_broken_token(t, start):
         return None
@@ -970,7 +1123,7 @@ cdef tuple _candidate(str t, _Match m, _Match m2):
         return None
     if not _bare_host_ok(n.host, has_path, n.port):
         return None
-    return (raw, n, start)
+    return (raw, n)
 
 
 def scan_text(str text, Py_ssize_t limit):
@@ -1015,6 +1168,6 @@ def scan_text(str text, Py_ssize_t limit):
                 continue
             q = m.start + len(<str>found[0])
             count += 1
-            out.append((found[0], found[1]))
+            out.append(found)
         pos = tok_end
     return out

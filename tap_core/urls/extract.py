@@ -35,7 +35,7 @@ from selectolax.lexbor import LexborNode
 from tap_core.domains import has_known_suffix, psl_trie, split_host
 from tap_core.html import parse_html
 from tap_core.urls.model import FoundUrl
-from tap_core.urls.normalize import NormalizedUrl, normalize_url
+from tap_core.urls.normalize import NormalizedUrl, host_forms, normalize_url
 from tap_core.urls.unwrap import OwnLinkDecoder, may_be_wrapper_host, unwrap_normalized
 
 try:
@@ -917,10 +917,11 @@ OwnLinkHook = Callable[[str], str | None]
 if _textscan is not None:
     _textscan.configure(
         normalize_url=normalize_url,
+        host_forms=host_forms,
         normalized_url_cls=NormalizedUrl,
         normalized_url_fields=[f.name for f in dataclass_fields(NormalizedUrl)],
         cut_cjk_host=_cut_cjk_host,
-        plausible_explicit_host=_plausible_explicit_host,
+        registrable_label=_registrable_label,
         plausible_bare_host=_plausible_bare_host,
         known_suffix=_known_suffix,
         trie_icann=psl_trie(private=False),

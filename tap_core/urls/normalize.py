@@ -109,23 +109,27 @@ def normalize_url(raw: str, base: str | None = None) -> NormalizedUrl | None:
 
 
 # The common case, already canonical but for letter case:
-# [http(s)|ftp://]host[:port][/path][?query][#fragment] with an LDH host and nothing to decode,
+# [http(s)|ftp://]host[:port][/path][?query][#fragment] with a host of letters, digits, "-",
+# "_" and non-ASCII characters (no escapes, no defanged dots) and nothing to decode,
 # encode, re-arm or resolve: no "%", no brackets (they may spell a defanged "[.]"), no quotes
 # but "'" in the path, no dot segments ("/." is checked apart), a port only after a scheme
 # ("host:80" alone may read as a scheme). Such a URL takes the fast path below, and
 # tap_core/urls/_textscan.pyx takes the same one; the result is the one the general parser
-# gives (the host still goes through _domain_to_ascii).
+# gives (the host still goes through host_forms).
 _SAFE = r"[!$&*+,\-./0-9:;=@A-Z^_a-z|~]"
+# Letters, digits, "-", "_" and any non-ASCII character: the general parser ends a host only
+# at ASCII delimiters and hands the rest to host_forms, as this path does.
+_HOST_CHAR = r"[A-Za-z0-9_\-\x80-\U0010ffff]"
 _FAST_URL_RE = re.compile(
     rf"(?:(?P<scheme>[hH][tT][tT][pP][sS]?|[fF][tT][pP])://)?"
-    rf"(?P<host>[A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*)(?(scheme)(?::(?P<port>[0-9]{{1,5}}))?)"
+    rf"(?P<host>{_HOST_CHAR}+(?:\.{_HOST_CHAR}+)*)(?(scheme)(?::(?P<port>[0-9]{{1,5}}))?)"
     rf"(?P<path>/(?:{_SAFE}|')*)?(?:\?(?P<query>(?:{_SAFE}|\?)+))?"
     rf"(?:#(?P<fragment>(?:{_SAFE}|\?)+))?"
 )
 
 
 def _fast(m: re.Match[str]) -> NormalizedUrl | None:
-    parsed = _domain_to_ascii(m["host"])
+    parsed = host_forms(m["host"])
     if parsed is None:
         return None
     host, display_host = parsed
@@ -201,7 +205,7 @@ def _normalize_cached(raw: str, base: str | None) -> NormalizedUrl | None:
 def clear_caches() -> None:
     """Drop the memoised results (benchmarks measure cold runs)."""
     _normalize_cached.cache_clear()
-    _domain_to_ascii.cache_clear()
+    host_forms.cache_clear()
 
 
 def _undefang(s: str) -> tuple[str, bool]:
@@ -427,7 +431,7 @@ def host_to_ascii(host: str) -> str | None:
     or None when a browser would refuse it. Every host that is compared with a normalised URL's
     host (feed indicators, exclusions, link texts) goes through this one conversion: Python's
     "idna" codec is IDNA 2003 and maps "straße.de" to "strasse.de", another domain."""
-    parsed = _domain_to_ascii(host)
+    parsed = host_forms(host)
     return parsed[0] if parsed is not None else None
 
 
@@ -445,7 +449,7 @@ def _parse_host(text: str) -> tuple[str, str] | None:
         except ValueError:
             return None
         return ip6.compressed, ip6.compressed
-    return _domain_to_ascii(text)
+    return host_forms(text)
 
 
 # A host that is already canonical (lower-case LDH labels, no punycode, not numeric): the
@@ -454,7 +458,9 @@ _PLAIN_HOST_RE = re.compile(r"(?!.*xn--)[a-z0-9_\-]+(?:\.[a-z0-9_\-]+)*")
 
 
 @lru_cache(maxsize=32768)
-def _domain_to_ascii(text: str) -> tuple[str, str] | None:
+def host_forms(text: str) -> tuple[str, str] | None:
+    """(ASCII host, display host) of a host as written, or None when a browser refuses it:
+    UTS #46 mapping, punycode, WHATWG IPv4 forms, label checks."""
     if text.isascii():
         mapped = text.lower().rstrip(".")
         last = mapped[mapped.rfind(".") + 1 :]

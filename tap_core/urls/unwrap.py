@@ -144,7 +144,9 @@ def may_be_wrapper_host(host: str) -> bool:
     """False when no named wrapper lives on ``host`` (our own links aside): almost no link is
     wrapped, and one set lookup on the last two labels rules out every wrapper :func:`_step`
     knows (Google is matched by name: it has many country domains)."""
-    return ".".join(host.rsplit(".", 2)[-2:]) in _WRAPPER_DOMAINS or "google" in host
+    last_dot = host.rfind(".")
+    two_labels = host[host.rfind(".", 0, last_dot) + 1 :] if last_dot > 0 else host
+    return two_labels in _WRAPPER_DOMAINS or "google" in host
 
 
 def _inner_url(value: str | None) -> NormalizedUrl | None:
