@@ -5,11 +5,11 @@ from __future__ import annotations
 import ipaddress
 import re
 from functools import cache, lru_cache
+from typing import Any
 
 import idna
 import tldextract
 from tldextract.remote import looks_like_ip
-from tldextract.tldextract import Trie
 
 try:
     # Compiled Punycode and UTS #46 mapping (tap_core/_idn.pyx), where pip could build it;
@@ -30,13 +30,27 @@ _EXTRACT_ICANN = tldextract.TLDExtract(
 _PLAIN_HOST_RE = re.compile(r"[a-z0-9_\-]+(?:\.[a-z0-9_\-]+)*")
 
 
+#: A suffix-trie node: each child label maps to its node; the key _RULE_END marks a node where
+#: a PSL rule ends ("." is in no label, decoded or not, nor in an "!label" exception key; ""
+#: is: "xn--" decodes to it). Plain dicts: lookups without attribute access.
+SuffixTrie = dict[str, Any]
+_RULE_END = "."
+
+
 @cache
-def _trie(private: bool) -> Trie:
-    # Built from tldextract's public suffix list (same offline snapshot), once per process.
-    return Trie.create((_EXTRACT if private else _EXTRACT_ICANN).tlds)
+def _trie(private: bool) -> SuffixTrie:
+    # From tldextract's public suffix list (the same offline snapshot), once per process; the
+    # same shape as its Trie: labels right to left, "*" and "!label" children as written.
+    root: SuffixTrie = {}
+    for suffix in (_EXTRACT if private else _EXTRACT_ICANN).tlds:
+        node = root
+        for label in reversed(suffix.split(".")):
+            node = node.setdefault(label, {})
+        node[_RULE_END] = True
+    return root
 
 
-def psl_trie(*, private: bool) -> Trie:
+def psl_trie(*, private: bool) -> SuffixTrie:
     """The suffix trie of the walk below (the compiled URL scanner walks the same one)."""
     return _trie(private)
 
@@ -87,15 +101,15 @@ def _fast_split(host: str, private: bool) -> tuple[str, str, str] | None:
     punycode = "xn--" in host
     for label in reversed(labels):  # the same walk as tldextract's suffix_index
         key = label_to_unicode(label) if punycode else label
-        nxt = node.matches.get(key)
+        nxt = node.get(key)
         if nxt is not None:
             label_idx -= 1
             node = nxt
-            if node.end:
+            if _RULE_END in node:
                 suffix_idx = label_idx
             continue
-        if "*" in node.matches:
-            suffix_idx = label_idx if "!" + key in node.matches else label_idx - 1
+        if "*" in node:
+            suffix_idx = label_idx if "!" + key in node else label_idx - 1
         break
     if suffix_idx == len(labels):
         if len(labels) == 4 and looks_like_ip(host):

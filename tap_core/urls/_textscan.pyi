@@ -11,7 +11,6 @@ def configure(
     host_forms: Callable[[str], tuple[str, str] | None],
     normalized_url_cls: type[NormalizedUrl],
     normalized_url_fields: Iterable[str],
-    cut_cjk_host: Callable[[str], str | None],
     registrable_label: Callable[[str], str],
     plausible_bare_host: Callable[..., bool],
     known_suffix: Callable[[str], bool],

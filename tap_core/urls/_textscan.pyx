@@ -15,19 +15,18 @@ there is no pointer arithmetic and no manual reference counting.
 """
 
 from cpython.object cimport PyObject_GenericSetAttr
+from cpython.type cimport PyType_GenericAlloc
 
 # Hooks into tap_core (set by configure(); this module imports nothing from tap_core).
 cdef object _normalize_url = None          # normalize.normalize_url
 cdef object _host_forms = None        # normalize.host_forms
 cdef object _normalized_url_cls = None     # normalize.NormalizedUrl
 cdef tuple _normalized_url_fields = ()     # its field names, in order
-cdef object _object_new = object.__new__
-cdef object _cut_cjk_host = None           # extract._cut_cjk_host
 cdef object _plausible_bare_host = None    # extract._plausible_bare_host
 cdef object _registrable_label_py = None   # extract._registrable_label
 cdef object _known_suffix = None           # extract._known_suffix (ICANN suffixes)
-cdef object _trie_icann = None             # domains._trie(False)
-cdef object _trie_private = None           # domains._trie(True)
+cdef dict _trie_icann = None               # domains.psl_trie(private=False)
+cdef dict _trie_private = None             # domains.psl_trie(private=True)
 cdef frozenset _file_like_tlds = frozenset()
 cdef Py_ssize_t _max_step_in = 512
 
@@ -39,10 +38,10 @@ DEF K_BARE = 3
 
 
 def configure(*, normalize_url, host_forms, normalized_url_cls, normalized_url_fields,
-              cut_cjk_host, registrable_label, plausible_bare_host, known_suffix,
+              registrable_label, plausible_bare_host, known_suffix,
               trie_icann, trie_private, file_like_tlds, max_step_in):
     """Give the scanner the Python definitions it defers to (called once by extract.py)."""
-    global _normalize_url, _normalized_url_cls, _cut_cjk_host
+    global _normalize_url, _normalized_url_cls
     global _plausible_bare_host, _known_suffix, _trie_icann, _trie_private, _file_like_tlds
     global _max_step_in, _normalized_url_fields, _host_forms, _registrable_label_py
     _normalize_url = normalize_url
@@ -51,7 +50,6 @@ def configure(*, normalize_url, host_forms, normalized_url_cls, normalized_url_f
     _normalized_url_fields = tuple(normalized_url_fields)
     if len(_normalized_url_fields) != 11:
         raise ValueError("NormalizedUrl changed: update _new_normalized in _textscan.pyx")
-    _cut_cjk_host = cut_cjk_host
     _registrable_label_py = registrable_label
     _plausible_bare_host = plausible_bare_host
     _known_suffix = known_suffix
@@ -690,25 +688,24 @@ cdef bint _lower_plain_host(str host):
     return label_start < n
 
 
-cdef Py_ssize_t _psl_suffix_index(list labels, object trie):
+cdef Py_ssize_t _psl_suffix_index(list labels, dict trie):
     """domains._fast_split's walk over ``labels`` (a plain lower-case host without punycode):
     the index of the first suffix label, len(labels) when no rule matches."""
     cdef Py_ssize_t count = len(labels), suffix_idx = count, label_idx = count, i
-    cdef object node = trie, nxt
-    cdef dict matches
+    cdef dict node = trie
+    cdef object nxt
     cdef str key
     for i in range(count - 1, -1, -1):
         key = labels[i]
-        matches = node.matches
-        nxt = matches.get(key)
+        nxt = node.get(key)
         if nxt is not None:
             label_idx -= 1
-            node = nxt
-            if node.end:
+            node = <dict>nxt
+            if u'.' in node:  # domains._RULE_END: a rule ends here
                 suffix_idx = label_idx
             continue
-        if u'*' in matches:
-            suffix_idx = label_idx if (u'!' + key) in matches else label_idx - 1
+        if u'*' in node:
+            suffix_idx = label_idx if (u'!' + key) in node else label_idx - 1
         break
     return suffix_idx
 
@@ -1042,7 +1039,7 @@ cdef object _new_normalized(str url, str display, str scheme, str host, str disp
     frozen dataclass's __init__, which sets each field through object.__setattr__ from Python
     (most of the cost of a fast-path URL). The fields are set the same way, here from C, by
     the names configure() passed in order."""
-    cdef object obj = _object_new(_normalized_url_cls)
+    cdef object obj = PyType_GenericAlloc(_normalized_url_cls, 0)  # what object.__new__ does
     cdef tuple names = _normalized_url_fields
     PyObject_GenericSetAttr(obj, names[0], url)
     PyObject_GenericSetAttr(obj, names[1], display)
@@ -1061,6 +1058,29 @@ cdef object _new_normalized(str url, str display, str scheme, str host, str disp
 # ---------------------------------------------------------------------------------------------
 # The scan
 # ---------------------------------------------------------------------------------------------
+
+cdef object _cut_cjk(str host):
+    """extract._cut_cjk_host: the host whole when it ends in a real public suffix, else cut
+    where the CJK text starts (None when nothing usable is left)."""
+    cdef object n = _normalize(u'http://' + host)
+    cdef Py_ssize_t i, length = len(host)
+    cdef str cut
+    if n is not None:
+        if _lower_plain_host(n.host):
+            if _known_suffix_fast(n.host):
+                return host
+        elif _known_suffix(n.host):
+            return host
+    for i in range(length):
+        if _is_cjk(host[i]):
+            break
+    else:
+        i = length
+    cut = host[:i]
+    if not cut or cut[len(cut) - 1] == u'.' or cut[len(cut) - 1] == u'-':
+        return None
+    return cut
+
 
 cdef tuple _candidate(str t, _Match m, _Match m2):
     """extract._candidate: (raw, NormalizedUrl) or None (the start is m.start)."""
@@ -1095,7 +1115,7 @@ cdef tuple _candidate(str t, _Match m, _Match m2):
         if not host.isascii():
             for ch in host:
                 if _is_cjk(ch):
-                    cut_obj = _cut_cjk_host(host)
+                    cut_obj = _cut_cjk(host)
                     if cut_obj is None:
                         return None
                     cut = cut_obj

@@ -920,7 +920,6 @@ if _textscan is not None:
         host_forms=host_forms,
         normalized_url_cls=NormalizedUrl,
         normalized_url_fields=[f.name for f in dataclass_fields(NormalizedUrl)],
-        cut_cjk_host=_cut_cjk_host,
         registrable_label=_registrable_label,
         plausible_bare_host=_plausible_bare_host,
         known_suffix=_known_suffix,
