@@ -360,12 +360,12 @@ cdef Py_ssize_t _bare_label(str t, Py_ssize_t i, Py_ssize_t e):
     return j
 
 
-cdef class _Match:
-    cdef int kind
-    cdef Py_ssize_t start, end, host_start, host_end
+cdef struct _Match:
+    int kind
+    Py_ssize_t start, end, host_start, host_end
 
 
-cdef bint _match_at(str t, Py_ssize_t p, Py_ssize_t e, _Match m):
+cdef bint _match_at(str t, Py_ssize_t p, Py_ssize_t e, _Match* m):
     """_TEXT_RE.match(t, p, e): the alternatives in order (scheme, mailto, bare)."""
     cdef Py_ssize_t j, u, r, k, h, hend, nxt
     cdef int attempt
@@ -456,7 +456,7 @@ cdef bint _match_at(str t, Py_ssize_t p, Py_ssize_t e, _Match m):
     return True
 
 
-cdef bint _search(str t, Py_ssize_t q, Py_ssize_t e, _Match m):
+cdef bint _search(str t, Py_ssize_t q, Py_ssize_t e, _Match* m):
     """_TEXT_RE.search(t, q, e)."""
     cdef Py_ssize_t p = q
     while p < e:
@@ -567,8 +567,7 @@ cdef str _trim(str t, Py_ssize_t start, Py_ssize_t end):
             q = raw.find(before)
             if q > 0:
                 raw = raw[:q]
-    if u')' in raw or u']' in raw or u'}' in raw:
-        raw = _cut_unbalanced(raw)
+    raw = _cut_unbalanced(raw)
     while raw:
         last = raw[len(raw) - 1]
         if _is_trailing(last):
@@ -1082,7 +1081,7 @@ cdef object _cut_cjk(str host):
     return cut
 
 
-cdef tuple _candidate(str t, _Match m, _Match m2):
+cdef tuple _candidate(str t, _Match* m, _Match* m2):
     """extract._candidate: (raw, NormalizedUrl) or None (the start is m.start)."""
     cdef int kind = m.kind
     cdef Py_ssize_t start = m.start, end = m.end, hs, he, rest
@@ -1150,7 +1149,7 @@ def scan_text(str text, Py_ssize_t limit):
     """extract._scan_text_python(text, schemes_only=False, limit=limit), as a list."""
     cdef list out = []
     cdef Py_ssize_t n = len(text), pos = 0, count = 0, p, tok_start, tok_end, q, i, inner
-    cdef _Match m = _Match(), m2 = _Match()
+    cdef _Match m, m2
     cdef tuple found
     cdef Py_UCS4 c
     if n == 0:
@@ -1174,9 +1173,9 @@ def scan_text(str text, Py_ssize_t limit):
             tok_end += 1
         q = tok_start
         while q < tok_end and count < limit:
-            if not _search(text, q, tok_end, m):
+            if not _search(text, q, tok_end, &m):
                 break
-            found = _candidate(text, m, m2)
+            found = _candidate(text, &m, &m2)
             if found is None:
                 if m.kind != K_BARE:
                     q = m.end
