@@ -871,20 +871,15 @@ def _found(
     own_link_decoder: OwnLinkDecoder | None,
     own_hosts: Sequence[str],
 ) -> FoundUrl:
-    wrappers: list[str] = []
-    wrapped_url: str | None = None
-    url = n.url
-    display = n.display_url
     # Unwrapping is only asked about links that can be wrapped (own links, named wrappers).
     if n.is_web and (own_hosts or own_link_decoder is not None or may_be_wrapper_host(n.host)):
         r = unwrap_normalized(n, own_hosts=own_hosts, own_link_decoder=own_link_decoder)
         if r.wrappers:
-            wrappers = list(r.wrappers)
-            wrapped_url = r.chain[0]
-            url = r.url
-            inner = normalize_url(url)
-            display = inner.display_url if inner is not None else url
-    return FoundUrl(url, raw, display, source, context, link_text, wrappers, wrapped_url)
+            inner = normalize_url(r.url)
+            display = inner.display_url if inner is not None else r.url
+            return FoundUrl(r.url, raw, display, source, context, link_text, list(r.wrappers),
+                            r.chain[0])
+    return FoundUrl(n.url, raw, n.display_url, source, context, link_text, [], None)
 
 
 def dedupe(found: Iterable[FoundUrl]) -> list[FoundUrl]:
