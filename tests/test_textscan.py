@@ -78,6 +78,9 @@ _PIECES = [
     "\u200b", "ſ", "ı", "İ", "\u0663", "1.2.3.4", "0x7f", "127.0.0.1", "xn--bcher-kva",
     "bücher", "straße", "main", "user.name", "x", "A", "github.io", "evil", "ü", "\u202e",
     "\ufeff", "\x00", "\x1c", "1", "22", "333",
+    "eur01.safelinks.protection.outlook.com/?url=http%3A%2F%2Fevil.com%2F&data=1",
+    "urldefense.com/v3/__http://evil.com/x__;!!abc", "www.google.com/url?q=http://evil.com/",
+    "lnkd.in/abc", "l.facebook.com/l.php?u=http%3A%2F%2Fx.com", "google",
 ]
 
 
@@ -87,6 +90,21 @@ def test_same_urls_as_the_python_scanner_on_random_texts() -> None:
     for _ in range(20_000):
         text = "".join(rnd.choice(_PIECES) for _ in range(rnd.randint(1, 14)))
         assert _compiled(text) == _python(text), text
+
+
+def test_same_found_urls_as_extract_text_in_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    # extract_text hands the whole job to the compiled module (FoundUrl records included,
+    # unwrapping through extract._found when a link may be wrapped): the same records.
+    assert _textscan is not None
+    rnd = random.Random(7)  # noqa: S311 - seeded test data
+    texts = EDGE_CASES + [
+        "".join(rnd.choice(_PIECES) for _ in range(rnd.randint(1, 10))) for _ in range(5000)
+    ]
+    compiled = [extract.extract_text(t, "body.text") for t in texts]
+    monkeypatch.setattr(extract, "_textscan", None)
+    python = [extract.extract_text(t, "body.text") for t in texts]
+    assert compiled == python
+    assert any(f.wrappers for found in compiled for f in found)  # unwrapping was exercised
 
 
 def test_the_url_limit_is_the_same() -> None:

@@ -3,6 +3,7 @@
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from tap_core.urls.model import FoundUrl
 from tap_core.urls.normalize import NormalizedUrl
 
 def configure(
@@ -18,5 +19,9 @@ def configure(
     trie_private: Any,
     file_like_tlds: Iterable[str],
     max_step_in: int,
+    found_cls: type[FoundUrl],
+    found: Callable[..., FoundUrl],
+    wrapper_domains: Iterable[str],
 ) -> None: ...
 def scan_text(text: str, limit: int) -> list[tuple[str, NormalizedUrl]]: ...
+def found_in_text(text: str, limit: int, source: str, context: str) -> list[FoundUrl]: ...

@@ -28,6 +28,9 @@ cdef object _known_suffix = None           # extract._known_suffix (ICANN suffix
 cdef dict _trie_icann = None               # domains.psl_trie(private=False)
 cdef dict _trie_private = None             # domains.psl_trie(private=True)
 cdef frozenset _file_like_tlds = frozenset()
+cdef object _found_cls = None              # model.FoundUrl
+cdef object _found_py = None               # extract._found
+cdef frozenset _wrapper_domains = frozenset()  # unwrap.WRAPPER_DOMAINS
 cdef Py_ssize_t _max_step_in = 512
 
 # Match kinds (the named alternatives of _TEXT_RE).
@@ -39,11 +42,16 @@ DEF K_BARE = 3
 
 def configure(*, normalize_url, host_forms, normalized_url_cls, normalized_url_fields,
               registrable_label, plausible_bare_host, known_suffix,
-              trie_icann, trie_private, file_like_tlds, max_step_in):
+              trie_icann, trie_private, file_like_tlds, max_step_in, found_cls, found,
+              wrapper_domains):
     """Give the scanner the Python definitions it defers to (called once by extract.py)."""
     global _normalize_url, _normalized_url_cls
     global _plausible_bare_host, _known_suffix, _trie_icann, _trie_private, _file_like_tlds
     global _max_step_in, _normalized_url_fields, _host_forms, _registrable_label_py
+    global _found_cls, _found_py, _wrapper_domains
+    _found_cls = found_cls
+    _found_py = found
+    _wrapper_domains = frozenset(wrapper_domains)
     _normalize_url = normalize_url
     _host_forms = host_forms
     _normalized_url_cls = normalized_url_cls
@@ -1147,6 +1155,36 @@ cdef tuple _candidate(str t, _Match* m, _Match* m2):
 
 def scan_text(str text, Py_ssize_t limit):
     """extract._scan_text_python(text, schemes_only=False, limit=limit), as a list."""
+    return _scan(text, limit)
+
+
+def found_in_text(str text, Py_ssize_t limit, str source, str context):
+    """extract.extract_text(text, source, context=context, max_urls=limit) when no own hosts
+    and no own-link decoder are given: the FoundUrl records, built here unless the link may
+    be wrapped (then extract._found builds it, unwrapping)."""
+    cdef list out = []
+    cdef tuple pair
+    cdef str raw, ctx
+    cdef object n
+    for pair in _scan(text, limit):
+        raw = <str>pair[0]
+        n = pair[1]
+        ctx = context + u'_defanged' if n.defanged else context
+        if (n.scheme == u'http' or n.scheme == u'https') and _may_be_wrapper_host(n.host):
+            out.append(_found_py(n, raw, source, ctx, None, None, ()))
+        else:
+            out.append(_found_cls(n.url, raw, n.display_url, source, ctx, None, [], None))
+    return out
+
+
+cdef bint _may_be_wrapper_host(str host):
+    """unwrap.may_be_wrapper_host: the last two labels name a wrapper, or it is Google's."""
+    cdef Py_ssize_t last = host.rfind(u'.')
+    cdef str two_labels = host[host.rfind(u'.', 0, last) + 1:] if last > 0 else host
+    return two_labels in _wrapper_domains or u'google' in host
+
+
+cdef list _scan(str text, Py_ssize_t limit):
     cdef list out = []
     cdef Py_ssize_t n = len(text), pos = 0, count = 0, p, tok_start, tok_end, q, i, inner
     cdef _Match m, m2

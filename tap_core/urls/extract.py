@@ -36,7 +36,12 @@ from tap_core.domains import has_known_suffix, psl_trie, split_host
 from tap_core.html import parse_html
 from tap_core.urls.model import FoundUrl
 from tap_core.urls.normalize import NormalizedUrl, host_forms, normalize_url
-from tap_core.urls.unwrap import OwnLinkDecoder, may_be_wrapper_host, unwrap_normalized
+from tap_core.urls.unwrap import (
+    WRAPPER_DOMAINS,
+    OwnLinkDecoder,
+    may_be_wrapper_host,
+    unwrap_normalized,
+)
 
 try:
     # The compiled twin of the plain-text scanner (tap_core/urls/_textscan.pyx), built by
@@ -144,6 +149,8 @@ def extract_text(
     ``context`` labels the findings ("text", "pdf_text", "ics"...); defanged ones get
     ``context + "_defanged"`` so that the rewriter leaves them alone.
     """
+    if _textscan is not None and not own_hosts and own_link_decoder is None:
+        return _textscan.found_in_text(text[:max_chars], max_urls, source, context)
     out: list[FoundUrl] = []
     for raw, n in _scan_text(text[:max_chars], schemes_only=False, limit=max_urls):
         ctx = f"{context}_defanged" if n.defanged else context
@@ -922,4 +929,7 @@ if _textscan is not None:
         trie_private=psl_trie(private=True),
         file_like_tlds=_FILE_LIKE_TLDS,
         max_step_in=_MAX_STEP_IN,
+        found_cls=FoundUrl,
+        found=_found,
+        wrapper_domains=WRAPPER_DOMAINS,
     )

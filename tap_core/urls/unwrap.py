@@ -73,7 +73,7 @@ _SAFELINKS_SUFFIXES = (
 _SAFELINKS_HOSTS = frozenset(h.lstrip(".") for h in _SAFELINKS_SUFFIXES)
 _FACEBOOK_HOSTS = frozenset({"l.facebook.com", "lm.facebook.com", "l.messenger.com", "l.instagram.com"})
 # Registrable domains (last two labels) of every wrapper host _step knows, Google aside.
-_WRAPPER_DOMAINS = frozenset({
+WRAPPER_DOMAINS = frozenset({
     "outlook.com", "office365.us", "office.net", "proofpoint.com", "urldefense.com",
     "mimecast.com", "mimecastprotect.com", "trendmicro.com", "trendmicro.eu", "cudasvc.com",
     "facebook.com", "messenger.com", "instagram.com", "lnkd.in", "linkedin.com", "bing.com",
@@ -146,7 +146,7 @@ def may_be_wrapper_host(host: str) -> bool:
     knows (Google is matched by name: it has many country domains)."""
     last_dot = host.rfind(".")
     two_labels = host[host.rfind(".", 0, last_dot) + 1 :] if last_dot > 0 else host
-    return two_labels in _WRAPPER_DOMAINS or "google" in host
+    return two_labels in WRAPPER_DOMAINS or "google" in host
 
 
 def _inner_url(value: str | None) -> NormalizedUrl | None:
