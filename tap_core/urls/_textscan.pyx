@@ -919,7 +919,7 @@ cdef object _normalize(str raw):
     cdef Py_UCS4 c
     cdef str scheme, host, last, path, url, tail, host_text, port_text = u''
     cdef object query = None, fragment = None, port = None, display_host
-    cdef bint has_scheme = False
+    cdef bint has_scheme = False, port_as_written = True
     cdef long port_value
     if n == 0 or n > 1_000_000 or u'/.' in raw:
         return _normalize_url(raw)
@@ -960,6 +960,8 @@ cdef object _normalize(str raw):
         if port_value != (21 if scheme == u'ftp' else (443 if scheme == u'https' else 80)):
             port = port_value
             port_text = u':' + str(port_value)
+        # ":0080" or a default port: the URL does not keep the port as written
+        port_as_written = port is not None and raw[port_start] != u'0'
     # (?P<path>/(?:SAFE|')*)?
     path_start = path_end = i
     if i < n and raw[i] == u'/':
@@ -989,7 +991,7 @@ cdef object _normalize(str raw):
     host_text = raw[host_start:host_end]
     display_host = None
     if _plain_ascii_host(host_text):
-        host = host_text.lower()
+        host = host_text if _no_ascii_upper(host_text) else host_text.lower()
     else:
         display_host = _host_forms(host_text)
         if display_host is None:
@@ -999,17 +1001,39 @@ cdef object _normalize(str raw):
     else:
         display_host = host
     path = raw[path_start:path_end] if path_end > path_start else u'/'
-    tail = path
     if query_start >= 0:
         query = raw[query_start:query_end]
-        tail += u'?' + query
     if frag_start >= 0:
         fragment = raw[frag_start:]
-        tail += u'#' + fragment
-    url = scheme + u'://' + host + port_text + tail
-    display = url if display_host == host else scheme + u'://' + display_host + port_text + tail
+    if (has_scheme and port_as_written and path_end > path_start and host is host_text
+            and raw.startswith(scheme) and raw[len(scheme)] == u':'):
+        url = raw  # written canonically already: lower-case scheme and host, a path, no port to drop
+    else:
+        tail = path
+        if query is not None:
+            tail += u'?' + query
+        if fragment is not None:
+            tail += u'#' + fragment
+        url = scheme + u'://' + host + port_text + tail
+    if display_host == host:
+        display = url
+    else:
+        tail = path
+        if query is not None:
+            tail += u'?' + query
+        if fragment is not None:
+            tail += u'#' + fragment
+        display = scheme + u'://' + display_host + port_text + tail
     return _new_normalized(url, display, scheme, host, display_host, port, path, query,
                            fragment)
+
+
+cdef bint _no_ascii_upper(str text):
+    cdef Py_ssize_t i
+    for i in range(len(text)):
+        if u'A' <= text[i] <= u'Z':
+            return False
+    return True
 
 
 cdef bint _plain_ascii_host(str host):
