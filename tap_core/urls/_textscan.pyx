@@ -907,9 +907,26 @@ cdef bint _bare_host_ok(str host, bint has_path, object port):
 # ---------------------------------------------------------------------------------------------
 
 cdef inline bint _is_safe(Py_UCS4 c):
-    # normalize._SAFE = [!$&*+,\-./0-9:;=@A-Z^_a-z|~]
+    # normalize._SAFE = [!$&()*+,\-./0-9:;=@A-Z\[\]^_a-z|~]
     return ((u'a' <= c <= u'z') or (u'A' <= c <= u'Z') or (u'0' <= c <= u'9')
-            or c in u'!$&*+,-./:;=@^_|~')
+            or c in u'!$&()*+,-./:;=@[]^_|~')
+
+
+cdef bint _spells_defanged(str text):
+    """normalize._spells_defanged: "[.]", "(.)", "{.}", "[dot]", "(dot)", "[:]" or "(:)"."""
+    cdef Py_ssize_t i, n = len(text)
+    cdef Py_UCS4 c, close
+    for i in range(n):
+        c = text[i]
+        if c == u'[' or c == u'(' or c == u'{':
+            close = u']' if c == u'[' else (u')' if c == u'(' else u'}')
+            if i + 2 < n and (text[i + 1] == u'.' or (c != u'{' and text[i + 1] == u':')) \
+                    and text[i + 2] == close:
+                return True
+            if (c != u'{' and i + 4 < n and _ci(text[i + 1], u'd') and _ci(text[i + 2], u'o')
+                    and _ci(text[i + 3], u't') and text[i + 4] == close):
+                return True
+    return False
 
 
 cdef object _normalize(str raw):
@@ -921,7 +938,7 @@ cdef object _normalize(str raw):
     cdef object query = None, fragment = None, port = None, display_host
     cdef bint has_scheme = False, port_as_written = True
     cdef long port_value
-    if n == 0 or n > 1_000_000 or u'/.' in raw:
+    if n == 0 or n > 1_000_000 or u'/.' in raw or _spells_defanged(raw):
         return _normalize_url(raw)
     # (?:(?P<scheme>[hH][tT][tT][pP][sS]?|[fF][tT][pP])://)?
     scheme = u'http'

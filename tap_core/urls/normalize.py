@@ -111,12 +111,13 @@ def normalize_url(raw: str, base: str | None = None) -> NormalizedUrl | None:
 # The common case, already canonical but for letter case:
 # [http(s)|ftp://]host[:port][/path][?query][#fragment] with a host of letters, digits, "-",
 # "_" and non-ASCII characters (no escapes, no defanged dots) and nothing to decode,
-# encode, re-arm or resolve: no "%", no brackets (they may spell a defanged "[.]"), no quotes
-# but "'" in the path, no dot segments ("/." is checked apart), a port only after a scheme
+# encode, re-arm or resolve: no "%", no braces, brackets only where they spell no defanged
+# "[.]" or "(:)" (checked apart), no quotes but "'" in the path, no dot segments ("/." is
+# checked apart), a port only after a scheme
 # ("host:80" alone may read as a scheme). Such a URL takes the fast path below, and
 # tap_core/urls/_textscan.pyx takes the same one; the result is the one the general parser
 # gives (the host still goes through host_forms).
-_SAFE = r"[!$&*+,\-./0-9:;=@A-Z^_a-z|~]"
+_SAFE = r"[!$&()*+,\-./0-9:;=@A-Z\[\]^_a-z|~]"
 # Letters, digits, "-", "_" and any non-ASCII character: the general parser ends a host only
 # at ASCII delimiters and hands the rest to host_forms, as this path does.
 _HOST_CHAR = r"[A-Za-z0-9_\-\x80-\U0010ffff]"
@@ -126,6 +127,11 @@ _FAST_URL_RE = re.compile(
     rf"(?P<path>/(?:{_SAFE}|')*)?(?:\?(?P<query>(?:{_SAFE}|\?)+))?"
     rf"(?:#(?P<fragment>(?:{_SAFE}|\?)+))?"
 )
+
+
+def _spells_defanged(text: str) -> bool:
+    """A defanged dot or colon ("[.]", "(dot)", "[:]"...) that _undefang would re-arm."""
+    return bool(_DEFANG_DOT_RE.search(text) or _DEFANG_COLON_RE.search(text))
 
 
 def _fast(m: re.Match[str]) -> NormalizedUrl | None:
@@ -161,7 +167,7 @@ def _fast(m: re.Match[str]) -> NormalizedUrl | None:
 def _normalize_cached(raw: str, base: str | None) -> NormalizedUrl | None:
     if base is None and "/." not in raw:
         fast = _FAST_URL_RE.fullmatch(raw)
-        if fast is not None:
+        if fast is not None and not (("[" in raw or "(" in raw) and _spells_defanged(raw)):
             return _fast(fast)
     s = raw.strip(_C0_SPACE)
     if "\t" in s or "\n" in s or "\r" in s:
