@@ -320,17 +320,24 @@ cdef Py_ssize_t _scheme_host(str t, Py_ssize_t i, Py_ssize_t e):
     j = _host_label(t, i, e)
     if j < 0:
         return -1
-    while True:
-        k = _host_dot(t, j, e)
-        if k == 0:
-            break
-        nxt = _host_label(t, j + k, e)
-        if nxt < 0:
-            break
-        j = nxt
+    j = _more_labels(t, j, e, True)
     if j < e and t[j] == u'.':
         j += 1
     return j
+
+
+cdef Py_ssize_t _more_labels(str t, Py_ssize_t j, Py_ssize_t e, bint after_scheme):
+    """(?:DOT LABEL)* after a label that ends at j: where the last label ends. After a scheme
+    the dots are _HOST_DOT and the labels _HOST_LABEL, else _DOT and _LABEL."""
+    cdef Py_ssize_t k, nxt
+    while True:
+        k = _host_dot(t, j, e) if after_scheme else _defang_dot(t, j, e)
+        if k == 0:
+            return j
+        nxt = _host_label(t, j + k, e) if after_scheme else _bare_label(t, j + k, e)
+        if nxt < 0:
+            return j
+        j = nxt
 
 
 cdef Py_ssize_t _port_and_path(str t, Py_ssize_t j, Py_ssize_t e, bint backslash):
@@ -443,21 +450,10 @@ cdef bint _match_at(str t, Py_ssize_t p, Py_ssize_t e, _Match* m):
     j = _bare_label(t, h, e)
     if j < 0:
         return False
-    k = _defang_dot(t, j, e)
-    if k == 0:
-        return False
-    nxt = _bare_label(t, j + k, e)
-    if nxt < 0:
-        return False
-    j = nxt
-    while True:
-        k = _defang_dot(t, j, e)
-        if k == 0:
-            break
-        nxt = _bare_label(t, j + k, e)
-        if nxt < 0:
-            break
-        j = nxt
+    k = _more_labels(t, j, e, False)
+    if k == j:
+        return False  # (?:DOT LABEL)+ : at least one more label
+    j = k
     m.kind = K_BARE
     m.start, m.host_start, m.host_end = p, h, j
     m.end = _port_and_path(t, j, e, False)
@@ -637,28 +633,35 @@ cdef bint _contains_xn(str s):
     return u'xn--' in s.lower()
 
 
-cdef bint _plain_name(str host):
-    """_PLAIN_NAME_RE.fullmatch(host): ASCII LDH labels (two or more, none empty), no
-    punycode, the last label neither all digits nor "0x..."."""
-    cdef Py_ssize_t i, n = len(host), label_start = 0, labels = 1
+cdef Py_ssize_t _ldh_last_label(str host, bint lower_only):
+    """Where the last label starts when ``host`` is dot-separated labels, none empty, of ASCII
+    letters (lower-case ones only if asked), digits, "_" and "-"; -1 otherwise."""
+    cdef Py_ssize_t i, n = len(host), label_start = 0
     cdef Py_UCS4 c
-    if n == 0 or _contains_xn(host):
-        return False
+    if n == 0:
+        return -1
     for i in range(n):
         c = host[i]
         if c == u'.':
             if i == label_start:
-                return False
-            labels += 1
+                return -1
             label_start = i + 1
-        elif not _is_ldh_name_char(c):
-            return False
-    if label_start >= n or labels < 2:
+        elif not ((u'a' <= c <= u'z') or (u'0' <= c <= u'9') or c == u'_' or c == u'-'
+                  or (not lower_only and u'A' <= c <= u'Z')):
+            return -1
+    return label_start if label_start < n else -1
+
+
+cdef bint _plain_name(str host):
+    """_PLAIN_NAME_RE.fullmatch(host): ASCII LDH labels (two or more, none empty), no
+    punycode, the last label neither all digits nor "0x..."."""
+    cdef Py_ssize_t last = _ldh_last_label(host, False), n = len(host)
+    if last <= 0 or _contains_xn(host):
+        return False  # not LDH, one label only, or punycode
+    if host[last:].isdigit():
         return False
-    if host[label_start:].isdigit():
-        return False
-    return not (host[label_start] == u'0' and label_start + 1 < n
-                and (host[label_start + 1] == u'x' or host[label_start + 1] == u'X'))
+    return not (host[last] == u'0' and last + 1 < n
+                and (host[last + 1] == u'x' or host[last + 1] == u'X'))
 
 
 cdef bint _is_ipv4_form(str s):
@@ -680,19 +683,7 @@ cdef bint _is_ipv4_form(str s):
 
 cdef bint _lower_plain_host(str host):
     """domains._PLAIN_HOST_RE.fullmatch(host) and no punycode: the PSL walk below applies."""
-    cdef Py_ssize_t i, n = len(host), label_start = 0
-    cdef Py_UCS4 c
-    if n == 0 or u'xn--' in host:
-        return False
-    for i in range(n):
-        c = host[i]
-        if c == u'.':
-            if i == label_start:
-                return False
-            label_start = i + 1
-        elif not ((u'a' <= c <= u'z') or (u'0' <= c <= u'9') or c == u'_' or c == u'-'):
-            return False
-    return label_start < n
+    return _ldh_last_label(host, True) >= 0 and u'xn--' not in host
 
 
 cdef Py_ssize_t _psl_suffix_index(list labels, dict trie):
@@ -1022,24 +1013,16 @@ cdef object _normalize(str raw):
         query = raw[query_start:query_end]
     if frag_start >= 0:
         fragment = raw[frag_start:]
+    # What follows the authority is kept as written (with "/" for an empty path).
+    tail = raw[path_start:] if path_end > path_start else u'/' + raw[path_start:]
     if (has_scheme and port_as_written and path_end > path_start and host is host_text
             and raw.startswith(scheme) and raw[len(scheme)] == u':'):
         url = raw  # written canonically already: lower-case scheme and host, a path, no port to drop
     else:
-        tail = path
-        if query is not None:
-            tail += u'?' + query
-        if fragment is not None:
-            tail += u'#' + fragment
         url = scheme + u'://' + host + port_text + tail
     if display_host == host:
         display = url
     else:
-        tail = path
-        if query is not None:
-            tail += u'?' + query
-        if fragment is not None:
-            tail += u'#' + fragment
         display = scheme + u'://' + display_host + port_text + tail
     return _new_normalized(url, display, scheme, host, display_host, port, path, query,
                            fragment)
