@@ -2,13 +2,16 @@
 """Compiled twin of the plain-text URL scanner in :mod:`tap_core.urls.extract`.
 
 ``scan_text`` gives exactly what ``extract._scan_text_python`` gives for ``schemes_only=False``:
-the same ``(raw, NormalizedUrl)`` pairs in the same order. It follows that function step by
-step (anchors, whitespace-delimited tokens, the ``_TEXT_RE`` alternatives with Python's
-``re`` semantics, trimming, the per-kind checks) with the regular expressions written out as
-loops over the characters. Rare paths (CJK host cuts, non-LDH or punycode hosts, URLs the
-plain-form fast path does not cover) call back into the Python functions given to
-:func:`configure`, so each rule has one definition and this module only removes interpreter
-overhead from the common path. ``tests/test_textscan.py`` checks both give the same results.
+the same ``(raw, NormalizedUrl)`` pairs in the same order; ``found_in_text`` gives what
+``extract.extract_text`` gives without own-link handling (the FoundUrl records). It follows
+the Python code step by step (anchors, whitespace-delimited tokens, the ``_TEXT_RE``
+alternatives with Python's ``re`` semantics, trimming, the per-kind checks, the PSL walk,
+normalize's fast path) with the regular expressions written out as loops over the
+characters. What is rare calls back into the Python functions given to :func:`configure`:
+URLs the fast path does not cover (escapes, userinfo, IPv6, mailto...), non-LDH hosts
+(host_forms), punycode registrable labels, links that may be wrapped (extract._found).
+``tests/test_textscan.py`` holds both to the same results on edge cases and seeded random
+texts; the Python code is the reference and runs wherever this module is not built.
 
 Memory safety: every character access is a bounds-checked ``str`` index (``boundscheck`` on);
 there is no pointer arithmetic and no manual reference counting.
