@@ -10,12 +10,12 @@ CORPUS ?= ../shared/corpus
 # build the Windows test programs the sandbox runs.
 APT_PACKAGES ?= chromium mingw-w64
 
-.PHONY: install system-deps node-deps test lint demo bench clean
+.PHONY: install build-deps system-deps node-deps test lint demo bench clean
 
 install: $(STAMP) $(NODE_STAMP)
 
 # The Cython modules are compiled by the install: editing one rebuilds it.
-$(STAMP): pyproject.toml requirements.txt tap_core/urls/_textscan.pyx tap_core/_idn.pyx
+$(STAMP): pyproject.toml requirements.txt tap_core/urls/_textscan.pyx tap_core/_idn.pyx | build-deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements.txt -e '.[dev]'
@@ -25,6 +25,21 @@ $(STAMP): pyproject.toml requirements.txt tap_core/urls/_textscan.pyx tap_core/_
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
+
+# A C compiler and the Python headers build the Cython modules (without them the install
+# still succeeds, on the slower Python code, and a test says what is missing). Installed with
+# apt when missing and running as root, as system-deps below.
+build-deps:
+	@missing=""; command -v cc >/dev/null 2>&1 || missing="$$missing gcc"; \
+	$(PYTHON) -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+	  || missing="$$missing python3-dev"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	      || echo "warning: could not install$$missing"; \
+	  else echo "note: install$$missing with apt-get to build the compiled URL scanner"; fi; \
+	fi
 
 # Installs what is missing when running as root (CI, a fresh Debian machine); otherwise says
 # what to install and the tests that need it skip with that message.
