@@ -26,32 +26,28 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
+# Installs the Debian packages named in $$missing when running as root (CI, a fresh Debian
+# machine); otherwise says what to install, and why ($(1)).
+apt_install = if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	      || echo "warning: could not install$$missing"; \
+	  else echo "note: install$$missing with apt-get $(1)"; fi; \
+	fi
+
 # A C compiler and the Python headers build the Cython modules (without them the install
-# still succeeds, on the slower Python code, and a test says what is missing). Installed with
-# apt when missing and running as root, as system-deps below.
+# still succeeds, on the slower Python code, and a test says what is missing).
 build-deps:
 	@missing=""; command -v cc >/dev/null 2>&1 || missing="$$missing gcc"; \
 	$(PYTHON) -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
 	  || missing="$$missing python3-dev"; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing Debian packages:$$missing"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
-	      || echo "warning: could not install$$missing"; \
-	  else echo "note: install$$missing with apt-get to build the compiled URL scanner"; fi; \
-	fi
+	$(call apt_install,to build the compiled URL scanner)
 
-# Installs what is missing when running as root (CI, a fresh Debian machine); otherwise says
-# what to install and the tests that need it skip with that message.
+# The tests that need these packages skip, saying what is missing, when they are not there.
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing Debian packages:$$missing"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
-	      || echo "warning: could not install$$missing"; \
-	  else echo "note: install$$missing with apt-get for the browser tests"; fi; \
-	fi
+	$(call apt_install,for the browser tests)
 
 lint: install
 	$(BIN)/ruff check .
