@@ -109,14 +109,15 @@ def normalize_url(raw: str, base: str | None = None) -> NormalizedUrl | None:
 
 
 # The common case, already canonical but for letter case:
-# [http(s)|ftp://]host[:port][/path][?query][#fragment] with a host of letters, digits, "-",
-# "_" and non-ASCII characters (no escapes, no defanged dots) and nothing to decode,
-# encode, re-arm or resolve: no "%", no braces, brackets only where they spell no defanged
-# "[.]" or "(:)" (checked apart), no quotes but "'" in the path, no dot segments ("/." is
-# checked apart), a port only after a scheme
-# ("host:80" alone may read as a scheme). Such a URL takes the fast path below, and
-# tap_core/urls/_textscan.pyx takes the same one; the result is the one the general parser
-# gives (the host still goes through host_forms).
+# [http(s)|ftp://]host[:port][/path][?query][#fragment], where
+# - the host is letters, digits, "-", "_" and non-ASCII characters (no escapes, no defanged
+#   dots), handed to host_forms as the general parser would;
+# - a port follows a scheme only ("host:80" alone may read as a scheme);
+# - there is nothing to decode, encode, re-arm or resolve: no "%", no braces, no quotes but
+#   "'" in the path, no dot segments ("/." is checked apart), brackets only where they spell
+#   no defanged "[.]" or "(:)" (checked apart).
+# Such a URL takes the fast path below, and tap_core/urls/_textscan.pyx takes the same one;
+# the result is the one the general parser gives (tests/test_url_normalize.py compares them).
 _SAFE = r"[!$&()*+,\-./0-9:;=@A-Z\[\]^_a-z|~]"
 # Letters, digits, "-", "_" and any non-ASCII character: the general parser ends a host only
 # at ASCII delimiters and hands the rest to host_forms, as this path does.
