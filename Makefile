@@ -10,7 +10,7 @@ CORPUS ?= ../shared/corpus
 # build the Windows test programs the sandbox runs.
 APT_PACKAGES ?= chromium mingw-w64
 
-.PHONY: install build-deps system-deps node-deps test lint demo bench clean
+.PHONY: install build-deps system-deps node-deps test lint demo bench package clean
 
 install: $(STAMP) $(NODE_STAMP)
 
@@ -62,5 +62,9 @@ demo: install system-deps
 bench: install
 	$(BIN)/python bench/run_all.py --corpus $(CORPUS)
 
+# The Flex Consumption deployment zip, compiled modules included (infra/docs/deploy.md).
+package: install
+	$(BIN)/python infra/tools/package.py --out dist/tap365.zip
+
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache .mypy_cache dist
