@@ -37,7 +37,6 @@ cdef frozenset _wrapper_domains = frozenset()  # unwrap.WRAPPER_DOMAINS
 cdef Py_ssize_t _max_step_in = 512
 
 # Match kinds (the named alternatives of _TEXT_RE).
-DEF K_NONE = 0
 DEF K_SCHEME = 1
 DEF K_MAILTO = 2
 DEF K_BARE = 3
@@ -196,41 +195,33 @@ cdef Py_ssize_t _scheme_sep(str t, Py_ssize_t i, Py_ssize_t e):
 cdef Py_ssize_t _match_scheme(str t, Py_ssize_t p, Py_ssize_t e):
     """(?i:_SCHEME) at p: the end, or -1."""
     cdef Py_ssize_t j, r
+    cdef bint plain
     if not (p < e):
         return -1
     if _ci(t[p], u'h'):
-        # h(?:tt|xx|\*\*|\[xx\])ps?  then the separator and slashes
+        # h(?:tt|xx|\*\*|\[xx\])ps? then the separator and slashes, or
+        # h(?:tt|xx)ps?\[://\] (tried second, as in the pattern)
+        plain = ((_at_ci(t, p + 1, e, u't') and _at_ci(t, p + 2, e, u't'))
+                 or (_at_ci(t, p + 1, e, u'x') and _at_ci(t, p + 2, e, u'x')))
         j = -1
-        if _at_ci(t, p + 1, e, u't') and _at_ci(t, p + 2, e, u't'):
-            j = p + 3
-        elif _at_ci(t, p + 1, e, u'x') and _at_ci(t, p + 2, e, u'x'):
-            j = p + 3
-        elif _at(t, p + 1, e, u'*') and _at(t, p + 2, e, u'*'):
+        if plain or (_at(t, p + 1, e, u'*') and _at(t, p + 2, e, u'*')):
             j = p + 3
         elif (_at(t, p + 1, e, u'[') and _at_ci(t, p + 2, e, u'x') and _at_ci(t, p + 3, e, u'x')
               and _at(t, p + 4, e, u']')):
             j = p + 5
-        if j >= 0 and _at_ci(t, j, e, u'p'):
-            j += 1
-            if _at_ci(t, j, e, u's'):
-                r = _scheme_sep(t, j + 1, e)
-                if r >= 0:
-                    return r
-            r = _scheme_sep(t, j, e)
+        if j < 0 or not _at_ci(t, j, e, u'p'):
+            return -1
+        j += 1
+        if _at_ci(t, j, e, u's'):
+            r = _scheme_sep(t, j + 1, e)
             if r >= 0:
                 return r
-        # h(?:tt|xx)ps?\[://\]
-        j = -1
-        if ((_at_ci(t, p + 1, e, u't') and _at_ci(t, p + 2, e, u't'))
-                or (_at_ci(t, p + 1, e, u'x') and _at_ci(t, p + 2, e, u'x'))):
-            j = p + 3
-        if j >= 0 and _at_ci(t, j, e, u'p'):
-            j += 1
-            if _at_ci(t, j, e, u's') and _bracket_sep(t, j + 1, e):
-                return j + 6
-            if _bracket_sep(t, j, e):
-                return j + 5
-        return -1
+        r = _scheme_sep(t, j, e)
+        if r >= 0 or not plain:
+            return r
+        if _at_ci(t, j, e, u's') and _bracket_sep(t, j + 1, e):
+            return j + 6
+        return j + 5 if _bracket_sep(t, j, e) else -1
     if _ci(t[p], u'f') and (_at_ci(t, p + 1, e, u't') or _at_ci(t, p + 1, e, u'x')) \
             and _at_ci(t, p + 2, e, u'p'):
         return _scheme_sep(t, p + 3, e)
@@ -278,22 +269,33 @@ cdef Py_ssize_t _host_label(str t, Py_ssize_t i, Py_ssize_t e):
     return j
 
 
-cdef Py_ssize_t _defang_dot(str t, Py_ssize_t i, Py_ssize_t e):
-    """_DOT = \.|\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\) at i: its length, or 0."""
+cdef Py_ssize_t _bracketed(str t, Py_ssize_t i, Py_ssize_t e, bint dot_any_case, bint colon):
+    """A defanged dot at i, "[.]", "(.)", "{.}", "[dot]" or "(dot)" ("dot" in any case if
+    asked), or with ``colon`` a defanged colon, "[:]" or "(:)": its length, or 0."""
     cdef Py_UCS4 c, close
     if i >= e:
         return 0
     c = t[i]
-    if c == u'.':
-        return 1
-    if c == u'[' or c == u'(' or c == u'{':
-        close = u']' if c == u'[' else (u')' if c == u'(' else u'}')
-        if _at(t, i + 1, e, u'.') and _at(t, i + 2, e, close):
-            return 3
-        if (c != u'{' and _at(t, i + 1, e, u'd') and _at(t, i + 2, e, u'o')
-                and _at(t, i + 3, e, u't') and _at(t, i + 4, e, close)):
+    if c != u'[' and c != u'(' and c != u'{':
+        return 0
+    close = u']' if c == u'[' else (u')' if c == u'(' else u'}')
+    if (_at(t, i + 1, e, u'.') or (colon and c != u'{' and _at(t, i + 1, e, u':'))) \
+            and _at(t, i + 2, e, close):
+        return 3
+    if c != u'{' and _at(t, i + 4, e, close):
+        if dot_any_case:
+            if _at_ci(t, i + 1, e, u'd') and _at_ci(t, i + 2, e, u'o') and _at_ci(t, i + 3, e, u't'):
+                return 5
+        elif _at(t, i + 1, e, u'd') and _at(t, i + 2, e, u'o') and _at(t, i + 3, e, u't'):
             return 5
     return 0
+
+
+cdef Py_ssize_t _defang_dot(str t, Py_ssize_t i, Py_ssize_t e):
+    """_DOT = \.|\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\) at i: its length, or 0."""
+    if i < e and t[i] == u'.':
+        return 1
+    return _bracketed(t, i, e, False, False)
 
 
 cdef Py_ssize_t _host_dot(str t, Py_ssize_t i, Py_ssize_t e):
@@ -308,7 +310,7 @@ cdef Py_ssize_t _host_dot(str t, Py_ssize_t i, Py_ssize_t e):
 
 cdef Py_ssize_t _scheme_host(str t, Py_ssize_t i, Py_ssize_t e):
     """(?P<shost>\[[0-9A-Fa-f:.]+\]|HOST_LABEL(?:HOST_DOT HOST_LABEL)*\.?) at i: end or -1."""
-    cdef Py_ssize_t j, k, nxt
+    cdef Py_ssize_t j
     cdef Py_UCS4 c
     if i < e and t[i] == u'[':
         j = i + 1
@@ -378,6 +380,19 @@ cdef Py_ssize_t _bare_label(str t, Py_ssize_t i, Py_ssize_t e):
     return j
 
 
+cdef Py_ssize_t _mailto_address(str t, Py_ssize_t u, Py_ssize_t e):
+    """LOCAL+@DOMAIN+ at u (the part of the mailto alternative after "mailto:"): end or -1."""
+    cdef Py_ssize_t r = u, k
+    while r < e and _is_mailto_local(t[r]):
+        r += 1
+    if not (r > u and r < e and t[r] == u'@'):
+        return -1
+    k = r + 1
+    while k < e and _is_mailto_domain(t[k]):
+        k += 1
+    return k if k > r + 1 else -1
+
+
 cdef struct _Match:
     int kind
     Py_ssize_t start, end, host_start, host_end
@@ -385,8 +400,7 @@ cdef struct _Match:
 
 cdef bint _match_at(str t, Py_ssize_t p, Py_ssize_t e, _Match* m):
     """_TEXT_RE.match(t, p, e): the alternatives in order (scheme, mailto, bare)."""
-    cdef Py_ssize_t j, u, r, k, h, hend, nxt
-    cdef int attempt
+    cdef Py_ssize_t j, r, k, h, hend = -1
     cdef Py_UCS4 c, prev
     if p >= e:
         return False
@@ -399,20 +413,20 @@ cdef bint _match_at(str t, Py_ssize_t p, Py_ssize_t e, _Match* m):
             r = j
             while r < e and _is_userinfo_char(t[r]):
                 r += 1
-            k = r - 1
-            while k >= j:
-                if t[k] == u'@':
-                    hend = _scheme_host(t, k + 1, e)
+            h = r - 1
+            while h >= j:
+                if t[h] == u'@':
+                    hend = _scheme_host(t, h + 1, e)
                     if hend >= 0:
-                        m.kind = K_SCHEME
-                        m.start, m.host_start, m.host_end = p, k + 1, hend
-                        m.end = _port_and_path(t, hend, e, True)
-                        return True
-                k -= 1
-            hend = _scheme_host(t, j, e)
+                        h += 1
+                        break
+                h -= 1
+            else:
+                h = j  # no userinfo
+                hend = _scheme_host(t, j, e)
             if hend >= 0:
                 m.kind = K_SCHEME
-                m.start, m.host_start, m.host_end = p, j, hend
+                m.start, m.host_start, m.host_end = p, h, hend
                 m.end = _port_and_path(t, hend, e, True)
                 return True
     # (?P<mailto>(?i:mailto):(?://)?LOCAL+@DOMAIN+)
@@ -420,24 +434,14 @@ cdef bint _match_at(str t, Py_ssize_t p, Py_ssize_t e, _Match* m):
             and _at_ci(t, p + 3, e, u'l') and _at_ci(t, p + 4, e, u't')
             and _at_ci(t, p + 5, e, u'o') and _at(t, p + 6, e, u':')):
         # (?://)? : with the slashes first, then without them
-        for attempt in range(2):
-            if attempt == 0:
-                if not (_at(t, p + 7, e, u'/') and _at(t, p + 8, e, u'/')):
-                    continue
-                u = p + 9
-            else:
-                u = p + 7
-            r = u
-            while r < e and _is_mailto_local(t[r]):
-                r += 1
-            if r > u and r < e and t[r] == u'@':
-                k = r + 1
-                while k < e and _is_mailto_domain(t[k]):
-                    k += 1
-                if k > r + 1:
-                    m.kind = K_MAILTO
-                    m.start, m.end, m.host_start, m.host_end = p, k, -1, -1
-                    return True
+        k = _mailto_address(t, p + 9, e) if _at(t, p + 7, e, u'/') and _at(t, p + 8, e, u'/') \
+            else -1
+        if k < 0:
+            k = _mailto_address(t, p + 7, e)
+        if k >= 0:
+            m.kind = K_MAILTO
+            m.start, m.end, m.host_start, m.host_end = p, k, -1, -1
+            return True
     # (?<!WORD)(?<![@%#$~/])(?P<bare>(?:(?<![:/])//)?(?P<bhost>LABEL(?:DOT LABEL)+)...)
     if p > 0:
         prev = t[p - 1]
@@ -780,18 +784,10 @@ cdef bint _is_lowered(str host_text, str ascii_host):
 
 
 cdef Py_ssize_t _host_sep(str t, Py_ssize_t i, Py_ssize_t n):
-    """extract._HOST_SEP_RE at i: its length, or 0."""
-    cdef Py_UCS4 c = t[i], close
-    if c == u'.' or _is_fullwidth_dot(c):
+    """extract._HOST_SEP_RE at i (case-insensitive): its length, or 0."""
+    if t[i] == u'.' or _is_fullwidth_dot(t[i]):
         return 1
-    if c == u'[' or c == u'(' or c == u'{':
-        close = u']' if c == u'[' else (u')' if c == u'(' else u'}')
-        if i + 2 < n and t[i + 1] == u'.' and t[i + 2] == close:
-            return 3
-        if (c != u'{' and i + 4 < n and _ci(t[i + 1], u'd') and _ci(t[i + 2], u'o')
-                and _ci(t[i + 3], u't') and t[i + 4] == close):
-            return 5
-    return 0
+    return _bracketed(t, i, n, True, False)
 
 
 cdef bint _tld_shape(str tld):
@@ -883,10 +879,6 @@ cdef bint _bare_host_ok(str host, bint has_path, object port):
     if not _has_known_suffix(labels):
         return False
     idx = _psl_suffix_index(labels, _trie_private)
-    if idx == len(labels):
-        # No private-list rule (cannot happen once an ICANN one matched): split_host's
-        # answer is (labels[:-1], labels[-1], "").
-        return u'_' not in <str>labels[idx - 1]
     # split_host: sub = labels[:idx-1], domain = labels[idx-1] ("" when idx is 0),
     # suffix = labels[idx:]. A registrable label cannot hold "_"; no subdomain, no path, no
     # port and a file-like suffix make a file name.
@@ -909,17 +901,9 @@ cdef inline bint _is_safe(Py_UCS4 c):
 cdef bint _spells_defanged(str text):
     """normalize._spells_defanged: "[.]", "(.)", "{.}", "[dot]", "(dot)", "[:]" or "(:)"."""
     cdef Py_ssize_t i, n = len(text)
-    cdef Py_UCS4 c, close
     for i in range(n):
-        c = text[i]
-        if c == u'[' or c == u'(' or c == u'{':
-            close = u']' if c == u'[' else (u')' if c == u'(' else u'}')
-            if i + 2 < n and (text[i + 1] == u'.' or (c != u'{' and text[i + 1] == u':')) \
-                    and text[i + 2] == close:
-                return True
-            if (c != u'{' and i + 4 < n and _ci(text[i + 1], u'd') and _ci(text[i + 2], u'o')
-                    and _ci(text[i + 3], u't') and text[i + 4] == close):
-                return True
+        if _bracketed(text, i, n, True, True):
+            return True
     return False
 
 
@@ -928,8 +912,8 @@ cdef object _normalize(str raw):
     cdef Py_ssize_t n = len(raw), i = 0, host_start, host_end, label_start, path_start
     cdef Py_ssize_t path_end, query_start = -1, query_end = -1, frag_start = -1, port_start
     cdef Py_UCS4 c
-    cdef str scheme, host, last, path, url, tail, host_text, port_text = u''
-    cdef object query = None, fragment = None, port = None, display_host
+    cdef str scheme, host, display_host, path, url, tail, host_text, port_text = u''
+    cdef object query = None, fragment = None, port = None, forms
     cdef bint has_scheme = False, port_as_written = True
     cdef long port_value
     if n == 0 or n > 1_000_000 or u'/.' in raw or _spells_defanged(raw):
@@ -1000,17 +984,13 @@ cdef object _normalize(str raw):
         return _normalize_url(raw)
     # The host: the plain-host branch of normalize.host_forms here, the function for the rest.
     host_text = raw[host_start:host_end]
-    display_host = None
     if _plain_ascii_host(host_text):
-        host = host_text if _no_ascii_upper(host_text) else host_text.lower()
+        host = display_host = host_text if _no_ascii_upper(host_text) else host_text.lower()
     else:
-        display_host = _host_forms(host_text)
-        if display_host is None:
+        forms = _host_forms(host_text)
+        if forms is None:
             return None
-    if display_host is not None:
-        host, display_host = display_host
-    else:
-        display_host = host
+        host, display_host = forms
     path = raw[path_start:path_end] if path_end > path_start else u'/'
     if query_start >= 0:
         query = raw[query_start:query_end]
