@@ -47,13 +47,11 @@ def missing_compiled(files: list[Path]) -> list[str]:
     return [module for module in COMPILED if module + suffix not in names]
 
 
-def build(out: Path, root: Path = ROOT) -> list[Path]:
-    files = package_files(root)
+def build(out: Path, files: list[Path], root: Path = ROOT) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for rel in files:
             archive.write(root / rel, rel.as_posix())
-    return files
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,13 +60,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--allow-python-only", action="store_true",
                         help="package even when a compiled module is not built")
     args = parser.parse_args(argv)
-    missing = missing_compiled(package_files())
+    files = package_files()
+    missing = missing_compiled(files)
     if missing and not args.allow_python_only:
         print(f"error: not built: {', '.join(missing)}. Run `make install` on Linux x86_64 with "
               "Python 3.11 (it needs gcc and the Python headers), or pass --allow-python-only.",
               file=sys.stderr)
         return 1
-    files = build(args.out)
+    build(args.out, files)
     print(f"{args.out}: {len(files)} files"
           + (f" (Python only: {', '.join(missing)} not built)" if missing else ""))
     return 0
