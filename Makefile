@@ -15,7 +15,7 @@ APT_PACKAGES ?= chromium mingw-w64
 install: $(STAMP) $(NODE_STAMP)
 
 # The Cython modules are compiled by the install: editing one rebuilds it.
-$(STAMP): pyproject.toml requirements.txt tap_core/urls/_textscan.pyx tap_core/_idn.pyx | build-deps
+$(STAMP): pyproject.toml requirements.txt tap_core/urls/_textscan.pyx tap_core/parsing/_idn.pyx | build-deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements.txt -e '.[dev]'

@@ -4,7 +4,7 @@ Sets:
 * ``office``: the python-oletools test files (macros, XLM, DDE, OLE objects, encryption, clean ones);
 * ``pdf``: pdf.js test files (``MANIFEST.tsv`` lists the active-content keywords of each; the
   ``clean_*`` files have none) and the spam PDFs of pdfinfo2;
-* ``phishing``: the attachments of ``phishing/real/*.eml`` (parsed with ``tap_core.mime``).
+* ``phishing``: the attachments of ``phishing/real/*.eml`` (parsed with ``tap_core.parsing.mime``).
 
 For every set: files, verdict counts, per-finding counts (files whose tree carries the finding),
 files per second. For pdf.js also: per manifest keyword, how many files carrying it were found by
@@ -31,8 +31,8 @@ from connectors.logs import quiet_third_party_loggers
 from tap_core.attachments.engine import AttachmentEngine
 from tap_core.attachments.model import FileResult
 from tap_core.attachments.protect import iter_attachments
-from tap_core.findings import Verdict
-from tap_core.mime import parse_eml
+from tap_core.model.findings import Verdict
+from tap_core.parsing.mime import parse_eml
 
 _SKIP = {"LICENSE", "LICENSE.md", "MANIFEST.tsv", "info.t"}
 # Manifest keyword -> findings that account for it.

@@ -39,7 +39,6 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tap_core.domains import registered_domain, split_host
 from tap_core.impersonation import (
     ImpersonationPolicy,
     InternalUser,
@@ -52,7 +51,8 @@ from tap_core.impersonation.dictionary import ThreatDictionary
 from tap_core.impersonation.lookalike import LookalikeMatcher, LookalikeRules
 from tap_core.impersonation.memory_history import InMemorySenderHistory
 from tap_core.impersonation.names import NameMatcher, vip_people
-from tap_core.mime import parse_eml
+from tap_core.parsing.domains import registered_domain, split_host
+from tap_core.parsing.mime import parse_eml
 
 # Domains in the Tranco list that the 25 brands themselves run (CDNs, APIs, sign-in, mail,
 # telemetry), labelled by hand from public ownership. They spell the brand's name, so flagging

@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from connectors.fetcher import SafeFetcher
 from tap_core.click.analyze import ClickAnalyzer
 from tap_core.click.fetch import FetchLimits
-from tap_core.findings import Verdict
+from tap_core.model.findings import Verdict
 
 SETS = ("login-benign", "phish-html", "kit-museum")
 HOST_SUFFIX = ".pages-eval.example"

@@ -56,8 +56,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tap_core import domains as _domains  # noqa: E402
-from tap_core.domains import split_host  # noqa: E402
+from tap_core.parsing import domains as _domains  # noqa: E402
+from tap_core.parsing.domains import split_host  # noqa: E402
 from tap_core.urls import extract as _extract_mod  # noqa: E402
 from tap_core.urls import normalize as _normalize_mod  # noqa: E402
 from tap_core.urls.extract import extract_text  # noqa: E402

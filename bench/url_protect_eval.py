@@ -24,7 +24,7 @@ from connectors.attachment_engine import build_attachment_engine
 from connectors.cli import _iter_mail_files
 from connectors.logs import quiet_third_party_loggers
 from connectors.settings import Settings
-from tap_core.mime import parse_eml, split_mbox
+from tap_core.parsing.mime import parse_eml, split_mbox
 from tap_core.pipeline import Pipeline
 from tap_core.policy import parse_policy
 from tap_core.urls.links import LinkCodec, LinkKeyring

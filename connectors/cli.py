@@ -22,7 +22,7 @@ from connectors.intel_feeds import FeedLoadError, load_intel
 from connectors.keys import KeyConfigError, link_codec
 from connectors.logs import quiet_third_party_loggers
 from connectors.settings import Settings
-from tap_core.mime import looks_like_rfc822, parse_eml, split_mbox
+from tap_core.parsing.mime import looks_like_rfc822, parse_eml, split_mbox
 from tap_core.pipeline import Pipeline
 from tap_core.policy import Policy, PolicyError, parse_policy
 from tap_core.urls.links import LinkError, decode_link

@@ -19,7 +19,7 @@ from connectors.click_service import ClickSettings
 from connectors.fetcher import SafeFetcher, parse_networks
 from tap_core.click.analyze import ClickAnalysis, ClickAnalyzer
 from tap_core.click.fetch import FetchLimits
-from tap_core.findings import Verdict
+from tap_core.model.findings import Verdict
 from tap_core.policy import Policy, PolicyError, parse_policy
 from tap_core.urls.heuristics import UrlThresholds
 from tap_core.urls.intel import IntelIndex

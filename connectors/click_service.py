@@ -53,7 +53,7 @@ from tap_core.click.pages import (
 )
 from tap_core.click.scanner import classify
 from tap_core.click.single_use import single_use
-from tap_core.findings import Verdict
+from tap_core.model.findings import Verdict
 from tap_core.policy import Policy
 from tap_core.urls.exclusions import UrlExclusions
 from tap_core.urls.heuristics import UrlThresholds

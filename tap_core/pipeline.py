@@ -12,11 +12,11 @@ from datetime import datetime
 
 from tap_core.attachments import AttachmentEngine, AttachmentsAssessment, assess_attachments
 from tap_core.attachments.report import result_to_dict
-from tap_core.decision import Action, Decision
-from tap_core.findings import Finding, Verdict
 from tap_core.impersonation import Directory, ImpersonationResult, SenderHistory, assess_impersonation
 from tap_core.impersonation.banner import OUTLOOK_CATEGORY, add_banner_html, add_banner_text
-from tap_core.message import Message
+from tap_core.model.decision import Action, Decision
+from tap_core.model.findings import Finding, Verdict
+from tap_core.model.message import Message
 from tap_core.policy import Policy
 from tap_core.urls.intel import IntelIndex
 from tap_core.urls.links import LinkCodec

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import tldextract
 
-from tap_core.domains import has_known_suffix, public_suffix, registered_domain, split_host
+from tap_core.parsing.domains import has_known_suffix, public_suffix, registered_domain, split_host
 
 _PRIVATE = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
 _ICANN = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=False)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import base64
 
-from tap_core.graph_message import message_from_graph
+from tap_core.parsing.graph_message import message_from_graph
 
 
 def test_graph_resource_maps_to_message() -> None:
@@ -55,7 +55,7 @@ def test_odd_shapes_do_not_raise() -> None:
 
 
 def test_malformed_from_header_is_a_defect_as_in_parse_eml() -> None:
-    from tap_core.mime import parse_eml
+    from tap_core.parsing.mime import parse_eml
 
     def graph(*froms: str) -> dict[str, object]:
         return {"id": "m1", "subject": "hi", "body": {"contentType": "text", "content": "x"},

@@ -20,8 +20,8 @@ import pytest
 from connectors.attachment_engine import build_attachment_engine
 from connectors.graph.notifications import NotificationError, parse_notifications
 from connectors.settings import Settings
-from tap_core.graph_message import message_from_graph
-from tap_core.mime import parse_eml
+from tap_core.parsing.graph_message import message_from_graph
+from tap_core.parsing.mime import parse_eml
 from tap_core.pipeline import Pipeline
 from tap_core.policy import PolicyError, parse_policy
 from tap_core.urls.feeds import FeedFormat, parse_feed

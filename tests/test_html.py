@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tap_core.html import MAX_HTML_DEPTH, flatten_deep_nesting, parse_html
+from tap_core.parsing.html import MAX_HTML_DEPTH, flatten_deep_nesting, parse_html
 
 
 def _depth(node) -> int:
@@ -56,7 +56,7 @@ def test_non_nesting_elements_are_left_whole() -> None:
 
 
 def test_html_to_text_drops_blocks_in_one_pass_even_unterminated() -> None:
-    from tap_core.html import html_to_text
+    from tap_core.parsing.html import html_to_text
 
     text = html_to_text("<p>Password: Xy7-12</p><script>var p = 'decoy1';</script><STYLE>p{}</style>"
                         "<head><title>t</title></head>a &amp; b" + "<script>" * 200_000)

@@ -1,4 +1,4 @@
-"""The compiled IDN primitives (tap_core/_idn.pyx) give what Python's codecs give.
+"""The compiled IDN primitives (tap_core/parsing/_idn.pyx) give what Python's codecs give.
 
 Each returns the library's answer or None, where the caller then asks the library (and gets
 its error). Compared on seeded random labels: encodings, their corruptions, and mixes of
@@ -12,11 +12,11 @@ import random
 import idna
 import pytest
 
-from tap_core import domains
+from tap_core.parsing import domains
 
 _idn = domains._idn
 
-pytestmark = pytest.mark.skipif(_idn is None, reason="tap_core._idn is not built")
+pytestmark = pytest.mark.skipif(_idn is None, reason="tap_core.parsing._idn is not built")
 
 _POOLS = ["abcxyz-0189", "äöüßéàç", "あいうえお日本語中国", "ﻡﻮﻘﻋ", "✪☃😀𝔘", "ĀāĂă", "ABC",
           "\u200b\u00ad\u200d", "ⅷ①㍿", "\u0301\u0308", "\ufffd\x00", "ςσΣ", "。．ＡＢＣ"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
-from tap_core.mime import MimeLimits, looks_like_rfc822, parse_eml
+from tap_core.parsing.mime import MimeLimits, looks_like_rfc822, parse_eml
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mail"
 
@@ -110,7 +110,7 @@ def test_sniff() -> None:
 
 
 def test_mbox_split() -> None:
-    from tap_core.mime import split_mbox
+    from tap_core.parsing.mime import split_mbox
 
     one = b"From: a@b.test\r\nSubject: s\r\n\r\nbody\r\n"
     assert split_mbox(one) == [one]
@@ -128,8 +128,8 @@ def test_undecodable_header_bytes_become_replacement_characters() -> None:
 
 
 def test_headers_over_the_limit_are_read_leniently_not_with_the_quadratic_parser() -> None:
-    from tap_core.message import Address
-    from tap_core.mime import MimeLimits
+    from tap_core.model.message import Address
+    from tap_core.parsing.mime import MimeLimits
 
     many = ", ".join(f'"=?UTF-8?B?w6k=?= {i}" <u{i}@d.example>' for i in range(20_000))
     raw = (f'From: "{chr(34) * 100_000}" <a@b.example>\nTo: {many}\n'

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tap_core.attachments import AttachmentEngine
-from tap_core.decision import Action
-from tap_core.mime import parse_eml
+from tap_core.model.decision import Action
+from tap_core.parsing.mime import parse_eml
 from tap_core.pipeline import Pipeline
 from tap_core.policy import parse_policy
 from tap_core.urls.feeds import parse_feed

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tap_core.timestamps import parse_iso_datetime
+from tap_core.parsing.timestamps import parse_iso_datetime
 
 
 def test_z_offset_and_naive_times_come_back_aware() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tap_core.mime import parse_eml
+from tap_core.parsing.mime import parse_eml
 from tap_core.policy import Policy
 from tap_core.urls.protect import UrlProtect
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from tap_core.findings import Verdict
+from tap_core.model.findings import Verdict
 from tap_core.urls.feeds import FeedFormat, parse_feed
 from tap_core.urls.heuristics import (
     UrlThresholds,

@@ -24,7 +24,7 @@ import requests
 
 from connectors.devstack.stack import Stack, running_stack
 from connectors.storage.config import StorageConfig
-from tap_core.mime import looks_like_rfc822, split_mbox
+from tap_core.parsing.mime import looks_like_rfc822, split_mbox
 
 BUNDLED = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "mail"
 CORPUS_SETS = ("phishing/real", "ham/hard_ham")

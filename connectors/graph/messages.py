@@ -12,8 +12,8 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
-from tap_core.graph_message import GRAPH_MESSAGE_SELECT, message_from_graph
-from tap_core.message import Message
+from tap_core.model.message import Message
+from tap_core.parsing.graph_message import GRAPH_MESSAGE_SELECT, message_from_graph
 
 from .client import TenantGraph, seg
 

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from tap_core.timestamps import parse_iso_datetime
+from tap_core.parsing.timestamps import parse_iso_datetime
 
 #: App id of Microsoft Graph Change Tracking: the ``azp`` of rich-notification validation tokens.
 GRAPH_CHANGE_TRACKING_APP_ID = "0bf30f3b-4a52-48df-9a82-234910c4a086"

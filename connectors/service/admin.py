@@ -14,8 +14,8 @@ from connectors.service.intake import HttpResult
 from connectors.service.runtime import Runtime
 from connectors.service.tenancy import OnboardingRefused, TenantService
 from connectors.storage.interfaces import AuditRecord, PolicyConflict, QuarantineStatus
+from tap_core.parsing.timestamps import parse_iso_datetime
 from tap_core.policy import PolicyError, parse_policy
-from tap_core.timestamps import parse_iso_datetime
 
 log = logging.getLogger("tap365.admin")
 

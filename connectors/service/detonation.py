@@ -33,8 +33,8 @@ from tap_core.attachments.sandbox.orchestration import (
 )
 from tap_core.attachments.sandbox.provider import SandboxError, UnsupportedFile
 from tap_core.attachments.sandbox.rules import behaviour_findings, sandbox_verdict
-from tap_core.findings import Verdict
-from tap_core.timestamps import parse_iso_datetime
+from tap_core.model.findings import Verdict
+from tap_core.parsing.timestamps import parse_iso_datetime
 
 log = logging.getLogger("tap365.detonation")
 WARNING_CATEGORY = "TAP365: Attachment not fully analysed"
@@ -179,8 +179,8 @@ async def _warn(
     runtime: Runtime, tenant_id: str, mailbox: str, message_id: str, fetched: Any, reason: str
 ) -> None:
     """Delivered without a verdict: a warning banner (when the body can be edited) and a category."""
-    from tap_core.findings import Finding
     from tap_core.impersonation.banner import add_banner_html
+    from tap_core.model.findings import Finding
     from tap_core.pipeline import ATTACHMENT_HEADLINE
 
     rem = runtime.remediator(tenant_id)

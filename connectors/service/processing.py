@@ -37,8 +37,8 @@ from connectors.storage.interfaces import (
     QuarantineStatus,
     VerdictRecord,
 )
-from tap_core.decision import Action
 from tap_core.impersonation import observe
+from tap_core.model.decision import Action
 
 log = logging.getLogger("tap365.processing")
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from connectors.graph.errors import GraphApiError
 from connectors.service.runtime import Runtime
 from connectors.storage.interfaces import AuditRecord, QuarantineEntry, QuarantineStatus
-from tap_core.domains import registered_domain
+from tap_core.parsing.domains import registered_domain
 from tap_core.urls.feeds import IndicatorKind, ParsedFeed
 from tap_core.urls.intel import url_key
 

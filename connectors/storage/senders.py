@@ -21,7 +21,7 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError
 
 from connectors.storage import _keys
 from connectors.storage.tables import TableStore, as_utc, is_precondition_failed
-from tap_core.domains import registered_domain
+from tap_core.parsing.domains import registered_domain
 
 _ROW = "-"
 

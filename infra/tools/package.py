@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 APP_FILES = ("function_app.py", "host.json", "requirements.txt")
 APP_PACKAGES = ("connectors", "tap_core")
 #: Compiled modules, by import path (see [[tool.setuptools.ext-modules]] in pyproject.toml).
-COMPILED = ("tap_core/urls/_textscan", "tap_core/_idn")
+COMPILED = ("tap_core/urls/_textscan", "tap_core/parsing/_idn")
 _SKIPPED_SUFFIXES = (".pyc", ".pyx", ".c")
 
 

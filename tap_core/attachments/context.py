@@ -14,9 +14,9 @@ from typing import Any
 
 from tap_core.attachments.filetype import FileKind
 from tap_core.attachments.model import ScanLimits
-from tap_core.findings import Finding, Verdict
-from tap_core.resources import data_text
-from tap_core.rules import Rule, load_rules
+from tap_core.data import data_text
+from tap_core.detect.rules import Rule, load_rules
+from tap_core.model.findings import Finding, Verdict
 
 _RULES_FILE = ("attachments", "scanner_rules.toml")
 

@@ -28,7 +28,7 @@ from tap_core.attachments.filetype import FileKind, identify, name_findings
 from tap_core.attachments.hashsets import HashSet
 from tap_core.attachments.model import AttachmentThresholds, FileResult, ScanLimits
 from tap_core.attachments.scanners.base import Scanner
-from tap_core.findings import Verdict
+from tap_core.model.findings import Verdict
 
 #: Findings that depend on the declared name, recomputed on a cache hit.
 NAME_FINDINGS = frozenset(

@@ -19,7 +19,7 @@ from typing import Any
 import olefile
 import yaml
 
-from tap_core.findings import Finding
+from tap_core.model.findings import Finding
 
 # Type -> family. Families group types for policy (what to detonate, what a container holds).
 FAMILIES: dict[str, str] = {

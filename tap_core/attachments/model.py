@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tap_core.findings import Finding, Verdict
+from tap_core.model.findings import Finding, Verdict
 
 
 class ScanLimits(BaseModel):

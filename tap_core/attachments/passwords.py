@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from tap_core.html import html_to_text
-from tap_core.message import Message
+from tap_core.model.message import Message
+from tap_core.parsing.html import html_to_text
 
 _KEYWORDS = (
     r"pass(?:word|wort|wd|code|phrase)?|pwd|pw|kennwort|mot\s+de\s+passe|mdp|contrase(?:ñ|n)a|clave|senha|"

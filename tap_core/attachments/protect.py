@@ -13,8 +13,8 @@ from tap_core.attachments.engine import AttachmentEngine, rescore
 from tap_core.attachments.model import FileResult
 from tap_core.attachments.passwords import message_passwords
 from tap_core.attachments.policy import ACTION_RANK, Action, AttachmentPolicy
-from tap_core.findings import Verdict
-from tap_core.message import Attachment, Message
+from tap_core.model.findings import Verdict
+from tap_core.model.message import Attachment, Message
 
 _LIMIT_FINDINGS = frozenset(
     {
@@ -129,7 +129,7 @@ def _detonation_targets(scanned: FileResult, policy: AttachmentPolicy) -> list[s
 
 
 def _mark_truncated(scanned: FileResult, policy: AttachmentPolicy) -> FileResult:
-    from tap_core.findings import Finding
+    from tap_core.model.findings import Finding
 
     finding = Finding(
         name="attachment_truncated",

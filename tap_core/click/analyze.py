@@ -17,7 +17,7 @@ from tap_core.attachments.filetype import identify, is_dangerous_type
 from tap_core.click.fetch import FetchBlocked, FetchedPage, Fetcher, FetchError
 from tap_core.click.page import analyze_html, page_rules, redirect_targets
 from tap_core.click.single_use import single_use
-from tap_core.findings import Finding, Verdict
+from tap_core.model.findings import Finding, Verdict
 from tap_core.urls.heuristics import UrlThresholds, assess_url
 from tap_core.urls.intel import IntelIndex
 from tap_core.urls.normalize import normalize_url

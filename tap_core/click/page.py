@@ -20,13 +20,13 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from tap_core.domains import registered_domain
-from tap_core.findings import Finding
-from tap_core.html import parse_html
+from tap_core.data import data_lines, data_text
+from tap_core.detect.rules import Rule, load_rules
 from tap_core.impersonation.dictionary import ThreatDictionary
 from tap_core.impersonation.text import strip_marks
-from tap_core.resources import data_lines, data_text
-from tap_core.rules import Rule, load_rules
+from tap_core.model.findings import Finding
+from tap_core.parsing.domains import registered_domain
+from tap_core.parsing.html import parse_html
 from tap_core.urls.heuristics import brand_owning, brands_named
 from tap_core.urls.platforms import free_platform
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
-from tap_core.resources import data_lines
+from tap_core.data import data_lines
 
 #: A click this soon after the link was made is a delivery-time scanner, not a reader.
 DELIVERY_WINDOW_SECONDS = 2.0

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from tap_core.findings import Finding
-from tap_core.resources import data_text
+from tap_core.data import data_text
+from tap_core.model.findings import Finding
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from tap_core.domains import host_matches_domain
-from tap_core.message import Message
+from tap_core.model.message import Message
+from tap_core.parsing.domains import host_matches_domain
 
 Direction = Literal["internal", "external", "unknown"]
 

@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from html import escape
 
-from tap_core.findings import Finding
+from tap_core.model.findings import Finding
 
 #: The Outlook category put on tagged messages.
 OUTLOOK_CATEGORY = "TAP365: Impersonation"

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from tap_core.html import html_to_text
 from tap_core.impersonation.text import data_dir, fold_text
+from tap_core.parsing.html import html_to_text
 
 #: How much of the body is read: BEC requests are short, newsletters are long.
 MAX_BODY_CHARS = 20_000

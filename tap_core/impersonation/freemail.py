@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from functools import cache
 
-from tap_core.domains import registered_domain, split_host
 from tap_core.impersonation.text import read_data_lines
+from tap_core.parsing.domains import registered_domain, split_host
 
 
 @cache

@@ -23,9 +23,9 @@ from functools import cache
 from pydantic import BaseModel, ConfigDict, Field
 from rapidfuzz.distance import DamerauLevenshtein
 
-from tap_core.domains import host_matches_domain, label_to_unicode, public_suffix
 from tap_core.impersonation.orgdomain import organisation_domain, split_org
 from tap_core.impersonation.text import fold, read_data_lines
+from tap_core.parsing.domains import host_matches_domain, label_to_unicode, public_suffix
 
 # Multi-letter ASCII look-alikes that no Unicode table lists (they are plain ASCII):
 # "rn" reads as "m", "vv" as "w", "cl" as "d". Applied to both sides before comparing.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from tap_core.domains import registered_domain, split_host
+from tap_core.parsing.domains import registered_domain, split_host
 
 #: Suffixes under which each label is a separate tenant (longest first when nested).
 TENANT_SUFFIXES: tuple[str, ...] = (
@@ -24,7 +24,7 @@ TENANT_SUFFIXES: tuple[str, ...] = (
 
 @lru_cache(maxsize=65536)
 def split_org(host: str) -> tuple[str, str, str]:
-    """(subdomain, label, suffix) like :func:`tap_core.domains.split_host`, tenant-aware."""
+    """(subdomain, label, suffix) like :func:`tap_core.parsing.domains.split_host`, tenant-aware."""
     host = host.strip().lower().rstrip(".")
     for suffix in TENANT_SUFFIXES:
         if host.endswith("." + suffix):

@@ -1,6 +1,6 @@
 """Impersonation Protect: indicators -> hits -> action.
 
-Each indicator that fires is one named :class:`~tap_core.findings.Finding` and one hit; the hit
+Each indicator that fires is one named :class:`~tap_core.model.findings.Finding` and one hit; the hit
 count against the policy threshold (1 for VIP policies, 3 by default) picks the action:
 QUARANTINE, TAG (warning banner), LOG or DELIVER.
 
@@ -19,8 +19,6 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Literal
 
-from tap_core.domains import host_matches_domain
-from tap_core.findings import Finding
 from tap_core.impersonation import auth
 from tap_core.impersonation.dictionary import ThreatDictionary, body_text
 from tap_core.impersonation.freemail import is_freemail
@@ -47,7 +45,9 @@ from tap_core.impersonation.policy import (
     ImpersonationPolicy,
     NameMatching,
 )
-from tap_core.message import Address, Message
+from tap_core.model.findings import Finding
+from tap_core.model.message import Address, Message
+from tap_core.parsing.domains import host_matches_domain
 
 ActionName = Literal["quarantine", "tag", "log", "deliver"]
 _ACTIONS: dict[Action, ActionName] = {

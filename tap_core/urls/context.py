@@ -14,14 +14,14 @@ import unicodedata
 from functools import cache
 from itertools import pairwise
 
-from tap_core.decision import UrlResult
-from tap_core.domains import registered_domain
-from tap_core.findings import Finding
-from tap_core.html import parse_html
+from tap_core.data import data_lines, data_text
+from tap_core.detect.rules import Rule, load_rules
 from tap_core.impersonation.freemail import is_freemail
-from tap_core.message import Message
-from tap_core.resources import data_lines, data_text
-from tap_core.rules import Rule, load_rules
+from tap_core.model.decision import UrlResult
+from tap_core.model.findings import Finding
+from tap_core.model.message import Message
+from tap_core.parsing.domains import registered_domain
+from tap_core.parsing.html import parse_html
 from tap_core.urls.heuristics import brand_mentions, brand_owning, brands_named, is_click_tracker
 from tap_core.urls.model import FoundUrl
 from tap_core.urls.platforms import free_platform, platform_of

@@ -32,8 +32,8 @@ from functools import lru_cache
 
 from selectolax.lexbor import LexborNode
 
-from tap_core.domains import has_known_suffix, psl_trie, split_host
-from tap_core.html import parse_html
+from tap_core.parsing.domains import has_known_suffix, psl_trie, split_host
+from tap_core.parsing.html import parse_html
 from tap_core.urls.model import FoundUrl
 from tap_core.urls.normalize import NormalizedUrl, host_forms, normalize_url
 from tap_core.urls.unwrap import (

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tap_core.timestamps import parse_iso_datetime
+from tap_core.parsing.timestamps import parse_iso_datetime
 from tap_core.urls.normalize import host_to_ascii
 
 

@@ -25,7 +25,11 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tap_core.domains import (
+from tap_core.data import data_text
+from tap_core.detect.rules import Rule, load_rules
+from tap_core.impersonation.text import skeleton as uts39_skeleton
+from tap_core.model.findings import Assessment, Finding, Verdict
+from tap_core.parsing.domains import (
     has_known_suffix,
     host_matches_domain,
     is_ip_literal,
@@ -34,10 +38,6 @@ from tap_core.domains import (
     registered_domain,
     split_host,
 )
-from tap_core.findings import Assessment, Finding, Verdict
-from tap_core.impersonation.text import skeleton as uts39_skeleton
-from tap_core.resources import data_text
-from tap_core.rules import Rule, load_rules
 from tap_core.urls.intel import IntelIndex
 from tap_core.urls.normalize import host_to_ascii
 from tap_core.urls.platforms import (

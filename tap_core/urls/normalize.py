@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import unquote
 
-from tap_core.domains import label_to_ascii, label_to_unicode, uts46_map
+from tap_core.parsing.domains import label_to_ascii, label_to_unicode, uts46_map
 
 #: Schemes a browser navigates to over the network; the rewriter wraps these.
 WEB_SCHEMES = frozenset({"http", "https"})

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 
-from tap_core.domains import is_ip_literal, public_suffix, registered_domain, split_host
-from tap_core.resources import data_text
+from tap_core.data import data_text
+from tap_core.parsing.domains import is_ip_literal, public_suffix, registered_domain, split_host
 
 
 def data_rows(name: str) -> list[list[str]]:

@@ -6,9 +6,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from tap_core.attachments.passwords import message_passwords
-from tap_core.decision import UrlResult
-from tap_core.findings import Finding, Verdict
-from tap_core.message import Message
+from tap_core.model.decision import UrlResult
+from tap_core.model.findings import Finding, Verdict
+from tap_core.model.message import Message
 from tap_core.policy import Policy
 from tap_core.urls.context import message_findings
 from tap_core.urls.exclusions import UrlExclusions

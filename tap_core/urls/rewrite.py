@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from tap_core.html import block_spans
+from tap_core.parsing.html import block_spans
 
 #: Elements whose ``href`` is a link a person clicks. VML shapes are the "bulletproof buttons"
 #: of marketing mail that Outlook desktop renders (often inside conditional comments).

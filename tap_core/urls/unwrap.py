@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from tap_core.domains import host_matches_domain, split_host
+from tap_core.parsing.domains import host_matches_domain, split_host
 from tap_core.urls.normalize import NormalizedUrl, normalize_url
 
 #: Name of our own click-time links (decoded through the caller's hook).

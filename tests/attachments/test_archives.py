@@ -8,7 +8,7 @@ import tarfile
 
 from tap_core.attachments.engine import AttachmentEngine
 from tap_core.attachments.model import FileResult, ScanLimits
-from tap_core.findings import Verdict
+from tap_core.model.findings import Verdict
 from tests.attachments.builders import EICAR, make_7z, make_zip, make_zipcrypto
 
 

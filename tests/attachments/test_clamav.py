@@ -14,7 +14,7 @@ from connectors.clamav import ClamdProvider, ClamscanProvider
 from tap_core.attachments.antivirus import AntivirusError
 from tap_core.attachments.engine import AttachmentEngine
 from tap_core.attachments.scanners import default_scanners
-from tap_core.findings import Verdict
+from tap_core.model.findings import Verdict
 from tests.attachments.builders import EICAR, make_zip
 
 

@@ -6,7 +6,7 @@ import struct
 import pycdlib
 
 from tap_core.attachments.engine import AttachmentEngine
-from tap_core.findings import Verdict
+from tap_core.model.findings import Verdict
 from tests.attachments.builders import make_lnk
 
 

@@ -7,7 +7,7 @@ from pypdf.generic import DictionaryObject, NameObject, TextStringObject
 
 from tap_core.attachments.engine import AttachmentEngine
 from tap_core.attachments.model import FileResult
-from tap_core.findings import Verdict
+from tap_core.model.findings import Verdict
 from tests.attachments.builders import EICAR, FIXTURES, WORD_XML, make_ooxml
 
 

@@ -12,7 +12,7 @@ from tap_core.attachments.report import scan_file
 from tap_core.attachments.scanners import default_scanners
 from tap_core.attachments.scanners.base import Scanner
 from tap_core.attachments.yara_rules import YaraRuleError, compile_rules
-from tap_core.findings import Verdict
+from tap_core.model.findings import Verdict
 from tests.attachments.builders import EICAR, make_zip, minimal_pe
 
 EICAR_SHA256 = "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"

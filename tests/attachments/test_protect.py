@@ -3,8 +3,8 @@ from __future__ import annotations
 from tap_core.attachments.engine import AttachmentEngine
 from tap_core.attachments.policy import AttachmentPolicy
 from tap_core.attachments.protect import assess_attachments
-from tap_core.findings import Verdict
-from tap_core.message import Address, Attachment, Message
+from tap_core.model.findings import Verdict
+from tap_core.model.message import Address, Attachment, Message
 from tests.attachments.builders import EICAR, WORD_XML, make_ooxml, make_zip
 
 

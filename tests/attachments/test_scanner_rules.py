@@ -17,8 +17,8 @@ import pytest
 from tap_core.attachments.context import Budget, ScanContext, UnknownRule, scanner_rules
 from tap_core.attachments.filetype import FileKind
 from tap_core.attachments.model import ScanLimits
-from tap_core.findings import Verdict
-from tap_core.resources import data_text
+from tap_core.data import data_text
+from tap_core.model.findings import Verdict
 
 ATTACHMENTS = Path(__file__).resolve().parents[2] / "tap_core" / "attachments"
 

@@ -8,7 +8,7 @@ from PIL import Image
 
 from tap_core.attachments.engine import AttachmentEngine
 from tap_core.attachments.model import FileResult
-from tap_core.findings import Verdict
+from tap_core.model.findings import Verdict
 from tests.attachments.builders import make_lnk, make_zip
 
 

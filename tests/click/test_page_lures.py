@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tap_core.click.page import analyze_html, page_rules, redirect_targets
-from tap_core.findings import Finding
+from tap_core.model.findings import Finding
 
 URL = "https://pages.example.net/a/index.html"
 SUSPICIOUS = 5.0

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 from tap_core.impersonation import ImpersonationPolicy, InternalUser, StaticDirectory, Vip
-from tap_core.message import Message
-from tap_core.mime import parse_eml
+from tap_core.model.message import Message
+from tap_core.parsing.mime import parse_eml
 
 INTERNAL = ["contoso.com"]
 VIPS = [

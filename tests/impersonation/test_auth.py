@@ -10,7 +10,7 @@ from tap_core.impersonation.auth import (
     parse_authentication_results,
     receiver_results,
 )
-from tap_core.message import Message
+from tap_core.model.message import Message
 
 
 def test_parse_with_comments_versions_and_properties() -> None:

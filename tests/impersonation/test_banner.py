@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tap_core.findings import Finding
 from tap_core.impersonation.banner import (
     BANNER_ID,
     HTML_MARKER,
@@ -15,6 +14,7 @@ from tap_core.impersonation.banner import (
     has_banner_html,
     render_banner_html,
 )
+from tap_core.model.findings import Finding
 
 INDICATORS = [
     Finding(

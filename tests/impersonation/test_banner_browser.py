@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tap_core.findings import Finding
 from tap_core.impersonation.banner import BANNER_BACKGROUND, BANNER_EDGE, add_banner_html
+from tap_core.model.findings import Finding
 
 pytestmark = pytest.mark.browser
 

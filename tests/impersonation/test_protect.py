@@ -19,7 +19,7 @@ from tap_core.impersonation import (
     observe,
 )
 from tap_core.impersonation.memory_history import InMemorySenderHistory
-from tap_core.message import Message
+from tap_core.model.message import Message
 
 from .conftest import EXTERNAL, INTERNAL, NOW, VIPS
 

@@ -23,7 +23,7 @@ def test_the_package_holds_the_app_and_its_compiled_modules_and_runs_alone(tmp_p
         assert required in names
     compiled = [n for n in names if n.endswith(".so")]
     assert any(n.startswith("tap_core/urls/_textscan.") for n in compiled), compiled
-    assert any(n.startswith("tap_core/_idn.") for n in compiled), compiled
+    assert any(n.startswith("tap_core/parsing/_idn.") for n in compiled), compiled
     # No caches, Cython sources or generated C, simulated tenant or tests.
     assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".pyx", ".c"))]
     assert not [n for n in names if n.split("/")[0] in ("m365sim", "tests", "bench", "infra")]

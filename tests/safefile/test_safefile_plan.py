@@ -14,7 +14,7 @@ from PIL import Image
 from connectors.graph.messages import FetchedMessage
 from connectors.graph.remediation import MAX_POST_ATTACHMENT_BYTES
 from connectors.service.safefile import copy_name, plan_safe_file
-from tap_core.message import Message
+from tap_core.model.message import Message
 
 
 class DictArtefacts:

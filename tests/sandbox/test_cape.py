@@ -23,7 +23,7 @@ from tap_core.attachments.sandbox import (
     sandbox_verdict,
     start_job,
 )
-from tap_core.findings import Verdict
+from tap_core.model.findings import Verdict
 from tests.sandbox.cape_sim import CapeSimulator
 
 SAMPLE = b"%PDF-1.7\n% pretend sample\n"

@@ -21,7 +21,7 @@ from tap_core.attachments.sandbox import (
     behaviour_findings,
     sandbox_verdict,
 )
-from tap_core.findings import Verdict
+from tap_core.model.findings import Verdict
 from tests.sandbox.conftest import need
 
 RUN_KEY = r"HKEY_CURRENT_USER\Software\Microsoft\Windows\CurrentVersion\Run"

@@ -29,7 +29,7 @@ from tap_core.attachments.sandbox import (
     poll_message,
     start_job,
 )
-from tap_core.findings import Verdict
+from tap_core.model.findings import Verdict
 
 T0 = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
 

@@ -136,7 +136,7 @@ def rtf_text(data: bytes) -> Iterator[str]:
 
 
 def html_text(data: bytes) -> Iterator[str]:
-    from tap_core.html import parse_html
+    from tap_core.parsing.html import parse_html
 
     tree = parse_html(data.decode("utf-8", "replace")).tree
     for node in tree.css("script, style, noscript, template"):

@@ -26,7 +26,7 @@ from tap_core.attachments.policy import ACTION_RANK, AttachmentPolicy
 from tap_core.attachments.sandbox.model import SandboxReport, SandboxStatus, SubmissionId
 from tap_core.attachments.sandbox.provider import SandboxError, SandboxProvider, UnsupportedFile
 from tap_core.attachments.sandbox.rules import behaviour_findings, verdict_of
-from tap_core.findings import Finding, Verdict
+from tap_core.model.findings import Finding, Verdict
 
 
 class PollSchedule(BaseModel):

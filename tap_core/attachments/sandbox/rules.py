@@ -17,7 +17,7 @@ from typing import Literal
 
 from tap_core.attachments.model import AttachmentThresholds
 from tap_core.attachments.sandbox.model import SandboxReport
-from tap_core.findings import Finding, Verdict
+from tap_core.model.findings import Finding, Verdict
 
 EventKind = Literal["file", "registry", "network", "process", "api", "signature"]
 

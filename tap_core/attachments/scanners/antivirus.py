@@ -5,7 +5,7 @@ from __future__ import annotations
 from tap_core.attachments.antivirus import AntivirusProvider
 from tap_core.attachments.context import ScanContext
 from tap_core.attachments.scanners.base import Scanner
-from tap_core.findings import Verdict
+from tap_core.model.findings import Verdict
 
 
 class AntivirusScanner(Scanner):

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from tap_core.attachments.context import ScanContext
 from tap_core.attachments.hashsets import HashSet
 from tap_core.attachments.scanners.base import Scanner
-from tap_core.findings import Verdict
+from tap_core.model.findings import Verdict
 
 
 class HashScanner(Scanner):

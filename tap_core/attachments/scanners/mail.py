@@ -5,7 +5,7 @@ from __future__ import annotations
 from tap_core.attachments.context import ScanContext
 from tap_core.attachments.scanners._text import add_urls
 from tap_core.attachments.scanners.base import Scanner
-from tap_core.mime import parse_eml
+from tap_core.parsing.mime import parse_eml
 
 
 class EmlScanner(Scanner):

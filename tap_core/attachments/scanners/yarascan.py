@@ -8,7 +8,7 @@ import yara
 
 from tap_core.attachments.context import ScanContext, ScanTimeout
 from tap_core.attachments.scanners.base import Scanner
-from tap_core.findings import Verdict
+from tap_core.model.findings import Verdict
 
 _NAME_CLEAN = re.compile(r"[^a-z0-9_]+")
 _DEFAULT_SCORE = 5.0

@@ -1,4 +1,4 @@
-"""Build a :class:`~tap_core.message.Message` from a Microsoft Graph message resource (JSON).
+"""Build a :class:`~tap_core.model.message.Message` from a Microsoft Graph message resource (JSON).
 
 Pure mapping from the documented resource shape: no Graph SDK and no network here. The
 connector fetches the JSON (with ``$select`` and ``$expand=attachments``) and hands it over.
@@ -10,9 +10,9 @@ import base64
 import binascii
 from typing import Any
 
-from tap_core.message import Address, Attachment, Message
-from tap_core.mime import clean_text, from_header_defects, parse_eml
-from tap_core.timestamps import parse_iso_datetime
+from tap_core.model.message import Address, Attachment, Message
+from tap_core.parsing.mime import clean_text, from_header_defects, parse_eml
+from tap_core.parsing.timestamps import parse_iso_datetime
 
 #: The ``$select`` the pipelines need; the connector asks Graph for exactly these.
 GRAPH_MESSAGE_SELECT = (

@@ -1,7 +1,7 @@
 """The one message model the pipelines read, whatever the message came from.
 
-Two builders fill it: :mod:`tap_core.mime` (an RFC 822/MIME message, e.g. an ``.eml`` file) and
-:mod:`tap_core.graph_message` (a Microsoft Graph message resource as JSON). Malformed input never
+Two builders fill it: :mod:`tap_core.parsing.mime` (an RFC 822/MIME message, e.g. an ``.eml`` file) and
+:mod:`tap_core.parsing.graph_message` (a Microsoft Graph message resource as JSON). Malformed input never
 raises: what could not be read is recorded in ``defects``.
 """
 

@@ -18,7 +18,7 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Any
 
-from tap_core.findings import Finding
+from tap_core.model.findings import Finding
 
 _MAX_EVIDENCE = 300
 

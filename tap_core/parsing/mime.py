@@ -1,4 +1,4 @@
-"""Build a :class:`~tap_core.message.Message` from RFC 822 / MIME bytes.
+"""Build a :class:`~tap_core.model.message.Message` from RFC 822 / MIME bytes.
 
 Every charset and transfer encoding the standard library knows, nested multiparts,
 ``message/rfc822`` parts (parsed recursively up to a depth limit) and TNEF (``winmail.dat``)
@@ -19,7 +19,7 @@ from email.message import EmailMessage
 from email.message import Message as _StdMessage
 from email.utils import getaddresses, parsedate_to_datetime
 
-from tap_core.message import Address, Attachment, Message
+from tap_core.model.message import Address, Attachment, Message
 
 
 @dataclass(frozen=True, slots=True)

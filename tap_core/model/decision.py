@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from tap_core.findings import Finding, Verdict
+from tap_core.model.findings import Finding, Verdict
 
 
 class Action(StrEnum):

@@ -12,9 +12,9 @@ import tldextract
 from tldextract.remote import looks_like_ip
 
 try:
-    # Compiled Punycode and UTS #46 mapping (tap_core/_idn.pyx), where pip could build it;
+    # Compiled Punycode and UTS #46 mapping (tap_core/parsing/_idn.pyx), where pip could build it;
     # each gives the Python library's result or None (then the library decides).
-    from tap_core import _idn
+    from tap_core.parsing import _idn
 except ImportError:
     _idn = None  # type: ignore[assignment]
 
