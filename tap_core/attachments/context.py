@@ -15,7 +15,7 @@ from typing import Any
 from tap_core.attachments.filetype import FileKind
 from tap_core.attachments.model import ScanLimits
 from tap_core.data import data_text
-from tap_core.detect.rules import Rule, load_rules
+from tap_core.detect.rules import Rule, family_rules, rulebook
 from tap_core.model.findings import Finding, Verdict
 
 _RULES_FILE = ("attachments", "scanner_rules.toml")
@@ -25,10 +25,9 @@ class UnknownRule(LookupError):
     """A scanner named a finding (or a variant) that ``scanner_rules.toml`` does not define."""
 
 
-@cache
 def scanner_rules() -> dict[str, Rule]:
     """The findings scanners record by name, with their scores and reasons (limits included)."""
-    return load_rules(data_text(*_RULES_FILE))
+    return family_rules(*_RULES_FILE)
 
 
 def scanner_rule(name: str, variant: str = "") -> Rule:
@@ -113,18 +112,17 @@ class ScanContext:
         """Record the finding of rule ``name`` (``scanner_rules.toml``), its reason filled from
         ``fields``; ``variant`` picks one of the rule's scores or wordings. ``score`` replaces the
         rule's only for scores computed at run time. An undefined name raises :class:`UnknownRule`."""
-        finding = scanner_rule(name, variant).finding(evidence, variant, **fields)
-        if score is not None or verdict is not None:
-            update = {"score": finding.score if score is None else score, "verdict": verdict}
-            finding = finding.model_copy(update=update)
-        self._record(finding)
+        self._record(scanner_rule(name, variant).finding(evidence, variant, weight=score, verdict=verdict, **fields))
 
     def add_external(
         self, name: str, score: float, reason: str, evidence: str = "", verdict: Verdict | None = None
     ) -> None:
-        """Record a finding named and scored by outside data (YARA rules, ``unparseable_<type>``),
-        which ``scanner_rules.toml`` cannot list; merged like :meth:`add`."""
-        self._record(Finding(name=name, score=score, reason=reason, evidence=evidence[:300], verdict=verdict))
+        """Record a finding of a rule family named and scored by outside data (``yara_<rule>``
+        from the rule's meta, ``unparseable_<type>``); merged like :meth:`add`."""
+        rule = rulebook().get(name)
+        if rule is None or not rule.prefix:
+            raise UnknownRule(f"no rule family for {name!r} in tap_core/data/attachments/scanner_rules.toml")
+        self._record(rule.finding(evidence, named=name, weight=score, reason=reason, verdict=verdict))
 
     def _record(self, finding: Finding) -> None:
         """A name counts once per file (later evidence is appended, not re-scored)."""

@@ -21,7 +21,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from tap_core.data import data_lines, data_text
-from tap_core.detect.rules import Rule, load_rules
+from tap_core.detect.rules import Rule, family_rules
 from tap_core.impersonation.dictionary import ThreatDictionary
 from tap_core.impersonation.text import strip_marks
 from tap_core.model.findings import Finding
@@ -36,7 +36,7 @@ _MAX_DECODE_DEPTH = 3
 
 @cache
 def page_rules() -> dict[str, Rule]:
-    return load_rules(data_text("click", "page_rules.toml"))
+    return family_rules("click", "page_rules.toml")
 
 
 @cache

@@ -26,10 +26,12 @@ _VERDICT_RANK = {Verdict.CLEAN: 0, Verdict.SUSPICIOUS: 1, Verdict.MALICIOUS: 2}
 
 
 class Finding(BaseModel):
-    """One named detection (rspamd-style symbol).
+    """One named detection (rspamd-style symbol), made by a rule of ``tap_core/data``.
 
-    ``score`` adds up towards the policy thresholds; ``reason`` is one human sentence;
-    ``evidence`` is the concrete thing that triggered it (a host, a list entry, a string).
+    ``score`` is the rule's weight for this occurrence (it adds up towards the thresholds);
+    ``reason`` is one human sentence; ``evidence`` is the concrete thing that triggered it (a
+    host, a list entry, a string); ``group`` is the rule's group (its cap and highest verdict);
+    ``variant`` which of the rule's strengths fired.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -40,6 +42,8 @@ class Finding(BaseModel):
     evidence: str = ""
     #: When set, the finding decides the verdict on its own (e.g. a threat-feed hit).
     verdict: Verdict | None = None
+    group: str = ""
+    variant: str = ""
 
 
 class Assessment(BaseModel):

@@ -15,7 +15,7 @@ from functools import cache
 from itertools import pairwise
 
 from tap_core.data import data_lines, data_text
-from tap_core.detect.rules import Rule, load_rules
+from tap_core.detect.rules import Rule, family_rules
 from tap_core.impersonation.freemail import is_freemail
 from tap_core.model.decision import UrlResult
 from tap_core.model.findings import Finding
@@ -36,7 +36,7 @@ _STUB_TEXT_CHARS = 500
 
 @cache
 def _rules() -> dict[str, Rule]:
-    return load_rules(data_text("urls", "message_rules.toml"))
+    return family_rules("message", "message_rules.toml")
 
 
 @cache

@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tap_core.data import data_text
-from tap_core.detect.rules import Rule, load_rules
+from tap_core.detect.rules import Rule, family_rules
 from tap_core.impersonation.text import skeleton as uts39_skeleton
 from tap_core.model.findings import Assessment, Finding, Verdict
 from tap_core.parsing.domains import (
@@ -79,7 +79,7 @@ class UrlThresholds(BaseModel):
 @cache
 def rules() -> dict[str, Rule]:
     """The rule table from ``url_rules.toml``, by finding name."""
-    return load_rules(data_text("urls", "url_rules.toml"))
+    return family_rules("urls", "url_rules.toml")
 
 
 # --- lists -----------------------------------------------------------------------------------
@@ -653,7 +653,7 @@ def _dangerous_extension(ctx: UrlContext) -> Finding | None:
         if tier and ext in _SERVER_SIDE_EXTS and ctx.query and name == names[0].strip().lower():
             continue  # eBayISAPI.dll?ViewItem: a server-side handler answering a query, not a download
         if tier:
-            return rules()["dangerous_extension"].finding(name[:120], tier, ext=ext)
+            return rules()["link_dangerous_extension"].finding(name[:120], tier, ext=ext)
     return None
 
 
@@ -819,15 +819,8 @@ def _intel_findings(url: str, intel: IntelIndex) -> list[Finding]:
         if (hit.feed, hit.category) in seen:
             continue
         seen.add((hit.feed, hit.category))
-        out.append(
-            Finding(
-                name=f"intel_{hit.category}",
-                score=rule.score,
-                reason=rule.reason.format(category=hit.category, feed=hit.feed),
-                evidence=f"{hit.feed}: {hit.indicator} ({hit.kind.value})",
-                verdict=Verdict.MALICIOUS,
-            )
-        )
+        out.append(rule.finding(f"{hit.feed}: {hit.indicator} ({hit.kind.value})",
+                                named=f"intel_{hit.category}", category=hit.category, feed=hit.feed))
     return out
 
 

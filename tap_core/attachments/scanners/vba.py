@@ -82,7 +82,7 @@ class VbaScanner(Scanner):
             ctx.add("vba_event_macro", ", ".join(auto_event[:5]))
         if suspicious:
             # Computed: the rule's score per keyword found, capped at 6.0.
-            per_keyword = scanner_rules()["vba_suspicious"].score
+            per_keyword = scanner_rules()["vba_suspicious"].weight
             ctx.add(
                 "vba_suspicious", ", ".join(suspicious[:8]), score=min(6.0, per_keyword * len(suspicious))
             )
