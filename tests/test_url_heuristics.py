@@ -37,7 +37,7 @@ def test_every_rule_in_the_table_has_a_reason_and_a_score() -> None:
         "data_uri",
         "javascript_uri",
         "nested_redirect",
-        "dangerous_extension",
+        "link_dangerous_extension",
         "link_text_mismatch",
         "non_standard_port",
         "excessive_subdomains",
@@ -46,7 +46,7 @@ def test_every_rule_in_the_table_has_a_reason_and_a_score() -> None:
     ):
         rule = table[name]
         assert rule.reason
-        assert rule.score > 0 or rule.scores, name
+        assert rule.weight > 0 or rule.weights, name
 
 
 @pytest.mark.parametrize(
@@ -162,7 +162,7 @@ def test_shortener_free_hosting_tld_ipfs() -> None:
 def test_credential_keywords_only_on_hosts_that_are_not_a_brand() -> None:
     assert "credential_keywords_path" in _names("https://shop.example/wp-admin/office365/login.php")
     assert "credential_keywords_path" not in _names("https://www.paypal.com/signin")
-    assert rules()["credential_keywords_path"].score < 2  # weak on purpose
+    assert rules()["credential_keywords_path"].weight < 2  # weak on purpose
 
 
 def test_scheme_userinfo_port_subdomains() -> None:
@@ -179,11 +179,11 @@ def test_scheme_userinfo_port_subdomains() -> None:
 def test_nested_redirect_and_dangerous_extension() -> None:
     assert "nested_redirect" in _names("https://r.example.com/c?u=https%3A%2F%2Fevil.example%2Flogin")
     assert "nested_redirect" not in _names("https://example.com/c?next=https://www.example.com/home")
-    assert "dangerous_extension" in _names("https://files.example/invoice.pdf.js")
-    assert "dangerous_extension" in _names("https://files.example/dl.php?file=setup.msi")
-    assert "dangerous_extension" not in _names("https://files.example/report.pdf")
-    high = [f for f in url_findings("https://x.example/a.hta") if f.name == "dangerous_extension"]
-    medium = [f for f in url_findings("https://x.example/a.exe") if f.name == "dangerous_extension"]
+    assert "link_dangerous_extension" in _names("https://files.example/invoice.pdf.js")
+    assert "link_dangerous_extension" in _names("https://files.example/dl.php?file=setup.msi")
+    assert "link_dangerous_extension" not in _names("https://files.example/report.pdf")
+    high = [f for f in url_findings("https://x.example/a.hta") if f.name == "link_dangerous_extension"]
+    medium = [f for f in url_findings("https://x.example/a.exe") if f.name == "link_dangerous_extension"]
     assert high[0].score > medium[0].score
 
 

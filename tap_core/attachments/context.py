@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 from tap_core.attachments.filetype import FileKind
 from tap_core.attachments.model import ScanLimits
-from tap_core.data import data_text
 from tap_core.detect.rules import Rule, family_rules, rulebook
 from tap_core.model.findings import Finding, Verdict
 
@@ -112,7 +110,8 @@ class ScanContext:
         """Record the finding of rule ``name`` (``scanner_rules.toml``), its reason filled from
         ``fields``; ``variant`` picks one of the rule's scores or wordings. ``score`` replaces the
         rule's only for scores computed at run time. An undefined name raises :class:`UnknownRule`."""
-        self._record(scanner_rule(name, variant).finding(evidence, variant, weight=score, verdict=verdict, **fields))
+        rule = scanner_rule(name, variant)
+        self._record(rule.finding(evidence, variant, weight=score, verdict=verdict, **fields))
 
     def add_external(
         self, name: str, score: float, reason: str, evidence: str = "", verdict: Verdict | None = None

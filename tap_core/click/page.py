@@ -24,10 +24,10 @@ from tap_core.data import data_lines, data_text
 from tap_core.detect.rules import Rule, family_rules
 from tap_core.impersonation.dictionary import ThreatDictionary
 from tap_core.impersonation.text import strip_marks
+from tap_core.lookalike import brand_owning, brands_named
 from tap_core.model.findings import Finding
 from tap_core.parsing.domains import registered_domain
 from tap_core.parsing.html import parse_html
-from tap_core.urls.heuristics import brand_owning, brands_named
 from tap_core.urls.platforms import free_platform
 
 MAX_HTML_CHARS = 1_500_000  # parse at most this much of a page
@@ -488,7 +488,7 @@ def _sensitive_form_findings(page: _Page, rules: dict[str, Rule]) -> list[Findin
     kinds, target = best
     what = ", ".join(k.replace("_", " ") for k in kinds)
     rule = rules["page_form_sensitive_data"]
-    variant = "combined" if len(kinds) >= 2 else kinds[0] if kinds[0] in rule.scores else "single"
+    variant = "combined" if len(kinds) >= 2 else kinds[0] if kinds[0] in rule.weights else "single"
     return [rule.finding(f"{what} -> {target}", variant, what=what)]
 
 

@@ -40,7 +40,7 @@ def groups() -> Mapping[str, Group]:
     for name, spec in tomllib.loads(data_text("detect", "groups.toml")).items():
         unknown = set(spec) - _KEYS
         if unknown:
-            raise ValueError(f"tap_core/data/detect/groups.toml: group {name!r} has unknown keys {sorted(unknown)}")
+            raise ValueError(f"data/detect/groups.toml: group {name!r} has unknown keys {sorted(unknown)}")
         out[name] = Group(
             name=name,
             description=" ".join(str(spec["description"]).split()),

@@ -157,7 +157,8 @@ class RuleBook:
     def __getitem__(self, name: str) -> Rule:
         rule = self.get(name)
         if rule is None:
-            raise RuleError(f"no rule {name!r} in the rule tables ({', '.join('/'.join(f) for f in RULE_FILES)})")
+            tables = ", ".join("/".join(f) for f in RULE_FILES)
+            raise RuleError(f"no rule {name!r} in the rule tables ({tables})")
         return rule
 
 
@@ -169,4 +170,5 @@ def rulebook() -> RuleBook:
             if name in merged:
                 raise RuleError(f"rule {name!r} is defined twice (second time in {'/'.join(parts)})")
             merged[name] = rule
-    return RuleBook(merged, tuple(sorted((r for r in merged.values() if r.prefix), key=lambda r: -len(r.name))))
+    prefixes = sorted((r for r in merged.values() if r.prefix), key=lambda r: -len(r.name))
+    return RuleBook(merged, tuple(prefixes))

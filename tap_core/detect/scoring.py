@@ -125,8 +125,9 @@ def score(
         verdict = Verdict.SUSPICIOUS
     else:
         verdict = Verdict.CLEAN
+    held_from = thresholds.suspicious if thresholds.hold is None else thresholds.hold
     hold = verdict is Verdict.MALICIOUS or (
-        verdict is Verdict.SUSPICIOUS and (thresholds.hold is None or reach[Verdict.SUSPICIOUS] >= thresholds.hold)
+        verdict is Verdict.SUSPICIOUS and reach[Verdict.SUSPICIOUS] >= held_from
     )
     decided = tuple(deciding.values())
     if decided:

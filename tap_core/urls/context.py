@@ -14,17 +14,17 @@ import unicodedata
 from functools import cache
 from itertools import pairwise
 
-from tap_core.data import data_lines, data_text
+from tap_core.data import data_lines
 from tap_core.detect.rules import Rule, family_rules
 from tap_core.impersonation.freemail import is_freemail
+from tap_core.lookalike import brand_mentions, brand_owning, brands_named
 from tap_core.model.decision import UrlResult
 from tap_core.model.findings import Finding
 from tap_core.model.message import Message
 from tap_core.parsing.domains import registered_domain
 from tap_core.parsing.html import parse_html
-from tap_core.urls.heuristics import brand_mentions, brand_owning, brands_named, is_click_tracker
 from tap_core.urls.model import FoundUrl
-from tap_core.urls.platforms import free_platform, platform_of
+from tap_core.urls.platforms import free_platform, is_click_tracker, platform_of
 
 _SPACE_RE = re.compile(r"\s+")
 _TRIM_RE = re.compile(r"^[\W_]+|[\W_]+$", re.UNICODE)

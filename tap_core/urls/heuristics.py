@@ -44,6 +44,7 @@ from tap_core.urls.platforms import (
     data_list,
     data_rows,
     free_platform,
+    is_click_tracker,
     is_user_site,
     platform_of,
     platforms,
@@ -93,7 +94,6 @@ class _Lists:
     credential_words: tuple[str, ...]
     lures: frozenset[str]
     ipfs_gateways: frozenset[str]
-    click_trackers: frozenset[str]
     confusables: dict[str, str]
 
 
@@ -109,8 +109,7 @@ def _lists() -> _Lists:
         credential_words=tuple(sorted(data_list("credential_keywords.txt"))),
         lures=data_list("lure_words.txt"),
         ipfs_gateways=data_list("ipfs_gateways.txt"),
-        click_trackers=data_list("click_trackers.txt"),
-        confusables=confusables,
+            confusables=confusables,
     )
 
 
@@ -854,11 +853,6 @@ def assess_url(
 # --- brands, for message-level rules -------------------------------------------------------------
 
 _TEXT_CHUNK_RE = re.compile(r"[^\s\"'()\[\]<>:;,!?|/]+")
-
-
-def is_click_tracker(site: str) -> bool:
-    """True for a mailing service's click-tracking site (``click_trackers.txt``)."""
-    return site in _lists().click_trackers
 
 
 def brand_owning(host: str) -> str | None:

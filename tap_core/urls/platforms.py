@@ -167,3 +167,13 @@ def host_scope(host: str) -> HostScope:
     if (suffix and _is_private_suffix(suffix)) or _subdomain_root(host) is not None:
         return HostScope.EXACT  # one user's site on a shared platform: that site only
     return HostScope.SUBTREE
+
+
+@cache
+def _click_trackers() -> frozenset[str]:
+    return data_list("click_trackers.txt")
+
+
+def is_click_tracker(site: str) -> bool:
+    """True for a mailing service's click-tracking site (``click_trackers.txt``)."""
+    return site in _click_trackers()

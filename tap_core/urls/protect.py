@@ -26,7 +26,9 @@ _INERT_SCHEMES = ("mailto:", "tel:", "cid:", "sms:", "callto:", "#")
 _REWRITABLE_SCHEMES = ("http://", "https://")
 #: Where a URL is loaded by the client, not clicked by a person.
 _RESOURCE_CONTEXTS = frozenset({"script_src", "img_src", "css_url", "img_in_link", "link_href"})
-_CLICK_ONLY_FINDINGS = frozenset({"link_dangerous_extension", "credential_keywords_path", "link_text_mismatch"})
+_CLICK_ONLY_FINDINGS = frozenset(
+    {"link_dangerous_extension", "credential_keywords_path", "link_text_mismatch"}
+)
 
 
 def _maybe_encrypted_pdf(data: bytes) -> bool:

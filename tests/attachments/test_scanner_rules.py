@@ -67,12 +67,12 @@ def test_every_rule_has_a_score_and_a_reason() -> None:
     assert table
     for name, spec in table.items():
         assert isinstance(spec.get("reason"), str) and spec["reason"].strip(), name
-        assert isinstance(spec.get("score"), (int, float)), f"{name} has no score"
-        for variant, score in spec.get("scores", {}).items():
-            assert isinstance(score, (int, float)), f"{name}.scores.{variant}"
+        assert isinstance(spec.get("weight"), (int, float)), f"{name} has no weight"
+        for variant, score in spec.get("weights", {}).items():
+            assert isinstance(score, (int, float)), f"{name}.weights.{variant}"
         for variant, reason in spec.get("reasons", {}).items():
             assert isinstance(reason, str) and reason.strip(), f"{name}.reasons.{variant}"
-        assert set(spec) <= {"score", "reason", "scores", "reasons"}, name
+        assert set(spec) <= {"group", "description", "weight", "reason", "weights", "reasons", "verdict", "prefix"}, name
     assert set(scanner_rules()) == set(table)
 
 
@@ -121,7 +121,7 @@ def test_add_takes_score_and_reason_from_the_rule() -> None:
     assert (finding.name, finding.score, finding.evidence) == ("pdf_javascript", 4.0, "app.alert(1)")
     assert finding.reason == "PDF contains JavaScript (2 scripts)"
     assert dde.reason == scanner_rules()["dde_link"].reasons["workbook"] != scanner_rules()["dde_link"].reason
-    assert dde.score == scanner_rules()["dde_link"].score
+    assert dde.score == scanner_rules()["dde_link"].weight
 
 
 def test_merge_is_shared_by_rules_and_external_findings() -> None:
