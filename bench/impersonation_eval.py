@@ -48,9 +48,9 @@ from tap_core.impersonation import (
     observe,
 )
 from tap_core.impersonation.dictionary import ThreatDictionary
-from tap_core.impersonation.lookalike import LookalikeMatcher, LookalikeRules
 from tap_core.impersonation.memory_history import InMemorySenderHistory
 from tap_core.impersonation.names import NameMatcher, vip_people
+from tap_core.lookalike.domains import LookalikeMatcher, LookalikeRules
 from tap_core.parsing.domains import registered_domain, split_host
 from tap_core.parsing.mime import parse_eml
 

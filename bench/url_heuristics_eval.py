@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tap_core.model.findings import Verdict
-from tap_core.urls.heuristics import assess_url
+from tap_core.urls.rules import assess_url
 
 TRANCO_10K = "urls/popular/tranco_top_10k.csv"
 TRANCO_50K = "urls/popular/tranco_top_50k.csv.gz"

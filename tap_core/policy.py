@@ -1,7 +1,8 @@
 """Policies: what each pipeline does for a tenant. Typed, with safe defaults.
 
 A policy file (YAML or JSON) may give any subset; everything omitted keeps its default. The top
-level carries what several pipelines share (``internal_domains``, ``vips``); each pipeline has
+level carries what several pipelines share (``internal_domains``, ``vips``, the message
+verdict's ``thresholds``); each pipeline has
 its own section (``url``, ``attachments``, ``impersonation``), owned by that pipeline's module;
 ``branding`` is how the click-time pages look.
 """
@@ -10,69 +11,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tap_core.attachments.policy import AttachmentPolicy
 from tap_core.click.pages import Branding
+from tap_core.detect.scoring import Thresholds
 from tap_core.impersonation.policy import ImpersonationPolicy, Vip
-from tap_core.urls.exclusions import ExclusionError, UrlExclusions
+from tap_core.urls.policy import UrlPolicy
 
 
 class PolicyError(ValueError):
     """A policy that cannot be used; the message names the field and what to write."""
-
-
-class UrlThresholdsPolicy(BaseModel):
-    """Heuristic score at which a URL becomes SUSPICIOUS / MALICIOUS (feed hits decide alone)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    suspicious_score: float = 5.0
-    malicious_score: float = 9.0
-
-
-class UrlPolicy(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    enabled: bool = True
-    #: Rewrite clean links through the click-time redirector.
-    rewrite: bool = True
-    #: Rewrite links in mail between the tenant's own domains too (Defender's default: on).
-    rewrite_internal: bool = True
-    #: Links inside attachments are scanned but never rewritten: the files stay byte-identical
-    #: (signatures, hashes and macros intact). Accepted only as false.
-    rewrite_attachments: Literal[False] = False
-    #: S/MIME-signed or encrypted messages are never edited (it would break the signature).
-    rewrite_smime: Literal[False] = False
-    #: The one exclusion list: excluded URLs are not rewritten, not scanned and not analysed
-    #: at click. Wildcards as in :mod:`tap_core.urls.exclusions`.
-    do_not_rewrite: list[str] = Field(default_factory=list)
-    #: What a message with a MALICIOUS URL gets.
-    malicious_action: Literal["quarantine", "hold"] = "quarantine"
-    #: What a message with a SUSPICIOUS URL gets: held for deeper analysis by default.
-    suspicious_action: Literal["hold", "tag", "rewrite"] = "hold"
-    thresholds: UrlThresholdsPolicy = Field(default_factory=UrlThresholdsPolicy)
-    #: At click: may a user proceed past a warning page?
-    allow_click_through: bool = True
-    #: Links older than this are refused at click (0 = never expire).
-    link_max_age_days: int = Field(default=0, ge=0)
-    #: Limit: URLs analysed per message; the rest are counted as a finding.
-    max_urls_per_message: int = Field(default=1000, ge=1)
-
-    @field_validator("do_not_rewrite")
-    @classmethod
-    def _valid_exclusions(cls, value: list[str]) -> list[str]:
-        try:
-            UrlExclusions(value)
-        except ExclusionError as exc:
-            raise ValueError(str(exc)) from exc
-        return value
-
-    def exclusions(self) -> UrlExclusions:
-        return UrlExclusions(self.do_not_rewrite)
 
 
 class Policy(BaseModel):
@@ -84,6 +36,10 @@ class Policy(BaseModel):
     #: The tenant's own domains (mail between them is internal; lookalikes of them are flagged).
     internal_domains: list[str] = Field(default_factory=list)
     vips: list[Vip] = Field(default_factory=list)
+    #: The message verdict's thresholds on the learned model's score (log-odds of phishing):
+    #: suspicious (tagged), hold, malicious (quarantined). None: the shipped model's own,
+    #: chosen on labelled mail (tap_core/data/detect/message_model.md).
+    thresholds: Thresholds | None = None
     url: UrlPolicy = Field(default_factory=UrlPolicy)
     attachments: AttachmentPolicy = Field(default_factory=AttachmentPolicy)
     impersonation: ImpersonationPolicy = Field(default_factory=ImpersonationPolicy)
@@ -125,4 +81,4 @@ def parse_policy(data: bytes | str | Mapping[str, Any], *, name: str = "policy")
 
 
 
-__all__ = ["Policy", "PolicyError", "UrlPolicy", "UrlThresholdsPolicy", "Vip", "parse_policy"]
+__all__ = ["Policy", "PolicyError", "UrlPolicy", "Vip", "parse_policy"]

@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from tap_core.detect.scoring import Thresholds
 from tap_core.model.findings import Verdict
 from tap_core.urls.feeds import FeedFormat, parse_feed
-from tap_core.urls.heuristics import (
-    UrlThresholds,
+from tap_core.urls.intel import IntelIndex
+from tap_core.urls.rules import (
     assess_url,
     link_text_mismatch,
     rules,
     url_findings,
 )
-from tap_core.urls.intel import IntelIndex
 
 
 def _names(url: str, **kwargs: object) -> list[str]:
@@ -223,14 +223,17 @@ def test_intel_hit_alone_is_malicious_with_feed_evidence() -> None:
 
 
 def test_thresholds_decide_the_verdict() -> None:
-    url = "https://shop.example.xyz/account/login"  # suspicious_tld + credential_keywords_path = 3.5
+    url = "https://shop.example:8081/account/login"  # non_standard_port + credential_keywords_path = 3.5
     assert assess_url(url).verdict is Verdict.CLEAN
-    strict = UrlThresholds(suspicious_score=3.0, malicious_score=3.5)
+    strict = Thresholds(suspicious=3.0, malicious=3.5)
     assert assess_url(url, thresholds=strict).verdict is Verdict.MALICIOUS
+    # suspicious_tld's group (url_hosting) never raises a verdict above SUSPICIOUS on its own.
+    hosted = assess_url("https://shop.example.xyz/account/login", thresholds=strict)
+    assert (hosted.score, hosted.verdict) == (3.5, Verdict.SUSPICIOUS)
     with pytest.raises(ValidationError):
-        UrlThresholds(suspicious_score=9.0, malicious_score=5.0)
+        Thresholds(suspicious=9.0, malicious=5.0)
     with pytest.raises(ValidationError):
-        UrlThresholds(suspicious_score=0)
+        Thresholds(suspicious=5.0)  # type: ignore[call-arg]
 
 
 def test_unparsable_url_does_not_raise() -> None:
@@ -239,8 +242,6 @@ def test_unparsable_url_does_not_raise() -> None:
 
 
 def test_base64_hidden_destination_and_ip_named_cloud_hosts() -> None:
-    from tap_core.urls.heuristics import assess_url
-
     hidden = assess_url("http://t.sender.example/click/9Y31b6/aHR0cHM6Ly9ldmlsLmV4YW1wbGUub3JnL2xvZ2lu")
     assert [(f.name, f.score) for f in hidden.findings] == [("nested_redirect", 2.5)]
     same_site = assess_url("https://t.example.com/r?u=aHR0cHM6Ly93d3cuZXhhbXBsZS5jb20v")
@@ -248,3 +249,15 @@ def test_base64_hidden_destination_and_ip_named_cloud_hosts() -> None:
     ec2 = assess_url("http://ec2-13-52-185-2.us-west-1.compute.amazonaws.com/")
     assert "ip_in_hostname" in {f.name for f in ec2.findings}
     assert "ip_in_hostname" not in {f.name for f in assess_url("https://myapp.herokuapp.com/").findings}
+
+
+def test_policy_url_thresholds_are_the_one_thresholds_class() -> None:
+    from tap_core.policy import Policy, PolicyError, parse_policy
+
+    assert Policy().url.thresholds == Thresholds(suspicious=5.0, malicious=9.0)
+    old_style = parse_policy("url: {thresholds: {suspicious_score: 4, malicious_score: 8}}")
+    assert old_style.url.thresholds == Thresholds(suspicious=4.0, malicious=8.0)
+    assert parse_policy("url: {thresholds: {suspicious: 6}}").url.thresholds.malicious == 9.0
+    for bad in ("url: {thresholds: {suspicious_scor: 4}}", "url: {thresholds: {suspicious: 10}}"):
+        with pytest.raises(PolicyError):
+            parse_policy(bad)

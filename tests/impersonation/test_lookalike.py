@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tap_core.impersonation.lookalike import LookalikeMatcher, LookalikeRules
+from tap_core.lookalike.domains import LookalikeMatch, LookalikeMatcher, LookalikeRules
 
 PROTECTED = ["contoso.com", "fabrikam.co.uk", "ups.com", "zoom.us"]
 
@@ -169,3 +169,24 @@ def test_onmicrosoft_tenants_are_separate_organisations() -> None:
     only_vanity = LookalikeMatcher(["contoso.com"])
     found = only_vanity.match("contoso.onmicrosoft.com")
     assert found is not None and found.kind == "tld-swap"
+
+
+def test_hosts_under_no_known_suffix_read_the_last_label_as_the_suffix() -> None:
+    m = LookalikeMatcher(["contoso.test"])
+    assert m.match("mail.contoso.test") is None
+    found = m.match("contoso-payroll.test")
+    assert found is not None and (found.protected, found.kind) == ("contoso.test", "added-word")
+    assert m.match("test-results.com") is None  # "test" is the suffix, not the tenant's name
+    assert LookalikeMatcher(["contoso.com"]).match("contoso-payroll.example") is not None
+
+
+@pytest.mark.parametrize(
+    ("host", "form"),
+    [("con.toso.com", "split"), ("contoso.com.evil.net", "embedded"), ("contoso.evil.net", "label")],
+)
+def test_subdomain_matches_say_their_form(matcher: LookalikeMatcher, host: str, form: str) -> None:
+    found = matcher.match(host)
+    assert found is not None and (found.kind, found.form) == ("subdomain", form)
+    assert matcher.match("contoso-support.com") == LookalikeMatch(
+        "contoso-support.com", "contoso.com", "added-word", "'contoso-support' joins 'contoso' with 'support'"
+    )

@@ -1,4 +1,8 @@
-"""Lookalike domains: does a sender's domain resemble a protected (internal or monitored) domain?
+"""Lookalike domains: does a host resemble a protected (the tenant's internal or monitored) domain?
+
+One matcher for a sender's domain (Impersonation Protect's ``domain_similarity``) and a link's
+host (the URL rule ``tenant_lookalike``), so they agree; :func:`shared_matcher` keeps one per
+tuple of protected domains.
 
 Registered-domain aware: the registrable label (``contoso`` in ``mail.contoso.co.uk``) is what is
 compared, never the whole host, and a host inside a protected domain is never flagged.
@@ -18,7 +22,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field
 from rapidfuzz.distance import DamerauLevenshtein
@@ -89,6 +93,9 @@ class LookalikeMatch:
     #: homoglyph, tld-swap, typo, hyphenation, added-word, subdomain
     kind: str
     detail: str
+    #: For ``subdomain``: "split" (con.toso.com), "embedded" (the whole protected domain in
+    #: front of another: contoso.com.evil.net) or "label" (contoso.evil.net); else "".
+    form: str = ""
 
     def describe(self) -> str:
         return f"{self.host} resembles {self.protected} ({self.kind}: {self.detail})"
@@ -197,11 +204,21 @@ def _typing_slip(brand: str, cand: str) -> str | None:
     return None
 
 
+def _split_org(host: str) -> tuple[str, str, str]:
+    """:func:`split_org`, with the Public Suffix List's default rule ("*": the last label is the
+    suffix) for hosts under no known suffix (``contoso.test``, ``contoso-payroll.example``)."""
+    sub, label, suffix = split_org(host)
+    if suffix or "." not in host:
+        return sub, label, suffix
+    labels = host.split(".")
+    return ".".join(labels[:-2]), labels[-2], labels[-1]
+
+
 def _splits(host: str) -> list[tuple[str, str, str]]:
     """(subdomain, label, suffix) with the private PSL section, and with ICANN's alone when that
     differs: ``intu.it.com`` is registrable under the private ``it.com`` but still spells
     "intuit" to a reader."""
-    first = split_org(host)
+    first = _split_org(host)
     icann = public_suffix(host)
     if not icann or icann == first[2] or not host.endswith("." + icann):
         return [first]
@@ -222,7 +239,7 @@ class LookalikeMatcher:
                 continue
             self._protected.append(domain)
             reg = organisation_domain(domain)
-            _, label, suffix = split_org(reg)
+            _, label, suffix = _split_org(reg)
             if label and reg not in brands:
                 labels = tuple(_Forms.of(x).canonical for x in reg.split("."))
                 brands[reg] = _Brand(reg, suffix, _Forms.of(label), labels)
@@ -317,18 +334,27 @@ class LookalikeMatcher:
                     return "added-word", f"{c.text!r} is {b.label.text!r} plus {rest!r}"
         return None
 
-    def _subdomain(self, b: _Brand, subs: list[str], c: _Forms) -> tuple[str, str] | None:
+    def _subdomain(self, b: _Brand, subs: list[str], c: _Forms) -> tuple[str, str, str] | None:
         if not subs:
             return None
         # "co.inbase.com": the brand split across dots.
         for start in range(len(subs)):
             if "".join(subs[start:]).replace("-", "") + c.bare == b.label.bare:
-                return "subdomain", f"{'.'.join([*subs[start:], c.canonical])!r} spells {b.label.text!r}"
+                spelt = ".".join([*subs[start:], c.canonical])
+                return "subdomain", f"{spelt!r} spells {b.label.text!r}", "split"
         # "contoso.com.evil.net": the whole protected domain in front of another domain.
         k = len(b.labels)
         for i in range(len(subs) - k + 1):
             if tuple(subs[i : i + k]) == b.labels:
-                return "subdomain", f"{b.domain} placed in front of another domain"
+                return "subdomain", f"{b.domain} placed in front of another domain", "embedded"
         if len(b.label.bare) >= self.rules.brand_as_subdomain_min_len and b.label.canonical in subs:
-            return "subdomain", f"{b.label.text!r} used as a subdomain of another domain"
+            return "subdomain", f"{b.label.text!r} used as a subdomain of another domain", "label"
         return None
+
+
+@lru_cache(maxsize=256)
+def shared_matcher(protected_domains: tuple[str, ...], rules_json: str = "") -> LookalikeMatcher:
+    """The matcher for one tuple of protected domains (and rules, as JSON; default rules when
+    empty), built once and shared by every caller that asks for the same domains."""
+    rules = LookalikeRules.model_validate_json(rules_json) if rules_json else None
+    return LookalikeMatcher(protected_domains, rules)

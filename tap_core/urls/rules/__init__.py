@@ -1,0 +1,95 @@
+"""URL rules and the URL verdict: threat intelligence first, then named static signals.
+
+Every signal is a finding made by a rule of ``tap_core/data/urls/url_rules.toml`` (name,
+group, weight, reason); the lists behind the rules (brands and their domains, shorteners,
+hosting platforms, TLDs, extensions, keywords) are plain files beside it, so a reviewer can
+read and change the detection without reading code. Nothing here fetches a URL. The verdict
+comes from the one scorer, :func:`tap_core.detect.scoring.score`.
+
+The rules live by family: :mod:`.hosts` (how the host is written), :mod:`.brands` (brand and
+tenant look-alikes, over :mod:`tap_core.lookalike`), :mod:`.hosting` (where the page lives),
+:mod:`.paths` (what the link carries), :mod:`.link_text` and :mod:`.intel`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tap_core.detect.scoring import Thresholds, score
+from tap_core.model.findings import Assessment, Finding
+from tap_core.urls.intel import IntelIndex
+from tap_core.urls.rules import brands, hosting, hosts, paths
+from tap_core.urls.rules.intel import intel_findings
+from tap_core.urls.rules.link_text import link_text_mismatch
+from tap_core.urls.rules.parse import Heuristic, UrlContext, parse_context, rules
+
+__all__ = [
+    "DEFAULT_THRESHOLDS",
+    "HEURISTICS",
+    "Heuristic",
+    "UrlContext",
+    "assess_url",
+    "link_text_mismatch",
+    "parse_context",
+    "rules",
+    "url_findings",
+]
+
+#: A URL's thresholds when the policy gives none (the policy's own default).
+DEFAULT_THRESHOLDS = Thresholds(suspicious=5.0, malicious=9.0)
+
+#: Rules on the URL alone, in report order.
+HEURISTICS: tuple[Heuristic, ...] = (
+    paths.data_uri,
+    paths.javascript_uri,
+    hosts.ip_literal_host,
+    hosts.encoded_host,
+    hosts.ip_in_hostname,
+    hosts.punycode_host,
+    hosts.mixed_script_host,
+    brands.brand_lookalike,
+    hosts.at_in_authority,
+    hosting.url_shortener,
+    hosting.free_hosting,
+    hosting.ipfs_gateway,
+    hosting.suspicious_tld,
+    hosts.non_standard_port,
+    hosts.excessive_subdomains,
+    paths.nested_redirect,
+    paths.dangerous_extension,
+)
+
+
+def url_findings(url: str, *, tenant_domains: Sequence[str] = ()) -> list[Finding]:
+    """Every rule's finding for ``url`` (no intelligence, no link text); ``tenant_domains``
+    are the organisation's own domains (look-alikes of them, and their own login paths)."""
+    ctx = parse_context(url)
+    if ctx is None:
+        return []
+    out = [f for f in (h(ctx) for h in HEURISTICS) if f is not None]
+    for extra in (
+        brands.tenant_lookalike(ctx, tenant_domains),
+        paths.credential_keywords_path(ctx, tenant_domains),
+    ):
+        if extra is not None:
+            out.append(extra)
+    return out
+
+
+def assess_url(
+    url: str,
+    *,
+    link_text: str | None = None,
+    tenant_domains: Sequence[str] = (),
+    intel: IntelIndex | None = None,
+    thresholds: Thresholds | None = None,
+) -> Assessment:
+    """The verdict for one URL: an intelligence hit is MALICIOUS on its own; otherwise the
+    rules' weights add up (within their groups' caps) against ``thresholds``."""
+    findings: list[Finding] = intel_findings(url, intel) if intel is not None else []
+    findings.extend(url_findings(url, tenant_domains=tenant_domains))
+    mismatch = link_text_mismatch(link_text, url)
+    if mismatch is not None:
+        findings.append(mismatch)
+    scored = score(findings, thresholds or DEFAULT_THRESHOLDS)
+    return Assessment(verdict=scored.verdict, score=scored.score, findings=findings)
