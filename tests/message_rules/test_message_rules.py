@@ -1,15 +1,25 @@
-"""Message-level URL Protect rules: each fires on its pattern and stays quiet on look-alike ham."""
+"""Message rules (tap_core.message_rules): each fires on its pattern and stays quiet on look-alike ham."""
 
 from __future__ import annotations
 
+import time
+
+from tap_core.attachments import AttachmentEngine, assess_attachments
+from tap_core.message_rules import message_findings
+from tap_core.message_rules.structure import fake_reply, hidden_text
+from tap_core.model.message import Message
 from tap_core.parsing.mime import parse_eml
 from tap_core.policy import Policy
 from tap_core.urls.protect import UrlProtect
 
 
 def scan(raw: str, recipient: str = "victim@contoso.test"):
+    """URL Protect on ``raw``, with the links Attachment Protect finds in its files."""
     message = parse_eml(raw.encode("utf-8"))
-    return UrlProtect(Policy()).scan(message, recipient=recipient)
+    policy = Policy()
+    in_files = (assess_attachments(message, AttachmentEngine(cache_size=0), policy.attachments).found_urls
+                if message.attachments else [])
+    return UrlProtect(policy.url).scan(message, recipient=recipient, attachment_urls=in_files)
 
 
 def names(result) -> set[str]:
@@ -253,3 +263,112 @@ def test_encrypted_pdf_opened_with_the_password_the_mail_gives() -> None:
 
     assert "https://pay.evil.example/x" in scan(raw("Senha de acesso: 4471")).results
     assert "https://pay.evil.example/x" not in scan(raw("See the attached invoice.")).results
+
+
+# -- structure rules: read from the message alone, links or not ---------------------------------
+
+def headed(subject: str, headers: str = "", html: str = "<p>Please see below.</p>") -> Message:
+    return parse_eml((f"From: Jane <jane@partner.example>\nTo: victim@contoso.test\nSubject: {subject}\n"
+                      f"{headers}Content-Type: text/html; charset=utf-8\n\n{html}\n").encode())
+
+
+def test_fake_reply_on_a_reply_prefix_without_an_earlier_message() -> None:
+    for subject in ("RE: Your invoice", "Re: payment", "RE : facture", "Fwd: shared file", "FW: Urgent",
+                    "AW: Angebot", "WG: Rechnung", "TR: document", "RV: pago", "SV: faktura", "Odp: faktura",
+                    "Antw: offerte", "R: fattura", "Re[2]: hello", "RE (2): transfer", "[EXTERNAL] RE: wire",
+                    "回复：合同"):
+        finding = fake_reply(headed(subject))
+        assert finding is not None, subject
+        assert finding.group == "message_structure" and finding.evidence in subject
+        assert finding.evidence in finding.reason
+    # Found without any link too: the link rules return early, the structure rules do not.
+    found = message_findings(headed("RE: Your invoice"), [], {})
+    assert [f.name for f in found] == ["fake_reply"]
+    r = scan(mail("Jane <jane@partner.example>", "RE: Your invoice", "<p>Call me.</p>"))
+    assert names(r) == {"fake_reply"}
+
+
+def test_real_replies_and_other_subjects_are_no_fake_reply() -> None:
+    assert fake_reply(headed("Re: lunch", "In-Reply-To: <a1@partner.example>\n")) is None
+    assert fake_reply(headed("Re: [list] patch v2", "References: <a1@x.example> <a2@x.example>\n")) is None
+    # Outlook threads through Thread-Index: 22 bytes for a new conversation, 5 more per reply.
+    assert fake_reply(headed("RE: budget", "Thread-Index: AcJVkO1R3ZzGJ7uKTs2qk5Ue4KEPVwAAAAAA\n")) is None
+    assert fake_reply(headed("RE: budget", "Thread-Index: AcJVkO1R3ZzGJ7uKTs2qk5Ue4KEPVw==\n")) is not None
+    for subject in ("Reply needed", "Request for quote", "Rex: the dog", "Review: Q3", "Fwdthinking", "Hi"):
+        assert fake_reply(headed(subject)) is None, subject
+    # Headers not read (a Graph message fetched without internetMessageHeaders): no guess.
+    assert fake_reply(Message(source="graph:x", subject="RE: invoice")) is None
+
+
+FILLER = "&zwnj;&nbsp;&#847; " * 60
+
+
+def test_hidden_text_stuffed_into_the_body() -> None:
+    words = "the quarterly report is attached for your review and approval today"
+    for style in ("display:none", "display: none !important", "visibility:hidden", "font-size:0",
+                  "font-size:0px", "font-size:1px", "opacity:0", "max-height:0;overflow:hidden",
+                  "FONT-SIZE: 0PT"):
+        html = f'<p>Your mailbox is full.</p><div style="{style}">{words}</div>'
+        finding = hidden_text(headed("Notice", html=html))
+        assert finding is not None, style
+        assert finding.name == "hidden_text" and str(len(words)) in finding.reason, style
+    # Many tiny hidden pieces between visible words add up (hash-busting).
+    html = "<p>" + "".join(f'Pay<span style="font-size:0">xq{i}z</span>Pal ' for i in range(12)) + "</p>"
+    assert hidden_text(headed("Notice", html=html)) is not None
+    # A preheader after the text is no preheader; nor is a second hidden block.
+    html = f'<div style="display:none">Summary line.</div><p>Hello</p><div style="display:none">{words}</div>'
+    finding = hidden_text(headed("Notice", html=html))
+    assert finding is not None and "Summary" not in finding.evidence
+
+
+def test_newsletters_preheaders_and_responsive_layouts_are_no_hidden_text() -> None:
+    preheader = ('<span class="preheader" style="display:none;font-size:1px;max-height:0;opacity:0;'
+                 f'overflow:hidden;mso-hide:all">Ten new articles this week, and an interview.{FILLER}</span>')
+    assert hidden_text(headed("Weekly digest", html=preheader + "<p>Hello</p>" * 3)) is None
+    # Too short to say anything to a filter, or nothing but fillers.
+    assert hidden_text(headed("Hi", html='<p>Hi</p><span style="display:none">ref 1234</span>')) is None
+    assert hidden_text(headed("Hi", html=f'<p>Hi</p><div style="display:none">{FILLER}</div>')) is None
+    # MJML and similar: font-size:0 on column wrappers kills the gaps, the text sets its own size.
+    column = ('<div style="font-size:0px;text-align:left"><div class="mj-column" style="font-size:0px;'
+              'display:inline-block"><div style="font-family:Arial;font-size:13px;line-height:1">'
+              "Our spring collection is here: new colours, new fabrics, free returns.</div></div></div>")
+    assert hidden_text(headed("Spring", html="<p>Hello</p>" + column * 3)) is None
+    # ...unless the size inside is relative to nothing.
+    hidden = column.replace("font-size:13px", "font-size:1.2em")
+    assert hidden_text(headed("Spring", html="<p>Hello</p>" + hidden)) is not None
+    # A stylesheet class that sets the size (not inline) shows the text as well.
+    html = ('<style>.body-text { font-size: 15px; }</style><p>Hi</p><table><tr><td style="font-size:0">'
+            '<span class="body-text">Our spring collection is here: new colours and fabrics.</span></td></tr></table>')
+    assert hidden_text(headed("Spring", html=html)) is None
+    # Responsive mail: a mobile-only block hidden inline, shown from a media query (!important).
+    mobile = ('<div class="mobile-only" style="display:none;max-height:0;overflow:hidden;mso-hide:all">'
+              "Menu: Shop women, Shop men, Shop kids, Sale, Stores near you</div>")
+    sheet = "<style>@media (max-width:600px) { .mobile-only { display:block !important; max-height:none !important; } }</style>"
+    assert hidden_text(headed("Sale", html=sheet + "<p>Hello</p>" + mobile)) is None
+    assert hidden_text(headed("Sale", html="<p>Hello</p>" + mobile)) is not None  # nothing shows it
+    # An !important inline style is one no stylesheet overrides.
+    forced = mobile.replace("display:none;", "display:none !important;")
+    assert hidden_text(headed("Sale", html=sheet + "<p>Hello</p>" + forced)) is not None
+    # Shown again from inside: visibility:visible undoes visibility:hidden.
+    html = ('<p>Hi</p><div style="visibility:hidden"><span style="visibility:visible">'
+            "Our spring collection is here: new colours and fabrics.</span></div>")
+    assert hidden_text(headed("Spring", html=html)) is None
+
+
+def test_structure_rules_are_linear_on_a_hostile_two_megabyte_body() -> None:
+    size = 2_000_000
+    bodies = (
+        '<div style="display:none">' * (size // 26),
+        '<span style="font-size:0">ab</span>' * (size // 36),
+        '<div style="font-size:0"><p style="font-size:14px">x' * (size // 54),
+        "<style>" + ".a{font-size:12px}" * (size // 18) + "</style><p style='display:none'>hi</p>",
+        "<p style='font-size:" + "1" * size + "'>",
+        "<style>" + "{" * size + "</style>",
+    )
+    for body in bodies:
+        message = Message(source="t", subject="RE" + " " * 100_000 + "x", html_body=body,
+                          headers=[("Subject", "RE")])
+        start = time.perf_counter()
+        hidden_text(message)
+        fake_reply(message)
+        assert time.perf_counter() - start < 3.0, body[:40]
