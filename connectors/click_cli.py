@@ -18,10 +18,10 @@ from typing import Any
 from connectors.click_service import ClickSettings
 from connectors.fetcher import SafeFetcher, parse_networks
 from tap_core.click.analyze import ClickAnalysis, ClickAnalyzer
+from tap_core.click.decide import thresholds_of
 from tap_core.click.fetch import FetchLimits
 from tap_core.model.findings import Verdict
 from tap_core.policy import Policy, PolicyError, parse_policy
-from tap_core.urls.heuristics import UrlThresholds
 from tap_core.urls.intel import IntelIndex
 
 
@@ -68,10 +68,7 @@ async def check_urls(
         ),
     )
     analyzer = ClickAnalyzer(fetcher)
-    thresholds = UrlThresholds(
-        suspicious_score=policy.url.thresholds.suspicious_score,
-        malicious_score=policy.url.thresholds.malicious_score,
-    )
+    thresholds = thresholds_of(policy.url)  # a tap_core.detect.scoring.Thresholds
     out: list[dict[str, Any]] = []
     try:
         for url in urls:

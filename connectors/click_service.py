@@ -1,18 +1,11 @@
 """The click-time redirector, framework-free: ``await ClickService(...).handle(ClickRequest)``.
 
 ``function_app.py``'s ``GET /api/r/{*token}`` hands over the path token and the RAW query string
-(the signed destination, verbatim). Order of decisions:
-
-1. the link must verify (signature in constant time, known key id, not expired): otherwise an
-   error page and never a redirect; the destination must be an absolute http(s) URL that is safe
-   to put in a Location header;
-2. the per-link rate limit (429);
-3. the tenant policy: a destination on the exclusion list redirects without analysis;
-4. a signed proceed link (from a warning page) redirects unless the URL is now known bad;
-5. threat intelligence as of now (a URL that turned malicious after delivery is blocked);
-6. a fresh cached verdict; otherwise time-of-click analysis (bounded in time; on error or timeout
-   the policy decides, warn by default). Scanners get static analysis only: no fetch, no cache
-   write, no proceed, and a neutral page for single-use links.
+(the signed destination, verbatim). This module adapts HTTP, settings and storage to the click
+decision of :mod:`tap_core.click.decide` (which holds the order of decisions): it verifies the
+link (signature in constant time, known key id: otherwise an error page and never a redirect)
+and a proceed link's signature, counts clicks against the rate limiter, classifies scanners,
+reads and writes the verdict cache, renders the decision's page and logs the click.
 
 Every decision is logged to the click log before the answer goes out. Store calls are synchronous
 (in-memory or one Azure Table operation each); the click log write of a store that blocks runs in a
@@ -33,14 +26,22 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Literal, Protocol
-from urllib.parse import quote, urlsplit
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors.storage.interfaces import ClickLog, ClickRecord, RateLimiter
-from tap_core.click.analyze import ClickAnalysis, ClickAnalyzer
+from tap_core.click.analyze import ClickAnalyzer
+from tap_core.click.decide import (
+    CachedVerdict,
+    ClickDecision,
+    ClickInput,
+    DecisionLimits,
+    Outcome,
+    ProceedClaim,
+    decide_click,
+    safe_location,
+)
 from tap_core.click.pages import (
     Branding,
     RenderedPage,
@@ -51,15 +52,24 @@ from tap_core.click.pages import (
     unavailable_page,
     warning_page,
 )
-from tap_core.click.scanner import classify
-from tap_core.click.single_use import single_use
-from tap_core.model.findings import Verdict
+from tap_core.click.scanner import ScannerSignal, classify
 from tap_core.policy import Policy
-from tap_core.urls.exclusions import UrlExclusions
-from tap_core.urls.heuristics import UrlThresholds
 from tap_core.urls.intel import IntelIndex
 from tap_core.urls.links import LinkCodec, LinkError, VerifiedLink
-from tap_core.urls.normalize import normalize_url
+
+__all__ = [
+    "CachedVerdict",
+    "ClickRequest",
+    "ClickResponse",
+    "ClickService",
+    "ClickSettings",
+    "MemoryClickLog",
+    "MemoryRateLimiter",
+    "MemoryVerdictCache",
+    "VerdictCache",
+    "default_analyzer",
+    "safe_location",
+]
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +77,6 @@ _TOKEN = re.compile(r"1\.[A-Za-z0-9_-]{1,16}\.[A-Za-z0-9_-]{8,2048}\.[A-Za-z0-9_
 _PROCEED = re.compile(
     r"go\.(?P<click>[A-Za-z0-9_-]{8,128})\.(?P<exp>[0-9]{1,12})\.(?P<sig>[A-Za-z0-9_-]{22})"
 )
-# Characters allowed verbatim in a Location header; everything else is %-encoded or refused.
-_SAFE_URL_CHARS = "!#$%&'()*+,-./:;=?@[]_~"
-_UNSAFE = re.compile(r"[\x00-\x20\x7f\\]")
 
 
 class ClickSettings(BaseSettings):
@@ -109,28 +116,7 @@ class ClickResponse:
     body: bytes = field(default=b"", repr=False)
 
 
-# -- verdict cache ------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class CachedVerdict:
-    """A click-time analysis result, thresholded again per tenant when used."""
-
-    score: float
-    reasons: tuple[str, ...]
-    forced: Verdict | None  # a finding that decides alone (intel, malicious download)
-    at: float
-    final_url: str = ""
-
-    def verdict(self, thresholds: UrlThresholds) -> Verdict:
-        v = (
-            Verdict.MALICIOUS
-            if self.score >= thresholds.malicious_score
-            else Verdict.SUSPICIOUS
-            if self.score >= thresholds.suspicious_score
-            else Verdict.CLEAN
-        )
-        return Verdict.worst([v, self.forced]) if self.forced else v
-
-
+# -- verdict cache (entries: tap_core.click.decide.CachedVerdict) ---------------------------------
 class VerdictCache(Protocol):
     def get(self, url: str) -> CachedVerdict | None: ...
 
@@ -204,29 +190,6 @@ class MemoryRateLimiter:
 
 
 # -- helpers ------------------------------------------------------------------------------------
-@lru_cache(maxsize=50_000)
-def safe_location(url: str) -> str | None:
-    """``url`` as a Location header value, or None when it must not be redirected to.
-
-    Only absolute http(s) URLs with a host; no control characters, spaces or backslashes
-    (browsers read ``\\`` as ``/``); non-ASCII is %-encoded.
-    """
-    if not url or len(url) > 16_000 or _UNSAFE.search(url):
-        return None
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises on a malformed port
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return None
-    if not url.lower().startswith(("http://", "https://")) or url[len(parts.scheme) + 3 :][:1] in ("/", ""):
-        return None  # "https:///evil" and the like
-    if parts.username is not None or parts.password is not None:
-        return None  # "https://bank.com@evil.example": a deception, not a destination
-    return quote(url, safe=_SAFE_URL_CHARS)
-
-
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -267,6 +230,37 @@ class _Click:
     signals: tuple[str, ...] = ()
 
 
+class _Gate:
+    """The decision's questions to storage: the per-link rate limit, then the scanner
+    classification (a message's links clicked in a burst are counted in the rate limiter)."""
+
+    __slots__ = ("click", "clock", "limiter", "settings")
+
+    def __init__(
+        self, click: _Click, limiter: RateLimiter, settings: ClickSettings, clock: Callable[[], float]
+    ) -> None:
+        self.click, self.limiter, self.settings, self.clock = click, limiter, settings, clock
+
+    def within_rate(self) -> bool:
+        s = self.settings
+        return self.limiter.hit(self.click.link_id, s.click_rate_window_seconds, s.click_rate_limit)
+
+    def classify(self) -> ScannerSignal:
+        click, context = self.click, self.click.link.context
+        burst = False
+        if context.message_ref.strip(b"\0") and self.limiter.hit("seen-" + click.link_id, 1, 1):
+            # A link's first click this second counts towards its message: > 3 links of one
+            # message within a second is a scanner walking the message, not a reader.
+            burst = not self.limiter.hit("msg-" + context.message_ref.hex(), 1, 3)
+        return classify(
+            click.request.method,
+            click.headers,
+            issued_at=context.issued_at,
+            now=self.clock(),
+            message_burst=burst,
+        )
+
+
 class ClickService:
     def __init__(
         self,
@@ -291,6 +285,7 @@ class ClickService:
         self.settings = settings or ClickSettings()
         self.clock = clock
         self._verified: dict[tuple[str, str], VerifiedLink] = {}
+        self._limits: tuple[ClickSettings, DecisionLimits] | None = None
 
     # -- public --------------------------------------------------------------------------------
     async def handle(self, request: ClickRequest) -> ClickResponse:
@@ -350,154 +345,78 @@ class ClickService:
         if link is None:
             return _page(error_page())
         policy = self.policy_lookup(link.context.tenant_id)
-        branding = policy.branding
-        max_days = policy.url.link_max_age_days or self.settings.link_max_age_days
-        if max_days and self.clock() - link.context.issued_at > max_days * 86400:
-            return _page(error_page(branding, "The link has expired."))
-        location = safe_location(link.url)
-        if location is None:
-            return _page(error_page(branding, "The link's destination is not a web address."))
         link_id = path.rsplit(".", 1)[-1]
-        if not self.rate_limiter.hit(
-            link_id, self.settings.click_rate_window_seconds, self.settings.click_rate_limit
-        ):
-            return _page(rate_limited_page(branding, self.settings.click_rate_window_seconds))
-        click = _Click(link, path, link_id, link.url, request, _lower(request.headers), policy, branding)
-        burst = False
-        if link.context.message_ref.strip(b"\0") and self.rate_limiter.hit("seen-" + link_id, 1, 1):
-            # A link's first click this second counts towards its message: > 3 links of one
-            # message within a second is a scanner walking the message, not a reader.
-            burst = not self.rate_limiter.hit("msg-" + link.context.message_ref.hex(), 1, 3)
-        signal = classify(
-            request.method,
-            click.headers,
-            issued_at=link.context.issued_at,
-            now=self.clock(),
-            message_burst=burst,
+        click = _Click(
+            link, path, link_id, link.url, request, _lower(request.headers), policy, policy.branding
         )
-        click.is_scanner, click.signals = signal.is_scanner, signal.signals
-
-        entries = policy.url.do_not_rewrite
-        if entries and _exclusions(tuple(entries)).match(link.url):
-            return await self._logged(
-                click, _redirect(location), "excluded", "redirect", ("excluded_by_policy",)
-            )
-        if proceed is not None:
-            return await self._proceed(click, proceed, location)
-        key = _normalized(link.url)
-        intel = self.intel
-        hits = intel.match(key) if intel is not None else []
-        if hits:
-            reasons = tuple(f"intel_{h.category}" for h in hits[:5])
-            return await self._decide(click, location, Verdict.MALICIOUS, reasons)
-        if click.is_scanner and single_use(key) is not None:
-            # Whatever is known about it: a scanner following a one-time link would consume it.
-            return await self._logged(
-                click, _page(held_page(link.url, branding)), "unknown", "hold", ("single_use_not_followed",)
-            )
-        thresholds = _thresholds(
-            policy.url.thresholds.suspicious_score, policy.url.thresholds.malicious_score
-        )
-        cached = self.cache.get(key)
-        if cached is not None:
-            return await self._decide(click, location, cached.verdict(thresholds), cached.reasons)
-        if click.is_scanner:  # static evidence only: no fetch, no cache write
-            static = await self.analyzer.analyze(
-                key,
-                intel=intel,
-                thresholds=thresholds,
-                tenant_domains=policy.internal_domains,
-                allow_fetch=False,
-            )
-            return await self._decide(click, location, static.verdict, tuple(static.reasons))
-        analysis = await self._analyze(key, intel, thresholds, policy)
-        reasons = tuple(analysis.reasons)
-        if analysis.error and analysis.verdict is Verdict.CLEAN:
-            return await self._on_error(click, location, (*reasons, f"analysis_{analysis.error}"))
-        forced = [f.verdict for f in analysis.findings if f.verdict is not None]
-        self.cache.put(
-            key,
-            CachedVerdict(
-                analysis.score,
-                reasons,
-                Verdict.worst(forced) if forced else None,
+        settings = self.settings
+        decision = await decide_click(
+            ClickInput(
+                link.url,
+                link.context.issued_at,
+                policy.url,
                 self.clock(),
-                analysis.final_url,
+                self._proceed_claim(proceed, link, path) if proceed is not None else None,
+                tuple(policy.internal_domains),
             ),
+            gate=_Gate(click, self.rate_limiter, settings, self.clock),
+            intel=self.intel,
+            cache=self.cache,
+            analyzer=self.analyzer,
+            limits=self._decision_limits(settings),
         )
-        return await self._decide(click, location, analysis.verdict, reasons)
+        if decision.cache is not None:
+            self.cache.put(decision.cache_key, decision.cache)
+        return await self._answer(click, decision)
 
-    async def _analyze(
-        self, url: str, intel: IntelIndex | None, thresholds: UrlThresholds, policy: Policy
-    ) -> ClickAnalysis:
+    def _decision_limits(self, settings: ClickSettings) -> DecisionLimits:
+        """The settings the decision reads (rebuilt when ``settings`` is replaced)."""
+        if self._limits is None or self._limits[0] is not settings:
+            limits = DecisionLimits(
+                settings.click_analysis_timeout_seconds, settings.click_on_error, settings.link_max_age_days
+            )
+            self._limits = (settings, limits)
+        return self._limits[1]
+
+    def _proceed_claim(self, m: re.Match[str], link: VerifiedLink, token: str) -> ProceedClaim:
+        """A proceed link's claim, its signature checked (constant time) for the decision."""
         try:
-            async with asyncio.timeout(self.settings.click_analysis_timeout_seconds):
-                return await self.analyzer.analyze(
-                    url, intel=intel, thresholds=thresholds, tenant_domains=policy.internal_domains
-                )
-        except TimeoutError:
-            return ClickAnalysis(url=url, verdict=Verdict.CLEAN, score=0.0, error="timeout")
-
-    async def _on_error(self, click: _Click, location: str, reasons: tuple[str, ...]) -> ClickResponse:
-        mode = self.settings.click_on_error
-        if mode == "allow":
-            return await self._logged(click, _redirect(location), "unknown", "redirect", reasons)
-        if mode == "block":
-            return await self._logged(
-                click, _page(unavailable_page(click.url, click.branding)), "unknown", "block", reasons
-            )
-        return await self._warn(click, "unknown", reasons)
-
-    async def _decide(
-        self, click: _Click, location: str, verdict: Verdict, reasons: tuple[str, ...]
-    ) -> ClickResponse:
-        if verdict is Verdict.MALICIOUS:
-            shown = _shown(reasons)
-            return await self._logged(
-                click, _page(block_page(click.url, shown, click.branding)), verdict.value, "block", reasons
-            )
-        if verdict is Verdict.SUSPICIOUS:
-            return await self._warn(click, verdict.value, reasons)
-        return await self._logged(click, _redirect(location), verdict.value, "redirect", reasons)
-
-    async def _warn(self, click: _Click, verdict: str, reasons: tuple[str, ...]) -> ClickResponse:
-        record = await self._log(click, verdict, "warn", reasons)
-        proceed = ""
-        if click.policy.url.allow_click_through and not click.is_scanner:
-            click_id = _b64(record.record_id.encode("utf-8"))[:128] if record.record_id else uuid.uuid4().hex
-            expires = int(self.clock()) + self.settings.click_proceed_ttl_seconds
-            proceed = self.proceed_url(click_id, click.token, click.link.url, click.link.kid, expires)
-        return _page(warning_page(click.url, _shown(reasons), click.branding, proceed))
-
-    async def _proceed(self, click: _Click, m: re.Match[str], location: str) -> ClickResponse:
-        try:
-            expected = self._proceed_sig(
-                click.link.kid, m["click"], int(m["exp"]), click.token, click.link.url
-            )
+            expected = self._proceed_sig(link.kid, m["click"], int(m["exp"]), token, link.url)
         except LinkError:
-            return _page(error_page(click.branding))
-        if not hmac.compare_digest(expected.encode("ascii"), m["sig"].encode("ascii")):
-            return _page(error_page(click.branding))
-        if int(m["exp"]) < self.clock():
-            return _page(
-                error_page(click.branding, "The option to continue has expired; open the link again.")
-            )
-        if not click.policy.url.allow_click_through or click.is_scanner:
-            # Scanners never consume the proceed flow: they see the warning again.
-            return await self._warn(click, "suspicious", ("proceed_refused",))
-        key = _normalized(click.url)
-        intel = self.intel
-        if intel is not None and intel.match(key):
-            return await self._decide(click, location, Verdict.MALICIOUS, ("intel_after_warning",))
-        cached = self.cache.get(key)
-        thresholds = _thresholds(
-            click.policy.url.thresholds.suspicious_score, click.policy.url.thresholds.malicious_score
-        )
-        if cached is not None and cached.verdict(thresholds) is Verdict.MALICIOUS:
-            return await self._decide(click, location, Verdict.MALICIOUS, cached.reasons)
-        return await self._logged(
-            click, _redirect(location), "suspicious", "proceed", (f"proceed_click:{m['click']}",)
-        )
+            ok = False
+        else:
+            ok = hmac.compare_digest(expected.encode("ascii"), m["sig"].encode("ascii"))
+        return ProceedClaim(m["click"], int(m["exp"]), ok)
+
+    async def _answer(self, click: _Click, d: ClickDecision) -> ClickResponse:
+        """The decision as a response, logged first (but for errors and rate limiting)."""
+        branding = click.branding
+        click.is_scanner, click.signals = d.scanner.is_scanner, d.scanner.signals
+        match d.outcome:
+            case Outcome.ERROR:
+                return _page(error_page(branding, d.message))
+            case Outcome.RATE_LIMITED:
+                return _page(rate_limited_page(branding, self.settings.click_rate_window_seconds))
+            case Outcome.REDIRECT:
+                response = _redirect(d.location)
+            case Outcome.BLOCK:
+                response = _page(block_page(click.url, _shown(d.reasons), branding))
+            case Outcome.UNAVAILABLE:
+                response = _page(unavailable_page(click.url, branding))
+            case Outcome.HOLD:
+                response = _page(held_page(click.url, branding))
+            case Outcome.WARN:
+                record = await self._log(click, d.verdict, d.logged_as, d.reasons)
+                proceed = self._offer(click, record) if d.offer_proceed else ""
+                return _page(warning_page(click.url, _shown(d.reasons), branding, proceed))
+        await self._log(click, d.verdict, d.logged_as, d.reasons)
+        return response
+
+    def _offer(self, click: _Click, record: ClickRecord) -> str:
+        """A signed, short-lived proceed link for a warning page."""
+        click_id = _b64(record.record_id.encode("utf-8"))[:128] if record.record_id else uuid.uuid4().hex
+        expires = int(self.clock()) + self.settings.click_proceed_ttl_seconds
+        return self.proceed_url(click_id, click.token, click.link.url, click.link.kid, expires)
 
     async def _log(self, click: _Click, verdict: str, decision: str, reasons: tuple[str, ...]) -> ClickRecord:
         context = click.link.context
@@ -523,30 +442,6 @@ class ClickService:
         except Exception:  # the user still gets the page; the failure is logged for the operator
             log.exception("click log append failed")
             return record
-
-    async def _logged(
-        self, click: _Click, response: ClickResponse, verdict: str, decision: str, reasons: tuple[str, ...]
-    ) -> ClickResponse:
-        await self._log(click, verdict, decision, reasons)
-        return response
-
-
-
-
-@lru_cache(maxsize=1024)
-def _exclusions(entries: tuple[str, ...]) -> UrlExclusions:
-    return UrlExclusions(entries)
-
-
-@lru_cache(maxsize=50_000)
-def _normalized(url: str) -> str:
-    norm = normalize_url(url)
-    return norm.url if norm is not None else url
-
-
-@lru_cache(maxsize=256)
-def _thresholds(suspicious: float, malicious: float) -> UrlThresholds:
-    return UrlThresholds(suspicious_score=suspicious, malicious_score=malicious)
 
 
 def _shown(reasons: tuple[str, ...]) -> tuple[str, ...]:

@@ -8,23 +8,27 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 from tap_core.attachments.engine import AttachmentEngine
 from tap_core.attachments.filetype import identify, is_dangerous_type
 from tap_core.click.fetch import FetchBlocked, FetchedPage, Fetcher, FetchError
-from tap_core.click.page import analyze_html, page_rules, redirect_targets
+from tap_core.click.rules import analyze_html, page_rules, redirect_targets
 from tap_core.click.single_use import single_use
+from tap_core.detect.scoring import Thresholds, score
 from tap_core.model.findings import Finding, Verdict
-from tap_core.urls.heuristics import UrlThresholds, assess_url
 from tap_core.urls.intel import IntelIndex
 from tap_core.urls.normalize import normalize_url
+from tap_core.urls.rules import assess_url
 
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", ""})
 _TEXTUAL = ("text/", "application/json", "application/xml", "application/javascript")
 _FILENAME = re.compile(r"filename\*?\s*=\s*(?:UTF-8'')?\"?([^\";]+)", re.I)
+
+#: The default policy's URL thresholds, for callers without a policy.
+DEFAULT_THRESHOLDS = Thresholds(suspicious=5.0, malicious=9.0)
 
 
 @dataclass(slots=True)
@@ -40,22 +44,24 @@ class ClickAnalysis:
     #: Why analysis could not complete (a fetch error code); the caller's policy decides then.
     error: str = ""
     single_use: bool = False
+    #: The score each verdict sees (:attr:`tap_core.detect.scoring.Scored.reach`): what a cached
+    #: result is thresholded with again, per tenant.
+    reach: Mapping[Verdict, float] = field(default_factory=dict)
 
     @property
     def reasons(self) -> list[str]:
         return [f.name for f in self.findings]
 
+    @property
+    def forced(self) -> Verdict | None:
+        """The verdict findings that decide alone (intel, a malicious download) set, if any."""
+        forced = [f.verdict for f in self.findings if f.verdict is not None]
+        return Verdict.worst(forced) if forced else None
 
-def _verdict(findings: Sequence[Finding], thresholds: UrlThresholds) -> tuple[Verdict, float]:
-    score = round(sum(f.score for f in findings), 2)
-    verdict = (
-        Verdict.MALICIOUS
-        if score >= thresholds.malicious_score
-        else Verdict.SUSPICIOUS
-        if score >= thresholds.suspicious_score
-        else Verdict.CLEAN
-    )
-    return Verdict.worst([verdict, *(f.verdict for f in findings if f.verdict is not None)]), score
+    def score_with(self, thresholds: Thresholds) -> None:
+        """Verdict, score and reach of the findings so far (the one scorer)."""
+        scored = score(self.findings, thresholds)
+        self.verdict, self.score, self.reach = scored.verdict, scored.score, scored.reach
 
 
 def _merge(findings: list[Finding], more: Sequence[Finding], where: str = "") -> None:
@@ -99,81 +105,62 @@ class ClickAnalyzer:
         url: str,
         *,
         intel: IntelIndex | None = None,
-        thresholds: UrlThresholds | None = None,
+        thresholds: Thresholds | None = None,
         tenant_domains: Sequence[str] = (),
         allow_fetch: bool = True,
     ) -> ClickAnalysis:
-        thresholds = thresholds or UrlThresholds()
+        thresholds = thresholds or DEFAULT_THRESHOLDS
         norm = normalize_url(url)
         target = norm.url if norm is not None else url
-        static = assess_url(target, intel=intel, thresholds=thresholds, tenant_domains=tenant_domains)
+        static = assess_url(target, intel=intel, tenant_domains=tenant_domains)
         findings = list(static.findings)
-        done = ClickAnalysis(
-            url=url, verdict=static.verdict, score=static.score, findings=findings, final_url=target
-        )
-        if static.verdict is Verdict.MALICIOUS and any(f.verdict for f in findings):
+        done = ClickAnalysis(url=url, verdict=Verdict.CLEAN, score=0.0, findings=findings, final_url=target)
+        done.score_with(thresholds)
+        if done.verdict is Verdict.MALICIOUS and any(f.verdict for f in findings):
             return done  # listed by intelligence: nothing to learn from fetching it
         once = single_use(target)
         if once is not None:
             findings.append(once)
             done.single_use = True
+            done.score_with(thresholds)
             return done
         if not allow_fetch or self.fetcher is None:
             return done
         try:
             page = await self.fetcher.fetch(target, stop_before=lambda u: single_use(u) is not None)
         except FetchBlocked as exc:
-            findings.append(
-                Finding(
-                    name="fetch_refused",
-                    score=0.0,
-                    evidence=exc.detail or exc.code,
-                    reason="The destination was not fetched: it is not a public web address.",
-                )
-            )
+            findings.append(page_rules()["fetch_refused"].finding(exc.detail or exc.code))
             done.error = exc.code
+            done.score_with(thresholds)
             return done
         except FetchError as exc:
-            findings.append(
-                Finding(
-                    name="fetch_failed",
-                    score=0.0,
-                    evidence=exc.detail or exc.code,
-                    reason=f"The destination could not be fetched ({exc.code}).",
-                )
-            )
+            findings.append(page_rules()["fetch_failed"].finding(exc.detail or exc.code, code=exc.code))
             done.error = exc.code
+            done.score_with(thresholds)
             return done
         done.fetched = True
         done.final_url = page.final_url
         # Reputation of every hop and of where the page forwards to, as of now.
         for hop in [*page.hops[1:], page.stopped_at]:
             if hop:
-                hop_view = assess_url(hop, intel=intel, thresholds=thresholds, tenant_domains=tenant_domains)
+                hop_view = assess_url(hop, intel=intel, tenant_domains=tenant_domains)
                 _merge(
                     findings,
                     [f for f in hop_view.findings if f.verdict is not None or hop == page.final_url],
                     where=f"redirect to {hop[:120]}",
                 )
         if page.stopped_at:
-            findings.append(
-                Finding(
-                    name="single_use_redirect_not_followed",
-                    score=0.0,
-                    evidence=page.stopped_at[:300],
-                    reason="A redirect to a single-use link was not followed.",
-                )
-            )
+            findings.append(page_rules()["single_use_redirect_not_followed"].finding(page.stopped_at))
         findings.extend(await self._content(page))
         for nxt in redirect_targets(findings):
             if intel is not None:
-                nxt_view = assess_url(nxt, intel=intel, thresholds=thresholds)
+                nxt_view = assess_url(nxt, intel=intel)
                 _merge(
                     findings,
                     [f for f in nxt_view.findings if f.verdict is not None],
                     where=f"page forwards to {nxt[:120]}",
                 )
-        done.verdict, done.score = _verdict(findings, thresholds)
+        done.score_with(thresholds)
         return done
 
     async def _content(self, page: FetchedPage) -> list[Finding]:
@@ -204,16 +191,13 @@ class ClickAnalyzer:
         if page.body:
             result = await asyncio.to_thread(self.engine.scan, name, page.body)
             if result.verdict is not Verdict.CLEAN:
-                rule = rules["download_analysis"]
                 out.append(
-                    Finding(
-                        name="download_analysis",
-                        score=result.score,
-                        reason=rule.reason.format(
-                            verdict=result.verdict.value, reasons=", ".join(result.reasons[:5])
-                        ),
-                        evidence=f"{name} sha256={result.sha256}",
+                    rules["download_analysis"].finding(
+                        f"{name} sha256={result.sha256}",
+                        weight=result.score,  # the file's own score and verdict decide here
                         verdict=result.verdict if result.verdict is Verdict.MALICIOUS else None,
+                        outcome=result.verdict.value,
+                        reasons=", ".join(result.reasons[:5]),
                     )
                 )
         return out

@@ -15,6 +15,7 @@ from functools import cache, lru_cache
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tap_core.data import data_text
+from tap_core.detect.rules import family_rules
 from tap_core.model.findings import Finding
 
 
@@ -63,18 +64,23 @@ def token_like(value: str) -> bool:
 
 
 def single_use(url: str) -> Finding | None:
-    """The finding naming why ``url`` must not be fetched before the user, or None."""
+    """The finding (rule ``single_use``, named ``single_use_<kind>``) naming why ``url`` must not
+    be fetched before the user, or None."""
     found = _single_use(url)
     if found is None:
         return None
-    name, reason, evidence = found
-    return Finding(name=name, score=0.0, reason=reason, evidence=evidence)
+    kind, what, evidence = found
+    rule = family_rules("click", "page_rules.toml")["single_use"]
+    if kind == "token":
+        return rule.finding(evidence, "token", named="single_use_token")
+    return rule.finding(evidence, named=f"single_use_{kind}", what=what)
 
 
 @lru_cache(maxsize=8192)
 def _single_use(url: str) -> tuple[str, str, str] | None:
     # Pure in ``url`` (the rules are packaged data) and asked on every scanner click of a
-    # link: memoised, as (name, reason, evidence) so each caller gets its own Finding.
+    # link: memoised, as (kind, what the link looks like, evidence) so each caller gets its
+    # own Finding.
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -94,11 +100,7 @@ def _single_use(url: str) -> tuple[str, str, str] | None:
             if value_hit is not None:
                 evidence = f"query matches {value_hit.pattern}"
         if evidence:
-            return (
-                f"single_use_{rule.name}",
-                f"Not fetched before the user: the link looks like {rule.reason}.",
-                evidence,
-            )
+            return rule.name, rule.reason, evidence
     # A one-time token: a random-looking value named or placed next to an action word.
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
         if token_like(value) and _ACTION_WORDS.search(key):
@@ -112,8 +114,4 @@ def _single_use(url: str) -> tuple[str, str, str] | None:
 
 
 def _token_finding(evidence: str) -> tuple[str, str, str]:
-    return (
-        "single_use_token",
-        "Not fetched before the user: the link carries what looks like a one-time token.",
-        evidence,
-    )
+    return "token", "a link with a one-time token", evidence

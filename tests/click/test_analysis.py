@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -10,9 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tap_core.click.page import analyze_html
+from tap_core.click.analyze import ClickAnalysis, ClickAnalyzer
+from tap_core.click.fetch import FetchBlocked, FetchedPage, FetchError
+from tap_core.click.rules import analyze_html
 from tap_core.click.scanner import classify
 from tap_core.click.single_use import single_use
+from tap_core.model.findings import Verdict
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -135,3 +139,66 @@ def test_check_url_cli_contract(site) -> None:  # type: ignore[no-untyped-def]
     assert lines[1]["fetched"] is False and "single_use_password_reset" in lines[1]["reasons"]
     assert lines[2]["fetched"] is False and "fetch_refused" in lines[2]["reasons"]
     assert "/reset-password?t=1" not in site.hits
+
+
+class _Fetcher:
+    def __init__(self, outcome: object) -> None:
+        self.outcome = outcome
+
+    async def fetch(self, url: str, *, stop_before: object = None) -> FetchedPage:
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        assert isinstance(self.outcome, FetchedPage)
+        return self.outcome
+
+
+def _analyze(outcome: object, url: str = "https://pages.example.net/x") -> ClickAnalysis:
+    return asyncio.run(ClickAnalyzer(_Fetcher(outcome)).analyze(url))  # type: ignore[arg-type]
+
+
+def test_what_analysis_could_not_do_is_informational_rules() -> None:
+    refused = _analyze(FetchBlocked("blocked_address", "10.0.0.1"))
+    failed = _analyze(FetchError("timeout"))
+    page = FetchedPage(
+        "https://pages.example.net/x",
+        "https://pages.example.net/x",
+        200,
+        {"content-type": "text/html"},
+        b"<p>hello</p>",
+        hops=("https://pages.example.net/x",),
+        stopped_at="https://pages.example.net/reset-password?t=1",
+    )
+    stopped = _analyze(page)
+    once = single_use("https://x.example.com/invite/aZ3k9Qx7LmP2vR8tY6wN4bC1")
+    findings = [refused.findings[-1], failed.findings[-1], stopped.findings[-1], once]
+    assert [f.name for f in findings if f] == [
+        "fetch_refused",
+        "fetch_failed",
+        "single_use_redirect_not_followed",
+        "single_use_token",
+    ]
+    for f in findings:
+        assert f is not None and (f.group, f.score) == ("click_info", 0.0)
+    assert "(timeout)" in failed.findings[-1].reason
+    assert refused.error == "blocked_address" and refused.verdict is Verdict.CLEAN
+    reset = single_use("https://accounts.example.com/reset-password?t=1")
+    assert reset is not None and reset.name == "single_use_password_reset"
+    assert reset.reason == "Not fetched before the user: the link looks like a password reset link."
+
+
+def test_download_analysis_takes_the_files_score_and_verdict() -> None:
+    eicar = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+    page = FetchedPage(
+        "https://files.example.net/a.com",
+        "https://files.example.net/a.com",
+        200,
+        {"content-type": "application/octet-stream", "content-disposition": 'attachment; filename="a.com"'},
+        eicar,
+    )
+    analysis = _analyze(page, page.url)
+    download = next(f for f in analysis.findings if f.name == "download_analysis")
+    assert download.group == "download" and download.verdict is Verdict.MALICIOUS
+    assert download.score > 0 and download.reason.startswith(
+        "Static analysis of the downloaded file: malicious"
+    )
+    assert analysis.verdict is Verdict.MALICIOUS and analysis.reach

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tap_core.click.page import analyze_html, page_rules, redirect_targets
+from tap_core.click.rules import analyze_html, page_rules, redirect_targets
 from tap_core.model.findings import Finding
 
 URL = "https://pages.example.net/a/index.html"
@@ -283,3 +283,22 @@ def test_small_sign_in_pages_in_other_languages_stay_clean(title: str, labels: t
     found, score = _run(html, "https://login.example-shop.example/")
     assert "page_lure_text" not in found
     assert score < SUSPICIOUS
+
+
+def test_strengths_are_rule_variants() -> None:
+    """Stronger forms of a finding are variants of its rule (weights and wordings are data)."""
+    form = "<title>Login</title><form action='{}'><input type=password></form>"
+    free, _ = _run(form.format("https://evil-user.weebly.com/post"))
+    other, _ = _run(form.format("https://collector.example.org/post"))
+    assert (free["page_form_foreign_action"].variant, free["page_form_foreign_action"].score) == (
+        "free_hosting",
+        4.5,
+    )
+    assert free["page_form_foreign_action"].reason.endswith("It is a free hosting site.")
+    assert (other["page_form_foreign_action"].variant, other["page_form_foreign_action"].score) == ("", 2.5)
+    several, _ = _run("<!-- antibot --><!-- 16shop --><script src='https://api.ipify.org'></script>")
+    assert several["page_kit_marker"].variant == "in_code_several"
+    assert (
+        several["page_kit_marker"].score == page_rules()["page_kit_marker"].weights["in_code_several"] == 7.0
+    )
+    assert all(f.group.startswith("page_") for f in several.values())
