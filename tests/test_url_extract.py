@@ -1,20 +1,14 @@
-"""URL extraction from text, HTML and attachments (fixtures are built here, not copied)."""
+"""URL extraction from text and HTML (fixtures are built here, not copied); attachments: see
+tests/attachments/test_urls.py."""
 
 from __future__ import annotations
 
-import io
-import random
-import zipfile
 from urllib.parse import quote
 
 import pytest
-from pypdf import PdfWriter
-from pypdf.annotations import Link
-from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
 from tap_core.urls.extract import (
     dedupe,
-    extract_attachment,
     extract_html,
     extract_text,
     group_by_url,
@@ -295,164 +289,6 @@ def test_html_text_can_be_disabled_and_malformed_html_is_fine() -> None:
     # the HTML parser may re-open the unclosed <a> (adoption agency): same URLs, maybe twice
     assert set(urls(extract_html(broken, "b"))) == {"http://x.example/%EF%BF%BD", "https://y.example/"}
     assert extract_html("", "b") == []
-
-
-# -- attachments --------------------------------------------------------------------------------
-
-
-def make_pdf(pages: int = 1) -> bytes:
-    w = PdfWriter()
-    for i in range(pages):
-        page = w.add_blank_page(612, 792)
-        font = DictionaryObject({
-            NameObject("/Type"): NameObject("/Font"),
-            NameObject("/Subtype"): NameObject("/Type1"),
-            NameObject("/BaseFont"): NameObject("/Helvetica"),
-        })
-        page[NameObject("/Resources")] = DictionaryObject(
-            {NameObject("/Font"): DictionaryObject({NameObject("/F1"): w._add_object(font)})}
-        )
-        stream = DecodedStreamObject()
-        stream.set_data(f"BT /F1 12 Tf 72 720 Td (Visit https://text{i}.example/login) Tj ET".encode())
-        page[NameObject("/Contents")] = w._add_object(stream)
-        w.add_annotation(i, Link(rect=(50, 50, 200, 100), url=f"https://annot{i}.example/pay"))
-    buf = io.BytesIO()
-    w.write(buf)
-    return buf.getvalue()
-
-
-def test_pdf_annotations_and_text() -> None:
-    found = extract_attachment("invoice.pdf", "application/pdf", make_pdf(), "attachment:invoice.pdf")
-    assert [(f.context, f.url) for f in found] == [
-        ("pdf_annotation", "https://annot0.example/pay"),
-        ("pdf_text", "https://text0.example/login"),
-    ]
-    assert {f.source for f in found} == {"attachment:invoice.pdf"}
-
-
-def test_pdf_page_cap_and_broken_pdf() -> None:
-    data = make_pdf(pages=3)
-    found = extract_attachment("x.pdf", "application/octet-stream", data, "a", max_pages=2)
-    assert {f.url for f in found} == {
-        "https://annot0.example/pay", "https://text0.example/login",
-        "https://annot1.example/pay", "https://text1.example/login",
-    }
-    assert extract_attachment("x.pdf", "application/pdf", data[: len(data) // 3], "a") is not None
-    assert extract_attachment("x.pdf", "application/pdf", b"%PDF-1.7\n garbage", "a") == []
-
-
-CONTENT_TYPES = (
-    '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
-    'content-types"><Default Extension="xml" ContentType="application/xml"/></Types>'
-)
-DOC_RELS = (
-    '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
-    'relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument'
-    '/2006/relationships/hyperlink" Target="https://link.example/a?x=1&amp;y=2" TargetMode="Exter'
-    'nal"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/rel'
-    'ationships/styles" Target="styles.xml"/></Relationships>'
-)
-SETTINGS_RELS = (
-    '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
-    'relationships"><Relationship Id="rId9" Type="http://schemas.openxmlformats.org/officeDocument'
-    '/2006/relationships/attachedTemplate" Target="http://template.example/t.dotm" '
-    'TargetMode="External"/></Relationships>'
-)
-DOCUMENT = (
-    '<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/'
-    '2006/main"><w:body><w:p><w:r><w:t>Pay at www.pay</w:t></w:r><w:r><w:t>.example.com/now'
-    '</w:t></w:r></w:p><w:p><w:r><w:instrText> HYPERLINK "https://field.example/f" </w:instrText>'
-    "</w:r></w:p></w:body></w:document>"
-)
-
-
-def make_docx(extra: int = 0) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("[Content_Types].xml", CONTENT_TYPES)
-        for i in range(extra):
-            z.writestr(f"customXml/item{i}.xml", "<x/>")
-        z.writestr("word/document.xml", DOCUMENT)
-        z.writestr("word/_rels/document.xml.rels", DOC_RELS)
-        z.writestr("word/_rels/settings.xml.rels", SETTINGS_RELS)
-    return buf.getvalue()
-
-
-def test_docx_relationships_and_text() -> None:
-    found = extract_attachment("a.docx", "application/vnd.openxmlformats-officedocument."
-                               "wordprocessingml.document", make_docx(), "attachment:a.docx")
-    assert sorted((f.context, f.url) for f in found) == [
-        ("ooxml_hyperlink", "https://link.example/a?x=1&y=2"),
-        ("ooxml_relationship", "http://template.example/t.dotm"),
-        ("ooxml_text", "http://www.pay.example.com/now"),
-        ("ooxml_text", "https://field.example/f"),
-    ]
-
-
-def test_docx_member_cap_and_truncated_zip() -> None:
-    data = make_docx(extra=20)
-    assert extract_attachment("a.docx", "", data, "a", max_members=5) == []
-    assert extract_attachment("a.docx", "", data[:200], "a") == []
-
-
-def test_html_and_svg_attachments() -> None:
-    page = b'<html><body><form action="https://harvest.example/p"></form></body></html>'
-    assert urls(extract_attachment("login.htm", "text/html", page, "a")) == ["https://harvest.example/p"]
-    svg = (b'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">'
-           b'<a xlink:href="https://svg.example/x"><text>Open</text></a></svg>')
-    found = extract_attachment("fax.svg", "image/svg+xml", svg, "a")
-    assert [(f.context, f.url, f.link_text) for f in found] == [
-        ("a_href", "https://svg.example/x", "Open")
-    ]
-
-
-def test_ics_properties_and_descriptions() -> None:
-    ics = (
-        b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:1\r\nSUMMARY:Review\r\n"
-        b"DESCRIPTION:Join at https://meet.example/j/1\\, or dial in\\nDocs: www.docs.exa\r\n"
-        b" mple.com/d\r\nURL:https://event.example/e\r\n"
-        b"ORGANIZER:mailto:boss@example.com\r\n"
-        b"X-ALT-DESC;FMTTYPE=text/html:<a href=\"https://alt.example/\">x</a>\r\n"
-        b"END:VEVENT\r\nEND:VCALENDAR\r\n"
-    )
-    found = extract_attachment("invite.ics", "text/calendar", ics, "attachment:invite.ics")
-    assert sorted((f.context, f.url) for f in found) == [
-        ("a_href", "https://alt.example/"),
-        ("ics", "http://www.docs.example.com/d"),
-        ("ics", "https://event.example/e"),
-        ("ics", "https://meet.example/j/1"),
-    ]
-
-
-def test_shortcut_text_and_binary_attachments() -> None:
-    url_file = b"[InternetShortcut]\r\nURL=https://shortcut.example/x\r\nIconFile=\\\\evil.example\\s\\i.ico\r\n"
-    found = extract_attachment("doc.url", "application/octet-stream", url_file, "a")
-    assert [(f.context, f.url, f.raw) for f in found] == [
-        ("url_shortcut", "https://shortcut.example/x", "https://shortcut.example/x"),
-        ("url_shortcut", "file://evil.example/s/i.ico", "\\\\evil.example\\s\\i.ico"),
-    ]
-    text = "Login: https://portal.example/x or www.portal.example.com".encode("utf-16")
-    assert urls(extract_attachment("notes.txt", "text/plain", text, "a")) == [
-        "https://portal.example/x", "http://www.portal.example.com/",
-    ]
-    rtf = rb'{\rtf1 {\field{\*\fldinst HYPERLINK "https://rtf.example/x"}}} http://schemas.microsoft.com/ns'
-    found = extract_attachment("a.rtf", "application/rtf", rtf, "a")
-    assert [(f.context, f.url) for f in found] == [("attachment_strings", "https://rtf.example/x")]
-    assert extract_attachment("p.png", "image/png", b"\x89PNG http://x.example/", "a") == []
-
-
-def test_attachment_limits() -> None:
-    data = " ".join(f"https://h{i}.example/" for i in range(100)).encode()
-    assert len(extract_attachment("a.txt", "text/plain", data, "a", max_urls=10)) == 10
-    assert extract_attachment("a.txt", "text/plain", data, "a", max_bytes=100) == []
-
-
-@pytest.mark.parametrize("name", ["x.pdf", "x.docx", "x.ics", "x.html", "x.bin", "x.txt", "x.url"])
-def test_malformed_attachments_never_raise(name: str) -> None:
-    rng = random.Random(name)  # noqa: S311 - reproducible junk, not security
-    for prefix in (b"", b"%PDF-1.4", b"PK\x03\x04", b"BEGIN:VCALENDAR\n"):
-        blob = prefix + bytes(rng.randrange(256) for _ in range(2000))
-        assert isinstance(extract_attachment(name, "", blob, "a"), list)
 
 
 # -- dedupe -------------------------------------------------------------------------------------

@@ -32,7 +32,8 @@ from tap_core.attachments.sandbox.orchestration import (
     message_outcome,
 )
 from tap_core.attachments.sandbox.provider import SandboxError, UnsupportedFile
-from tap_core.attachments.sandbox.rules import behaviour_findings, sandbox_verdict
+from tap_core.attachments.sandbox.rules import behaviour_findings, sandbox_verdict, timeout_finding
+from tap_core.model.decision import Action
 from tap_core.model.findings import Verdict
 from tap_core.parsing.timestamps import parse_iso_datetime
 
@@ -118,11 +119,11 @@ async def run_detonation(runtime: Runtime, item: dict[str, Any]) -> str:
     result = message_outcome(steps, policy)
     rem = runtime.remediator(tenant_id)
     now = datetime.now(UTC)
-    if result.action == "quarantine":
+    if result.action is Action.QUARANTINE:
         state = await rem.quarantine(mailbox, message_id, fetched.folder_id)
         status = QuarantineStatus.QUARANTINED
-    elif result.action in ("release", "deliver_with_warning"):
-        if result.action == "deliver_with_warning":
+    elif result.action in (Action.DELIVER, Action.TAG):
+        if result.action is Action.TAG:
             # Warn while the message is still held: once released, the user may open it at
             # once, and must not see it without the warning (immutable ids survive the move).
             await _warn(runtime, tenant_id, mailbox, message_id, fetched, result.reason)
@@ -180,13 +181,12 @@ async def _warn(
 ) -> None:
     """Delivered without a verdict: a warning banner (when the body can be edited) and a category."""
     from tap_core.impersonation.banner import add_banner_html
-    from tap_core.model.findings import Finding
     from tap_core.pipeline import ATTACHMENT_HEADLINE
 
     rem = runtime.remediator(tenant_id)
     body = fetched.raw.get("body") or {}
     if str(body.get("contentType", "")).lower() == "html" and body.get("content"):
-        note = Finding(name="sandbox_timeout", score=0.0, reason=reason)
+        note = timeout_finding(reason)
         html = add_banner_html(
             str(body["content"]),
             [note],

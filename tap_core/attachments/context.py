@@ -3,6 +3,8 @@
 Scanners never recurse themselves: they hand extracted bytes to :meth:`ScanContext.add_child`
 and the engine scans those afterwards, within the limits kept here. They record findings by
 rule name; names, scores and reasons are data (``tap_core/data/attachments/scanner_rules.toml``).
+They record the URLs they find with where they found them (:meth:`ScanContext.add_url`): the
+engine is the one extractor of URLs from attachments.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tap_core.attachments.filetype import FileKind
-from tap_core.attachments.model import ScanLimits
+from tap_core.attachments.model import FileUrl, ScanLimits
 from tap_core.detect.rules import Rule, family_rules, rulebook
 from tap_core.model.findings import Finding, Verdict
 
@@ -87,7 +89,7 @@ class ScanContext:
     #: True when this file (or an ancestor) was opened with a password or decrypted.
     decrypted: bool = False
     findings: list[Finding] = field(default_factory=list)
-    urls: list[str] = field(default_factory=list)
+    urls: list[FileUrl] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     children: list[Child] = field(default_factory=list)
     #: Decoded views of the content (VBA source, PDF JavaScript, command lines...) for YARA.
@@ -114,30 +116,45 @@ class ScanContext:
         self._record(rule.finding(evidence, variant, weight=score, verdict=verdict, **fields))
 
     def add_external(
-        self, name: str, score: float, reason: str, evidence: str = "", verdict: Verdict | None = None
+        self,
+        family: str,
+        member: str,
+        evidence: str = "",
+        *,
+        score: float | None = None,
+        reason: str = "",
+        verdict: Verdict | None = None,
+        **fields: Any,
     ) -> None:
-        """Record a finding of a rule family named and scored by outside data (``yara_<rule>``
-        from the rule's meta, ``unparseable_<type>``); merged like :meth:`add`."""
-        rule = rulebook().get(name)
+        """Record the finding ``<family>_<member>`` of a prefix rule of ``scanner_rules.toml``
+        (``yara`` + the YARA rule, ``unparseable`` + the file type), merged like :meth:`add`.
+        ``score`` and ``reason`` replace the family's only when outside data gives them (a YARA
+        rule's meta); ``fields`` fill the family's wording."""
+        rule = scanner_rules().get(family)
         if rule is None or not rule.prefix:
-            raise UnknownRule(f"no rule family for {name!r} in tap_core/data/attachments/scanner_rules.toml")
-        self._record(rule.finding(evidence, named=name, weight=score, reason=reason, verdict=verdict))
+            raise UnknownRule(f"no rule family {family!r} in tap_core/data/attachments/scanner_rules.toml")
+        finding = rule.finding(
+            evidence, named=f"{family}_{member}", weight=score, reason=reason, verdict=verdict, **fields
+        )
+        self._record(finding)
 
     def _record(self, finding: Finding) -> None:
-        """A name counts once per file (later evidence is appended, not re-scored)."""
-        evidence, verdict = finding.evidence, finding.verdict
+        """A name counts once per file: later evidence is appended, the stronger weight and the
+        worst verdict kept (the merged finding is made by the same rule)."""
         for index, found in enumerate(self.findings):
             if found.name != finding.name:
                 continue
+            evidence, verdict = finding.evidence, finding.verdict
             if evidence and evidence not in found.evidence and len(found.evidence) < 300:
-                merged = f"{found.evidence}; {evidence}" if found.evidence else evidence
+                rule = rulebook()[found.name]
                 worst = Verdict.worst([v for v in (found.verdict, verdict) if v is not None])
-                self.findings[index] = found.model_copy(
-                    update={
-                        "evidence": merged[:300],
-                        "score": max(found.score, finding.score),
-                        "verdict": worst if (found.verdict or verdict) else None,
-                    }
+                self.findings[index] = rule.finding(
+                    f"{found.evidence}; {evidence}" if found.evidence else evidence,
+                    found.variant,
+                    named=found.name if rule.prefix else "",
+                    weight=max(found.score, finding.score),
+                    reason=found.reason,
+                    verdict=worst if (found.verdict or verdict) else None,
                 )
             return
         self.findings.append(finding)
@@ -145,10 +162,27 @@ class ScanContext:
     def has(self, name: str) -> bool:
         return any(f.name == name for f in self.findings)
 
-    def add_url(self, url: str) -> None:
-        url = url.strip()
-        if url and url not in self.urls and len(self.urls) < self.limits.max_urls:
-            self.urls.append(url[:4096])
+    def add_url(self, url: str, context: str, *, if_new: bool = False, link_text: str | None = None) -> bool:
+        """Record ``url`` found in this file at ``context`` (``pdf_annotation``, ``a_href``...).
+
+        Each (url, context) pair counts once; ``if_new`` records it only when no other place of
+        the file gave the same URL (the raw strings scans, which would otherwise relabel links
+        the file's structure placed). ``link_text``: what a reader sees of the link (an anchor's
+        text). At most ``max_urls`` distinct URLs per file. True when recorded."""
+        url = url.strip()[:4096]
+        if not url:
+            return False
+        places = [found.context for found in self.urls if found.url == url]
+        if places and (if_new or context in places):
+            return False
+        if not places and not self.urls_left():
+            return False
+        self.urls.append(FileUrl(url=url, context=context, link_text=link_text))
+        return True
+
+    def urls_left(self) -> int:
+        """How many more distinct URLs this file may record."""
+        return max(0, self.limits.max_urls - len({found.url for found in self.urls}))
 
     def add_text(self, label: str, text: str | bytes) -> None:
         """Offer a decoded view of the content to the pattern scanners (bounded)."""

@@ -2,14 +2,17 @@
 
 The engine owns everything the scanners must not decide alone: the recursion into extracted
 children, the limits (depth, file count, bytes, per-file size, expansion ratio, wall time), the
-capture of scanner exceptions (``scanner_error``, ``unparseable_<type>``) and the verdict.
+capture of scanner exceptions (``scanner_error``, ``unparseable_<type>``) and the verdict
+(:func:`tap_core.detect.scoring.score` over each file's findings, its worst child's score added).
+It is also the one extractor of URLs from attachments: every scanner records the URLs it finds
+with where it found them (:attr:`FileResult.urls`, :meth:`FileResult.url_sources`).
 
 Caching: results are kept in an in-memory LRU keyed by the attachment's sha256 (plus the
 candidate passwords when the result depended on them, i.e. something in the tree was encrypted).
 The same invoice sent to 500 mailboxes is analysed once per process. Name-dependent findings
-(extension checks) are recomputed for every name. Results cut short by the time limit are not
-cached, and :meth:`AttachmentEngine.clear_cache` must be called when hash sets or rules change
-(or build a new engine).
+(the rules of the name-dependent groups: extension checks) are recomputed for every name.
+Results cut short by the time limit are not cached, and :meth:`AttachmentEngine.clear_cache`
+must be called when hash sets or rules change (or build a new engine).
 """
 
 from __future__ import annotations
@@ -23,17 +26,19 @@ from collections.abc import Sequence
 import yara
 
 from tap_core.attachments.antivirus import AntivirusProvider
-from tap_core.attachments.context import Budget, Child, ScanContext, ScanTimeout, Unparseable
-from tap_core.attachments.filetype import FileKind, identify, name_findings
+from tap_core.attachments.context import Budget, Child, ScanContext, ScanTimeout, Unparseable, scanner_rules
+from tap_core.attachments.filetype import FileKind, file_rules, identify, name_findings
 from tap_core.attachments.hashsets import HashSet
-from tap_core.attachments.model import AttachmentThresholds, FileResult, ScanLimits
+from tap_core.attachments.model import FILE_THRESHOLDS, FileResult, ScanLimits
 from tap_core.attachments.scanners.base import Scanner
+from tap_core.detect.groups import group_names
+from tap_core.detect.scoring import Thresholds, score, verdict_for
 from tap_core.model.findings import Verdict
 
-#: Findings that depend on the declared name, recomputed on a cache hit.
-NAME_FINDINGS = frozenset(
-    {"rtlo_filename", "dangerous_type", "dangerous_extension", "double_extension", "extension_mismatch"}
-)
+#: Groups of findings that depend on the declared name (recomputed on a cache hit)...
+NAME_GROUPS = group_names(name_dependent=True)
+#: ...and the rules in them.
+NAME_FINDINGS = frozenset(name for name, rule in file_rules().items() if rule.group in NAME_GROUPS)
 #: Findings that mean the result depended on the candidate passwords.
 PASSWORD_FINDINGS = frozenset({"encrypted_archive", "encrypted_document", "decrypted_with_password"})
 _CONTAINER_FAMILIES = frozenset({"archive", "disk_image"})
@@ -47,7 +52,7 @@ class AttachmentEngine:
         self,
         limits: ScanLimits | None = None,
         scanners: Sequence[Scanner] | None = None,
-        thresholds: AttachmentThresholds | None = None,
+        thresholds: Thresholds | None = None,
         cache_size: int = 1024,
         *,
         hash_sets: Sequence[HashSet] = (),
@@ -61,7 +66,7 @@ class AttachmentEngine:
 
             scanners = default_scanners(hash_sets=hash_sets, yara_rules=yara_rules, antivirus=antivirus)
         self.limits = limits or ScanLimits()
-        self.thresholds = thresholds or AttachmentThresholds()
+        self.thresholds = thresholds or FILE_THRESHOLDS
         self.scanners: tuple[Scanner, ...] = tuple(scanners)
         self._cache: OrderedDict[tuple[str, tuple[str, ...] | None], FileResult] = OrderedDict()
         self._cache_size = cache_size
@@ -143,12 +148,8 @@ class AttachmentEngine:
                 ctx.limit("limit_time", scanner.name, seconds=self.limits.max_seconds)
                 return
             except Unparseable as exc:
-                ctx.add_external(  # one name per file type: not a rule of scanner_rules.toml
-                    f"unparseable_{ctx.kind.type}",
-                    2.0,
-                    f"Looks like {ctx.kind.type} but cannot be parsed (evasion or damage)",
-                    f"{scanner.name}: {exc}"[:300],
-                )
+                # One name per file type: unparseable_<type>.
+                ctx.add_external("unparseable", ctx.kind.type, f"{scanner.name}: {exc}", type=ctx.kind.type)
             except Exception as exc:  # a scanner bug or a hostile file: record it, go on
                 ctx.add("scanner_error", f"{scanner.name}: {type(exc).__name__}", scanner=scanner.name)
                 last = traceback.format_exception_only(exc)[-1].strip()
@@ -161,8 +162,9 @@ class AttachmentEngine:
 
     def _rename(self, cached: FileResult, name: str) -> FileResult:
         kind = FileKind(cached.type, cached.detail)
-        findings = [f for f in cached.findings if f.name not in NAME_FINDINGS]
-        result = cached.model_copy(update={"name": name, "findings": [*name_findings(name, kind), *findings]})
+        findings = [f for f in cached.findings if f.group not in NAME_GROUPS]
+        result = cached.model_copy(update={"findings": [*name_findings(name, kind), *findings]})
+        result.name = name
         return self._decide(result)
 
     # --- cache -----------------------------------------------------------------------------------
@@ -192,19 +194,32 @@ class AttachmentEngine:
                 self._cache.popitem(last=False)
 
 
-def _decide(result: FileResult, thresholds: AttachmentThresholds) -> FileResult:
-    """Set ``result``'s score and verdict from its findings and (already decided) children."""
-    own = sum(f.score for f in result.findings)
-    score = own + max((c.score for c in result.children), default=0.0)
-    verdicts = [thresholds.verdict(score)]
-    verdicts += [f.verdict for f in result.findings if f.verdict is not None]
-    verdicts += [c.verdict for c in result.children]
-    result.score = round(score, 2)
-    result.verdict = Verdict.worst(verdicts)
+def _decide(result: FileResult, thresholds: Thresholds) -> FileResult:
+    """Set ``result``'s score and verdict: its own findings scored against ``thresholds`` with the
+    highest (already decided) child score as bias; the verdict is the worst of that and the
+    children's verdicts.
+
+    Static file findings raise a verdict at most to SUSPICIOUS (their groups' ceiling: the
+    sandbox, or an admin, decides the rest); a score past the file malicious threshold is the
+    engine's own judgement, recorded as the deciding finding ``static_malicious``."""
+    own = [f for f in result.findings if f.name != _STATIC_VERDICT]
+    scored = score(own, thresholds, bias=max((c.score for c in result.children), default=0.0))
+    by_score, _ = verdict_for(scored.score, thresholds)
+    if by_score is Verdict.MALICIOUS and scored.verdict is not Verdict.MALICIOUS:
+        rule = scanner_rules()[_STATIC_VERDICT]
+        evidence = f"score {scored.score:g}"
+        own.append(rule.finding(evidence, score=scored.score, threshold=thresholds.malicious))
+        scored = score(own, thresholds, bias=max((c.score for c in result.children), default=0.0))
+    result.findings = own
+    result.score = round(scored.score, 2)
+    result.verdict = Verdict.worst([scored.verdict, *(c.verdict for c in result.children)])
     return result
 
 
-def rescore(result: FileResult, thresholds: AttachmentThresholds) -> FileResult:
+_STATIC_VERDICT = "static_malicious"
+
+
+def rescore(result: FileResult, thresholds: Thresholds) -> FileResult:
     """A copy of ``result`` with every verdict recomputed under other ``thresholds`` (policy)."""
     children = [rescore(child, thresholds) for child in result.children]
     return _decide(result.model_copy(update={"children": children}), thresholds)

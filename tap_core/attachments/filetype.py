@@ -19,6 +19,7 @@ from typing import Any
 import olefile
 import yaml
 
+from tap_core.detect.rules import Rule, family_rules
 from tap_core.model.findings import Finding
 
 # Type -> family. Families group types for policy (what to detonate, what a container holds).
@@ -378,22 +379,28 @@ def _best_script(text: str) -> tuple[str, int]:
 
 # --- names ---------------------------------------------------------------------------------------
 
-_MISMATCH_SCORES = {
-    **dict.fromkeys(["executable", "script", "shortcut", "disk_image"], 8.0),
-    **dict.fromkeys(["office", "document", "archive", "email"], 1.0),
+#: Families whose content behind a wrong extension is a runnable disguise (``extension_mismatch``
+#: variant ``runnable``) or a mere oddity (variant ``document``); others are not checked.
+_MISMATCH_VARIANTS = {
+    **dict.fromkeys(["executable", "script", "shortcut", "disk_image"], "runnable"),
+    **dict.fromkeys(["office", "document", "archive", "email"], "document"),
 }
 _BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f]")
+_FILE_RULES = ("attachments", "file_rules.toml")
+
+
+def file_rules() -> dict[str, Rule]:
+    """Rules of a file as delivered, its name and its truncation (``data/attachments/file_rules.toml``)."""
+    return family_rules(*_FILE_RULES)
 
 
 @lru_cache(maxsize=1)
 def _table() -> dict[str, Any]:
     text = resources.files("tap_core").joinpath("data/attachments/filetypes.yaml").read_text("utf-8")
     table: dict[str, Any] = yaml.safe_load(text)
-    ext_category: dict[str, tuple[str, float]] = {}
-    for category, entry in table["dangerous_extensions"].items():
-        for ext in entry["exts"]:
-            ext_category[ext] = (category, float(entry["score"]))
-    table["_ext_category"] = ext_category
+    table["_ext_category"] = {
+        ext: category for category, exts in table["dangerous_extensions"].items() for ext in exts
+    }
     return table
 
 
@@ -404,75 +411,47 @@ def extension(name: str) -> str:
     return ext.lower() if dot and stem else ""
 
 
+def extension_category(name: str) -> str | None:
+    """The category (``executable``, ``script``...) of ``name``'s extension when Windows runs it."""
+    category: str | None = _table()["_ext_category"].get(extension(name))
+    return category
+
+
 def is_dangerous_type(ftype: str) -> bool:
-    return ftype in _table()["dangerous_types"]
+    """A content type that runs code when opened: a variant of the ``dangerous_type`` rule."""
+    return ftype in file_rules()["dangerous_type"].weights
 
 
 def name_findings(name: str, kind: FileKind) -> list[Finding]:
-    """Findings from the declared name compared with the identified content."""
+    """Findings from the declared name compared with the identified content (group ``file_name``)."""
     table = _table()
+    rules = file_rules()
     findings: list[Finding] = []
     if _BIDI_CONTROLS.search(name):
         visible = _BIDI_CONTROLS.sub("", name)
-        findings.append(
-            Finding(
-                name="rtlo_filename",
-                score=10.0,
-                evidence=repr(name),
-                reason=f"File name uses bidirectional control characters to disguise it ({visible!r})",
-            )
-        )
-    ext = extension(_BIDI_CONTROLS.sub("", name))
-    danger = table["dangerous_types"].get(kind.type)
-    if danger is not None:
-        findings.append(
-            Finding(
-                name="dangerous_type",
-                score=float(danger["score"]),
-                evidence=kind.type,
-                reason=f"Content is a {danger['why']}",
-            )
-        )
+        findings.append(rules["rtlo_filename"].finding(repr(name), visible=repr(visible)))
+    plain = _BIDI_CONTROLS.sub("", name)
+    ext = extension(plain)
+    dangerous = is_dangerous_type(kind.type)
+    if dangerous:
+        findings.append(rules["dangerous_type"].finding(kind.type, kind.type))
     category = table["_ext_category"].get(ext)
-    if category is not None and danger is None:
-        findings.append(
-            Finding(
-                name="dangerous_extension",
-                score=category[1],
-                evidence=f".{ext}",
-                reason=f"Windows runs .{ext} files ({category[0]})",
-            )
-        )
+    if category is not None and not dangerous:
+        findings.append(rules["dangerous_extension"].finding(f".{ext}", category, ext=ext, category=category))
     if category is not None:
-        base = _BIDI_CONTROLS.sub("", name).replace("\\", "/").rsplit("/", 1)[-1]
+        base = plain.replace("\\", "/").rsplit("/", 1)[-1]
         parts = base.lower().rstrip(". ").split(".")
         if len(parts) >= 3 and parts[-2].strip() in table["document_extensions"]:
-            findings.append(
-                Finding(
-                    name="double_extension",
-                    score=6.0,
-                    evidence=base,
-                    reason=f"Name poses as .{parts[-2].strip()} but is .{ext}",
-                )
-            )
+            findings.append(rules["double_extension"].finding(base, shown=parts[-2].strip(), ext=ext))
         elif re.search(r"\s{3,}\.\w+$", base):
-            findings.append(
-                Finding(
-                    name="double_extension",
-                    score=6.0,
-                    evidence=base,
-                    reason="Name hides its real extension behind spaces",
-                )
-            )
+            findings.append(rules["double_extension"].finding(base, "spaces"))
     expected = table["extension_types"].get(ext)
-    if expected is not None and kind.type not in expected and kind.family in _MISMATCH_SCORES:
+    variant = _MISMATCH_VARIANTS.get(kind.family)
+    if expected is not None and kind.type not in expected and variant is not None:
         # Only content riskier than plain text/markup/images matters (a .xml that is text is fine).
         findings.append(
-            Finding(
-                name="extension_mismatch",
-                score=_MISMATCH_SCORES[kind.family],
-                evidence=f".{ext} is {kind.type}",
-                reason=f"Named .{ext} but the content is {kind.detail or kind.type}",
+            rules["extension_mismatch"].finding(
+                f".{ext} is {kind.type}", variant, ext=ext, content=kind.detail or kind.type
             )
         )
     return findings

@@ -6,7 +6,11 @@ from collections.abc import Iterator
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tap_core.detect.scoring import Thresholds
 from tap_core.model.findings import Finding, Verdict
+
+#: Scores at which a file becomes SUSPICIOUS / MALICIOUS unless the policy says otherwise.
+FILE_THRESHOLDS = Thresholds(suspicious=5.0, malicious=15.0)
 
 
 class ScanLimits(BaseModel):
@@ -37,6 +41,10 @@ class ScanLimits(BaseModel):
     max_passwords: int = Field(default=12, ge=0, le=100)
     #: URLs kept per file.
     max_urls: int = Field(default=200, ge=0)
+    #: Characters of one text (a file's text, a PDF page, a document part) searched for URLs.
+    max_text_chars: int = Field(default=2_000_000, ge=0)
+    #: PDF pages whose links and text are read for URLs.
+    max_pdf_pages: int = Field(default=50, ge=0)
     #: PDF pages whose images are searched for QR codes.
     max_qr_pages: int = Field(default=3, ge=0)
     #: Pixels an image may have to be decoded for QR codes (decompression bombs).
@@ -45,27 +53,25 @@ class ScanLimits(BaseModel):
     max_pdf_objects: int = Field(default=50_000, ge=1)
 
 
-class AttachmentThresholds(BaseModel):
-    """Score thresholds turning a file's summed finding scores into a verdict."""
+class FileUrl(BaseModel):
+    """A URL found in a file and where in it: ``context`` names the place as URL Protect reports it
+    (``pdf_annotation``, ``ooxml_hyperlink``, ``a_href``, ``ics``, ``attachment_strings``...;
+    ``_defanged`` appended when it was written defanged)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(frozen=True)
 
-    suspicious: float = 5.0
-    malicious: float = 15.0
-
-    def verdict(self, score: float) -> Verdict:
-        if score >= self.malicious:
-            return Verdict.MALICIOUS
-        if score >= self.suspicious:
-            return Verdict.SUSPICIOUS
-        return Verdict.CLEAN
+    url: str
+    context: str
+    #: The visible text of the link, when the file shows one (an HTML anchor's text).
+    link_text: str | None = None
 
 
 class FileResult(BaseModel):
     """What static analysis found in one file and, recursively, in the files it contains.
 
-    ``score`` is the file's own findings plus the highest child score; ``verdict`` is the worst of
-    the thresholded score, any deciding finding and the children's verdicts.
+    ``score`` is the file's own findings (scored by :func:`tap_core.detect.scoring.score`) plus the
+    highest child score; ``verdict`` is the worst of the thresholded score, any deciding finding and
+    the children's verdicts.
     """
 
     name: str
@@ -80,7 +86,8 @@ class FileResult(BaseModel):
     score: float = 0.0
     findings: list[Finding] = Field(default_factory=list)
     children: list[FileResult] = Field(default_factory=list)
-    urls: list[str] = Field(default_factory=list)
+    #: URLs found in this file (not its children), first seen first, with where they were found.
+    urls: list[FileUrl] = Field(default_factory=list)
     errors: list[str] = Field(default_factory=list)
     #: True when the content was opened with a password or decrypted (changes what a cache may reuse).
     decrypted: bool = False
@@ -97,7 +104,19 @@ class FileResult(BaseModel):
 
     def all_urls(self) -> list[str]:
         """URLs of this file and its descendants, first seen first, without duplicates."""
-        return list(dict.fromkeys(url for node in self.walk() for url in node.urls))
+        return list(dict.fromkeys(found.url for node in self.walk() for found in node.urls))
+
+    def url_sources(self) -> Iterator[tuple[str, FileUrl]]:
+        """(path-qualified file name, URL) for every URL of the tree, depth first: a member's name
+        follows its container's (``a.zip/docs/b.pdf``)."""
+        yield from self._url_sources("")
+
+    def _url_sources(self, parent: str) -> Iterator[tuple[str, FileUrl]]:
+        path = f"{parent}/{self.name}" if parent else self.name
+        for found in self.urls:
+            yield path, found
+        for child in self.children:
+            yield from child._url_sources(path)
 
     def all_findings(self) -> list[Finding]:
         return [finding for node in self.walk() for finding in node.findings]

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from tap_core.attachments.model import AttachmentThresholds, ScanLimits
+from tap_core.attachments.model import FILE_THRESHOLDS, ScanLimits
+from tap_core.detect.scoring import Thresholds
 
-Action = Literal["deliver", "deliver_with_warning", "hold", "quarantine"]
-ACTION_RANK: dict[str, int] = {"deliver": 0, "deliver_with_warning": 1, "hold": 2, "quarantine": 3}
+#: Actions of the one vocabulary (:class:`tap_core.model.decision.Action`) a file can lead to:
+#: deliver, tag (deliver with a warning banner and category), hold, quarantine.
+AttachmentAction = Literal["deliver", "tag", "hold", "quarantine"]
+#: Policies written before the one vocabulary said "deliver_with_warning" for "tag".
+_LEGACY_ACTIONS = {"deliver_with_warning": "tag"}
 
 #: File families worth a sandbox run in Dynamic mode (also when found inside an archive).
 DEFAULT_SANDBOX_FAMILIES = ["executable", "script", "shortcut", "office", "document", "disk_image"]
@@ -33,18 +38,38 @@ class AttachmentPolicy(BaseModel):
     trusted_domains: list[str] = Field(default_factory=list)
     #: Content types (``FileResult.type``, e.g. ``pdf``) neither sandboxed nor held on score alone.
     bypass_file_types: list[str] = Field(default_factory=list)
-    malicious_action: Action = "quarantine"
-    suspicious_action: Action = "hold"
+    malicious_action: AttachmentAction = "quarantine"
+    suspicious_action: AttachmentAction = "hold"
     #: A password-protected archive or document no candidate password opened.
-    encrypted_archive_action: Action = "hold"
+    encrypted_archive_action: AttachmentAction = "hold"
     #: A scan limit was hit (bomb, nesting, size, time): the content was not all seen.
-    limit_action: Action = "hold"
+    limit_action: AttachmentAction = "hold"
     #: When the sandbox does not answer in time.
-    timeout_action: Literal["deliver_with_warning", "hold"] = "hold"
+    timeout_action: Literal["tag", "hold"] = "hold"
     sandbox_timeout_seconds: int = Field(default=300, ge=30, le=420)
     sandbox_families: list[str] = Field(default_factory=lambda: list(DEFAULT_SANDBOX_FAMILIES))
     limits: ScanLimits = Field(default_factory=ScanLimits)
-    thresholds: AttachmentThresholds = Field(default_factory=AttachmentThresholds)
+    #: Scores at which a file becomes SUSPICIOUS / MALICIOUS (5 and 15 unless given).
+    thresholds: Thresholds = Field(default=FILE_THRESHOLDS)
+
+    @field_validator("thresholds", mode="before")
+    @classmethod
+    def _threshold_defaults(cls, value: Any) -> Any:
+        """A policy may give one threshold; the other keeps the file default."""
+        if isinstance(value, Mapping):
+            value = dict(value)
+            for key in ("suspicious", "malicious"):
+                if key not in value and f"{key}_score" not in value:
+                    value[key] = getattr(FILE_THRESHOLDS, key)
+        return value
+
+    @field_validator(
+        "malicious_action", "suspicious_action", "encrypted_archive_action", "limit_action", "timeout_action",
+        mode="before",
+    )
+    @classmethod
+    def _one_vocabulary(cls, value: object) -> object:
+        return _LEGACY_ACTIONS.get(value, value) if isinstance(value, str) else value
 
     @field_validator("trusted_senders", "trusted_domains", "bypass_file_types")
     @classmethod

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from tap_core.attachments.engine import AttachmentEngine, rescore
+from tap_core.attachments.filetype import file_rules
 from tap_core.attachments.model import FileResult
 from tap_core.attachments.passwords import message_passwords
-from tap_core.attachments.policy import ACTION_RANK, Action, AttachmentPolicy
+from tap_core.attachments.policy import AttachmentPolicy
+from tap_core.model.decision import Action
 from tap_core.model.findings import Verdict
 from tap_core.model.message import Attachment, Message
 
@@ -30,17 +32,37 @@ _LIMIT_FINDINGS = frozenset(
 _ENCRYPTED_FINDINGS = frozenset({"encrypted_archive", "encrypted_document"})
 
 
+class AttachmentUrl(BaseModel):
+    """A URL found inside an attachment, for URL Protect: ``source`` says where, in the form URL
+    Protect reports its sources, ``attachment:<file>:<context>`` (``file`` path-qualified for
+    members: ``a.zip/b.pdf``; ``context`` as :class:`~tap_core.attachments.model.FileUrl`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str
+    #: ``attachment:<file>:<context>``.
+    source: str
+    #: The attachment's display name (:func:`iter_attachments`), path-qualified for members.
+    file: str
+    context: str
+    #: The visible text of the link, when the file shows one (an HTML anchor's text).
+    link_text: str | None = None
+
+
 class AttachmentsAssessment(BaseModel):
     """The outcome of Attachment Protect's static stage for one message."""
 
     verdict: Verdict = Verdict.CLEAN
     score: float = 0.0
-    action: Action = "deliver"
+    action: Action = Action.DELIVER
     #: Why the action was chosen, in words, strictest first.
     reasons: list[str] = Field(default_factory=list)
     files: list[FileResult] = Field(default_factory=list)
-    #: URLs found inside attachments, for URL Protect.
+    #: URLs found inside attachments, distinct, first seen first.
     urls: list[str] = Field(default_factory=list)
+    #: Every URL found inside attachments with where it was found (one per URL and place), for
+    #: URL Protect: the engine is the one extractor of attachment URLs.
+    found_urls: list[AttachmentUrl] = Field(default_factory=list)
     #: Dynamic mode and at least one file worth detonating.
     needs_sandbox: bool = False
     #: sha256 of the files (attachments or extracted children) to detonate.
@@ -77,15 +99,28 @@ def assess_attachments(
     result.verdict = Verdict.worst([f.verdict for f in result.files])
     result.score = max((f.score for f in result.files), default=0.0)
     result.urls = list(dict.fromkeys(url for f in result.files for url in f.all_urls()))
+    result.found_urls = list(
+        dict.fromkeys(
+            AttachmentUrl(
+                url=found.url,
+                source=f"attachment:{path}:{found.context}",
+                file=path,
+                context=found.context,
+                link_text=found.link_text,
+            )
+            for f in result.files
+            for path, found in f.url_sources()
+        )
+    )
     result.sandbox_files = list(dict.fromkeys(result.sandbox_files))
     if result.sandbox_files:
         result.needs_sandbox = True
         result.sandbox_timeout_seconds = policy.sandbox_timeout_seconds
-        actions.append(("hold", f"held for dynamic analysis of {len(result.sandbox_files)} file(s)"))
+        actions.append((Action.HOLD, f"held for dynamic analysis of {len(result.sandbox_files)} file(s)"))
     if policy.mode == "monitor":
-        actions = [("deliver", f"monitor mode ({reason})") for _, reason in actions]
-    actions.sort(key=lambda item: ACTION_RANK[item[0]], reverse=True)
-    result.action = actions[0][0] if actions else "deliver"
+        actions = [(Action.DELIVER, f"monitor mode ({reason})") for _, reason in actions]
+    actions.sort(key=lambda item: item[0].rank, reverse=True)
+    result.action = actions[0][0] if actions else Action.DELIVER
     result.reasons = [reason for _, reason in actions]
     return result
 
@@ -96,18 +131,20 @@ def _file_actions(scanned: FileResult, policy: AttachmentPolicy, bypassed: bool)
     actions: list[tuple[Action, str]] = []
     if bypassed or scanned.type in policy.bypass_file_types:
         if deciding:
-            actions.append((policy.malicious_action, f"{scanned.name}: known malware"))
+            actions.append((Action(policy.malicious_action), f"{scanned.name}: known malware"))
         return actions
+    top = ", ".join(_top(scanned))
     if scanned.verdict is Verdict.MALICIOUS:
-        actions.append((policy.malicious_action, f"{scanned.name}: malicious ({', '.join(_top(scanned))})"))
+        actions.append((Action(policy.malicious_action), f"{scanned.name}: malicious ({top})"))
     elif scanned.verdict is Verdict.SUSPICIOUS:
-        actions.append((policy.suspicious_action, f"{scanned.name}: suspicious ({', '.join(_top(scanned))})"))
+        actions.append((Action(policy.suspicious_action), f"{scanned.name}: suspicious ({top})"))
     if names & _ENCRYPTED_FINDINGS:
-        actions.append((policy.encrypted_archive_action, f"{scanned.name}: encrypted content not opened"))
+        encrypted = Action(policy.encrypted_archive_action)
+        actions.append((encrypted, f"{scanned.name}: encrypted content not opened"))
     if names & _LIMIT_FINDINGS:
         actions.append(
             (
-                policy.limit_action,
+                Action(policy.limit_action),
                 f"{scanned.name}: scan limit reached ({', '.join(sorted(names & _LIMIT_FINDINGS))})",
             )
         )
@@ -129,12 +166,5 @@ def _detonation_targets(scanned: FileResult, policy: AttachmentPolicy) -> list[s
 
 
 def _mark_truncated(scanned: FileResult, policy: AttachmentPolicy) -> FileResult:
-    from tap_core.model.findings import Finding
-
-    finding = Finding(
-        name="attachment_truncated",
-        score=1.0,
-        evidence=scanned.name,
-        reason="Only part of the attachment could be fetched",
-    )
+    finding = file_rules()["attachment_truncated"].finding(scanned.name)
     return rescore(scanned.model_copy(update={"findings": [*scanned.findings, finding]}), policy.thresholds)

@@ -1,8 +1,9 @@
 """The JSON shape of one scanned file, for ``tap365 scan-file FILE... --json``.
 
 ``{source, type, size, sha256, verdict, score, reasons, findings, urls, errors, children}`` where
-``reasons`` are the finding names, ``findings`` the details and ``children`` the same shape for
-every extracted file, recursively.
+``reasons`` are the finding names, ``findings`` the details, ``urls`` the URLs found in the file
+(``{url, context[, link_text]}``) and ``children`` the same shape for every extracted file,
+recursively.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def result_to_dict(result: FileResult) -> dict[str, Any]:
             }
             for f in result.findings
         ],
-        "urls": result.urls,
+        "urls": [found.model_dump(exclude_none=True) for found in result.urls],
         "errors": result.errors,
         "children": [result_to_dict(child) for child in result.children],
     }

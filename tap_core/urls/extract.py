@@ -1,4 +1,8 @@
-"""URL extraction from message bodies (HTML, plain text) and attachments.
+"""URL extraction from message bodies (HTML, plain text); the text scanner for attachments.
+
+URLs inside attachments are found by Attachment Protect's engine (its scanners read each file
+once: PDF links and text, Office relationships, HTML, calendars, shortcuts, raw strings), with
+this module's scanners (:func:`text_urls`, :func:`extract_html`).
 
 Every URL found is normalised (:mod:`tap_core.urls.normalize`) and unwrapped
 (:mod:`tap_core.urls.unwrap`) into a :class:`FoundUrl`; ``raw`` is always the exact text that
@@ -20,12 +24,8 @@ quotes inside a URL are kept when balanced (``wiki/Primer_(film)``).
 
 from __future__ import annotations
 
-import html as html_lib
-import io
 import re
-import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import suppress
 from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from functools import lru_cache
@@ -52,10 +52,10 @@ except ImportError:  # not built (no compiler, or a package built for another pl
 
 __all__ = [
     "dedupe",
-    "extract_attachment",
     "extract_html",
     "extract_text",
     "group_by_url",
+    "text_urls",
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -587,281 +587,15 @@ def _bare_has_path(value: str) -> bool:
 # Attachments
 # ---------------------------------------------------------------------------------------------
 
-_HTML_EXT = (".html", ".htm", ".xhtml", ".shtml", ".hta", ".svg")
-_TEXT_EXT = (".txt", ".csv", ".log", ".md", ".text", ".tsv")
-_OOXML_EXT = (".docx", ".docm", ".dotx", ".dotm", ".xlsx", ".xlsm", ".xltx", ".xltm", ".pptx",
-              ".pptm", ".potx", ".potm", ".ppsx", ".ppsm", ".vsdx")
-_ODF_EXT = (".odt", ".ods", ".odp", ".odg")
-_NO_STRINGS_CT = ("image/", "audio/", "video/", "font/")
-_NO_STRINGS_EXT = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".ico", ".tif", ".tiff",
-                   ".mp3", ".mp4", ".wav", ".avi", ".mov", ".zip", ".gz", ".7z", ".rar", ".tar",
-                   ".bz2", ".xz", ".cab", ".iso", ".img")
-# XML namespace and schema URIs are not links: ignore them in raw string scans.
-_NAMESPACE_PREFIXES = ("http://schemas.openxmlformats.org/", "http://schemas.microsoft.com/",
-                       "http://www.w3.org/", "http://ns.adobe.com/", "http://purl.org/",
-                       "https://schemas.microsoft.com/", "http://www.apple.com/DTDs/",
-                       "urn:")
-_REL_TAG_RE = re.compile(r"<(?:\w+:)?Relationship\b[^>]*>", re.IGNORECASE)
-_XML_ATTR_RE = re.compile(r"""([\w:\-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
-_XML_PARA_END_RE = re.compile(r"</(?:w:p|a:p|text:p|text:h)>|<w:br\b[^>]*/>|<w:tab\b[^>]*/>|</si>|</row>")
-_XML_TAG_RE = re.compile(r"<[^>]+>")
-_ODF_HREF_RE = re.compile(r"""xlink:href\s*=\s*(?:"([^"]*)"|'([^']*)')""")
-_URL_FILE_RE = re.compile(r"^\s*(?:URL|IconFile)\s*=\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
-_WEBLOC_RE = re.compile(r"<key>\s*URL\s*</key>\s*<string>([^<]+)</string>", re.IGNORECASE)
-_ICS_URL_PROPS = frozenset({"URL", "ATTACH", "TZURL", "SOURCE", "CONFERENCE", "IMAGE"})
-_ICS_SKIP_PROPS = frozenset({"PRODID", "VERSION", "DTSTART", "DTEND", "DTSTAMP", "UID", "SEQUENCE", "RRULE",
-                             "CREATED", "LAST-MODIFIED", "STATUS", "TRANSP", "PRIORITY", "CLASS"})
 
-
-def extract_attachment(
-    name: str,
-    content_type: str,
-    data: bytes,
-    source: str,
-    *,
-    own_link_decoder: OwnLinkDecoder | None = None,
-    own_hosts: Sequence[str] = (),
-    max_bytes: int = 25_000_000,
-    max_pages: int = 50,
-    max_members: int = 500,
-    max_member_bytes: int = 10_000_000,
-    max_text_chars: int = 2_000_000,
-    max_urls: int = 2000,
-    passwords: Sequence[str] = (),
-) -> list[FoundUrl]:
-    """URLs in one attachment: PDF, OOXML/ODF, HTML/SVG, iCalendar, .url/.webloc, text.
-
-    An encrypted PDF is opened with the empty password or one of ``passwords`` (those the
-    message gives its reader: "Senha de acesso: 4471").
-
-    Other files get a scan for ``http(s)://`` strings (RTF, legacy Office, scripts), except
-    media and archives. Files above ``max_bytes`` are skipped; PDFs are read for at most
-    ``max_pages`` pages, zip containers for ``max_members`` members of ``max_member_bytes``.
-    Malformed input never raises: what was found before the problem is returned.
-    """
-    if not data or len(data) > max_bytes:
-        return []
-    ex = _AttachmentExtractor(source, own_link_decoder, own_hosts, max_urls, max_text_chars)
-    lname = name.lower()
-    ctype = (content_type or "").split(";")[0].strip().lower()
-    with suppress(Exception):  # hostile files: keep what was found before the problem
-        if data[:1024].lstrip().startswith(b"%PDF") or b"%PDF-" in data[:1024] or ctype == "application/pdf":
-            ex.pdf(data, max_pages, passwords)
-        elif data[:2] == b"PK" and (lname.endswith(_OOXML_EXT + _ODF_EXT) or "officedocument" in ctype
-                                    or "opendocument" in ctype or _is_office_zip(data)):
-            ex.office_zip(data, max_members, max_member_bytes)
-        elif lname.endswith(".ics") or ctype == "text/calendar":
-            ex.ics(data)
-        elif lname.endswith(_HTML_EXT) or ctype in ("text/html", "application/xhtml+xml", "image/svg+xml"):
-            ex.html(_decode_text(data))
-        elif lname.endswith(".url"):
-            ex.shortcut(_URL_FILE_RE.findall(_decode_text(data)))
-        elif lname.endswith(".webloc"):
-            ex.shortcut(_WEBLOC_RE.findall(_decode_text(data)))
-        elif lname.endswith(_TEXT_EXT) or ctype.startswith("text/"):
-            ex.text(_decode_text(data), "attachment_text")
-        elif not ctype.startswith(_NO_STRINGS_CT) and not lname.endswith(_NO_STRINGS_EXT):
-            ex.strings(data)
-    return ex.out[:max_urls]
-
-
-def _is_office_zip(data: bytes) -> bool:
-    return b"[Content_Types].xml" in data[:4096] or b"mimetypeapplication/vnd.oasis" in data[:200]
-
-
-def _decode_text(data: bytes) -> str:
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        return data.decode("utf-16", "replace")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", "replace")
-
-
-@dataclass(slots=True)
-class _AttachmentExtractor:
-    source: str
-    own_link_decoder: OwnLinkDecoder | None
-    own_hosts: Sequence[str]
-    max_urls: int
-    max_text_chars: int
-    out: list[FoundUrl] = field(default_factory=list)
-
-    @property
-    def room(self) -> int:
-        return max(0, self.max_urls - len(self.out))
-
-    def add(self, raw: str, context: str) -> None:
-        raw = raw.strip()
-        if not raw or not self.room:
-            return
-        value = raw
-        if raw.startswith("\\\\"):  # UNC path: Windows opens it over SMB (credential leak)
-            value = "file:" + raw.replace("\\", "/")
-        n = normalize_url(value) if _SCHEME_PREFIX_RE.match(value) else None
-        if n is None:
-            # Odd schemes wrap real URLs ("mhtml:http://x!...", "ms-word:ofe|u|http://x").
-            self.text(raw, context, schemes_only=True)
-            return
-        if n.defanged:
-            context += "_defanged"
-        self.out.append(_found(n, raw, self.source, context, None, self.own_link_decoder,
-                               self.own_hosts))
-
-    def text(self, text: str, context: str, *, schemes_only: bool = False) -> None:
-        for raw, n in _scan_text(text[: self.max_text_chars], schemes_only=schemes_only,
-                                 limit=self.room):
-            if schemes_only and raw.startswith(_NAMESPACE_PREFIXES):
-                continue
-            ctx = f"{context}_defanged" if n.defanged else context
-            self.out.append(_found(n, raw, self.source, ctx, None, self.own_link_decoder,
-                                   self.own_hosts))
-
-    def html(self, markup: str) -> None:
-        self.out.extend(extract_html(markup, self.source, own_link_decoder=self.own_link_decoder,
-                                     own_hosts=self.own_hosts, max_chars=self.max_text_chars,
-                                     max_urls=self.room))
-
-    def shortcut(self, values: list[str]) -> None:
-        for value in values:
-            self.add(html_lib.unescape(value), "url_shortcut")
-
-    def strings(self, data: bytes) -> None:
-        chunk = data[: self.max_text_chars]
-        self.text(chunk.decode("latin-1"), "attachment_strings", schemes_only=True)
-        if b"h\x00t\x00t\x00p\x00" in chunk:  # UTF-16LE strings (LNK, legacy Office)
-            self.text(chunk.decode("utf-16-le", "ignore"), "attachment_strings", schemes_only=True)
-
-    def pdf(self, data: bytes, max_pages: int, passwords: Sequence[str] = ()) -> None:
-        from pypdf import PdfReader  # imported here: only PDF attachments pay for it
-
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted:
-            # Most "encrypted" phishing PDFs have an empty user password; the others say theirs.
-            for password in ("", *passwords):
-                try:
-                    if reader.decrypt(password):
-                        break
-                except Exception:  # noqa: S112 - a broken security handler: try the next one
-                    continue
-            else:
-                return
-        with suppress(Exception):
-            root = reader.trailer["/Root"].get_object()
-            if isinstance(root, dict):
-                self._pdf_action(root.get("/OpenAction"), "pdf_openaction")
-        for index, page in enumerate(reader.pages):
-            if index >= max_pages or not self.room:
-                break
-            with suppress(Exception):
-                annots = page.get("/Annots")
-                annots = annots.get_object() if annots is not None else []
-                for ref in annots or []:
-                    annot = ref.get_object()
-                    self._pdf_action(annot.get("/A"), "pdf_annotation")
-            with suppress(Exception):
-                self.text(page.extract_text() or "", "pdf_text")
-
-    def _pdf_action(self, action: object, context: str) -> None:
-        if action is None:
-            return
-        action = getattr(action, "get_object", lambda: action)()
-        if not isinstance(action, dict):
-            return
-        kind = action.get("/S")
-        if kind == "/URI":
-            self.add(_pdf_str(action.get("/URI")), context)
-        elif kind in ("/SubmitForm", "/Launch", "/GoToR"):
-            target = action.get("/F")
-            target = getattr(target, "get_object", lambda: target)()
-            if isinstance(target, dict):  # a file specification dictionary
-                target = target.get("/F") or target.get("/UF")
-            self.add(_pdf_str(target), "pdf_submit" if kind == "/SubmitForm" else context)
-
-    def office_zip(self, data: bytes, max_members: int, max_member_bytes: int) -> None:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            members = zf.infolist()[:max_members]
-            for info in members:
-                if not self.room:
-                    break
-                lname = info.filename.lower()
-                if info.is_dir() or not lname.endswith((".rels", ".xml")):
-                    continue
-                is_rels = lname.endswith(".rels")
-                is_odf = lname in ("content.xml", "styles.xml")
-                is_text = _is_office_text_part(lname)
-                if not (is_rels or is_odf or is_text):
-                    continue
-                with zf.open(info) as fh:
-                    xml = fh.read(max_member_bytes).decode("utf-8", "replace")
-                if is_rels:
-                    self._rels(xml)
-                if is_odf:
-                    for m in _ODF_HREF_RE.finditer(xml):
-                        self.add(html_lib.unescape(m.group(1) or m.group(2) or ""), "odf_hyperlink")
-                if is_text or is_odf:
-                    text = html_lib.unescape(_XML_TAG_RE.sub("", _XML_PARA_END_RE.sub("\n", xml)))
-                    self.text(text, "ooxml_text")
-
-    def _rels(self, xml: str) -> None:
-        for tag in _REL_TAG_RE.findall(xml):
-            attrs = {m.group(1).lower(): html_lib.unescape(m.group(2) if m.group(2) is not None
-                                                           else m.group(3))
-                     for m in _XML_ATTR_RE.finditer(tag)}
-            if attrs.get("targetmode", "").lower() != "external":
-                continue
-            kind = attrs.get("type", "")
-            context = "ooxml_hyperlink" if kind.endswith("/hyperlink") else "ooxml_relationship"
-            self.add(attrs.get("target", ""), context)
-
-    def ics(self, data: bytes) -> None:
-        text = _decode_text(data)
-        try:
-            from icalendar import Calendar
-
-            cal = Calendar.from_ical(text)
-        except Exception:
-            # Unparseable: unfold the lines and read it as text.
-            unfolded = re.sub(r"\r?\n[ \t]", "", text)
-            self.text(unfolded.replace("\\n", "\n").replace("\\,", ",").replace("\\;", ";"), "ics")
-            return
-        for component in cal.walk():
-            for prop, value in component.items():
-                values = value if isinstance(value, list) else [value]
-                for v in values:
-                    self._ics_value(prop.upper(), v)
-
-    def _ics_value(self, prop: str, value: object) -> None:
-        if prop in _ICS_SKIP_PROPS:
-            return
-        text = str(value)
-        params = getattr(value, "params", {}) or {}
-        if prop in _ICS_URL_PROPS and _SCHEME_PREFIX_RE.match(text.strip()):
-            self.add(text, "ics")
-        elif "html" in str(params.get("FMTTYPE", "")).lower():
-            self.html(text)
-        elif prop in ("ORGANIZER", "ATTENDEE"):
-            return  # mailto: of the participants, not links
-        else:
-            self.text(text, "ics")
-
-
-def _is_office_text_part(lname: str) -> bool:
-    return (
-        lname in ("word/document.xml", "xl/sharedstrings.xml")
-        or (lname.startswith("word/") and lname.rsplit("/", 1)[-1].startswith(("header", "footer",
-                                                                                "footnotes", "comments")))
-        or (lname.startswith("ppt/slides/slide") and lname.endswith(".xml"))
-        or (lname.startswith("ppt/notesslides/") and lname.endswith(".xml"))
-    )
-
-
-def _pdf_str(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bytes):
-        return value.decode("latin-1")
-    return str(value)
+def text_urls(
+    text: str, *, schemes_only: bool = False, limit: int = 5000
+) -> Iterable[tuple[str, NormalizedUrl]]:
+    """(raw, normalised) for each URL typed in ``text``, for callers that label and keep them
+    themselves (Attachment Protect's scanners, the one extractor of attachment URLs: see
+    :mod:`tap_core.attachments.scanners._urls`). ``schemes_only``: only explicit ``http(s)``
+    and ``ftp`` URLs (raw strings of binary files), not bare hosts."""
+    return _scan_text(text, schemes_only=schemes_only, limit=limit)
 
 
 # ---------------------------------------------------------------------------------------------

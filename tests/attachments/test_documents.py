@@ -60,7 +60,7 @@ def test_remote_template_injection(engine: AttachmentEngine) -> None:
     )
     result = engine.scan("cv.docx", make_ooxml(WORD_XML.format(body="CV", fields=""), rels=rels))
     assert "external_template" in result.reasons
-    assert "http://203.0.113.9/tpl.dotm" in result.urls
+    assert [(u.url, u.context) for u in result.urls] == [("http://203.0.113.9/tpl.dotm", "ooxml_relationship")]
     assert result.verdict is Verdict.SUSPICIOUS
 
 

@@ -7,11 +7,12 @@ import pytest
 from tap_core.attachments.context import ScanContext
 from tap_core.attachments.engine import AttachmentEngine
 from tap_core.attachments.hashsets import HashSet
-from tap_core.attachments.model import AttachmentThresholds, ScanLimits
+from tap_core.attachments.model import ScanLimits
 from tap_core.attachments.report import scan_file
 from tap_core.attachments.scanners import default_scanners
 from tap_core.attachments.scanners.base import Scanner
 from tap_core.attachments.yara_rules import YaraRuleError, compile_rules
+from tap_core.detect.scoring import Thresholds
 from tap_core.model.findings import Verdict
 from tests.attachments.builders import EICAR, make_zip, minimal_pe
 
@@ -53,7 +54,7 @@ def test_wall_time_limit() -> None:
 
 
 def test_thresholds_are_configurable() -> None:
-    strict = AttachmentEngine(thresholds=AttachmentThresholds(suspicious=1, malicious=3), cache_size=0)
+    strict = AttachmentEngine(thresholds=Thresholds(suspicious=1, malicious=3), cache_size=0)
     assert strict.scan("setup.exe", minimal_pe()).verdict is Verdict.MALICIOUS
     assert AttachmentEngine(cache_size=0).scan("setup.exe", minimal_pe()).verdict is Verdict.SUSPICIOUS
 

@@ -93,3 +93,20 @@ def test_dangerous_extension_when_content_is_plain() -> None:
 def test_plain_document_raises_nothing() -> None:
     assert _names("report.pdf", b"%PDF-1.4\n") == {}
     assert _names("notes.txt", b"hello there\n") == {}
+
+
+def test_name_findings_are_rules_of_the_file_table() -> None:
+    from tap_core.attachments.filetype import file_rules, is_dangerous_type
+
+    found = {f.name: f for f in name_findings("invoice.pdf", identify(minimal_pe()))}
+    assert (found["dangerous_type"].score, found["dangerous_type"].reason) == (6.0, "Content is a Windows executable")
+    assert (found["extension_mismatch"].score, found["extension_mismatch"].variant) == (8.0, "runnable")
+    assert {f.group for f in found.values()} == {"file_name"}
+    plain = {f.name: f for f in name_findings("readme.lnk", identify(b"hello there\n"))}
+    assert (plain["dangerous_extension"].score, plain["dangerous_extension"].reason) == (
+        5.0,
+        "Windows runs .lnk files (shortcut)",
+    )
+    spaces = {f.name: f for f in name_findings("scan        .js", identify(b"var a = 1;"))}
+    assert spaces["double_extension"].reason == file_rules()["double_extension"].reasons["spaces"]
+    assert is_dangerous_type("hta") and not is_dangerous_type("pdf")

@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import pytest
+from pydantic import ValidationError
+
 from tap_core.attachments.engine import AttachmentEngine
+from tap_core.attachments.model import FILE_THRESHOLDS
 from tap_core.attachments.policy import AttachmentPolicy
 from tap_core.attachments.protect import assess_attachments
+from tap_core.detect.scoring import Thresholds
 from tap_core.model.findings import Verdict
 from tap_core.model.message import Address, Attachment, Message
 from tests.attachments.builders import EICAR, WORD_XML, make_ooxml, make_zip
@@ -94,10 +99,27 @@ def test_urls_inside_attachments_are_handed_over(engine: AttachmentEngine) -> No
     page = b"<html><body><a href='https://phish.example.net/login'>open</a></body></html>"
     result = assess_attachments(_message(Attachment("m.html", "text/html", page)), engine, AttachmentPolicy())
     assert "https://phish.example.net/login" in result.urls
+    assert [(u.url, u.source, u.link_text) for u in result.found_urls] == [
+        ("https://phish.example.net/login", "attachment:m.html:a_href", "open")
+    ]
 
 
 def test_truncated_attachment_counts_as_a_limit(engine: AttachmentEngine) -> None:
     partial = Attachment("big.pdf", "application/pdf", b"%PDF-1.4\n", declared_size=10**9, truncated=True)
     result = assess_attachments(_message(partial), engine, AttachmentPolicy(mode="safe_file"))
     assert "attachment_truncated" in result.files[0].reasons
+    truncated = next(f for f in result.files[0].findings if f.name == "attachment_truncated")
+    assert (truncated.score, truncated.group) == (1.0, "file_limits")
     assert result.action == "hold"
+
+
+def test_policy_thresholds_parse_as_the_one_threshold_class() -> None:
+    policy = AttachmentPolicy.model_validate({"thresholds": {"suspicious": 4, "malicious": 12}})
+    assert isinstance(policy.thresholds, Thresholds)
+    assert (policy.thresholds.suspicious, policy.thresholds.malicious) == (4.0, 12.0)
+    assert AttachmentPolicy().thresholds == FILE_THRESHOLDS == Thresholds(suspicious=5.0, malicious=15.0)
+    one = AttachmentPolicy.model_validate({"thresholds": {"malicious": 20}}).thresholds
+    assert (one.suspicious, one.malicious) == (5.0, 20.0)
+    for wrong in ({"suspicous": 4, "malicious": 12}, {"suspicious": 9, "malicious": 3}):
+        with pytest.raises(ValidationError):
+            AttachmentPolicy.model_validate({"thresholds": wrong})

@@ -1,7 +1,8 @@
 """The attachment scanners' findings are rules as data (tap_core/data/attachments/scanner_rules.toml).
 
-Every name a scanner records with ``ctx.add``/``ctx.limit`` is a rule there, every rule is used,
-and a call fills the placeholders of the wording it picks.
+Every name a scanner records with ``ctx.add``/``ctx.limit`` is a rule there (``ctx.add_external``:
+a prefix rule, ``yara_<rule>`` and ``unparseable_<type>``), every rule is used, and a call fills the
+placeholders of the wording it picks.
 """
 
 from __future__ import annotations
@@ -32,14 +33,15 @@ def _placeholders(template: str) -> set[str]:
 
 
 def _call_sites() -> list[tuple[str, int, str, str, set[str]]]:
-    """(file, line, rule name, variant, keyword fields) of every ``ctx.add``/``ctx.limit`` call
-    naming its rule with a string literal (``self.add``/``self.limit`` inside context.py)."""
+    """(file, line, rule name, variant, keyword fields) of every ``ctx.add``/``ctx.limit``/
+    ``ctx.add_external`` call naming its rule with a string literal (``self.add``/``self.limit``
+    inside context.py)."""
     sites = []
     for path in sorted(ATTACHMENTS.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
                 continue
-            if node.func.attr not in ("add", "limit"):
+            if node.func.attr not in ("add", "limit", "add_external"):
                 continue
             receiver = ast.unparse(node.func.value)
             if not (receiver.endswith("ctx") or (path.name == "context.py" and receiver == "self")):
@@ -50,7 +52,7 @@ def _call_sites() -> list[tuple[str, int, str, str, set[str]]]:
             keywords = {k.arg: k.value for k in node.keywords if k.arg}
             variant = keywords.pop("variant", None)
             variant_name = variant.value if isinstance(variant, ast.Constant) else ""
-            for own in ("score", "verdict"):
+            for own in ("score", "verdict", "reason", "evidence"):
                 keywords.pop(own, None)
             where = str(path.relative_to(ATTACHMENTS))
             sites.append((where, node.lineno, first.value, str(variant_name), set(keywords)))
@@ -82,7 +84,8 @@ def test_call_sites_name_rules_and_every_rule_is_used() -> None:
     rules = scanner_rules()
     unknown = [f"{where}:{line} {name}" for where, line, name, _, _ in sites if name not in rules]
     assert not unknown, f"not in scanner_rules.toml: {unknown}"
-    unused = set(rules) - {name for _, _, name, _, _ in sites}
+    # static_malicious is the engine's own verdict (engine._decide), not a scanner's finding.
+    unused = set(rules) - {name for _, _, name, _, _ in sites} - {"static_malicious"}
     assert not unused, f"rules no scanner records: {sorted(unused)}"
 
 
@@ -92,10 +95,12 @@ def test_call_sites_use_defined_variants_and_fill_the_reason() -> None:
     for where, line, name, variant, fields in _call_sites():
         spec = table[name]
         if variant:
-            assert variant in spec.get("scores", {}) or variant in spec.get("reasons", {}), (
+            assert variant in spec.get("weights", {}) or variant in spec.get("reasons", {}), (
                 f"{where}:{line} {name} has no variant {variant!r}"
             )
             used_variants.add((name, variant))
+        if name == "yara":
+            continue  # worded by each YARA rule's meta (reason=...)
         reason = spec.get("reasons", {}).get(variant, spec["reason"])
         assert _placeholders(reason) == fields, f"{where}:{line} {name}: {reason!r} given {sorted(fields)}"
     defined = {(name, v) for name, spec in table.items() for v in spec.get("reasons", {})}
@@ -128,9 +133,10 @@ def test_merge_is_shared_by_rules_and_external_findings() -> None:
     ctx = _ctx()
     ctx.add("vba_suspicious", "Shell", score=1.5)
     ctx.add("vba_suspicious", "CreateObject", score=3.0, verdict=Verdict.SUSPICIOUS)
-    ctx.add_external("yara_test", 5.0, "A YARA rule", "a")
-    ctx.add_external("yara_test", 2.0, "Another reason", "b", Verdict.MALICIOUS)
-    vba, yara = ctx.findings
+    ctx.add_external("yara", "test", "a", score=5.0, reason="A YARA rule")
+    ctx.add_external("yara", "test", "b", score=2.0, reason="Another reason", verdict=Verdict.MALICIOUS)
+    ctx.add_external("unparseable", "pdf", "pdf: broken xref", type="pdf")
+    vba, yara, unparseable = ctx.findings
     assert (vba.score, vba.evidence, vba.verdict) == (3.0, "Shell; CreateObject", Verdict.SUSPICIOUS)
     assert (yara.score, yara.reason, yara.evidence, yara.verdict) == (
         5.0,
@@ -138,6 +144,10 @@ def test_merge_is_shared_by_rules_and_external_findings() -> None:
         "a; b",
         Verdict.MALICIOUS,
     )
+    assert (unparseable.name, unparseable.score, unparseable.group) == ("unparseable_pdf", 2.0, "file_container")
+    assert unparseable.reason == "Looks like pdf but cannot be parsed (evasion or damage)"
+    with pytest.raises(UnknownRule, match="dde_link"):
+        ctx.add_external("dde_link", "x")  # not a prefix rule
 
 
 def test_limits_are_rules_counted_once() -> None:

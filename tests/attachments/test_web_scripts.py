@@ -16,6 +16,11 @@ def _names(result: FileResult) -> set[str]:
     return {f.name for f in result.all_findings()}
 
 
+def _places(result: FileResult) -> set[tuple[str, str]]:
+    """(url, context) of the URLs the file itself carries."""
+    return {(found.url, found.context) for found in result.urls}
+
+
 def test_html_smuggling_decodes_the_payload(engine: AttachmentEngine) -> None:
     payload = base64.b64encode(
         make_zip({"invoice.js": b'var s = new ActiveXObject("WScript.Shell");\n' * 30})
@@ -46,7 +51,7 @@ def test_credential_phishing_page(engine: AttachmentEngine) -> None:
     )
     result = engine.scan("Secure_Message.htm", page)
     assert {"html_password_form", "html_form_offsite"} <= set(result.reasons)
-    assert "https://collector.example.net/p.php" in result.urls
+    assert ("https://collector.example.net/p.php", "form_action") in _places(result)
     assert result.verdict is Verdict.SUSPICIOUS
 
 
@@ -57,7 +62,10 @@ def test_meta_refresh_and_js_redirect(engine: AttachmentEngine) -> None:
     )
     result = engine.scan("fax.html", page)
     assert {"html_meta_refresh", "html_js_redirect"} <= set(result.reasons)
-    assert {"https://land.example.org/x", "https://next.example.org/y"} <= set(result.urls)
+    assert {
+        ("https://land.example.org/x", "meta_refresh"),
+        ("https://next.example.org/y", "attachment_strings"),  # in a script: the raw strings scan
+    } <= _places(result)
 
 
 def test_powershell_cradle_and_encoded_command(engine: AttachmentEngine) -> None:
@@ -69,6 +77,7 @@ def test_powershell_cradle_and_encoded_command(engine: AttachmentEngine) -> None
     child = result.children[0]
     assert "yara_powershell_download_cradle" in child.reasons
     assert "http://198.51.100.7/a.ps1" in result.all_urls()
+    assert ("http://198.51.100.7/a.ps1", "decoded_payload") in _places(result)
     assert result.verdict is Verdict.MALICIOUS
 
 
@@ -92,7 +101,7 @@ def test_lnk_running_powershell(engine: AttachmentEngine) -> None:
     assert {"dangerous_type", "double_extension", "yara_lnk_runs_script_host", "lnk_long_arguments"} <= set(
         result.reasons
     )
-    assert "http://198.51.100.8/s" in result.urls
+    assert ("http://198.51.100.8/s", "attachment_strings") in _places(result)
     assert result.verdict is Verdict.MALICIOUS
 
 
@@ -105,7 +114,7 @@ def _qr_png(url: str) -> bytes:
 def test_qr_code_image_decoded_to_url(engine: AttachmentEngine) -> None:
     result = engine.scan("scan.png", _qr_png("https://quish.example.com/login?id=7"))
     assert "qr_code_url" in result.reasons
-    assert result.urls == ["https://quish.example.com/login?id=7"]
+    assert _places(result) == {("https://quish.example.com/login?id=7", "qr_code")}
 
 
 def test_qr_code_in_pdf_page(engine: AttachmentEngine) -> None:
@@ -114,4 +123,4 @@ def test_qr_code_in_pdf_page(engine: AttachmentEngine) -> None:
     image.save(buffer, format="PDF")
     result = engine.scan("scan.pdf", buffer.getvalue())
     assert "qr_code_url" in result.reasons
-    assert "https://pdf-quish.example.com/a" in result.urls
+    assert ("https://pdf-quish.example.com/a", "qr_code") in _places(result)

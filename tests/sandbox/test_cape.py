@@ -100,7 +100,7 @@ def test_clean_report_and_orchestration(cape_sim: tuple[CapeSimulator, str]) -> 
     assert [s.kind for s in steps] == ["poll", "poll", "poll", "verdict"]
     final = steps[-1]
     assert isinstance(final, Concluded) and final.verdict is Verdict.CLEAN
-    assert outcome(final, policy).action == "release"
+    assert outcome(final, policy).action == "deliver"
 
 
 def test_never_finishing_task_times_out(cape_sim: tuple[CapeSimulator, str]) -> None:
@@ -121,7 +121,7 @@ def test_never_finishing_task_times_out(cape_sim: tuple[CapeSimulator, str]) -> 
         cape.close()
     assert isinstance(step, TimedOut) and now == t0 + timedelta(seconds=60)
     result = outcome(step, policy)
-    assert (result.action, result.banner) == ("deliver_with_warning", True)
+    assert (result.action, result.banner) == ("tag", True)
 
 
 def test_failed_analysis_status(cape_sim: tuple[CapeSimulator, str]) -> None:

@@ -96,7 +96,7 @@ def test_full_schedule_for_seven_minutes() -> None:
 @pytest.mark.parametrize(
     ("verdict", "action", "notify"),
     [
-        (Verdict.CLEAN, "release", False),
+        (Verdict.CLEAN, "deliver", False),
         (Verdict.MALICIOUS, "quarantine", True),
         (Verdict.SUSPICIOUS, "hold", True),
     ],
@@ -109,7 +109,7 @@ def test_outcome_of_a_verdict(verdict: Verdict, action: str, notify: bool) -> No
 
 @pytest.mark.parametrize(
     ("timeout_action", "action", "banner"),
-    [("deliver_with_warning", "deliver_with_warning", True), ("hold", "hold", False)],
+    [("deliver_with_warning", "tag", True), ("tag", "tag", True), ("hold", "hold", False)],
 )
 def test_timeout_follows_policy(timeout_action: str, action: str, banner: bool) -> None:
     policy = AttachmentPolicy(timeout_action=timeout_action)  # type: ignore[arg-type]
@@ -123,9 +123,9 @@ def test_message_outcome_strictest_wins() -> None:
     clean = Concluded(verdict=Verdict.CLEAN, report=SandboxReport(provider="fake"))
     bad = Concluded(verdict=Verdict.MALICIOUS, report=SandboxReport(provider="fake"))
     policy = AttachmentPolicy(timeout_action="deliver_with_warning")
-    assert message_outcome([clean, TimedOut()], policy).action == "deliver_with_warning"
+    assert message_outcome([clean, TimedOut()], policy).action == "tag"
     assert message_outcome([clean, bad, TimedOut()], policy).action == "quarantine"
-    assert message_outcome([], policy).action == "release"
+    assert message_outcome([], policy).action == "deliver"
 
 
 class FakeProvider:

@@ -14,7 +14,9 @@ from tap_core.attachments.sandbox import (
     SandboxReport,
     Signature,
     behaviour_findings,
+    sandbox_rules,
     sandbox_verdict,
+    timeout_finding,
 )
 from tap_core.model.findings import Verdict
 
@@ -88,4 +90,21 @@ def test_timeout_and_errors_are_visible_but_not_scored() -> None:
 
 
 def test_rules_are_data() -> None:
+    table = sandbox_rules()
     assert all(rule.name.startswith("sandbox_") and rule.reason for rule in BEHAVIOUR_RULES)
+    assert {rule.name for rule in BEHAVIOUR_RULES} | {
+        "sandbox_timed_out", "sandbox_incomplete", "sandbox_timeout"
+    } == set(table)  # fmt: skip
+    assert all(rule.group == "file_sandbox" for rule in table.values())
+    injection = [f for f in behaviour_findings(report(api_calls=[ApiCall(name="QueueUserAPC")]))]
+    assert [(f.name, f.score, f.reason, f.verdict) for f in injection] == [
+        ("sandbox_process_injection", 20.0, "Called process-injection APIs", Verdict.MALICIOUS)
+    ]
+
+
+def test_timeout_note_is_a_rule() -> None:
+    note = timeout_finding("the sandbox did not answer within 300 s")
+    assert (note.name, note.score, note.reason) == (
+        "sandbox_timeout", 0.0, "the sandbox did not answer within 300 s"
+    )  # fmt: skip
+    assert timeout_finding().reason == sandbox_rules()["sandbox_timeout"].reason

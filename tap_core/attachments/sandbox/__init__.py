@@ -38,7 +38,9 @@ from tap_core.attachments.sandbox.rules import (
     BEHAVIOUR_RULES,
     BehaviourRule,
     behaviour_findings,
+    sandbox_rules,
     sandbox_verdict,
+    timeout_finding,
 )
 
 __all__ = [
@@ -74,6 +76,8 @@ __all__ = [
     "next_step",
     "outcome",
     "poll_message",
+    "sandbox_rules",
     "sandbox_verdict",
     "start_job",
+    "timeout_finding",
 ]

@@ -10,7 +10,7 @@ next poll, or gets a terminal step that :func:`outcome` maps to what happens to 
 - SUSPICIOUS -> the policy's ``suspicious_action``;
 - TIMEOUT, a failed or cut-short run with nothing bad seen, or an unsupported file -> the
   policy's ``timeout_action``
-  (``deliver_with_warning``: release with a warning banner; ``hold``: keep holding for an admin).
+  (``tag``: release with a warning banner; ``hold``: keep holding for an admin).
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from tap_core.attachments.model import AttachmentThresholds
-from tap_core.attachments.policy import ACTION_RANK, AttachmentPolicy
+from tap_core.attachments.policy import AttachmentPolicy
 from tap_core.attachments.sandbox.model import SandboxReport, SandboxStatus, SubmissionId
 from tap_core.attachments.sandbox.provider import SandboxError, SandboxProvider, UnsupportedFile
 from tap_core.attachments.sandbox.rules import behaviour_findings, verdict_of
+from tap_core.detect.scoring import Thresholds
+from tap_core.model.decision import Action
 from tap_core.model.findings import Finding, Verdict
 
 
@@ -111,7 +112,7 @@ def next_step(
     report: SandboxReport | None = None,
     *,
     schedule: PollSchedule | None = None,
-    thresholds: AttachmentThresholds | None = None,
+    thresholds: Thresholds | None = None,
 ) -> Step:
     """What to do after a status check at ``now``. A finished run wins over the deadline (a report
     that arrived just late is still better than no verdict); otherwise the deadline is final and
@@ -174,7 +175,7 @@ def advance(
     provider: SandboxProvider,
     *,
     schedule: PollSchedule | None = None,
-    thresholds: AttachmentThresholds | None = None,
+    thresholds: Thresholds | None = None,
 ) -> tuple[SandboxJob, Step]:
     """One poll: ask the provider, fetch the report when DONE, and return the updated job and step.
     A provider error counts as "still running" until the deadline (transient outages are common)."""
@@ -192,16 +193,15 @@ def advance(
     return job.polled(status), step
 
 
-SandboxAction = Literal["release", "deliver_with_warning", "hold", "quarantine"]
-
-
 class SandboxOutcome(BaseModel):
     """What to do with the held message once the sandbox has spoken (or not)."""
 
-    action: SandboxAction
+    #: What happens to the held message, in the one vocabulary: deliver (release it), tag
+    #: (release it with the warning banner), hold (keep it for an admin), quarantine.
+    action: Action
     verdict: Verdict | None = None
     notify_admin: bool = False
-    #: Release with the warning banner (timeout under ``deliver_with_warning``).
+    #: Release with the warning banner (a tag: a timeout under ``timeout_action: tag``).
     banner: bool = False
     reason: str
     findings: list[Finding] = Field(default_factory=list)
@@ -212,45 +212,43 @@ def outcome(step: Terminal, policy: AttachmentPolicy) -> SandboxOutcome:
     if isinstance(step, Concluded):
         names = ", ".join(f.name for f in step.findings) or "no behaviour"
         if step.verdict is Verdict.MALICIOUS:
-            action = _as_sandbox_action(policy.malicious_action)
+            action = Action(policy.malicious_action)
             return SandboxOutcome(
                 action=action,
                 verdict=step.verdict,
                 notify_admin=True,
-                banner=action == "deliver_with_warning",
+                banner=action is Action.TAG,
                 reason=f"sandbox: malicious ({names})",
                 findings=step.findings,
             )
         if step.verdict is Verdict.SUSPICIOUS:
-            action = _as_sandbox_action(policy.suspicious_action)
+            action = Action(policy.suspicious_action)
             return SandboxOutcome(
                 action=action,
                 verdict=step.verdict,
-                notify_admin=action != "release",
-                banner=action == "deliver_with_warning",
+                notify_admin=action is not Action.DELIVER,
+                banner=action is Action.TAG,
                 reason=f"sandbox: suspicious ({names})",
                 findings=step.findings,
             )
         return SandboxOutcome(
-            action="release",
+            action=Action.DELIVER,
             verdict=Verdict.CLEAN,
             reason=f"sandbox: clean ({names})",
             findings=step.findings,
         )
     label = "timeout" if isinstance(step, TimedOut) else "not analysed"
-    if policy.timeout_action == "deliver_with_warning":
-        return SandboxOutcome(
-            action="deliver_with_warning", banner=True, reason=f"sandbox {label}: {step.reason}"
-        )
-    return SandboxOutcome(action="hold", notify_admin=True, reason=f"sandbox {label}: {step.reason}")
+    if policy.timeout_action == "tag":
+        return SandboxOutcome(action=Action.TAG, banner=True, reason=f"sandbox {label}: {step.reason}")
+    return SandboxOutcome(action=Action.HOLD, notify_admin=True, reason=f"sandbox {label}: {step.reason}")
 
 
 def message_outcome(steps: Sequence[Terminal], policy: AttachmentPolicy) -> SandboxOutcome:
     """The outcome for a message with several detonated files: the strictest one wins."""
     if not steps:
-        return SandboxOutcome(action="release", verdict=Verdict.CLEAN, reason="nothing to detonate")
+        return SandboxOutcome(action=Action.DELIVER, verdict=Verdict.CLEAN, reason="nothing to detonate")
     outcomes = [outcome(step, policy) for step in steps]
-    worst = max(outcomes, key=lambda o: (_RANK[o.action], o.verdict.rank if o.verdict else 0))
+    worst = max(outcomes, key=lambda o: (o.action.rank, o.verdict.rank if o.verdict else 0))
     return worst.model_copy(
         update={
             "notify_admin": any(o.notify_admin for o in outcomes),
@@ -258,14 +256,6 @@ def message_outcome(steps: Sequence[Terminal], policy: AttachmentPolicy) -> Sand
             "findings": [f for o in outcomes for f in o.findings],
         }
     )
-
-
-_RANK: dict[str, int] = {"release": 0, "deliver_with_warning": 1, "hold": 2, "quarantine": 3}
-
-
-def _as_sandbox_action(action: str) -> SandboxAction:
-    # The policy's "deliver" means "release the held message".
-    return "release" if ACTION_RANK[action] == 0 else action  # type: ignore[return-value]
 
 
 class JobStore(Protocol):

@@ -1,10 +1,11 @@
-"""Behaviour -> findings -> verdict. The rules are data: one row per behaviour worth a finding.
+"""Behaviour -> findings -> verdict. Each behaviour worth a finding is a rule of
+``tap_core/data/attachments/sandbox_rules.toml`` (group ``file_sandbox``: weight, wording, a
+verdict when it decides alone); which events it matches is here, keyed by the rule's name.
 
-Each rule looks at one kind of event of the report (``on``) and matches when every field regex of
-``where`` matches (case-insensitive ``re.search``) on that event. A matching rule gives one
-finding (its score counted once, the matching events as evidence). Scores add up against the
-attachment thresholds; a rule with ``verdict`` decides on its own (an executable dropped, an
-autorun key, injection).
+A matcher looks at one kind of event of the report (``on``) and matches when every field regex of
+``where`` matches (case-insensitive ``re.search``) on that event. A rule with a matching event
+gives one finding (its weight counted once, the matching events as evidence). The findings are
+scored by :func:`tap_core.detect.scoring.score` against the file thresholds.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
 
-from tap_core.attachments.model import AttachmentThresholds
+from tap_core.attachments.model import FILE_THRESHOLDS
 from tap_core.attachments.sandbox.model import SandboxReport
+from tap_core.detect.rules import Rule, family_rules
+from tap_core.detect.scoring import Thresholds, score
 from tap_core.model.findings import Finding, Verdict
 
 EventKind = Literal["file", "registry", "network", "process", "api", "signature"]
+_RULES_FILE = ("attachments", "sandbox_rules.toml")
 
 _EXECUTABLE_EXT = r"\.(exe|dll|scr|com|pif|sys|cpl|ocx|msi)$"
 _SCRIPT_EXT = r"\.(js|jse|vbs|vbe|wsf|wsh|hta|ps1|psm1|bat|cmd|lnk)$"
@@ -37,118 +41,61 @@ _INJECTION_APIS = (
 )
 
 
+def sandbox_rules() -> dict[str, Rule]:
+    """The behaviour rules' weights and wordings, by name."""
+    return family_rules(*_RULES_FILE)
+
+
 @dataclass(frozen=True, slots=True)
 class BehaviourRule:
+    """Which events give the finding of rule ``name`` (worded as its ``variant``)."""
+
     name: str
     on: EventKind
-    score: float
-    reason: str
     where: dict[str, str] = field(default_factory=dict)
-    verdict: Verdict | None = None
     #: Signatures only: the lowest severity this rule applies to.
     min_severity: int = 0
+    #: The rule's wording for these events ("" for its default).
+    variant: str = ""
+
+    @property
+    def rule(self) -> Rule:
+        return sandbox_rules()[self.name]
+
+    @property
+    def reason(self) -> str:
+        rule = self.rule
+        return rule.reasons.get(self.variant, rule.reason)
 
 
 BEHAVIOUR_RULES: tuple[BehaviourRule, ...] = (
     # files
-    BehaviourRule(
-        "sandbox_dropped_executable",
-        "file",
-        15.0,
-        "Wrote an executable file",
-        where={"path": _EXECUTABLE_EXT},
-        verdict=Verdict.MALICIOUS,
-    ),
-    BehaviourRule(
-        "sandbox_dropped_executable",
-        "file",
-        15.0,
-        "Wrote an executable file",
-        where={"kind": r"^(exe|dll|elf)$"},
-        verdict=Verdict.MALICIOUS,
-    ),
-    BehaviourRule(
-        "sandbox_dropped_script", "file", 10.0, "Wrote a script or shortcut", where={"path": _SCRIPT_EXT}
-    ),
-    BehaviourRule("sandbox_dropped_file", "file", 3.0, "Wrote files"),
+    BehaviourRule("sandbox_dropped_executable", "file", where={"path": _EXECUTABLE_EXT}),
+    BehaviourRule("sandbox_dropped_executable", "file", where={"kind": r"^(exe|dll|elf)$"}),
+    BehaviourRule("sandbox_dropped_script", "file", where={"path": _SCRIPT_EXT}),
+    BehaviourRule("sandbox_dropped_file", "file"),
     # registry
     BehaviourRule(
         "sandbox_autorun_registry",
         "registry",
-        15.0,
-        "Made itself start with Windows",
         where={"action": r"^(set_value|create_key)$", "key": _AUTORUN_KEYS},
-        verdict=Verdict.MALICIOUS,
     ),
     BehaviourRule(
-        "sandbox_registry_write",
-        "registry",
-        2.0,
-        "Changed the registry",
-        where={"action": r"^(set_value|delete_key|delete_value)$"},
+        "sandbox_registry_write", "registry", where={"action": r"^(set_value|delete_key|delete_value)$"}
     ),
     # network
-    BehaviourRule(
-        "sandbox_download",
-        "network",
-        15.0,
-        "Downloaded a file from the internet",
-        where={"kind": r"^download$"},
-        verdict=Verdict.MALICIOUS,
-    ),
-    BehaviourRule(
-        "sandbox_http_request",
-        "network",
-        10.0,
-        "Sent HTTP requests (possible C2 callback)",
-        where={"kind": r"^http$"},
-    ),
-    BehaviourRule(
-        "sandbox_network_contact",
-        "network",
-        6.0,
-        "Contacted hosts on the network",
-        where={"kind": r"^(dns|tcp|udp)$"},
-    ),
+    BehaviourRule("sandbox_download", "network", where={"kind": r"^download$"}),
+    BehaviourRule("sandbox_http_request", "network", where={"kind": r"^http$"}),
+    BehaviourRule("sandbox_network_contact", "network", where={"kind": r"^(dns|tcp|udp)$"}),
     # processes and APIs
-    BehaviourRule(
-        "sandbox_process_injection",
-        "process",
-        20.0,
-        "Injected code into another process",
-        where={"action": r"^inject$"},
-        verdict=Verdict.MALICIOUS,
-    ),
-    BehaviourRule(
-        "sandbox_shell_command",
-        "process",
-        15.0,
-        "Started a shell or script host (LOLBin)",
-        where={"action": r"^create$", "command": _LOLBINS},
-        verdict=Verdict.MALICIOUS,
-    ),
-    BehaviourRule(
-        "sandbox_process_created", "process", 6.0, "Started other programs", where={"action": r"^create$"}
-    ),
-    BehaviourRule(
-        "sandbox_process_injection",
-        "api",
-        20.0,
-        "Called process-injection APIs",
-        where={"name": _INJECTION_APIS},
-        verdict=Verdict.MALICIOUS,
-    ),
-    BehaviourRule("sandbox_api_of_note", "api", 2.0, "Called APIs of note"),
+    BehaviourRule("sandbox_process_injection", "process", where={"action": r"^inject$"}),
+    BehaviourRule("sandbox_shell_command", "process", where={"action": r"^create$", "command": _LOLBINS}),
+    BehaviourRule("sandbox_process_created", "process", where={"action": r"^create$"}),
+    BehaviourRule("sandbox_process_injection", "api", where={"name": _INJECTION_APIS}, variant="api"),
+    BehaviourRule("sandbox_api_of_note", "api"),
     # provider signatures (CAPE)
-    BehaviourRule(
-        "sandbox_signature_severe",
-        "signature",
-        15.0,
-        "Sandbox signatures of high severity",
-        min_severity=3,
-        verdict=Verdict.MALICIOUS,
-    ),
-    BehaviourRule("sandbox_signature", "signature", 3.0, "Sandbox signatures", min_severity=2),
+    BehaviourRule("sandbox_signature_severe", "signature", min_severity=3),
+    BehaviourRule("sandbox_signature", "signature", min_severity=2),
 )
 
 _EVIDENCE_ITEMS = 5
@@ -170,50 +117,34 @@ def behaviour_findings(
                 continue
             claimed.add((rule.on, index))
             findings.setdefault(rule.name, (rule, []))[1].append(text)
+    table = sandbox_rules()
     result = [
-        Finding(
-            name=rule.name,
-            score=rule.score,
-            reason=rule.reason,
-            evidence=_evidence(evidence),
-            verdict=rule.verdict,
-        )
-        for rule, evidence in findings.values()
+        table[rule.name].finding(_evidence(evidence), rule.variant) for rule, evidence in findings.values()
     ]
     if report.timed_out:
-        result.append(
-            Finding(
-                name="sandbox_timed_out",
-                score=0.0,
-                reason="The run hit its time limit",
-                evidence=report.provider,
-            )
-        )
+        result.append(table["sandbox_timed_out"].finding(report.provider))
     if report.errors and report.observed_nothing:
-        result.append(
-            Finding(
-                name="sandbox_incomplete",
-                score=0.0,
-                reason="The run stopped on an error before showing any behaviour",
-                evidence="; ".join(report.errors)[:300],
-            )
-        )
+        result.append(table["sandbox_incomplete"].finding("; ".join(report.errors)))
     return result
 
 
 def sandbox_verdict(
     report: SandboxReport,
-    thresholds: AttachmentThresholds | None = None,
+    thresholds: Thresholds | None = None,
     rules: Iterable[BehaviourRule] = BEHAVIOUR_RULES,
 ) -> Verdict:
     """The worst of the deciding findings and the thresholded score; CLEAN when nothing was seen."""
     return verdict_of(behaviour_findings(report, rules), thresholds)
 
 
-def verdict_of(findings: list[Finding], thresholds: AttachmentThresholds | None = None) -> Verdict:
-    thresholds = thresholds or AttachmentThresholds()
-    deciding = [f.verdict for f in findings if f.verdict is not None]
-    return Verdict.worst([thresholds.verdict(sum(f.score for f in findings)), *deciding])
+def verdict_of(findings: list[Finding], thresholds: Thresholds | None = None) -> Verdict:
+    """The verdict of sandbox ``findings`` (:func:`tap_core.detect.scoring.score`, file thresholds)."""
+    return score(findings, thresholds or FILE_THRESHOLDS).verdict
+
+
+def timeout_finding(reason: str = "") -> Finding:
+    """The note on a message delivered without a sandbox verdict (``reason``: why, in words)."""
+    return sandbox_rules()["sandbox_timeout"].finding(reason=reason)
 
 
 def _evidence(items: list[str]) -> str:

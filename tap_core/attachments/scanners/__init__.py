@@ -1,7 +1,9 @@
 """Scanners, one small class per file kind, and the default set in the order they run.
 
-Order matters only for YARA, which runs last so it also sees the decoded views (macro source,
-PDF JavaScript, command lines) that the other scanners offered through ``ScanContext.add_text``.
+Order matters for YARA, which runs last so it also sees the decoded views (macro source, PDF
+JavaScript, command lines) that the other scanners offered through ``ScanContext.add_text``, and
+for the URL scanner, which runs after the scanners that place a file's links (its raw strings
+scan only adds the URLs they did not find).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from tap_core.attachments.scanners.hashes import HashScanner
 from tap_core.attachments.scanners.html import HtmlScanner
 from tap_core.attachments.scanners.iso import IsoScanner
 from tap_core.attachments.scanners.lnk import LnkScanner
-from tap_core.attachments.scanners.mail import EmlScanner, TextUrlScanner
+from tap_core.attachments.scanners.mail import EmlScanner
 from tap_core.attachments.scanners.office_crypto import OfficeCryptoScanner
 from tap_core.attachments.scanners.ole import OleScanner
 from tap_core.attachments.scanners.onenote import OneNoteScanner
@@ -33,6 +35,7 @@ from tap_core.attachments.scanners.rtf import RtfScanner
 from tap_core.attachments.scanners.script import ScriptScanner
 from tap_core.attachments.scanners.sevenzip import SevenZipScanner
 from tap_core.attachments.scanners.tar import TarScanner
+from tap_core.attachments.scanners.urls import UrlScanner
 from tap_core.attachments.scanners.vba import VbaScanner
 from tap_core.attachments.scanners.yarascan import YaraScanner
 from tap_core.attachments.scanners.zip import ZipScanner
@@ -72,7 +75,7 @@ def default_scanners(
         PeScanner(),
         ImageQrScanner(),
         EmlScanner(),
-        TextUrlScanner(),
+        UrlScanner(),
         YaraScanner(yara_rules if yara_rules is not None else packaged_rules()),
     ]
     return scanners

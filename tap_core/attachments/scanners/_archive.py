@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from tap_core.attachments.context import ScanContext
-from tap_core.attachments.filetype import _table, extension
+from tap_core.attachments.filetype import extension_category, file_rules
 
 #: Tried after the message's candidates: the convention for sharing malware samples, which
 #: some campaigns reuse.
@@ -18,17 +18,18 @@ def candidate_passwords(ctx: ScanContext) -> list[str]:
 
 def unopened_member_findings(ctx: ScanContext, names: Iterable[str]) -> None:
     """Judge members that could not be extracted by their names alone."""
-    categories: dict[str, tuple[str, float]] = _table()["_ext_category"]
+    weights = file_rules()["dangerous_extension"].weights
     worst: tuple[float, str] | None = None
     hits: list[str] = []
     for name in names:
-        category = categories.get(extension(name))
+        category = extension_category(name)
         if category is not None:
             hits.append(name)
-            if worst is None or category[1] > worst[0]:
-                worst = (category[1], category[0])
+            weight = weights.get(category, 0.0)
+            if worst is None or weight > worst[0]:
+                worst = (weight, category)
     if worst is not None:
-        # Scored as the worst member's category in filetypes.yaml (dangerous_extensions).
+        # Weighted as the worst member's category (the dangerous_extension rule's variants).
         ctx.add(
             "dangerous_member_name", ", ".join(hits[:5]), score=worst[0], category=worst[1], count=len(hits)
         )

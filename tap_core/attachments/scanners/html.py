@@ -1,4 +1,9 @@
-"""HTML, HTA and SVG attachments: credential forms, redirects, obfuscated script, smuggled payloads."""
+"""HTML, HTA and SVG attachments: credential forms, redirects, obfuscated script, smuggled payloads.
+
+Their URLs are read as URL Protect reads a body (links, forms, frames, meta refresh, visible
+text: :func:`~tap_core.attachments.scanners._urls.add_html`); the URLs of scripts and of decoded
+payloads are read from the raw text afterwards (``attachment_strings``, ``decoded_payload``).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import re
 
 from tap_core.attachments.context import ScanContext
 from tap_core.attachments.filetype import FAMILIES, identify
-from tap_core.attachments.scanners._text import add_urls
+from tap_core.attachments.scanners._urls import add_html, add_text, decode_file_text
 from tap_core.attachments.scanners.base import Scanner
 
 _TEXT_CAP = 16 * 1024 * 1024
@@ -41,7 +46,6 @@ _OBFUSCATION = {
 }
 _ATOB_LITERAL = re.compile(r"atob\s*\(\s*[\"']([A-Za-z0-9+/=\s]{16,})[\"']\s*\)", re.I)
 _BASE64_BLOB = re.compile(r"(?:base64,|[\"'`])([A-Za-z0-9+/]{400,}={0,2})")
-_ATTR_URL = re.compile(r"\b(?:href|src|action|data)\s*=\s*[\"']?\s*(https?://[^\"'\s>]+)", re.I)
 _MAX_BLOBS = 5
 
 
@@ -50,14 +54,14 @@ class HtmlScanner(Scanner):
     types = frozenset({"html", "hta", "svg", "mhtml"})
 
     def scan(self, data: bytes, ctx: ScanContext) -> None:
+        add_html(ctx, decode_file_text(data[:_TEXT_CAP]))
         text = _decode(data[:_TEXT_CAP])
         self._forms(text, ctx)
         self._redirects(text, ctx)
         self._obfuscation(text, ctx)
         self._payloads(text, ctx)
-        for match in _ATTR_URL.finditer(text):
-            ctx.add_url(html.unescape(match.group(1)))
-        add_urls(text, ctx)
+        # URLs only scripts and attributes extract_html does not follow carry (redirect targets).
+        add_text(ctx, html.unescape(text), "attachment_strings", schemes_only=True, if_new=True)
 
     @staticmethod
     def _forms(text: str, ctx: ScanContext) -> None:
@@ -66,9 +70,7 @@ class HtmlScanner(Scanner):
         ctx.add("html_password_form", "input type=password")
         action = _FORM_ACTION.search(text)
         if action:
-            url = html.unescape(action.group(1))
-            ctx.add("html_form_offsite", url)
-            ctx.add_url(url if "://" in url else f"https:{url}")
+            ctx.add("html_form_offsite", html.unescape(action.group(1)))
         exfil = _EXFIL.search(text)
         if exfil:
             ctx.add("html_credential_exfil", exfil.group(0))
@@ -77,14 +79,11 @@ class HtmlScanner(Scanner):
     def _redirects(text: str, ctx: ScanContext) -> None:
         meta = _META_REFRESH.search(text)
         if meta:
-            url = html.unescape(meta.group(1))
-            ctx.add("html_meta_refresh", url)
-            ctx.add_url(url)
+            ctx.add("html_meta_refresh", html.unescape(meta.group(1)))
         js = _JS_REDIRECT.search(text)
         if js:
             window = text[js.start() : js.end() + 300]
             ctx.add("html_js_redirect", " ".join(window.split())[:200])
-            add_urls(window, ctx)
 
     @staticmethod
     def _obfuscation(text: str, ctx: ScanContext) -> None:
@@ -108,7 +107,7 @@ class HtmlScanner(Scanner):
             if family in ("text", "web", "script"):
                 decoded = raw.decode("utf-8", "replace")
                 ctx.add_text("decoded base64", decoded)
-                add_urls(decoded, ctx)
+                add_text(ctx, decoded, "decoded_payload", schemes_only=True, if_new=True)
                 if (family in ("web", "script") or kind.type == "js") and len(raw) >= 64:
                     count += 1
                     ctx.add_child(f"decoded-{count}.{kind.type}", raw)

@@ -9,7 +9,7 @@ import olefile
 from oletools import msodde, oleobj
 
 from tap_core.attachments.context import ScanContext, Unparseable
-from tap_core.attachments.scanners._text import add_urls
+from tap_core.attachments.scanners._urls import add_html, add_text, decode_file_text
 from tap_core.attachments.scanners.base import Scanner
 
 logging.getLogger("msodde").setLevel(logging.CRITICAL)
@@ -17,7 +17,8 @@ logging.getLogger("oleobj").setLevel(logging.CRITICAL)
 
 #: Equation Editor 3.0 (CVE-2017-11882 / CVE-2018-0802): no legitimate mail needs it.
 EQUATION_CLSIDS = frozenset({"0002CE02-0000-0000-C000-000000000046", "0002CE03-0000-0000-C000-000000000046"})
-_MSG_BODY_STREAMS = ("__substg1.0_1000001F", "__substg1.0_1000001E", "__substg1.0_10130102")
+_MSG_TEXT_STREAMS = ("__substg1.0_1000001F", "__substg1.0_1000001E")
+_MSG_HTML_STREAM = "__substg1.0_10130102"
 
 
 class OleScanner(Scanner):
@@ -72,11 +73,16 @@ class OleScanner(Scanner):
 
     @staticmethod
     def _msg(ole: olefile.OleFileIO, ctx: ScanContext) -> None:
-        for stream in _MSG_BODY_STREAMS:
+        for stream in (*_MSG_TEXT_STREAMS, _MSG_HTML_STREAM):
             if ole.exists(stream) and ole.get_size(stream) < 8 * 1024 * 1024:
                 raw = ole.openstream(stream).read()
-                text = raw.decode("utf-16-le", "replace") if stream.endswith("1F") else raw.decode("latin-1")
-                add_urls(text, ctx)
+                if stream == _MSG_HTML_STREAM:
+                    add_html(ctx, decode_file_text(raw))
+                else:
+                    text = (
+                        raw.decode("utf-16-le", "replace") if stream.endswith("1F") else raw.decode("latin-1")
+                    )
+                    add_text(ctx, text, "message_text")
         storages = {
             path[0] for path in ole.listdir(streams=True) if path[0].startswith("__attach_version1.0_")
         }

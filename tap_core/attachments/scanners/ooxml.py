@@ -1,4 +1,6 @@
-"""OOXML packages (docx/xlsx/pptx and macro variants): remote templates and objects, DDE, embeddings."""
+"""OOXML packages (docx/xlsx/pptx and macro variants) and OpenDocument files: remote templates and
+objects, DDE, embeddings; their links (external relationships, ODF hyperlinks, field hyperlinks)
+and the URLs typed in their text."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import re
 import zipfile
 
 from tap_core.attachments.context import ScanContext, Unparseable, read_capped
-from tap_core.attachments.scanners._text import add_urls
+from tap_core.attachments.scanners._urls import add_reference, add_text
 from tap_core.attachments.scanners.base import Scanner
 
 _REL = re.compile(r"<(?:\w+:)?Relationship\b([^>]*)>", re.I)
@@ -18,7 +20,16 @@ _FLD_SIMPLE = re.compile(r'<w:fldSimple[^>]*w:instr\s*=\s*"([^"]*)"', re.I)
 _DDE = re.compile(r"^\s*DDE(AUTO)?\b", re.I)
 _DDE_LINK = re.compile(r'<(?:\w+:)?ddeLink[^>]*ddeService\s*=\s*"([^"]*)"[^>]*ddeTopic\s*=\s*"([^"]*)"', re.I)
 _XML_PART_CAP = 16 * 1024 * 1024
-_TEXT_RUN = re.compile(r"<(?:\w+:)?t(?:\s[^>]*)?>([^<]{8,})</(?:\w+:)?t>")
+_XML_PARA_END = re.compile(r"</(?:w:p|a:p|text:p|text:h)>|<w:br\b[^>]*/>|<w:tab\b[^>]*/>|</si>|</row>")
+_XML_TAG = re.compile(r"<[^>]+>")
+_ODF_HREF = re.compile(r"""xlink:href\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+#: Absolute URLs in a relationship target, and the namespace URIs that are none.
+_URL = re.compile(r"""\b(?:https?|ftp)://[^\s"'<>()\[\]{}\\^`|]{2,2048}""", re.I)
+_NAMESPACE = re.compile(
+    r"https?://(schemas\.openxmlformats\.org|schemas\.microsoft\.com|www\.w3\.org|purl\.org|ns\.adobe\.com|"
+    r"schemas\.xmlsoap\.org|www\.apple\.com/DTDs|openoffice\.org/\d{4})/",
+    re.I,
+)
 _HYPERLINK_FIELD = re.compile(r"HYPERLINK\s+\"([^\"]+)\"", re.I)
 _IMAGE_EXTENSIONS = frozenset({"png", "jpg", "jpeg", "gif", "bmp", "tif", "tiff", "webp"})
 _MAX_IMAGES = 10
@@ -27,7 +38,7 @@ _IMAGE_CAP = 10 * 1024 * 1024
 
 class OoxmlScanner(Scanner):
     name = "ooxml"
-    types = frozenset({"docx", "docm", "xlsx", "xlsm", "xlsb", "pptx", "pptm"})
+    types = frozenset({"docx", "docm", "xlsx", "xlsm", "xlsb", "pptx", "pptm", "odf"})
 
     def scan(self, data: bytes, ctx: ScanContext) -> None:
         try:
@@ -58,12 +69,19 @@ class OoxmlScanner(Scanner):
                             ctx.add_child(info.filename, self._read(package, info, ctx))
                 elif lower.startswith("word/") and lower.endswith(".xml") and "/_rels/" not in lower:
                     xml = self._read(package, info, ctx)
-                    self._word_fields(xml, info.filename, ctx)
                     self._text_urls(xml, ctx)
+                    self._word_fields(xml, info.filename, ctx)
                 elif lower == "xl/sharedstrings.xml" or (
-                    lower.startswith("ppt/slides/") and lower.endswith(".xml")
+                    lower.startswith(("ppt/slides/", "ppt/notesslides/")) and lower.endswith(".xml")
                 ):
                     self._text_urls(self._read(package, info, ctx), ctx)
+                elif lower in ("content.xml", "styles.xml"):  # OpenDocument
+                    xml = self._read(package, info, ctx)
+                    for match in _ODF_HREF.finditer(xml.decode("utf-8", "replace")):
+                        add_reference(
+                            ctx, html.unescape(match.group(1) or match.group(2) or ""), "odf_hyperlink"
+                        )
+                    self._text_urls(xml, ctx)
                 elif lower.startswith("xl/externallinks/") and lower.endswith(".xml"):
                     self._excel_dde(self._read(package, info, ctx), info.filename, ctx)
 
@@ -87,8 +105,10 @@ class OoxmlScanner(Scanner):
                 continue
             target = attrs.get("target", "")
             rel_type = attrs.get("type", "").rsplit("/", 1)[-1]
-            urls = add_urls(target, ctx)
-            remote = bool(urls) or target.startswith(("\\\\", "file:"))
+            add_reference(ctx, target, "ooxml_hyperlink" if rel_type == "hyperlink" else "ooxml_relationship")
+            remote = target.startswith(("\\\\", "file:")) or any(
+                not _NAMESPACE.match(url.group(0)) for url in _URL.finditer(target)
+            )
             if rel_type == "hyperlink" or not remote:
                 continue
             if rel_type == "attachedTemplate":
@@ -100,9 +120,9 @@ class OoxmlScanner(Scanner):
 
     @staticmethod
     def _text_urls(xml: bytes, ctx: ScanContext) -> None:
-        """URLs typed in the document's text (not the XML namespaces)."""
-        text = xml.decode("utf-8", "replace")
-        add_urls(" ".join(html.unescape(run) for run in _TEXT_RUN.findall(text)), ctx)
+        """URLs typed in a part's text (tags dropped, one line per paragraph; not the XML namespaces)."""
+        text = _XML_TAG.sub("", _XML_PARA_END.sub("\n", xml.decode("utf-8", "replace")))
+        add_text(ctx, html.unescape(text), "ooxml_text")
 
     @staticmethod
     def _word_fields(xml: bytes, part: str, ctx: ScanContext) -> None:
@@ -114,7 +134,7 @@ class OoxmlScanner(Scanner):
         fields = [html.unescape(f) for f in _FLD_SIMPLE.findall(text)]
         for instruction in [joined, *fields]:
             for target in _HYPERLINK_FIELD.findall(instruction):
-                add_urls(target, ctx)
+                add_reference(ctx, target, "ooxml_field", if_new=True)
         for instruction in [joined, *fields]:
             if _DDE.search(instruction):
                 ctx.add("dde_link", f"{part}: {instruction.strip()[:200]}")

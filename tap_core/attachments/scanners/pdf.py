@@ -1,4 +1,8 @@
-"""PDF (pypdf): active content, auto actions, launch, embedded files, forms, links, QR codes."""
+"""PDF (pypdf): active content, auto actions, launch, embedded files, forms, links, QR codes.
+
+The document is opened once: the same reader gives the findings and the URLs (the open action's
+and the annotations' link targets, the pages' text, then every other action's target).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,9 @@ from pypdf import PdfReader
 from pypdf.errors import PdfReadError
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject, PdfObject, StreamObject
 
-from tap_core.attachments.context import ScanContext, Unparseable
+from tap_core.attachments.context import ScanContext, ScanTimeout, Unparseable
 from tap_core.attachments.scanners._archive import candidate_passwords
+from tap_core.attachments.scanners._urls import add_reference, add_text
 from tap_core.attachments.scanners.base import Scanner
 from tap_core.attachments.scanners.qr import qr_urls_from_image
 
@@ -35,6 +40,7 @@ class PdfScanner(Scanner):
             state.walk(reader.trailer)
             state.report()
             self._auto_actions(reader, ctx)
+            self._links(reader, ctx, state.targets)
             self._qr(reader, ctx)
         except PdfReadError as exc:  # structure broken past what strict=False repairs
             raise Unparseable(f"{type(exc).__name__}: {exc}") from exc
@@ -78,6 +84,43 @@ class PdfScanner(Scanner):
                     break
 
     @staticmethod
+    def _links(reader: PdfReader, ctx: ScanContext, targets: list[tuple[str, str]]) -> None:
+        """URLs as a reader meets them: the open action's, then per page (``max_pdf_pages``) the
+        annotations' link targets and the text; then the other actions' targets (``targets``
+        found by the walk). A damaged page or object is skipped, the rest still read."""
+        try:
+            root = _resolve(reader.trailer.get("/Root"))
+            if isinstance(root, DictionaryObject):
+                _action_link(root.get("/OpenAction"), "pdf_openaction", ctx)
+        except ScanTimeout:
+            raise
+        except Exception:  # noqa: S110 - hostile input fails in many ways; the pages are still read
+            pass
+        try:
+            pages = list(reader.pages[: ctx.limits.max_pdf_pages])
+        except ScanTimeout:
+            raise
+        except Exception:
+            pages = []
+        for page in pages:
+            if not ctx.urls_left():
+                break
+            ctx.check_time()
+            try:
+                annots = _resolve(page.get("/Annots"))
+                for ref in annots if isinstance(annots, ArrayObject) else []:
+                    annot = _resolve(ref)
+                    if isinstance(annot, DictionaryObject):
+                        _action_link(annot.get("/A"), "pdf_annotation", ctx)
+                add_text(ctx, page.extract_text() or "", "pdf_text")
+            except ScanTimeout:
+                raise
+            except Exception:  # noqa: S112 - hostile input fails in many ways; skipping it is the intent
+                continue
+        for context, target in targets:
+            add_reference(ctx, target, context, if_new=True)
+
+    @staticmethod
     def _qr(reader: PdfReader, ctx: ScanContext) -> None:
         for number, page in enumerate(reader.pages[: ctx.limits.max_qr_pages]):
             try:
@@ -101,6 +144,8 @@ class _Walk:
         self.ctx = ctx
         self.javascript: list[str] = []
         self.counts: dict[str, int] = {}
+        #: (context, target) of the link actions met, recorded after the links a reader sees.
+        self.targets: list[tuple[str, str]] = []
 
     def walk(self, start: PdfObject) -> None:
         ctx = self.ctx
@@ -131,6 +176,10 @@ class _Walk:
             elif isinstance(obj, ArrayObject):
                 stack.extend(list.__iter__(obj))
 
+    def _target(self, context: str, target: str) -> None:
+        if target and len(self.targets) < 4 * self.ctx.limits.max_urls:
+            self.targets.append((context, target))
+
     def _count(self, key: str) -> None:
         self.counts[key] = self.counts.get(key, 0) + 1
 
@@ -149,17 +198,13 @@ class _Walk:
         elif action in ("/GoToR", "/GoToE"):
             target = _string(obj.get("/F"))
             ctx.add("pdf_remote_goto", target[:200])
-            if target.lower().startswith(("http://", "https://")):
-                ctx.add_url(target)
+            self._target("pdf_action", target)
         elif action == "/URI":
-            uri = _string(obj.get("/URI"))
-            if uri:
-                ctx.add_url(uri)
+            self._target("pdf_action", _string(obj.get("/URI")))
         elif action == "/SubmitForm":
             target = _string(obj.get("/F"))
             ctx.add("pdf_submit_form", target[:200])
-            if target.lower().startswith(("http://", "https://")):
-                ctx.add_url(target)
+            self._target("pdf_submit", target)
         if "/XFA" in obj:
             ctx.add("pdf_xfa", "XFA")
         if "/RichMedia" in obj or obj.get("/Subtype") == "/RichMedia":
@@ -210,6 +255,19 @@ def _string(obj: PdfObject | None) -> str:
     if isinstance(obj, bytes):
         return obj.decode("latin-1")
     return str(obj)
+
+
+def _action_link(action: PdfObject | None, context: str, ctx: ScanContext) -> None:
+    """The URL a link action goes to: a URI, or the file a form is submitted to, a launch or a
+    remote go-to opens (``pdf_submit`` for forms)."""
+    action = _resolve(action)
+    if not isinstance(action, DictionaryObject):
+        return
+    kind = action.get("/S")
+    if kind == "/URI":
+        add_reference(ctx, _string(action.get("/URI")), context)
+    elif kind in ("/SubmitForm", "/Launch", "/GoToR"):
+        add_reference(ctx, _string(action.get("/F")), "pdf_submit" if kind == "/SubmitForm" else context)
 
 
 def _action_kinds(action: PdfObject | None, depth: int = 0) -> Iterator[str]:

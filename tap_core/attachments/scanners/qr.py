@@ -10,6 +10,7 @@ import zxingcpp
 from PIL import Image
 
 from tap_core.attachments.context import ScanContext
+from tap_core.attachments.scanners._urls import add_reference
 from tap_core.attachments.scanners.base import Scanner
 
 _URLISH = re.compile(r"^(https?://|www\.)\S+$", re.I)
@@ -37,7 +38,7 @@ def qr_urls_from_image(image: Image.Image, ctx: ScanContext, where: str) -> list
         if _URLISH.match(text):
             url = text if "://" in text else f"http://{text}"
             found.append(url)
-            ctx.add_url(url)
+            add_reference(ctx, url, "qr_code")
     if found:
         ctx.add("qr_code_url", f"{where}: {found[0]}")
     return found

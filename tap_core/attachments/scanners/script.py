@@ -1,4 +1,8 @@
-"""Script files (JS, VBS, WSF, HTA, PowerShell, batch): obfuscation, encoded commands, URLs."""
+"""Script files (JS, VBS, WSF, HTA, PowerShell, batch): obfuscation, encoded commands, their URLs.
+
+The URLs a script spells out are found by the raw strings scan (:mod:`~tap_core.attachments.scanners.urls`);
+those of encoded commands only once decoded, here (``decoded_payload``).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import re
 
 from tap_core.attachments.context import ScanContext
 from tap_core.attachments.filetype import extension, identify
-from tap_core.attachments.scanners._text import add_urls
+from tap_core.attachments.scanners._urls import add_text
 from tap_core.attachments.scanners.base import Scanner
 
 _TEXT_CAP = 8 * 1024 * 1024
@@ -42,7 +46,7 @@ class ScriptScanner(Scanner):
 
 
 def inspect_script_text(text: str, ctx: ScanContext) -> None:
-    """Obfuscation markers, decoded payloads and URLs of a script or command line."""
+    """Obfuscation markers and decoded payloads (with their URLs) of a script or command line."""
     markers = [
         name for name, (pattern, needed) in _OBFUSCATION.items() if len(pattern.findall(text)) >= needed
     ]
@@ -58,7 +62,7 @@ def inspect_script_text(text: str, ctx: ScanContext) -> None:
         if decoded:
             command = decoded.decode("utf-16-le", "replace")
             ctx.add_text("powershell encoded command", command)
-            add_urls(command, ctx)
+            add_text(ctx, command, "decoded_payload", schemes_only=True, if_new=True)
             ctx.add_child(f"encoded-command-{index + 1}.ps1", command.encode("utf-8"))
     for index, match in enumerate(_FROM_BASE64.finditer(text)):
         if index >= 5:
@@ -70,7 +74,6 @@ def inspect_script_text(text: str, ctx: ScanContext) -> None:
             ctx.add_text("base64 literal", decoded)
         else:
             ctx.add_child(f"base64-literal-{index + 1}.bin", decoded)
-    add_urls(text, ctx)
 
 
 def _decode(data: bytes) -> str:

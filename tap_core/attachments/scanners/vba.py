@@ -12,6 +12,7 @@ with warnings.catch_warnings():
     from oletools import olevba
 
 from tap_core.attachments.context import ScanContext, scanner_rules
+from tap_core.attachments.scanners._urls import add_reference
 from tap_core.attachments.scanners.base import Scanner
 
 # olevba logs hostile-input problems at error level; the engine reports them itself.
@@ -90,4 +91,4 @@ class VbaScanner(Scanner):
             ctx.add("vba_iocs", ", ".join(iocs[:5]))
             for ioc in iocs:
                 if _URL.match(ioc):
-                    ctx.add_url(ioc)
+                    add_reference(ctx, ioc, "vba_ioc")

@@ -41,13 +41,12 @@ class YaraScanner(Scanner):
         verdict = None
         if str(meta.get("verdict", "")).lower() == "malicious" or "malware" in match.tags:
             verdict = Verdict.MALICIOUS
-        name = "yara_" + _NAME_CLEAN.sub("_", match.rule.lower()).strip("_")
-        if ctx.has(name):
+        member = _NAME_CLEAN.sub("_", match.rule.lower()).strip("_")
+        if ctx.has(f"yara_{member}"):
             return
         strings = sorted({s.identifier for s in match.strings})[:5]
         where = "" if label == "content" else f" in {label}"
         evidence = f"{match.namespace}:{match.rule}{where} {' '.join(strings)}".strip()
-        # Named and scored by the rule itself, not by scanner_rules.toml.
-        ctx.add_external(
-            name, score, str(meta.get("description", f"YARA rule {match.rule}")), evidence, verdict
-        )
+        # yara_<rule>: weighed and worded by the rule's meta, not by scanner_rules.toml.
+        description = str(meta.get("description", f"YARA rule {match.rule}"))
+        ctx.add_external("yara", member, evidence, score=score, reason=description, verdict=verdict)
