@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from tap_core.impersonation.lookalike import LookalikeRules
+from tap_core.lookalike.domains import LookalikeRules
 
 #: The indicator names: a public contract (findings, JSON output, SIEM fields).
 DISPLAY_NAME_VIP = "display_name_vip"

@@ -1,6 +1,7 @@
 """Impersonation Protect: indicators -> hits -> action.
 
-Each indicator that fires is one named :class:`~tap_core.model.findings.Finding` and one hit; the hit
+Each indicator that fires is one named :class:`~tap_core.model.findings.Finding` (a rule of
+``tap_core/data/impersonation/indicator_rules.toml``) and one hit; the hit
 count against the policy threshold (1 for VIP policies, 3 by default) picks the action:
 QUARANTINE, TAG (warning banner), LOG or DELIVER.
 
@@ -19,11 +20,11 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Literal
 
-from tap_core.impersonation import auth
+from tap_core.auth import results as auth
+from tap_core.detect.rules import Rule, family_rules
 from tap_core.impersonation.dictionary import ThreatDictionary, body_text
 from tap_core.impersonation.freemail import is_freemail
 from tap_core.impersonation.interfaces import Directory, InternalUser, SenderHistory
-from tap_core.impersonation.lookalike import LookalikeMatcher, LookalikeRules
 from tap_core.impersonation.names import (
     NameMatch,
     NameMatcher,
@@ -45,6 +46,7 @@ from tap_core.impersonation.policy import (
     ImpersonationPolicy,
     NameMatching,
 )
+from tap_core.lookalike.domains import shared_matcher
 from tap_core.model.findings import Finding
 from tap_core.model.message import Address, Message
 from tap_core.parsing.domains import host_matches_domain
@@ -84,11 +86,6 @@ class ImpersonationResult:
 
 
 # --- cached per-configuration structures ---------------------------------------------------------
-
-
-@lru_cache(maxsize=64)
-def _lookalike_matcher(domains: tuple[str, ...], rules_json: str) -> LookalikeMatcher:
-    return LookalikeMatcher(domains, LookalikeRules.model_validate_json(rules_json))
 
 
 @lru_cache(maxsize=64)
@@ -167,8 +164,24 @@ def _trusted(policy: ImpersonationPolicy, sender: Address | None) -> str:
     return ""
 
 
-def _finding(name: str, reason: str, evidence: str, score: float = 1.0) -> Finding:
-    return Finding(name=name, score=score, reason=reason, evidence=evidence, verdict=None)
+def _rules() -> dict[str, Rule]:
+    """The indicator rules, by name."""
+    return family_rules("impersonation", "indicator_rules.toml")
+
+
+def _one(findings: list[Finding]) -> list[Finding]:
+    """Several occurrences of one indicator are one finding (one hit): their sentences one after
+    another as the reason, their evidence joined, the first's variant."""
+    if len(findings) <= 1:
+        return findings
+    first = findings[0]
+    return [
+        _rules()[first.name].finding(
+            "; ".join(f.evidence for f in findings),
+            first.variant,
+            reason=" ".join(f.reason for f in findings),
+        )
+    ]
 
 
 def _show(addr: Address) -> str:
@@ -219,22 +232,17 @@ def _fold_name(name: str) -> str:
     return " ".join(sorted(parse_display_name(name).tokens))
 
 
-def _name_findings(ctx: _Context, matches: list[NameMatch], indicator: str, what: str) -> list[Finding]:
-    """At most one finding (one hit): the first matched person whose address the sender lacks."""
+def _name_match(ctx: _Context, matches: list[NameMatch]) -> NameMatch | None:
+    """At most one match (one hit): the first matched person whose address the sender lacks."""
     assert ctx.sender is not None
     addr = ctx.sender.address.lower()
     for m in matches:
-        p = m.person
-        if addr in p.addresses:
-            return []  # the person themself
-        if not p.addresses and not ctx.external:
+        if addr in m.person.addresses:
+            return None  # the person themself
+        if not m.person.addresses and not ctx.external:
             continue  # no address known for this person: only outside mail can be told apart
-        evidence = f"{_show(ctx.sender)} resembles {what} {p.display} ({m.how})"
-        reason = (
-            f"The sender's name resembles {p.display}, but the message comes from {addr or 'no address'}."
-        )
-        return [_finding(indicator, reason, evidence)]
-    return []
+        return m
+    return None
 
 
 def _display_name(
@@ -247,40 +255,43 @@ def _display_name(
     policy = ctx.policy
     out: list[Finding] = []
     vip_hits: set[str] = set()
+    address = sender.address.lower() or "no address"
     if vips and policy.indicator_enabled(DISPLAY_NAME_VIP):
         matcher = _vip_matcher(tuple(_vip_key(v) for v in vips), policy.name_matching.model_dump_json())
         matches = matcher.match(sender.name)
-        found = _name_findings(ctx, matches, DISPLAY_NAME_VIP, "VIP")
+        found = _name_match(ctx, matches)
         if found:
-            out += found
+            person = found.person.display
+            evidence = f"{_show(sender)} resembles VIP {person} ({found.how})"
+            out.append(_rules()["display_name_vip"].finding(evidence, person=person, address=address))
             vip_hits = {_fold_name(m.person.display) for m in matches}
     if directory is not None and ctx.external and policy.indicator_enabled(DISPLAY_NAME_INTERNAL_USER):
         matcher = _DIRECTORY_INDEXES.get(directory, ctx.tenant_id, policy.name_matching)
         # The same person as a VIP hit is one impersonation, not two.
         matches = [m for m in matcher.match(sender.name) if _fold_name(m.person.display) not in vip_hits]
-        out += _name_findings(ctx, matches, DISPLAY_NAME_INTERNAL_USER, "internal user")
+        found = _name_match(ctx, matches)
+        if found:
+            person = found.person.display
+            evidence = f"{_show(sender)} resembles internal user {person} ({found.how})"
+            out.append(
+                _rules()["display_name_internal_user"].finding(evidence, person=person, address=address)
+            )
     if out and _corresponded(ctx):
         return [], True
     return out, False
-
-
-def _finding_from(name: str, items: list[tuple[str, str]]) -> list[Finding]:
-    """One finding from (sentence, evidence) pairs: all sentences as the reason."""
-    if not items:
-        return []
-    return [_finding(name, " ".join(r for r, _ in items), "; ".join(e for _, e in items))]
 
 
 def _domain_similarity(ctx: _Context) -> list[Finding]:
     protected = tuple(sorted({*ctx.internal_domains, *ctx.policy.monitored_domains}))
     if not protected:
         return []
-    matcher = _lookalike_matcher(protected, ctx.policy.domain_matching.model_dump_json())
+    # The one matcher links use too (tenant_lookalike): a domain is a look-alike for both or neither.
+    matcher = shared_matcher(protected, ctx.policy.domain_matching.model_dump_json())
     candidates: list[tuple[str, str]] = []
     if ctx.sender and ctx.sender.domain:
         candidates.append(("From", ctx.sender.domain))
     candidates += [("Reply-To", r.domain) for r in ctx.message.reply_to if r.domain]
-    items: list[tuple[str, str]] = []
+    items: list[Finding] = []
     seen: set[str] = set()
     for where, host in candidates:
         if host in seen:
@@ -290,9 +301,11 @@ def _domain_similarity(ctx: _Context) -> list[Finding]:
         if found:
             whose = "sender's domain" if where == "From" else "reply address domain"
             items.append(
-                (f"The {whose} {found.host} resembles {found.protected}.", f"{where} {found.describe()}")
+                _rules()["domain_similarity"].finding(
+                    f"{where} {found.describe()}", whose=whose, host=found.host, protected=found.protected
+                )
             )
-    return _finding_from(DOMAIN_SIMILARITY, items)
+    return _one(items)
 
 
 def _reply_to_mismatch(ctx: _Context) -> list[Finding]:
@@ -301,7 +314,8 @@ def _reply_to_mismatch(ctx: _Context) -> list[Finding]:
         return []
     from_reg = _reg(sender.domain)
     from_free = is_freemail(sender.domain)
-    items: list[tuple[str, str]] = []
+    rule = _rules()
+    items: list[Finding] = []
     for reply in ctx.message.reply_to:
         if not reply.domain or reply.address == sender.address or _is_list_reply(ctx.message, reply):
             continue
@@ -310,16 +324,17 @@ def _reply_to_mismatch(ctx: _Context) -> list[Finding]:
         )
         if is_freemail(reply.domain) and not from_free:
             items.append(
-                (
-                    f"Replies would go to the free mailbox {reply.address}, not to {sender.domain}.",
+                rule["reply_to_mismatch"].finding(
                     f"Reply-To {reply.address} is a free mailbox, From is {sender.domain}",
+                    "free_mailbox",
+                    address=reply.address,
+                    domain=sender.domain,
                 )
             )
         elif _reg(reply.domain) != from_reg and not both_internal:
             items.append(
-                (
-                    f"Replies would go to {reply.address}, not to the sender's domain {from_reg}.",
-                    f"Reply-To {reply.address} is not at {from_reg}",
+                rule["reply_to_mismatch"].finding(
+                    f"Reply-To {reply.address} is not at {from_reg}", address=reply.address, domain=from_reg
                 )
             )
     rp = ctx.message.return_path.strip("<> ").lower()
@@ -327,19 +342,20 @@ def _reply_to_mismatch(ctx: _Context) -> list[Finding]:
     if rp_domain and not ctx.message.reply_to:
         if is_freemail(rp_domain) and not from_free:
             items.append(
-                (
-                    f"The message was sent through the free mailbox {rp}, not from {sender.domain}.",
+                rule["reply_to_mismatch"].finding(
                     f"Return-Path {rp} is a free mailbox, From is {sender.domain}",
+                    "return_path_free_mailbox",
+                    address=rp,
+                    domain=sender.domain,
                 )
             )
         elif ctx.policy.strict_return_path and _reg(rp_domain) != from_reg:
             items.append(
-                (
-                    f"The message was sent through {rp}, not from the sender's domain {from_reg}.",
-                    f"Return-Path {rp} is not at {from_reg}",
+                rule["reply_to_mismatch"].finding(
+                    f"Return-Path {rp} is not at {from_reg}", "return_path", address=rp, domain=from_reg
                 )
             )
-    return _finding_from(REPLY_TO_MISMATCH, items)
+    return _one(items)
 
 
 def _newly_observed(ctx: _Context) -> list[Finding]:
@@ -358,12 +374,10 @@ def _newly_observed(ctx: _Context) -> list[Finding]:
     if first is not None and ctx.now - first >= timedelta(days=days):
         return []
     if first is None:
-        reason = f"Your organisation has not received mail from {subject} before."
         evidence = f"{subject} never seen before (window {days} days)"
-    else:
-        reason = f"Your organisation first received mail from {subject} less than {days} days ago."
-        evidence = f"{subject} first seen {first.date().isoformat()} (window {days} days)"
-    return [_finding(NEWLY_OBSERVED_SENDER, reason, evidence)]
+        return [_rules()["newly_observed_sender"].finding(evidence, subject=subject)]
+    evidence = f"{subject} first seen {first.date().isoformat()} (window {days} days)"
+    return [_rules()["newly_observed_sender"].finding(evidence, "recent", subject=subject, days=days)]
 
 
 def _threat_dictionary(ctx: _Context) -> list[Finding]:
@@ -375,21 +389,21 @@ def _threat_dictionary(ctx: _Context) -> list[Finding]:
     if not terms:
         return []
     shown = ", ".join(f"'{t}'" for t in terms[:8])
-    reason = f"The message uses wording common in payment and gift-card fraud: {shown}."
-    return [_finding(THREAT_DICTIONARY, reason, shown)]
+    return [_rules()["threat_dictionary"].finding(shown, terms=shown)]
 
 
 def _auth_failure(ctx: _Context) -> list[Finding]:
     if not ctx.external:
         return []  # internal mail is not SPF/DMARC-authenticated: Exchange vouches for it
-    items: list[tuple[str, str]] = []
+    items: list[Finding] = []
     sender = ctx.sender
     if sender is not None and _in_domains(sender.domain, ctx.internal_domains):
         # Mail from outside that says it is from us: a spoof whatever the authentication says.
         items.append(
-            (
-                f"The message claims to come from your domain {sender.domain} but was sent from outside.",
+            _rules()["auth_failure"].finding(
                 f"external message claims internal domain {sender.domain}",
+                "internal_domain",
+                domain=sender.domain,
             )
         )
     problems: list[str] = []
@@ -398,10 +412,9 @@ def _auth_failure(ctx: _Context) -> list[Finding]:
     elif ctx.policy.require_authentication_results:
         problems = ["no Authentication-Results header"]
     if problems:
-        items.append(
-            (f"The sender's identity could not be verified ({'; '.join(problems)}).", "; ".join(problems))
-        )
-    return _finding_from(AUTH_FAILURE, items)
+        shown = "; ".join(problems)
+        items.append(_rules()["auth_failure"].finding(shown, problems=shown))
+    return _one(items)
 
 
 # --- entry points ------------------------------------------------------------------------------

@@ -1,9 +1,13 @@
 """Sender authentication as the receiving system recorded it: ``Authentication-Results``
-(RFC 8601) and, in Microsoft 365, the ``X-MS-Exchange-Organization-AuthAs`` stamp.
+(RFC 8601), the ARC chain (RFC 8617: ``arc=`` in Authentication-Results and the newest
+``ARC-Seal``'s ``cv=``) and, in Microsoft 365, the ``X-MS-Exchange-Organization-AuthAs`` stamp.
 
 Only the topmost Authentication-Results header is trusted by default: it is the one the
 receiving system added; those below it came with the message and anyone could have written
 them. Give ``authserv_ids`` to pick the topmost header of a known receiving server instead.
+
+Every parser here reads hostile input: it is linear in the header's length, skips what it
+cannot read and never raises.
 """
 
 from __future__ import annotations
@@ -16,6 +20,11 @@ from tap_core.model.message import Message
 from tap_core.parsing.domains import host_matches_domain
 
 Direction = Literal["internal", "external", "unknown"]
+
+#: Header values longer than this are read up to it (no real header comes near).
+_MAX_VALUE = 64 * 1024
+#: RFC 8617 allows ARC instances 1 to 50.
+_MAX_ARC_INSTANCE = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +100,7 @@ def _split_unquoted(value: str, sep: str) -> list[str]:
 
 def parse_authentication_results(value: str) -> AuthResults:
     """Parse one header value; unknown or malformed parts are skipped, never raised."""
-    parts = [p.strip() for p in _split_unquoted(_strip_comments(value), ";")]
+    parts = [p.strip() for p in _split_unquoted(_strip_comments(value[:_MAX_VALUE]), ";")]
     head = parts[0].split() if parts else []
     # "authserv-id [version]"; Microsoft sometimes starts directly with "spf=..." (no id).
     authserv_id = head[0].lower() if head and "=" not in head[0] else ""
@@ -117,14 +126,57 @@ def receiver_results(message: Message, authserv_ids: Sequence[str] = ()) -> Auth
     values = message.header_values("Authentication-Results")
     if not values:
         return None
-    parsed = [parse_authentication_results(v) for v in values]
     if authserv_ids:
         wanted = {a.lower() for a in authserv_ids}
-        for res in parsed:
+        for value in values:
+            res = parse_authentication_results(value)
             if res.authserv_id in wanted:
                 return res
         return None
-    return parsed[0]
+    return parse_authentication_results(values[0])
+
+
+@dataclass(frozen=True, slots=True)
+class ArcSeal:
+    """One ``ARC-Seal`` header: its instance, the chain validation status the sealer found
+    (``cv=``: none, pass or fail; "" when absent) and the sealing domain."""
+
+    instance: int
+    cv: str
+    domain: str
+
+
+def _tags(value: str) -> dict[str, str]:
+    """A DKIM-style tag list (``tag=value; ...``), folding whitespace removed; first tag wins."""
+    tags: dict[str, str] = {}
+    for part in value[:_MAX_VALUE].split(";"):
+        key, eq, val = part.partition("=")
+        key = "".join(key.split()).lower()
+        if eq and key and key not in tags:
+            tags[key] = "".join(val.split())
+    return tags
+
+
+def parse_arc_seal(value: str) -> ArcSeal | None:
+    """One ARC-Seal header value, or None when it has no valid instance (``i=1`` to ``i=50``)."""
+    tags = _tags(value)
+    instance = tags.get("i", "")
+    if not (instance.isascii() and instance.isdigit() and len(instance) <= 2):
+        return None
+    number = int(instance)
+    if not 1 <= number <= _MAX_ARC_INSTANCE:
+        return None
+    return ArcSeal(number, tags.get("cv", "").lower(), tags.get("d", "").lower())
+
+
+def newest_arc_seal(message: Message) -> ArcSeal | None:
+    """The ARC-Seal of the highest instance (the last sealer; the topmost of equal ones)."""
+    newest: ArcSeal | None = None
+    for value in message.header_values("ARC-Seal"):
+        seal = parse_arc_seal(value)
+        if seal is not None and (newest is None or seal.instance > newest.instance):
+            newest = seal
+    return newest
 
 
 def authentication_problems(results: AuthResults) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tap_core.impersonation.auth import (
+from tap_core.auth.results import (
     authentication_problems,
     direction,
     parse_authentication_results,
