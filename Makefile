@@ -10,7 +10,7 @@ CORPUS ?= ../shared/corpus
 # build the Windows test programs the sandbox runs.
 APT_PACKAGES ?= chromium mingw-w64
 
-.PHONY: install build-deps system-deps node-deps test lint demo bench package clean
+.PHONY: install build-deps system-deps node-deps test lint demo bench train package clean
 
 install: $(STAMP) $(NODE_STAMP)
 
@@ -58,6 +58,11 @@ test: install system-deps lint
 
 demo: install system-deps
 	$(BIN)/tap365 demo --corpus $(CORPUS) --report reports/demo.json
+
+# The message model's weights, model card and reproduction sample (tap_core/data/detect/), learnt
+# from the labelled training mail; deterministic: the same mail gives the same weights.
+train: install
+	$(BIN)/tap365 train --corpus $(CORPUS)/train --out tap_core/data/detect
 
 bench: install
 	$(BIN)/python bench/run_all.py --corpus $(CORPUS)

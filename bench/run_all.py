@@ -23,6 +23,7 @@ SCRIPTS: dict[str, bool] = {
     "url_extraction.py": True,
     "url_heuristics_eval.py": True,
     "url_protect_eval.py": True,
+    "detection_eval.py": True,
     "intel_scale.py": False,
     "impersonation_eval.py": True,
     "attachments_eval.py": True,
@@ -30,7 +31,7 @@ SCRIPTS: dict[str, bool] = {
     "redirector_bench.py": False,
     "sandbox_eval.py": True,
 }
-#: (make_confusables_table.py is a generator for tap_core data, not a measurement.)
+#: (make_*.py are generators of tap_core data, not measurements.)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -116,6 +116,7 @@ def scan_one(pipeline: Pipeline, data: bytes, source: str, tenant_id: str) -> di
             subject=message.subject,
             verdict=out["verdict"],
             action=out["action"],
+            score=out["score"],
             reasons=out["reasons"],
             urls=out["urls"],
             attachments=out["attachments"],
@@ -129,7 +130,7 @@ def scan_one(pipeline: Pipeline, data: bytes, source: str, tenant_id: str) -> di
             error=None,
         )
     except Exception as exc:  # one bad message must never stop a scan of many
-        record.update(verdict=None, action=None, urls=[], attachments=[], impersonation={},
+        record.update(verdict=None, action=None, score=None, urls=[], attachments=[], impersonation={},
                       error=f"{exc.__class__.__name__}: {exc}")
     record["elapsed_ms"] = round((time.perf_counter() - start) * 1000, 2)
     return record
@@ -295,6 +296,20 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    """Learn the message model from labelled mail and write it with its model card."""
+    from connectors.training import run_training
+
+    corpus = Path(args.corpus)
+    if not corpus.is_dir():
+        raise UsageError(f"--corpus {corpus}: not a folder (it holds phish/, ham-2002/, ham-lists/)")
+    try:
+        run_training(corpus, Path(args.out), workers=args.workers)
+    except (FileNotFoundError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tap365",
@@ -346,6 +361,14 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--first-users", type=int, default=5, help="mailboxes to check when none given")
     doctor.add_argument("--json", action="store_true")
     doctor.set_defaults(func=cmd_doctor)
+
+    train = sub.add_parser("train", help="learn the message model's weights from labelled mail")
+    train.add_argument("--corpus", default="../shared/corpus/train",
+                       help="folder with phish/, ham-2002/ and ham-lists/ (default: %(default)s)")
+    train.add_argument("--out", default="tap_core/data/detect",
+                       help="where the model, its card and sample go (default: %(default)s)")
+    train.add_argument("--workers", type=int, help="processes extracting evidence (default: up to 4)")
+    train.set_defaults(func=cmd_train)
 
     from connectors.click_cli import register as register_click
     from connectors.localhost.cli import register as register_serve

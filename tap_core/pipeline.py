@@ -1,45 +1,52 @@
-"""Run the three pipelines on one message and reach one Decision.
+"""The orchestrator: run every rule family on one message and reach one Decision.
 
-URL Protect, Attachment Protect and Impersonation Protect each give a verdict and an action;
-the Decision takes the most severe action. Delivered messages get their links rewritten, and
-a TAG adds the warning banner and an Outlook category.
+1. Evidence. Attachment Protect analyses the files (the URLs it finds inside them go to URL
+   Protect, the one place attachment URLs come from); URL Protect assesses every link and the
+   message around them; Impersonation Protect, the authentication rules, the reputation rules and
+   the learned words add theirs. Every piece is a named finding of the one detection contract.
+2. Verdict. The learned message model (:mod:`tap_core.detect.model`) scores all the findings
+   together: one score, one verdict, the findings that contributed most first. Strong evidence
+   still decides alone: a threat-intelligence hit or malware is MALICIOUS whatever the score.
+3. Action, in one vocabulary (:class:`~tap_core.model.decision.Action`): MALICIOUS quarantines
+   (or holds, per policy); SUSPICIOUS holds at or above the hold threshold, else tags (banner and
+   category); the policies add their own: an impersonation hit count at the threshold, a file
+   to detonate or a limit reached (held), monitor modes. The most severe wins.
+4. Delivery. Every web link of a delivered (or withheld, for a later release) message goes
+   through the click-time redirector; a TAG adds the banner.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from tap_core.attachments import AttachmentEngine, AttachmentsAssessment, assess_attachments
 from tap_core.attachments.report import result_to_dict
+from tap_core.auth.rules import auth_findings
+from tap_core.detect.model import MessageModel, shipped_model
+from tap_core.detect.scoring import Scored
+from tap_core.detect.text import message_words
 from tap_core.impersonation import Directory, ImpersonationResult, SenderHistory, assess_impersonation
 from tap_core.impersonation.banner import OUTLOOK_CATEGORY, add_banner_html, add_banner_text
 from tap_core.model.decision import Action, Decision
 from tap_core.model.findings import Finding, Verdict
 from tap_core.model.message import Message
+from tap_core.parsing.domains import registered_domain
 from tap_core.policy import Policy
+from tap_core.reputation.rules import reputation_findings
 from tap_core.urls.intel import IntelIndex
 from tap_core.urls.links import LinkCodec
 from tap_core.urls.protect import UrlProtect, UrlScan
 
-#: Attachment Protect's actions in the Decision's terms.
-_ATTACHMENT_ACTIONS = {
-    "deliver": Action.DELIVER,
-    "deliver_with_warning": Action.TAG,
-    "hold": Action.HOLD,
-    "quarantine": Action.QUARANTINE,
-}
-_IMPERSONATION_ACTIONS = {
-    "deliver": Action.DELIVER,
-    "log": Action.DELIVER,
-    "tag": Action.TAG,
-    "quarantine": Action.QUARANTINE,
-}
 URL_CATEGORY = "TAP365: Suspicious link"
 IMPERSONATION_HEADLINE = "Caution: this message may be impersonating someone you trust."
 LINK_HEADLINE = "Caution: this message looks like a lure; its links may not be safe."
 ATTACHMENT_HEADLINE = "Caution: an attachment of this message could not be fully analysed."
 ATTACHMENT_CATEGORY = "TAP365: Attachment warning"
+#: Findings named in the reasons, the banner and the audit.
+_SHOWN_REASONS = 6
+_WEB = ("http://", "https://")
+_FILE_GROUPS_PREFIX = "file_"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +61,17 @@ class TenantContext:
     banner_token: str = ""
 
 
+@dataclass(slots=True)
+class Evidence:
+    """Everything the rule families found in one message, before any verdict."""
+
+    url_scan: UrlScan | None
+    attachments: AttachmentsAssessment | None
+    impersonation: ImpersonationResult | None
+    #: Every finding the message model scores (links, message, files, identity, words).
+    findings: list[Finding] = field(default_factory=list)
+
+
 class Pipeline:
     """The pipelines for one tenant's policy. Reuse it across messages."""
 
@@ -65,57 +83,92 @@ class Pipeline:
         codec: LinkCodec | None = None,
         attachment_engine: AttachmentEngine | None = None,
         tenant: TenantContext | None = None,
+        model: MessageModel | None = None,
     ) -> None:
         self.policy = policy or Policy()
-        self.url_protect = UrlProtect(self.policy, intel=intel, codec=codec)
+        self.url_protect = UrlProtect(self.policy.url, tenant_domains=self.policy.internal_domains,
+                                     intel=intel, codec=codec)
         self.attachment_engine = attachment_engine
         self.tenant = tenant or TenantContext()
+        self.model = model or shipped_model()
 
-    def run(
+    # -- evidence -----------------------------------------------------------------------------
+    def evidence(
         self, message: Message, *, tenant_id: str = "", recipient: str = "", now: datetime | None = None
-    ) -> Decision:
+    ) -> Evidence:
+        """Run every rule family on ``message``: what ``run`` decides from, and what the model
+        is trained on (``tap365 train``), so that both always see the same findings."""
         policy = self.policy
         tenant_id = tenant_id or self.tenant.tenant_id
         recipient = recipient or (message.to[0].address if message.to else "")
-        reasons: list[str] = []
-        findings: list[Finding] = []
-        actions: list[Action] = []
-        verdicts: list[Verdict] = []
-
-        # Attachment Protect first: the URLs it finds inside files (QR codes, archive members,
-        # decrypted documents) go to URL Protect too.
         attachments = self._attachments(message)
-        extra_urls = attachments.urls if attachments else []
-
         url_scan = (
-            self.url_protect.scan(message, recipient=recipient, extra_urls=extra_urls)
+            self.url_protect.scan(message, recipient=recipient,
+                                  attachment_urls=attachments.found_urls if attachments else ())
             if policy.url.enabled
             else None
         )
-        if url_scan:
-            verdicts.append(url_scan.verdict)
-            findings.extend(url_scan.findings)
-            actions.append(self._url_action(url_scan, reasons))
-
-        if attachments:
-            verdicts.append(attachments.verdict)
-            actions.append(_ATTACHMENT_ACTIONS.get(attachments.action, Action.HOLD))
-            reasons.extend(f"attachments: {r}" for r in attachments.reasons[:5])
-
         impersonation = self._impersonation(message, tenant_id, now)
+        found = Evidence(url_scan, attachments, impersonation)
+        findings = found.findings
+        link_sites: list[str] = []
+        if url_scan is not None:
+            for result in url_scan.results.values():
+                if result.excluded_by:
+                    continue
+                findings.extend(result.findings)
+                if result.url.startswith(_WEB) and any(not s.endswith(":img_src") for s in result.sources):
+                    host = result.url.split("/", 3)[2].rpartition("@")[2].split(":", 1)[0]
+                    link_sites.append(registered_domain(host) or host)
+            findings.extend(url_scan.findings)
+        if attachments is not None:
+            findings.extend(f for file in attachments.files for node in file.walk() for f in node.findings)
         if impersonation is not None:
-            action = _IMPERSONATION_ACTIONS.get(impersonation.action, Action.DELIVER)
+            findings.extend(impersonation.indicators)
+        findings.extend(auth_findings(message))
+        sender_domain = message.from_address.domain if message.from_address else ""
+        findings.extend(reputation_findings(sender_domain, dict.fromkeys(link_sites)))
+        words = self.model.words_finding(message_words(message))
+        if words is not None:
+            findings.append(words)
+        return found
+
+    # -- decision -----------------------------------------------------------------------------
+    def run(
+        self, message: Message, *, tenant_id: str = "", recipient: str = "", now: datetime | None = None
+    ) -> Decision:
+        tenant_id = tenant_id or self.tenant.tenant_id
+        recipient = recipient or (message.to[0].address if message.to else "")
+        found = self.evidence(message, tenant_id=tenant_id, recipient=recipient, now=now)
+        scored = self.model.score(found.findings, self.policy.thresholds)
+        url_scan, attachments, impersonation = found.url_scan, found.attachments, found.impersonation
+        actions = [self._verdict_action(scored)]
+        verdicts = [scored.verdict]
+        reasons = [f"{c.finding.name} (+{c.weight:g}): {c.finding.reason}"
+                   for c in scored.contributions[:_SHOWN_REASONS] if c.weight > 0]
+        reasons[:0] = [f"{f.name}: {f.reason}" for f in scored.deciding]
+        if attachments is not None:
+            # The engine's own verdict of a file (signatures, or its score against the file
+            # thresholds) is strong evidence: a MALICIOUS file decides alone.
+            verdicts.append(attachments.verdict)
+            policy_action = Action(attachments.action)
+            actions.append(policy_action)
+            if policy_action.rank > Action.DELIVER.rank:
+                reasons.extend(f"attachments: {r}" for r in attachments.reasons[:5])
+        if impersonation is not None:
+            action = Action(impersonation.action)
             actions.append(action)
             if action in (Action.TAG, Action.QUARANTINE):
                 verdicts.append(Verdict.SUSPICIOUS)
                 names = ", ".join(impersonation.indicator_names)
                 reasons.append(f"impersonation: {impersonation.hits} hit(s) ({names})")
-
         decision = Decision(
             verdict=Verdict.worst(verdicts),
             action=Action.most_severe(actions),
-            reasons=reasons,
-            findings=findings,
+            score=scored.score,
+            reasons=list(dict.fromkeys(reasons)),
+            findings=[c.finding for c in scored.contributions],
+            weights={c.finding.name: c.weight for c in scored.contributions},
             urls=list(url_scan.results.values()) if url_scan else [],
             url_score=url_scan.message_score if url_scan else 0.0,
             attachments=[result_to_dict(f) for f in attachments.files] if attachments else [],
@@ -130,10 +183,23 @@ class Pipeline:
         if url_scan:
             self._rewrite(message, url_scan, decision, tenant_id=tenant_id, recipient=recipient)
         if decision.action is Action.TAG:
-            self._tag(message, decision, impersonation, url_scan, attachments)
-        if decision.action is Action.DELIVER and (decision.rewritten_html or decision.rewritten_text):
+            self._tag(message, decision, scored, impersonation, attachments)
+        rewritten = decision.rewritten_html or decision.rewritten_text
+        if decision.action in (Action.DELIVER, Action.LOG) and rewritten:
             decision.action = Action.REWRITE
         return decision
+
+    def _verdict_action(self, scored: Scored) -> Action:
+        """What the message verdict asks for, in the policy's terms."""
+        url_policy = self.policy.url
+        if scored.verdict is Verdict.MALICIOUS:
+            malware = any(f.group.startswith(_FILE_GROUPS_PREFIX) for f in scored.deciding)
+            if malware and self.policy.attachments.mode != "monitor":
+                return Action(self.policy.attachments.malicious_action)
+            return Action(url_policy.malicious_action)
+        if scored.verdict is Verdict.SUSPICIOUS:
+            return Action(url_policy.suspicious_action) if scored.hold else Action.TAG
+        return Action.DELIVER
 
     # -- pipelines ----------------------------------------------------------------------------
     def _attachments(self, message: Message) -> AttachmentsAssessment | None:
@@ -158,20 +224,6 @@ class Pipeline:
             now=now,
         )
 
-    def _url_action(self, url_scan: UrlScan, reasons: list[str]) -> Action:
-        url_policy = self.policy.url
-        bad = [r for r in url_scan.results.values() if r.verdict is not Verdict.CLEAN]
-        for r in sorted(bad, key=lambda r: -r.verdict.rank)[:5]:
-            reasons.append(f"URL {r.display_url} is {r.verdict.value}: {', '.join(r.reasons)}")
-        if url_scan.verdict is not Verdict.CLEAN and not bad:
-            names = ", ".join(f.name for f in url_scan.findings)
-            reasons.append(f"links in a lure (message URL score {url_scan.message_score}): {names}")
-        if url_scan.verdict is Verdict.MALICIOUS:
-            return Action(url_policy.malicious_action)
-        if url_scan.verdict is Verdict.SUSPICIOUS:
-            return Action(url_policy.suspicious_action)
-        return Action.DELIVER
-
     # -- remediation content ------------------------------------------------------------------
     def _rewrite(
         self, message: Message, url_scan: UrlScan, decision: Decision, *, tenant_id: str, recipient: str
@@ -187,14 +239,10 @@ class Pipeline:
         if not policy.rewrite_internal and sender_domain and self.policy.is_internal(sender_domain):
             decision.rewrite_skipped = "internal sender and rewrite_internal is off"
             return
-        withheld = decision.action in (Action.HOLD, Action.QUARANTINE)
+        # Every web link, whatever its own verdict: the redirector decides again at click time
+        # (and blocks the bad ones), so a delivered or later released message has no raw link.
         html, text = self.url_protect.rewrite(
-            message,
-            url_scan,
-            tenant_id=tenant_id,
-            recipient=recipient,
-            rewrite_suspicious=True,
-            rewrite_all=withheld,
+            message, url_scan, tenant_id=tenant_id, recipient=recipient, rewrite_all=True
         )
         if html is not None and html.changed:
             decision.rewritten_html = html.body
@@ -205,24 +253,27 @@ class Pipeline:
         self,
         message: Message,
         decision: Decision,
+        scored: Scored,
         impersonation: ImpersonationResult | None,
-        url_scan: UrlScan | None,
         attachments: AttachmentsAssessment | None,
     ) -> None:
         """Warning banner (HTML and text) naming what was found, plus an Outlook category."""
-        indicators: list[Finding] = []
-        if impersonation is not None and _IMPERSONATION_ACTIONS.get(impersonation.action) is Action.TAG:
-            indicators.extend(impersonation.indicators)
+        indicators = [c.finding for c in scored.contributions[:_SHOWN_REASONS] if c.weight > 0]
+        headline = LINK_HEADLINE
+        if impersonation is not None and Action(impersonation.action) is Action.TAG:
+            own = impersonation.indicators
+            indicators = [*own, *(f for f in indicators if f not in own)]
             decision.categories.append(OUTLOOK_CATEGORY)
-        if url_scan is not None and url_scan.verdict is not Verdict.CLEAN:
-            indicators.extend(url_scan.findings)
+            headline = IMPERSONATION_HEADLINE
+        if scored.verdict is not Verdict.CLEAN:
             decision.categories.append(URL_CATEGORY)
-        if attachments is not None and attachments.action == "deliver_with_warning":
+        if attachments is not None and Action(attachments.action) is Action.TAG:
             decision.categories.append(ATTACHMENT_CATEGORY)
+            if headline is LINK_HEADLINE and scored.verdict is Verdict.CLEAN:
+                headline = ATTACHMENT_HEADLINE
         if message.is_signed or message.is_encrypted or not indicators:
             return
         org, token = self.tenant.org_name, self.tenant.banner_token
-        headline = IMPERSONATION_HEADLINE if OUTLOOK_CATEGORY in decision.categories else LINK_HEADLINE
         html = decision.rewritten_html or message.html_body
         if html is not None:
             decision.rewritten_html = add_banner_html(

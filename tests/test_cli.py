@@ -12,7 +12,8 @@ import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mail"
 ROOT = Path(__file__).resolve().parent.parent
-REQUIRED = {"source", "verdict", "action", "urls", "attachments", "impersonation", "elapsed_ms", "error"}
+REQUIRED = {"source", "verdict", "action", "score", "reasons", "findings", "urls", "attachments", "impersonation",
+            "elapsed_ms", "error"}
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -34,7 +35,13 @@ def test_scan_json_contract_and_decode_round_trip(state: dict[str, str]) -> None
     for r in records:
         assert REQUIRED <= r.keys()
         assert r["verdict"] in ("clean", "suspicious", "malicious")
-        assert r["action"] in ("deliver", "rewrite", "tag", "hold", "quarantine")
+        assert r["action"] in ("deliver", "log", "rewrite", "tag", "hold", "quarantine")
+        assert isinstance(r["score"], float)
+        weights = [f["weight"] for f in r["findings"]]
+        assert weights == sorted(weights, reverse=True)  # the message score's contributions, strongest first
+        contributing = [f["name"] for f in r["findings"] if f["weight"] > 0]
+        named = [reason.split(" ", 1)[0] for reason in r["reasons"]]
+        assert [n for n in named if n in contributing[:6]] == contributing[:6]  # most weight first
         for u in r["urls"]:
             assert {"url", "verdict", "reasons", "rewritten"} <= u.keys()
     rewritten = [(u["url"], u["rewritten"]) for r in records for u in r["urls"] if u["rewritten"]]

@@ -38,7 +38,7 @@ from connectors.storage.interfaces import (
     VerdictRecord,
 )
 from tap_core.impersonation import observe
-from tap_core.model.decision import Action
+from tap_core.model.decision import DELIVERING, Action
 
 log = logging.getLogger("tap365.processing")
 
@@ -255,6 +255,9 @@ class MessageProcessor:
                 reasons=tuple(reasons[:20]),
                 details={
                     "pipelines": decision.pipelines,
+                    # The message score and what each finding added to it (the learned model).
+                    "score": decision.score,
+                    "weights": decision.weights,
                     "url_score": decision.url_score,
                     "internet_message_id": fetched.message.internet_message_id,
                     "final_folder": final_folder,
@@ -313,7 +316,7 @@ def _malicious_event(
 
 
 #: Actions that leave the message in the mailbox, where Safe File replaces its attachments.
-_DELIVERED = (Action.DELIVER, Action.REWRITE, Action.TAG)
+_DELIVERED = DELIVERING
 
 
 def _text_as_html(text: str, urls: list[Any]) -> str:

@@ -5,6 +5,7 @@
     [url_hosting]
     description = "Where the link's page is hosted."
     max_score = 4.0            # the most the group adds to one score (learned or default weights)
+    min_score = 0.0            # the most it may take away (only learned words weigh negative)
     max_verdict = "suspicious" # the group alone never makes anything worse than this
     click_only = false         # counts only for links a person clicks (not images, scripts)
     name_dependent = false     # depends on a file's declared name, not its content
@@ -20,7 +21,7 @@ from functools import cache
 from tap_core.data import data_text
 from tap_core.model.findings import Verdict
 
-_KEYS = frozenset({"description", "max_score", "max_verdict", "click_only", "name_dependent"})
+_KEYS = frozenset({"description", "max_score", "min_score", "max_verdict", "click_only", "name_dependent"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,8 @@ class Group:
     name: str
     description: str
     max_score: float
+    #: The most the group may take away (only learned word weights are negative).
+    min_score: float = 0.0
     max_verdict: Verdict = Verdict.MALICIOUS
     click_only: bool = False
     name_dependent: bool = False
@@ -45,6 +48,7 @@ def groups() -> Mapping[str, Group]:
             name=name,
             description=" ".join(str(spec["description"]).split()),
             max_score=float(spec["max_score"]),
+            min_score=float(spec.get("min_score", 0.0)),
             max_verdict=Verdict(spec.get("max_verdict", "malicious")),
             click_only=bool(spec.get("click_only", False)),
             name_dependent=bool(spec.get("name_dependent", False)),

@@ -38,6 +38,8 @@ RULE_FILES: tuple[tuple[str, str], ...] = (
     ("message", "message_rules.toml"),
     ("click", "page_rules.toml"),
     ("attachments", "scanner_rules.toml"),
+    ("attachments", "file_rules.toml"),
+    ("attachments", "sandbox_rules.toml"),
     ("impersonation", "indicator_rules.toml"),
     ("auth", "auth_rules.toml"),
     ("reputation", "reputation_rules.toml"),

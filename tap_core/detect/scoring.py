@@ -8,8 +8,8 @@ malware) sets the verdict whatever the score.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Self
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
@@ -57,6 +57,8 @@ class Scored:
     contributions: tuple[Contribution, ...]
     #: Findings whose rule decided the verdict on their own.
     deciding: tuple[Finding, ...] = ()
+    #: The score each verdict sees: the groups allowed to reach it, and every negative weight.
+    reach: Mapping[Verdict, float] = field(default_factory=dict)
 
     @property
     def reasons(self) -> list[str]:
@@ -73,7 +75,7 @@ def default_weight(finding: Finding) -> float:
     return finding.score
 
 
-_UNGROUPED = Group(name="", description="", max_score=float("inf"))
+_UNGROUPED = Group(name="", description="", max_score=float("inf"), min_score=float("-inf"))
 
 
 def score(
@@ -106,11 +108,11 @@ def score(
     reach = {Verdict.SUSPICIOUS: bias, Verdict.MALICIOUS: bias}
     for name, members in by_group.items():
         group = table.get(name, _UNGROUPED)
-        cap = group.max_score * cap_scale
+        cap, floor = group.max_score * cap_scale, group.min_score * cap_scale
         positive = sum(w for _, w in members if w > 0)
         negative = sum(w for _, w in members if w < 0)
-        up = min(1.0, cap / positive) if positive > cap else 1.0
-        down = min(1.0, cap / -negative) if -negative > cap else 1.0
+        up = cap / positive if positive > cap else 1.0
+        down = floor / negative if negative < floor else 1.0
         for f, w in members:
             weight = round(w * (up if w > 0 else down), 4)
             contributions.append(Contribution(f, weight))
@@ -119,18 +121,33 @@ def score(
                     reach[level] += weight
     contributions.sort(key=lambda c: (-c.weight, c.finding.name))
     total = round(bias + sum(c.weight for c in contributions), 4)
-    if reach[Verdict.MALICIOUS] >= thresholds.malicious:
+    decided = tuple(deciding.values())
+    verdict, hold = verdict_for(reach, thresholds, [f.verdict for f in decided if f.verdict is not None])
+    levels = {level: round(value, 4) for level, value in reach.items()}
+    return Scored(total, verdict, hold, tuple(contributions), decided, levels)
+
+
+def verdict_for(
+    reach: float | Mapping[Verdict, float],
+    thresholds: Thresholds,
+    deciding: Iterable[Verdict] = (),
+) -> tuple[Verdict, bool]:
+    """(verdict, hold) for a score (or the score each verdict sees, as :attr:`Scored.reach`)
+    against ``thresholds``; ``deciding`` are verdicts of findings that decide alone."""
+    if isinstance(reach, Mapping):
+        suspicious, malicious = reach[Verdict.SUSPICIOUS], reach[Verdict.MALICIOUS]
+    else:
+        suspicious = malicious = reach
+    if malicious >= thresholds.malicious:
         verdict = Verdict.MALICIOUS
-    elif reach[Verdict.SUSPICIOUS] >= thresholds.suspicious:
+    elif suspicious >= thresholds.suspicious:
         verdict = Verdict.SUSPICIOUS
     else:
         verdict = Verdict.CLEAN
     held_from = thresholds.suspicious if thresholds.hold is None else thresholds.hold
-    hold = verdict is Verdict.MALICIOUS or (
-        verdict is Verdict.SUSPICIOUS and reach[Verdict.SUSPICIOUS] >= held_from
-    )
-    decided = tuple(deciding.values())
-    if decided:
-        verdict = Verdict.worst([verdict, *(f.verdict for f in decided if f.verdict is not None)])
+    hold = verdict is Verdict.MALICIOUS or (verdict is Verdict.SUSPICIOUS and suspicious >= held_from)
+    forced = list(deciding)
+    if forced:
+        verdict = Verdict.worst([verdict, *forced])
         hold = hold or verdict is not Verdict.CLEAN
-    return Scored(total, verdict, hold, tuple(contributions), decided)
+    return verdict, hold

@@ -11,9 +11,16 @@ from tap_core.model.findings import Finding, Verdict
 
 
 class Action(StrEnum):
-    """What happens to the message, from least to most severe."""
+    """What happens to the message, from least to most severe: the one vocabulary of every
+    pipeline, the policies, the service and the reports.
+
+    DELIVER and LOG deliver untouched (LOG records that something was seen: Impersonation
+    Protect's below-threshold hits); REWRITE delivers with links through the redirector; TAG
+    delivers with a warning banner and category; HOLD moves the message to the hidden hold folder
+    until analysis or an admin releases it; QUARANTINE to the hidden quarantine folder."""
 
     DELIVER = "deliver"
+    LOG = "log"
     REWRITE = "rewrite"
     TAG = "tag"
     HOLD = "hold"
@@ -28,11 +35,17 @@ class Action(StrEnum):
         return max(actions, key=lambda a: a.rank, default=cls.DELIVER)
 
 
-_ACTION_ORDER = [Action.DELIVER, Action.REWRITE, Action.TAG, Action.HOLD, Action.QUARANTINE]
+_ACTION_ORDER = [Action.DELIVER, Action.LOG, Action.REWRITE, Action.TAG, Action.HOLD, Action.QUARANTINE]
+#: Actions that leave the message in the mailbox.
+DELIVERING = frozenset({Action.DELIVER, Action.LOG, Action.REWRITE, Action.TAG})
 
 
-def finding_json(f: Finding) -> dict[str, Any]:
-    return {"name": f.name, "score": f.score, "reason": f.reason, "evidence": f.evidence}
+def finding_json(f: Finding, weight: float | None = None) -> dict[str, Any]:
+    """A finding as the reports show it; ``weight`` is its contribution to a message score."""
+    out: dict[str, Any] = {"name": f.name, "score": f.score, "reason": f.reason, "evidence": f.evidence}
+    if weight is not None:
+        out["weight"] = weight
+    return out
 
 
 class UrlResult(BaseModel):
@@ -77,7 +90,9 @@ class Decision(BaseModel):
 
     verdict: Verdict
     action: Action
-    #: One short sentence per reason for the action, for the audit and the admin.
+    #: The message score of the learned model (log-odds of phishing), against its thresholds.
+    score: float = 0.0
+    #: One short sentence per reason for the action, the findings that weighed most first.
     reasons: list[str] = Field(default_factory=list)
     urls: list[UrlResult] = Field(default_factory=list)
     #: Per attachment results (shape owned by Attachment Protect).
@@ -86,8 +101,10 @@ class Decision(BaseModel):
     impersonation: dict[str, Any] = Field(default_factory=dict)
     #: URL Protect's message score: the highest URL score plus the message-level findings.
     url_score: float = 0.0
-    #: Message-level findings (limits hit, parse defects that matter...).
+    #: Every finding the message score counted (one per name), strongest first.
     findings: list[Finding] = Field(default_factory=list)
+    #: Each finding's contribution to ``score``, by name.
+    weights: dict[str, float] = Field(default_factory=dict)
     #: New bodies to write back when the action delivers the message (None: unchanged).
     rewritten_html: str | None = None
     rewritten_text: str | None = None
@@ -104,12 +121,13 @@ class Decision(BaseModel):
         return {
             "verdict": self.verdict.value,
             "action": self.action.value,
+            "score": round(self.score, 3),
             "reasons": self.reasons,
             "urls": [u.to_json() for u in self.urls],
             "attachments": self.attachments,
             "impersonation": self.impersonation,
             "url_score": self.url_score,
-            "findings": [finding_json(f) for f in self.findings],
+            "findings": [finding_json(f, self.weights.get(f.name, 0.0)) for f in self.findings],
             "rewrite_skipped": self.rewrite_skipped,
             "categories": self.categories,
             "needs_sandbox": self.needs_sandbox,

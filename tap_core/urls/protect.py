@@ -1,24 +1,30 @@
-"""URL Protect before delivery: collect every URL of a message, assess each, rewrite the bodies."""
+"""URL Protect before delivery: collect every URL of a message, assess each, rewrite the bodies.
+
+The bodies' URLs are extracted here; URLs inside attachments come from Attachment Protect (the
+one place that opens files), with where in the file they were found.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from tap_core.attachments.passwords import message_passwords
+from tap_core.detect.groups import group_names
+from tap_core.detect.scoring import Thresholds, score
+from tap_core.message_rules import message_findings
 from tap_core.model.decision import UrlResult
 from tap_core.model.findings import Finding, Verdict
 from tap_core.model.message import Message
-from tap_core.policy import Policy
-from tap_core.urls.context import message_findings
 from tap_core.urls.exclusions import UrlExclusions
-from tap_core.urls.extract import extract_attachment, extract_html, extract_text
-from tap_core.urls.heuristics import UrlThresholds, assess_url
+from tap_core.urls.extract import extract_html, extract_text
 from tap_core.urls.intel import IntelIndex
 from tap_core.urls.links import LinkCodec, LinkContext, decode_link, message_ref
 from tap_core.urls.model import FoundUrl
 from tap_core.urls.normalize import normalize_url
+from tap_core.urls.policy import UrlPolicy
 from tap_core.urls.rewrite import RewriteResult, rewrite_html, rewrite_text
+from tap_core.urls.rules import assess_url, rules
 from tap_core.urls.unwrap import unwrap
 
 #: Schemes that are addresses rather than places to go: never assessed, never rewritten.
@@ -26,14 +32,19 @@ _INERT_SCHEMES = ("mailto:", "tel:", "cid:", "sms:", "callto:", "#")
 _REWRITABLE_SCHEMES = ("http://", "https://")
 #: Where a URL is loaded by the client, not clicked by a person.
 _RESOURCE_CONTEXTS = frozenset({"script_src", "img_src", "css_url", "img_in_link", "link_href"})
-_CLICK_ONLY_FINDINGS = frozenset(
-    {"link_dangerous_extension", "credential_keywords_path", "link_text_mismatch"}
-)
 
 
-def _maybe_encrypted_pdf(data: bytes) -> bool:
-    """Cheap test before reading the body for passwords: a PDF with an /Encrypt entry."""
-    return b"%PDF-" in data[:1024] and b"/Encrypt" in data
+class AttachmentLink(Protocol):
+    """A URL Attachment Protect found in a file (:class:`tap_core.attachments.AttachmentUrl`)."""
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def file(self) -> str: ...
+    @property
+    def context(self) -> str: ...
+    @property
+    def link_text(self) -> str | None: ...
 
 
 def _scheme_of(url: str) -> str:
@@ -50,12 +61,12 @@ class UrlScan:
     by_raw: dict[str, str] = field(default_factory=dict)
     #: Text-body URLs found, for in-place replacement.
     text_found: list[FoundUrl] = field(default_factory=list)
-    #: Message-level findings (limits, and the context rules of :mod:`tap_core.urls.context`).
+    #: Message-level findings (limits, and the rules of :mod:`tap_core.message_rules`).
     findings: list[Finding] = field(default_factory=list)
-    #: The highest URL score plus the message-level scores.
+    #: The highest URL score plus the message-level findings' default weights (informational:
+    #: the message verdict is the learned model's, over every finding).
     message_score: float = 0.0
-    #: The message verdict from URL Protect: the worst URL, raised to SUSPICIOUS when the
-    #: message-level score reaches the policy's suspicious threshold.
+    #: The worst URL verdict (each URL scored alone with the policy's URL thresholds).
     verdict: Verdict = Verdict.CLEAN
 
 
@@ -64,19 +75,18 @@ class UrlProtect:
 
     def __init__(
         self,
-        policy: Policy,
+        policy: UrlPolicy | None = None,
         *,
+        tenant_domains: Sequence[str] = (),
         intel: IntelIndex | None = None,
         codec: LinkCodec | None = None,
     ) -> None:
-        self.policy = policy
+        self.policy = policy or UrlPolicy()
+        self.tenant_domains = tuple(tenant_domains)
         self.intel = intel
         self.codec = codec
-        self.exclusions: UrlExclusions = policy.url.exclusions()
-        self.thresholds = UrlThresholds(
-            suspicious_score=policy.url.thresholds.suspicious_score,
-            malicious_score=policy.url.thresholds.malicious_score,
-        )
+        self.exclusions: UrlExclusions = self.policy.exclusions()
+        self.thresholds: Thresholds = self.policy.thresholds
         self._own_decoder: Callable[[str], str | None] = self._decode_own
 
     def _decode_own(self, url: str) -> str | None:
@@ -84,15 +94,18 @@ class UrlProtect:
         return decode_link(url)
 
     # -- collection -------------------------------------------------------------------------
-    def collect(self, message: Message) -> tuple[list[FoundUrl], list[FoundUrl]]:
-        """(all URLs found, the text body's URLs) over bodies, attachments, attached messages."""
+    def collect(self, message: Message, attachment_urls: Iterable[AttachmentLink] = ()
+                ) -> tuple[list[FoundUrl], list[FoundUrl]]:
+        """(all URLs found, the text body's URLs): the bodies of the message and of the messages
+        attached to it, then ``attachment_urls`` (what Attachment Protect found in the files)."""
         found: list[FoundUrl] = []
         text_found: list[FoundUrl] = []
-        self._collect(message, "", found, text_found, depth=0)
+        self._collect(message, "", found, text_found)
+        found.extend(self._from_attachments(attachment_urls))
         return found, text_found
 
     def _collect(self, message: Message, prefix: str, found: list[FoundUrl],
-                 text_found: list[FoundUrl], depth: int) -> None:
+                 text_found: list[FoundUrl]) -> None:
         if message.html_body:
             found.extend(extract_html(message.html_body, f"{prefix}body.html",
                                       own_link_decoder=self._own_decoder))
@@ -102,41 +115,31 @@ class UrlProtect:
             found.extend(text_urls)
             if not prefix:
                 text_found.extend(text_urls)
-        passwords: list[str] | None = None
-        for att in message.attachments:
-            if passwords is None and _maybe_encrypted_pdf(att.data):
-                passwords = message_passwords(message)
-            found.extend(extract_attachment(att.name, att.content_type, att.data,
-                                            f"{prefix}attachment:{att.name}",
-                                            own_link_decoder=self._own_decoder,
-                                            passwords=passwords or ()))
         for i, nested in enumerate(message.attached_messages):
-            self._collect(nested, f"{prefix}message{i + 1}/", found, text_found, depth + 1)
+            self._collect(nested, f"{prefix}message{i + 1}/", found, text_found)
 
-    def _extra(self, urls: Sequence[str], known: set[str]) -> list[FoundUrl]:
+    def _from_attachments(self, urls: Iterable[AttachmentLink]) -> list[FoundUrl]:
         out: list[FoundUrl] = []
-        for raw in urls:
-            norm = normalize_url(raw)
+        for item in urls:
+            norm = normalize_url(item.url)
             if norm is None:
                 continue
             unwrapped = unwrap(norm.url, own_link_decoder=self._own_decoder)
-            if unwrapped.url in known:
-                continue
-            known.add(unwrapped.url)
-            out.append(FoundUrl(url=unwrapped.url, raw=raw, display_url=norm.display_url,
-                                source="attachment:analysis", context="attachment_scan",
-                                wrappers=list(unwrapped.wrappers)))
+            out.append(FoundUrl(url=unwrapped.url, raw=item.url, display_url=norm.display_url,
+                                source=f"attachment:{item.file}", context=item.context,
+                                link_text=item.link_text, wrappers=list(unwrapped.wrappers),
+                                wrapped_url=norm.url if unwrapped.wrappers else None))
         return out
 
     # -- assessment -------------------------------------------------------------------------
-    def scan(self, message: Message, *, recipient: str = "", extra_urls: Sequence[str] = ()) -> UrlScan:
-        """Assess every URL of ``message``; ``extra_urls`` are more found by other analysis
-        (Attachment Protect: QR codes, archive members, decrypted documents)."""
-        found, text_found = self.collect(message)
-        found.extend(self._extra(extra_urls, {f.url for f in found}))
+    def scan(self, message: Message, *, recipient: str = "",
+             attachment_urls: Iterable[AttachmentLink] = ()) -> UrlScan:
+        """Assess every URL of ``message`` and of its attachments (``attachment_urls``, from
+        Attachment Protect: links in documents, QR codes, archive members, decrypted files)."""
+        found, text_found = self.collect(message, attachment_urls)
         scan = UrlScan(text_found=text_found)
-        limit = self.policy.url.max_urls_per_message
-        tenant_domains = self.policy.internal_domains
+        limit = self.policy.max_urls_per_message
+        tenant_domains = self.tenant_domains
         for item in found:
             if item.url.startswith(_INERT_SCHEMES) or _scheme_of(item.url) in _INERT_SCHEMES:
                 continue
@@ -145,10 +148,7 @@ class UrlProtect:
             if result is None:
                 if len(scan.results) >= limit:
                     if not any(f.name == "url_limit" for f in scan.findings):
-                        scan.findings.append(Finding(
-                            name="url_limit", score=0.0,
-                            reason=f"more than {limit} distinct URLs; the rest were not analysed",
-                            evidence=str(limit)))
+                        scan.findings.append(rules()["url_limit"].finding(str(limit), limit=limit))
                     continue
                 result = UrlResult(url=item.url, display_url=item.display_url,
                                    wrappers=list(item.wrappers))
@@ -165,16 +165,12 @@ class UrlProtect:
         for result in scan.results.values():
             contexts = {src.rsplit(":", 1)[-1] for src in result.sources}
             if result.findings and contexts <= _RESOURCE_CONTEXTS:
-                self._resource_only(result)
+                self._drop_click_only(result)
         context = message_findings(message, found, scan.results, recipient)
         scan.findings.extend(context)
         top = max((r.score for r in scan.results.values() if not r.excluded_by), default=0.0)
         scan.message_score = round(top + sum(f.score for f in context), 2)
         scan.verdict = Verdict.worst([r.verdict for r in scan.results.values()])
-        if scan.verdict is Verdict.CLEAN and context and (
-            scan.message_score >= self.thresholds.suspicious_score
-        ):
-            scan.verdict = Verdict.SUSPICIOUS
         return scan
 
     def _assess(self, result: UrlResult, link_text: str | None, tenant_domains: Sequence[str]) -> None:
@@ -188,20 +184,16 @@ class UrlProtect:
         result.score = assessment.score
         result.findings = list(assessment.findings)
 
-    def _resource_only(self, result: UrlResult) -> None:
-        """A URL only loaded as a resource (script, stylesheet, image) is never clicked: what it
-        would download or ask for does not apply, its host's reputation still does."""
-        kept = [f for f in result.findings if f.name not in _CLICK_ONLY_FINDINGS]
+    def _drop_click_only(self, result: UrlResult) -> None:
+        """A URL only loaded as a resource (script, stylesheet, image) is never clicked: the
+        findings of click-only groups (what it would download or ask for) do not apply, its
+        host's reputation still does. The rest is scored again."""
+        click_only = group_names(click_only=True)
+        kept = [f for f in result.findings if f.group not in click_only]
         if len(kept) == len(result.findings):
             return
-        result.findings = kept
-        result.score = round(sum(f.score for f in kept), 2)
-        verdicts = [f.verdict for f in kept if f.verdict is not None]
-        if result.score >= self.thresholds.malicious_score:
-            verdicts.append(Verdict.MALICIOUS)
-        elif result.score >= self.thresholds.suspicious_score:
-            verdicts.append(Verdict.SUSPICIOUS)
-        result.verdict = Verdict.worst(verdicts)
+        scored = score(kept, self.thresholds)
+        result.findings, result.score, result.verdict = kept, scored.score, scored.verdict
 
     def _reassess_text(self, result: UrlResult, link_text: str, tenant_domains: Sequence[str]) -> None:
         if result.excluded_by:
@@ -274,7 +266,7 @@ class UrlProtect:
         if result is None:
             result = UrlResult(url=url, display_url=norm.display_url, wrappers=list(unwrapped.wrappers),
                                sources=["body.html:late_href"])
-            self._assess(result, None, self.policy.internal_domains)
+            self._assess(result, None, self.tenant_domains)
             scan.results[url] = result
         scan.by_raw[value] = url
         return result

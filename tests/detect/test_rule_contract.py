@@ -28,6 +28,8 @@ FAMILIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("message", "message_rules.toml"): ("message_rules",),
     ("click", "page_rules.toml"): ("click",),
     ("attachments", "scanner_rules.toml"): ("attachments",),
+    ("attachments", "file_rules.toml"): ("attachments",),
+    ("attachments", "sandbox_rules.toml"): ("attachments",),
     ("impersonation", "indicator_rules.toml"): ("impersonation",),
     ("auth", "auth_rules.toml"): ("auth",),
     ("reputation", "reputation_rules.toml"): ("reputation",),

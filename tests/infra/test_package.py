@@ -19,7 +19,7 @@ def test_the_package_holds_the_app_and_its_compiled_modules_and_runs_alone(tmp_p
     assert done.returncode == 0, done.stderr
     names = zipfile.ZipFile(out).namelist()
     for required in ("function_app.py", "host.json", "requirements.txt",
-                     "connectors/cli.py", "tap_core/data/urls/message_rules.toml"):
+                     "connectors/cli.py", "tap_core/data/message/message_rules.toml"):
         assert required in names
     compiled = [n for n in names if n.endswith(".so")]
     assert any(n.startswith("tap_core/urls/_textscan.") for n in compiled), compiled
