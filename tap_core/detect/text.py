@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from functools import cache
+from functools import cache, lru_cache
 
 from tap_core.data import data_lines
 from tap_core.model.message import Message
@@ -25,10 +25,17 @@ MAX_TEXT_CHARS = 20_000
 _STUB_CHARS = 500
 _WORD_RE = re.compile(r"[^\W\d_]{3,20}")
 _ADDRESS_PART_RE = re.compile(r"[^\W_]+")
-#: Web addresses, bare hosts with a path and mail addresses: markup of the message, not words.
-_ADDRESS_RE = re.compile(
-    r"(?:[a-z][a-z0-9+.-]{1,15}:/{0,3}|www\.)\S+|\S+@\S+|\b(?:[\w-]+\.)+[a-z]{2,}(?:/\S*)?", re.IGNORECASE
-)
+#: A bare host, maybe with a path ("example.com/login"), once the token's punctuation is off.
+_HOST_RE = re.compile(r"[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}(?:[/?#]\S*)?", re.IGNORECASE)
+_EDGE_PUNCTUATION = "()<>[]{}\"'.,;:!?*"
+
+
+def _is_address(token: str) -> bool:
+    """A web or mail address, or a bare host: markup of the message, not its words."""
+    if "@" in token or "://" in token or token[:4].lower() == "www.":
+        return True
+    core = token.strip(_EDGE_PUNCTUATION)
+    return "." in core and _HOST_RE.fullmatch(core) is not None
 
 
 @cache
@@ -36,9 +43,17 @@ def stopwords() -> frozenset[str]:
     return frozenset(word for line in data_lines("detect", "stopwords.txt") for word in line.split())
 
 
+@lru_cache(maxsize=65_536)
+def _token_words(token: str) -> tuple[str, ...]:
+    """The words of one whitespace-separated token (tokens repeat across mail: cached)."""
+    return tuple(_WORD_RE.findall(_fold(token)))
+
+
 def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    folded = text.casefold()
+    if folded.isascii():
+        return folded  # nothing to decompose
+    return "".join(ch for ch in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(ch))
 
 
 def visible_text(message: Message) -> str:
@@ -64,6 +79,8 @@ def _personal(message: Message) -> set[str]:
 def message_words(message: Message, *, exclude: Iterable[str] = ()) -> frozenset[str]:
     """The distinct words of ``message`` (see module docstring); ``exclude`` adds more words to
     leave out (a tenant's own names)."""
-    text = _ADDRESS_RE.sub(" ", visible_text(message))
-    words = set(_WORD_RE.findall(_fold(text)))
+    words: set[str] = set()
+    for token in visible_text(message).split():
+        if not _is_address(token):
+            words.update(_token_words(token))
     return frozenset(words - stopwords() - _personal(message) - {w.casefold() for w in exclude})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from tap_core.impersonation.text import data_dir, fold_text
 from tap_core.parsing.html import html_to_text
@@ -54,8 +54,15 @@ def _normalise(text: str) -> str:
     return fold_text(text).replace("rn", "m")
 
 
+@lru_cache(maxsize=65_536)
+def _normalised_token(token: str) -> str:
+    return _normalise(token)
+
+
 def _words(text: str) -> tuple[str, ...]:
-    return tuple(_WORD.findall(_normalise(text)))
+    # Folded token by token: the same words as folding the whole text (folding never reaches
+    # across white space), and tokens repeat from message to message.
+    return tuple(_WORD.findall(" ".join(_normalised_token(t) for t in text.split())))
 
 
 class _TermIndex:

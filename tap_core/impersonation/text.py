@@ -67,18 +67,28 @@ def _latin_base() -> dict[int, str]:
     return table
 
 
+def _normalize(form: str, text: str) -> str:
+    # Every normal form of ASCII is itself: most mail is ASCII, and normalising a whole body
+    # character by character was the largest cost of the impersonation checks.
+    return text if text.isascii() else unicodedata.normalize(form, text)  # type: ignore[arg-type]
+
+
 def skeleton(text: str) -> str:
     """The UTS #39 skeleton: NFD, map every character to its prototype, NFD again."""
-    return unicodedata.normalize("NFD", unicodedata.normalize("NFD", text).translate(_confusables()))
+    return _normalize("NFD", _normalize("NFD", text).translate(_confusables()))
 
 
 def remove_invisible(text: str) -> str:
     """Drop format characters (zero-width space and joiners, soft hyphen, bidi controls)."""
+    if text.isascii():
+        return text  # no format character is ASCII
     return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
 
 
 def strip_marks(text: str) -> str:
     """Drop combining marks (diacritics, overlays) from NFD text."""
+    if text.isascii():
+        return text  # no combining mark is ASCII
     return "".join(ch for ch in text if not unicodedata.combining(ch))
 
 
@@ -98,7 +108,7 @@ def fold_text(text: str) -> str:
     """
     # NFKC first: fullwidth and mathematical letters, ligatures; then drop invisible format
     # characters (zero-width space and joiners, soft hyphen) that split a name in two.
-    text = remove_invisible(unicodedata.normalize("NFKC", text))
+    text = remove_invisible(_normalize("NFKC", text))
     text = _WORD.sub(_capital_i_as_l, text)
     once = strip_marks(skeleton(text.casefold())).casefold().translate(_latin_base())
     return strip_marks(skeleton(once)).translate(_latin_base())

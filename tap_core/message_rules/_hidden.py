@@ -77,17 +77,47 @@ def _hiding(node: LexborNode, sheet: Stylesheet, inherited: dict[str, str]) -> d
 
 
 def hidden_blocks(tree: LexborHTMLParser) -> list[Block]:
-    """The hidden text of ``tree``'s body, block by block in document order."""
+    """The hidden text of ``tree``'s body, block by block in document order.
+
+    Hiding begins only at an element whose own style hides (a stylesheet is read only for what
+    it shows again), so only those elements' subtrees are walked in full; the rest of the
+    document is read only until the reader has seen some text (what tells a preheader)."""
     css = "".join(node.text() or "" for node in tree.css("style"))[:_MAX_CSS_CHARS]
     sheet = stylesheet(css)
     body = tree.body or tree.root
     if body is None:
         return []
+    starts = [n for n in body.css("[style]") if _hiding(n, sheet, {})]
+    if not starts:
+        return []
+    start_ids = {n.mem_id for n in starts}
     blocks: list[Block] = []
+    walked: set[int] = set()  # every node of the subtrees walked
     seen_text = False
-    stack: list[tuple[LexborNode, dict[str, str], Block | None]] = [(body, {}, None)]
+    stack: list[LexborNode] = [body]
+    while stack and not seen_text:  # document order, until the reader has seen text
+        node = stack.pop()
+        if node.mem_id in start_ids:
+            seen_text = _walk(node, sheet, seen_text, blocks, walked)
+        elif node.is_text_node:
+            seen_text = bool(_FILLER_RE.sub("", node.text_content or ""))
+        elif node.is_element_node and node.tag not in _NO_TEXT_TAGS:
+            stack.extend(reversed(list(node.iter(include_text=True))))
+    for start in starts:  # the rest come after that text, in document order
+        if start.mem_id not in walked:
+            _walk(start, sheet, True, blocks, walked)
+    return blocks
+
+
+def _walk(
+    start: LexborNode, sheet: Stylesheet, seen_text: bool, blocks: list[Block], walked: set[int]
+) -> bool:
+    """Add the blocks under ``start`` (whose ancestors hide nothing), in document order; return
+    whether the reader has seen text by its end."""
+    stack: list[tuple[LexborNode, dict[str, str], Block | None]] = [(start, {}, None)]
     while stack:
         node, hidden, block = stack.pop()
+        walked.add(node.mem_id)
         if node.is_text_node:
             text = node.text_content or ""
             if block is not None:
@@ -104,4 +134,4 @@ def hidden_blocks(tree: LexborHTMLParser) -> list[Block]:
             block = Block(next(iter(inner.values())), seen_text)
             blocks.append(block)
         stack.extend((child, inner, block) for child in reversed(list(node.iter(include_text=True))))
-    return blocks
+    return seen_text
