@@ -29,7 +29,8 @@ COMPILED = {"tap_core/urls": "tap_core/urls", "tap_core/parsing": "tap_core"}
 
 
 def _worktree(revision: str, into: Path) -> Path:
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(into), revision], check=True)
+    git = ["git", "-C", str(ROOT), "worktree"]
+    subprocess.run([*git, "add", "--detach", "-q", str(into), revision], check=True)
     old_layout = not (into / "tap_core" / "parsing").is_dir()
     for here, there in COMPILED.items():
         for so in (ROOT / here).glob("*.so"):
@@ -43,8 +44,8 @@ def _scan(tree: Path, mail: Path) -> tuple[float, float]:
     env = {**os.environ, "PYTHONPATH": str(tree), "TAP365_STATE_DIR": str(mail.parent / "state")}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "connectors.cli", "scan", str(mail), "--json", "--no-progress"],
-                          cwd=tree, env=env, capture_output=True, text=True)
+    command = [sys.executable, "-m", "connectors.cli", "scan", str(mail), "--json", "--no-progress"]
+    done = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
@@ -76,7 +77,8 @@ def main() -> int:
                 then.append(_scan(baseline, mail))
                 now.append(_scan(ROOT, mail))
         finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(baseline)], check=False)
+            git = ["git", "-C", str(ROOT), "worktree"]
+            subprocess.run([*git, "remove", "--force", str(baseline)], check=False)
     print(f"{len(files)} messages of {args.set}, {args.rounds} rounds alternating, medians (import included)")
     for what, index in (("wall", 0), ("CPU", 1)):
         a = statistics.median(x[index] for x in then)

@@ -148,3 +148,59 @@ def test_a_misspelt_policy_key_is_an_error_not_a_silent_default(document: str) -
 
     with pytest.raises(PolicyError, match="Extra inputs are not permitted"):
         parse_policy(document)
+
+
+def _vip_mail(body: str = "<p>Lunch on Friday?</p>") -> bytes:
+    return ("From: Jane Doe <jane.doe.ceo@freemail.example>\nTo: finance@contoso.test\nSubject: hello\n"
+            f"Content-Type: text/html\n\n<html><body>{body}</body></html>\n").encode()
+
+
+def test_an_impersonation_policy_that_says_quarantine_still_quarantines(codec: LinkCodec) -> None:
+    policy = parse_policy(
+        "internal_domains: [contoso.test]\nvips: [{name: Jane Doe, email: jane.doe@contoso.test}]\n"
+        "impersonation: {hit_threshold: 1, action_at_threshold: quarantine}\n"
+    )
+    d = Pipeline(policy, codec=codec).run(parse_eml(_vip_mail()))
+    assert d.action is Action.QUARANTINE and d.verdict.value != "clean"
+    assert d.pipelines["impersonation"] == "quarantine"
+    # The same mail under the default policy is only logged: the VIP name is the policy's to weigh.
+    logged = Pipeline(parse_policy("internal_domains: [contoso.test]\nvips: [{name: Jane Doe}]\n"),
+                      codec=codec).run(parse_eml(_vip_mail()))
+    assert logged.impersonation["action"] == "log"
+    assert logged.action in (Action.LOG, Action.DELIVER, Action.REWRITE)
+
+
+def test_below_threshold_impersonation_is_logged_in_the_one_vocabulary(codec: LinkCodec) -> None:
+    policy = parse_policy("internal_domains: [contoso.test]\nvips: [{name: Jane Doe, email: jane.doe@contoso.test}]\n")
+    d = Pipeline(policy, codec=codec).run(parse_eml(_vip_mail()))
+    assert d.pipelines["impersonation"] == "log"
+    assert d.action is Action.LOG  # delivered untouched (no link to rewrite), and recorded
+    assert d.to_json()["action"] == "log"
+
+
+def test_the_message_verdict_is_the_learned_score_against_the_tenants_thresholds(codec: LinkCodec) -> None:
+    message = load("03-ip-literal-credential.eml")
+    default = Pipeline(codec=codec).run(message)
+    assert default.verdict.value != "clean" and default.findings
+    weights = [default.weights[f.name] for f in default.findings]
+    assert weights == sorted(weights, reverse=True)
+    assert default.reasons[0].split(" ", 1)[0] == default.findings[0].name  # the strongest first
+    lenient = parse_policy({"thresholds": {"suspicious": 50, "hold": 60, "malicious": 70}})
+    relaxed = Pipeline(lenient, codec=codec).run(message)
+    assert relaxed.score == default.score and relaxed.verdict.value == "clean"
+    strict = parse_policy({"thresholds": {"suspicious": -50, "hold": -40, "malicious": 70}})
+    newsletter = Pipeline(strict, codec=codec).run(load("01-newsletter-clean.eml"))
+    assert newsletter.verdict.value == "suspicious" and newsletter.action is Action.HOLD
+
+
+def test_a_malicious_file_decides_alone_whatever_the_message_score(codec: LinkCodec) -> None:
+    import base64
+
+    eicar = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+    raw = (b"From: a@b.example\nTo: c@contoso.test\nSubject: notes\nMIME-Version: 1.0\n"
+           b'Content-Type: multipart/mixed; boundary="B"\n\n--B\nContent-Type: text/plain\n\nsee file\n'
+           b'--B\nContent-Type: application/octet-stream; name="notes.txt"\nContent-Transfer-Encoding: base64\n\n'
+           + base64.b64encode(eicar) + b"\n--B--\n")
+    strict = parse_policy({"thresholds": {"suspicious": 50, "hold": 60, "malicious": 70}})
+    d = Pipeline(strict, codec=codec, attachment_engine=AttachmentEngine()).run(parse_eml(raw))
+    assert d.score < 50 and d.verdict.value == "malicious" and d.action is Action.QUARANTINE

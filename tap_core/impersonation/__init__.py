@@ -7,13 +7,15 @@ protocols, and the banner helpers in :mod:`tap_core.impersonation.banner`.
 """
 
 from tap_core.impersonation.interfaces import Directory, InternalUser, SenderHistory, StaticDirectory
-from tap_core.impersonation.policy import INDICATORS, Action, ImpersonationPolicy, Vip
+from tap_core.impersonation.policy import INDICATORS, ImpersonationAction, ImpersonationPolicy, Vip
 from tap_core.impersonation.protect import ImpersonationResult, assess_impersonation, observe
+from tap_core.model.decision import Action
 
 __all__ = [
     "INDICATORS",
     "Action",
     "Directory",
+    "ImpersonationAction",
     "ImpersonationPolicy",
     "ImpersonationResult",
     "InternalUser",

@@ -7,12 +7,12 @@ takes the shared parts as arguments.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tap_core.lookalike.domains import LookalikeRules
+from tap_core.model.decision import Action
 
 #: The indicator names: a public contract (findings, JSON output, SIEM fields).
 DISPLAY_NAME_VIP = "display_name_vip"
@@ -43,11 +43,9 @@ INDICATORS: tuple[str, ...] = (
 )
 
 
-class Action(StrEnum):
-    QUARANTINE = "quarantine"
-    TAG = "tag"
-    LOG = "log"
-    DELIVER = "deliver"
+#: What Impersonation Protect may do with a message, in the one action vocabulary
+#: (:class:`tap_core.model.decision.Action`): LOG delivers and records the hits.
+ImpersonationAction = Literal["quarantine", "tag", "log", "deliver"]
 
 
 class Vip(BaseModel):
@@ -88,9 +86,9 @@ class ImpersonationPolicy(BaseModel):
     target_groups: list[str] = Field(default_factory=list)
     #: Hits needed for ``action_at_threshold``. None: 1 for VIP policies, 3 otherwise.
     hit_threshold: int | None = Field(default=None, ge=1, le=7)
-    action_at_threshold: Action = Action.QUARANTINE
+    action_at_threshold: ImpersonationAction = "quarantine"
     #: For 1 hit up to the threshold.
-    action_below_threshold: Action = Action.LOG
+    action_below_threshold: ImpersonationAction = "log"
     #: Indicators not evaluated at all.
     disabled_indicators: list[IndicatorName] = Field(default_factory=list)
 
@@ -144,7 +142,7 @@ class ImpersonationPolicy(BaseModel):
 
     def action_for(self, hits: int) -> Action:
         if hits >= self.threshold:
-            return self.action_at_threshold
+            return Action(self.action_at_threshold)
         if hits > 0:
-            return self.action_below_threshold
+            return Action(self.action_below_threshold)
         return Action.DELIVER

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, cast
 
 from tap_core.auth import results as auth
 from tap_core.detect.rules import Rule, family_rules
@@ -42,7 +42,7 @@ from tap_core.impersonation.policy import (
     NEWLY_OBSERVED_SENDER,
     REPLY_TO_MISMATCH,
     THREAT_DICTIONARY,
-    Action,
+    ImpersonationAction,
     ImpersonationPolicy,
     NameMatching,
 )
@@ -51,13 +51,7 @@ from tap_core.model.findings import Finding
 from tap_core.model.message import Address, Message
 from tap_core.parsing.domains import host_matches_domain
 
-ActionName = Literal["quarantine", "tag", "log", "deliver"]
-_ACTIONS: dict[Action, ActionName] = {
-    Action.QUARANTINE: "quarantine",
-    Action.TAG: "tag",
-    Action.LOG: "log",
-    Action.DELIVER: "deliver",
-}
+ActionName = ImpersonationAction
 
 
 @dataclass(slots=True)
@@ -514,7 +508,8 @@ def assess_impersonation(
         if policy.indicator_enabled(name):
             findings += check(ctx)
     hits = len({f.name for f in findings})
-    return ImpersonationResult(hits, findings, _ACTIONS[policy.action_for(hits)], suppressed=suppressed)
+    action = cast(ActionName, policy.action_for(hits).value)
+    return ImpersonationResult(hits, findings, action, suppressed=suppressed)
 
 
 def observe(
