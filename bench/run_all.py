@@ -24,6 +24,7 @@ SCRIPTS: dict[str, bool] = {
     "url_heuristics_eval.py": True,
     "url_protect_eval.py": True,
     "detection_eval.py": True,
+    "scan_speed.py": True,
     "intel_scale.py": False,
     "impersonation_eval.py": True,
     "attachments_eval.py": True,
