@@ -27,7 +27,7 @@ from connectors.logs import quiet_third_party_loggers
 from tap_core.attachments import AttachmentEngine
 from tap_core.detect.training import is_validation
 from tap_core.model.decision import Action
-from tap_core.parsing.mime import parse_eml
+from tap_core.parsing.mime import parse_eml, split_mbox
 from tap_core.pipeline import Pipeline
 
 #: Set name -> (folder under the corpus, label, which part of it: all, training or validation).
@@ -47,21 +47,24 @@ _HELD = frozenset({Action.HOLD, Action.QUARANTINE})
 _PIPELINE: Pipeline | None = None
 
 
-def _judge(path: str) -> dict[str, Any]:
+def _judge(path: str) -> list[dict[str, Any]]:
+    """One result per message of the file (an mbox holds several)."""
     global _PIPELINE
     if _PIPELINE is None:
         quiet_third_party_loggers()
         _PIPELINE = Pipeline(attachment_engine=AttachmentEngine())
-    start = time.perf_counter()
-    decision = _PIPELINE.run(parse_eml(Path(path).read_bytes(), path), tenant_id="eval")
-    return {
-        "verdict": decision.verdict.value,
-        "held": decision.action in _HELD,
-        "quarantined": decision.action is Action.QUARANTINE,
-        "weights": decision.weights,
-        "words": next((f.evidence for f in decision.findings if f.name == "learned_words"), ""),
-        "seconds": time.perf_counter() - start,
-    }
+    out = []
+    for data in split_mbox(Path(path).read_bytes()):
+        start = time.perf_counter()
+        decision = _PIPELINE.run(parse_eml(data, path), tenant_id="eval")
+        out.append({
+            "verdict": decision.verdict.value,
+            "held": decision.action in _HELD,
+            "quarantined": decision.action is Action.QUARANTINE,
+            "weights": {k: w for k, w in decision.weights.items() if w},
+            "seconds": time.perf_counter() - start,
+        })
+    return out
 
 
 def files_of(corpus: Path, folder: str, part: str) -> list[str]:
@@ -108,7 +111,7 @@ def main() -> int:
             if not (corpus / folder).is_dir():
                 print(f"{name}: no {corpus / folder}, skipped", file=sys.stderr)
                 continue
-            results = list(pool.map(_judge, files_of(corpus, folder, part), chunksize=16))
+            results = [r for rs in pool.map(_judge, files_of(corpus, folder, part), chunksize=16) for r in rs]
             report[name] = summary = summarise(label, results)
             if args.json:
                 continue
