@@ -111,3 +111,17 @@ def test_resource_only_urls_keep_the_rest_and_are_scored_again() -> None:
     assert result.reasons == ["suspicious_tld"]
     assert result.score == 2.0 and result.verdict is Verdict.CLEAN
     assert not {f.group for f in result.findings} & group_names(click_only=True)
+
+
+def test_the_organisations_own_account_on_a_brands_platform_is_not_a_lookalike() -> None:
+    """contoso.sharepoint.com is Contoso's own SharePoint, for links and senders alike; the same
+    name on a free platform anyone may claim (contoso.github.io) still imitates it."""
+    from tap_core.lookalike import shared_matcher
+
+    matcher = shared_matcher(("contoso.com",))
+    assert matcher.match("contoso.sharepoint.com") is None
+    assert matcher.match("contoso.github.io") is not None
+    assert matcher.match("kontoso.com") is not None
+    own = UrlProtect(Policy().url, tenant_domains=["contoso.com"]).scan(
+        _html_message('<a href="https://contoso.sharepoint.com/sites/board">minutes</a>'))
+    assert all(f.name != "tenant_lookalike" for r in own.results.values() for f in r.findings)

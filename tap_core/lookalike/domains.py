@@ -29,7 +29,8 @@ from rapidfuzz.distance import DamerauLevenshtein
 
 from tap_core.impersonation.orgdomain import organisation_domain, split_org
 from tap_core.impersonation.text import fold, read_data_lines
-from tap_core.parsing.domains import host_matches_domain, label_to_unicode, public_suffix
+from tap_core.parsing.domains import host_matches_domain, label_to_unicode, public_suffix, registered_domain
+from tap_core.urls.platforms import free_platform
 
 # Multi-letter ASCII look-alikes that no Unicode table lists (they are plain ASCII):
 # "rn" reads as "m", "vv" as "w", "cl" as "d". Applied to both sides before comparing.
@@ -226,6 +227,19 @@ def _splits(host: str) -> list[tuple[str, str, str]]:
     return [first, (".".join(rest[:-1]), rest[-1], icann)]
 
 
+def _own_account(host: str, found: tuple[str, ...]) -> bool:
+    """The organisation's own name, exactly, as its account on a known brand's paid platform
+    (contoso.sharepoint.com, contoso.zoom.us, contoso.okta.com): its name, not an imitation.
+    Not on free platforms, where anyone may take the name (contoso.github.io)."""
+    exact = found[0] == "tld-swap" or (found[0] == "subdomain" and found[2] == "label")
+    if not exact or free_platform(host):
+        return False
+    from tap_core.lookalike.brands import brand_owning  # brands imports impersonation, which imports this
+
+    icann = registered_domain(host, private=False)
+    return bool(icann) and icann != host and brand_owning(icann) is not None
+
+
 class LookalikeMatcher:
     """Checks hosts against a fixed set of protected domains (build once, call many times)."""
 
@@ -270,6 +284,8 @@ class LookalikeMatcher:
             subs = [_Forms.of(s).canonical for s in sub.split(".")] if sub else []
             for brand in self._brands:
                 found = self._label(brand, forms, suffix) or self._subdomain(brand, subs, forms)
+                if found and _own_account(host, found):
+                    continue
                 if found:
                     return LookalikeMatch(host, brand.domain, *found)
         return None
