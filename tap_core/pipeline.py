@@ -239,11 +239,7 @@ class Pipeline:
         if not policy.rewrite_internal and sender_domain and self.policy.is_internal(sender_domain):
             decision.rewrite_skipped = "internal sender and rewrite_internal is off"
             return
-        # Every web link, whatever its own verdict: the redirector decides again at click time
-        # (and blocks the bad ones), so a delivered or later released message has no raw link.
-        html, text = self.url_protect.rewrite(
-            message, url_scan, tenant_id=tenant_id, recipient=recipient, rewrite_all=True
-        )
+        html, text = self.url_protect.rewrite(message, url_scan, tenant_id=tenant_id, recipient=recipient)
         if html is not None and html.changed:
             decision.rewritten_html = html.body
         if text is not None and text.changed:

@@ -206,24 +206,19 @@ class UrlProtect:
             result.findings = list(assessment.findings)
 
     # -- rewriting --------------------------------------------------------------------------
-    def rewrite(self, message: Message, scan: UrlScan, *, tenant_id: str, recipient: str,
-                rewrite_suspicious: bool = False,
-                rewrite_all: bool = False) -> tuple[RewriteResult | None, RewriteResult | None]:
+    def rewrite(self, message: Message, scan: UrlScan, *, tenant_id: str,
+                recipient: str) -> tuple[RewriteResult | None, RewriteResult | None]:
         """New HTML and text bodies with every eligible link going through the redirector.
 
-        Eligible: http(s), not excluded, CLEAN (or SUSPICIOUS when the message is delivered
-        anyway and ``rewrite_suspicious``; any verdict with ``rewrite_all``, for held and
-        quarantined messages, so that a later release leaves no link unprotected: the
-        redirector blocks the bad ones at click), and not already one of our links.
+        Eligible: http(s), not excluded, and not already one of our links, whatever the link's
+        own verdict: the redirector decides again at click time (and blocks the bad ones), so
+        neither a delivered message nor a held one released later keeps an unprotected link.
         """
         codec = self.codec
         if codec is None:
             return None, None
         context = LinkContext(tenant_id=tenant_id, recipient=recipient,
                               message_ref=message_ref(message.internet_message_id or message.source))
-        allowed = {Verdict.CLEAN, Verdict.SUSPICIOUS} if rewrite_suspicious else {Verdict.CLEAN}
-        if rewrite_all:
-            allowed = set(Verdict)
         wrapped: dict[str, str] = {}
 
         def replacement(value: str) -> str | None:
@@ -237,7 +232,7 @@ class UrlProtect:
                 result = self._late_result(value, scan)
                 if result is None:
                     return None
-            if result.excluded_by or result.verdict not in allowed:
+            if result.excluded_by:
                 return None
             if not result.url.lower().startswith(_REWRITABLE_SCHEMES):
                 return None
