@@ -56,6 +56,7 @@ def groups() -> Mapping[str, Group]:
     return out
 
 
+@cache
 def group_names(*, click_only: bool | None = None, name_dependent: bool | None = None) -> frozenset[str]:
     """Names of the groups with the given properties."""
     return frozenset(

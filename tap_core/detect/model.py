@@ -12,7 +12,7 @@ in the capped ``text`` group.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
@@ -89,6 +89,3 @@ def shipped_model() -> MessageModel:
     """The model shipped in tap_core/data/detect/message_model.json."""
     return MessageModel.model_validate_json(data_text(*MODEL_FILE))
 
-
-def model_from(data: Mapping[str, Any]) -> MessageModel:
-    return MessageModel.model_validate(data)

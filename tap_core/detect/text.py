@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
 from functools import cache, lru_cache
 
 from tap_core.data import data_lines
@@ -76,11 +75,10 @@ def _personal(message: Message) -> set[str]:
     return out
 
 
-def message_words(message: Message, *, exclude: Iterable[str] = ()) -> frozenset[str]:
-    """The distinct words of ``message`` (see module docstring); ``exclude`` adds more words to
-    leave out (a tenant's own names)."""
+def message_words(message: Message) -> frozenset[str]:
+    """The distinct words of ``message`` (see module docstring)."""
     words: set[str] = set()
     for token in visible_text(message).split():
         if not _is_address(token):
             words.update(_token_words(token))
-    return frozenset(words - stopwords() - _personal(message) - {w.casefold() for w in exclude})
+    return frozenset(words - stopwords() - _personal(message))

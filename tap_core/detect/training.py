@@ -59,7 +59,7 @@ class TrainingConfig:
     ham_quarantine_rate: float = 0.0005
     ham_hold_rate: float = 0.0025
     ham_flag_rate: float = 0.01
-    #: Share of a group's cap (in learned units) the text group may add.
+    #: Decimals kept of the learned weights (the same mail gives the same file).
     round_to: int = 4
 
 
@@ -106,7 +106,6 @@ class _Design:
     """Samples as flat arrays: each entry is (group slot, parameter); slots belong to samples."""
 
     params: list[str]  # feature keys, then "word:<w>"
-    param_group: list[str]
     prior: Any  # np.ndarray of prior means
     is_word: Any
     entry_slot: Any
@@ -129,7 +128,6 @@ def _design(samples: Sequence[Sample], config: TrainingConfig, prior_scale: floa
     keys = sorted(seen)
     params = keys + [f"word:{w}" for w in vocabulary]
     index = {p: i for i, p in enumerate(params)}
-    param_group = [seen[k][0] for k in keys] + [_TEXT_GROUP] * len(vocabulary)
     prior = np.array([max(0.0, seen[k][1] * prior_scale) for k in keys] + [0.0] * len(vocabulary))
     is_word = np.array([False] * len(keys) + [True] * len(vocabulary))
     entry_slot: list[int] = []
@@ -153,7 +151,7 @@ def _design(samples: Sequence[Sample], config: TrainingConfig, prior_scale: floa
     labels = np.array([s.label for s in samples], dtype=float)
     positives = labels.mean() if len(labels) else 0.5
     class_weights = np.where(labels == 1, 0.5 / max(positives, 1e-9), 0.5 / max(1 - positives, 1e-9))
-    return _Design(params, param_group, prior, is_word, np.array(entry_slot, dtype=np.int64),
+    return _Design(params, prior, is_word, np.array(entry_slot, dtype=np.int64),
                    np.array(entry_param, dtype=np.int64), np.array(slot_sample, dtype=np.int64),
                    slot_group, labels, class_weights)
 
@@ -244,8 +242,8 @@ def _quantile_threshold(ham_scores: list[float], rate: float) -> float:
 
 def choose_thresholds(ham: Sequence[Scored], config: TrainingConfig) -> Thresholds:
     """Thresholds from ham scores: suspicious, hold and malicious at the configured ham rates."""
-    suspicious = [s.reach.get(Verdict.SUSPICIOUS, s.score) for s in ham]
-    malicious = [s.reach.get(Verdict.MALICIOUS, s.score) for s in ham]
+    suspicious = [s.reach[Verdict.SUSPICIOUS] for s in ham]
+    malicious = [s.reach[Verdict.MALICIOUS] for s in ham]
     t_flag = _quantile_threshold(suspicious, config.ham_flag_rate)
     t_hold = max(t_flag, _quantile_threshold(suspicious, config.ham_hold_rate))
     t_mal = max(t_hold, _quantile_threshold(malicious, config.ham_quarantine_rate))
@@ -320,10 +318,4 @@ def _rethreshold(result: Scored, thresholds: Thresholds) -> Scored:
     verdict, hold = verdict_for(result.reach, thresholds,
                                 [f.verdict for f in result.deciding if f.verdict is not None])
     return Scored(result.score, verdict, hold, result.contributions, result.deciding, result.reach)
-
-
-def validation_scores(model: MessageModel, samples: Sequence[Sample],
-                      every: int = 5) -> list[tuple[Sample, Scored]]:
-    """The validation part of ``samples`` scored with ``model``."""
-    return [(s, model.score(message_findings(s, model))) for s in samples if is_validation(s.name, every)]
 
