@@ -21,7 +21,6 @@ from typing import Any
 
 from tap_core.attachments import AttachmentEngine
 from tap_core.detect.model import MessageModel
-from tap_core.detect.text import message_words
 from tap_core.detect.training import Sample, TrainingConfig, is_validation, message_findings, train
 from tap_core.model.findings import Finding, Verdict
 from tap_core.parsing.mime import parse_eml
@@ -32,7 +31,6 @@ SETS: dict[str, int] = {"phish": 1, "ham-2002": 0, "ham-lists": 0}
 MODEL_JSON = "message_model.json"
 MODEL_CARD = "message_model.md"
 SAMPLE_JSON = "message_model_validation.json.gz"
-_TEXT_GROUP = "text"
 
 _PIPELINE: Pipeline | None = None
 
@@ -40,17 +38,15 @@ _PIPELINE: Pipeline | None = None
 def _pipeline() -> Pipeline:
     global _PIPELINE  # one per worker process: the YARA rules compile once
     if _PIPELINE is None:
+        # The words are read as words: no shipped model is needed (the first training has none).
         _PIPELINE = Pipeline(attachment_engine=AttachmentEngine(cache_size=0), model=MessageModel())
     return _PIPELINE
 
 
 def extract(path: str, corpus: str, label: int) -> Sample:
-    """One message's sample: the pipeline's findings (but the words) and its words."""
-    data = Path(path).read_bytes()
-    message = parse_eml(data, path)
-    evidence = _pipeline().evidence(message)
-    findings = tuple(f for f in evidence.findings if f.group != _TEXT_GROUP)
-    return Sample(Path(path).name, corpus, label, findings, message_words(message))
+    """One message's sample: the pipeline's findings and words."""
+    evidence = _pipeline().evidence(parse_eml(Path(path).read_bytes(), path))
+    return Sample(Path(path).name, corpus, label, tuple(evidence.findings), evidence.words)
 
 
 def _extract_star(job: tuple[str, str, int]) -> Sample:

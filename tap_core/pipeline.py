@@ -31,7 +31,7 @@ from tap_core.impersonation.banner import OUTLOOK_CATEGORY, add_banner_html, add
 from tap_core.model.decision import Action, Decision
 from tap_core.model.findings import Finding, Verdict
 from tap_core.model.message import Message
-from tap_core.parsing.domains import registered_domain
+from tap_core.parsing.domains import url_host
 from tap_core.policy import Policy
 from tap_core.reputation.rules import reputation_findings
 from tap_core.urls.intel import IntelIndex
@@ -68,8 +68,10 @@ class Evidence:
     url_scan: UrlScan | None
     attachments: AttachmentsAssessment | None
     impersonation: ImpersonationResult | None
-    #: Every finding the message model scores (links, message, files, identity, words).
+    #: Every rule's finding (links, message, files, identity, authentication, reputation).
     findings: list[Finding] = field(default_factory=list)
+    #: The message's words, which the model weighs as one more finding.
+    words: frozenset[str] = frozenset()
 
 
 class Pipeline:
@@ -97,7 +99,7 @@ class Pipeline:
         self, message: Message, *, tenant_id: str = "", recipient: str = "", now: datetime | None = None
     ) -> Evidence:
         """Run every rule family on ``message``: what ``run`` decides from, and what the model
-        is trained on (``tap365 train``), so that both always see the same findings."""
+        is trained on (``tap365 train``), so that both always see the same findings and words."""
         policy = self.policy
         tenant_id = tenant_id or self.tenant.tenant_id
         recipient = recipient or (message.to[0].address if message.to else "")
@@ -109,17 +111,16 @@ class Pipeline:
             else None
         )
         impersonation = self._impersonation(message, tenant_id, now)
-        found = Evidence(url_scan, attachments, impersonation)
+        found = Evidence(url_scan, attachments, impersonation, words=message_words(message))
         findings = found.findings
-        link_sites: list[str] = []
+        link_hosts: list[str] = []
         if url_scan is not None:
             for result in url_scan.results.values():
                 if result.excluded_by:
                     continue
                 findings.extend(result.findings)
                 if result.url.startswith(_WEB) and any(not s.endswith(":img_src") for s in result.sources):
-                    host = result.url.split("/", 3)[2].rpartition("@")[2].split(":", 1)[0]
-                    link_sites.append(registered_domain(host) or host)
+                    link_hosts.append(url_host(result.url))
             findings.extend(url_scan.findings)
         if attachments is not None:
             findings.extend(f for file in attachments.files for node in file.walk() for f in node.findings)
@@ -127,10 +128,7 @@ class Pipeline:
             findings.extend(impersonation.indicators)
         findings.extend(auth_findings(message))
         sender_domain = message.from_address.domain if message.from_address else ""
-        findings.extend(reputation_findings(sender_domain, dict.fromkeys(link_sites)))
-        words = self.model.words_finding(message_words(message))
-        if words is not None:
-            findings.append(words)
+        findings.extend(reputation_findings(sender_domain, link_hosts))
         return found
 
     # -- decision -----------------------------------------------------------------------------
@@ -140,7 +138,8 @@ class Pipeline:
         tenant_id = tenant_id or self.tenant.tenant_id
         recipient = recipient or (message.to[0].address if message.to else "")
         found = self.evidence(message, tenant_id=tenant_id, recipient=recipient, now=now)
-        scored = self.model.score(found.findings, self.policy.thresholds)
+        words = self.model.words_finding(found.words)
+        scored = self.model.score([*found.findings, *([words] if words else [])], self.policy.thresholds)
         url_scan, attachments, impersonation = found.url_scan, found.attachments, found.impersonation
         actions = [self._verdict_action(scored)]
         verdicts = [scored.verdict]

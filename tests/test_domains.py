@@ -57,3 +57,12 @@ def test_psl_answers_are_tldextracts(host: str) -> None:
         assert registered_domain(host, private=False) == want_icann
     else:
         assert registered_domain(host) == ""
+
+
+def test_url_host_is_the_host_as_written() -> None:
+    from tap_core.parsing.domains import url_host
+
+    assert url_host("https://user:pw@Mail.Example.com:8443/a?b#c") == "mail.example.com"
+    assert url_host("http://example.org?q=1") == "example.org"
+    assert url_host("https://example.net#top") == "example.net"
+    assert url_host("mailto:x@example.com") == ""

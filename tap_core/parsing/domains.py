@@ -178,3 +178,12 @@ def host_matches_domain(host: str, domain: str) -> bool:
     host = host.lower().rstrip(".")
     domain = domain.lower().rstrip(".")
     return host == domain or host.endswith("." + domain)
+
+
+def url_host(url: str) -> str:
+    """The host of an absolute URL as written: lower-case, without user information or port
+    ("" when there is none). For URLs already normalised; no validation."""
+    authority = url.partition("://")[2]
+    for end in "/?#":
+        authority = authority.split(end, 1)[0]
+    return authority.rpartition("@")[2].split(":", 1)[0].lower()
