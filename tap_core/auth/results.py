@@ -1,12 +1,12 @@
 """Sender authentication as the receiving system recorded it: ``Authentication-Results``
-(RFC 8601), the ARC chain (RFC 8617: ``arc=`` in Authentication-Results and the newest
-``ARC-Seal``'s ``cv=``) and, in Microsoft 365, the ``X-MS-Exchange-Organization-AuthAs`` stamp.
+(RFC 8601, with the receiver's ``arc=`` verdict on the ARC chain) and, in Microsoft 365, the
+``X-MS-Exchange-Organization-AuthAs`` stamp.
 
 Only the topmost Authentication-Results header is trusted by default: it is the one the
 receiving system added; those below it came with the message and anyone could have written
 them. Give ``authserv_ids`` to pick the topmost header of a known receiving server instead.
 
-Every parser here reads hostile input: it is linear in the header's length, skips what it
+The parser reads hostile input: it is linear in the header's length, skips what it
 cannot read and never raises.
 """
 
@@ -23,8 +23,6 @@ Direction = Literal["internal", "external", "unknown"]
 
 #: Header values longer than this are read up to it (no real header comes near).
 _MAX_VALUE = 64 * 1024
-#: RFC 8617 allows ARC instances 1 to 50.
-_MAX_ARC_INSTANCE = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,49 +132,6 @@ def receiver_results(message: Message, authserv_ids: Sequence[str] = ()) -> Auth
                 return res
         return None
     return parse_authentication_results(values[0])
-
-
-@dataclass(frozen=True, slots=True)
-class ArcSeal:
-    """One ``ARC-Seal`` header: its instance, the chain validation status the sealer found
-    (``cv=``: none, pass or fail; "" when absent) and the sealing domain."""
-
-    instance: int
-    cv: str
-    domain: str
-
-
-def _tags(value: str) -> dict[str, str]:
-    """A DKIM-style tag list (``tag=value; ...``), folding whitespace removed; first tag wins."""
-    tags: dict[str, str] = {}
-    for part in value[:_MAX_VALUE].split(";"):
-        key, eq, val = part.partition("=")
-        key = "".join(key.split()).lower()
-        if eq and key and key not in tags:
-            tags[key] = "".join(val.split())
-    return tags
-
-
-def parse_arc_seal(value: str) -> ArcSeal | None:
-    """One ARC-Seal header value, or None when it has no valid instance (``i=1`` to ``i=50``)."""
-    tags = _tags(value)
-    instance = tags.get("i", "")
-    if not (instance.isascii() and instance.isdigit() and len(instance) <= 2):
-        return None
-    number = int(instance)
-    if not 1 <= number <= _MAX_ARC_INSTANCE:
-        return None
-    return ArcSeal(number, tags.get("cv", "").lower(), tags.get("d", "").lower())
-
-
-def newest_arc_seal(message: Message) -> ArcSeal | None:
-    """The ARC-Seal of the highest instance (the last sealer; the topmost of equal ones)."""
-    newest: ArcSeal | None = None
-    for value in message.header_values("ARC-Seal"):
-        seal = parse_arc_seal(value)
-        if seal is not None and (newest is None or seal.instance > newest.instance):
-            newest = seal
-    return newest
 
 
 def authentication_problems(results: AuthResults) -> list[str]:

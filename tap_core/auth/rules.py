@@ -105,7 +105,7 @@ def _compauth(results: AuthResults) -> list[Finding]:
     ]
 
 
-def _arc(results: AuthResults, message: Message) -> list[Finding]:
+def _arc(results: AuthResults) -> list[Finding]:
     """The chain as the receiver recorded it (``arc=fail``). A seal's own ``cv=fail`` is what a
     forwarder found upstream (mailing lists seal ``cv=fail`` on mail they rewrote), not the
     receiver's verdict: it weighs nothing here."""
@@ -137,7 +137,7 @@ def auth_findings(message: Message, *, authserv_ids: Sequence[str] = ()) -> list
         *_dkim(results),
         *_dmarc(results),
         *_compauth(results),
-        *_arc(results, message),
+        *_arc(results),
         *_unauthenticated(results),
     ]
 

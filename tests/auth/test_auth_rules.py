@@ -7,10 +7,9 @@ from collections.abc import Callable
 
 import pytest
 
-from tap_core.auth import auth_findings, newest_arc_seal, parse_arc_seal
+from tap_core.auth import auth_findings
 from tap_core.model.findings import Finding
 from tap_core.model.message import Message
-from tests.auth.conftest import make_message
 
 Msg = Callable[..., Message]
 
@@ -152,17 +151,6 @@ def test_arc_from_the_receiver_only(msg: Msg) -> None:
     ]
     plain = "Authentication-Results: mx.example.org; spf=pass; dkim=pass; dmarc=pass"
     assert auth_findings(msg(headers=[plain, *seals])) == []
-
-def test_arc_seal_parsing() -> None:
-    seal = parse_arc_seal(" i = 3 ;cv=Pass; d=Example.ORG; b=a b\r\n c")
-    assert seal is not None and (seal.instance, seal.cv, seal.domain) == (3, "pass", "example.org")
-    seals = ["ARC-Seal: i=2; cv=pass; d=b.example", "ARC-Seal: i=3; cv=fail; d=c.example", "ARC-Seal: i=1"]
-    newest = newest_arc_seal(make_message(headers=seals))
-    assert newest is not None and (newest.instance, newest.cv, newest.domain) == (3, "fail", "c.example")
-    assert newest_arc_seal(make_message(headers=["ARC-Seal: i=99; cv=fail"])) is None
-    for bad in ("", "cv=fail", "i=0; cv=fail", "i=51; cv=fail", "i=x; cv=fail", "i=\u0661; cv=fail", "i=-1"):
-        assert parse_arc_seal(bad) is None, bad
-
 
 def test_only_the_topmost_header_is_read(msg: Msg) -> None:
     forged_below = [EXO_PASS, EXO_SPOOF]
