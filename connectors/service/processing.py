@@ -121,7 +121,8 @@ class MessageProcessor:
         if _done_index(claim.step) < _done_index("decided"):
             planned = decision.action
             plan = None
-            if pipeline.policy.attachments.mode == "safe_file" and planned in _DELIVERED:
+            # Safe File replaces the attachments of what stays in the mailbox.
+            if pipeline.policy.attachments.mode == "safe_file" and planned in DELIVERING:
                 plan = await plan_safe_file(stores.artefacts, tenant_id, message_id, fetched)
                 if plan.hold_reason:
                     planned = Action.HOLD  # the admin releases it as it is, or deletes it
@@ -313,10 +314,6 @@ def _malicious_event(
         sha256=[str(f.get("sha256", "")) for f in files if f.get("sha256")],
         internet_message_id=fetched.message.internet_message_id,
     )
-
-
-#: Actions that leave the message in the mailbox, where Safe File replaces its attachments.
-_DELIVERED = DELIVERING
 
 
 def _text_as_html(text: str, urls: list[Any]) -> str:
