@@ -27,7 +27,7 @@ import yara
 
 from tap_core.attachments.antivirus import AntivirusProvider
 from tap_core.attachments.context import Budget, Child, ScanContext, ScanTimeout, Unparseable, scanner_rules
-from tap_core.attachments.filetype import FileKind, file_rules, identify, name_findings
+from tap_core.attachments.filetype import FileKind, identify, name_findings
 from tap_core.attachments.hashsets import HashSet
 from tap_core.attachments.model import FILE_THRESHOLDS, FileResult, ScanLimits
 from tap_core.attachments.scanners.base import Scanner
@@ -35,10 +35,6 @@ from tap_core.detect.groups import group_names
 from tap_core.detect.scoring import Thresholds, score, verdict_for
 from tap_core.model.findings import Verdict
 
-#: Groups of findings that depend on the declared name (recomputed on a cache hit)...
-NAME_GROUPS = group_names(name_dependent=True)
-#: ...and the rules in them.
-NAME_FINDINGS = frozenset(name for name, rule in file_rules().items() if rule.group in NAME_GROUPS)
 #: Findings that mean the result depended on the candidate passwords.
 PASSWORD_FINDINGS = frozenset({"encrypted_archive", "encrypted_document", "decrypted_with_password"})
 _CONTAINER_FAMILIES = frozenset({"archive", "disk_image"})
@@ -162,7 +158,8 @@ class AttachmentEngine:
 
     def _rename(self, cached: FileResult, name: str) -> FileResult:
         kind = FileKind(cached.type, cached.detail)
-        findings = [f for f in cached.findings if f.group not in NAME_GROUPS]
+        name_groups = group_names(name_dependent=True)  # findings that depend on the declared name
+        findings = [f for f in cached.findings if f.group not in name_groups]
         result = cached.model_copy(update={"findings": [*name_findings(name, kind), *findings]})
         result.name = name
         return self._decide(result)
