@@ -11,9 +11,11 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from importlib import resources
 
-from tap_core.impersonation.text import data_dir, fold_text
+from tap_core.data import data_text
 from tap_core.parsing.html import html_to_text
+from tap_core.parsing.text import fold_text
 
 #: How much of the body is read: BEC requests are short, newsletters are long.
 MAX_BODY_CHARS = 20_000
@@ -27,14 +29,14 @@ class ThreatTerms:
 
 
 def shipped_languages() -> list[str]:
-    names = (p.name for p in data_dir().iterdir())
+    names = (p.name for p in resources.files("tap_core").joinpath("data", "impersonation").iterdir())
     return sorted(n.split(".")[1] for n in names if n.startswith("threat_dictionary.") and n.endswith(".txt"))
 
 
 @cache
 def load_terms(lang: str) -> ThreatTerms:
     """The shipped terms of one language."""
-    text = data_dir().joinpath(f"threat_dictionary.{lang}.txt").read_text("utf-8")
+    text = data_text("impersonation", f"threat_dictionary.{lang}.txt")
     sections: dict[str, list[str]] = {"strong": [], "weak": []}
     current = "strong"
     for raw in text.splitlines():

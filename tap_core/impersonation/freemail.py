@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from tap_core.impersonation.text import read_data_lines
+from tap_core.data import data_lines
 from tap_core.parsing.domains import registered_domain, split_host
 
 
@@ -12,7 +12,7 @@ from tap_core.parsing.domains import registered_domain, split_host
 def _providers() -> tuple[frozenset[str], frozenset[str]]:
     exact: set[str] = set()
     any_suffix: set[str] = set()
-    for line in read_data_lines("freemail.txt"):
+    for line in data_lines("impersonation", "freemail.txt"):
         entry = line.lower()
         if entry.endswith(".*"):
             any_suffix.add(entry[:-2])

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from tap_core.impersonation.orgdomain import organisation_domain
+from tap_core.parsing.orgdomain import organisation_domain
 
 
 def _domain_of(address: str) -> str:

@@ -1,7 +1,7 @@
 """Display names: does a From display name resemble a protected person's name?
 
 Both sides are normalised the same way: Unicode confusables, diacritics, case, punctuation and
-spacing folded (:func:`~tap_core.impersonation.text.fold`); titles and role words dropped
+spacing folded (:func:`~tap_core.parsing.text.fold`); titles and role words dropped
 ("CEO", "Dr.", "PhD"); an address used as the display name read as a name ("jane.doe@..."). Then
 the parts are compared in any order ("Doe, Jane"), with initials ("J. Doe"), nicknames from the
 shipped table ("Bob" for Robert) and rapidfuzz ratios for misspellings, per :class:`NameMatching`.
@@ -17,8 +17,9 @@ from functools import cache
 
 from rapidfuzz import fuzz, process
 
+from tap_core.data import data_lines
 from tap_core.impersonation.policy import NameMatching
-from tap_core.impersonation.text import fold, read_data_lines, remove_invisible
+from tap_core.parsing.text import fold, remove_invisible
 
 _EMAIL = re.compile(r"[^\s<>()\[\]\"',;]+@[^\s<>()\[\]\"',;]+\.[a-z0-9-]{2,}", re.IGNORECASE)
 _SPLIT = re.compile(r"[^\w]+|_")
@@ -35,13 +36,13 @@ def canonical(text: str) -> str:
 
 @cache
 def _noise_words() -> frozenset[str]:
-    return frozenset(canonical(w) for w in read_data_lines("name_words.txt"))
+    return frozenset(canonical(w) for w in data_lines("impersonation", "name_words.txt"))
 
 
 @cache
 def _nickname_groups() -> dict[str, frozenset[int]]:
     groups: dict[str, set[int]] = defaultdict(set)
-    for gid, line in enumerate(read_data_lines("nicknames.txt")):
+    for gid, line in enumerate(data_lines("impersonation", "nicknames.txt")):
         formal, _, shorts = line.partition(":")
         for name in (formal, *shorts.split(",")):
             if name.strip():

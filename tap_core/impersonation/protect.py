@@ -33,7 +33,6 @@ from tap_core.impersonation.names import (
     person_from_name,
     vip_people,
 )
-from tap_core.impersonation.orgdomain import organisation_domain
 from tap_core.impersonation.policy import (
     AUTH_FAILURE,
     DISPLAY_NAME_INTERNAL_USER,
@@ -50,6 +49,7 @@ from tap_core.lookalike.domains import shared_matcher
 from tap_core.model.findings import Finding
 from tap_core.model.message import Address, Message
 from tap_core.parsing.domains import host_matches_domain
+from tap_core.parsing.orgdomain import organisation_domain
 
 ActionName = ImpersonationAction
 

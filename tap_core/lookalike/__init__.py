@@ -5,8 +5,6 @@ domain imitates a brand (:mod:`.brands`) or one of the organisation's own domain
 (:mod:`.domains`).
 """
 
-# brands before domains: brands imports tap_core.impersonation (whose policy imports
-# tap_core.lookalike.domains) before domains is started, so neither sees the other half-built.
 from tap_core.lookalike.brands import (
     BrandMatch,
     brand_lookalike,

@@ -18,7 +18,6 @@ from itertools import pairwise
 from typing import Literal
 
 from tap_core.data import data_text
-from tap_core.impersonation.text import skeleton as uts39_skeleton
 from tap_core.parsing.domains import (
     is_ip_literal,
     label_to_unicode,
@@ -26,6 +25,7 @@ from tap_core.parsing.domains import (
     registered_domain,
     split_host,
 )
+from tap_core.parsing.text import skeleton as uts39_skeleton
 from tap_core.urls.normalize import host_to_ascii
 from tap_core.urls.platforms import data_list, data_rows, is_user_site, platform_of, site_of
 

@@ -27,9 +27,11 @@ from functools import cache, lru_cache
 from pydantic import BaseModel, ConfigDict, Field
 from rapidfuzz.distance import DamerauLevenshtein
 
-from tap_core.impersonation.orgdomain import organisation_domain, split_org
-from tap_core.impersonation.text import fold, read_data_lines
+from tap_core.data import data_lines
+from tap_core.lookalike.brands import brand_owning
 from tap_core.parsing.domains import host_matches_domain, label_to_unicode, public_suffix, registered_domain
+from tap_core.parsing.orgdomain import organisation_domain, split_org
+from tap_core.parsing.text import fold
 from tap_core.urls.platforms import free_platform
 
 # Multi-letter ASCII look-alikes that no Unicode table lists (they are plain ASCII):
@@ -131,7 +133,7 @@ class _Brand:
 
 @cache
 def _domain_words() -> frozenset[str]:
-    return frozenset(read_data_lines("domain_words.txt"))
+    return frozenset(data_lines("impersonation", "domain_words.txt"))
 
 
 def _visual(text: str) -> str:
@@ -160,7 +162,7 @@ def _is_end_addition(short: str, long: str) -> bool:
 def _keyboard_neighbours() -> dict[str, frozenset[str]]:
     """The keys that touch each key on any layout of ``keyboards.txt``."""
     near: dict[str, set[str]] = defaultdict(set)
-    for line in read_data_lines("keyboards.txt"):
+    for line in data_lines("impersonation", "keyboards.txt"):
         rows = line.split()[1:]
         for r, row in enumerate(rows):
             for i, key in enumerate(row):
@@ -234,8 +236,6 @@ def _own_account(host: str, found: tuple[str, ...]) -> bool:
     exact = found[0] == "tld-swap" or (found[0] == "subdomain" and found[2] == "label")
     if not exact or free_platform(host):
         return False
-    from tap_core.lookalike.brands import brand_owning  # brands imports impersonation, which imports this
-
     icann = registered_domain(host, private=False)
     return bool(icann) and icann != host and brand_owning(icann) is not None
 

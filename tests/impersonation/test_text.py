@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tap_core.impersonation.text import fold, fold_text, skeleton
+from tap_core.parsing.text import fold, fold_text, skeleton
 
 
 @pytest.mark.parametrize(
