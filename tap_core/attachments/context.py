@@ -162,23 +162,21 @@ class ScanContext:
     def has(self, name: str) -> bool:
         return any(f.name == name for f in self.findings)
 
-    def add_url(self, url: str, context: str, *, if_new: bool = False, link_text: str | None = None) -> bool:
+    def add_url(self, url: str, context: str, *, if_new: bool = False, link_text: str | None = None) -> None:
         """Record ``url`` found in this file at ``context`` (``pdf_annotation``, ``a_href``...).
 
         Each (url, context) pair counts once; ``if_new`` records it only when no other place of
         the file gave the same URL (the raw strings scans, which would otherwise relabel links
         the file's structure placed). ``link_text``: what a reader sees of the link (an anchor's
-        text). At most ``max_urls`` distinct URLs per file. True when recorded."""
+        text). At most ``max_urls`` distinct URLs per file."""
         url = url.strip()[:4096]
         if not url:
-            return False
+            return
         places = [found.context for found in self.urls if found.url == url]
         if places and (if_new or context in places):
-            return False
-        if not places and not self.urls_left():
-            return False
-        self.urls.append(FileUrl(url=url, context=context, link_text=link_text))
-        return True
+            return
+        if places or self.urls_left():
+            self.urls.append(FileUrl(url=url, context=context, link_text=link_text))
 
     def urls_left(self) -> int:
         """How many more distinct URLs this file may record."""

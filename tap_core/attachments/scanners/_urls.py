@@ -16,7 +16,7 @@ from tap_core.urls.extract import extract_html, text_urls
 from tap_core.urls.normalize import normalize_url
 
 #: URLs a raw strings scan finds that are identifiers, not links: XML namespaces and schemas.
-NAMESPACE_PREFIXES = (
+_NAMESPACE_PREFIXES = (
     "http://schemas.openxmlformats.org/",
     "http://schemas.microsoft.com/",
     "http://www.w3.org/",
@@ -45,55 +45,51 @@ def _labelled(context: str, defanged: bool) -> str:
     return f"{context}_defanged" if defanged else context
 
 
-def add_reference(
-    ctx: ScanContext, raw: str, context: str, *, link_text: str | None = None, if_new: bool = False
-) -> bool:
+def add_reference(ctx: ScanContext, raw: str, context: str, *, if_new: bool = False) -> None:
     """Record one link target (a PDF URI action, a relationship target, a shortcut's URL).
 
     A UNC path (``\\\\host\\share``) is recorded as the ``file:`` URL Windows opens over SMB;
     a value with an unknown scheme is searched for the URLs it wraps (``mhtml:http://x!...``,
     ``ms-word:ofe|u|http://x``); a value without a scheme is no link. ``if_new``: only a URL no
-    other place of the file gave. True when a URL was recorded."""
+    other place of the file gave."""
     raw = raw.strip()
     if not raw:
-        return False
+        return
     value = "file:" + raw.replace("\\", "/") if raw.startswith("\\\\") else raw
     n = normalize_url(value) if _HAS_SCHEME.match(value) else None
     if n is None:
-        return bool(add_text(ctx, raw, context, schemes_only=True, if_new=if_new))
-    return ctx.add_url(n.url, _labelled(context, n.defanged), link_text=link_text, if_new=if_new)
+        add_text(ctx, raw, context, schemes_only=True, if_new=if_new)
+    else:
+        ctx.add_url(n.url, _labelled(context, n.defanged), if_new=if_new)
 
 
 def add_text(
     ctx: ScanContext, text: str, context: str, *, schemes_only: bool = False, if_new: bool = False
-) -> list[str]:
+) -> None:
     """Record the URLs typed in ``text`` (bare hosts with a real public suffix too, unless
-    ``schemes_only``: then only ``http(s)``/``ftp`` URLs, XML namespaces left out); returns the
-    URLs recorded. ``if_new``: only URLs no other place of the file gave."""
-    left = ctx.urls_left()
-    if not text or not left:
-        return []
-    recorded: list[str] = []
+    ``schemes_only``: then only ``http(s)``/``ftp`` URLs, XML namespaces left out). ``if_new``:
+    only URLs no other place of the file gave."""
+    if not text or not ctx.urls_left():
+        return
     found = text_urls(
         text[: ctx.limits.max_text_chars], schemes_only=schemes_only, limit=_SCAN_FACTOR * ctx.limits.max_urls
     )
     for raw, n in found:
-        if schemes_only and raw.startswith(NAMESPACE_PREFIXES):
+        if schemes_only and raw.startswith(_NAMESPACE_PREFIXES):
             continue
-        if ctx.add_url(n.url, _labelled(context, n.defanged), if_new=if_new):
-            recorded.append(n.url)
+        ctx.add_url(n.url, _labelled(context, n.defanged), if_new=if_new)
         if not ctx.urls_left():
             break
-    return recorded
 
 
-def add_strings(ctx: ScanContext, data: bytes, context: str = "attachment_strings") -> None:
+def add_strings(ctx: ScanContext, data: bytes) -> None:
     """Record the ``http(s)``/``ftp`` URLs of a binary file's strings (ASCII and UTF-16LE: LNK,
-    legacy Office) that no other place of the file gave."""
+    legacy Office) that no other place of the file gave (``attachment_strings``)."""
     chunk = data[: ctx.limits.max_text_chars]
-    add_text(ctx, chunk.decode("latin-1"), context, schemes_only=True, if_new=True)
+    add_text(ctx, chunk.decode("latin-1"), "attachment_strings", schemes_only=True, if_new=True)
     if b"h\x00t\x00t\x00p\x00" in chunk:
-        add_text(ctx, chunk.decode("utf-16-le", "ignore"), context, schemes_only=True, if_new=True)
+        utf16 = chunk.decode("utf-16-le", "ignore")
+        add_text(ctx, utf16, "attachment_strings", schemes_only=True, if_new=True)
 
 
 def add_html(ctx: ScanContext, markup: str) -> None:
