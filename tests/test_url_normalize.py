@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from tap_core.urls.normalize import NormalizedUrl, normalize_url
+from tap_core.urls.normalize import NormalizedUrl, comparable_host, normalize_url
 
 
 def norm(raw: str, base: str | None = None) -> NormalizedUrl:
@@ -40,6 +40,13 @@ def test_idn_host_is_punycode_with_unicode_display() -> None:
     assert n.display_host == "bücher.example"
     assert n.url == "http://xn--bcher-kva.example/stra%C3%9Fe?q=%C3%BC"
     assert n.display_url.startswith("http://bücher.example/")
+
+
+def test_comparable_host_is_the_normalised_url_host() -> None:
+    assert comparable_host("Bücher.Example.") == norm("http://Bücher.Example/").host
+    assert comparable_host("Straße.DE") == "xn--strae-oqa.de"  # UTS #46, not IDNA 2003
+    assert comparable_host("Example.COM.") == "example.com"
+    assert comparable_host("a\ufffd.com") is None  # refused by browsers
 
 
 def test_punycode_input_gets_unicode_display() -> None:

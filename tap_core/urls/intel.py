@@ -41,7 +41,7 @@ from functools import lru_cache
 from typing import Any
 
 from tap_core.urls.feeds import FeedLabel, IndicatorKind, ParsedFeed
-from tap_core.urls.normalize import host_to_ascii
+from tap_core.urls.normalize import comparable_host
 from tap_core.urls.platforms import HostScope, host_scope, platforms
 
 __all__ = [
@@ -129,12 +129,10 @@ def _split(url: str) -> tuple[str, str, str, str] | None:
             host, port = authority[:colon], authority[colon + 1 :]
         else:
             host = authority
-        host = host.lower().rstrip(".")
-        if not host.isascii():
-            ascii_host = host_to_ascii(host)
-            if ascii_host is None:
-                return None
-            host = ascii_host
+        ascii_host = comparable_host(host)
+        if ascii_host is None:
+            return None
+        host = ascii_host
     if not host:
         return None
     bare = host[1:-1] if host.startswith("[") else host

@@ -442,6 +442,13 @@ def host_to_ascii(host: str) -> str | None:
     return parsed[0] if parsed is not None else None
 
 
+def comparable_host(host: str) -> str | None:
+    """``host`` (no brackets, no port) lower-cased without its trailing dot, a non-ASCII one in
+    its ASCII form (:func:`host_to_ascii`); None when a browser would refuse it."""
+    host = host.lower().rstrip(".")
+    return host if host.isascii() else host_to_ascii(host)
+
+
 def _parse_host(text: str) -> tuple[str, str] | None:
     """(ascii_host, display_host) or None for an invalid host."""
     if not text:

@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, urlsplit
 from tap_core.lookalike.brands import brand_owning
 from tap_core.model.findings import Finding
 from tap_core.parsing.domains import has_known_suffix, host_matches_domain, is_ip_literal, registered_domain
-from tap_core.urls.normalize import host_to_ascii
+from tap_core.urls.normalize import comparable_host
 from tap_core.urls.platforms import is_click_tracker, site_of
 from tap_core.urls.rules.parse import WEB, parse_context, rules
 from tap_core.urls.rules.paths import nested_target
@@ -40,12 +40,10 @@ def _text_host(link_text: str) -> str | None:
                 return None
     else:
         return None
-    host = host.lower().rstrip(".")
-    if not host.isascii():
-        ascii_host = host_to_ascii(host)
-        if ascii_host is None:
-            return None
-        host = ascii_host
+    ascii_host = comparable_host(host)
+    if ascii_host is None:
+        return None
+    host = ascii_host
     if not is_ip_literal(host) and not has_known_suffix(host):
         return None
     return host
