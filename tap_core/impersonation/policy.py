@@ -12,7 +12,6 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tap_core.lookalike.domains import LookalikeRules
-from tap_core.model.decision import Action
 
 #: The indicator names: a public contract (findings, JSON output, SIEM fields).
 DISPLAY_NAME_VIP = "display_name_vip"
@@ -140,9 +139,9 @@ class ImpersonationPolicy(BaseModel):
     def indicator_enabled(self, name: str) -> bool:
         return name not in self.disabled_indicators
 
-    def action_for(self, hits: int) -> Action:
+    def action_for(self, hits: int) -> ImpersonationAction:
         if hits >= self.threshold:
-            return Action(self.action_at_threshold)
+            return self.action_at_threshold
         if hits > 0:
-            return Action(self.action_below_threshold)
-        return Action.DELIVER
+            return self.action_below_threshold
+        return "deliver"

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any
 
 from tap_core.auth import results as auth
 from tap_core.detect.rules import Rule, family_rules
@@ -51,8 +51,6 @@ from tap_core.model.message import Address, Message
 from tap_core.parsing.domains import host_matches_domain
 from tap_core.parsing.orgdomain import organisation_domain
 
-ActionName = ImpersonationAction
-
 
 @dataclass(slots=True)
 class ImpersonationResult:
@@ -60,7 +58,7 @@ class ImpersonationResult:
 
     hits: int
     indicators: list[Finding]
-    action: ActionName
+    action: ImpersonationAction
     #: Why the message was not assessed (trusted sender, not a protected recipient...), if so.
     skipped: str = ""
     #: Indicators that fired but were suppressed (mailbox intelligence), in words.
@@ -508,8 +506,7 @@ def assess_impersonation(
         if policy.indicator_enabled(name):
             findings += check(ctx)
     hits = len({f.name for f in findings})
-    action = cast(ActionName, policy.action_for(hits).value)
-    return ImpersonationResult(hits, findings, action, suppressed=suppressed)
+    return ImpersonationResult(hits, findings, policy.action_for(hits), suppressed=suppressed)
 
 
 def observe(
