@@ -26,7 +26,8 @@ _NAMESPACE_PREFIXES = (
     "http://www.apple.com/DTDs/",
     "urn:",
 )
-_HAS_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+#: A value that starts with a scheme (``https:``, ``mhtml:``...): a link target rather than text.
+HAS_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 #: Occurrences read per text, per URL the file may still record (repeats do not count there).
 _SCAN_FACTOR = 5
 
@@ -56,7 +57,7 @@ def add_reference(ctx: ScanContext, raw: str, context: str, *, if_new: bool = Fa
     if not raw:
         return
     value = "file:" + raw.replace("\\", "/") if raw.startswith("\\\\") else raw
-    n = normalize_url(value) if _HAS_SCHEME.match(value) else None
+    n = normalize_url(value) if HAS_SCHEME.match(value) else None
     if n is None:
         add_text(ctx, raw, context, schemes_only=True, if_new=if_new)
     else:

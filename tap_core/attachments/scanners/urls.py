@@ -22,6 +22,7 @@ from icalendar import Calendar
 from tap_core.attachments.context import ScanContext
 from tap_core.attachments.filetype import extension
 from tap_core.attachments.scanners._urls import (
+    HAS_SCHEME,
     add_html,
     add_reference,
     add_strings,
@@ -59,7 +60,6 @@ _ICS_SKIP_PROPS = frozenset(
         "CLASS",
     }
 )
-_HAS_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 
 
 class UrlScanner(Scanner):
@@ -112,7 +112,7 @@ def _calendar_value(prop: str, value: object, ctx: ScanContext) -> None:
         return  # dates and identifiers; the mailto: of the participants are no links
     text = str(value)
     params = getattr(value, "params", {}) or {}
-    if prop in _ICS_URL_PROPS and _HAS_SCHEME.match(text.strip()):
+    if prop in _ICS_URL_PROPS and HAS_SCHEME.match(text.strip()):
         add_reference(ctx, text, "ics")
     elif "html" in str(params.get("FMTTYPE", "")).lower():
         add_html(ctx, text)
