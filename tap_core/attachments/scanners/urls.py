@@ -30,11 +30,12 @@ from tap_core.attachments.scanners._urls import (
     decode_file_text,
 )
 from tap_core.attachments.scanners.base import Scanner
+from tap_core.attachments.scanners.html import HtmlScanner
+from tap_core.attachments.scanners.ooxml import OoxmlScanner
+from tap_core.attachments.scanners.pdf import PdfScanner
 
 #: Types whose own scanner reads their links and text (PDF, Office packages, HTML, SVG).
-_READ_ELSEWHERE = frozenset(
-    {"pdf", "docx", "docm", "xlsx", "xlsm", "xlsb", "pptx", "pptm", "odf", "html", "hta", "svg", "mhtml"}
-)
+_READ_ELSEWHERE = PdfScanner.types | OoxmlScanner.types | HtmlScanner.types
 #: Families whose raw bytes carry no URL worth reading (compressed or pixels); their members and
 #: decoded images are scanned as children.
 _NO_STRINGS_FAMILIES = frozenset({"image", "archive", "disk_image"})
