@@ -34,20 +34,21 @@ def _ascii(host: str) -> str:
         return ""
 
 
-def site_of(host: str) -> str:
-    """The registered domain of ``host`` as the list spells it (lower-case A-labels), or ""
-    for an empty host, an IP literal, a bare public suffix or an unknown top-level domain."""
+def ranking_domain(host: str) -> str:
+    """The domain ``host`` is ranked by: its registered domain as the list spells it (lower-case
+    A-labels; not :func:`tap_core.urls.platforms.site_of`, which splits more platforms into user
+    sites), or "" for an empty host, an IP literal, a bare public suffix or an unknown top-level
+    domain."""
     host = host.strip().lower().rstrip(".")
     if not host or len(host) > _MAX_HOST:
         return ""
-    domain = _ascii(registered_domain(host))
-    return domain
+    return _ascii(registered_domain(host))
 
 
 def popularity_rank(domain: str) -> int | None:
     """The rank (1 = most popular) of ``domain``'s registered domain in the popular domains
     list, or None when it is not listed. Any host may be given."""
-    site = site_of(domain)
+    site = ranking_domain(domain)
     return _ranks().get(site) if site else None
 
 
@@ -56,4 +57,4 @@ def popular_domains_count() -> int:
     return len(_ranks())
 
 
-__all__ = ["popular_domains_count", "popularity_rank", "site_of"]
+__all__ = ["popular_domains_count", "popularity_rank", "ranking_domain"]

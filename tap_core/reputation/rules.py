@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from tap_core.detect.rules import Rule, family_rules
 from tap_core.model.findings import Finding
-from tap_core.reputation.popularity import popularity_rank, site_of
+from tap_core.reputation.popularity import popularity_rank, ranking_domain
 
 _RULES_FILE = ("reputation", "reputation_rules.toml")
 #: Link domains named in a reason; the rest are counted.
@@ -23,14 +23,14 @@ def _key(host: str) -> str:
     """A link's site: its registered domain, or the host itself (an IP literal, an unknown
     top-level domain), lower-case; "" for nothing."""
     host = host.strip().lower().rstrip(".")
-    return site_of(host) or host
+    return ranking_domain(host) or host
 
 
 def _sender(sender_domain: str) -> list[Finding]:
     domain = sender_domain.strip().lower().rstrip(".")
     if not domain or popularity_rank(domain) is not None:
         return []
-    shown = site_of(domain) or domain
+    shown = _key(domain)
     return [rules()["sender_domain_unranked"].finding(shown, domain=shown)]
 
 

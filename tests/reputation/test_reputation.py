@@ -9,7 +9,7 @@ import pytest
 from tap_core.data import data_lines, data_text
 from tap_core.parsing.domains import registered_domain
 from tap_core.reputation import popularity_rank, reputation_findings
-from tap_core.reputation.popularity import popular_domains_count, site_of
+from tap_core.reputation.popularity import popular_domains_count, ranking_domain
 from tap_core.reputation.rules import rules
 
 DATA = Path(__file__).resolve().parents[2] / "tap_core" / "data" / "reputation"
@@ -51,8 +51,8 @@ def test_popularity_rank(host: str, rank: int | None) -> None:
 
 
 def test_unicode_hosts_are_looked_up_as_a_labels() -> None:
-    assert site_of("München.de") == "xn--mnchen-3ya.de"
-    assert site_of("xn--mnchen-3ya.de") == "xn--mnchen-3ya.de"
+    assert ranking_domain("München.de") == "xn--mnchen-3ya.de"
+    assert ranking_domain("xn--mnchen-3ya.de") == "xn--mnchen-3ya.de"
 
 
 def test_sender_domain_unranked() -> None:
