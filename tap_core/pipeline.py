@@ -46,7 +46,6 @@ ATTACHMENT_CATEGORY = "TAP365: Attachment warning"
 #: Findings named in the reasons, the banner and the audit.
 _SHOWN_REASONS = 6
 _WEB = ("http://", "https://")
-_FILE_GROUPS_PREFIX = "file_"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +121,7 @@ class Pipeline:
                 if result.url.startswith(_WEB) and any(not s.endswith(":img_src") for s in result.sources):
                     link_hosts.append(url_host(result.url))
             findings.extend(url_scan.findings)
-        if attachments is not None:
-            findings.extend(f for file in attachments.files for node in file.walk() for f in node.findings)
+        findings.extend(_file_findings(attachments))
         if impersonation is not None:
             findings.extend(impersonation.indicators)
         findings.extend(auth_findings(message))
@@ -139,9 +137,10 @@ class Pipeline:
         recipient = recipient or (message.to[0].address if message.to else "")
         found = self.evidence(message, tenant_id=tenant_id, recipient=recipient, now=now)
         words = self.model.words_finding(found.words)
-        scored = self.model.score([*found.findings, *([words] if words else [])], self.policy.thresholds)
+        findings = [*found.findings, *([words] if words else [])]
+        scored = self.model.score(findings, self.policy.thresholds)
         url_scan, attachments, impersonation = found.url_scan, found.attachments, found.impersonation
-        actions = [self._verdict_action(scored)]
+        actions = [self._verdict_action(scored, findings, attachments)]
         verdicts = [scored.verdict]
         reasons = [f"{c.finding.name} (+{c.weight:g}): {c.finding.reason}"
                    for c in scored.contributions[:_SHOWN_REASONS] if c.weight > 0]
@@ -188,13 +187,18 @@ class Pipeline:
             decision.action = Action.REWRITE
         return decision
 
-    def _verdict_action(self, scored: Scored) -> Action:
-        """What the message verdict asks for, in the policy's terms."""
+    def _verdict_action(
+        self, scored: Scored, findings: list[Finding], attachments: AttachmentsAssessment | None
+    ) -> Action:
+        """What the message verdict asks for, in the policy's terms. A message that only its
+        files make MALICIOUS is the attachment policy's to act on (``attachments.action``:
+        quarantine, hold, or deliver in monitor mode), not the message's."""
         url_policy = self.policy.url
         if scored.verdict is Verdict.MALICIOUS:
-            malware = any(f.group.startswith(_FILE_GROUPS_PREFIX) for f in scored.deciding)
-            if malware and self.policy.attachments.mode != "monitor":
-                return Action(self.policy.attachments.malicious_action)
+            files = {id(f) for f in _file_findings(attachments)}
+            rest = [f for f in findings if id(f) not in files]
+            if files and self.model.score(rest, self.policy.thresholds).verdict is not Verdict.MALICIOUS:
+                return Action.DELIVER
             return Action(url_policy.malicious_action)
         if scored.verdict is Verdict.SUSPICIOUS:
             return Action(url_policy.suspicious_action) if scored.hold else Action.TAG
@@ -277,6 +281,13 @@ class Pipeline:
         text = decision.rewritten_text or message.text_body
         if text is not None:
             decision.rewritten_text = add_banner_text(text, indicators, org_name=org)
+
+
+def _file_findings(attachments: AttachmentsAssessment | None) -> list[Finding]:
+    """Every finding of every file (archive members and attached messages' files included)."""
+    if attachments is None:
+        return []
+    return [f for file in attachments.files for node in file.walk() for f in node.findings]
 
 
 def _has_attachments(message: Message) -> bool:

@@ -204,3 +204,20 @@ def test_a_malicious_file_decides_alone_whatever_the_message_score(codec: LinkCo
     strict = parse_policy({"thresholds": {"suspicious": 50, "hold": 60, "malicious": 70}})
     d = Pipeline(strict, codec=codec, attachment_engine=AttachmentEngine()).run(parse_eml(raw))
     assert d.score < 50 and d.verdict.value == "malicious" and d.action is Action.QUARANTINE
+
+
+def test_a_malicious_file_is_the_attachment_policys_to_act_on(codec: LinkCodec) -> None:
+    """Monitor mode analyses and reports, and always delivers; a hold policy holds."""
+    import base64
+
+    eicar = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+    raw = (b"From: a@b.example\nTo: c@contoso.test\nSubject: notes\nMIME-Version: 1.0\n"
+           b'Content-Type: multipart/mixed; boundary="B"\n\n--B\nContent-Type: text/plain\n\nsee file\n'
+           b'--B\nContent-Type: application/octet-stream; name="notes.txt"\nContent-Transfer-Encoding: base64\n\n'
+           + base64.b64encode(eicar) + b"\n--B--\n")
+    engine = AttachmentEngine()
+    monitored = Pipeline(parse_policy("attachments: {mode: monitor}"), codec=codec, attachment_engine=engine)
+    d = monitored.run(parse_eml(raw))
+    assert d.verdict.value == "malicious" and d.action in (Action.DELIVER, Action.REWRITE)
+    held = Pipeline(parse_policy("attachments: {malicious_action: hold}"), codec=codec, attachment_engine=engine)
+    assert held.run(parse_eml(raw)).action is Action.HOLD
