@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections import Counter, defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -22,12 +21,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from connectors.cli import _iter_mail_files
+from connectors.cli import _iter_mail_files, scan_path
 from connectors.logs import quiet_third_party_loggers
 from tap_core.attachments import AttachmentEngine
 from tap_core.detect.training import is_validation
-from tap_core.model.decision import Action
-from tap_core.parsing.mime import parse_eml, split_mbox
 from tap_core.pipeline import Pipeline
 
 #: Set name -> (folder under the corpus, label, which part of it: all, training or validation).
@@ -43,28 +40,16 @@ SETS: dict[str, tuple[str, int, str]] = {
     "ham/easy_ham (dev)": ("ham/easy_ham", 0, "all"),
     "ham/hard_ham (dev)": ("ham/hard_ham", 0, "all"),
 }
-_HELD = frozenset({Action.HOLD, Action.QUARANTINE})
 _PIPELINE: Pipeline | None = None
 
 
 def _judge(path: str) -> list[dict[str, Any]]:
-    """One result per message of the file (an mbox holds several)."""
+    """``tap365 scan``'s record of every message of the file (an mbox holds several)."""
     global _PIPELINE
     if _PIPELINE is None:
         quiet_third_party_loggers()
         _PIPELINE = Pipeline(attachment_engine=AttachmentEngine())
-    out = []
-    for data in split_mbox(Path(path).read_bytes()):
-        start = time.perf_counter()
-        decision = _PIPELINE.run(parse_eml(data, path), tenant_id="eval")
-        out.append({
-            "verdict": decision.verdict.value,
-            "held": decision.action in _HELD,
-            "quarantined": decision.action is Action.QUARANTINE,
-            "weights": {k: w for k, w in decision.weights.items() if w},
-            "seconds": time.perf_counter() - start,
-        })
-    return out
+    return scan_path(_PIPELINE, Path(path), "eval")
 
 
 def files_of(corpus: Path, folder: str, part: str) -> list[str]:
@@ -81,17 +66,19 @@ def summarise(label: int, results: list[dict[str, Any]]) -> dict[str, Any]:
     up: dict[str, float] = defaultdict(float)
     down: dict[str, float] = defaultdict(float)
     for r in results:
-        for name, weight in r["weights"].items():
-            (up if weight > 0 else down)[name] += weight
+        for f in r.get("findings") or []:
+            if f["weight"]:
+                (up if f["weight"] > 0 else down)[f["name"]] += f["weight"]
     return {
         "messages": len(results),
         "flagged_pct": round(100 * sum(r["verdict"] != "clean" for r in results) / n, 2),
-        "held_pct": round(100 * sum(r["held"] for r in results) / n, 2),
-        "quarantined_pct": round(100 * sum(r["quarantined"] for r in results) / n, 2),
+        "held_pct": round(100 * sum(r["action"] in ("hold", "quarantine") for r in results) / n, 2),
+        "quarantined_pct": round(100 * sum(r["action"] == "quarantine" for r in results) / n, 2),
+        "errors": sum(r["error"] is not None for r in results),
         "confusion": dict(sorted(confusion.items())),
         "towards_phishing": [(k, round(v / n, 3)) for k, v in sorted(up.items(), key=lambda kv: -kv[1])[:10]],
         "towards_ham": [(k, round(v / n, 3)) for k, v in sorted(down.items(), key=lambda kv: kv[1])[:10]],
-        "ms_per_message": round(1000 * sum(r["seconds"] for r in results) / n, 1),
+        "ms_per_message": round(sum(r["elapsed_ms"] for r in results) / n, 1),
     }
 
 
