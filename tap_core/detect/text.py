@@ -17,6 +17,7 @@ from functools import cache, lru_cache
 from tap_core.data import data_lines
 from tap_core.model.message import Message
 from tap_core.parsing.html import html_to_text
+from tap_core.parsing.text import strip_marks
 
 #: Characters of body read: the lure is at the top.
 MAX_TEXT_CHARS = 20_000
@@ -50,9 +51,7 @@ def _token_words(token: str) -> tuple[str, ...]:
 
 def _fold(text: str) -> str:
     folded = text.casefold()
-    if folded.isascii():
-        return folded  # nothing to decompose
-    return "".join(ch for ch in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(ch))
+    return folded if folded.isascii() else strip_marks(unicodedata.normalize("NFKD", folded))
 
 
 def visible_text(message: Message) -> str:
