@@ -152,15 +152,20 @@ def extract_text(
     if _textscan is not None and not own_hosts and own_link_decoder is None:
         return _textscan.found_in_text(text[:max_chars], max_urls, source, context)
     out: list[FoundUrl] = []
-    for raw, n in _scan_text(text[:max_chars], schemes_only=False, limit=max_urls):
+    for raw, n in text_urls(text[:max_chars], limit=max_urls):
         ctx = f"{context}_defanged" if n.defanged else context
         out.append(_found(n, raw, source, ctx, None, own_link_decoder, own_hosts))
     return out
 
 
-def _scan_text(text: str, *, schemes_only: bool, limit: int) -> Iterable[tuple[str, NormalizedUrl]]:
-    """(raw, NormalizedUrl) for each URL in ``text``: the compiled scanner when it is built
-    (plain text; it gives the same pairs), else the Python one."""
+def text_urls(
+    text: str, *, schemes_only: bool = False, limit: int = 5000
+) -> Iterable[tuple[str, NormalizedUrl]]:
+    """(raw, normalised) for each URL typed in ``text``: the compiled scanner when it is built
+    (plain text; it gives the same pairs), else the Python one. Public for callers that label
+    and keep the URLs themselves (Attachment Protect's scanners, the one extractor of attachment
+    URLs: see :mod:`tap_core.attachments.scanners._urls`). ``schemes_only``: only explicit
+    ``http(s)`` and ``ftp`` URLs (raw strings of binary files), not bare hosts."""
     if _textscan is not None and not schemes_only:
         return _textscan.scan_text(text, limit)
     return _scan_text_python(text, schemes_only=schemes_only, limit=limit)
@@ -470,7 +475,7 @@ def extract_html(
             prose = body.text(separator=" ") if body is not None else ""
         except Exception:
             prose = ""
-        for raw, n in _scan_text(prose, schemes_only=False, limit=max_urls - len(ctx.out)):
+        for raw, n in text_urls(prose, limit=max_urls - len(ctx.out)):
             context = "html_text_defanged" if n.defanged else "html_text"
             ctx.out.append(_found(n, raw, source, context, None, own_link_decoder, own_hosts))
     return ctx.out
@@ -581,21 +586,6 @@ def _bare_has_path(value: str) -> bool:
     v = value.lstrip("/")
     m = _HOST_END_RE.search(v)
     return m is not None and bool(v[m.start() :].rstrip("/"))
-
-
-# ---------------------------------------------------------------------------------------------
-# Attachments
-# ---------------------------------------------------------------------------------------------
-
-
-def text_urls(
-    text: str, *, schemes_only: bool = False, limit: int = 5000
-) -> Iterable[tuple[str, NormalizedUrl]]:
-    """(raw, normalised) for each URL typed in ``text``, for callers that label and keep them
-    themselves (Attachment Protect's scanners, the one extractor of attachment URLs: see
-    :mod:`tap_core.attachments.scanners._urls`). ``schemes_only``: only explicit ``http(s)``
-    and ``ftp`` URLs (raw strings of binary files), not bare hosts."""
-    return _scan_text(text, schemes_only=schemes_only, limit=limit)
 
 
 # ---------------------------------------------------------------------------------------------
