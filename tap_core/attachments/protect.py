@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from tap_core.attachments.engine import AttachmentEngine, rescore
 from tap_core.attachments.filetype import file_rules
@@ -40,13 +40,17 @@ class AttachmentUrl(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     url: str
-    #: ``attachment:<file>:<context>``.
-    source: str
     #: The attachment's display name (:func:`iter_attachments`), path-qualified for members.
     file: str
     context: str
     #: The visible text of the link, when the file shows one (an HTML anchor's text).
     link_text: str | None = None
+
+    @computed_field  # type: ignore[prop-decorator]  # mypy reads no decorator above @property
+    @property
+    def source(self) -> str:
+        """``attachment:<file>:<context>``."""
+        return f"attachment:{self.file}:{self.context}"
 
 
 class AttachmentsAssessment(BaseModel):
@@ -98,20 +102,14 @@ def assess_attachments(
             result.sandbox_files += _detonation_targets(scanned, policy)
     result.verdict = Verdict.worst([f.verdict for f in result.files])
     result.score = max((f.score for f in result.files), default=0.0)
-    result.urls = list(dict.fromkeys(url for f in result.files for url in f.all_urls()))
     result.found_urls = list(
         dict.fromkeys(
-            AttachmentUrl(
-                url=found.url,
-                source=f"attachment:{path}:{found.context}",
-                file=path,
-                context=found.context,
-                link_text=found.link_text,
-            )
+            AttachmentUrl(url=found.url, file=path, context=found.context, link_text=found.link_text)
             for f in result.files
             for path, found in f.url_sources()
         )
     )
+    result.urls = list(dict.fromkeys(found.url for found in result.found_urls))
     result.sandbox_files = list(dict.fromkeys(result.sandbox_files))
     if result.sandbox_files:
         result.needs_sandbox = True
