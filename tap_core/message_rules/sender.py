@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 from tap_core.impersonation.freemail import is_freemail
-from tap_core.lookalike import brands_named
 from tap_core.message_rules._view import NON_WORD_RE, MessageView, phrases, rules, site
 from tap_core.model.findings import Finding
 from tap_core.urls.platforms import free_platform, platform_of
@@ -58,12 +57,13 @@ def padded_header(view: MessageView) -> Finding | None:
     return None
 
 
-def _org_name(name: str) -> bool:
-    """A display name that reads as an organisation's: it names a brand or a role word."""
+def _org_name(name: str, brands: list[str]) -> bool:
+    """A display name that reads as an organisation's: it names a brand (``brands``, those it
+    names) or a role word."""
     if not name or "@" in name:
         return False
     roles = set(phrases("role_words.txt"))
-    return bool(brands_named(name)) or any(w in roles for w in NON_WORD_RE.split(name.lower()) if w)
+    return bool(brands) or any(w in roles for w in NON_WORD_RE.split(name.lower()) if w)
 
 
 def platform_or_freemail(view: MessageView) -> Finding | None:
@@ -77,7 +77,8 @@ def platform_or_freemail(view: MessageView) -> Finding | None:
             domain, "free" if free_platform(domain) else "", domain=domain, platform=platform)
     name = view.sender_name
     brand = view.sender_brand
-    if is_freemail(domain) and _org_name(name) and not (brand and brand in brands_named(name)):
+    named = [b for b, where, _plain in view.brand_mentions if where == "sender name"]
+    if is_freemail(domain) and _org_name(name, named) and not (brand and brand in named):
         # "Yahoo! News" from yahoo.com is the provider writing as itself.
         return rules()["freemail_org_sender"].finding(
             f"{name[:60]} <- {domain}", name=name[:60], domain=domain)
