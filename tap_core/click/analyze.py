@@ -21,14 +21,12 @@ from tap_core.detect.scoring import Thresholds, score
 from tap_core.model.findings import Finding, Verdict
 from tap_core.urls.intel import IntelIndex
 from tap_core.urls.normalize import normalize_url
+from tap_core.urls.policy import DEFAULT_THRESHOLDS
 from tap_core.urls.rules import assess_url
 
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", ""})
 _TEXTUAL = ("text/", "application/json", "application/xml", "application/javascript")
 _FILENAME = re.compile(r"filename\*?\s*=\s*(?:UTF-8'')?\"?([^\";]+)", re.I)
-
-#: The default policy's URL thresholds, for callers without a policy.
-DEFAULT_THRESHOLDS = Thresholds(suspicious=5.0, malicious=9.0)
 
 
 @dataclass(slots=True)

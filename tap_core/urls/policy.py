@@ -10,6 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tap_core.detect.scoring import Thresholds
 from tap_core.urls.exclusions import ExclusionError, UrlExclusions
 
+#: A URL's thresholds when the policy gives none (feed hits decide alone).
+DEFAULT_THRESHOLDS = Thresholds(suspicious=5.0, malicious=9.0)
+
 
 class UrlPolicy(BaseModel):
     """URL Protect's section of the tenant policy. ``UrlPolicy()`` is the safe default."""
@@ -36,7 +39,7 @@ class UrlPolicy(BaseModel):
     suspicious_action: Literal["hold", "tag", "rewrite"] = "hold"
     #: Score at which a URL becomes SUSPICIOUS / MALICIOUS (feed hits decide alone); policy
     #: files may write ``suspicious_score`` / ``malicious_score``.
-    thresholds: Thresholds = Field(default_factory=lambda: Thresholds(suspicious=5.0, malicious=9.0))
+    thresholds: Thresholds = DEFAULT_THRESHOLDS
     #: At click: may a user proceed past a warning page?
     allow_click_through: bool = True
     #: Links older than this are refused at click (0 = never expire).
@@ -47,10 +50,13 @@ class UrlPolicy(BaseModel):
     @field_validator("thresholds", mode="before")
     @classmethod
     def _threshold_defaults(cls, value: Any) -> Any:
-        """A policy may give one threshold; the other keeps its default (5 and 9)."""
+        """A policy may give one threshold; the other keeps its default."""
         if isinstance(value, Mapping):
             value = dict(value)
-            for key, default in (("suspicious", 5.0), ("malicious", 9.0)):
+            for key, default in (
+                ("suspicious", DEFAULT_THRESHOLDS.suspicious),
+                ("malicious", DEFAULT_THRESHOLDS.malicious),
+            ):
                 if key not in value and f"{key}_score" not in value:
                     value[key] = default
         return value

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from tap_core.detect.scoring import Thresholds, score
 from tap_core.model.findings import Assessment, Finding
 from tap_core.urls.intel import IntelIndex
+from tap_core.urls.policy import DEFAULT_THRESHOLDS
 from tap_core.urls.rules import brands, hosting, hosts, paths
 from tap_core.urls.rules.intel import intel_findings
 from tap_core.urls.rules.link_text import link_text_mismatch
@@ -34,9 +35,6 @@ __all__ = [
     "rules",
     "url_findings",
 ]
-
-#: A URL's thresholds when the policy gives none (the policy's own default).
-DEFAULT_THRESHOLDS = Thresholds(suspicious=5.0, malicious=9.0)
 
 #: Rules on the URL alone, in report order.
 HEURISTICS: tuple[Heuristic, ...] = (
