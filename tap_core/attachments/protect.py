@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, Field, computed_field
 
 from tap_core.attachments.engine import AttachmentEngine, rescore
 from tap_core.attachments.filetype import file_rules
-from tap_core.attachments.model import FileResult
+from tap_core.attachments.model import FileResult, FileUrl
 from tap_core.attachments.passwords import message_passwords
 from tap_core.attachments.policy import AttachmentPolicy
 from tap_core.model.decision import Action
@@ -32,19 +32,13 @@ _LIMIT_FINDINGS = frozenset(
 _ENCRYPTED_FINDINGS = frozenset({"encrypted_archive", "encrypted_document"})
 
 
-class AttachmentUrl(BaseModel):
-    """A URL found inside an attachment, for URL Protect: ``source`` says where, in the form URL
-    Protect reports its sources, ``attachment:<file>:<context>`` (``file`` path-qualified for
-    members: ``a.zip/b.pdf``; ``context`` as :class:`~tap_core.attachments.model.FileUrl`)."""
+class AttachmentUrl(FileUrl):
+    """A URL found inside an attachment, for URL Protect: the :class:`FileUrl` and the ``file`` it
+    was found in, path-qualified for members (``a.zip/b.pdf``). ``source`` says where in the
+    form URL Protect reports its sources, ``attachment:<file>:<context>``."""
 
-    model_config = ConfigDict(frozen=True)
-
-    url: str
     #: The attachment's display name (:func:`iter_attachments`), path-qualified for members.
     file: str
-    context: str
-    #: The visible text of the link, when the file shows one (an HTML anchor's text).
-    link_text: str | None = None
 
     @computed_field  # type: ignore[prop-decorator]  # mypy reads no decorator above @property
     @property
@@ -104,7 +98,7 @@ def assess_attachments(
     result.score = max((f.score for f in result.files), default=0.0)
     result.found_urls = list(
         dict.fromkeys(
-            AttachmentUrl(url=found.url, file=path, context=found.context, link_text=found.link_text)
+            AttachmentUrl(url=found.url, context=found.context, link_text=found.link_text, file=path)
             for f in result.files
             for path, found in f.url_sources()
         )
