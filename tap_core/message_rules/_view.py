@@ -15,7 +15,7 @@ from tap_core.detect.rules import Rule, family_rules
 from tap_core.lookalike import brand_mentions, brand_owning
 from tap_core.model.decision import UrlResult
 from tap_core.model.message import Message
-from tap_core.parsing.domains import registered_domain
+from tap_core.parsing.domains import registered_domain, url_host
 from tap_core.parsing.html import parse_html
 from tap_core.urls.model import FoundUrl
 
@@ -46,12 +46,6 @@ def phrases(name: str) -> tuple[str, ...]:
 def site(host_or_address: str) -> str:
     host = host_or_address.rpartition("@")[2].lower()
     return registered_domain(host) or host
-
-
-def host(url: str) -> str:
-    rest = url.partition("://")[2]
-    authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
-    return authority.rpartition("@")[2].split(":", 1)[0].lower()
 
 
 def web_links(found: list[FoundUrl], results: dict[str, UrlResult]) -> list[FoundUrl]:
@@ -115,7 +109,7 @@ class MessageView:
 
     @cached_property
     def link_sites(self) -> set[str]:
-        return {site(host(f.url)) for f in self.web if f.context != "img_in_link"}
+        return {site(url_host(f.url)) for f in self.web if f.context != "img_in_link"}
 
     @cached_property
     def text(self) -> str:

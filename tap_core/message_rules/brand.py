@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from tap_core.lookalike import brand_owning, brands_named
-from tap_core.message_rules._view import IMAGE_CONTEXTS, MessageView, host, rules, site
+from tap_core.message_rules._view import IMAGE_CONTEXTS, MessageView, rules, site
 from tap_core.message_rules.lure import deceptive_field
 from tap_core.model.findings import Finding
+from tap_core.parsing.domains import url_host
 from tap_core.urls.platforms import free_platform
 
 #: Characters of body text, after the subject, where a lure names the brand it speaks for.
@@ -36,7 +37,7 @@ def mail_free_hosting(view: MessageView) -> Finding | None:
     if not sender_brand:
         return None
     for f in view.web:
-        link_host = host(f.url)
+        link_host = url_host(f.url)
         platform = free_platform(link_host) if f.context not in IMAGE_CONTEXTS else None
         if platform and brand_owning(site(link_host)) != sender_brand:
             return rules()["brand_mail_free_hosting"].finding(

@@ -7,8 +7,9 @@ from functools import cache
 
 from tap_core.data import data_lines
 from tap_core.impersonation.freemail import is_freemail
-from tap_core.message_rules._view import CLICK_CONTEXTS, IMAGE_CONTEXTS, MessageView, host, rules, site
+from tap_core.message_rules._view import CLICK_CONTEXTS, IMAGE_CONTEXTS, MessageView, rules, site
 from tap_core.model.findings import Finding
+from tap_core.parsing.domains import url_host
 from tap_core.urls.platforms import is_click_tracker
 
 #: A first path segment that is one opaque token ("/P9fKuTJuTChpPFqlROo3/..."): mixed case and
@@ -33,7 +34,7 @@ def public_images(view: MessageView) -> Finding | None:
     """Images loaded from an anonymous public image host (the bulk layout: a clickable banner
     whose picture is hot-linked)."""
     for f in view.web:
-        image_host = _public_image_host(host(f.url)) if f.context in IMAGE_CONTEXTS else None
+        image_host = _public_image_host(url_host(f.url)) if f.context in IMAGE_CONTEXTS else None
         if image_host:
             return rules()["images_on_public_host"].finding(image_host, host=image_host)
     return None
@@ -55,7 +56,7 @@ def opaque_offsite(view: MessageView) -> Finding | None:
         if f.context not in CLICK_CONTEXTS:
             continue
         token = _opaque_root_token(f.url)
-        link_site = site(host(f.url)) if token else ""
+        link_site = site(url_host(f.url)) if token else ""
         if token and link_site and link_site != view.sender_site and not is_click_tracker(link_site):
             return rules()["opaque_link_offsite"].finding(
                 f"{link_site}/{token[:24]}", host=link_site, token=token[:24])
@@ -66,7 +67,7 @@ def form_in_attachment(view: MessageView) -> Finding | None:
     """An HTML attachment with a form that posts to a web site."""
     for f in view.web:
         if f.context == "form_action" and f.source.startswith("attachment:"):
-            form_host = host(f.url)
+            form_host = url_host(f.url)
             return rules()["form_in_attachment"].finding(f"{f.source} -> {form_host}", host=form_host)
     return None
 

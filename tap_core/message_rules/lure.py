@@ -12,12 +12,12 @@ from tap_core.message_rules._view import (
     NON_WORD_RE,
     SPACE_RE,
     MessageView,
-    host,
     phrases,
     rules,
     site,
 )
 from tap_core.model.findings import Finding
+from tap_core.parsing.domains import url_host
 from tap_core.urls.platforms import is_click_tracker
 
 _TRIM_RE = re.compile(r"^[\W_]+|[\W_]+$", re.UNICODE)
@@ -46,7 +46,7 @@ def call_to_action(view: MessageView) -> Finding | None:
     for f in view.web:
         if f.link_text and f.context in CLICK_CONTEXTS:
             phrase = _cta(f.link_text)
-            link_site = site(host(f.url))
+            link_site = site(url_host(f.url))
             if phrase and link_site and link_site != view.sender_site:
                 # Mail from a brand's own domain whose button leaves the brand (and is not its
                 # mailing service's tracker) is what a spoofed From looks like.
