@@ -33,8 +33,11 @@ def test_kontoso_is_a_lookalike_of_the_tenant_for_links_and_senders() -> None:
     similar = [f for f in sender.indicators if f.name == "domain_similarity"]
     assert similar and "kontoso.com resembles contoso.com" in similar[0].evidence
 
-    # One matcher, built once for the tuple of domains.
+    # One matcher, built once for the tuple of domains: links ask with the default rules unsaid,
+    # Impersonation Protect with its policy's (by default the same) rules written out.
     assert shared_matcher(("contoso.com",)) is shared_matcher(("contoso.com",))
+    policy_rules = ImpersonationPolicy().domain_matching.model_dump_json()
+    assert shared_matcher(("contoso.com",), policy_rules) is shared_matcher(("contoso.com",))
 
 
 @pytest.mark.parametrize(

@@ -368,9 +368,18 @@ class LookalikeMatcher:
         return None
 
 
-@lru_cache(maxsize=256)
+@cache
+def _default_rules_json() -> str:
+    return LookalikeRules().model_dump_json()
+
+
 def shared_matcher(protected_domains: tuple[str, ...], rules_json: str = "") -> LookalikeMatcher:
     """The matcher for one tuple of protected domains (and rules, as JSON; default rules when
-    empty), built once and shared by every caller that asks for the same domains."""
-    rules = LookalikeRules.model_validate_json(rules_json) if rules_json else None
-    return LookalikeMatcher(protected_domains, rules)
+    empty), built once and shared by every caller that asks for the same domains and rules:
+    "" and the default rules written out are the same rules, so they share one matcher."""
+    return _matcher(protected_domains, rules_json or _default_rules_json())
+
+
+@lru_cache(maxsize=256)
+def _matcher(protected_domains: tuple[str, ...], rules_json: str) -> LookalikeMatcher:
+    return LookalikeMatcher(protected_domains, LookalikeRules.model_validate_json(rules_json))
