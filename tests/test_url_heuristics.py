@@ -159,6 +159,16 @@ def test_shortener_free_hosting_tld_ipfs() -> None:
     assert "ipfs_gateway" in _names(f"https://any-gateway.example/ipfs/{cid}")
 
 
+def test_ipfs_gateway_named_is_the_most_specific_listed() -> None:
+    # ipfs.io and gateway.ipfs.io are both listed: the finding names the same one in every process.
+    for url, gateway in (
+        ("https://gateway.ipfs.io/ipfs/QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG", "gateway.ipfs.io"),
+        ("https://dweb.ipfs.io/ipfs/QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG", "ipfs.io"),
+    ):
+        (found,) = [f for f in url_findings(url) if f.name == "ipfs_gateway"]
+        assert f"through {gateway};" in found.reason
+
+
 def test_credential_keywords_only_on_hosts_that_are_not_a_brand() -> None:
     assert "credential_keywords_path" in _names("https://shop.example/wp-admin/office365/login.php")
     assert "credential_keywords_path" not in _names("https://www.paypal.com/signin")

@@ -36,7 +36,7 @@ class Lists:
     suspicious_tlds: frozenset[str]
     extensions: dict[str, str]  # extension -> tier
     credential_words: tuple[str, ...]
-    ipfs_gateways: frozenset[str]
+    ipfs_gateways: tuple[str, ...]  # the most specific first (gateway.ipfs.io before ipfs.io)
 
 
 @cache
@@ -46,7 +46,7 @@ def lists() -> Lists:
         suspicious_tlds=data_list("suspicious_tlds.txt"),
         extensions={row[0].lower(): row[1].lower() for row in data_rows("dangerous_extensions.txt")},
         credential_words=tuple(sorted(data_list("credential_keywords.txt"))),
-        ipfs_gateways=data_list("ipfs_gateways.txt"),
+        ipfs_gateways=tuple(sorted(data_list("ipfs_gateways.txt"), key=lambda g: (-g.count("."), g))),
     )
 
 
