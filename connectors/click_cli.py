@@ -18,7 +18,6 @@ from typing import Any
 from connectors.click_service import ClickSettings
 from connectors.fetcher import SafeFetcher, parse_networks
 from tap_core.click.analyze import ClickAnalysis, ClickAnalyzer
-from tap_core.click.decide import thresholds_of
 from tap_core.click.fetch import FetchLimits
 from tap_core.model.findings import Verdict
 from tap_core.policy import Policy, PolicyError, parse_policy
@@ -68,14 +67,16 @@ async def check_urls(
         ),
     )
     analyzer = ClickAnalyzer(fetcher)
-    thresholds = thresholds_of(policy.url)  # a tap_core.detect.scoring.Thresholds
     out: list[dict[str, Any]] = []
     try:
         for url in urls:
             try:
                 async with asyncio.timeout(settings.click_analysis_timeout_seconds + 1):
                     analysis = await analyzer.analyze(
-                        url, intel=intel, thresholds=thresholds, tenant_domains=policy.internal_domains
+                        url,
+                        intel=intel,
+                        thresholds=policy.url.thresholds,
+                        tenant_domains=policy.internal_domains,
                     )
             except TimeoutError:
                 analysis = ClickAnalysis(url=url, verdict=Verdict.CLEAN, score=0.0, error="timeout")

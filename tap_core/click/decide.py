@@ -199,11 +199,6 @@ def normalized(url: str) -> str:
     return norm.url if norm is not None else url
 
 
-def thresholds_of(policy: UrlPolicy) -> Thresholds:
-    """The tenant's URL thresholds as the scorer reads them."""
-    return policy.thresholds
-
-
 @dataclass(slots=True)
 class _Click:
     policy: UrlPolicy
@@ -267,7 +262,7 @@ async def decide_click(
             ("single_use_not_followed",),
             scanner=at.scanner,
         )
-    thresholds = thresholds_of(policy)
+    thresholds = policy.thresholds
     cached = cache.get(key)
     if cached is not None:
         return at.by_verdict(cached.verdict(thresholds), cached.reasons)
@@ -314,6 +309,6 @@ def _proceed(
     if intel is not None and intel.match(key):
         return at.by_verdict(Verdict.MALICIOUS, ("intel_after_warning",))
     cached = cache.get(key)
-    if cached is not None and cached.verdict(thresholds_of(at.policy)) is Verdict.MALICIOUS:
+    if cached is not None and cached.verdict(at.policy.thresholds) is Verdict.MALICIOUS:
         return at.by_verdict(Verdict.MALICIOUS, cached.reasons)
     return at.redirect("suspicious", (f"proceed_click:{claim.click_id}",), "proceed")
