@@ -40,7 +40,6 @@ from tap_core.click.decide import (
     Outcome,
     ProceedClaim,
     decide_click,
-    safe_location,
 )
 from tap_core.click.pages import (
     Branding,
@@ -68,7 +67,6 @@ __all__ = [
     "MemoryVerdictCache",
     "VerdictCache",
     "default_analyzer",
-    "safe_location",
 ]
 
 log = logging.getLogger(__name__)

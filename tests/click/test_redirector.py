@@ -8,7 +8,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from connectors.click_service import ClickService, safe_location
+from connectors.click_service import ClickService
+from tap_core.click.decide import safe_location
 from tap_core.click.pages import Branding
 from tap_core.policy import Policy, UrlPolicy
 from tap_core.urls.feeds import parse_feed
