@@ -15,10 +15,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from connectors.click_service import ClickSettings
-from connectors.fetcher import SafeFetcher, parse_networks
+from connectors.click_service import ClickSettings, safe_fetcher
 from tap_core.click.analyze import ClickAnalysis, ClickAnalyzer
-from tap_core.click.fetch import FetchLimits
 from tap_core.model.findings import Verdict
 from tap_core.policy import Policy, PolicyError, parse_policy
 from tap_core.urls.intel import IntelIndex
@@ -58,14 +56,7 @@ async def check_urls(
     intel: IntelIndex | None = None,
     details: bool = False,
 ) -> list[dict[str, Any]]:
-    fetcher = SafeFetcher(
-        allow_networks=parse_networks(settings.scan_allow_networks),
-        limits=FetchLimits(
-            max_redirects=settings.scan_max_redirects,
-            max_bytes=settings.scan_max_bytes,
-            timeout_seconds=settings.click_analysis_timeout_seconds,
-        ),
-    )
+    fetcher = safe_fetcher(settings)
     analyzer = ClickAnalyzer(fetcher)
     out: list[dict[str, Any]] = []
     try:

@@ -26,7 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -56,6 +56,9 @@ from tap_core.policy import Policy
 from tap_core.urls.intel import IntelIndex
 from tap_core.urls.links import LinkCodec, LinkError, VerifiedLink
 
+if TYPE_CHECKING:
+    from connectors.fetcher import SafeFetcher
+
 __all__ = [
     "CachedVerdict",
     "ClickRequest",
@@ -67,6 +70,7 @@ __all__ = [
     "MemoryVerdictCache",
     "VerdictCache",
     "default_analyzer",
+    "safe_fetcher",
 ]
 
 log = logging.getLogger(__name__)
@@ -447,8 +451,8 @@ def _shown(reasons: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(r.replace("_", " ") for r in reasons if not r.startswith("single_use"))[:6]
 
 
-def default_analyzer(settings: ClickSettings) -> ClickAnalyzer:
-    """The time-of-click analyzer behind the safe fetcher, configured from ``settings``."""
+def safe_fetcher(settings: ClickSettings) -> SafeFetcher:
+    """The safe fetcher of time-of-click analysis, configured from ``settings``."""
     from connectors.fetcher import SafeFetcher, parse_networks
     from tap_core.click.fetch import FetchLimits
 
@@ -457,5 +461,9 @@ def default_analyzer(settings: ClickSettings) -> ClickAnalyzer:
         max_bytes=settings.scan_max_bytes,
         timeout_seconds=settings.click_analysis_timeout_seconds,
     )
-    fetcher = SafeFetcher(allow_networks=parse_networks(settings.scan_allow_networks), limits=limits)
-    return ClickAnalyzer(fetcher)
+    return SafeFetcher(allow_networks=parse_networks(settings.scan_allow_networks), limits=limits)
+
+
+def default_analyzer(settings: ClickSettings) -> ClickAnalyzer:
+    """The time-of-click analyzer behind the safe fetcher, configured from ``settings``."""
+    return ClickAnalyzer(safe_fetcher(settings))
