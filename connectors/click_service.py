@@ -26,7 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -37,6 +37,7 @@ from tap_core.click.decide import (
     ClickDecision,
     ClickInput,
     DecisionLimits,
+    OnError,
     Outcome,
     ProceedClaim,
     decide_click,
@@ -93,7 +94,7 @@ class ClickSettings(BaseSettings):
     #: Time budget of one time-of-click analysis (fetch and page analysis).
     click_analysis_timeout_seconds: float = 8.0
     #: When analysis fails or times out: warn (warning page), allow (redirect) or block.
-    click_on_error: Literal["warn", "allow", "block"] = "warn"
+    click_on_error: OnError = "warn"
     click_verdict_ttl_seconds: int = 3600
     click_rate_limit: int = 50
     click_rate_window_seconds: int = 5
