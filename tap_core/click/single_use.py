@@ -63,10 +63,14 @@ def token_like(value: str) -> bool:
     return has_digit and has_alpha and _entropy(value) >= 3.5
 
 
+@lru_cache(maxsize=8192)
 def single_use(url: str) -> Finding | None:
     """The finding (rule ``single_use``, named ``single_use_<kind>``) naming why ``url`` must not
-    be fetched before the user, or None."""
-    found = _single_use(url)
+    be fetched before the user, or None.
+
+    Pure in ``url`` (the rules are packaged data) and asked on every scanner click of a link and
+    every redirect hop fetched: memoised (a Finding is frozen, so callers may share it)."""
+    found = _match(url)
     if found is None:
         return None
     kind, what, evidence = found
@@ -76,11 +80,8 @@ def single_use(url: str) -> Finding | None:
     return rule.finding(evidence, named=f"single_use_{kind}", what=what)
 
 
-@lru_cache(maxsize=8192)
-def _single_use(url: str) -> tuple[str, str, str] | None:
-    # Pure in ``url`` (the rules are packaged data) and asked on every scanner click of a
-    # link: memoised, as (kind, what the link looks like, evidence) so each caller gets its
-    # own Finding.
+def _match(url: str) -> tuple[str, str, str] | None:
+    """(kind, what the link looks like, evidence) of a single-use link, or None."""
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -104,14 +105,14 @@ def _single_use(url: str) -> tuple[str, str, str] | None:
     # A one-time token: a random-looking value named or placed next to an action word.
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
         if token_like(value) and _ACTION_WORDS.search(key):
-            return _token_finding(f"query parameter {key}")
+            return _token(f"query parameter {key}")
     segments = [s for s in parts.path.split("/") if s]
     for i, segment in enumerate(segments):
         neighbours = " ".join(segments[max(0, i - 2) : i])
         if token_like(segment) and _ACTION_WORDS.search(neighbours):
-            return _token_finding(f"path segment after /{neighbours.replace(' ', '/')}/")
+            return _token(f"path segment after /{neighbours.replace(' ', '/')}/")
     return None
 
 
-def _token_finding(evidence: str) -> tuple[str, str, str]:
+def _token(evidence: str) -> tuple[str, str, str]:
     return "token", "a link with a one-time token", evidence
