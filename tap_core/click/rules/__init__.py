@@ -15,7 +15,7 @@ from functools import cache
 from tap_core.click.rules.brand import bank_name_findings, brand_findings
 from tap_core.click.rules.forms import form_findings, password_findings
 from tap_core.click.rules.markers import marker_findings
-from tap_core.click.rules.parse import MAX_HTML_CHARS, parse, password_inputs
+from tap_core.click.rules.parse import parse, password_inputs
 from tap_core.click.rules.redirects import iframe_findings, redirect_findings, redirect_targets
 from tap_core.click.rules.scripts import script_findings
 from tap_core.click.rules.sensitive import consent_findings, sensitive_form_findings
@@ -23,7 +23,7 @@ from tap_core.click.rules.text import attachment_findings, text_findings
 from tap_core.detect.rules import Rule, family_rules
 from tap_core.model.findings import Finding
 
-__all__ = ["MAX_HTML_CHARS", "analyze_html", "page_rules", "redirect_targets"]
+__all__ = ["analyze_html", "page_rules", "redirect_targets"]
 
 
 @cache

@@ -22,19 +22,9 @@ from tap_core.urls.policy import DEFAULT_THRESHOLDS
 from tap_core.urls.rules import brands, hosting, hosts, paths
 from tap_core.urls.rules.intel import intel_findings
 from tap_core.urls.rules.link_text import link_text_mismatch
-from tap_core.urls.rules.parse import Heuristic, UrlContext, parse_context, rules
+from tap_core.urls.rules.parse import Heuristic, parse_context, rules
 
-__all__ = [
-    "DEFAULT_THRESHOLDS",
-    "HEURISTICS",
-    "Heuristic",
-    "UrlContext",
-    "assess_url",
-    "link_text_mismatch",
-    "parse_context",
-    "rules",
-    "url_findings",
-]
+__all__ = ["assess_url", "link_text_mismatch", "rules", "url_findings"]
 
 #: Rules on the URL alone, in report order.
 HEURISTICS: tuple[Heuristic, ...] = (
