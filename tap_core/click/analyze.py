@@ -22,7 +22,7 @@ from tap_core.model.findings import Finding, Verdict
 from tap_core.urls.intel import IntelIndex
 from tap_core.urls.normalize import normalize_url
 from tap_core.urls.policy import DEFAULT_THRESHOLDS
-from tap_core.urls.rules import assess_url
+from tap_core.urls.rules import assess_url, url_findings
 
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", ""})
 _TEXTUAL = ("text/", "application/json", "application/xml", "application/javascript")
@@ -110,8 +110,7 @@ class ClickAnalyzer:
         thresholds = thresholds or DEFAULT_THRESHOLDS
         norm = normalize_url(url)
         target = norm.url if norm is not None else url
-        static = assess_url(target, intel=intel, tenant_domains=tenant_domains)
-        findings = list(static.findings)
+        findings = url_findings(target, intel=intel, tenant_domains=tenant_domains)
         done = ClickAnalysis(url=url, verdict=Verdict.CLEAN, score=0.0, findings=findings, final_url=target)
         done.score_with(thresholds)
         if done.verdict is Verdict.MALICIOUS and any(f.verdict for f in findings):
@@ -141,10 +140,10 @@ class ClickAnalyzer:
         # Reputation of every hop and of where the page forwards to, as of now.
         for hop in [*page.hops[1:], page.stopped_at]:
             if hop:
-                hop_view = assess_url(hop, intel=intel, tenant_domains=tenant_domains)
+                hop_findings = url_findings(hop, intel=intel, tenant_domains=tenant_domains)
                 _merge(
                     findings,
-                    [f for f in hop_view.findings if f.verdict is not None or hop == page.final_url],
+                    [f for f in hop_findings if f.verdict is not None or hop == page.final_url],
                     where=f"redirect to {hop[:120]}",
                 )
         if page.stopped_at:
@@ -152,10 +151,9 @@ class ClickAnalyzer:
         findings.extend(await self._content(page))
         for nxt in redirect_targets(findings):
             if intel is not None:
-                nxt_view = assess_url(nxt, intel=intel)
                 _merge(
                     findings,
-                    [f for f in nxt_view.findings if f.verdict is not None],
+                    [f for f in url_findings(nxt, intel=intel) if f.verdict is not None],
                     where=f"page forwards to {nxt[:120]}",
                 )
         done.score_with(thresholds)

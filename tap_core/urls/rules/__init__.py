@@ -48,19 +48,29 @@ HEURISTICS: tuple[Heuristic, ...] = (
 )
 
 
-def url_findings(url: str, *, tenant_domains: Sequence[str] = ()) -> list[Finding]:
-    """Every rule's finding for ``url`` (no intelligence, no link text); ``tenant_domains``
-    are the organisation's own domains (look-alikes of them, and their own login paths)."""
+def url_findings(
+    url: str,
+    *,
+    tenant_domains: Sequence[str] = (),
+    intel: IntelIndex | None = None,
+    link_text: str | None = None,
+) -> list[Finding]:
+    """Every finding on ``url``: the intelligence hits (when ``intel`` is given), every rule's
+    finding, then the link text's (when ``link_text`` is given); ``tenant_domains`` are the
+    organisation's own domains (look-alikes of them, and their own login paths)."""
+    out: list[Finding] = intel_findings(url, intel) if intel is not None else []
     ctx = parse_context(url)
-    if ctx is None:
-        return []
-    out = [f for f in (h(ctx) for h in HEURISTICS) if f is not None]
-    for extra in (
-        brands.tenant_lookalike(ctx, tenant_domains),
-        paths.credential_keywords_path(ctx, tenant_domains),
-    ):
-        if extra is not None:
-            out.append(extra)
+    if ctx is not None:
+        out.extend(f for f in (h(ctx) for h in HEURISTICS) if f is not None)
+        for extra in (
+            brands.tenant_lookalike(ctx, tenant_domains),
+            paths.credential_keywords_path(ctx, tenant_domains),
+        ):
+            if extra is not None:
+                out.append(extra)
+    mismatch = link_text_mismatch(link_text, url)
+    if mismatch is not None:
+        out.append(mismatch)
     return out
 
 
@@ -74,10 +84,6 @@ def assess_url(
 ) -> Assessment:
     """The verdict for one URL: an intelligence hit is MALICIOUS on its own; otherwise the
     rules' weights add up (within their groups' caps) against ``thresholds``."""
-    findings: list[Finding] = intel_findings(url, intel) if intel is not None else []
-    findings.extend(url_findings(url, tenant_domains=tenant_domains))
-    mismatch = link_text_mismatch(link_text, url)
-    if mismatch is not None:
-        findings.append(mismatch)
+    findings = url_findings(url, tenant_domains=tenant_domains, intel=intel, link_text=link_text)
     scored = score(findings, thresholds or DEFAULT_THRESHOLDS)
     return Assessment(verdict=scored.verdict, score=scored.score, findings=findings)
