@@ -11,7 +11,7 @@ from tap_core.parsing.domains import has_known_suffix, host_matches_domain, is_i
 from tap_core.urls.normalize import comparable_host
 from tap_core.urls.platforms import is_click_tracker, site_of
 from tap_core.urls.rules.parse import WEB, parse_context, rules
-from tap_core.urls.rules.paths import nested_target
+from tap_core.urls.rules.paths import host_of, nested_target
 
 _TEXT_URL = re.compile(r"[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
 _TEXT_HOST = re.compile(r"(?:[a-z0-9-]+\.)+[a-z0-9-]{2,63}\.?(?::\d{1,5})?(?:[/?#]\S*)?", re.IGNORECASE)
@@ -53,13 +53,9 @@ def _redirects_to(query: str, site: str) -> bool:
     """A parameter of the link carries an address on ``site``: the text's promise is kept."""
     for _key, value in parse_qsl(query):
         target = nested_target(value)
-        if target:
-            try:
-                nested = (urlsplit(target).hostname or "").rstrip(".")
-            except ValueError:
-                continue
-            if nested and site_of(nested) == site:
-                return True
+        nested = host_of(target) if target else ""
+        if nested and site_of(nested) == site:
+            return True
     return False
 
 

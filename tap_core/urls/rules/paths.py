@@ -59,7 +59,8 @@ def _base64_target(text: str) -> str | None:
     return decoded if decoded.startswith(("http://", "https://")) else None
 
 
-def _host_of(url: str) -> str:
+def host_of(url: str) -> str:
+    """The host ``url`` goes to (lower case, no trailing dot), or "" when it has none."""
     try:
         return (urlsplit(url).hostname or "").rstrip(".")
     except ValueError:
@@ -71,7 +72,7 @@ def nested_redirect(ctx: UrlContext) -> Finding | None:
         return None
     hidden = _base64_target(ctx.path + "?" + ctx.query)
     if hidden:
-        hidden_host = _host_of(hidden)
+        hidden_host = host_of(hidden)
         if hidden_host and site_of(hidden_host) != ctx.site:
             return rules()["nested_redirect"].finding(hidden[:200], "encoded", target=hidden_host)
     targets = [t for _key, value in parse_qsl(ctx.query) if (t := nested_target(value))]
@@ -79,7 +80,7 @@ def nested_redirect(ctx: UrlContext) -> Finding | None:
     if match:
         targets.append(unquote(ctx.path[match.start() :]))
     for target in targets:
-        nested_host = _host_of(target)
+        nested_host = host_of(target)
         if nested_host and site_of(nested_host) != ctx.site:
             return rules()["nested_redirect"].finding(evidence=target[:200], target=nested_host)
     return None
