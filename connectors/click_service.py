@@ -227,7 +227,6 @@ class _Click:
     url: str
     request: ClickRequest
     headers: dict[str, str]
-    policy: Policy
     branding: Branding
     is_scanner: bool = False
     signals: tuple[str, ...] = ()
@@ -349,9 +348,7 @@ class ClickService:
             return _page(error_page())
         policy = self.policy_lookup(link.context.tenant_id)
         link_id = path.rsplit(".", 1)[-1]
-        click = _Click(
-            link, path, link_id, link.url, request, _lower(request.headers), policy, policy.branding
-        )
+        click = _Click(link, path, link_id, link.url, request, _lower(request.headers), policy.branding)
         settings = self.settings
         decision = await decide_click(
             ClickInput(
