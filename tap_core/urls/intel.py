@@ -386,12 +386,6 @@ class IntelIndex:
         self._match_host(host, hits)
         return hits
 
-    def match_host(self, host: str) -> list[IntelHit]:
-        """Host, domain and IP indicators matching a bare host name or IP literal."""
-        hits: list[IntelHit] = []
-        self._match_host(host.lower().rstrip("."), hits)
-        return hits
-
     def _match_host(self, host: str, hits: list[IntelHit]) -> None:
         if not host:
             return
