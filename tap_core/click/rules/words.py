@@ -13,7 +13,7 @@ from functools import cache
 
 from tap_core.data import data_lines, data_text
 from tap_core.impersonation.dictionary import ThreatDictionary
-from tap_core.impersonation.text import strip_marks
+from tap_core.parsing.text import strip_marks
 
 
 @cache
