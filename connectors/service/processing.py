@@ -65,6 +65,7 @@ class Outcome:
 
 
 def _worker_id() -> str:
+    """A label for people reading the journal; the claim's own random token tells attempts apart."""
     return f"{socket.gethostname()}:{os.getpid()}"
 
 

@@ -64,6 +64,8 @@ class Claim:
     lease_seconds: int
     attempt: int  # 1 for the first claim, +1 on every takeover
     etag: str = field(repr=False)
+    #: Random per claim: the attempt that owns the lease (``worker_id`` only names the process).
+    token: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +88,8 @@ class JournalEntry:
 @runtime_checkable
 class IdempotencyJournal(Protocol):
     def claim(self, tenant_id: str, message_id: str, worker_id: str, lease_seconds: int) -> Claim | None:
-        """The lease, or None when the message is done or another worker holds a live lease."""
+        """A new lease of this attempt's own (a fresh token), or None when the message is done or
+        any attempt, in this process or another, holds a live lease."""
         ...
 
     def record_step(self, claim: Claim, step: str, data: Mapping[str, Any] | None = None) -> Claim:
@@ -94,7 +97,8 @@ class IdempotencyJournal(Protocol):
         ...
 
     def release(self, claim: Claim) -> None:
-        """Give the lease up early (e.g. after a transient error) so a retry may take over at once."""
+        """Give the lease up early (e.g. after a transient error) so a retry may take over at once;
+        only the attempt holding ``claim`` (same token and ETag) can release it."""
         ...
 
     def get(self, tenant_id: str, message_id: str) -> JournalEntry | None: ...

@@ -10,7 +10,8 @@ State machine (``Step`` property)::
                                                    \\------------\\----------------\\--> moved --> done
     - steps only move forward; optional ones (body_patched, categorized, moved) may be skipped
     - each record_step stores that step's data (decision, new folder id, ...) and renews the lease
-    - lease live + other owner  -> claim returns None (someone is working on it)
+    - lease live                -> claim returns None (some attempt is working on it, even one
+                                   of this same process: a claim belongs to one attempt)
     - lease expired             -> claim takes it over (Attempt + 1), resuming after ``Step``
     - release                   -> lease ends now, so the next retry takes over at once
     - done                      -> terminal: claim always returns None, never redone
@@ -18,8 +19,11 @@ State machine (``Step`` property)::
 ``claim`` returning None means "do not act now"; call ``get``: a done entry means drop the queue
 message, otherwise another worker holds a live lease, so let the message come back after
 ``entry.lease_until`` (it must not be deleted, or a crash of that worker would lose the mail).
-``worker_id`` must be unique per attempt (e.g. the Functions invocation id); leases compare
-against each worker's clock, so keep leases well above clock skew (minutes, not seconds).
+Every claim carries a fresh random token (``Claim.token``, stored as ``Token``): ``worker_id`` is
+only a label for people (host and process), and two attempts in one process are still two
+owners. ``record_step`` and ``release`` are conditional on the claim's ETag and check its token,
+so an attempt whose lease was taken over can write nothing. Leases compare against each worker's
+clock, so keep leases well above clock skew (minutes, not seconds).
 
 A worker that loses its lease (another took over after expiry) gets :class:`LeaseLost` from its
 next ``record_step`` and must stop without touching the mailbox further.
@@ -27,6 +31,7 @@ next ``record_step`` and must stop without touching the mailbox further.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -57,25 +62,27 @@ class TableJournal:
             entity = self._store.read(partition, _ROW)
             now = _keys.now()
             until = now + timedelta(seconds=lease_seconds)
+            token = uuid.uuid4().hex  # this attempt's, never shared with another
             if entity is None:
                 new = {
                     "PartitionKey": partition, "RowKey": _ROW, "TenantId": tenant_id, "MessageId": message_id,
-                    "Step": "claimed", "Data": "{}", "Owner": worker_id, "LeaseUntil": until, "Attempt": 1,
+                    "Step": "claimed", "Data": "{}", "Owner": worker_id, "Token": token, "LeaseUntil": until,
+                    "Attempt": 1,
                     "CreatedAt": now, "UpdatedAt": now,
                 }
                 try:
                     etag = self._store.insert(new)
                 except ResourceExistsError:
                     continue
-                return Claim(tenant_id, message_id, worker_id, "claimed", {}, until, lease_seconds, 1, etag)
+                return Claim(tenant_id, message_id, worker_id, "claimed", {}, until, lease_seconds, 1, etag,
+                             token)
             if entity["Step"] == "done":
                 return None
-            held_by_other = entity["Owner"] != worker_id and as_utc(entity["LeaseUntil"]) > now
-            if held_by_other:
-                return None
-            # Stale lease (or our own, re-claimed after a crash/redelivery): take it conditionally.
+            if as_utc(entity["LeaseUntil"]) > now:
+                return None  # a live lease belongs to one attempt, whoever asks (same process or not)
+            # Stale or released lease: take it over conditionally.
             attempt = int(entity["Attempt"]) + 1
-            entity.update(Owner=worker_id, LeaseUntil=until, Attempt=attempt, UpdatedAt=now)
+            entity.update(Owner=worker_id, Token=token, LeaseUntil=until, Attempt=attempt, UpdatedAt=now)
             try:
                 etag = self._store.replace_if_match(entity, entity["_etag"])
             except HttpResponseError as error:
@@ -83,7 +90,7 @@ class TableJournal:
                     return None  # another worker took it over between our read and write
                 raise
             return Claim(tenant_id, message_id, worker_id, entity["Step"], _keys.loads(entity["Data"]) or {},
-                         until, lease_seconds, attempt, etag)
+                         until, lease_seconds, attempt, etag, token)
         return None
 
     def record_step(self, claim: Claim, step: str, data: Mapping[str, Any] | None = None) -> Claim:
@@ -100,9 +107,11 @@ class TableJournal:
             "PartitionKey": _keys.key(claim.tenant_id, claim.message_id), "RowKey": _ROW,
             "TenantId": claim.tenant_id, "MessageId": claim.message_id, "Step": step,
             "Data": _keys.dumps(merged, what=f"journal data up to step {step!r}"),
-            "Owner": claim.worker_id, "LeaseUntil": until, "Attempt": claim.attempt,
+            "Owner": claim.worker_id, "Token": claim.token, "LeaseUntil": until, "Attempt": claim.attempt,
             "UpdatedAt": now,
         }
+        if not claim.token:
+            raise LeaseLost(self._lost(claim))  # a Claim this journal did not hand out
         try:
             etag = self._store.merge_if_match(entity, claim.etag)
         except HttpResponseError as error:
@@ -110,12 +119,13 @@ class TableJournal:
                 raise LeaseLost(self._lost(claim)) from None
             raise
         return Claim(claim.tenant_id, claim.message_id, claim.worker_id, step, merged, until,
-                     claim.lease_seconds, claim.attempt, etag)
+                     claim.lease_seconds, claim.attempt, etag, claim.token)
 
     def release(self, claim: Claim) -> None:
         partition = _keys.key(claim.tenant_id, claim.message_id)
         current = self._store.read(partition, _ROW)
-        if current is None or current["_etag"] != claim.etag or current["Step"] == "done":
+        if (current is None or current["_etag"] != claim.etag or current.get("Token") != claim.token
+                or current["Step"] == "done"):
             return  # nothing of ours to release
         current.update(LeaseUntil=_keys.now() - timedelta(seconds=1), UpdatedAt=_keys.now())
         try:

@@ -125,6 +125,23 @@ def test_release_lets_a_retry_take_over_at_once(stores: AzureStores) -> None:
     assert again is not None and again.step == "fetched"
 
 
+def test_one_process_two_attempts_never_share_a_claim(stores: AzureStores) -> None:
+    # Same worker label (one host, one process): the second attempt still waits for the lease.
+    first = stores.journal.claim(TENANT, MSG, "host:42", 600)
+    assert first is not None and first.token
+    first = stores.journal.record_step(first, "decided", {"action": "deliver"})
+    assert stores.journal.claim(TENANT, MSG, "host:42", 600) is None
+    stores.journal.release(first)
+    second = stores.journal.claim(TENANT, MSG, "host:42", 600)
+    assert second is not None and second.token != first.token and second.attempt == 2
+    # The first attempt's claim is dead: it can neither write nor give the new lease away.
+    with pytest.raises(LeaseLost):
+        stores.journal.record_step(first, "body_patched")
+    stores.journal.release(first)
+    assert stores.journal.claim(TENANT, MSG, "host:42", 600) is None
+    stores.journal.record_step(second, "body_patched")
+
+
 def test_steps_only_go_forward(stores: AzureStores) -> None:
     claim = stores.journal.claim(TENANT, MSG, "w1", 60)
     assert claim is not None
