@@ -17,6 +17,7 @@ import ipaddress
 import re
 import socket
 import ssl
+import zlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -149,7 +150,69 @@ def numeric_host(host: str) -> IPAddress | None:
 
 
 #: What a page fetch asks for (the user agent is added per fetcher: it names the deployment).
-_GET_HEADERS = {"Accept": "*/*", "Accept-Language": "en", "Accept-Encoding": "gzip, deflate"}
+_GET_HEADERS = {"Accept": "*/*", "Accept-Language": "en"}
+#: The content codings every request asks for, and the only ones a response may use (one layer):
+#: we decode them ourselves, bounded (httpx would decode any coding, stacked, a chunk at a time).
+ACCEPT_ENCODING = "gzip, deflate"
+_GZIP_CODINGS = frozenset({"gzip", "x-gzip"})
+#: Decoded bytes produced per decompress call: the work one step can do is bounded by this,
+#: whatever the compression ratio of the input.
+_DECODE_STEP = 64 * 1024
+
+
+class _Decoder:
+    """One gzip or deflate layer, decoded incrementally with a bound on each step's output."""
+
+    def __init__(self, coding: str) -> None:
+        self._obj: zlib._Decompress | None = None
+        if coding in _GZIP_CODINGS:
+            self._obj = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        self._head = b""  # deflate: the first bytes, until they show whether a zlib header is there
+
+    def feed(self, data: bytes, room: int) -> Iterable[bytes]:
+        """Decoded pieces of ``data``, at most ``room`` bytes in all (input past that point is
+        never decoded). Trailing bytes after the end of the compressed stream are ignored."""
+        if self._obj is None:
+            # "deflate" means zlib-wrapped, but some servers send raw deflate: the two header
+            # bytes of a zlib stream (method 8, checksum) tell which.
+            self._head += data
+            if len(self._head) < 2:
+                return
+            cmf, flg = self._head[0], self._head[1]
+            wrapped = cmf & 0x0F == 8 and (cmf << 8 | flg) % 31 == 0
+            self._obj = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+            data, self._head = self._head, b""
+        while room > 0 and not self._obj.eof:
+            step = min(_DECODE_STEP, room)
+            try:
+                out = self._obj.decompress(data, step)
+            except zlib.error as exc:
+                raise FetchError("decode", f"bad compressed body: {exc}") from exc
+            data = self._obj.unconsumed_tail
+            room -= len(out)
+            if out:
+                yield out
+            if not data and len(out) < step:
+                return  # input used up and nothing pending (a full step may leave output pending)
+
+
+def _decoder(headers: httpx.Headers) -> _Decoder | None:
+    """The decoder for the response's Content-Encoding (None for none); raises FetchError for a
+    coding not asked for or more than one layer (a stack is how a small body becomes gigabytes)."""
+    codings = [
+        c.strip().lower()
+        for value in headers.get_list("content-encoding")
+        for c in value.split(",")
+        if c.strip() and c.strip().lower() != "identity"
+    ]
+    if not codings:
+        return None
+    shown = ", ".join(codings)[:80]
+    if len(codings) > 1:
+        raise FetchError("encoding", f"Content-Encoding {shown!r}: more than one layer")
+    if codings[0] not in _GZIP_CODINGS and codings[0] != "deflate":
+        raise FetchError("encoding", f"Content-Encoding {shown!r} was not asked for ({ACCEPT_ENCODING})")
+    return _Decoder(codings[0])
 
 
 def _pinned(url: str, scheme: str, host: str, port: int, addr: IPAddress) -> tuple[str, str]:
@@ -255,7 +318,13 @@ class SafeFetcher:
                 response, _addr = await self._send(
                     "POST", url, {**(headers or {}), "Content-Type": "application/json"}, body)
                 try:
-                    await self._read(response)
+                    try:
+                        await self._read(response)
+                    except FetchError as exc:
+                        if exc.code not in ("encoding", "decode"):
+                            raise
+                        # The body is dropped anyway: a coding we refuse to decode does not
+                        # undo a POST the receiver has answered.
                     return response.status_code
                 finally:
                     await response.aclose()
@@ -272,7 +341,8 @@ class SafeFetcher:
             method,
             pinned,
             content=content,
-            headers={**headers, "Host": host_header, "User-Agent": self.user_agent},
+            headers={**headers, "Accept-Encoding": ACCEPT_ENCODING, "Host": host_header,
+                     "User-Agent": self.user_agent},
             extensions={"sni_hostname": host} if scheme == "https" else {},
         )
         try:
@@ -304,14 +374,23 @@ class SafeFetcher:
                 await response.aclose()
 
     async def _read(self, response: httpx.Response) -> tuple[bytes, bool]:
+        """The body, decoded, at most ``max_bytes`` of it (``True`` when the limit cut it short).
+
+        Raw bytes are read and decoded here, a bounded step at a time, so that neither the
+        decoded size nor the work per network chunk depends on the compression ratio; the raw
+        bytes read are capped by the same limit."""
         cap = self.limits.max_bytes
+        decoder = _decoder(response.headers)
         chunks: list[bytes] = []
-        size = 0
+        size = raw = 0
         try:
-            async for chunk in response.aiter_bytes():  # decoded: the cap also bounds gzip bombs
-                chunks.append(chunk)
-                size += len(chunk)
-                if size >= cap:
+            async for chunk in response.aiter_raw():
+                raw += len(chunk)
+                pieces = [chunk] if decoder is None else decoder.feed(chunk, cap + 1 - size)
+                for piece in pieces:
+                    chunks.append(piece)
+                    size += len(piece)
+                if size > cap or raw > cap:
                     return b"".join(chunks)[:cap], True
         except httpx.HTTPError as exc:
             raise FetchError("read", type(exc).__name__) from exc

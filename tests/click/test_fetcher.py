@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import ipaddress
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from connectors.fetcher import SafeFetcher, numeric_host, parse_networks, refusal
 from tap_core.click.fetch import FetchBlocked, FetchError, FetchLimits
-from tests.click.conftest import Site
+from tests.click.conftest import BENIGN, Redirector, Site
+from tests.click.servers import serve
 
 LOOPBACK = parse_networks("127.0.0.0/8")
 
@@ -164,3 +174,93 @@ def test_byte_cap_and_timeout(site: Site) -> None:
 def test_fetcher_sends_an_honest_user_agent_and_no_cookies(site: Site) -> None:
     page = _fetch(SafeFetcher(allow_networks=LOOPBACK), f"http://127.0.0.1:{site.port}/ua")
     assert page.status == 200
+
+
+# -- content codings: only the ones asked for, one layer, decoded within the byte limit -----------
+
+ZEROS = 64 * 1024 * 1024  # decoded size of the bombs: 32 times the default 2 MiB limit
+
+
+@dataclass
+class CodingSite:
+    port: int
+    accept_encoding: list[str]
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+
+@pytest.fixture(scope="module")
+def coding_site() -> Iterator[CodingSite]:
+    """Pages served with whatever Content-Encoding the test names, whatever the request asked."""
+    zeros = gzip.compress(bytes(ZEROS), 9)
+    page = BENIGN.encode()
+    raw_deflate = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    bodies: dict[str, tuple[bytes, list[str]]] = {
+        "/gzip-gzip": (gzip.compress(zeros, 9), ["gzip, gzip"]),
+        "/gzip-twice": (gzip.compress(zeros, 9), ["gzip", "gzip"]),  # two header lines
+        "/br": (b"\x1b\xff\xff\x0f" + bytes(64), ["br"]),  # never decoded, whatever it holds
+        "/zstd": (b"(\xb5/\xfd" + bytes(64), ["zstd"]),
+        "/gzip-zeros": (zeros, ["gzip"]),
+        "/gzip-page": (gzip.compress(page), ["gzip"]),
+        "/deflate-page": (zlib.compress(page), ["deflate"]),
+        "/raw-deflate-page": (raw_deflate.compress(page) + raw_deflate.flush(), ["deflate"]),
+        "/identity-page": (page, ["identity"]),
+        "/bad-gzip": (b"\x1f\x8b\x08\x00" + bytes(40), ["gzip"]),
+    }
+    asked: list[str] = []
+
+    async def serve_page(request: Request) -> Response:
+        asked.append(request.headers.get("accept-encoding", ""))
+        body, codings = bodies[request.url.path]
+        headers = [(b"content-type", b"text/html; charset=utf-8")]
+        headers += [(b"content-encoding", c.encode()) for c in codings]
+        response = Response(body)
+        response.raw_headers = [*headers, (b"content-length", str(len(body)).encode())]
+        return response
+
+    with serve(Starlette(routes=[Route("/{p:path}", serve_page)])) as port:
+        yield CodingSite(port, asked)
+
+
+@pytest.mark.parametrize("path", ["/gzip-gzip", "/gzip-twice", "/br", "/zstd"])
+def test_codings_not_asked_for_or_stacked_are_refused(coding_site: CodingSite, path: str) -> None:
+    with pytest.raises(FetchError) as info:
+        _fetch(SafeFetcher(allow_networks=LOOPBACK), coding_site.url(path))
+    assert info.value.code == "encoding" and "Content-Encoding" in info.value.detail
+    assert not isinstance(info.value, FetchBlocked)  # fetched, then refused: the click's on-error path
+    assert coding_site.accept_encoding[-1] == "gzip, deflate"  # what the fetcher asked for
+
+
+def test_one_gzip_layer_past_the_limit_is_cut_at_the_limit(coding_site: CodingSite) -> None:
+    limits = FetchLimits()
+    page = _fetch(SafeFetcher(allow_networks=LOOPBACK), coding_site.url("/gzip-zeros"))
+    # Decoded up to the byte limit and no further: the body is the limit, not the 64 MiB.
+    assert page.truncated and len(page.body) == limits.max_bytes < ZEROS
+    assert page.body == bytes(limits.max_bytes)
+    small = _fetch(
+        SafeFetcher(allow_networks=LOOPBACK, limits=FetchLimits(max_bytes=1000)), coding_site.url("/gzip-zeros")
+    )
+    assert small.truncated and small.body == bytes(1000)
+
+
+@pytest.mark.parametrize("path", ["/gzip-page", "/deflate-page", "/raw-deflate-page", "/identity-page"])
+def test_compressed_pages_asked_for_still_read_whole(coding_site: CodingSite, path: str) -> None:
+    page = _fetch(SafeFetcher(allow_networks=LOOPBACK), coding_site.url(path))
+    assert page.status == 200 and not page.truncated and page.body == BENIGN.encode()
+
+
+def test_corrupt_compressed_body_is_a_fetch_error(coding_site: CodingSite) -> None:
+    with pytest.raises(FetchError) as info:
+        _fetch(SafeFetcher(allow_networks=LOOPBACK), coding_site.url("/bad-gzip"))
+    assert info.value.code == "decode"
+
+
+def test_bomb_through_the_redirector_warns(redirector: Redirector, coding_site: CodingSite) -> None:
+    """A click on a stacked-gzip page: refused by the fetcher, so the decision's on-error
+    behaviour (warn by default) answers, with the reason in the click log."""
+    # A name, not an address literal, so that the link itself looks harmless until fetched.
+    resp = redirector.get(redirector.link(f"http://localhost:{coding_site.port}/gzip-gzip"))
+    assert resp.status_code == 200 and "location" not in resp.headers and b"Be careful" in resp.content
+    (rec,) = redirector.stores.clicks.list_clicks("contoso", datetime.now(UTC) - timedelta(hours=1), limit=10)
+    assert rec.decision == "warn" and "analysis_encoding" in rec.reasons
