@@ -176,6 +176,40 @@ async def stats(request: Request) -> Response:
     return JSONResponse(data)
 
 
+async def effects(request: Request) -> Response:
+    """Per message (immutable id): the effects Graph applied and the folder it is in now.
+
+    Every message of the mailboxes asked for (``?user=UPN[,UPN]``; default: all) is listed, with
+    or without effects, plus messages that have effects but no longer exist (``folder`` null)."""
+    state = _state(request)
+    refs = [r for r in request.query_params.get("user", "").split(",") if r]
+    mailboxes = [_mailbox(state, ref) for ref in refs] if refs else list(state.mailboxes.values())
+    if any(m is None for m in mailboxes):
+        return _error(404, "unknown user")
+    out: dict[str, dict[str, Any]] = {}
+    users = set()
+    for mailbox in mailboxes:
+        assert mailbox is not None
+        upn = mailbox.user.user_principal_name.lower()
+        users.add(upn)
+        for message in mailbox.messages.values():
+            folder = mailbox.folders.get(message.folder_id)
+            recorded = state.stats.effects.get(message.immutable_id)
+            counts = recorded.as_dict() if recorded else {"user": upn, "body_patches": 0,
+                                                          "category_writes": 0, "moves": {}}
+            out[message.immutable_id] = {
+                **counts,
+                "internetMessageId": message.internet_message_id,
+                "folder": folder.display_name if folder else None,
+                "folderPath": mailbox.folder_path(folder) if folder else None,
+            }
+    for immutable_id, recorded in state.stats.effects.items():
+        if immutable_id not in out and recorded.user in users:
+            out[immutable_id] = {**recorded.as_dict(), "internetMessageId": None, "folder": None,
+                                 "folderPath": None}
+    return JSONResponse({"messages": out, "faults_fired": state.stats.as_dict()["faults_fired"]})
+
+
 async def stats_reset(request: Request) -> Response:
     _state(request).stats = Stats()
     return JSONResponse({"reset": True})
@@ -322,6 +356,7 @@ def routes() -> list[Route]:
         Route("/_sim/mailbox/{upn}", mailbox_view, methods=["GET"]),
         Route("/_sim/stats", stats, methods=["GET"]),
         Route("/_sim/stats/reset", stats_reset, methods=["POST"]),
+        Route("/_sim/effects", effects, methods=["GET"]),
         Route("/_sim/seed", seed, methods=["GET"]),
         Route("/_sim/grants", grants, methods=["POST"]),
         Route("/_sim/faults", faults, methods=["GET", "POST"]),

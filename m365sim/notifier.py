@@ -219,10 +219,15 @@ class Notifier:
         else:
             stats.notifications += 1
         faults = self.state.faults
-        if faults.roll(faults.drop_notifications_rate):
+        fired = self.state.stats.faults_fired
+        # With missed_on_drop the lifecycle channel is how a drop is recovered: never drop it.
+        if not (lifecycle and faults.missed_on_drop) and faults.roll(faults.drop_notifications_rate):
             stats.dropped_by_fault += 1
+            fired["notification_dropped"] += 1
+            if faults.missed_on_drop and not lifecycle and self.lifecycle(sub, "missed"):
+                fired["missed_sent"] += 1  # Graph's signal that changes were lost: resync by delta
             return
-        copies = 2 if faults.roll(faults.duplicate_notifications_rate) else 1
+        copies = faults.copies(fired)
         if faults.delay_notifications_ms:
             await asyncio.sleep(faults.delay_notifications_ms / 1000)
         for copy_index in range(copies):

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .effects import observed
 from .errors import GraphError, bad_request
 
 if TYPE_CHECKING:
@@ -107,6 +108,8 @@ class Router:
     def add(self, method: str, pattern: str, handler: Handler) -> None:
         segments = tuple(seg if seg.startswith("{") else seg.lower() for seg in pattern.strip("/").split("/"))
         template = "/" + "/".join("{id}" if s.startswith("{") else s for s in pattern.strip("/").split("/"))
+        # Every handler runs the chaos faults first and counts its mailbox effects (effects.py).
+        handler = observed(method.upper(), template, handler)
         self.routes.append(Route(method.upper(), segments, template, handler))
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:

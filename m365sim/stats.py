@@ -30,6 +30,25 @@ class DeliveryStats:
 
 
 @dataclass
+class MessageEffects:
+    """Successful mailbox effects Graph applied to one message (by immutable id, so a move,
+    which changes the REST id, keeps counting on the same message)."""
+
+    user: str
+    body_patches: int = 0
+    category_writes: int = 0
+    moves: Counter[str] = field(default_factory=Counter)  # destination folder name -> moves
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "user": self.user,
+            "body_patches": self.body_patches,
+            "category_writes": self.category_writes,
+            "moves": dict(self.moves),
+        }
+
+
+@dataclass
 class Stats:
     total: int = 0
     by_route: Counter[str] = field(default_factory=Counter)
@@ -41,6 +60,11 @@ class Stats:
     batch_subrequests: int = 0
     token_requests: Counter[str] = field(default_factory=Counter)
     notifications: dict[str, DeliveryStats] = field(default_factory=dict)
+    faults_fired: Counter[str] = field(default_factory=Counter)  # by kind (faults.py)
+    effects: dict[str, MessageEffects] = field(default_factory=dict)  # immutable id -> effects
+
+    def effects_of(self, immutable_id: str, user: str) -> MessageEffects:
+        return self.effects.setdefault(immutable_id, MessageEffects(user))
 
     def delivery(self, subscription_id: str) -> DeliveryStats:
         return self.notifications.setdefault(subscription_id, DeliveryStats())
@@ -71,6 +95,8 @@ class Stats:
                 "batch_subrequests": self.batch_subrequests,
             },
             "token_requests": dict(self.token_requests),
+            # error_rate faults are counted by route in requests.faults; the chaos kinds here.
+            "faults_fired": {**self.faults_fired, "error_rate": sum(self.faults.values())},
             "notifications": {
                 "by_subscription": {k: v.as_dict() for k, v in self.notifications.items()},
                 "totals": {k: v for k, v in totals.as_dict().items() if k != "last_status"},
