@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import compose, ids
+from . import compose, control_users, ids
 from .clock import iso, parse_datetime
 from .directory import Grant, SeedError, resolve_mailboxes
 from .faults import Faults
@@ -351,6 +351,8 @@ def loopback_only(request: Request) -> bool:
 def routes() -> list[Route]:
     return [
         Route("/_sim/health", health, methods=["GET"]),
+        Route("/_sim/users", control_users.put_user, methods=["POST"]),
+        Route("/_sim/users/{upn}", control_users.delete_user, methods=["DELETE"]),
         Route("/_sim/deliver", deliver, methods=["POST"]),
         Route("/_sim/attach", attach, methods=["POST"]),
         Route("/_sim/mailbox/{upn}", mailbox_view, methods=["GET"]),

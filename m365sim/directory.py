@@ -35,11 +35,45 @@ class User:
 
 
 @dataclass
+class UsersDeltaState:
+    """A users delta round: the sequence it reads changes after, and what is still to page."""
+
+    seq: int
+    select: str | None
+    pending: list[str] = field(default_factory=list)  # user ids; removed ones are tombstoned
+
+
+@dataclass
 class Tenant:
     id: str
     domain: str
     display_name: str
     users: dict[str, User] = field(default_factory=dict)
+    # Directory change tracking for /users/delta: a sequence bumped on each change, the
+    # sequence of each user's last change, and the users removed (id -> sequence).
+    seq: int = 0
+    changed: dict[str, int] = field(default_factory=dict)
+    removed: dict[str, int] = field(default_factory=dict)
+    delta_tokens: dict[str, UsersDeltaState] = field(default_factory=dict)
+
+    def add_user(self, user: User) -> None:
+        self.seq += 1
+        self.users[user.id] = user
+        self.changed[user.id] = self.seq
+        self.removed.pop(user.id, None)
+
+    def touch_user(self, user_id: str) -> None:
+        """A property of the user changed (the next delta round lists it)."""
+        self.seq += 1
+        self.changed[user_id] = self.seq
+
+    def remove_user(self, user_id: str) -> User | None:
+        user = self.users.pop(user_id, None)
+        if user is not None:
+            self.seq += 1
+            self.removed[user_id] = self.seq
+            self.changed.pop(user_id, None)
+        return user
 
     def find_user(self, ref: str) -> User | None:
         """By object id or by UPN/mail, case-insensitive as Graph resolves them."""

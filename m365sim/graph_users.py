@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 from typing import Any
 
 from . import odata
 from .context import USER_READ, Ctx
-from .directory import User
+from .directory import Tenant, User, UsersDeltaState
 from .errors import GraphError, bad_request
 from .router import GraphResponse, Router
 from .serialize import USER_PROPS, parse_select, user_json
@@ -104,6 +105,74 @@ async def get_user(ctx: Ctx) -> GraphResponse:
     return GraphResponse(200, body)
 
 
+MAX_DELTA_TOKENS = 2000  # per tenant; the oldest are forgotten (-> 410), as Graph would
+
+
+def _gone() -> GraphError:
+    return GraphError(
+        410,
+        "syncStateNotFound",
+        "The sync state generation is not found. The delta token is expired and data must be "
+        "synchronized again.",
+    )
+
+
+def _store_token(tenant: Tenant, state: UsersDeltaState) -> str:
+    token = secrets.token_urlsafe(24)
+    tenant.delta_tokens[token] = state
+    while len(tenant.delta_tokens) > MAX_DELTA_TOKENS:
+        del tenant.delta_tokens[next(iter(tenant.delta_tokens))]
+    return token
+
+
+async def users_delta(ctx: Ctx) -> GraphResponse:
+    """``/users/delta``: a first round lists every user (pages of nextLinks ending in a
+    deltaLink); a round from a deltaLink lists the users added or changed since, and removed
+    ones as ``{"id", "@removed": {"reason": "changed"}}``, as Graph does."""
+    _require(ctx)
+    tenant = ctx.tenant
+    query = ctx.req.query
+    max_page = ctx.req.prefer_value("odata.maxpagesize")
+    top = odata.parse_int(query, "$top", 1, MAX_PAGE)
+    page_size = int(max_page) if max_page and max_page.isdigit() else (top or DEFAULT_PAGE)
+    delta_token, skip_token = query.get("$deltatoken"), query.get("$skiptoken")
+    if delta_token or skip_token:
+        previous = tenant.delta_tokens.get(delta_token or skip_token or "")
+        if previous is None:
+            raise _gone()
+        if skip_token:
+            del tenant.delta_tokens[skip_token]  # a page is consumed once
+            current = previous
+        else:
+            since = previous.seq
+            changed = sorted((seq, uid) for uid, seq in tenant.changed.items() if seq > since)
+            removed = sorted((seq, uid) for uid, seq in tenant.removed.items() if seq > since)
+            current = UsersDeltaState(
+                tenant.seq, previous.select, [uid for _, uid in sorted(changed + removed)]
+            )
+    else:
+        select_text = query.get("$select")
+        parse_select(select_text, USER_PROPS, USER_TYPE)
+        current = UsersDeltaState(tenant.seq, select_text, sorted(tenant.users))
+    select = parse_select(current.select, USER_PROPS, USER_TYPE)
+    page, rest = current.pending[:page_size], current.pending[page_size:]
+    value: list[dict[str, Any]] = []
+    for user_id in page:
+        user = tenant.users.get(user_id)
+        if user is None:
+            value.append({"id": user_id, "@removed": {"reason": "changed"}})
+        else:
+            value.append(user_json(user, select))
+    body: dict[str, Any] = {"@odata.context": ctx.context_url("users"), "value": value}
+    follow = UsersDeltaState(current.seq, current.select, rest)
+    if rest:
+        body["@odata.nextLink"] = ctx.link("/users/delta", {"$skiptoken": _store_token(tenant, follow)})
+    else:
+        body["@odata.deltaLink"] = ctx.link("/users/delta", {"$deltatoken": _store_token(tenant, follow)})
+    return GraphResponse(200, body)
+
+
 def register(router: Router) -> None:
     router.add("GET", "/users", list_users)
+    router.add("GET", "/users/delta", users_delta)
     router.add("GET", "/users/{user}", get_user)
