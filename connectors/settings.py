@@ -42,12 +42,30 @@ class Settings(BaseSettings):
     #: Public base URL of the function app (Graph posts notifications to
     #: ``{public_base_url}/api/graph/notifications``); empty: derived from the redirect base URL.
     public_base_url: str = ""
-    #: Tenants allowed to onboard (comma-separated tenant ids); empty: any tenant that consents.
+    #: What one anonymous POST to the notification endpoints may cost (Graph's own batches are far
+    #: smaller): body bytes and notifications per request (over either: 413), and subscription
+    #: ids unknown to the store read per request before the rest goes unread.
+    notification_max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
+    notification_max_per_request: int = Field(default=1000, ge=1, le=100_000)
+    notification_max_unknown: int = Field(default=10, ge=1, le=1000)
+    #: The tenant the app is registered in (a GUID): the one tenant allowed to onboard by default.
+    home_tenant_id: str = ""
+    #: More tenants allowed to onboard (comma-separated tenant ids, GUIDs), besides the home tenant.
     allowed_tenants: str = ""
     #: Protect only the members of this Entra group (object id); empty: every mail-enabled user.
     protected_group_id: str = ""
     #: Seconds a worker holds a message claim before another may take it over.
     claim_lease_seconds: int = 120
+    #: Hard limit on one message's analysis (it runs in a child process that is killed at the
+    #: limit; the message is then held with the reason), in seconds. Keep it well under the claim
+    #: lease and host.json's functionTimeout.
+    analysis_timeout_seconds: float = Field(default=60.0, gt=0, le=240)
+    #: A message held as SUSPICIOUS (URL-driven) is analysed again after this many minutes, with
+    #: fresh intelligence and a time-of-click analysis of its links, then released, tagged or
+    #: quarantined per policy.
+    hold_recheck_minutes: int = Field(default=30, ge=1, le=10080)
+    #: The admin gets one notice (TAP365_ADMIN_NOTIFY_TO) listing holds older than this many hours.
+    hold_alert_hours: int = Field(default=24, ge=1, le=8760)
     #: Post-delivery purge looks back this many hours when intelligence changes.
     purge_lookback_hours: int = 48
     #: Where admin notices go (comma-separated addresses) and the mailbox they are sent from.
@@ -61,8 +79,18 @@ class Settings(BaseSettings):
     #: CAPEv2 API token (``Authorization: Token <key>``) for ``TAP365_SANDBOX_URL``; empty: none
     #: sent (CAPE with ``token_auth_enabled = no``). A secret: kept out of repr and logs.
     sandbox_token: str = Field(default="", repr=False)
-    #: Sender history window for "newly observed sender" and mailbox intelligence, in days.
-    sender_history_days: int = 90
+    #: Sender history window for "newly observed sender" and mailbox intelligence, in days: a
+    #: sender not seen for longer is forgotten (its rows are deleted by the daily cleanup).
+    sender_history_days: int = Field(default=90, ge=1)
+    #: How often each instance checks the stored intelligence version (one blob read) and
+    #: reloads when another instance's refresh changed it, in seconds (0: on every use).
+    intel_check_seconds: int = Field(default=300, ge=0)
+    #: How long a tenant's users (display-name check) and verified domains are cached, in minutes.
+    directory_refresh_minutes: int = Field(default=60, ge=1)
+    #: Days verdicts, clicks and finished journal entries are kept (the daily cleanup deletes older).
+    retention_days: int = Field(default=90, ge=1)
+    #: Days the admin audit trail is kept (Microsoft Purview Audit Standard keeps 180).
+    audit_retention_days: int = Field(default=180, ge=1)
 
 
 @lru_cache(maxsize=1)

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.graph.errors import GraphApiError
+from connectors.service.analysis import analyse
 from connectors.service.purge import index_keys
 from connectors.service.runtime import Runtime
 from connectors.service.safefile import apply_safe_file, plan_safe_file
@@ -118,7 +119,15 @@ class MessageProcessor:
         # effect's step is needed to skip it on a retry, and only then: a step with no effect is
         # harmless to redo, and every write is a round trip to storage.
         pipeline = runtime.pipeline(tenant_id)
-        decision = pipeline.run(fetched.message, tenant_id=tenant_id, recipient=mailbox, now=now)
+        # Off the event loop, in a child process killed at the limit (then: hold, with the reason).
+        decision = await analyse(
+            pipeline,
+            fetched.message,
+            timeout_seconds=runtime.settings.analysis_timeout_seconds,
+            tenant_id=tenant_id,
+            recipient=mailbox,
+            now=now,
+        )
         if _done_index(claim.step) < _done_index("decided"):
             planned = decision.action
             plan = None

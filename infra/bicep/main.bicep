@@ -29,7 +29,7 @@ param location string = resourceGroup().location
 @description('Custom domain of the click redirector, e.g. tap.contoso.com (bind it afterwards, see infra/docs/deploy.md). Empty: the function host.')
 param redirectorDomain string = ''
 
-@description('Tenant ids allowed to onboard, comma-separated. Empty: any tenant whose admin consents.')
+@description('More tenant ids (GUIDs) allowed to onboard, comma-separated, besides the tenant the app is registered in (always allowed). Empty: that tenant only.')
 param allowedTenants string = ''
 
 @description('Base URL of the sandbox provider used for dynamic attachment analysis. Empty: no detonation (static analysis only).')
@@ -105,12 +105,32 @@ param adminNotifyTo string = ''
 param adminNotifyFrom string = ''
 @description('TAP365_ADMIN_WEBHOOK_URL: https URL that receives a JSON event for every malicious attachment; empty: none. Its signing key (TAP365_ADMIN_WEBHOOK_SECRET) is the Key Vault secret admin-webhook-secret.')
 param adminWebhookUrl string = ''
+@description('TAP365_NOTIFICATION_MAX_BODY_BYTES: largest notification POST read from Graph (or anyone); over it: 413.')
+param notificationMaxBodyBytes int = 4194304
+@description('TAP365_NOTIFICATION_MAX_PER_REQUEST: most notifications in one POST; over it: 413.')
+param notificationMaxPerRequest int = 1000
+@description('TAP365_NOTIFICATION_MAX_UNKNOWN: unknown subscription ids read from storage per POST before the rest goes unread.')
+param notificationMaxUnknown int = 10
 @description('TAP365_CLAIM_LEASE_SECONDS: seconds a worker holds a message claim before another may take it over.')
 param claimLeaseSeconds int = 120
+@description('TAP365_ANALYSIS_TIMEOUT_SECONDS: hard limit on one message\'s analysis; over it the message is held with the reason.')
+param analysisTimeoutSeconds int = 60
+@description('TAP365_HOLD_RECHECK_MINUTES: minutes before a suspicious (URL) hold is analysed again and released, tagged or quarantined.')
+param holdRecheckMinutes int = 30
+@description('TAP365_HOLD_ALERT_HOURS: holds older than this many hours are listed in one notice to the admin.')
+param holdAlertHours int = 24
 @description('TAP365_PURGE_LOOKBACK_HOURS: post-delivery purge window when intelligence changes.')
 param purgeLookbackHours int = 48
 @description('TAP365_SENDER_HISTORY_DAYS: sender history window (newly observed senders).')
 param senderHistoryDays int = 90
+@description('TAP365_INTEL_CHECK_SECONDS: how often each instance checks the stored intelligence version (seconds).')
+param intelCheckSeconds int = 300
+@description('TAP365_DIRECTORY_REFRESH_MINUTES: how long a tenant\'s users and verified domains are cached (minutes).')
+param directoryRefreshMinutes int = 60
+@description('TAP365_RETENTION_DAYS: days verdicts, clicks and finished journal entries are kept.')
+param retentionDays int = 90
+@description('TAP365_AUDIT_RETENTION_DAYS: days the admin audit trail is kept.')
+param auditRetentionDays int = 180
 @description('TAP365_CLICK_ANALYSIS_TIMEOUT_SECONDS: time budget (seconds) of one time-of-click analysis.')
 param clickAnalysisTimeoutSeconds string = '8.0'
 @description('TAP365_CLICK_ON_ERROR: when click-time analysis fails or times out: warn, allow or block.')
@@ -566,15 +586,26 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     TAP365_INTEL_FEEDS: intelFeeds
     TAP365_HASH_FEEDS: hashFeeds
     TAP365_YARA_RULES: yaraRules
+    TAP365_HOME_TENANT_ID: tenant().tenantId
     TAP365_ALLOWED_TENANTS: allowedTenants
     TAP365_PROTECTED_GROUP_ID: protectedGroupId
     TAP365_ADMIN_NOTIFY_TO: adminNotifyTo
     TAP365_ADMIN_NOTIFY_FROM: adminNotifyFrom
     TAP365_ADMIN_WEBHOOK_URL: adminWebhookUrl
     TAP365_ADMIN_WEBHOOK_SECRET: '@Microsoft.KeyVault(SecretUri=${vault.properties.vaultUri}secrets/${webhookSecretName}/)'
+    TAP365_NOTIFICATION_MAX_BODY_BYTES: string(notificationMaxBodyBytes)
+    TAP365_NOTIFICATION_MAX_PER_REQUEST: string(notificationMaxPerRequest)
+    TAP365_NOTIFICATION_MAX_UNKNOWN: string(notificationMaxUnknown)
     TAP365_CLAIM_LEASE_SECONDS: string(claimLeaseSeconds)
+    TAP365_ANALYSIS_TIMEOUT_SECONDS: string(analysisTimeoutSeconds)
+    TAP365_HOLD_RECHECK_MINUTES: string(holdRecheckMinutes)
+    TAP365_HOLD_ALERT_HOURS: string(holdAlertHours)
     TAP365_PURGE_LOOKBACK_HOURS: string(purgeLookbackHours)
     TAP365_SENDER_HISTORY_DAYS: string(senderHistoryDays)
+    TAP365_INTEL_CHECK_SECONDS: string(intelCheckSeconds)
+    TAP365_DIRECTORY_REFRESH_MINUTES: string(directoryRefreshMinutes)
+    TAP365_RETENTION_DAYS: string(retentionDays)
+    TAP365_AUDIT_RETENTION_DAYS: string(auditRetentionDays)
     TAP365_CLICK_ANALYSIS_TIMEOUT_SECONDS: clickAnalysisTimeoutSeconds
     TAP365_CLICK_ON_ERROR: clickOnError
     TAP365_CLICK_VERDICT_TTL_SECONDS: string(clickVerdictTtlSeconds)

@@ -291,15 +291,26 @@ resource "azurerm_function_app_flex_consumption" "func" {
     "TAP365_INTEL_FEEDS"        = var.intel_feeds
     "TAP365_HASH_FEEDS"         = var.hash_feeds
     "TAP365_YARA_RULES"         = var.yara_rules
+    "TAP365_HOME_TENANT_ID"       = data.azuread_client_config.current.tenant_id
     "TAP365_ALLOWED_TENANTS"      = var.allowed_tenants
     "TAP365_PROTECTED_GROUP_ID"   = var.protected_group_id
     "TAP365_ADMIN_NOTIFY_TO"      = var.admin_notify_to
     "TAP365_ADMIN_NOTIFY_FROM"    = var.admin_notify_from
     "TAP365_ADMIN_WEBHOOK_URL"    = var.admin_webhook_url
     "TAP365_ADMIN_WEBHOOK_SECRET" = "@Microsoft.KeyVault(SecretUri=${azurerm_key_vault.kv.vault_uri}secrets/${local.webhook_secret_name}/)"
+    "TAP365_NOTIFICATION_MAX_BODY_BYTES"  = tostring(var.notification_max_body_bytes)
+    "TAP365_NOTIFICATION_MAX_PER_REQUEST" = tostring(var.notification_max_per_request)
+    "TAP365_NOTIFICATION_MAX_UNKNOWN"     = tostring(var.notification_max_unknown)
     "TAP365_CLAIM_LEASE_SECONDS"  = tostring(var.claim_lease_seconds)
+    "TAP365_ANALYSIS_TIMEOUT_SECONDS" = tostring(var.analysis_timeout_seconds)
+    "TAP365_HOLD_RECHECK_MINUTES" = tostring(var.hold_recheck_minutes)
+    "TAP365_HOLD_ALERT_HOURS"     = tostring(var.hold_alert_hours)
     "TAP365_PURGE_LOOKBACK_HOURS" = tostring(var.purge_lookback_hours)
     "TAP365_SENDER_HISTORY_DAYS"  = tostring(var.sender_history_days)
+    "TAP365_INTEL_CHECK_SECONDS"  = tostring(var.intel_check_seconds)
+    "TAP365_DIRECTORY_REFRESH_MINUTES" = tostring(var.directory_refresh_minutes)
+    "TAP365_RETENTION_DAYS"       = tostring(var.retention_days)
+    "TAP365_AUDIT_RETENTION_DAYS" = tostring(var.audit_retention_days)
     "TAP365_CLICK_ANALYSIS_TIMEOUT_SECONDS" = var.click_analysis_timeout_seconds
     "TAP365_CLICK_ON_ERROR" = var.click_on_error
     "TAP365_CLICK_VERDICT_TTL_SECONDS" = tostring(var.click_verdict_ttl_seconds)

@@ -25,7 +25,7 @@ variable "redirector_domain" {
 }
 
 variable "allowed_tenants" {
-  description = "Tenant ids allowed to onboard, comma-separated. Empty: any tenant whose admin consents."
+  description = "More tenant ids (GUIDs) allowed to onboard, comma-separated, besides the tenant the app is registered in (always allowed). Empty: that tenant only."
   type        = string
   default     = ""
 }
@@ -152,10 +152,46 @@ variable "admin_webhook_url" {
   default     = ""
 }
 
+variable "notification_max_body_bytes" {
+  description = "TAP365_NOTIFICATION_MAX_BODY_BYTES: largest notification POST read from Graph (or anyone); over it: 413."
+  type        = number
+  default     = 4194304
+}
+
+variable "notification_max_per_request" {
+  description = "TAP365_NOTIFICATION_MAX_PER_REQUEST: most notifications in one POST; over it: 413."
+  type        = number
+  default     = 1000
+}
+
+variable "notification_max_unknown" {
+  description = "TAP365_NOTIFICATION_MAX_UNKNOWN: unknown subscription ids read from storage per POST before the rest goes unread."
+  type        = number
+  default     = 10
+}
+
 variable "claim_lease_seconds" {
   description = "TAP365_CLAIM_LEASE_SECONDS: seconds a worker holds a message claim before another may take it over."
   type        = number
   default     = 120
+}
+
+variable "analysis_timeout_seconds" {
+  description = "TAP365_ANALYSIS_TIMEOUT_SECONDS: hard limit on one message's analysis; over it the message is held with the reason."
+  type        = number
+  default     = 60
+}
+
+variable "hold_recheck_minutes" {
+  description = "TAP365_HOLD_RECHECK_MINUTES: minutes before a suspicious (URL) hold is analysed again and released, tagged or quarantined."
+  type        = number
+  default     = 30
+}
+
+variable "hold_alert_hours" {
+  description = "TAP365_HOLD_ALERT_HOURS: holds older than this many hours are listed in one notice to the admin."
+  type        = number
+  default     = 24
 }
 
 variable "purge_lookback_hours" {
@@ -168,6 +204,30 @@ variable "sender_history_days" {
   description = "TAP365_SENDER_HISTORY_DAYS: sender history window (newly observed senders)."
   type        = number
   default     = 90
+}
+
+variable "intel_check_seconds" {
+  description = "TAP365_INTEL_CHECK_SECONDS: how often each instance checks the stored intelligence version (seconds)."
+  type        = number
+  default     = 300
+}
+
+variable "directory_refresh_minutes" {
+  description = "TAP365_DIRECTORY_REFRESH_MINUTES: how long a tenant's users and verified domains are cached (minutes)."
+  type        = number
+  default     = 60
+}
+
+variable "retention_days" {
+  description = "TAP365_RETENTION_DAYS: days verdicts, clicks and finished journal entries are kept."
+  type        = number
+  default     = 90
+}
+
+variable "audit_retention_days" {
+  description = "TAP365_AUDIT_RETENTION_DAYS: days the admin audit trail is kept."
+  type        = number
+  default     = 180
 }
 
 variable "click_analysis_timeout_seconds" {

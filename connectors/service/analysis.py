@@ -1,0 +1,191 @@
+"""One message's analysis off the event loop, under a hard time limit.
+
+``Pipeline.run`` is synchronous and CPU-bound: run inside the async worker, one slow message (a
+hostile attachment, a pathological pattern) stops every other invocation of the process, the
+click redirector included. So each analysis runs in a child process forked from the worker: the
+child inherits the runtime's pipeline objects (policy, intelligence, models, attachment engine),
+so nothing is rebuilt or sent in but the message already in memory, and only the Decision comes
+back through a pipe. At the limit the child is killed (SIGKILL), not abandoned: its CPU and
+memory are freed at once, and the caller decides from what is known (hold, with the reason).
+
+Why a process per analysis rather than a pool: a pool's workers are forked once and would keep
+the intelligence and policy of that moment; a fork per message always sees the current ones,
+and killing one never breaks others. A fork costs tens of milliseconds; the parent warms each
+new pipeline once so children do not each pay its lazy loading (about 0.1 s).
+
+What the child must not do is I/O on connections it shares with the parent (the storage
+clients' pooled sockets): the pipeline's sender history and directory are the only parts that
+do I/O, so in the child they are proxies that ask the parent over the same pipe, and the parent
+answers from its own stores. Where ``fork`` is not available (not Linux) the analysis runs in a
+thread with the same limit; a thread cannot be stopped, so the result is dropped at the limit
+and the thread finishes in the background (the log says so).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import multiprocessing
+import traceback
+import weakref
+from collections.abc import Callable
+from datetime import datetime
+from multiprocessing.connection import Connection
+from typing import Any
+
+from tap_core.model.decision import Action, Decision
+from tap_core.model.findings import Verdict
+from tap_core.model.message import Message
+from tap_core.pipeline import Pipeline
+
+log = logging.getLogger("tap365.analysis")
+
+#: The finding-style name of the reason a message is held when its analysis was stopped.
+TIME_LIMIT = "analysis_time_limit"
+STOPPED = "analysis_stopped"
+
+
+class AnalysisFailed(RuntimeError):
+    """The pipeline raised inside the child (a defect): the caller retries like any failure."""
+
+
+def _fork_available() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def held_decision(reason: str, name: str = TIME_LIMIT) -> Decision:
+    """What is known when analysis did not finish: nothing clean, so hold it for a person."""
+    return Decision(
+        verdict=Verdict.SUSPICIOUS,
+        action=Action.HOLD,
+        reasons=[f"{name}: {reason}"],
+        pipelines={"analysis": name},
+    )
+
+
+class _Proxy:
+    """In the child: every method call goes to the parent's object of the same role."""
+
+    def __init__(self, conn: Connection, role: str) -> None:
+        self._conn, self._role = conn, role
+
+    def __getattr__(self, method: str) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self._conn.send(("call", self._role, method, args, kwargs))
+            status, value = self._conn.recv()
+            if status == "ok":
+                return value
+            raise RuntimeError(f"{self._role}.{method} failed in the worker: {value}")
+
+        return call
+
+
+def _child(conn: Connection, pipeline: Pipeline, message: Message, kwargs: dict[str, Any]) -> None:
+    try:
+        tenant = pipeline.tenant
+        pipeline.tenant = dataclasses.replace(
+            tenant,
+            history=_Proxy(conn, "history") if tenant.history is not None else None,  # type: ignore[arg-type]
+            directory=_Proxy(conn, "directory") if tenant.directory is not None else None,  # type: ignore[arg-type]
+        )
+        decision = pipeline.run(message, **kwargs)
+        conn.send(("done", decision))
+    except BaseException:  # everything goes back to the parent as text
+        conn.send(("failed", traceback.format_exc(limit=8)))
+    finally:
+        conn.close()
+
+
+_warm: weakref.WeakSet[Pipeline] = weakref.WeakSet()
+
+
+def _warm_up(pipeline: Pipeline) -> None:
+    """Run the pipeline once in the parent so each child inherits its lazily loaded parts."""
+    if pipeline in _warm:
+        return
+    _warm.add(pipeline)
+    bare = dataclasses.replace(pipeline.tenant, history=None, directory=None)
+    saved, pipeline.tenant = pipeline.tenant, bare
+    try:
+        warm = Message(source="warm-up", subject="warm-up", text_body="See https://example.com/")
+        pipeline.run(warm, tenant_id=bare.tenant_id, recipient="warm-up@example.invalid")
+    except Exception:  # only an optimisation: the real run reports
+        log.exception("pipeline warm-up failed")
+    finally:
+        pipeline.tenant = saved
+
+
+async def analyse(
+    pipeline: Pipeline,
+    message: Message,
+    *,
+    timeout_seconds: float,
+    tenant_id: str,
+    recipient: str,
+    now: datetime,
+) -> Decision:
+    """``pipeline.run`` under ``timeout_seconds``; a held Decision with the reason if it did not
+    finish (or its process died). A pipeline that raises gives :class:`AnalysisFailed`."""
+    kwargs: dict[str, Any] = {"tenant_id": tenant_id, "recipient": recipient, "now": now}
+    if not _fork_available():
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(pipeline.run, message, **kwargs), timeout_seconds)
+        except TimeoutError:
+            log.error("analysis over %ss left running in a thread (no fork here)", timeout_seconds)
+            return held_decision(f"analysis did not finish within {timeout_seconds:g} s")
+    _warm_up(pipeline)
+    return await _in_child(pipeline, message, kwargs, timeout_seconds)
+
+
+async def _in_child(
+    pipeline: Pipeline, message: Message, kwargs: dict[str, Any], timeout_seconds: float
+) -> Decision:
+    context = multiprocessing.get_context("fork")
+    parent_end, child_end = context.Pipe(duplex=True)
+    process = context.Process(target=_child, args=(child_end, pipeline, message, kwargs), daemon=True)
+    loop = asyncio.get_running_loop()
+    result: asyncio.Future[tuple[str, Any]] = loop.create_future()
+    roles = {"history": pipeline.tenant.history, "directory": pipeline.tenant.directory}
+
+    def readable() -> None:
+        try:
+            kind, *rest = parent_end.recv()
+        except (EOFError, OSError):
+            if not result.done():
+                result.set_result(("died", None))
+            return
+        if kind == "call":
+            role, method, args, kw = rest
+            try:
+                parent_end.send(("ok", getattr(roles[role], method)(*args, **kw)))
+            except Exception as exc:  # the child raises it as its own error
+                parent_end.send(("error", f"{exc.__class__.__name__}: {exc}"))
+        elif not result.done():
+            result.set_result((kind, rest[0]))
+
+    process.start()
+    child_end.close()  # the parent's copy: EOF reaches us when the child ends
+    loop.add_reader(parent_end.fileno(), readable)
+    try:
+        kind, value = await asyncio.wait_for(asyncio.shield(result), timeout_seconds)
+    except TimeoutError:
+        kind, value = "timeout", None
+    finally:
+        loop.remove_reader(parent_end.fileno())
+        if process.is_alive():
+            process.kill()
+        await asyncio.to_thread(process.join, 5)
+        parent_end.close()
+    if kind == "done":
+        return value  # type: ignore[no-any-return]
+    if kind == "failed":
+        raise AnalysisFailed(f"analysis raised in its process:\n{value}")
+    if kind == "timeout":
+        log.warning("analysis stopped at the %ss limit (pid %s killed)", timeout_seconds, process.pid)
+        return held_decision(f"analysis did not finish within {timeout_seconds:g} s")
+    code = process.exitcode
+    return held_decision(f"analysis process ended without a result (exit code {code})", STOPPED)
+
+
+__all__ = ["STOPPED", "TIME_LIMIT", "AnalysisFailed", "analyse", "held_decision"]
