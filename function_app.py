@@ -17,7 +17,13 @@ from connectors.graph.notifications import validation_token
 from connectors.logs import quiet_third_party_loggers
 from connectors.service.admin import AdminApi, consent_callback
 from connectors.service.clicks import handle_click
-from connectors.service.intake import HttpResult, handle_lifecycle, handle_notifications
+from connectors.service.intake import (
+    HttpResult,
+    IntakeLimits,
+    handle_lifecycle,
+    handle_notifications,
+    handshake_result,
+)
 from connectors.service.purge import purge
 from connectors.service.runtime import get_runtime
 from connectors.service.tenancy import TenantService
@@ -65,17 +71,19 @@ def _actor(req: func.HttpRequest) -> str:
 def _handshake(req: func.HttpRequest) -> func.HttpResponse | None:
     """Graph's validation handshake needs nothing but the token back (no storage, no Graph)."""
     token = validation_token(dict(req.params))
-    return None if token is None else func.HttpResponse(token, status_code=200, mimetype="text/plain")
+    return None if token is None else _response(handshake_result(token))
 
 
 @app.route(route="graph/notifications", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 def graph_notifications(req: func.HttpRequest) -> func.HttpResponse:
     if (answer := _handshake(req)) is not None:
         return answer
-    stores = get_runtime().stores
+    runtime = get_runtime()
+    stores = runtime.stores
     return _response(
         handle_notifications(
-            dict(req.params), req.get_body(), subscriptions=stores.subscriptions, queue=stores.notifications
+            dict(req.params), req.get_body(), subscriptions=stores.subscriptions, queue=stores.notifications,
+            limits=IntakeLimits.from_settings(runtime.settings),
         )
     )
 
@@ -84,10 +92,12 @@ def graph_notifications(req: func.HttpRequest) -> func.HttpResponse:
 def graph_lifecycle(req: func.HttpRequest) -> func.HttpResponse:
     if (answer := _handshake(req)) is not None:
         return answer
-    stores = get_runtime().stores
+    runtime = get_runtime()
+    stores = runtime.stores
     return _response(
         handle_lifecycle(
-            dict(req.params), req.get_body(), subscriptions=stores.subscriptions, queue=stores.notifications
+            dict(req.params), req.get_body(), subscriptions=stores.subscriptions, queue=stores.notifications,
+            limits=IntakeLimits.from_settings(runtime.settings),
         )
     )
 

@@ -32,8 +32,17 @@ GRAPH_CHANGE_TRACKING_APP_ID = "0bf30f3b-4a52-48df-9a82-234910c4a086"
 LIFECYCLE_EVENTS = frozenset({"reauthorizationRequired", "subscriptionRemoved", "missed"})
 
 
+#: Graph's subscription ids are GUIDs (36 characters): anything much longer is not one, and is
+#: refused before it reaches a table key.
+MAX_SUBSCRIPTION_ID = 128
+
+
 class NotificationError(ValueError):
     """The POSTed body is not a Graph notification collection."""
+
+
+class NotificationLimitError(NotificationError):
+    """The body holds more notifications than one request may carry (the limit is in the message)."""
 
 
 @dataclass
@@ -89,21 +98,31 @@ def _resource_parts(resource: str) -> dict[str, str]:
     return {parts[i].lower(): parts[i + 1] for i in range(0, len(parts) - 1, 2)}
 
 
-def parse_notifications(body: bytes | str | Mapping[str, Any]) -> NotificationBatch:
-    """Parse ``{"value": [...], "validationTokens": [...]}``; raise NotificationError if malformed."""
+def parse_notifications(
+    body: bytes | str | Mapping[str, Any], *, max_notifications: int | None = None
+) -> NotificationBatch:
+    """Parse ``{"value": [...], "validationTokens": [...]}``; raise NotificationError if malformed,
+    NotificationLimitError if ``value`` holds more than ``max_notifications`` items."""
     data: Any = body
     if isinstance(body, bytes | str):
         try:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise NotificationError("notification body is not JSON") from exc
+        except RecursionError as exc:  # nesting deeper than the parser's recursion limit
+            raise NotificationError("notification body is nested too deeply") from exc
     if not isinstance(data, Mapping) or not isinstance(data.get("value"), list):
         raise NotificationError("notification body has no 'value' array")
+    if max_notifications is not None and len(data["value"]) > max_notifications:
+        raise NotificationLimitError(
+            f"{len(data['value'])} notifications in one request; at most {max_notifications}")
     result: list[Notification] = []
     for item in data["value"]:
         if not isinstance(item, Mapping) or not item.get("subscriptionId"):
             raise NotificationError("notification without subscriptionId")
         subscription_id = str(item["subscriptionId"])
+        if len(subscription_id) > MAX_SUBSCRIPTION_ID:
+            raise NotificationError(f"subscriptionId longer than {MAX_SUBSCRIPTION_ID} characters")
         tenant_id = str(item.get("tenantId") or "").lower()
         client_state = str(item.get("clientState") or "")
         expiration = parse_iso_datetime(item.get("subscriptionExpirationDateTime"))

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import time
+import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -32,9 +33,10 @@ from connectors.graph.notifications import (
     verify_validation_tokens,
 )
 from connectors.graph.subscriptions import SubscriptionInfo
-from connectors.service.intake import handle_lifecycle, handle_notifications
+from connectors.service.intake import IntakeLimits, handle_lifecycle, handle_notifications
 from connectors.service.tenancy import store_subscription
 from connectors.storage.azure import AzureStores
+from connectors.storage.interfaces import ClientStateCheck, Subscription, SubscriptionStore
 
 from .conftest import drain
 
@@ -205,8 +207,103 @@ def test_intake_answers_handshake_and_refuses_malformed(subscribed: AzureStores)
         result = handle({"validationToken": token}, b"", subscriptions=subscribed.subscriptions,
                         queue=subscribed.notifications)
         assert (result.status, result.body, result.content_type) == (200, token, "text/plain")
+        assert result.headers == {"X-Content-Type-Options": "nosniff"}  # the token is caller text
         bad = handle({}, b"not json", subscriptions=subscribed.subscriptions, queue=subscribed.notifications)
         assert bad.status == 400
+
+
+class CountingReads:
+    """The Azurite-backed subscription store, with its reads counted (everything else is its own)."""
+
+    def __init__(self, store: SubscriptionStore) -> None:
+        self.store = store
+        self.reads: list[str] = []
+
+    def authenticate(self, subscription_id: str, client_state: str) -> tuple[ClientStateCheck, Subscription | None]:
+        self.reads.append(subscription_id)
+        return self.store.authenticate(subscription_id, client_state)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.store, name)
+
+
+def _counted(stores: AzureStores, body: bytes, limits: IntakeLimits | None = None,
+             lifecycle: bool = False) -> tuple[int, dict[str, object], list[str]]:
+    counting = CountingReads(stores.subscriptions)
+    handle = handle_lifecycle if lifecycle else handle_notifications
+    result = handle({}, body, subscriptions=counting, queue=stores.notifications,  # type: ignore[arg-type]
+                    limits=limits)
+    return result.status, json.loads(result.body), counting.reads
+
+
+def _message(i: int) -> dict[str, object]:
+    return {**_change(), "resource": f"Users/{USER}/Messages/m{i}", "resourceData": {"id": f"m{i}"}}
+
+
+def test_flood_of_unknown_ids_stops_reading_and_never_asks_for_a_retry(
+    subscribed: AzureStores, caplog: pytest.LogCaptureFixture
+) -> None:
+    # 1,000 random subscription ids (what an anonymous caller can post): a few reads, then none.
+    flood = [_change(sub=str(uuid.uuid4())) for _ in range(1000)]
+    limits = IntakeLimits()
+    with caplog.at_level(logging.WARNING, logger="tap365.intake"):
+        status, counts, reads = _counted(subscribed, _body(*flood))
+    assert status == 202 and counts == {"queued": 0, "rejected": 1000}
+    assert len(reads) == limits.max_unknown
+    assert f"'unknown_subscription': {limits.max_unknown}, 'unchecked': {1000 - limits.max_unknown}" in caplog.text
+    # What Graph sent before the flood is still queued, and answered 202.
+    status, counts, reads = _counted(subscribed, _body(_change(), *flood[1:]), IntakeLimits(max_unknown=3))
+    assert status == 202 and counts == {"queued": 1, "rejected": 999} and len(reads) == 4
+    assert len(drain(subscribed.notifications)) == 1
+
+
+def test_few_unknown_ids_alone_still_ask_graph_to_retry(subscribed: AzureStores) -> None:
+    few = [_change(sub=str(uuid.uuid4())) for _ in range(3)]
+    assert _counted(subscribed, _body(*few), IntakeLimits(max_unknown=3))[0] == 503
+    assert _counted(subscribed, _body(*few, _change(sub=str(uuid.uuid4()))), IntakeLimits(max_unknown=3))[0] == 202
+
+
+def test_each_subscription_id_is_read_once_per_request(subscribed: AzureStores) -> None:
+    status, counts, reads = _counted(subscribed, _body(*(_message(i) for i in range(50))))
+    assert status == 202 and counts == {"queued": 50, "rejected": 0} and reads == ["sub-1"]
+    assert len(drain(subscribed.notifications)) == 50
+    # Graph sends one clientState per subscription: another one beside it in the request is forged.
+    status, counts, reads = _counted(subscribed, _body(_change(), _change(state="wrong"), _change(sub="x")))
+    assert counts == {"queued": 1, "rejected": 2} and reads == ["sub-1", "x"]
+    drain(subscribed.notifications)
+    status, counts, reads = _counted(subscribed, _body(_change(state="wrong"), _change()))
+    assert status == 202 and counts == {"queued": 0, "rejected": 2} and reads == ["sub-1"]
+
+
+def test_too_many_notifications_or_bytes_are_refused_unread(subscribed: AzureStores) -> None:
+    limits = IntakeLimits()
+    flood = _body(*(_change(sub=str(uuid.uuid4())) for _ in range(limits.max_notifications + 1)))
+    for lifecycle in (False, True):
+        status, answer, reads = _counted(subscribed, flood, lifecycle=lifecycle)
+        assert status == 413 and "at most 1000" in str(answer["error"]) and reads == []
+    status, answer, reads = _counted(subscribed, _body(_change()), IntakeLimits(max_notifications=1))
+    assert status == 202 and answer == {"queued": 1, "rejected": 0}
+    drain(subscribed.notifications)
+    big = _body({**_change(), "resourceData": {"id": MSG, "pad": "x" * limits.max_body_bytes}})
+    status, answer, reads = _counted(subscribed, big)
+    assert status == 413 and reads == [] and drain(subscribed.notifications) == []
+    status, answer, reads = _counted(subscribed, big, IntakeLimits(max_body_bytes=len(big)))
+    assert status == 202 and answer == {"queued": 1, "rejected": 0}
+    drain(subscribed.notifications)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"value": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        b'{"value": [{"subscriptionId": ' + b'{"a": ' * 100_000 + b"1" + b"}" * 100_000 + b"}]}",
+        json.dumps({"value": [{**_change(), "subscriptionId": "s" * 129}]}).encode(),
+    ],
+    ids=["deep_array", "deep_object", "long_subscription_id"],
+)
+def test_deep_or_malformed_json_is_a_400(subscribed: AzureStores, body: bytes) -> None:
+    status, answer, reads = _counted(subscribed, body)
+    assert status == 400 and answer["error"] and reads == []
 
 
 def _encrypt(resource: Mapping[str, object], public_key: rsa.RSAPublicKey) -> dict[str, str]:
