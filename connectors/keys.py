@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -18,27 +19,38 @@ class KeyConfigError(ValueError):
     """TAP365_LINK_SIGNING_KEYS cannot be read; the message says what to fix."""
 
 
+#: A key id as LinkKeyring takes it; checked here first so that an error can name the entry
+#: without ever quoting what may be key material (a reversed ``key:kid`` puts the key first).
+_KID = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
+
+
 def parse_keys(value: str) -> LinkKeyring:
-    """``kid:base64[,kid:base64...]``: the first key signs new links; all of them verify."""
+    """``kid:base64[,kid:base64...]``: the first key signs new links; all of them verify.
+
+    Errors name the entry by its position and never echo key material."""
     keys: dict[str, bytes] = {}
     current = ""
-    for item in (v.strip() for v in value.split(",")):
-        if not item:
-            continue
-        kid, sep, b64 = item.partition(":")
+    entries = [v.strip() for v in value.split(",")]
+    for number, item in enumerate((e for e in entries if e), start=1):
+        kid, sep, b64 = (part.strip() for part in item.partition(":"))
         if not sep:
             raise KeyConfigError("TAP365_LINK_SIGNING_KEYS entries are kid:base64key, comma-separated")
+        if not _KID.match(kid):
+            hint = " (reversed? the key id comes first: kid:base64key)" if _KID.match(b64) else ""
+            raise KeyConfigError(
+                f"TAP365_LINK_SIGNING_KEYS entry {number}: the part before ':' is not a key id "
+                f"(1-16 characters of A-Z a-z 0-9 _ -){hint}")
         try:
-            key = base64.b64decode(b64.strip() + "=" * (-len(b64.strip()) % 4), validate=True)
+            key = base64.b64decode(b64 + "=" * (-len(b64) % 4), validate=True)
         except (binascii.Error, ValueError) as exc:
             raise KeyConfigError(f"TAP365_LINK_SIGNING_KEYS: key {kid!r} is not base64") from exc
-        keys[kid.strip()] = key
-        current = current or kid.strip()
+        keys[kid] = key
+        current = current or kid
     if not keys:
         raise KeyConfigError("TAP365_LINK_SIGNING_KEYS holds no key")
     try:
         return LinkKeyring(keys, current)
-    except ValueError as exc:
+    except ValueError as exc:  # every kid is checked above: the message names ids, never keys
         raise KeyConfigError(f"TAP365_LINK_SIGNING_KEYS: {exc}") from exc
 
 

@@ -31,3 +31,23 @@ def test_configured_keys_first_signs() -> None:
 def test_bad_key_settings_explain(value: str) -> None:
     with pytest.raises(KeyConfigError, match="TAP365_LINK_SIGNING_KEYS"):
         parse_keys(value)
+
+
+@pytest.mark.parametrize("kid", ["k1", "2026-01"])
+def test_reversed_entry_says_so_without_echoing_the_key(kid: str) -> None:
+    key = base64.b64encode(os.urandom(32)).decode()
+    with pytest.raises(KeyConfigError) as info:
+        parse_keys(f"{key}:{kid}")
+    message = str(info.value)
+    assert "TAP365_LINK_SIGNING_KEYS entry 1" in message and "reversed" in message
+    # No piece of the key (nor of its base64 text) is in the message, its cause or its context.
+    for text in (message, str(info.value.__cause__ or ""), str(info.value.__context__ or "")):
+        assert not any(key[i : i + 8] in text for i in range(len(key) - 8))
+
+
+def test_bad_entries_never_echo_key_material() -> None:
+    key = base64.b64encode(os.urandom(32)).decode()
+    for value in (f"good:{key}, {key}", f"good:{key},{key}:also/notakid", f"{key}{key}:{key}"):
+        with pytest.raises(KeyConfigError) as info:
+            parse_keys(value)
+        assert not any(key[i : i + 8] in str(info.value) for i in range(len(key) - 8)), value
