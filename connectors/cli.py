@@ -109,7 +109,7 @@ def scan_one(pipeline: Pipeline, data: bytes, source: str, tenant_id: str) -> di
     start = time.perf_counter()
     record: dict[str, Any] = {"source": source}
     try:
-        message = parse_eml(data, source)
+        message = parse_eml(data, source, pipeline.policy.limits)
         decision = pipeline.run(message, tenant_id=tenant_id)
         out = decision.to_json()
         record.update(
@@ -273,15 +273,20 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     report = Path(args.report) if args.report else None
     if report is not None:
         report.parent.mkdir(parents=True, exist_ok=True)
+    chaos = None
+    if args.chaos:
+        from connectors.devstack.chaos import ChaosOptions
+
+        chaos = ChaosOptions(seed=args.chaos_seed)
     return run_demo(mail=Path(args.mail) if args.mail else None, corpus=Path(args.corpus),
                     report_path=report, limit=args.limit, timeout=args.timeout, clicks=args.clicks,
-                    rate=args.rate)
+                    rate=args.rate, chaos=chaos)
 
 
 def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     """Check a tenant's set-up: token, roles granted vs needed, subscriptions, hidden folders."""
     from connectors.graph.config import GraphSettings
-    from connectors.graph.doctor import format_report, run_doctor
+    from connectors.graph.doctor import feed_health, format_report, intel_store_from_env, run_doctor
 
     graph = GraphSettings()
     try:
@@ -289,6 +294,8 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     report = run_doctor(graph, args.tenant, args.mailbox or None, first_users=args.first_users)
+    if settings.intel_feeds.strip():  # the feeds' last refresh, as the service stored it
+        feed_health(report, settings.intel_feeds, intel_store_from_env())
     if args.json:
         print(json.dumps({"ok": report.ok, **dataclasses.asdict(report)}, default=str))
     else:
@@ -353,6 +360,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--clicks", type=int, default=5, help="rewritten links to click")
     demo.add_argument("--rate", type=float, default=5.0,
                       help="messages delivered per second (0: all at once, a burst)")
+    demo.add_argument("--chaos", action="store_true",
+                      help="run under faults: Graph 429/5xx/time-outs, duplicated and dropped "
+                           "notifications, the host killed and restarted, Azurite restarted; then "
+                           "check every message's effects in the tenant")
+    demo.add_argument("--chaos-seed", type=int, default=1, help="seed of the faults and of the kills")
     demo.set_defaults(func=cmd_demo)
 
     doctor = sub.add_parser("doctor", help="check a tenant: token, permissions, subscriptions, folders")

@@ -1,17 +1,27 @@
 """Read threat-intelligence feeds from files or https URLs and build the index.
 
-``tap_core`` parses bytes and never does I/O; this is where the bytes come from.
+``tap_core`` parses bytes and never does I/O; this is where the bytes come from. The service
+refreshes through :func:`refresh_feeds` (a failing source falls back to its last good copy in
+storage and is recorded, never raised) and loads what another instance published through
+:func:`load_published`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
+from connectors.storage.intel import BlobIntelStore, FeedStatus, IntelManifest, copy_name, iso, redact
 from tap_core.urls.feeds import FeedLimits, ParsedFeed, parse_feed
 from tap_core.urls.intel import IntelIndex
+
+log = logging.getLogger("tap365.intel")
 
 #: Hard cap on one feed download (compressed), whatever the feed says.
 MAX_FEED_BYTES = 512 * 1024 * 1024
@@ -27,7 +37,7 @@ def read_feed_bytes(location: str, *, max_bytes: int = MAX_FEED_BYTES,
     """The raw bytes of a feed given as a file path or an https URL."""
     if location.startswith(("http://", "https://")):
         if not location.startswith("https://"):
-            raise FeedLoadError(f"feed {location}: only https URLs are fetched")
+            raise FeedLoadError(f"feed {redact(location)}: only https URLs are fetched")
         request = urllib.request.Request(  # noqa: S310 - https only, checked above
             location, headers={"User-Agent": "tap365-intel/0.1"}
         )
@@ -35,7 +45,7 @@ def read_feed_bytes(location: str, *, max_bytes: int = MAX_FEED_BYTES,
             with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
                 data = response.read(max_bytes + 1)
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            raise FeedLoadError(f"feed {location}: download failed ({exc})") from exc
+            raise FeedLoadError(f"feed {redact(location)}: download failed ({exc})") from exc
     else:
         path = Path(location)
         try:
@@ -44,13 +54,17 @@ def read_feed_bytes(location: str, *, max_bytes: int = MAX_FEED_BYTES,
         except OSError as exc:
             raise FeedLoadError(f"feed {location}: cannot read ({exc.strerror})") from exc
     if len(data) > max_bytes:
-        raise FeedLoadError(f"feed {location}: larger than {max_bytes} bytes")
+        raise FeedLoadError(f"feed {redact(location)}: larger than {max_bytes} bytes")
     return data
 
 
+def feed_name(location: str) -> str:
+    """The name a feed is parsed under (its format is detected from it)."""
+    return location.rsplit("/", 1)[-1] or location
+
+
 def load_feed(location: str, *, limits: FeedLimits | None = None) -> ParsedFeed:
-    name = location.rsplit("/", 1)[-1] or location
-    return parse_feed(read_feed_bytes(location), name=name, limits=limits)
+    return parse_feed(read_feed_bytes(location), name=feed_name(location), limits=limits)
 
 
 def load_intel(locations: Sequence[str], *, limits: FeedLimits | None = None) -> IntelIndex:
@@ -58,3 +72,102 @@ def load_intel(locations: Sequence[str], *, limits: FeedLimits | None = None) ->
     for location in locations:
         index.add_feed(load_feed(location, limits=limits))
     return index
+
+
+# --- the service: shared, fault-tolerant refresh ---------------------------------------------------
+
+
+@dataclass
+class LoadedIntel:
+    """One intelligence version: the feeds parsed, the version that names them."""
+
+    version: str
+    feeds: list[ParsedFeed] = field(default_factory=list)
+    statuses: list[FeedStatus] = field(default_factory=list)
+
+    def index(self) -> IntelIndex:
+        index = IntelIndex()
+        for feed in self.feeds:
+            index.add_feed(feed)
+        return index
+
+
+def _version(shas: Sequence[str]) -> str:
+    return hashlib.sha256("".join(shas).encode()).hexdigest()[:16]
+
+
+def refresh_feeds(
+    locations: Sequence[str],
+    store: BlobIntelStore,
+    *,
+    limits: FeedLimits | None = None,
+    now: datetime | None = None,
+    read: Callable[[str], bytes] = read_feed_bytes,
+) -> LoadedIntel:
+    """Read every feed from its source; a source that fails (unreachable, unreadable, unparseable)
+    is replaced by its last good copy and recorded with when and why. Good downloads become the
+    new last good copies; the resulting version is published for every instance, and each
+    feed's health is stored. Never raises for a feed."""
+    now = now or datetime.now(UTC)
+    previous = {s.feed: s for s in store.get_status()}
+    loaded: list[ParsedFeed] = []
+    statuses: list[FeedStatus] = []
+    manifest: list[dict[str, str]] = []
+    for location in locations:
+        shown, name = redact(location), feed_name(location)
+        checked = iso(now)
+        try:
+            data = read(location)
+            parsed = parse_feed(data, name=name, limits=limits)
+            if parsed.fatal:
+                raise FeedLoadError(f"feed {shown}: {parsed.fatal}")
+            sha = hashlib.sha256(data).hexdigest()
+            blob = store.put_copy(location, data, sha)
+        except Exception as exc:
+            error = (str(exc) if isinstance(exc, FeedLoadError)
+                     else f"feed {shown}: {type(exc).__name__}: {exc}")[:500]
+            log.warning("intelligence feed failed, using its last good copy if any: %s", error)
+            last_success = previous[shown].last_success if shown in previous else ""
+            blob = copy_name(location)
+            copy = store.get_copy(blob)
+            fallback = parse_feed(copy, name=name, limits=limits) if copy is not None else None
+            if fallback is None or fallback.fatal:
+                statuses.append(FeedStatus(shown, False, checked, "none", error, last_success))
+                continue
+            assert copy is not None
+            loaded.append(fallback)
+            sha = hashlib.sha256(copy).hexdigest()
+            manifest.append({"feed": shown, "blob": blob, "sha256": sha, "name": name})
+            statuses.append(FeedStatus(shown, False, checked, "last good copy", error, last_success,
+                                       len(fallback)))
+            continue
+        loaded.append(parsed)
+        manifest.append({"feed": shown, "blob": blob, "sha256": sha, "name": name})
+        statuses.append(FeedStatus(shown, True, checked, "download", "", checked, len(parsed)))
+    store.put_status(statuses)
+    if not loaded:
+        return LoadedIntel("", [], statuses)
+    version = _version([m["sha256"] for m in manifest])
+    if store.current_version() != version:
+        store.publish(IntelManifest(version, iso(now), manifest))
+    return LoadedIntel(version, loaded, statuses)
+
+
+class PublishedChanged(RuntimeError):
+    """A feed copy changed while it was read: the next check loads the newer version."""
+
+
+def load_published(store: BlobIntelStore, *, limits: FeedLimits | None = None) -> LoadedIntel | None:
+    """The version another instance published, from the stored copies (None: nothing published)."""
+    manifest = store.current()
+    if manifest is None:
+        return None
+    feeds: list[ParsedFeed] = []
+    for entry in manifest.feeds:
+        data = store.get_copy(entry.get("blob", ""))
+        if data is None or hashlib.sha256(data).hexdigest() != entry.get("sha256"):
+            raise PublishedChanged(
+                f"feed copy {entry.get('feed')} changed while version {manifest.version} was read"
+            )
+        feeds.append(parse_feed(data, name=entry.get("name") or "feed", limits=limits))
+    return LoadedIntel(manifest.version, feeds, store.get_status())

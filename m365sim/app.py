@@ -21,6 +21,7 @@ from . import (
     graph_delta,
     graph_folders,
     graph_messages,
+    graph_organization,
     graph_subscriptions,
     graph_users,
     ids,
@@ -46,6 +47,7 @@ def build_router() -> Router:
     graph_messages.register(router)
     graph_folders.register(router)
     graph_users.register(router)
+    graph_organization.register(router)
     graph_subscriptions.register(router)
     return router
 

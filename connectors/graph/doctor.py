@@ -1,5 +1,6 @@
 """``tap365 doctor``: can the app get a token, which roles does it hold, are subscriptions and
-hidden folders in place? Every check reports its own error; one failure does not hide the rest."""
+hidden folders in place, do the intelligence feeds load? Every check reports its own error; one
+failure does not hide the rest."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
+
+from connectors.storage.intel import BlobIntelStore, redact
 
 from .auth import TenantCredential, token_roles
 from .client import GraphApp, TenantGraph, seg
@@ -45,6 +49,9 @@ class DoctorReport:
     subscriptions_error: str = ""
     mailboxes: list[MailboxFolders] = field(default_factory=list)
     mailboxes_error: str = ""
+    #: Each configured feed's last refresh as the service stored it (see connectors.storage.intel).
+    feeds: list[dict[str, Any]] = field(default_factory=list)
+    feeds_error: str = ""
 
     @property
     def ok(self) -> bool:
@@ -54,7 +61,39 @@ class DoctorReport:
             and not self.subscriptions_error
             and not self.mailboxes_error
             and all(not m.error for m in self.mailboxes)
+            and not self.feeds_error
+            and all(f.get("ok") for f in self.feeds)
         )
+
+
+def intel_store_from_env() -> BlobIntelStore | None:
+    """The service's intelligence store, from the same environment the service reads."""
+    from connectors.storage.config import StorageConfig
+
+    try:
+        config = StorageConfig.from_env()
+        return BlobIntelStore(config.blob_service(), config.container_name("intel"))
+    except Exception:  # a misconfigured storage is reported by the caller as "cannot read"
+        return None
+
+
+def feed_health(report: DoctorReport, intel_feeds: str, store: BlobIntelStore | None) -> None:
+    """Fill the report's feed section from what the service's last refresh stored."""
+    configured = [redact(f.strip()) for f in intel_feeds.split(",") if f.strip()]
+    if not configured:
+        return
+    if store is None:
+        report.feeds_error = "storage not configured: cannot read the feeds' status"
+        return
+    try:
+        stored = {s.feed: s.to_json() for s in store.get_status()}
+    except Exception as exc:  # reporting must go on whatever storage answers
+        report.feeds_error = f"cannot read the feeds' status from storage: {type(exc).__name__}: {exc}"[:500]
+        return
+    for feed in configured:
+        never = {"feed": feed, "ok": False, "source": "none",
+                 "error": "never refreshed (has the refresh_intel timer run?)"}
+        report.feeds.append(stored.get(feed) or never)
 
 
 async def doctor(
@@ -160,5 +199,16 @@ def format_report(report: DoctorReport, now: datetime | None = None) -> str:
             lines.append(f"  [warn] {box.mailbox}: hidden folder(s) {', '.join(missing)} not created yet")
         else:
             lines.append(f"  [ok]   {box.mailbox}: hidden Quarantine and Hold folders present")
+    if report.feeds_error:
+        lines.append(f"  [FAIL] intelligence feeds: {report.feeds_error}")
+    for feed in report.feeds:
+        if feed.get("ok"):
+            lines.append(f"  [ok]   feed {feed['feed']}: {feed.get('indicators', 0)} indicators")
+        else:
+            copy = feed.get("source") == "last good copy"
+            using = "its last good copy is used" if copy else "no copy to use"
+            last = feed.get("last_success") or "never"
+            lines.append(f"  [FAIL] feed {feed['feed']} failed {feed.get('checked_at', '')}: "
+                         f"{feed.get('error', '')} ({using}; last success {last})")
     lines.append("  OK" if report.ok else "  problems found")
     return "\n".join(lines)

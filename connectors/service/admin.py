@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import logging
@@ -44,6 +45,10 @@ def _limit(query: dict[str, str]) -> int:
         return max(1, min(1000, int(query.get("limit", "100"))))
     except ValueError:
         return 100
+
+
+#: Subscriptions listed by the status endpoint (the count covers all of them).
+STATUS_LIST = 1000
 
 
 class AdminApi:
@@ -164,58 +169,103 @@ class AdminApi:
         if tenant is None:
             return _json({"error": "unknown tenant; grant admin consent first"}, 404)
         subs = self.stores.subscriptions.list_subscriptions(tenant_id)
+        progress = self.stores.tenants.get_onboarding(tenant_id)
         return _json(
             {
-                "tenant": tenant,
+                "tenant": {k: v for k, v in asdict(tenant).items() if k != "protected_mailboxes"},
+                "onboarding": None if progress is None else {
+                    "status": progress.status, "pages": progress.pages, "mailboxes": progress.mailboxes,
+                    "subscribed": progress.subscribed, "errors": progress.errors,
+                    "updated_at": progress.updated_at,
+                },
+                "subscription_count": len(subs),
+                # The first STATUS_LIST of them (a tenant may have 10,000): the count is above.
                 "subscriptions": [
-                    {"id": s.subscription_id, "mailbox": s.mailbox, "expires_at": s.expires_at} for s in subs
+                    {"id": s.subscription_id, "mailbox": s.mailbox, "expires_at": s.expires_at}
+                    for s in subs[:STATUS_LIST]
                 ],
-                "mailboxes": len(tenant.protected_mailboxes),
-                "unsubscribed": sorted(set(tenant.protected_mailboxes) - {s.mailbox for s in subs}),
+                # Shared by every tenant: a failing feed shows here with when and why.
+                "intelligence": self.runtime.intel_health(),
+                "directory": self.runtime.directory.status(tenant_id),
             }
         )
 
 
-async def consent_callback(runtime: Runtime, query: dict[str, str]) -> HttpResult:
-    """Where Entra sends the admin after consent: record the tenant, subscribe its mailboxes."""
+def consent_start(runtime: Runtime, query: dict[str, str]) -> HttpResult:
+    """``GET /api/consent/start?tenant=<id or domain>``: off to Entra's admin-consent page, with
+    a state bound to this browser (see connectors.service.consent)."""
+    from connectors.service import consent
+
+    try:
+        begun = consent.start(runtime, query.get("tenant", ""))
+    except ValueError as exc:
+        return _page(400, "Cannot start consent", str(exc))
+    result = _page(302, "Redirecting to Microsoft Entra", "Continue at Microsoft Entra to grant consent.")
+    result.headers.update({"Location": begun.location, "Set-Cookie": begun.cookie})
+    return result
+
+
+async def consent_callback(runtime: Runtime, query: dict[str, str], cookie_header: str = "") -> HttpResult:
+    """Where Entra sends the admin after consent: check the state against this browser's
+    consent cookie, check the tenant, record it and queue its onboarding (the mailboxes are
+    subscribed by the workers, a page of users at a time)."""
+    from connectors.graph.errors import GraphAuthError
+    from connectors.service import consent
+    from connectors.service.tenancy import InvalidTenantId
+
+    try:
+        consent.verify_callback(runtime, query.get("state", ""), cookie_header)
+    except consent.StateError as exc:
+        return _consent_page(400, "Consent request not recognised", str(exc))
     if query.get("error"):
-        return _page(
+        return _consent_page(
             400,
             "Consent was not granted",
             f"Microsoft Entra said: {query.get('error')}: {query.get('error_description', '')}",
         )
-    tenant_id = query.get("tenant", "")
-    if query.get("admin_consent", "").lower() != "true" or not tenant_id:
-        return _page(
+    if query.get("admin_consent", "").lower() != "true" or not query.get("tenant"):
+        return _consent_page(
             400,
             "Unexpected consent response",
             "Expected admin_consent=True and a tenant id from Microsoft Entra.",
         )
+    service = TenantService(runtime)
     try:
-        result = await TenantService(runtime).onboard(tenant_id)
+        tenant_id = service.check_allowed(query["tenant"])
+    except InvalidTenantId as exc:
+        return _consent_page(400, "Not a tenant id", str(exc))
     except OnboardingRefused as exc:
-        return _page(403, "Tenant not allowed", str(exc))
-    except GraphApiError as exc:
-        log.error("onboarding %s failed: %s %s", tenant_id, exc.status, exc.code)
-        return _page(
-            502,
-            "Onboarding failed",
-            f"Microsoft Graph answered {exc.status} {exc.code}. Check the permissions granted "
-            "and run `tap365 doctor`.",
+        return _consent_page(403, "Tenant not allowed", str(exc))
+    try:
+        # One token request: an unknown tenant or a consent that did not take is said here.
+        await asyncio.to_thread(lambda: runtime.graph.credentials.get(tenant_id).acquire())
+    except GraphAuthError as exc:
+        log.warning("consent of %s: no token: %s", tenant_id, exc)
+        if exc.error == "invalid_authority":
+            return _consent_page(400, "Unknown tenant", f"Microsoft Entra does not know tenant {tenant_id}.")
+        return _consent_page(
+            502, "Consent not usable yet",
+            f"Microsoft Entra refused the app a token for tenant {tenant_id}: {exc}. If consent was "
+            "just granted, wait a minute and start again; else run `tap365 doctor`.",
         )
-    errors = "".join(f"<li>{html.escape(e)}</li>" for e in result.errors)
-    return _page(
+    started = service.start_onboarding(tenant_id)
+    text = ("Protection is being enabled: the mailboxes are subscribed in the background."
+            if started.started else "Protection is already being enabled for this tenant.")
+    return _consent_page(
         200,
-        "Protection enabled",
-        f"{len(result.mailboxes)} mailboxes are protected; {result.subscriptions} new subscriptions.",
-        extra=f"<ul>{errors}</ul>" if errors else "",
-        body_json={
-            "tenant_id": tenant_id,
-            "mailboxes": len(result.mailboxes),
-            "subscriptions": result.subscriptions,
-            "errors": result.errors,
-        },
+        "Consent recorded",
+        text + " The admin API's status shows the progress.",
+        body_json={"tenant_id": tenant_id, "queued": started.started, "run": started.run},
     )
+
+
+def _consent_page(status: int, title: str, text: str, *, body_json: Any = None) -> HttpResult:
+    """A consent page; the nonce cookie is spent whatever the outcome (no replay)."""
+    from connectors.service.consent import clear_cookie
+
+    result = _page(status, title, text, body_json=body_json)
+    result.headers["Set-Cookie"] = clear_cookie()
+    return result
 
 
 def _page(status: int, title: str, text: str, *, extra: str = "", body_json: Any = None) -> HttpResult:

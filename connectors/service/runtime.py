@@ -2,6 +2,14 @@
 
 ``function_app.py`` asks :func:`get_runtime` for them; tests build a :class:`Runtime` with
 their own settings (Azurite, m365sim) through :meth:`Runtime.create`.
+
+Building a runtime touches no feed and no Graph: a cold instance answers notifications and
+clicks at once. Intelligence is shared through storage (:mod:`connectors.storage.intel`): the
+``refresh_intel`` timer downloads the feeds (a failing one falls back to its last good copy and
+is recorded) and publishes the version; every instance loads the published version on a
+background thread on first use, and checks for a newer one at most every
+``TAP365_INTEL_CHECK_SECONDS``. The tenant's users and verified domains come from
+:class:`~connectors.graph.directory.GraphDirectory`, cached per tenant.
 """
 
 from __future__ import annotations
@@ -17,21 +25,27 @@ from typing import Any
 from connectors.attachment_engine import build_attachment_engine
 from connectors.graph.client import GraphApp
 from connectors.graph.config import GraphSettings
+from connectors.graph.directory import GraphDirectory
 from connectors.graph.remediation import Remediator
-from connectors.intel_feeds import read_feed_bytes
+from connectors.intel_feeds import LoadedIntel, PublishedChanged, load_published, refresh_feeds
 from connectors.keys import keyring_from_settings
 from connectors.settings import Settings
 from connectors.storage.azure import AzureStores
 from connectors.storage.config import StorageConfig
+from connectors.storage.intel import FeedStatus
 from tap_core.attachments import AttachmentEngine
 from tap_core.pipeline import Pipeline, TenantContext
 from tap_core.policy import Policy, PolicyError, parse_policy
-from tap_core.urls.feeds import parse_feed
 from tap_core.urls.intel import IntelIndex
 from tap_core.urls.links import LinkCodec
 
 log = logging.getLogger("tap365.runtime")
 POLICY_TTL_SECONDS = 30.0
+#: A cold instance's first message waits at most this long for intelligence to load (on its
+#: background thread); a click waits less (the page must answer). After it, work goes on with
+#: what is loaded, and the load completes for the next message.
+INTEL_FIRST_LOAD_WAIT_SECONDS = 20.0
+CLICK_INTEL_WAIT_SECONDS = 3.0
 
 
 @dataclass
@@ -46,12 +60,24 @@ class Runtime:
     #: Bumped whenever the intelligence index is replaced (post-delivery purge keys off it).
     intel_version: str = ""
     _intel_keys: set[str] = field(default_factory=set)
-    _pipelines: dict[str, tuple[int, Pipeline]] = field(default_factory=dict)
+    #: Per tenant: (policy version, internal domains), the intelligence it was built with, it.
+    _pipelines: dict[str, tuple[tuple[int, tuple[str, ...]], IntelIndex | None, Pipeline]] = field(
+        default_factory=dict
+    )
     _policies: dict[str, tuple[float, Policy, int]] = field(default_factory=dict)
     #: Bumped by forget_policy: a load that began before it must not cache what it read.
     _policy_generation: dict[str, int] = field(default_factory=dict)
     _remediators: dict[str, Remediator] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Each feed's health as this instance last saw it (the stored copy is what status reports).
+    feed_status: list[FeedStatus] = field(default_factory=list)
+    #: Why the last background load failed ("" when it did not).
+    intel_error: str = ""
+    _intel_load_lock: threading.RLock = field(default_factory=threading.RLock)
+    _intel_ready: threading.Event = field(default_factory=threading.Event)
+    _intel_running: bool = False
+    _intel_next_check: float = 0.0
+    _default_policy: Policy | None = None
 
     @classmethod
     def create(
@@ -64,7 +90,8 @@ class Runtime:
         settings = settings or Settings()
         graph_settings = graph_settings or GraphSettings()
         stores = AzureStores.open(storage or StorageConfig.from_env(), create=True)
-        runtime = cls(
+        # No feed is read here: a cold instance must answer at once, whatever the feeds do.
+        return cls(
             settings=settings,
             graph_settings=graph_settings,
             stores=stores,
@@ -72,34 +99,119 @@ class Runtime:
             codec=LinkCodec(settings.redirect_base_url, keyring_from_settings(settings)),
             engine=build_attachment_engine(settings),
         )
-        runtime.refresh_intel()
-        return runtime
 
     # -- intelligence -----------------------------------------------------------------------------
+    def _feeds(self) -> list[str]:
+        return [f.strip() for f in self.settings.intel_feeds.split(",") if f.strip()]
+
     def refresh_intel(self) -> set[str]:
-        """Reload the feeds when their bytes changed. Returns the keys of indicators that are new
-        since the last load (the post-delivery purge looks for them); empty when nothing changed
-        and on the first load (nothing was delivered under the new index yet)."""
+        """The timer's job: read every feed from its source (a failing one falls back to its last
+        good copy and is recorded, never raised), publish the version for every instance, and
+        load it here. Returns the keys of indicators new since the version this instance (or,
+        on a fresh instance, the previously published version) had: the post-delivery purge
+        looks for them. Empty when nothing changed and on the very first load."""
         from connectors.service.purge import indicator_keys  # purge imports this module
 
-        feeds = [f.strip() for f in self.settings.intel_feeds.split(",") if f.strip()]
+        feeds = self._feeds()
         if not feeds:
             return set()
-        blobs = [(f, read_feed_bytes(f)) for f in feeds]
-        version = hashlib.sha256(b"".join(hashlib.sha256(d).digest() for _, d in blobs)).hexdigest()[:16]
-        if version == self.intel_version:
-            return set()
-        parsed = [parse_feed(data, name=name.rsplit("/", 1)[-1] or name) for name, data in blobs]
-        index = IntelIndex()
-        for feed in parsed:
-            index.add_feed(feed)
-        keys = indicator_keys(parsed)
-        first = not self.intel_version
-        new_keys = set() if first else keys - self._intel_keys
+        with self._intel_load_lock:
+            if not self.intel_version:
+                self._load_published()  # the baseline the new keys are counted against
+            had_baseline = bool(self.intel_version)
+            loaded = refresh_feeds(feeds, self.stores.intel)
+            self.feed_status = loaded.statuses
+            if not loaded.version or loaded.version == self.intel_version:
+                return set()
+            keys = indicator_keys(loaded.feeds)
+            new_keys = keys - self._intel_keys if had_baseline else set()
+            self._install(loaded, keys)
+            return new_keys
+
+    def sync_intel(self) -> bool:
+        """Load the published version when it differs from this instance's (one HEAD request
+        when it does not); on a fresh deployment with nothing published, refresh the feeds.
+        True when the index was replaced. Runs on the background thread; tests call it."""
+        if not self._feeds():
+            return False
+        with self._intel_load_lock:
+            published = self.stores.intel.current_version()
+            if not published:
+                before = self.intel_version
+                self.refresh_intel()
+                return self.intel_version != before
+            if published == self.intel_version:
+                return False
+            return self._load_published()
+
+    def _load_published(self) -> bool:
+        from connectors.service.purge import indicator_keys  # purge imports this module
+
+        loaded = load_published(self.stores.intel)
+        if loaded is None or loaded.version == self.intel_version:
+            return False
+        self.feed_status = loaded.statuses
+        self._install(loaded, indicator_keys(loaded.feeds))
+        return True
+
+    def _install(self, loaded: LoadedIntel, keys: set[str]) -> None:
+        index = loaded.index()
         with self._lock:
-            self.intel, self.intel_version, self._intel_keys = index, version, keys
+            self.intel, self.intel_version, self._intel_keys = index, loaded.version, keys
             self._pipelines.clear()
-        return new_keys
+        log.info("intelligence version %s loaded (%d feeds)", loaded.version, len(loaded.feeds))
+
+    def current_intel(self, wait: float = 0.0) -> IntelIndex | None:
+        """The intelligence index, checking for a newer published version at most every
+        ``TAP365_INTEL_CHECK_SECONDS`` on a background thread (never on the caller's). A fresh
+        instance waits up to ``wait`` seconds for its first load."""
+        if not self._feeds():
+            return self.intel
+        now = time.monotonic()
+        with self._lock:
+            start = not self._intel_running and now >= self._intel_next_check
+            if start:
+                self._intel_running = True
+                self._intel_next_check = now + self.settings.intel_check_seconds
+        if start:
+            threading.Thread(target=self._sync_in_background, name="tap365-intel", daemon=True).start()
+        if wait > 0 and not self._intel_ready.is_set():
+            self._intel_ready.wait(wait)
+        return self.intel
+
+    def _sync_in_background(self) -> None:
+        try:
+            self.sync_intel()
+            self.intel_error = ""
+        except PublishedChanged as exc:
+            log.info("%s: loading it on the next check", exc)
+            with self._lock:
+                self._intel_next_check = 0.0
+        except Exception as exc:
+            self.intel_error = f"{type(exc).__name__}: {exc}"
+            log.error("intelligence not loaded (keeping version %r): %s", self.intel_version,
+                      self.intel_error)
+        finally:
+            with self._lock:
+                self._intel_running = False
+            self._intel_ready.set()
+
+    def intel_health(self) -> dict[str, Any]:
+        """What doctor and the admin status report: the published version, this instance's, and
+        each feed's last refresh (from storage, so any instance answers the same)."""
+        try:
+            published = self.stores.intel.current_version()
+            feeds = [s.to_json() for s in self.stores.intel.get_status()]
+        except Exception as exc:
+            published, feeds = "", [{"error": f"intelligence status unreadable: {exc}"}]
+        return {
+            "configured": len(self._feeds()),
+            "published_version": published,
+            "loaded_version": self.intel_version,
+            "load_error": self.intel_error,
+            "feeds": feeds,
+            "failing": sum(1 for f in feeds if not f.get("ok", False)),
+        }
 
     # -- per tenant -------------------------------------------------------------------------------
     def policy(self, tenant_id: str) -> tuple[Policy, int]:
@@ -126,34 +238,68 @@ class Runtime:
             self._policy_generation[tenant_id] = self._policy_generation.get(tenant_id, 0) + 1
             self._policies.pop(tenant_id, None)
 
+    def default_policy(self) -> Policy:
+        """The policy of tenants with none stored: ``TAP365_POLICY_FILE``, else built-in defaults
+        (a file that cannot be read or parsed is logged, and the built-in defaults apply)."""
+        if self._default_policy is None:
+            policy = Policy()
+            path = self.settings.policy_file
+            if path:
+                try:
+                    with open(path, "rb") as fh:
+                        policy = parse_policy(fh.read(), name=path)
+                except (OSError, PolicyError) as exc:
+                    log.error("TAP365_POLICY_FILE unusable, using built-in defaults: %s", exc)
+            self._default_policy = policy
+        return self._default_policy
+
     def _load_policy(self, tenant_id: str) -> tuple[Policy, int]:
         doc = self.stores.policies.get_policy(tenant_id)
         if doc is None:
-            return Policy(), 0
+            return self.default_policy(), 0
         try:
             return parse_policy(doc.document, name=f"policy of {tenant_id}"), doc.version
         except PolicyError as exc:
             log.error("stored policy unusable, using defaults: %s", exc)
             return Policy(), -1
 
+    @cached_property
+    def directory(self) -> GraphDirectory:
+        """The tenants' users (display-name check) and verified domains, cached per tenant."""
+        refresh = self.settings.directory_refresh_minutes * 60.0
+        return GraphDirectory(self.graph_settings, refresh_seconds=refresh)
+
+    def internal_domains(self, tenant_id: str, policy: Policy) -> list[str]:
+        """The policy's own internal domains, else the tenant's verified domains."""
+        if policy.internal_domains:
+            return list(policy.internal_domains)
+        return list(self.directory.verified_domains(tenant_id))
+
     def pipeline(self, tenant_id: str) -> Pipeline:
         policy, version = self.policy(tenant_id)
+        intel = self.current_intel(wait=INTEL_FIRST_LOAD_WAIT_SECONDS)
+        domains = self.internal_domains(tenant_id, policy)
+        if domains != policy.internal_domains:
+            policy = policy.model_copy(update={"internal_domains": domains})
+        key = (version, tuple(domains))
         with self._lock:
             cached = self._pipelines.get(tenant_id)
-            if cached and cached[0] == version:
-                return cached[1]
+            if cached and cached[0] == key and cached[1] is self.intel:
+                return cached[2]
+            intel = self.intel  # a load may have finished since current_intel returned
             pipeline = Pipeline(
                 policy,
-                intel=self.intel,
+                intel=intel,
                 codec=self.codec,
                 attachment_engine=self.engine,
                 tenant=TenantContext(
                     tenant_id=tenant_id,
-                    history=self.stores.senders,
+                    directory=self.directory,
+                    history=self.stores.senders.within(self.settings.sender_history_days),
                     banner_token=self.banner_token(tenant_id),
                 ),
             )
-            self._pipelines[tenant_id] = (version, pipeline)
+            self._pipelines[tenant_id] = (key, intel, pipeline)
             return pipeline
 
     def banner_token(self, tenant_id: str) -> str:
@@ -180,7 +326,7 @@ class Runtime:
             self.codec,
             lambda tenant_id: self.policy(tenant_id)[0],
             MemoryVerdictCache(ttl_seconds=settings.click_verdict_ttl_seconds),
-            lambda: self.intel,
+            lambda: self.current_intel(wait=CLICK_INTEL_WAIT_SECONDS),
             analyzer,
             self.stores.clicks,
             self.stores.rate_limiter,

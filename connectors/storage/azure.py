@@ -6,7 +6,7 @@
 Names (``<p>`` = ``config.prefix``, default ``tap``): tables ``<p>journal``, ``<p>verdicts``,
 ``<p>audit``, ``<p>tenants``, ``<p>subscriptions``, ``<p>senders``, ``<p>clicks``,
 ``<p>ratelimit``, ``<p>quarantine``, ``<p>urls<yyyymmdd>``; blob containers ``<p>-policies``,
-``<p>-artefacts``; queues ``<p>-notifications``, ``<p>-delayed`` (+ ``-poison``).
+``<p>-artefacts``, ``<p>-intel``; queues ``<p>-notifications``, ``<p>-delayed`` (+ ``-poison``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from functools import lru_cache
 from connectors.storage.artefacts import BlobArtefactStore
 from connectors.storage.clicks import TableClickLog, TableRateLimiter
 from connectors.storage.config import StorageConfig
+from connectors.storage.intel import BlobIntelStore
 from connectors.storage.journal import TableJournal
 from connectors.storage.policies import BlobPolicyStore
 from connectors.storage.quarantine import TableQuarantineIndex
@@ -28,9 +29,10 @@ from connectors.storage.tenants import TableSubscriptionStore, TableTenantStore
 from connectors.storage.urlindex import TableUrlIndex
 
 __all__ = [
-    "AzureStores", "BlobArtefactStore", "BlobPolicyStore", "StorageQueue", "TableAuditStore",
-    "TableClickLog", "TableJournal", "TableQuarantineIndex", "TableRateLimiter", "TableSenderHistory",
-    "TableSubscriptionStore", "TableTenantStore", "TableUrlIndex", "TableVerdictStore", "get_stores",
+    "AzureStores", "BlobArtefactStore", "BlobIntelStore", "BlobPolicyStore", "StorageQueue",
+    "TableAuditStore", "TableClickLog", "TableJournal", "TableQuarantineIndex", "TableRateLimiter",
+    "TableSenderHistory", "TableSubscriptionStore", "TableTenantStore", "TableUrlIndex", "TableVerdictStore",
+    "get_stores",
 ]
 
 
@@ -51,6 +53,7 @@ class AzureStores:
     notifications: StorageQueue
     delayed: StorageQueue
     artefacts: BlobArtefactStore
+    intel: BlobIntelStore
 
     @classmethod
     def open(cls, config: StorageConfig, *, create: bool = True) -> AzureStores:
@@ -78,6 +81,7 @@ class AzureStores:
             delayed=StorageQueue(queues, config.delayed_queue, max_dequeue_count=max_dequeue),
             artefacts=BlobArtefactStore(blobs, config.container_name("artefacts"),
                                         max_bytes=config.max_artefact_bytes),
+            intel=BlobIntelStore(blobs, config.container_name("intel")),
         )
         if create:
             stores.ensure()
@@ -86,7 +90,7 @@ class AzureStores:
     def ensure(self) -> None:
         for store in (self.journal, self.verdicts, self.audit, self.tenants, self.subscriptions,
                       self.policies, self.senders, self.clicks, self.rate_limiter, self.quarantine,
-                      self.urls, self.notifications, self.delayed, self.artefacts):
+                      self.urls, self.notifications, self.delayed, self.artefacts, self.intel):
             store.ensure()
 
     def __repr__(self) -> str:

@@ -1,0 +1,157 @@
+"""Threat intelligence shared by every instance: last good feed copies, the current version, and
+each feed's health, in one blob container (``<p>-intel``).
+
+- ``feeds/<digest of location>.bin``: the last bytes of a feed that downloaded and parsed; used
+  when the source fails, and by instances that did not download it themselves.
+- ``current.json``: the version every instance should run (which copies make it up); its
+  ``version`` is also blob metadata, so checking for a change is one HEAD request.
+- ``status.json``: per feed, when it last succeeded or failed and why (doctor, admin status).
+
+Feed locations can carry credentials (an API key in the query string): only :func:`redact`-ed
+locations are ever stored or reported.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.storage.blob import BlobServiceClient, ContentSettings
+
+from connectors.storage import _keys
+
+_CURRENT = "current.json"
+_STATUS = "status.json"
+
+
+def redact(location: str) -> str:
+    """A feed location fit to show: URLs lose user info and query (API keys live there)."""
+    if "://" not in location:
+        return location
+    try:
+        parts = urlsplit(location)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(unparseable feed URL)"
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def copy_name(location: str) -> str:
+    return f"feeds/{_keys.digest(location)}.bin"
+
+
+@dataclass
+class FeedStatus:
+    """One feed's health as the last refresh saw it."""
+
+    feed: str  # redacted location
+    ok: bool
+    checked_at: str  # ISO 8601 UTC
+    #: "download" (fresh bytes), "last good copy" (source failed, stored copy used), "none".
+    source: str
+    error: str = ""
+    last_success: str = ""
+    indicators: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class IntelManifest:
+    """The intelligence version: which stored copies (by blob name and SHA-256) make it up."""
+
+    version: str
+    updated_at: str
+    feeds: list[dict[str, str]] = field(default_factory=list)  # {"feed", "blob", "sha256", "name"}
+
+
+class BlobIntelStore:
+    def __init__(self, service: BlobServiceClient, container: str) -> None:
+        self._container = service.get_container_client(container)
+
+    def ensure(self) -> None:
+        try:
+            self._container.create_container()
+        except ResourceExistsError:
+            pass
+
+    # -- feed copies ------------------------------------------------------------------------------
+    def put_copy(self, location: str, data: bytes, sha256: str) -> str:
+        """Keep ``data`` as the feed's last good copy (skipped when the stored one is the same)."""
+        name = copy_name(location)
+        blob = self._container.get_blob_client(name)
+        try:
+            if (blob.get_blob_properties().metadata or {}).get("sha256") == sha256:
+                return name
+        except ResourceNotFoundError:
+            pass
+        blob.upload_blob(
+            data, overwrite=True, metadata={"sha256": sha256, "feed": _ascii(redact(location))},
+            content_settings=ContentSettings(content_type="application/octet-stream"),
+        )
+        return name
+
+    def get_copy(self, name: str) -> bytes | None:
+        try:
+            return bytes(self._container.download_blob(name).readall())
+        except ResourceNotFoundError:
+            return None
+
+    # -- the current version ----------------------------------------------------------------------
+    def current_version(self) -> str:
+        """The published version ("" when none): one HEAD request."""
+        try:
+            props = self._container.get_blob_client(_CURRENT).get_blob_properties()
+        except ResourceNotFoundError:
+            return ""
+        return str((props.metadata or {}).get("version", ""))
+
+    def current(self) -> IntelManifest | None:
+        doc = self._read_json(_CURRENT)
+        if not isinstance(doc, dict) or not doc.get("version"):
+            return None
+        return IntelManifest(str(doc["version"]), str(doc.get("updated_at", "")),
+                             [dict(f) for f in doc.get("feeds") or [] if isinstance(f, dict)])
+
+    def publish(self, manifest: IntelManifest) -> None:
+        self._write_json(_CURRENT, asdict(manifest), {"version": manifest.version})
+
+    # -- feed health ------------------------------------------------------------------------------
+    def put_status(self, statuses: list[FeedStatus]) -> None:
+        self._write_json(_STATUS, {"feeds": [s.to_json() for s in statuses]}, {})
+
+    def get_status(self) -> list[FeedStatus]:
+        doc = self._read_json(_STATUS)
+        if not isinstance(doc, dict):
+            return []
+        known = set(FeedStatus.__dataclass_fields__)
+        return [FeedStatus(**{k: v for k, v in f.items() if k in known})
+                for f in doc.get("feeds") or [] if isinstance(f, dict)]
+
+    def _read_json(self, name: str) -> Any:
+        try:
+            return json.loads(self._container.download_blob(name).readall())
+        except ResourceNotFoundError:
+            return None
+        except ValueError:
+            return None  # a damaged document counts as absent; the next refresh rewrites it
+
+    def _write_json(self, name: str, doc: Any, metadata: dict[str, str]) -> None:
+        self._container.upload_blob(
+            name, json.dumps(doc, sort_keys=True).encode(), overwrite=True, metadata=metadata,
+            content_settings=ContentSettings(content_type="application/json"),
+        )
+
+
+def iso(when: datetime) -> str:
+    return _keys.utc(when).isoformat()
+
+
+def _ascii(text: str) -> str:
+    return text.encode("ascii", "backslashreplace").decode()

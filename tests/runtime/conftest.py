@@ -1,0 +1,3 @@
+"""The processor harness's fixtures: Azurite storage, the simulated tenant, a Runtime on both."""
+
+from tests.e2e.processor_harness import m365sim, m365sim_server, service, service_factory  # noqa: F401
