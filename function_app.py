@@ -15,7 +15,7 @@ import azure.functions as func
 
 from connectors.graph.notifications import validation_token
 from connectors.logs import quiet_third_party_loggers
-from connectors.service.admin import AdminApi, consent_callback
+from connectors.service.admin import AdminApi, consent_callback, consent_start
 from connectors.service.clicks import handle_click
 from connectors.service.intake import (
     HttpResult,
@@ -148,6 +148,18 @@ async def resync_subscriptions(timer: func.TimerRequest) -> None:
     log.info("delta resync queued %d messages", queued)
 
 
+@app.timer_trigger(arg_name="timer", schedule="0 20 * * * *", run_on_startup=False)
+def users_delta(timer: func.TimerRequest) -> None:
+    """New and removed mailboxes: one users-delta item per tenant for the workers; onboardings
+    whose next page was lost are queued again."""
+    runtime = get_runtime()
+    tenants = runtime.stores.tenants.list_tenants(status="active")
+    for tenant in tenants:
+        runtime.stores.notifications.send({"kind": "users_delta", "tenant_id": tenant.tenant_id})
+    resumed = TenantService(runtime).resume_stalled()
+    log.info("users delta queued for %d tenants; %d stalled onboardings resumed", len(tenants), len(resumed))
+
+
 @app.timer_trigger(arg_name="timer", schedule="0 */15 * * * *", run_on_startup=True)
 async def refresh_intel(timer: func.TimerRequest) -> None:
     runtime = get_runtime()
@@ -174,9 +186,14 @@ def cleanup(timer: func.TimerRequest) -> None:
 # --- Onboarding and click-time ------------------------------------------------------------------
 
 
+@app.route(route="consent/start", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def consent_begin(req: func.HttpRequest) -> func.HttpResponse:
+    return _response(consent_start(get_runtime(), dict(req.params)))
+
+
 @app.route(route="consent/callback", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def consent(req: func.HttpRequest) -> func.HttpResponse:
-    return _response(await consent_callback(get_runtime(), dict(req.params)))
+    return _response(await consent_callback(get_runtime(), dict(req.params), req.headers.get("cookie", "")))
 
 
 @app.route(route="r/{*token}", methods=["GET", "HEAD"], auth_level=func.AuthLevel.ANONYMOUS)

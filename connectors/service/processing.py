@@ -149,7 +149,9 @@ class MessageProcessor:
                     "folder_id": folder_id,
                 },
             )
-            if pipeline.tenant.history is not None:
+            if pipeline.tenant.history is not None and planned in DELIVERING:
+                # Only mail the person gets teaches the history: a quarantined or held message must
+                # not make its sender "known", or the attacker's second try would pass.
                 observe(fetched.message, pipeline.tenant.history, tenant_id=tenant_id, now=now)
         decided = claim.data.get("decided", {})
         original_folder = str(decided.get("folder_id") or folder_id)
