@@ -121,17 +121,29 @@ class TenantCredential:
         self._session = session or http_session(settings)
         host = urlparse(settings.authority_host).hostname or ""
         microsoft = host.lower() in _MICROSOFT_HOSTS
-        self._app = msal.ConfidentialClientApplication(
-            settings.client_id,
-            client_credential=credential if credential is not None else client_credential(settings),
-            authority=f"{settings.authority_host}/{tenant_id}",
-            # A non-Microsoft host (the simulator) is not in Microsoft's instance list.
-            validate_authority=microsoft,
-            instance_discovery=microsoft,
-            http_client=self._session,
-            token_cache=msal.TokenCache(),
-            timeout=(settings.connect_timeout, settings.read_timeout),
-        )
+        try:
+            self._app = msal.ConfidentialClientApplication(
+                settings.client_id,
+                client_credential=credential if credential is not None else client_credential(settings),
+                authority=f"{settings.authority_host}/{tenant_id}",
+                # A non-Microsoft host (the simulator) is not in Microsoft's instance list.
+                validate_authority=microsoft,
+                instance_discovery=microsoft,
+                http_client=self._session,
+                token_cache=msal.TokenCache(),
+                timeout=(settings.connect_timeout, settings.read_timeout),
+            )
+        except ValueError as exc:
+            # MSAL reads the authority's metadata here: an unknown tenant fails with a ValueError.
+            self._session.close()
+            raise GraphAuthError(
+                tenant_id, "invalid_authority", f"unknown tenant or authority: {exc}"
+            ) from exc
+        except requests.RequestException as exc:
+            self._session.close()
+            raise GraphAuthError(
+                tenant_id, "network_error", f"cannot reach {settings.authority_host}: {exc}"
+            ) from exc
         self._lock = threading.Lock()  # MSAL's cache is safe, but one refresh at a time is enough
 
     def acquire(self, scope: str = GRAPH_SCOPE) -> dict[str, Any]:

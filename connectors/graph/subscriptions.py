@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from msgraph.generated.models.subscription import Subscription
 
-from .client import TenantGraph, seg
+from .client import BatchRequest, TenantGraph, seg
 from .errors import GraphApiError
 from .sdk import sdk_call
 
@@ -47,6 +47,11 @@ class SubscriptionInfo:
 
 def inbox_resource(mailbox: str) -> str:
     return f"users/{mailbox}/mailFolders('inbox')/messages"
+
+
+def mailbox_resource(user: str) -> str:
+    """Every folder of the mailbox: mail that rules move or that lands in Junk is seen too."""
+    return f"users/{user}/messages"
 
 
 def new_client_state() -> str:
@@ -98,8 +103,9 @@ class SubscriptionManager:
         encryption_certificate: str | None = None,
         encryption_certificate_id: str | None = None,
     ) -> SubscriptionInfo:
-        """Subscribe to new inbox mail. Graph validates the notification URL (handshake) before
-        answering; the returned ``client_state`` must be stored by the caller as a secret.
+        """Subscribe to new mail in every folder of the mailbox (or ``resource``). Graph
+        validates the notification URL (handshake) before answering; the returned
+        ``client_state`` must be stored by the caller as a secret.
 
         With ``encryption_certificate`` (base64 DER of our public certificate) Graph sends rich
         notifications: the message encrypted for us (decrypt with notifications.decrypt_resource_data);
@@ -111,7 +117,7 @@ class SubscriptionManager:
             notification_url=self.notification_url,
             # Only settable at creation.
             lifecycle_notification_url=self.lifecycle_notification_url or None,
-            resource=resource or inbox_resource(mailbox),
+            resource=resource or mailbox_resource(mailbox),
             expiration_date_time=self._expiry(),
             client_state=client_state,
             include_resource_data=True if rich else None,
@@ -238,3 +244,78 @@ async def delta_sync(
                 restarted = True
                 continue
             raise
+
+
+#: Well-known folders mail is not delivered into (our own copies, drafts, deletions, Skype
+#: history): the delta safety net skips them. Hidden folders (the service's Hold and Quarantine)
+#: are skipped too.
+SKIPPED_FOLDERS = ("sentitems", "drafts", "deleteditems", "outbox", "conversationhistory")
+#: Folders whose delivery comes first when a mailbox has more than the limit.
+FIRST_FOLDERS = ("inbox", "junkemail")
+#: Folders per mailbox the delta resync keeps a link for (each link is one request per resync).
+#: 25 links of Graph's length stay well inside one table property.
+MAX_DELTA_FOLDERS = 25
+
+
+@dataclass
+class DeliveryFolders:
+    ids: list[str]  # Inbox, Junk Email, then user folders (nested ones too), at most ``limit``
+    well_known: dict[str, str] = field(default_factory=dict)  # well-known name -> folder id
+    truncated: bool = False  # more folders than the limit: the rest rely on notifications only
+    requests: int = 0
+
+
+async def delivery_folders(
+    graph: TenantGraph, mailbox: str, *, limit: int = MAX_DELTA_FOLDERS
+) -> DeliveryFolders:
+    """The folders mail can land in (delivery, Junk, inbox rules), for a per-folder delta.
+
+    One ``$batch`` lists the top-level folders and resolves the well-known ones; only folders
+    with children cost a request more."""
+    if limit < 1:
+        raise ValueError("the folder limit must be at least 1")
+    base = f"/users/{seg(mailbox)}/mailFolders"
+    select = "$select=id,displayName,childFolderCount,isHidden"
+    names = FIRST_FOLDERS + SKIPPED_FOLDERS
+    answers = await graph.batch(
+        [BatchRequest("GET", f"{base}?$top=100&{select}", id="list")]
+        + [BatchRequest("GET", f"{base}/{name}?$select=id", id=name) for name in names]
+    )
+    requests = 1
+    by_name = {a.id: a for a in answers}
+    listing = by_name["list"]
+    if not listing.ok:
+        raise listing.error(BatchRequest("GET", base))
+    known = {
+        name: str(by_name[name].body["id"])
+        for name in names
+        if by_name[name].ok and isinstance(by_name[name].body, dict) and by_name[name].body.get("id")
+    }
+    skipped = {known[name] for name in SKIPPED_FOLDERS if name in known}
+    out: list[str] = [known[name] for name in FIRST_FOLDERS if name in known]
+    pending: list[dict[str, object]] = list((listing.body or {}).get("value") or [])
+    next_link = (listing.body or {}).get("@odata.nextLink")
+    truncated = False
+    while pending or next_link:
+        if not pending and next_link:
+            requests += 1
+            data = await graph.get_json(str(next_link))
+            pending, next_link = list(data.get("value") or []), data.get("@odata.nextLink")
+            continue
+        folder = pending.pop(0)
+        folder_id = str(folder.get("id") or "")
+        if not folder_id or folder.get("isHidden") or folder_id in skipped:
+            continue
+        if folder_id not in out:
+            if len(out) >= limit:
+                truncated = True
+                break
+            out.append(folder_id)
+        if int(str(folder.get("childFolderCount") or 0)) > 0:
+            requests += 1
+            children = f"{base}/{seg(folder_id)}/childFolders"
+            async for child in graph.pages(children, {"$top": "100", "$select": select[len("$select="):]}):
+                if len(out) + len(pending) > 2 * limit:
+                    break  # enough candidates: the rest would be cut by the limit anyway
+                pending.append(child)
+    return DeliveryFolders(out, known, truncated, requests)

@@ -22,6 +22,11 @@ from connectors.storage.interfaces import WorkQueue
 log = logging.getLogger("tap365.worker")
 
 
+#: What a queue item may be: a message, a lifecycle event, a detonation, a webhook event, one
+#: page of a tenant's onboarding, a tenant's users delta.
+ITEM_KINDS = ("message", "lifecycle", "sandbox", "webhook", "onboard", "users_delta")
+
+
 class PoisonMessage(ValueError):
     """An item that can never be processed (not JSON, unknown kind): poisoned at once."""
 
@@ -31,8 +36,8 @@ def parse_item(body: bytes | str) -> dict[str, Any]:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise PoisonMessage(f"queue item is not JSON: {exc}") from exc
-    if not isinstance(data, dict) or data.get("kind") not in ("message", "lifecycle", "sandbox", "webhook"):
-        raise PoisonMessage("queue item has no known 'kind' (message, lifecycle, sandbox or webhook)")
+    if not isinstance(data, dict) or data.get("kind") not in ITEM_KINDS:
+        raise PoisonMessage(f"queue item has no known 'kind' ({', '.join(ITEM_KINDS)})")
     return data
 
 
@@ -45,6 +50,11 @@ async def handle_item(runtime: Runtime, item: dict[str, Any]) -> Outcome | str:
         from connectors.service.webhook import deliver
 
         return f"webhook: HTTP {await deliver(runtime.settings, dict(item['event']))}"
+    if item["kind"] == "onboard":
+        return await TenantService(runtime).onboard_page(item)
+    if item["kind"] == "users_delta":
+        delta = await TenantService(runtime).users_delta(str(item["tenant_id"]))
+        return f"users delta: {len(delta.subscribed)} subscribed, {len(delta.unsubscribed)} unsubscribed"
     if item["kind"] == "message":
         return await MessageProcessor(runtime).process(
             str(item["tenant_id"]), str(item["mailbox"]), str(item["message_id"])
