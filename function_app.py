@@ -7,6 +7,7 @@ same registrations run in Azure, under ``func start`` where Core Tools is instal
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from pathlib import Path
@@ -25,6 +26,7 @@ from connectors.service.intake import (
     handshake_result,
 )
 from connectors.service.purge import purge
+from connectors.service.retention import run_retention
 from connectors.service.runtime import get_runtime
 from connectors.service.tenancy import TenantService
 from connectors.service.worker import run_queue_item
@@ -163,7 +165,8 @@ def users_delta(timer: func.TimerRequest) -> None:
 @app.timer_trigger(arg_name="timer", schedule="0 */15 * * * *", run_on_startup=True)
 async def refresh_intel(timer: func.TimerRequest) -> None:
     runtime = get_runtime()
-    new_keys = runtime.refresh_intel()
+    # Downloads take up to a minute a feed: off the event loop, which also serves requests.
+    new_keys = await asyncio.to_thread(runtime.refresh_intel)
     if new_keys:
         result = await purge(runtime, new_keys)
         log.info(
@@ -176,11 +179,9 @@ async def refresh_intel(timer: func.TimerRequest) -> None:
 
 @app.timer_trigger(arg_name="timer", schedule="0 30 3 * * *", run_on_startup=False)
 def cleanup(timer: func.TimerRequest) -> None:
-    runtime = get_runtime()
-    removed = runtime.stores.urls.cleanup(
-        older_than_days=max(3, runtime.settings.purge_lookback_hours // 24 + 1)
-    )
-    log.info("URL index cleanup removed %d day tables", removed)
+    """Retention: rows older than their window go, in every table (connectors/service/retention.py)."""
+    removed = run_retention(get_runtime())
+    log.info("retention cleanup removed %s", removed)
 
 
 # --- Onboarding and click-time ------------------------------------------------------------------

@@ -41,6 +41,10 @@ class TableClickLog:
         })
         return dataclasses.replace(record, at=_keys.utc(record.at), record_id=record_id)
 
+    def cleanup(self, older_than: datetime) -> int:
+        """Delete clicks recorded before ``older_than``."""
+        return self._store.delete_matching("At lt @t", {"t": _keys.utc(older_than)})
+
     def list_clicks(self, tenant_id: str, since: datetime, limit: int = 100) -> list[ClickRecord]:
         entities = self._store.query(
             "PartitionKey eq @p and RowKey le @hi", {"p": _keys.escape(tenant_id), "hi": _keys.upto(since)},
@@ -67,6 +71,10 @@ class TableRateLimiter:
 
     def ensure(self) -> None:
         self._store.ensure()
+
+    def cleanup(self, older_than: datetime) -> int:
+        """Delete counters whose window began before ``older_than`` (links not clicked since)."""
+        return self._store.delete_matching("Window lt @w", {"w": int(_keys.utc(older_than).timestamp())})
 
     def hit(self, link_id: str, window_seconds: int, limit: int, *, now: datetime | None = None) -> bool:
         if window_seconds <= 0 or limit < 0:

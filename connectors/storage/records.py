@@ -58,6 +58,10 @@ class TableVerdictStore:
                 if error.status_code != 404 or attempt == 2:
                     raise
 
+    def cleanup(self, older_than: datetime) -> int:
+        """Delete verdicts decided before ``older_than`` (both rows of each); returns rows deleted."""
+        return self._store.delete_matching("DecidedAt lt @t", {"t": _keys.utc(older_than)})
+
     def get_verdict(self, tenant_id: str, message_id: str) -> VerdictRecord | None:
         entity = self._store.read(_keys.escape(tenant_id), "m|" + _keys.escape(message_id))
         return None if entity is None else _verdict(entity)
@@ -103,6 +107,10 @@ class TableAuditStore:
             return AuditRecord(record.actor, record.action, record.target, record.reason,
                                _keys.utc(record.at), record.details, record_id)
         raise RuntimeError("could not allocate a unique audit record id")
+
+    def cleanup(self, older_than: datetime) -> int:
+        """Delete audit records older than ``older_than`` (retention; the trail is otherwise append-only)."""
+        return self._store.delete_matching("At lt @t", {"t": _keys.utc(older_than)})
 
     def list_audit(self, tenant_id: str, since: datetime, limit: int = 100) -> list[AuditRecord]:
         entities = self._store.query(

@@ -93,6 +93,21 @@ class TableStore:
             "AzureStores.open(config) (it creates tables, containers and queues) or call ensure() at start"
         )
 
+    def delete_matching(self, filter_: str, parameters: Mapping[str, Any]) -> int:
+        """Delete every entity the filter selects (retention); one changed meanwhile is kept."""
+        count = 0
+        for entity in self.query(filter_, parameters, select=["PartitionKey", "RowKey"]):
+            try:
+                self.delete(entity["PartitionKey"], entity["RowKey"], etag=entity["_etag"] or None)
+            except ResourceNotFoundError:
+                continue
+            except HttpResponseError as error:
+                if is_precondition_failed(error):
+                    continue
+                raise
+            count += 1
+        return count
+
     def delete(self, partition: str, row: str, etag: str | None = None) -> None:
         if etag:
             self.table.delete_entity(partition, row, etag=etag, match_condition=MatchConditions.IfNotModified)
