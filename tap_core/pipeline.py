@@ -32,6 +32,7 @@ from tap_core.model.decision import Action, Decision
 from tap_core.model.findings import Finding, Verdict
 from tap_core.model.message import Message
 from tap_core.parsing.domains import url_host
+from tap_core.parsing.limits import limit_findings, limit_rules
 from tap_core.policy import Policy
 from tap_core.reputation.rules import reputation_findings
 from tap_core.urls.intel import IntelIndex
@@ -46,6 +47,8 @@ ATTACHMENT_CATEGORY = "TAP365: Attachment warning"
 #: Findings named in the reasons, the banner and the audit.
 _SHOWN_REASONS = 6
 _WEB = ("http://", "https://")
+#: Limits of the rule families (beside the message parse limits of limit_rules.toml) that hold.
+_LIMITS = frozenset({"url_limit"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +130,7 @@ class Pipeline:
         findings.extend(auth_findings(message))
         sender_domain = message.from_address.domain if message.from_address else ""
         findings.extend(reputation_findings(sender_domain, link_hosts))
+        findings.extend(limit_findings(message))
         return found
 
     # -- decision -----------------------------------------------------------------------------
@@ -145,6 +149,13 @@ class Pipeline:
         reasons = [f"{c.finding.name} (+{c.weight:g}): {c.finding.reason}"
                    for c in scored.contributions[:_SHOWN_REASONS] if c.weight > 0]
         reasons[:0] = [f"{f.name}: {f.reason}" for f in scored.deciding]
+        limits = [f for f in findings if f.name in _LIMITS or f.name in limit_rules()]
+        if limits:
+            # What lies beyond a limit was not analysed: hold it, whatever the policy does with
+            # a SUSPICIOUS verdict, and say which limit (the count is in the reason).
+            actions.append(Action.HOLD)
+            verdicts.append(Verdict.SUSPICIOUS)
+            reasons[:0] = [f"{f.name}: {f.reason}" for f in limits]
         if attachments is not None:
             # The engine's own verdict of a file (signatures, or its score against the file
             # thresholds) is strong evidence: a MALICIOUS file decides alone.

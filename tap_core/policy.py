@@ -4,23 +4,37 @@ A policy file (YAML or JSON) may give any subset; everything omitted keeps its d
 level carries what several pipelines share (``internal_domains``, ``vips``, the message
 verdict's ``thresholds``); each pipeline has
 its own section (``url``, ``attachments``, ``impersonation``), owned by that pipeline's module;
-``branding`` is how the click-time pages look.
+``branding`` is how the click-time pages look; ``limits`` bound what one message may make the
+parser do (a limit reached holds the message with the reason).
+
+A policy document is at most :data:`MAX_POLICY_BYTES`; every score threshold is finite, file
+and URL thresholds are positive (a threshold at or below zero flags everything), and each set
+is ordered (suspicious <= hold <= malicious).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tap_core.attachments.policy import AttachmentPolicy
 from tap_core.click.pages import Branding
 from tap_core.detect.scoring import Thresholds
 from tap_core.impersonation.policy import ImpersonationPolicy, Vip
+from tap_core.parsing.mime import MimeLimits
 from tap_core.urls.policy import UrlPolicy
+
+#: The largest policy document accepted (YAML or JSON text); storage keeps at most 1 MiB of
+#: its canonical form, which is larger than the text a person writes.
+MAX_POLICY_BYTES = 256 * 1024
+#: The message thresholds are log-odds of phishing (the shipped model's lie within +-3; far
+#: beyond it a threshold means "never").
+_MESSAGE_THRESHOLD_RANGE = 1000.0
 
 
 class PolicyError(ValueError):
@@ -45,11 +59,35 @@ class Policy(BaseModel):
     impersonation: ImpersonationPolicy = Field(default_factory=ImpersonationPolicy)
     #: How the tenant's block, warning and error pages look at click time.
     branding: Branding = Field(default_factory=Branding)
+    #: What one message may make the parser do (MIME depth and parts, header lines, bytes and
+    #: encoded words); a message that reaches a limit is held with the reason.
+    limits: MimeLimits = Field(default_factory=MimeLimits)
 
     @field_validator("internal_domains")
     @classmethod
     def _lower_domains(cls, value: list[str]) -> list[str]:
         return [d.strip().lower().rstrip(".") for d in value if d.strip()]
+
+    @model_validator(mode="after")
+    def _thresholds_in_range(self) -> Self:
+        """Every threshold finite, the score-point ones positive (ordering is checked by
+        ``Thresholds`` itself)."""
+        sets: list[tuple[str, Thresholds | None, float, float]] = [
+            ("thresholds", self.thresholds, -_MESSAGE_THRESHOLD_RANGE, _MESSAGE_THRESHOLD_RANGE),
+            ("url.thresholds", self.url.thresholds, 0.0, math.inf),
+            ("attachments.thresholds", self.attachments.thresholds, 0.0, math.inf),
+        ]
+        for where, thresholds, low, high in sets:
+            if thresholds is None:
+                continue
+            for key in ("suspicious", "hold", "malicious"):
+                value = getattr(thresholds, key)
+                if value is None:
+                    continue
+                if not math.isfinite(value) or not low < value <= high:
+                    bound = f"above {low:g}" + (f" and at most {high:g}" if math.isfinite(high) else "")
+                    raise ValueError(f"{where}.{key} is {value}; it must be a number {bound}")
+        return self
 
     def is_internal(self, domain: str) -> bool:
         domain = domain.lower()
@@ -62,11 +100,18 @@ def parse_policy(data: bytes | str | Mapping[str, Any], *, name: str = "policy")
     if isinstance(data, Mapping):
         raw: Any = dict(data)
     else:
-        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "surrogatepass"))
+        if size > MAX_POLICY_BYTES:
+            raise PolicyError(f"{name}: the document is {size} bytes; a policy is at most {MAX_POLICY_BYTES}")
         try:
+            text = data.decode("utf-8") if isinstance(data, bytes) else data
             raw = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
+        except UnicodeDecodeError as exc:
+            raise PolicyError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
         except (json.JSONDecodeError, yaml.YAMLError) as exc:
             raise PolicyError(f"{name}: not valid YAML or JSON ({exc})") from exc
+        except RecursionError as exc:  # a nesting no policy has
+            raise PolicyError(f"{name}: nested too deeply to be a policy") from exc
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -75,7 +120,8 @@ def parse_policy(data: bytes | str | Mapping[str, Any], *, name: str = "policy")
         return Policy.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" if err["loc"] else err["msg"]
+            for err in exc.errors()
         )
         raise PolicyError(f"{name}: {problems}") from exc
 

@@ -71,11 +71,13 @@ def test_depth_and_part_limits() -> None:
         msg = (f"Subject: level {i}\r\nContent-Type: message/rfc822\r\n\r\n").encode() + msg
     m = parse_eml(msg, limits=MimeLimits(max_depth=2))
     assert any("deeper than 2" in d for d in _all_defects(m))
+    assert [(h.name, h.limit) for h in m.limits_reached] == [("limit_mime_depth", 2)]
 
     parts = b"".join(b"--B\r\nContent-Type: text/plain\r\n\r\np\r\n" for _ in range(50))
     raw = b'Subject: many\r\nContent-Type: multipart/mixed; boundary="B"\r\n\r\n' + parts + b"--B--\r\n"
     m = parse_eml(raw, limits=MimeLimits(max_parts=10))
-    assert any("more than 10 MIME parts" in d for d in m.defects)
+    assert [(h.name, h.limit) for h in m.limits_reached] == [("limit_mime_parts", 10)]
+    assert (m.text_body or "").count("p") < 10  # parsing stopped at the limit
 
 
 def _all_defects(m) -> list[str]:
@@ -134,7 +136,10 @@ def test_headers_over_the_limit_are_read_leniently_not_with_the_quadratic_parser
     many = ", ".join(f'"=?UTF-8?B?w6k=?= {i}" <u{i}@d.example>' for i in range(20_000))
     raw = (f'From: "{chr(34) * 100_000}" <a@b.example>\nTo: {many}\n'
            "Subject: =?UTF-8?B?w6k=?= " + "x" * 40_000 + "\n\nbody\n").encode()
-    m = parse_eml(raw)
+    # Within a policy's header-size and encoded-word limits raised this far (the defaults hold it).
+    m = parse_eml(raw, limits=MimeLimits(max_header_bytes=4 << 20, max_encoded_words=100_000))
+    assert m.limits_reached == []
+    assert {h.name for h in parse_eml(raw).limits_reached} == {"limit_header_bytes"}
     assert m.to[0] == Address(name="é 0", address="u0@d.example") and len(m.to) == 20_000
     assert m.subject.startswith("é x")
     assert any(d.startswith("To header over 16384 characters") for d in m.defects)

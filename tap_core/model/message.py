@@ -27,6 +27,17 @@ class Address:
         return f"{self.name} <{self.address}>" if self.name else self.address
 
 
+@dataclass(slots=True, frozen=True)
+class LimitReached:
+    """A parse limit the message reached: what lies beyond it was not analysed, so the pipeline
+    holds the message with this reason (``name`` is the finding, see limit_rules.toml)."""
+
+    name: str
+    limit: int
+    #: Where: a part path ("1.2"), a header name, or what failed.
+    where: str = ""
+
+
 @dataclass(slots=True)
 class Attachment:
     """A file carried by the message (inline parts with a filename included)."""
@@ -72,6 +83,8 @@ class Message:
     received_at: datetime | None = None
     #: What could not be parsed, in words (header names, parts, charsets...).
     defects: list[str] = field(default_factory=list)
+    #: Parse limits reached (the message is not analysed whole): each holds the message.
+    limits_reached: list[LimitReached] = field(default_factory=list)
     #: True for S/MIME or PGP encrypted/signed bodies that cannot be read or must not be edited.
     is_encrypted: bool = False
     is_signed: bool = False

@@ -10,7 +10,7 @@ import base64
 import binascii
 from typing import Any
 
-from tap_core.model.message import Address, Attachment, Message
+from tap_core.model.message import Address, Attachment, LimitReached, Message
 from tap_core.parsing.mime import clean_text, from_header_defects, parse_eml
 from tap_core.parsing.timestamps import parse_iso_datetime
 
@@ -118,6 +118,7 @@ def _add_attachment(msg: Message, att: dict[str, Any], depth: int, max_depth: in
         item = att.get("item")
         if depth + 1 > max_depth:
             msg.defects.append(f"item attachment {name!r} deeper than {max_depth}; skipped")
+            msg.limits_reached.append(LimitReached("limit_mime_depth", max_depth, name))  # held
         elif isinstance(item, dict):
             msg.attached_messages.append(
                 message_from_graph(item, f"{msg.source}#{name}", depth=depth + 1, max_depth=max_depth)
