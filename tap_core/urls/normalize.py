@@ -54,6 +54,7 @@ _ASCII_LABEL_RE = re.compile(r"[a-z0-9_\-]+")
 _FORBIDDEN_HOST_RE = re.compile(r"[\x00-\x20#%/:<>?@\[\\\]^|\x7f]")
 _PORT_RE = re.compile(r"[0-9]*")
 _HEX_RE = re.compile(r"[0-9a-fA-F]*")
+_OCTAL_RE = re.compile(r"[0-7]+")
 _AUTHORITY_END_RE = re.compile(r"[/\\?#]")
 
 
@@ -532,16 +533,20 @@ def _parse_ipv4(labels: list[str]) -> str | bool | None:
         return False
     numbers: list[int] = []
     for part in labels:
-        try:
-            if part[:2] in ("0x", "0X"):
-                numbers.append(int(part[2:], 16) if part[2:] else 0)
-            elif len(part) > 1 and part[0] == "0":
-                numbers.append(int(part[1:], 8))
-            elif part.isdigit() and part.isascii():
-                numbers.append(int(part))
-            else:
+        # Each part is checked against its digit set before int(): int() also takes a sign,
+        # "_" separators and non-ASCII digits, none of which a browser reads ("0-31" is no
+        # octal number, and a negative one made IPv4Address raise).
+        if part[:2] in ("0x", "0X"):
+            if not _HEX_RE.fullmatch(part[2:]):
                 return False
-        except ValueError:
+            numbers.append(int(part[2:], 16) if part[2:] else 0)
+        elif len(part) > 1 and part[0] == "0":
+            if not _OCTAL_RE.fullmatch(part[1:]):
+                return False
+            numbers.append(int(part[1:], 8))
+        elif part.isdigit() and part.isascii():
+            numbers.append(int(part))
+        else:
             return False
     if any(x > 255 for x in numbers[:-1]) or numbers[-1] >= 256 ** (5 - len(numbers)):
         return False
