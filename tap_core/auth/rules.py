@@ -11,8 +11,10 @@ not be made) weighs nothing either.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 from tap_core.auth.results import AuthResults, MethodResult, receiver_results
+from tap_core.detect.defects import isolated, isolated_findings
 from tap_core.detect.rules import Rule, family_rules
 from tap_core.model.findings import Finding
 from tap_core.model.message import Message
@@ -129,17 +131,16 @@ def _unauthenticated(results: AuthResults) -> list[Finding]:
 def auth_findings(message: Message, *, authserv_ids: Sequence[str] = ()) -> list[Finding]:
     """The authentication findings of ``message`` (none without an Authentication-Results
     header). ``authserv_ids`` picks the topmost header of a known receiving server."""
-    results = receiver_results(message, authserv_ids)
+    # Each rule runs isolated: one that raises adds analysis_defect, the others still run.
+    defects: list[Finding] = []
+    read = partial(receiver_results, message, authserv_ids)
+    results = isolated("auth.receiver_results", read, None, defects)
     if results is None:
-        return []
-    return [
-        *_spf(results),
-        *_dkim(results),
-        *_dmarc(results),
-        *_compauth(results),
-        *_arc(results),
-        *_unauthenticated(results),
-    ]
+        return defects
+    out: list[Finding] = []
+    for rule in (_spf, _dkim, _dmarc, _compauth, _arc, _unauthenticated):
+        out += isolated_findings(f"auth.{rule.__name__.lstrip('_')}", partial(rule, results), defects)
+    return out + defects
 
 
 __all__ = ["auth_findings", "rules"]

@@ -44,6 +44,7 @@ RULE_FILES: tuple[tuple[str, str], ...] = (
     ("auth", "auth_rules.toml"),
     ("reputation", "reputation_rules.toml"),
     ("detect", "text_rules.toml"),
+    ("detect", "defect_rules.toml"),
 )
 
 

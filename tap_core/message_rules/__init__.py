@@ -16,7 +16,9 @@ score; they never make a message MALICIOUS on their own.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
+from tap_core.detect.defects import isolated
 from tap_core.message_rules import brand, links, lure, sender, structure
 from tap_core.message_rules import recipient as to_recipient
 from tap_core.message_rules._view import MessageView, web_links
@@ -59,10 +61,20 @@ def message_findings(message: Message, found: list[FoundUrl],
                      results: dict[str, UrlResult], recipient: str = "") -> list[Finding]:
     """The message-level findings of ``message``, whose URLs are ``found`` and assessed in
     ``results``; ``recipient`` is the protected mailbox it was delivered to."""
+    # Each rule runs isolated: one that raises adds analysis_defect, the others still run.
     out: list[Finding] = []
-    web = web_links(found, results)
+    defects: list[Finding] = []
+    no_links: list[FoundUrl] = []
+    web = isolated("message.web_links", lambda: web_links(found, results), no_links, defects)
     if web:
-        view = MessageView(message, web, recipient)
-        out += [f for rule in _LINK_RULES if (f := rule(view)) is not None]
-    out += [f for rule in _MESSAGE_RULES if (f := rule(message)) is not None]
-    return out
+        view = isolated("message.view", lambda: MessageView(message, web, recipient), None, defects)
+        if view is not None:
+            for rule in _LINK_RULES:
+                finding = isolated(f"message.{rule.__name__}", partial(rule, view), None, defects)
+                if finding is not None:
+                    out.append(finding)
+    for whole in _MESSAGE_RULES:
+        finding = isolated(f"message.{whole.__name__}", partial(whole, message), None, defects)
+        if finding is not None:
+            out.append(finding)
+    return out + defects

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from tap_core.detect.defects import isolated_findings
 from tap_core.detect.rules import Rule, family_rules
 from tap_core.model.findings import Finding
 from tap_core.reputation.popularity import popularity_rank, ranking_domain
@@ -59,7 +60,11 @@ def reputation_findings(sender_domain: str, link_sites: Iterable[str]) -> list[F
     ``link_domains_unranked``: there is at least one link site, none is in the list and none is
     the sender's own registered domain.
     """
-    return [*_sender(sender_domain), *_links(sender_domain, link_sites)]
+    # Each rule runs isolated: one that raises adds analysis_defect, the other still runs.
+    defects: list[Finding] = []
+    sender = isolated_findings("reputation.sender", lambda: _sender(sender_domain), defects)
+    links = isolated_findings("reputation.links", lambda: _links(sender_domain, link_sites), defects)
+    return [*sender, *links, *defects]
 
 
 __all__ = ["reputation_findings", "rules"]

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Protocol
 
+from tap_core.detect.defects import defect_finding, isolated
 from tap_core.detect.groups import group_names
 from tap_core.detect.scoring import Thresholds, score
 from tap_core.message_rules import message_findings
 from tap_core.model.decision import UrlResult
-from tap_core.model.findings import Finding, Verdict
+from tap_core.model.findings import Assessment, Finding, Verdict
 from tap_core.model.message import Message
 from tap_core.urls.exclusions import UrlExclusions
 from tap_core.urls.extract import extract_html, extract_text
@@ -94,50 +96,61 @@ class UrlProtect:
         return decode_link(url)
 
     # -- collection -------------------------------------------------------------------------
-    def collect(self, message: Message, attachment_urls: Iterable[AttachmentLink] = ()
-                ) -> tuple[list[FoundUrl], list[FoundUrl]]:
+    def collect(self, message: Message, attachment_urls: Iterable[AttachmentLink] = (),
+                *, defects: list[Finding] | None = None) -> tuple[list[FoundUrl], list[FoundUrl]]:
         """(all URLs found, the text body's URLs): the bodies of the message and of the messages
-        attached to it, then ``attachment_urls`` (what Attachment Protect found in the files)."""
+        attached to it, then ``attachment_urls`` (what Attachment Protect found in the files).
+        Each extractor runs isolated: one that raises adds ``analysis_defect`` to ``defects``
+        and finds nothing in that body; the others still run."""
         found: list[FoundUrl] = []
         text_found: list[FoundUrl] = []
-        self._collect(message, "", found, text_found)
-        found.extend(self._from_attachments(attachment_urls))
+        defects = [] if defects is None else defects
+        self._collect(message, "", found, text_found, defects)
+        found.extend(self._from_attachments(attachment_urls, defects))
         return found, text_found
 
     def _collect(self, message: Message, prefix: str, found: list[FoundUrl],
-                 text_found: list[FoundUrl]) -> None:
-        if message.html_body:
-            found.extend(extract_html(message.html_body, f"{prefix}body.html",
-                                      own_link_decoder=self._own_decoder))
-        if message.text_body:
-            text_urls = extract_text(message.text_body, f"{prefix}body.text",
-                                     own_link_decoder=self._own_decoder)
+                 text_found: list[FoundUrl], defects: list[Finding]) -> None:
+        html_body, text_body = message.html_body, message.text_body
+        nothing: list[FoundUrl] = []
+        if html_body:
+            found.extend(isolated("urls.extract_html", lambda: extract_html(
+                html_body, f"{prefix}body.html", own_link_decoder=self._own_decoder), nothing, defects))
+        if text_body:
+            text_urls = isolated("urls.extract_text", lambda: extract_text(
+                text_body, f"{prefix}body.text", own_link_decoder=self._own_decoder), nothing, defects)
             found.extend(text_urls)
             if not prefix:
                 text_found.extend(text_urls)
         for i, nested in enumerate(message.attached_messages):
-            self._collect(nested, f"{prefix}message{i + 1}/", found, text_found)
+            self._collect(nested, f"{prefix}message{i + 1}/", found, text_found, defects)
 
-    def _from_attachments(self, urls: Iterable[AttachmentLink]) -> list[FoundUrl]:
+    def _from_attachments(self, urls: Iterable[AttachmentLink], defects: list[Finding]) -> list[FoundUrl]:
         out: list[FoundUrl] = []
         for item in urls:
-            norm = normalize_url(item.url)
-            if norm is None:
-                continue
-            unwrapped = unwrap(norm.url, own_link_decoder=self._own_decoder)
-            out.append(FoundUrl(url=unwrapped.url, raw=item.url, display_url=norm.display_url,
-                                source=f"attachment:{item.file}", context=item.context,
-                                link_text=item.link_text, wrappers=list(unwrapped.wrappers),
-                                wrapped_url=norm.url if unwrapped.wrappers else None))
+            link = isolated("urls.attachment_link", partial(self._attachment_link, item), None, defects)
+            if link is not None:
+                out.append(link)
         return out
+
+    def _attachment_link(self, item: AttachmentLink) -> FoundUrl | None:
+        norm = normalize_url(item.url)
+        if norm is None:
+            return None
+        unwrapped = unwrap(norm.url, own_link_decoder=self._own_decoder)
+        return FoundUrl(url=unwrapped.url, raw=item.url, display_url=norm.display_url,
+                        source=f"attachment:{item.file}", context=item.context,
+                        link_text=item.link_text, wrappers=list(unwrapped.wrappers),
+                        wrapped_url=norm.url if unwrapped.wrappers else None)
 
     # -- assessment -------------------------------------------------------------------------
     def scan(self, message: Message, *, recipient: str = "",
              attachment_urls: Iterable[AttachmentLink] = ()) -> UrlScan:
         """Assess every URL of ``message`` and of its attachments (``attachment_urls``, from
         Attachment Protect: links in documents, QR codes, archive members, decrypted files)."""
-        found, text_found = self.collect(message, attachment_urls)
-        scan = UrlScan(text_found=text_found)
+        defects: list[Finding] = []
+        found, text_found = self.collect(message, attachment_urls, defects=defects)
+        scan = UrlScan(text_found=text_found, findings=defects)
         limit = self.policy.max_urls_per_message
         tenant_domains = self.tenant_domains
         for item in found:
@@ -178,11 +191,18 @@ class UrlProtect:
         if excluded:
             result.excluded_by = excluded
             return
-        assessment = assess_url(result.url, link_text=link_text, tenant_domains=tenant_domains,
-                                intel=self.intel, thresholds=self.thresholds)
+        assessment = self._assess_url(result.url, link_text, tenant_domains)
         result.verdict = assessment.verdict
         result.score = assessment.score
         result.findings = list(assessment.findings)
+
+    def _assess_url(self, url: str, link_text: str | None, tenant_domains: Sequence[str]) -> Assessment:
+        try:
+            return assess_url(url, link_text=link_text, tenant_domains=tenant_domains,
+                              intel=self.intel, thresholds=self.thresholds)
+        except Exception as exc:  # each rule is isolated already; this guards the scorer around them
+            defect = defect_finding("urls.assess_url", exc)
+            return Assessment(verdict=defect.verdict or Verdict.SUSPICIOUS, score=0.0, findings=[defect])
 
     def _drop_click_only(self, result: UrlResult) -> None:
         """A URL only loaded as a resource (script, stylesheet, image) is never clicked: the
@@ -198,8 +218,7 @@ class UrlProtect:
     def _reassess_text(self, result: UrlResult, link_text: str, tenant_domains: Sequence[str]) -> None:
         if result.excluded_by:
             return
-        assessment = assess_url(result.url, link_text=link_text, tenant_domains=tenant_domains,
-                                intel=self.intel, thresholds=self.thresholds)
+        assessment = self._assess_url(result.url, link_text, tenant_domains)
         if assessment.score > result.score or assessment.verdict.rank > result.verdict.rank:
             result.verdict = assessment.verdict
             result.score = assessment.score

@@ -10,7 +10,10 @@ markers (``markers``), what the page says (``text``); ``parse`` reads the page o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
+
+from selectolax.lexbor import LexborNode
 
 from tap_core.click.rules.brand import bank_name_findings, brand_findings
 from tap_core.click.rules.forms import form_findings, password_findings
@@ -20,6 +23,7 @@ from tap_core.click.rules.redirects import iframe_findings, redirect_findings, r
 from tap_core.click.rules.scripts import script_findings
 from tap_core.click.rules.sensitive import consent_findings, sensitive_form_findings
 from tap_core.click.rules.text import attachment_findings, text_findings
+from tap_core.detect.defects import isolated, isolated_findings
 from tap_core.detect.rules import Rule, family_rules
 from tap_core.model.findings import Finding
 
@@ -33,22 +37,33 @@ def page_rules() -> dict[str, Rule]:
 
 
 def analyze_html(html: str, url: str) -> list[Finding]:
-    """Findings for one HTML page as served at ``url`` (its final URL after redirects)."""
+    """Findings for one HTML page as served at ``url`` (its final URL after redirects).
+
+    Each family runs isolated: one that raises adds ``analysis_defect`` (see
+    :mod:`tap_core.detect.defects`) and the others still run."""
     rules = page_rules()
-    page = parse(html, url)
-    passwords = password_inputs(page)
+    defects: list[Finding] = []
+    page = isolated("page.parse", lambda: parse(html, url), None, defects)
+    if page is None:
+        return defects
+    no_inputs: list[LexborNode] = []
+    passwords = isolated("page.password_inputs", lambda: password_inputs(page), no_inputs, defects)
     has_password = bool(passwords)
-    findings = password_findings(passwords, rules)
-    findings += form_findings(page, rules, has_password)
-    sensitive = sensitive_form_findings(page, rules)
+
+    def run(name: str, family: Callable[[], list[Finding]]) -> list[Finding]:
+        return isolated_findings(f"page.{name}", family, defects)
+
+    findings = run("password_findings", lambda: password_findings(passwords, rules))
+    findings += run("form_findings", lambda: form_findings(page, rules, has_password))
+    sensitive = run("sensitive_form_findings", lambda: sensitive_form_findings(page, rules))
     findings += sensitive
-    findings += consent_findings(page, rules)
-    findings += bank_name_findings(page, rules, has_password)
-    findings += brand_findings(page, rules, has_password)
-    findings += script_findings(page, rules)
-    findings += redirect_findings(page, rules)
-    findings += iframe_findings(page, rules)
-    findings += marker_findings(page, rules)
-    findings += attachment_findings(page, rules)
-    findings += text_findings(page, rules, has_password, bool(sensitive))
-    return findings
+    findings += run("consent_findings", lambda: consent_findings(page, rules))
+    findings += run("bank_name_findings", lambda: bank_name_findings(page, rules, has_password))
+    findings += run("brand_findings", lambda: brand_findings(page, rules, has_password))
+    findings += run("script_findings", lambda: script_findings(page, rules))
+    findings += run("redirect_findings", lambda: redirect_findings(page, rules))
+    findings += run("iframe_findings", lambda: iframe_findings(page, rules))
+    findings += run("marker_findings", lambda: marker_findings(page, rules))
+    findings += run("attachment_findings", lambda: attachment_findings(page, rules))
+    findings += run("text_findings", lambda: text_findings(page, rules, has_password, bool(sensitive)))
+    return findings + defects

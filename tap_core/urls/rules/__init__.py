@@ -13,8 +13,10 @@ tenant look-alikes, over :mod:`tap_core.lookalike`), :mod:`.hosting` (where the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 
+from tap_core.detect.defects import isolated
 from tap_core.detect.scoring import Thresholds, score
 from tap_core.model.findings import Assessment, Finding
 from tap_core.urls.intel import IntelIndex
@@ -58,20 +60,28 @@ def url_findings(
     """Every finding on ``url``: the intelligence hits (when ``intel`` is given), every rule's
     finding, then the link text's (when ``link_text`` is given); ``tenant_domains`` are the
     organisation's own domains (look-alikes of them, and their own login paths)."""
-    out: list[Finding] = intel_findings(url, intel) if intel is not None else []
-    ctx = parse_context(url)
+    # Each rule runs isolated: one that raises adds analysis_defect, the others still run.
+    defects: list[Finding] = []
+    out: list[Finding] = (
+        isolated("urls.intel", lambda: intel_findings(url, intel), [], defects) if intel is not None else []
+    )
+    ctx = isolated("urls.parse_context", lambda: parse_context(url), None, defects)
     if ctx is not None:
-        out.extend(f for f in (h(ctx) for h in HEURISTICS) if f is not None)
-        for extra in (
-            brands.tenant_lookalike(ctx, tenant_domains),
-            paths.credential_keywords_path(ctx, tenant_domains),
-        ):
-            if extra is not None:
-                out.append(extra)
-    mismatch = link_text_mismatch(link_text, url)
+        rules_on_ctx: list[tuple[str, Callable[[], Finding | None]]] = [
+            (h.__name__, partial(h, ctx)) for h in HEURISTICS
+        ]
+        rules_on_ctx += [
+            ("tenant_lookalike", partial(brands.tenant_lookalike, ctx, tenant_domains)),
+            ("credential_keywords_path", partial(paths.credential_keywords_path, ctx, tenant_domains)),
+        ]
+        for name, rule in rules_on_ctx:
+            finding = isolated(f"urls.{name}", rule, None, defects)
+            if finding is not None:
+                out.append(finding)
+    mismatch = isolated("urls.link_text_mismatch", lambda: link_text_mismatch(link_text, url), None, defects)
     if mismatch is not None:
         out.append(mismatch)
-    return out
+    return out + defects
 
 
 def assess_url(
