@@ -18,15 +18,17 @@ from tap_core.attachments.scanners._urls import add_html, add_text, decode_file_
 from tap_core.attachments.scanners.base import Scanner
 
 _TEXT_CAP = 16 * 1024 * 1024
-_PASSWORD_INPUT = re.compile(r"<input\b[^>]*\btype\s*=\s*[\"']?password", re.I)
-_FORM_ACTION = re.compile(r"<form\b[^>]*\baction\s*=\s*[\"']?\s*((?:https?:)?//[^\"'\s>]+)", re.I)
+# A tag's scan stops at the next "<": "[^>]*" ran from every "<input" to the end of the file
+# ("<input" * 10,000 without ">": quadratic).
+_PASSWORD_INPUT = re.compile(r"<input\b[^<>]*\btype\s*=\s*[\"']?password", re.I)
+_FORM_ACTION = re.compile(r"<form\b[^<>]*\baction\s*=\s*[\"']?\s*((?:https?:)?//[^\"'\s>]+)", re.I)
 _EXFIL = re.compile(
     r"\bfetch\s*\(|XMLHttpRequest|\$\.(ajax|post)\s*\(|sendBeacon|api\.telegram\.org|"
     r"discord(app)?\.com/api/webhooks|formspree\.io|submit-form\.com",
     re.I,
 )
 _META_REFRESH = re.compile(
-    r"<meta\b[^>]*http-equiv\s*=\s*[\"']?refresh[^>]*content\s*=\s*[\"'][^\"']*?url\s*=\s*['\"]?([^\"'>\s]+)",
+    r"<meta\b(?>[^<>]*?http-equiv\s*=\s*[\"']?refresh)[^<>]*content\s*=\s*[\"'][^\"'<]*?url\s*=\s*['\"]?([^\"'>\s]+)",
     re.I,
 )
 _JS_REDIRECT = re.compile(

@@ -13,16 +13,21 @@ from tap_core.attachments.context import ScanContext, Unparseable, read_capped
 from tap_core.attachments.scanners._urls import add_reference, add_text
 from tap_core.attachments.scanners.base import Scanner
 
-_REL = re.compile(r"<(?:\w+:)?Relationship\b([^>]*)>", re.I)
-_ATTR = re.compile(r'(\w+)\s*=\s*"([^"]*)"|(\w+)\s*=\s*\'([^\']*)\'')
-_INSTR_TEXT = re.compile(r"<w:instrText[^>]*>([^<]*)</w:instrText>", re.I)
-_FLD_SIMPLE = re.compile(r'<w:fldSimple[^>]*w:instr\s*=\s*"([^"]*)"', re.I)
+# Linear on hostile parts: a tag's scan stops at the next "<" (never inside an XML attribute
+# value), a name starts only at a word boundary, and nothing backtracks into a run it consumed;
+# otherwise "<Relationship " + "a" * 25_600 rescans the run from every position (36 s).
+_REL = re.compile(r"<(?:\w++:)?Relationship\b([^<>]*+)>", re.I)
+_ATTR = re.compile(r'(?<!\w)(\w++)\s*+=\s*+(?:"([^"<]*+)"|\'([^\'<]*+)\')')
+_INSTR_TEXT = re.compile(r"<w:instrText[^<>]*+>([^<]*+)</w:instrText>", re.I)
+# A tag's attributes, where a quoted value may hold ">" (a field instruction "IF a > b").
+_TAG_BODY = r"""((?:[^<>"']++|"[^"<]*+"|'[^'<]*+')*+)"""
+_FLD_SIMPLE = re.compile(rf"<w:fldSimple\b{_TAG_BODY}", re.I)
 _DDE = re.compile(r"^\s*DDE(AUTO)?\b", re.I)
-_DDE_LINK = re.compile(r'<(?:\w+:)?ddeLink[^>]*ddeService\s*=\s*"([^"]*)"[^>]*ddeTopic\s*=\s*"([^"]*)"', re.I)
+_DDE_LINK = re.compile(rf"<(?:\w++:)?ddeLink\b{_TAG_BODY}", re.I)
 _XML_PART_CAP = 16 * 1024 * 1024
-_XML_PARA_END = re.compile(r"</(?:w:p|a:p|text:p|text:h)>|<w:br\b[^>]*/>|<w:tab\b[^>]*/>|</si>|</row>")
-_XML_TAG = re.compile(r"<[^>]+>")
-_ODF_HREF = re.compile(r"""xlink:href\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_XML_PARA_END = re.compile(r"</(?:w:p|a:p|text:p|text:h)>|<w:br\b[^<>]*/>|<w:tab\b[^<>]*/>|</si>|</row>")
+_XML_TAG = re.compile(r"<[^<>]++>")
+_ODF_HREF = re.compile(r"""xlink:href\s*+=\s*+(?:"([^"<]*+)"|'([^'<]*+)')""")
 #: Absolute URLs in a relationship target, and the namespace URIs that are none.
 _URL = re.compile(r"""\b(?:https?|ftp)://[^\s"'<>()\[\]{}\\^`|]{2,2048}""", re.I)
 _NAMESPACE = re.compile(
@@ -30,7 +35,7 @@ _NAMESPACE = re.compile(
     r"schemas\.xmlsoap\.org|www\.apple\.com/DTDs|openoffice\.org/\d{4})/",
     re.I,
 )
-_HYPERLINK_FIELD = re.compile(r"HYPERLINK\s+\"([^\"]+)\"", re.I)
+_HYPERLINK_FIELD = re.compile(r"HYPERLINK\s++\"([^\"]++)\"", re.I)
 _IMAGE_EXTENSIONS = frozenset({"png", "jpg", "jpeg", "gif", "bmp", "tif", "tiff", "webp"})
 _MAX_IMAGES = 10
 _IMAGE_CAP = 10 * 1024 * 1024
@@ -97,10 +102,7 @@ class OoxmlScanner(Scanner):
     def _relationships(xml: bytes, part: str, ctx: ScanContext) -> None:
         text = xml.decode("utf-8", "replace")
         for match in _REL.finditer(text):
-            attrs = {
-                (m.group(1) or m.group(3)).lower(): html.unescape(m.group(2) or m.group(4) or "")
-                for m in _ATTR.finditer(match.group(1))
-            }
+            attrs = _attributes(match.group(1))
             if attrs.get("targetmode", "").lower() != "external":
                 continue
             target = attrs.get("target", "")
@@ -131,7 +133,10 @@ class OoxmlScanner(Scanner):
         text = xml.decode("utf-8", "replace")
         # A field instruction can be split across runs: join the runs of the part.
         joined = "".join(html.unescape(t) for t in _INSTR_TEXT.findall(text))
-        fields = [html.unescape(f) for f in _FLD_SIMPLE.findall(text)]
+        fields = [
+            instr for tag in _FLD_SIMPLE.findall(text)
+            if (instr := _attributes(tag, lower=False).get("instr")) is not None
+        ]
         for instruction in [joined, *fields]:
             for target in _HYPERLINK_FIELD.findall(instruction):
                 add_reference(ctx, target, "ooxml_field", if_new=True)
@@ -142,6 +147,16 @@ class OoxmlScanner(Scanner):
 
     @staticmethod
     def _excel_dde(xml: bytes, part: str, ctx: ScanContext) -> None:
-        match = _DDE_LINK.search(xml.decode("utf-8", "replace"))
-        if match:
-            ctx.add("dde_link", f"{part}: {match.group(1)}|{match.group(2)}", variant="workbook")
+        for tag in _DDE_LINK.findall(xml.decode("utf-8", "replace")):
+            attrs = _attributes(tag, lower=False)
+            if "ddeService" in attrs and "ddeTopic" in attrs:
+                ctx.add("dde_link", f"{part}: {attrs['ddeService']}|{attrs['ddeTopic']}", variant="workbook")
+                return
+
+
+def _attributes(tag: str, *, lower: bool = True) -> dict[str, str]:
+    """The attributes of one tag's text (names lower-cased when ``lower``), values unescaped."""
+    return {
+        (m.group(1).lower() if lower else m.group(1)): html.unescape(m.group(2) or m.group(3) or "")
+        for m in _ATTR.finditer(tag)
+    }
