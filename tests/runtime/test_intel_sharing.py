@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -26,6 +29,7 @@ from tests.e2e.processor_harness import ADELE, Service, drain, mail
 #: that must never be shown.
 DEAD_FEED = "https://127.0.0.1:9/urlhaus/feed.txt?auth-key=SECRET-KEY"
 BAD = "https://evil-login.example/owa/signin"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _until(check: Callable[[], bool]) -> None:
@@ -121,3 +125,27 @@ def test_another_instance_sees_a_new_version_without_running_the_timer(
     assert other.intel is not None and other.intel.match(BAD)
     assert not other.intel.match("https://never-published.example/")
     assert other.pipeline("t1") is pipeline  # rebuilt once for the new version, then reused
+
+
+def test_doctor_reports_a_failing_feed(service_factory: Callable[..., Service]) -> None:
+    service = service_factory(intel_feeds=DEAD_FEED)
+    service.runtime.refresh_intel()  # the timer ran and recorded the failure
+    sim, config = service.sim, service.runtime.stores.config
+    assert config.connection_string is not None
+    app = sim.app(0)
+    env = {**os.environ, "TAP365_GRAPH_AUTHORITY_HOST": sim.base_url, "TAP365_GRAPH_BASE_URL": sim.graph_url,
+           "TAP365_GRAPH_CLIENT_ID": app["clientId"], "TAP365_GRAPH_CLIENT_SECRET": app["secrets"][0],
+           "TAP365_GRAPH_CA_BUNDLE": sim.ca_path, "TAP365_INTEL_FEEDS": DEAD_FEED,
+           "TAP365_STORAGE_CONNECTION_STRING": config.connection_string.get_secret_value(),
+           "TAP365_STORAGE_PREFIX": config.prefix}
+
+    def doctor(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "connectors.cli", "doctor", "--tenant", service.tenant_id,
+                               *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+
+    as_json = doctor("--json")
+    assert as_json.returncode == 1
+    (feed,) = json.loads(as_json.stdout)["feeds"]
+    assert not feed["ok"] and "download failed" in feed["error"] and feed["checked_at"]
+    text = doctor().stdout
+    assert "[FAIL] feed https://127.0.0.1:9/urlhaus/feed.txt failed" in text and "SECRET-KEY" not in text
