@@ -154,6 +154,8 @@ class IntakeEndpoint(LoopbackEndpoint):
                 self.send_response(result.status)
                 self.send_header("Content-Type", result.content_type)
                 self.send_header("Content-Length", str(len(body)))
+                for name, value in result.headers.items():  # e.g. the handshake's nosniff
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(body)
 
