@@ -219,7 +219,7 @@ def coding_site() -> Iterator[CodingSite]:
         response.raw_headers = [*headers, (b"content-length", str(len(body)).encode())]
         return response
 
-    with serve(Starlette(routes=[Route("/{p:path}", serve_page)])) as port:
+    with serve(Starlette(routes=[Route("/{p:path}", serve_page, methods=["GET", "POST"])])) as port:
         yield CodingSite(port, asked)
 
 
@@ -254,6 +254,18 @@ def test_corrupt_compressed_body_is_a_fetch_error(coding_site: CodingSite) -> No
     with pytest.raises(FetchError) as info:
         _fetch(SafeFetcher(allow_networks=LOOPBACK), coding_site.url("/bad-gzip"))
     assert info.value.code == "decode"
+
+
+def test_post_answered_in_a_coding_not_asked_for_keeps_its_status(coding_site: CodingSite) -> None:
+    """The admin webhook's POST drops the answer's body: a refused coding does not undo the POST."""
+    async def go() -> int:
+        fetcher = SafeFetcher(allow_networks=LOOPBACK)
+        try:
+            return await fetcher.post_json(coding_site.url("/gzip-gzip"), b"{}")
+        finally:
+            await fetcher.aclose()
+
+    assert asyncio.run(go()) == 200
 
 
 def test_bomb_through_the_redirector_warns(redirector: Redirector, coding_site: CodingSite) -> None:
