@@ -645,7 +645,8 @@ output functionAppName string = site.name
 output functionUrl string = 'https://${functionHost}'
 output redirectorBaseUrl string = redirectorBaseUrl
 output consentCallbackUrl string = consentCallbackUrl
-output adminConsentUrl string = 'https://login.microsoftonline.com/organizations/adminconsent?client_id=${app.appId}&redirect_uri=${uriComponent(consentCallbackUrl)}'
+@description('Open as a Global/Privileged Role Administrator of each customer tenant (add ?tenant=<id or domain> to pin it): the function app sets its consent cookie and sends the admin on to Entra with a signed state.')
+output adminConsentUrl string = 'https://${functionHost}/api/consent/start'
 output appClientId string = app.appId
 output keyVaultName string = vault.name
 output storageAccountName string = storage.name

@@ -15,8 +15,8 @@ output "consent_callback_url" {
 }
 
 output "admin_consent_url" {
-  description = "Open as a Global/Privileged Role Administrator of each customer tenant."
-  value       = "https://login.microsoftonline.com/organizations/adminconsent?client_id=${azuread_application.tap365.client_id}&redirect_uri=${urlencode(local.consent_callback_url)}"
+  description = "Open as a Global/Privileged Role Administrator of each customer tenant (add ?tenant=<id or domain> to pin it): the function app sets its consent cookie and sends the admin on to Entra with a signed state."
+  value       = "https://${local.function_host}/api/consent/start"
 }
 
 output "app_client_id" {

@@ -60,9 +60,10 @@ def test_same_outputs(bicep, terraform):
 def test_admin_consent_url(bicep, terraform):
     bicep_url = str(bicep_main(bicep)["outputs"]["adminConsentUrl"]["value"])
     tf_url = str(tf_named(terraform, "output")["admin_consent_url"]["value"])
-    for url in (bicep_url, tf_url):
-        assert url.startswith("https://login.microsoftonline.com/organizations/adminconsent?client_id=")
-        assert "&redirect_uri=" in url
+    # Consent starts at the function app (it sets the cookie the signed state is bound to);
+    # Entra's own URL would come back without a state and be refused.
+    assert bicep_url == "https://${functionHost}/api/consent/start"
+    assert tf_url == "https://${local.function_host}/api/consent/start"
     callback = str(tf_blocks(terraform, "resource")[("azuread_application_redirect_uris", "consent")])
     assert "/api/consent/callback" in callback
     assert bicep_main(bicep)["variables"]["consentCallbackUrl"]["value"] == "https://${functionHost}/api/consent/callback"
