@@ -63,13 +63,16 @@ class GraphDirectory:
         refresh_seconds: float = 3600.0,
         first_wait_seconds: float = 20.0,
         max_users: int = 200_000,
+        page_size: int = 999,
     ) -> None:
-        if refresh_seconds < 0 or first_wait_seconds < 0 or max_users < 1:
-            raise ValueError("refresh_seconds and first_wait_seconds must be >= 0, max_users >= 1")
+        if refresh_seconds < 0 or first_wait_seconds < 0 or max_users < 1 or not 1 <= page_size <= 999:
+            raise ValueError("refresh_seconds and first_wait_seconds must be >= 0, max_users >= 1, "
+                             "page_size 1-999 (Graph's largest /users page)")
         self.settings = settings
         self.refresh_seconds = refresh_seconds
         self.first_wait_seconds = first_wait_seconds
         self.max_users = max_users
+        self.page_size = page_size
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
         self.fetches = 0  # Graph reads started (tests check the cache holds)
@@ -120,6 +123,7 @@ class GraphDirectory:
                     entry.users = users
                 entry.domains, entry.domains_source = domains, source
                 entry.fetched_at, entry.error = datetime.now(UTC).isoformat(), ""
+                entry.next_due = max(entry.next_due, time.monotonic() + self.refresh_seconds)
         except Exception as exc:
             log.warning("directory of tenant %s not read (keeping the previous one): %s", tenant_id, exc)
             with self._lock:
@@ -148,7 +152,7 @@ class GraphDirectory:
 
     async def _users(self, graph: TenantGraph) -> tuple[InternalUser, ...]:
         users: list[InternalUser] = []
-        async for item in graph.pages("/users", {"$select": USER_SELECT, "$top": "999"}):
+        async for item in graph.pages("/users", {"$select": USER_SELECT, "$top": str(self.page_size)}):
             if len(users) >= self.max_users:
                 raise DirectoryTooLarge(f"tenant has more than {self.max_users} users (max_users)")
             name = str(item.get("displayName") or "").strip()

@@ -9,6 +9,9 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
+from connectors.graph.directory import DirectoryTooLarge, GraphDirectory
 from connectors.service.processing import MessageProcessor
 from connectors.storage.senders import TableSenderHistory
 from tap_core.parsing.mime import parse_eml
@@ -105,3 +108,18 @@ def test_the_sender_history_window_is_the_setting(service_factory) -> None:  # t
     assert not history.has_corresponded(service.tenant_id, ADELE, "old@partner.example")
     assert history.first_seen(service.tenant_id, "recent@partner.example") is not None
     assert history.has_corresponded(service.tenant_id, ADELE, "recent@partner.example")
+
+
+def test_the_directory_reads_every_page_and_keeps_its_user_limit(service: Service) -> None:
+    settings = service.runtime.graph_settings
+    paged = GraphDirectory(settings, page_size=2)
+    paged.refresh(service.tenant_id)  # six users, three pages
+    users = paged.internal_users(service.tenant_id)
+    assert len(users) == 6 and "Megan Bowen" in {u.name for u in users}
+    assert paged.internal_users(service.tenant_id) is users  # unchanged: the same sequence object
+
+    small = GraphDirectory(settings, page_size=2, max_users=3)
+    with pytest.raises(DirectoryTooLarge):
+        small.refresh(service.tenant_id)
+    assert "more than 3 users" in small.status(service.tenant_id)["error"]
+    assert small.internal_users(service.tenant_id) == ()  # nothing half-read is used
