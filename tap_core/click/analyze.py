@@ -14,11 +14,15 @@ from urllib.parse import unquote, urlsplit
 
 from tap_core.attachments.engine import AttachmentEngine
 from tap_core.attachments.filetype import identify, is_dangerous_type
+from tap_core.attachments.policy import AttachmentPolicy
+from tap_core.attachments.protect import AttachmentsAssessment, assess_attachments
 from tap_core.click.fetch import FetchBlocked, FetchedPage, Fetcher, FetchError
 from tap_core.click.rules import analyze_html, page_rules, redirect_targets
 from tap_core.click.single_use import single_use
 from tap_core.detect.scoring import Thresholds, score
+from tap_core.model.decision import Action
 from tap_core.model.findings import Finding, Verdict
+from tap_core.model.message import Attachment, Message
 from tap_core.urls.intel import IntelIndex
 from tap_core.urls.normalize import normalize_url
 from tap_core.urls.policy import DEFAULT_THRESHOLDS
@@ -81,9 +85,18 @@ def _looks_html(page: FetchedPage) -> bool:
 class ClickAnalyzer:
     """Decides one URL at click time. Share one instance; it holds no per-request state."""
 
-    def __init__(self, fetcher: Fetcher | None, *, engine: AttachmentEngine | None = None) -> None:
+    def __init__(
+        self,
+        fetcher: Fetcher | None,
+        *,
+        engine: AttachmentEngine | None = None,
+        file_policy: AttachmentPolicy | None = None,
+    ) -> None:
         self.fetcher = fetcher
         self._engine = engine
+        # A download is judged as an attachment is: the file policy's thresholds and its
+        # limit, encryption and verdict actions (no sandbox at click: Safe File's static stage).
+        self.file_policy = (file_policy or AttachmentPolicy()).model_copy(update={"mode": "safe_file"})
 
     @staticmethod
     def warm_up() -> None:
@@ -185,18 +198,37 @@ class ClickAnalyzer:
                 )
             )
         if page.body:
-            result = await asyncio.to_thread(self.engine.scan, name, page.body)
-            if result.verdict is not Verdict.CLEAN:
+            assessed = await asyncio.to_thread(self.assess_file, name, page.body)
+            result = assessed.files[0]
+            verdict = _file_verdict(assessed)
+            if verdict is not Verdict.CLEAN:
                 out.append(
                     rules["download_analysis"].finding(
                         f"{name} sha256={result.sha256}",
                         weight=result.score,  # the file's own score and verdict decide here
-                        verdict=result.verdict if result.verdict is Verdict.MALICIOUS else None,
-                        outcome=result.verdict.value,
-                        reasons=", ".join(result.reasons[:5]),
+                        verdict=verdict,
+                        outcome=verdict.value,
+                        reasons="; ".join(assessed.reasons[:3]) or ", ".join(result.reasons[:5]),
                     )
                 )
         return out
+
+    def assess_file(self, name: str, data: bytes) -> AttachmentsAssessment:
+        """The downloaded file through Attachment Protect, as if it were attached to a mail:
+        one code path, so a limit reached (depth, file count, size, time) weighs the same."""
+        message = Message(source=name, attachments=[
+            Attachment(name=name, content_type="application/octet-stream", data=data)])
+        return assess_attachments(message, self.engine, self.file_policy)
+
+
+def _file_verdict(assessed: AttachmentsAssessment) -> Verdict:
+    """What the file policy's action means at click: what mail would quarantine is blocked, what
+    it would hold or tag (a limit reached, encrypted content, a suspicious file) warns."""
+    if assessed.verdict is Verdict.MALICIOUS or assessed.action is Action.QUARANTINE:
+        return Verdict.MALICIOUS
+    if assessed.action in (Action.HOLD, Action.TAG):
+        return Verdict.SUSPICIOUS
+    return Verdict.CLEAN
 
 
 def _charset(page: FetchedPage) -> str:
