@@ -122,16 +122,39 @@ class Stack:
         tenant = next(t for t in self.sim.seed()["tenants"] if t["id"] == self.tenant_id)
         return [u["userPrincipalName"] for u in tenant["users"]]
 
-    def onboard(self) -> dict[str, Any]:
-        """What an admin does: grant consent; Entra redirects to our callback."""
-        response = requests.get(
-            f"{self.functions_url}/api/consent/callback",
-            params={"admin_consent": "True", "tenant": self.tenant_id},
-            timeout=120,
-        )
+    def consent(self, tenant_id: str | None = None) -> requests.Response:
+        """What an admin's browser does: /api/consent/start (a cookie and a redirect), Entra's
+        admin-consent page (the simulator approves and redirects back with the state), then our
+        callback with that cookie. The cookie is Secure, so it is carried by hand over http."""
+        params = {"tenant": tenant_id or self.tenant_id}
+        start = requests.get(f"{self.functions_url}/api/consent/start", params=params, allow_redirects=False,
+                             timeout=60)
+        if start.status_code != 302:
+            raise StackError(f"consent start answered {start.status_code}: {start.text[:500]}")
+        cookie = start.headers["set-cookie"].split(";", 1)[0]
+        entra = self.sim.session.get(start.headers["location"], allow_redirects=False, timeout=60)
+        if entra.status_code != 302:
+            raise StackError(f"the simulated Entra answered {entra.status_code}: {entra.text[:500]}")
+        return requests.get(entra.headers["location"], headers={"Cookie": cookie}, timeout=120)
+
+    def onboard(self, tenant_id: str | None = None, timeout: float = 300.0) -> dict[str, Any]:
+        """Grant consent, then wait until the workers have subscribed every mailbox."""
+        from connectors.storage.azure import AzureStores
+        from connectors.storage.config import StorageConfig
+
+        tenant = (tenant_id or self.tenant_id).lower()
+        response = self.consent(tenant)
         if response.status_code != 200:
             raise StackError(f"consent callback answered {response.status_code}: {response.text[:500]}")
-        return {"status": response.status_code}
+        stores = AzureStores.open(StorageConfig.from_env())
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            progress = stores.tenants.get_onboarding(tenant)
+            if progress is not None and progress.status == "done":
+                return {"status": response.status_code, "mailboxes": progress.mailboxes,
+                        "subscribed": progress.subscribed, "errors": progress.errors}
+            time.sleep(0.2)
+        raise StackError(f"onboarding of {tenant} did not finish within {timeout:.0f}s")
 
 
 @contextlib.contextmanager
@@ -161,6 +184,7 @@ def running_stack(
             "TAP365_REDIRECT_BASE_URL": f"{functions_url}/api/r",
             "TAP365_GRAPH_AUTHORITY_HOST": sim.base_url,
             "TAP365_GRAPH_BASE_URL": f"{sim.base_url}/v1.0",
+            "TAP365_HOME_TENANT_ID": tenant["id"],
             "TAP365_GRAPH_CLIENT_ID": app["clientId"],
             "TAP365_GRAPH_CLIENT_SECRET": app["secrets"][0],
             "TAP365_GRAPH_CA_BUNDLE": sim.ca_path,

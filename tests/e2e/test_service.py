@@ -21,6 +21,7 @@ from connectors.devstack.stack import Stack, running_stack
 from connectors.service.purge import purge
 from connectors.service.runtime import Runtime
 from connectors.service.tenancy import TenantService
+from m365sim.directory import default_seed
 from tests.webhook_receiver import WebhookReceiver, webhook_receiver
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,7 +74,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, feed: Path, hook: WebhookRec
         env = {"TAP365_INTEL_FEEDS": str(feed), "TAP365_SCAN_ALLOW_NETWORKS": "127.0.0.1/32",
                "TAP365_ADMIN_WEBHOOK_URL": hook.url, "TAP365_ADMIN_WEBHOOK_SECRET": WEBHOOK_SECRET,
                # Read once with the service's settings; harmless while no TAP365_SANDBOX_URL is set.
-               "TAP365_SANDBOX_TOKEN": CAPE_TOKEN}
+               "TAP365_SANDBOX_TOKEN": CAPE_TOKEN,
+               # The second simulated tenant may onboard too (the first is the app's home tenant).
+               "TAP365_ALLOWED_TENANTS": default_seed()["tenants"][1]["id"]}
         with running_stack(app_root=app_root, extra_env=env) as running:
             running.onboard()
             yield running
@@ -173,9 +176,11 @@ def test_handshake_answers_the_token(stack: Stack) -> None:
         )
         assert r.status_code == 200 and r.text == "A b&c<"
         assert r.headers["content-type"].startswith("text/plain")
+    # One subscription per mailbox, over every folder (users/{id}/messages).
     subs = stack.sim.control("GET", "/subscriptions")
-    mailboxes = {s["resource"].split("/")[1].lower() for s in subs}
-    assert {u.lower() for u in stack.users} <= mailboxes
+    assert all(s["resource"].count("/") == 2 and s["resource"].endswith("/messages") for s in subs)
+    subscribed = {s["resource"].split("/")[1].lower() for s in subs}
+    assert {u["id"].lower() for u in stack.sim.seed()["tenants"][0]["users"]} <= subscribed
 
 
 def test_forged_notification_is_not_queued(stack: Stack) -> None:
@@ -472,9 +477,7 @@ def test_body_edit_refused_without_mail_advanced_falls_back_to_a_category(stack:
     fabrikam = stack.sim.seed()["tenants"][1]
     # The second tenant consents without Mail-Advanced.ReadWrite (no token for it is cached yet).
     stack.sim.grant(fabrikam["id"], stack.app_id, ["Mail.ReadWrite", "User.Read.All", "Mail.Send"])
-    r = requests.get(f"{stack.functions_url}/api/consent/callback",
-                     params={"admin_consent": "True", "tenant": fabrikam["id"]}, timeout=120)
-    assert r.status_code == 200
+    assert stack.onboard(fabrikam["id"])["status"] == 200
     upn = fabrikam["users"][0]["userPrincipalName"]
     internet_id = deliver(stack, upn, "01-newsletter-clean.eml", "e2e-no-advanced@contoso.test")
     runtime = Runtime.create()
