@@ -29,9 +29,10 @@ from tap_core.impersonation.policy import ImpersonationPolicy, Vip
 from tap_core.parsing.mime import MimeLimits
 from tap_core.urls.policy import UrlPolicy
 
-#: The largest policy document accepted (YAML or JSON text); storage keeps at most 1 MiB of
-#: its canonical form, which is larger than the text a person writes.
-MAX_POLICY_BYTES = 256 * 1024
+#: The largest policy document accepted (YAML or JSON text). Storage keeps at most 1 MiB of its
+#: canonical form (indented JSON), up to five times the text a person writes (a list of short
+#: domains in YAML flow style grows the most).
+MAX_POLICY_BYTES = 128 * 1024
 #: The message thresholds are log-odds of phishing (the shipped model's lie within +-3; far
 #: beyond it a threshold means "never").
 _MESSAGE_THRESHOLD_RANGE = 1000.0
@@ -39,6 +40,19 @@ _MESSAGE_THRESHOLD_RANGE = 1000.0
 
 class PolicyError(ValueError):
     """A policy that cannot be used; the message names the field and what to write."""
+
+
+class Notices(BaseModel):
+    """Who is told when a message is kept from its recipient (like Defender's quarantine
+    notifications): the person gets a short mail that a message for them is held and why (the
+    message itself stays out of reach). Quarantined mail is not announced to the person by
+    default, as Defender's admin-only policy does for malware and high-confidence phish: a notice
+    would draw the person to a threat only an admin may release."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    recipient_on_hold: bool = True
+    recipient_on_quarantine: bool = False
 
 
 class Policy(BaseModel):
@@ -62,6 +76,8 @@ class Policy(BaseModel):
     #: What one message may make the parser do (MIME depth and parts, header lines, bytes and
     #: encoded words); a message that reaches a limit is held with the reason.
     limits: MimeLimits = Field(default_factory=MimeLimits)
+    #: Notices to the person a held or quarantined message was for.
+    notices: Notices = Field(default_factory=Notices)
 
     @field_validator("internal_domains")
     @classmethod
