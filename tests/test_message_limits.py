@@ -152,6 +152,6 @@ def test_an_oversized_or_absurdly_nested_policy_is_a_policy_error() -> None:
     with pytest.raises(PolicyError, match="at most"):
         parse_policy(huge.encode())
     with pytest.raises(PolicyError, match="nested too deeply"):
-        parse_policy("{\"vips\": " + "[" * 100_000 + "]" * 100_000 + "}")
+        parse_policy("{\"vips\": " + "[" * 50_000 + "]" * 50_000 + "}")
     with pytest.raises(PolicyError, match="UTF-8"):
         parse_policy(b"\xff\xfe")
