@@ -59,6 +59,7 @@ from tap_core.urls.links import LinkCodec, LinkError, VerifiedLink
 
 if TYPE_CHECKING:
     from connectors.fetcher import SafeFetcher
+    from tap_core.attachments.engine import AttachmentEngine
 
 __all__ = [
     "CachedVerdict",
@@ -462,6 +463,8 @@ def safe_fetcher(settings: ClickSettings) -> SafeFetcher:
     return SafeFetcher(allow_networks=parse_networks(settings.scan_allow_networks), limits=limits)
 
 
-def default_analyzer(settings: ClickSettings) -> ClickAnalyzer:
-    """The time-of-click analyzer behind the safe fetcher, configured from ``settings``."""
-    return ClickAnalyzer(safe_fetcher(settings))
+def default_analyzer(settings: ClickSettings, engine: AttachmentEngine | None = None) -> ClickAnalyzer:
+    """The time-of-click analyzer behind the safe fetcher, configured from ``settings``;
+    ``engine``: the mail pipeline's attachment engine (its hash sets, rules, antivirus and limits),
+    so that a download is judged as the same file attached to a mail."""
+    return ClickAnalyzer(safe_fetcher(settings), engine=engine)
