@@ -442,10 +442,22 @@ cdef bint _match_at(str t, Py_ssize_t p, Py_ssize_t e, _Match* m):
             m.kind = K_MAILTO
             m.start, m.end, m.host_start, m.host_end = p, k, -1, -1
             return True
-    # (?<!WORD)(?<![@%#$~/])(?P<bare>(?:(?<![:/])//)?(?P<bhost>LABEL(?:DOT LABEL)+)...)
+    # (?<!WORD)(?<![@%#$~/])(?:(?<![\w-])(?P<dash>-++))?(?(dash)|(?<!-))
+    # (?P<bare>(?:(?<![:/])//)?(?P<bhost>LABEL(?:DOT LABEL)+)...): never from inside a
+    # hyphenated word; after a run of hyphens only when the run itself may start a match (the
+    # match then starts at the bare host: the run is not part of it).
     if p > 0:
         prev = t[p - 1]
-        if _is_word(prev) or prev == u'@' or prev == u'%' or prev == u'#' or prev == u'$' \
+        if prev == u'-':
+            r = p - 1
+            while r > 0 and t[r - 1] == u'-':
+                r -= 1
+            if r > 0:
+                prev = t[r - 1]
+                if _is_re_word(prev) or prev == u'@' or prev == u'%' or prev == u'#' \
+                        or prev == u'$' or prev == u'~' or prev == u'/':
+                    return False
+        elif _is_word(prev) or prev == u'@' or prev == u'%' or prev == u'#' or prev == u'$' \
                 or prev == u'~' or prev == u'/':
             return False
     h = p

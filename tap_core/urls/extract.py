@@ -93,6 +93,10 @@ _TEXT_RE = re.compile(
     )
     |(?P<mailto>(?i:mailto):(?://)?[^\s<>"'(),;:\[\]@{_CJK}]+@[^\s<>"'(),;\[\]@{_CJK}]+)
     |(?<!{_WORD})(?<![@%#$~/])
+    # Never from inside a hyphenated word ("a-b-c"): every such start reaches the same end, so
+    # "a-" * 24_000 + ".com" was read again from each label (49 s); a bare host right after a
+    # run of hyphens that starts the token ("--example.com") is still taken, the run skipped.
+    (?:(?<![\w-])(?P<dash>-++))?(?(dash)|(?<!-))
     (?P<bare>(?:(?<![:/])//)?(?P<bhost>{_LABEL}(?:{_DOT}{_LABEL})+)
         (?::\d+)?
         (?:[/?#]{_BODY}*)?
@@ -202,12 +206,13 @@ def _scan_text_python(
                 # step inside it rather than over it. A run longer than any host could be
                 # ("a.b" * 10**4) is only stepped into at an explicit scheme: stepping one
                 # character at a time would rescan it from every label.
+                bare = m.start("bare")  # after the hyphens the match may have skipped
                 if m.lastgroup != "bare":
                     q = m.end()
-                elif m.end() - m.start() <= _MAX_STEP_IN:
-                    q = m.start() + 1
+                elif m.end() - bare <= _MAX_STEP_IN:
+                    q = bare + 1
                 else:
-                    inner = _SCHEME_START_RE.search(text, m.start() + 1, m.end())
+                    inner = _SCHEME_START_RE.search(text, bare + 1, m.end())
                     q = inner.start() if inner else m.end()
                 continue
             raw, n, start = found
@@ -405,8 +410,10 @@ def clear_caches() -> None:
 _SCHEME_PREFIX_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 _HOST_END_RE = re.compile(r"[/?#:\\]")
 _EMAIL_RE = re.compile(r"[^\s@/:<>()\[\]\\,;]+@[^\s@/:<>()\[\]\\,;]+\.[^\s@/:<>()\[\]\\,;]+")
+# An unquoted url() value stops at "(" (CSS requires it escaped there): "url(" * 10,000 without
+# ")" read every later "url(" into each value (quadratic).
 _CSS_URL_RE = re.compile(
-    r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)|@import\s+(?:"([^"]*)"|'([^']*)')""",
+    r"""url\(\s*+(?:"([^"]*+)"|'([^']*+)'|([^()'"\s]*+))\s*+\)|@import\s++(?:"([^"]*+)"|'([^']*+)')""",
     re.IGNORECASE,
 )
 _META_REFRESH_RE = re.compile(
