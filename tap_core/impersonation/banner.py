@@ -34,7 +34,9 @@ _ADVICE = (
 )
 
 # "<body", then attributes (quoted values may contain ">"), then ">".
-_BODY_TAG = re.compile(r"""<body\b(?:[^>"']|"[^"]*"|'[^']*')*>""", re.IGNORECASE)
+# Unquoted text stops at "<" (the next tag) and nothing is re-split: "<body" * 10,000 before one
+# ">" rescanned the rest from every "<body" (quadratic).
+_BODY_TAG = re.compile(r"""<body\b(?:[^<>"']++|"[^"]*+"|'[^']*+')*+>""", re.IGNORECASE)
 
 
 def _sentences(indicators: Sequence[Finding]) -> list[str]:

@@ -21,7 +21,11 @@ from tap_core.data import data_lines
 from tap_core.impersonation.policy import NameMatching
 from tap_core.parsing.text import fold, remove_invisible
 
-_EMAIL = re.compile(r"[^\s<>()\[\]\"',;]+@[^\s<>()\[\]\"',;]+\.[a-z0-9-]{2,}", re.IGNORECASE)
+# Starts only where a run of address characters starts, and the domain holds no "@" (the local
+# part takes the other "@"s, as before): each start rescanned the run to its end (quadratic).
+_EMAIL = re.compile(
+    r"(?<![^\s<>()\[\]\"',;])[^\s<>()\[\]\"',;]+@[^\s<>()\[\]\"',;@]+\.[a-z0-9-]{2,}", re.IGNORECASE
+)
 _SPLIT = re.compile(r"[^\w]+|_")
 # Apostrophes inside names join their parts: "O'Brien" is one name, not "O" and "Brien".
 _APOSTROPHES = str.maketrans("", "", "'\u2019\u02bc\u2018`")

@@ -25,7 +25,9 @@ _TRIM_RE = re.compile(r"^[\W_]+|[\W_]+$", re.UNICODE)
 _SEVERAL_LURES = 3
 #: Tokens of 10+ letters and digits with mixed case and digits, or case flipping inside a word.
 _TOKEN_RE = re.compile(r"(?<![\w@.])[A-Za-z0-9]{10,}(?![\w@])")
-_NATURAL_TOKEN_RE = re.compile(r"(?:[A-Z]?[a-z]{2,}|[A-Z]{2,}(?![a-z])|[A-Z](?=\d)|\d+|i(?=[A-Z]))+")
+# Each piece taken whole and never split again (atomic, possessive): "(?:...|\d+)+" tried every
+# split of a digit run, "0" * 28 + "x" in a subject took 93 s (exponential); same language.
+_NATURAL_TOKEN_RE = re.compile(r"(?>[A-Z]?[a-z]{2,}|[A-Z]{2,}(?![a-z])|[A-Z](?=\d)|\d+|i(?=[A-Z]))++")
 _SPACED_LETTERS_RE = re.compile(r"(?<!\S)(?:\w ){2,}\w(?!\S)")
 
 

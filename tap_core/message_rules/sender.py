@@ -9,7 +9,8 @@ from tap_core.message_rules._view import NON_WORD_RE, MessageView, phrases, rule
 from tap_core.model.findings import Finding
 from tap_core.urls.platforms import free_platform, platform_of
 
-_ADDRESS_IN_NAME_RE = re.compile(r"[\w.+-]+@([\w-]+(?:\.[\w-]+)+)")
+# From the start of a run of address characters only: every start inside it reached the same "@".
+_ADDRESS_IN_NAME_RE = re.compile(r"(?<![\w.+-])[\w.+-]++@([\w-]+(?:\.[\w-]+)+)")
 # Filler before a tracking token ("Versand ...NM623", ".....RW156"), a long run of dots, or a
 # long gap; folded header lines leave 4-5 spaces, a casual "wait... what" three dots.
 _PADDING_RE = re.compile(r"\s[.…_]{3,}[A-Z0-9]{2,}|[.…_]{6,}|\S\s{8,}\S")

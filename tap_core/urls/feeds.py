@@ -510,7 +510,9 @@ def _parse_urlhaus_csv(text: str, b: _Builder) -> None:
 # STIX 2.1 patterning: only simple equality comparisons joined by OR are taken; anything
 # that narrows (AND, FOLLOWEDBY, qualifiers) cannot be reduced to one indicator and is skipped.
 _STIX_COMPARISON = re.compile(
-    r"([a-z0-9-]+):value\s*(=|!=|LIKE|MATCHES|IN|>=|<=|>|<)\s*'((?:[^'\\]|\\.)*)'", re.IGNORECASE
+    # The object type from where its run starts (not rescanned from each letter of a long run).
+    r"(?<![a-z0-9-])([a-z0-9-]++):value\s*(=|!=|LIKE|MATCHES|IN|>=|<=|>|<)\s*'((?:[^'\\]|\\.)*)'",
+    re.IGNORECASE,
 )
 _STIX_NARROWING = re.compile(r"\b(AND|FOLLOWEDBY|WITHIN|REPEATS|START|STOP|NOT)\b")
 _STIX_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'")

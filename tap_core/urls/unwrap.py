@@ -259,7 +259,10 @@ def _proofpoint_v3(url: str) -> str | None:
     takes the next character of the base64url block after ``__;``, and ``**X`` takes a run
     of the next N characters, N given by X in the run-length alphabet.
     """
-    m = _V3_RE.search(url)
+    # Matched at the first marker only: a later one can only find a subset of the same ends, and
+    # a search retried ".+?" from every "/v3/__" of a hostile URL (quadratic).
+    first = url.find("/v3/__")
+    m = _V3_RE.match(url, first) if first >= 0 else None
     if m is None:
         return None
     inner = m.group("url")
