@@ -114,19 +114,35 @@ class BoxJsProvider:
         self.runner.close()
 
 
-_WSF_SCRIPT = re.compile(rb"<script\b([^>]*)>(.*?)</script\s*>", re.IGNORECASE | re.DOTALL)
+_WSF_OPEN = re.compile(rb"<script\b([^<>]*)>", re.IGNORECASE)
+_WSF_CLOSE = re.compile(rb"</script\s*>", re.IGNORECASE)
 _JSCRIPT = re.compile(rb"""language\s*=\s*["']?\s*(jscript|javascript|jscript\.encode)\b""", re.IGNORECASE)
 
 
 def wsf_to_jscript(data: bytes) -> bytes:
     """The inline JScript blocks of a Windows Script File, in order, as one script for box-js."""
     blocks = []
-    for attributes, body in _WSF_SCRIPT.findall(data):
+    for attributes, body in _wsf_scripts(data):
         if _JSCRIPT.search(attributes):
             blocks.append(body.replace(b"<![CDATA[", b"").replace(b"]]>", b""))
     if not blocks:
         raise UnsupportedFile("this WSF has no inline JScript (box-js does not emulate VBScript)")
     return b"\n;\n".join(blocks)
+
+
+def _wsf_scripts(data: bytes) -> list[tuple[bytes, bytes]]:
+    """(attributes, body) of each <script> element. A loop, not one regex: "<script>" * 10,000
+    with no end tag made a lazy body search run to the end from every opening (quadratic); here
+    the first opening without an end tag ends the scan, as none after it can have one."""
+    out: list[tuple[bytes, bytes]] = []
+    pos = 0
+    while (opening := _WSF_OPEN.search(data, pos)) is not None:
+        closing = _WSF_CLOSE.search(data, opening.end())
+        if closing is None:
+            break
+        out.append((opening.group(1), data[opening.end() : closing.start()]))
+        pos = closing.end()
+    return out
 
 
 def _results_dir(workdir: Path) -> Path | None:

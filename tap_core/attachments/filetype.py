@@ -443,7 +443,7 @@ def name_findings(name: str, kind: FileKind) -> list[Finding]:
         parts = base.lower().rstrip(". ").split(".")
         if len(parts) >= 3 and parts[-2].strip() in table["document_extensions"]:
             findings.append(rules["double_extension"].finding(base, shown=parts[-2].strip(), ext=ext))
-        elif re.search(r"\s{3,}\.\w+$", base):
+        elif re.search(r"(?<!\s)\s{3,}\.\w+$", base):  # from a run's start only: linear
             findings.append(rules["double_extension"].finding(base, "spaces"))
     expected = table["extension_types"].get(ext)
     variant = _MISMATCH_VARIANTS.get(kind.family)

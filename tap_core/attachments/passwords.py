@@ -28,10 +28,14 @@ _AFTER_WORDS = re.compile(
     rf"(?:{_KEYWORDS})(?:\s+[^\s:=]{{1,14}}){{1,3}}\s*[:=]\s*[{_QUOTES}]?({_TOKEN})", re.I | re.U
 )
 _AFTER_SPACE = re.compile(rf"(?:{_KEYWORDS})\s+({_TOKEN})", re.I | re.U)
-_PASSWORD_LIKE = re.compile(r"\d|[^\w\s]|[a-z].*[A-Z]|[A-Z].*[a-z].*[A-Z]")
+# Linear forms of "[a-z].*[A-Z]" and "[A-Z].*[a-z].*[A-Z]" (same strings match): each scan ends at
+# the next letter of the case it waits for, instead of running to the end from every letter.
+_PASSWORD_LIKE = re.compile(r"\d|[^\w\s]|[a-z][^A-Za-z\n]*+[A-Z]|[A-Z](?>[^A-Z\n]*?[a-z])[^A-Z\n]*+[A-Z]")
 _QUOTED = re.compile(rf"[{_QUOTES}]([^{_QUOTES}\r\n]{{2,64}})[{_QUOTES}]", re.U)
 _KEYWORD = re.compile(rf"(?:{_KEYWORDS})\b", re.I | re.U)
-_NEXT_LINE = re.compile(rf"(?:{_KEYWORDS})\s*:?\s*\r?\n\s*[{_QUOTES}]?({_TOKEN})", re.I | re.U)
+# Spaces, a colon, spaces on the keyword's line, then the token after any blank lines: three
+# "\s*" in a row (newlines included) tried every split of a whitespace run (seconds per keyword).
+_NEXT_LINE = re.compile(rf"(?:{_KEYWORDS})[^\S\n]*+:?[^\S\n]*+\r?\n\s*+[{_QUOTES}]?({_TOKEN})", re.I | re.U)
 _PIN = re.compile(r"\b(?:pin|code|passcode|otp)\b\D{0,12}?(\d{3,10})\b", re.I)
 _STOPWORDS = frozenset(
     """is the for to of and or in on a an be it this that your you below above attached file files
