@@ -124,12 +124,15 @@ class TableJournal:
     def release(self, claim: Claim) -> None:
         partition = _keys.key(claim.tenant_id, claim.message_id)
         current = self._store.read(partition, _ROW)
-        if (current is None or current["_etag"] != claim.etag or current.get("Token") != claim.token
-                or current["Step"] == "done"):
+        # The token says whose lease it is: any Claim of this attempt releases it (an earlier one
+        # too, whose ETag later steps changed); the write is conditional on what was just read,
+        # so a takeover in between is never undone.
+        ours = current is not None and bool(claim.token) and current.get("Token") == claim.token
+        if current is None or not ours or current["Step"] == "done":
             return  # nothing of ours to release
         current.update(LeaseUntil=_keys.now() - timedelta(seconds=1), UpdatedAt=_keys.now())
         try:
-            self._store.replace_if_match(current, claim.etag)
+            self._store.replace_if_match(current, current["_etag"])
         except HttpResponseError as error:
             if not is_precondition_failed(error):
                 raise
