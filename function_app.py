@@ -18,6 +18,7 @@ from connectors.graph.notifications import validation_token
 from connectors.logs import quiet_third_party_loggers
 from connectors.service.admin import AdminApi, consent_callback, consent_start
 from connectors.service.clicks import handle_click
+from connectors.service.holds import alert_overdue_holds
 from connectors.service.intake import (
     HttpResult,
     IntakeLimits,
@@ -175,6 +176,13 @@ async def refresh_intel(timer: func.TimerRequest) -> None:
             len(result.quarantined),
             len(result.errors),
         )
+
+
+@app.timer_trigger(arg_name="timer", schedule="0 40 * * * *", run_on_startup=False)
+async def overdue_holds(timer: func.TimerRequest) -> None:
+    """Holds older than TAP365_HOLD_ALERT_HOURS: one notice to the admin, never twice per hold."""
+    listed = await alert_overdue_holds(get_runtime())
+    log.info("overdue holds announced: %d", listed)
 
 
 @app.timer_trigger(arg_name="timer", schedule="0 30 3 * * *", run_on_startup=False)

@@ -62,8 +62,8 @@ class Settings(BaseSettings):
     analysis_timeout_seconds: float = Field(default=60.0, gt=0, le=240)
     #: A message held as SUSPICIOUS (URL-driven) is analysed again after this many minutes, with
     #: fresh intelligence and a time-of-click analysis of its links, then released, tagged or
-    #: quarantined per policy.
-    hold_recheck_minutes: int = Field(default=30, ge=1, le=10080)
+    #: quarantined per policy (0: at once, for tests and demos).
+    hold_recheck_minutes: int = Field(default=30, ge=0, le=10080)
     #: The admin gets one notice (TAP365_ADMIN_NOTIFY_TO) listing holds older than this many hours.
     hold_alert_hours: int = Field(default=24, ge=1, le=8760)
     #: Post-delivery purge looks back this many hours when intelligence changes.

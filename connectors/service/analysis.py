@@ -24,6 +24,7 @@ and the thread finishes in the background (the log says so).
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import logging
 import multiprocessing
@@ -81,7 +82,28 @@ class _Proxy:
         return call
 
 
-def _child(conn: Connection, pipeline: Pipeline, message: Message, kwargs: dict[str, Any]) -> None:
+#: ``Decision.pipelines["sandbox"]`` of a message that wanted a sandbox run no configured sandbox
+#: can give (decided again without one; the caller applies the policy's ``timeout_action``).
+SANDBOX_UNAVAILABLE = "unavailable"
+
+
+def _run(pipeline: Pipeline, message: Message, kwargs: dict[str, Any], no_sandbox: bool) -> Decision:
+    decision = pipeline.run(message, **kwargs)
+    if not (no_sandbox and decision.needs_sandbox):
+        return decision
+    # No sandbox can run these files: decide as if none were asked for (a shallow copy with a
+    # sandbox-less attachment policy: everything else is shared, nothing is rebuilt).
+    attachments = pipeline.policy.attachments.model_copy(update={"sandbox_families": []})
+    bare = copy.copy(pipeline)
+    bare.policy = pipeline.policy.model_copy(update={"attachments": attachments})
+    again = bare.run(message, **kwargs)
+    again.pipelines["sandbox"] = SANDBOX_UNAVAILABLE
+    return again
+
+
+def _child(
+    conn: Connection, pipeline: Pipeline, message: Message, kwargs: dict[str, Any], no_sandbox: bool
+) -> None:
     try:
         tenant = pipeline.tenant
         pipeline.tenant = dataclasses.replace(
@@ -89,8 +111,7 @@ def _child(conn: Connection, pipeline: Pipeline, message: Message, kwargs: dict[
             history=_Proxy(conn, "history") if tenant.history is not None else None,  # type: ignore[arg-type]
             directory=_Proxy(conn, "directory") if tenant.directory is not None else None,  # type: ignore[arg-type]
         )
-        decision = pipeline.run(message, **kwargs)
-        conn.send(("done", decision))
+        conn.send(("done", _run(pipeline, message, kwargs, no_sandbox)))
     except BaseException:  # everything goes back to the parent as text
         conn.send(("failed", traceback.format_exc(limit=8)))
     finally:
@@ -124,26 +145,31 @@ async def analyse(
     tenant_id: str,
     recipient: str,
     now: datetime,
+    no_sandbox: bool = False,
 ) -> Decision:
     """``pipeline.run`` under ``timeout_seconds``; a held Decision with the reason if it did not
-    finish (or its process died). A pipeline that raises gives :class:`AnalysisFailed`."""
+    finish (or its process died). A pipeline that raises gives :class:`AnalysisFailed`.
+    ``no_sandbox``: no configured sandbox can run the message's files; a decision that would
+    wait for one is made again without it and says so (``pipelines["sandbox"]``)."""
     kwargs: dict[str, Any] = {"tenant_id": tenant_id, "recipient": recipient, "now": now}
     if not _fork_available():
         try:
-            return await asyncio.wait_for(asyncio.to_thread(pipeline.run, message, **kwargs), timeout_seconds)
+            work = asyncio.to_thread(_run, pipeline, message, kwargs, no_sandbox)
+            return await asyncio.wait_for(work, timeout_seconds)
         except TimeoutError:
             log.error("analysis over %ss left running in a thread (no fork here)", timeout_seconds)
             return held_decision(f"analysis did not finish within {timeout_seconds:g} s")
     _warm_up(pipeline)
-    return await _in_child(pipeline, message, kwargs, timeout_seconds)
+    return await _in_child(pipeline, message, kwargs, timeout_seconds, no_sandbox)
 
 
 async def _in_child(
-    pipeline: Pipeline, message: Message, kwargs: dict[str, Any], timeout_seconds: float
+    pipeline: Pipeline, message: Message, kwargs: dict[str, Any], timeout_seconds: float, no_sandbox: bool
 ) -> Decision:
     context = multiprocessing.get_context("fork")
     parent_end, child_end = context.Pipe(duplex=True)
-    process = context.Process(target=_child, args=(child_end, pipeline, message, kwargs), daemon=True)
+    process = context.Process(target=_child, args=(child_end, pipeline, message, kwargs, no_sandbox),
+                              daemon=True)
     loop = asyncio.get_running_loop()
     result: asyncio.Future[tuple[str, Any]] = loop.create_future()
     roles = {"history": pipeline.tenant.history, "directory": pipeline.tenant.directory}
@@ -188,4 +214,4 @@ async def _in_child(
     return held_decision(f"analysis process ended without a result (exit code {code})", STOPPED)
 
 
-__all__ = ["STOPPED", "TIME_LIMIT", "AnalysisFailed", "analyse", "held_decision"]
+__all__ = ["SANDBOX_UNAVAILABLE", "STOPPED", "TIME_LIMIT", "AnalysisFailed", "analyse", "held_decision"]

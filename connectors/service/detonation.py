@@ -21,6 +21,7 @@ from typing import Any
 from connectors.sandbox.dispatcher import LocalSandbox, run_to_completion
 from connectors.service.runtime import Runtime
 from connectors.service.webhook import malicious_attachment_event, queue_event
+from connectors.settings import Settings
 from connectors.storage.interfaces import AuditRecord, QuarantineStatus
 from tap_core.attachments.sandbox.model import SandboxStatus, SubmissionId
 from tap_core.attachments.sandbox.orchestration import (
@@ -35,6 +36,7 @@ from tap_core.attachments.sandbox.provider import SandboxError, UnsupportedFile
 from tap_core.attachments.sandbox.rules import behaviour_findings, sandbox_verdict, timeout_finding
 from tap_core.model.decision import Action
 from tap_core.model.findings import Verdict
+from tap_core.model.message import Message
 from tap_core.parsing.timestamps import parse_iso_datetime
 
 log = logging.getLogger("tap365.detonation")
@@ -63,6 +65,36 @@ def detonate(sandbox: LocalSandbox, name: str, data: bytes, timeout_seconds: int
     if report.timed_out:
         return TimedOut(reason="the sandbox run hit its time limit")
     return Concluded(verdict=sandbox_verdict(report), findings=behaviour_findings(report), report=report)
+
+
+def sandbox_gap(settings: Settings, message: Message) -> str:
+    """Why no configured sandbox can run any of ``message``'s attachments; "" when one can (or
+    it has none). Such a message is not held for a sandbox: its policy's ``timeout_action``
+    applies at once (processing), since no later poll could ever bring a verdict."""
+    files = [a for a in message.attachments if a.data]
+    if not files:
+        return ""
+    sandbox = LocalSandbox.from_environment(settings=settings)
+    reasons: list[str] = []
+    try:
+        for att in files:
+            try:
+                sandbox.route(att.name, att.data)
+                return ""
+            except UnsupportedFile as exc:
+                reasons.append(str(exc))
+    finally:
+        sandbox.close()
+    return "; ".join(dict.fromkeys(reasons))
+
+
+def warn_unanalysed(runtime: Runtime, tenant_id: str, html: str, why: str) -> str:
+    """``html`` with the "could not be fully analysed" banner, saying why."""
+    from tap_core.impersonation.banner import add_banner_html
+    from tap_core.pipeline import ATTACHMENT_HEADLINE
+
+    token = runtime.banner_token(tenant_id)
+    return add_banner_html(html, [timeout_finding(why)], marker_token=token, headline=ATTACHMENT_HEADLINE)
 
 
 async def run_detonation(runtime: Runtime, item: dict[str, Any]) -> str:
@@ -180,19 +212,10 @@ async def _warn(
     runtime: Runtime, tenant_id: str, mailbox: str, message_id: str, fetched: Any, reason: str
 ) -> None:
     """Delivered without a verdict: a warning banner (when the body can be edited) and a category."""
-    from tap_core.impersonation.banner import add_banner_html
-    from tap_core.pipeline import ATTACHMENT_HEADLINE
-
     rem = runtime.remediator(tenant_id)
     body = fetched.raw.get("body") or {}
     if str(body.get("contentType", "")).lower() == "html" and body.get("content"):
-        note = timeout_finding(reason)
-        html = add_banner_html(
-            str(body["content"]),
-            [note],
-            marker_token=runtime.banner_token(tenant_id),
-            headline=ATTACHMENT_HEADLINE,
-        )
+        html = warn_unanalysed(runtime, tenant_id, str(body["content"]), reason)
         await rem.patch_body(mailbox, message_id, html)  # refused without Mail-Advanced: the category stays
     await rem.add_categories(
         mailbox,

@@ -18,6 +18,7 @@ replaces each attachment by its PDF copy, one attachment at a time (``connectors
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -26,7 +27,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.graph.errors import GraphApiError
-from connectors.service.analysis import analyse
+from connectors.service.analysis import SANDBOX_UNAVAILABLE, analyse
+from connectors.service.detonation import WARNING_CATEGORY, sandbox_gap, warn_unanalysed
+from connectors.service.holds import is_score_hold, notify_recipient, schedule_recheck
 from connectors.service.purge import index_keys
 from connectors.service.runtime import Runtime
 from connectors.service.safefile import apply_safe_file, plan_safe_file
@@ -39,7 +42,8 @@ from connectors.storage.interfaces import (
     VerdictRecord,
 )
 from tap_core.impersonation import observe
-from tap_core.model.decision import DELIVERING, Action
+from tap_core.model.decision import DELIVERING, Action, Decision
+from tap_core.model.message import Message
 
 log = logging.getLogger("tap365.processing")
 
@@ -119,6 +123,10 @@ class MessageProcessor:
         # effect's step is needed to skip it on a retry, and only then: a step with no effect is
         # harmless to redo, and every write is a round trip to storage.
         pipeline = runtime.pipeline(tenant_id)
+        attachment_policy = pipeline.policy.attachments
+        gap = ""
+        if attachment_policy.mode == "dynamic" and fetched.message.attachments:
+            gap = await asyncio.to_thread(sandbox_gap, runtime.settings, fetched.message)
         # Off the event loop, in a child process killed at the limit (then: hold, with the reason).
         decision = await analyse(
             pipeline,
@@ -127,7 +135,11 @@ class MessageProcessor:
             tenant_id=tenant_id,
             recipient=mailbox,
             now=now,
+            no_sandbox=bool(gap),
         )
+        if decision.pipelines.get("sandbox") == SANDBOX_UNAVAILABLE:
+            timeout_action = attachment_policy.timeout_action
+            _no_sandbox_for(runtime, tenant_id, decision, fetched.message, gap, timeout_action)
         if _done_index(claim.step) < _done_index("decided"):
             planned = decision.action
             plan = None
@@ -231,6 +243,9 @@ class MessageProcessor:
                 held = QuarantineStatus.QUARANTINED if action is Action.QUARANTINE else QuarantineStatus.HELD
                 listed(final_folder, "; ".join(reasons), held)
                 audit.append((action.value, "; ".join(reasons)[:500]))
+                if action is Action.HOLD and is_score_hold(decision, fetched.message):
+                    # Held for deeper analysis: a second look with fresh intelligence, later.
+                    schedule_recheck(runtime, tenant_id, mailbox, message_id)
                 if action is Action.HOLD and decision.needs_sandbox:
                     # Dynamic analysis runs as delayed queue work; the message waits in Hold.
                     stores.delayed.send(
@@ -252,6 +267,8 @@ class MessageProcessor:
                     )
                 claim = stores.journal.record_step(claim, "moved", {"folder_id": final_folder})
         final_folder = str(claim.data.get("moved", {}).get("folder_id") or final_folder)
+        if action in (Action.HOLD, Action.QUARANTINE):
+            await _tell_recipient(runtime, tenant_id, mailbox, message_id)
 
         # Records: verdict, audit, URL index for the post-delivery purge.
         stores.verdicts.put_verdict(
@@ -308,6 +325,37 @@ class MessageProcessor:
             graph_requests=requests,
             final_folder=final_folder,
         )
+
+
+async def _tell_recipient(runtime: Runtime, tenant_id: str, mailbox: str, message_id: str) -> None:
+    """The person's notice (per policy, at most once); a failure to send never fails the message."""
+    entry = runtime.stores.quarantine.get(tenant_id, mailbox, message_id)
+    if entry is None:
+        return
+    try:
+        await notify_recipient(runtime, entry)
+    except Exception as exc:
+        log.warning("notice to %s about held message %s failed: %s", mailbox, message_id, exc)
+
+
+def _no_sandbox_for(
+    runtime: Runtime, tenant_id: str, decision: Decision, message: Message, gap: str, timeout_action: str
+) -> None:
+    """No configured sandbox can judge the files: the policy's ``timeout_action`` applies now,
+    with the reason, instead of a hold no sandbox verdict would ever end."""
+    why = f"no configured sandbox can analyse the attachments ({gap})"
+    if timeout_action == "hold":
+        decision.action = Action.most_severe([decision.action, Action.HOLD])
+        decision.reasons.append(f"sandbox not analysed: {why}; held (timeout_action: hold)")
+        return
+    decision.reasons.append(f"sandbox not analysed: {why}; delivered with a warning (timeout_action: tag)")
+    if decision.action not in DELIVERING:
+        return  # held or quarantined for reasons of its own
+    decision.action = Action.TAG
+    decision.categories.append(WARNING_CATEGORY)
+    html = decision.rewritten_html or message.html_body
+    if html:
+        decision.rewritten_html = warn_unanalysed(runtime, tenant_id, html, why)
 
 
 def _malicious_event(

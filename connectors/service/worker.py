@@ -23,8 +23,8 @@ log = logging.getLogger("tap365.worker")
 
 
 #: What a queue item may be: a message, a lifecycle event, a detonation, a webhook event, one
-#: page of a tenant's onboarding, a tenant's users delta.
-ITEM_KINDS = ("message", "lifecycle", "sandbox", "webhook", "onboard", "users_delta")
+#: page of a tenant's onboarding, a tenant's users delta, the second look at a held message.
+ITEM_KINDS = ("message", "lifecycle", "sandbox", "webhook", "onboard", "users_delta", "recheck")
 
 
 class PoisonMessage(ValueError):
@@ -46,6 +46,10 @@ async def handle_item(runtime: Runtime, item: dict[str, Any]) -> Outcome | str:
         from connectors.service.detonation import run_detonation
 
         return await run_detonation(runtime, item)
+    if item["kind"] == "recheck":
+        from connectors.service.holds import run_recheck
+
+        return await run_recheck(runtime, item)
     if item["kind"] == "webhook":
         from connectors.service.webhook import deliver
 

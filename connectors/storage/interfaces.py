@@ -22,7 +22,7 @@ __all__ = [
     "STEPS", "ArtefactStore", "ArtefactTooLarge", "AuditRecord", "AuditStore", "Claim",
     "ClickLog", "ClickRecord", "ClientStateCheck", "ConcurrencyError", "IdempotencyJournal",
     "JournalEntry", "LeaseLost", "PolicyConflict", "PolicyDocument", "PolicyStore",
-    "QuarantineEntry", "QuarantineIndex", "QuarantineStatus", "QueueItem", "RateLimiter",
+    "NOTICES", "QuarantineEntry", "QuarantineIndex", "QuarantineStatus", "QueueItem", "RateLimiter",
     "SenderHistory", "Subscription", "SubscriptionStore", "Tenant", "TenantStore", "UrlHit",
     "UrlIndex", "VerdictRecord", "VerdictStore", "WorkQueue",
 ]
@@ -287,6 +287,14 @@ class QuarantineEntry:
     sender: str = ""
     updated_by: str = ""
     updated_at: datetime | None = None
+    #: When the admin was told this hold is overdue (TAP365_HOLD_ALERT_HOURS); None: not yet.
+    alerted_at: datetime | None = None
+    #: When the person it was for was told it is held; None: not (yet, or not per policy).
+    noticed_at: datetime | None = None
+
+
+#: The one-time notices a quarantine entry records (``QuarantineIndex.mark_once``).
+NOTICES = ("alerted", "noticed")
 
 
 @runtime_checkable
@@ -300,6 +308,11 @@ class QuarantineIndex(Protocol):
 
     def update_status(self, tenant_id: str, mailbox: str, message_id: str, status: QuarantineStatus,
                       *, by: str, folder_id: str | None = None) -> QuarantineEntry: ...
+
+    def mark_once(self, tenant_id: str, mailbox: str, message_id: str, notice: str) -> bool:
+        """Record that ``notice`` (one of :data:`NOTICES`) was given for the entry; True only for
+        the one caller that recorded it first (so each notice goes out at most once)."""
+        ...
 
 
 # -- 8. URL index (post-delivery purge) -------------------------------------------------------

@@ -14,7 +14,7 @@ from azure.core import MatchConditions
 from azure.data.tables import TableTransactionError
 
 from connectors.storage import _keys
-from connectors.storage.interfaces import ConcurrencyError, QuarantineEntry, QuarantineStatus
+from connectors.storage.interfaces import NOTICES, ConcurrencyError, QuarantineEntry, QuarantineStatus
 from connectors.storage.tables import TableStore, as_utc
 
 
@@ -45,6 +45,9 @@ class TableQuarantineIndex:
             ]
             previous = self._store.read(partition, point)
             if previous is not None:
+                # Put again (a retry, a re-hold): the notices already given stay given.
+                kept = {k: previous[k] for k in _NOTICE_PROPERTY.values() if previous.get(k)}
+                operations = [(op, {**row, **kept}, mode) for op, row, mode in operations]
                 old = _listing(as_utc(previous["At"]), entry.mailbox, entry.message_id)
                 if old != listing:  # re-quarantined at another time: move the listing row
                     operations.append(("delete", {"PartitionKey": partition, "RowKey": old}))
@@ -99,6 +102,32 @@ class TableQuarantineIndex:
         assert updated is not None
         return updated
 
+    def mark_once(self, tenant_id: str, mailbox: str, message_id: str, notice: str) -> bool:
+        if notice not in NOTICES:
+            raise ValueError(f"unknown notice {notice!r}; use one of {', '.join(NOTICES)}")
+        prop = _NOTICE_PROPERTY[notice]
+        partition = _keys.escape(tenant_id)
+        point = _point(mailbox, message_id)
+        entity = self._store.read(partition, point)
+        if entity is None or entity.get(prop):
+            return False
+        change = {"PartitionKey": partition, prop: _keys.now()}
+        listing = _listing(as_utc(entity["At"]), mailbox, message_id)
+        if_match = {"etag": entity["_etag"], "match_condition": MatchConditions.IfNotModified}
+        try:  # conditional on the point row: of two concurrent callers only one records it
+            self._store.table.submit_transaction([
+                ("update", {**change, "RowKey": point}, {"mode": "merge", **if_match}),
+                ("update", {**change, "RowKey": listing}, {"mode": "merge"}),
+            ])
+        except TableTransactionError as error:
+            if error.status_code in (404, 409, 412):
+                return False
+            raise
+        return True
+
+
+_NOTICE_PROPERTY = {"alerted": "AlertedAt", "noticed": "NoticedAt"}
+
 
 def _entity(entry: QuarantineEntry) -> dict[str, Any]:
     return {
@@ -117,4 +146,6 @@ def _entry(tenant_id: str, e: dict[str, Any]) -> QuarantineEntry:
         original_folder_id=e["OriginalFolderId"], reason=e["Reason"], at=as_utc(e["At"]),
         status=QuarantineStatus(e["Status"]), subject=e.get("Subject", ""), sender=e.get("Sender", ""),
         updated_by=e.get("UpdatedBy", ""), updated_at=as_utc(e["UpdatedAt"]) if e.get("UpdatedAt") else None,
+        alerted_at=as_utc(e["AlertedAt"]) if e.get("AlertedAt") else None,
+        noticed_at=as_utc(e["NoticedAt"]) if e.get("NoticedAt") else None,
     )

@@ -21,7 +21,8 @@ DEFAULT_SANDBOX_FAMILIES = ["executable", "script", "shortcut", "office", "docum
 
 
 class AttachmentPolicy(BaseModel):
-    """Safe defaults: Dynamic analysis, malicious -> quarantine, anything unclear -> hold.
+    """Safe defaults: Dynamic analysis, malicious -> quarantine, suspicious -> hold, no sandbox
+    verdict (time-out, or no sandbox for the file) -> delivered with a warning.
 
     Modes: ``dynamic`` (static analysis, then a sandbox for files worth detonating), ``safe_file``
     (static analysis; delivery of a converted copy is decided by the Safe File step), ``monitor``
@@ -44,8 +45,10 @@ class AttachmentPolicy(BaseModel):
     encrypted_archive_action: AttachmentAction = "hold"
     #: A scan limit was hit (bomb, nesting, size, time): the content was not all seen.
     limit_action: AttachmentAction = "hold"
-    #: When the sandbox does not answer in time.
-    timeout_action: Literal["tag", "hold"] = "hold"
+    #: When the sandbox does not answer in time, or no configured sandbox can run the file: tag
+    #: (deliver with the "not fully analysed" banner and category, with the reason) or hold (an
+    #: admin decides). Tag by default, so a deployment without a sandbox never holds clean mail.
+    timeout_action: Literal["tag", "hold"] = "tag"
     sandbox_timeout_seconds: int = Field(default=300, ge=30, le=420)
     sandbox_families: list[str] = Field(default_factory=lambda: list(DEFAULT_SANDBOX_FAMILIES))
     limits: ScanLimits = Field(default_factory=ScanLimits)

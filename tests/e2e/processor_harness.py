@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -22,6 +22,7 @@ from connectors.storage.config import StorageConfig
 from connectors.storage.interfaces import WorkQueue
 from m365sim.testing import SimHandle, m365sim, m365sim_server  # noqa: F401 - fixtures
 
+T = TypeVar("T")
 ADELE = "adele.vance@contoso.test"
 PATCH = "PATCH /v1.0/users/{id}/messages/{id}"
 MOVE = "POST /v1.0/users/{id}/messages/{id}/move"
@@ -35,6 +36,11 @@ class Service:
     sim: SimHandle
     runtime: Runtime
     tenant_id: str
+    #: One event loop for the whole test: the Graph client's connections belong to it.
+    loop: asyncio.AbstractEventLoop
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return self.loop.run_until_complete(coro)
 
     def deliver(self, raw: bytes, upn: str = ADELE) -> dict[str, Any]:
         return self.sim.deliver(upn, raw)
@@ -70,15 +76,23 @@ def make_service(
     )
     values: dict[str, Any] = {"state_dir": state_dir, "intel_feeds": "", **settings}
     runtime = Runtime.create(Settings(**values), graph_settings=graph, storage=storage)
-    return Service(sim, runtime, str(sim.tenant(0)["id"]))
+    return Service(sim, runtime, str(sim.tenant(0)["id"]), asyncio.new_event_loop())
 
 
 @pytest.fixture
 def service_factory(
     m365sim: SimHandle, storage_config: StorageConfig, tmp_path: Path  # noqa: F811
-) -> Callable[..., Service]:
+) -> Iterator[Callable[..., Service]]:
     """Build a :class:`Service` with settings of the test's choosing."""
-    return lambda **settings: make_service(m365sim, storage_config, tmp_path / "state", **settings)
+    made: list[Service] = []
+
+    def build(**settings: Any) -> Service:
+        made.append(make_service(m365sim, storage_config, tmp_path / "state", **settings))
+        return made[-1]
+
+    yield build
+    for service in made:
+        service.loop.close()
 
 
 @pytest.fixture
@@ -117,6 +131,4 @@ def drain(queue: WorkQueue) -> list[dict[str, Any]]:
     return out
 
 
-def run(coro: Any) -> Any:
-    return asyncio.run(coro)
 

@@ -30,7 +30,7 @@ def test_slow_analysis_is_stopped_and_held_while_other_mail_is_processed(
         still_analysing = not slow_task.done()
         return await slow_task, quick_outcome, still_analysing
 
-    slow_outcome, quick_outcome, still_analysing = asyncio.run(both())
+    slow_outcome, quick_outcome, still_analysing = service.run(both())
     # The quick message was fetched, analysed and delivered while the slow one was being analysed.
     assert quick_outcome.status == "processed" and quick_outcome.action != "hold"
     assert still_analysing
@@ -47,7 +47,7 @@ def test_a_tiny_limit_holds_a_message_with_many_attachments(service_factory: Cal
     service = service_factory(analysis_timeout_seconds=0.001)
     files = {f"report-{i}.pdf": b"%PDF-1.4\n%%EOF\n" + bytes([i]) * 2048 for i in range(20)}
     delivered = service.deliver(mail("many@partner.example", files=files))
-    outcome = asyncio.run(MessageProcessor(service.runtime).process(service.tenant_id, ADELE, delivered["immutableId"]))
+    outcome = service.run(MessageProcessor(service.runtime).process(service.tenant_id, ADELE, delivered["immutableId"]))
     assert outcome.action == "hold"
     assert service.folder_of("<many@partner.example>")[0] == "Hold"
     verdict = service.runtime.stores.verdicts.get_verdict(service.tenant_id, delivered["immutableId"])

@@ -22,7 +22,7 @@ async def _twice(service: Service, message_id: str) -> list[Outcome | BaseExcept
 def test_two_concurrent_attempts_in_one_process_patch_the_body_once(service: Service) -> None:
     delivered = service.deliver(mail("twice@partner.example"))
     patches, moves = service.route(PATCH), service.route(MOVE)
-    results = asyncio.run(_twice(service, delivered["immutableId"]))
+    results = service.run(_twice(service, delivered["immutableId"]))
     # One attempt processes it; the other is told to come back (or finds it done).
     processed = [r for r in results if isinstance(r, Outcome) and r.status == "processed"]
     assert len(processed) == 1, results
@@ -33,5 +33,5 @@ def test_two_concurrent_attempts_in_one_process_patch_the_body_once(service: Ser
     folder, message = service.folder_of("<twice@partner.example>")
     assert folder == "Inbox" and "/api/r/1." in message["body"]
     # A retry after both finished finds it done and touches nothing.
-    again = asyncio.run(MessageProcessor(service.runtime).process(service.tenant_id, ADELE, delivered["immutableId"]))
+    again = service.run(MessageProcessor(service.runtime).process(service.tenant_id, ADELE, delivered["immutableId"]))
     assert again.status == "duplicate" and service.route(PATCH) - patches == 1

@@ -3,8 +3,6 @@ not make its sender known for the next one."""
 
 from __future__ import annotations
 
-import asyncio
-
 from connectors.service.processing import MessageProcessor, Outcome
 from tests.e2e.processor_harness import ADELE, Service, mail
 
@@ -33,7 +31,7 @@ def test_the_same_impersonation_mail_twice_is_quarantined_twice(service: Service
             outcomes.append(await processor.process(service.tenant_id, ADELE, delivered["immutableId"]))
         return outcomes
 
-    outcomes = asyncio.run(twice())
+    outcomes = service.run(twice())
     for n in (1, 2):
         assert service.folder_of(f"<ceo-{n}@gmail.com>")[0] == "Quarantine"
     assert [o.action for o in outcomes] == ["quarantine", "quarantine"]
@@ -44,6 +42,6 @@ def test_the_same_impersonation_mail_twice_is_quarantined_twice(service: Service
 
 def test_delivered_mail_is_remembered(service: Service) -> None:
     delivered = service.deliver(mail("partner-1@partner.example"))
-    outcome = asyncio.run(MessageProcessor(service.runtime).process(service.tenant_id, ADELE, delivered["immutableId"]))
+    outcome = service.run(MessageProcessor(service.runtime).process(service.tenant_id, ADELE, delivered["immutableId"]))
     assert outcome.action in ("deliver", "rewrite", "tag", "log")
     assert service.runtime.stores.senders.first_seen(service.tenant_id, "docs@partner.example") is not None

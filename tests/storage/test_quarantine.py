@@ -72,3 +72,21 @@ def test_requarantine_at_a_new_time_moves_the_listing_row(stores: AzureStores) -
     listed = q.list("contoso")
     assert [(e.message_id, e.reason) for e in listed] == [("AAMk/0=", "sandbox: malicious"),
                                                           ("AAMk/1=", "malicious URL")]
+
+
+def test_each_notice_is_recorded_once(stores: AzureStores) -> None:
+    q = stores.quarantine
+    q.put(_entry(1, QuarantineStatus.HELD))
+    assert q.mark_once("contoso", "ann@contoso.com", "AAMk/1=", "alerted") is True
+    assert q.mark_once("contoso", "ann@contoso.com", "AAMk/1=", "alerted") is False
+    assert q.mark_once("contoso", "ann@contoso.com", "AAMk/1=", "noticed") is True
+    got = q.get("contoso", "ann@contoso.com", "AAMk/1=")
+    assert got is not None and got.alerted_at is not None and got.noticed_at is not None
+    listed = q.list("contoso", status=QuarantineStatus.HELD)
+    assert listed[0].alerted_at == got.alerted_at  # the listing row carries it too
+    # A status change keeps the notices given.
+    q.update_status("contoso", "ann@contoso.com", "AAMk/1=", QuarantineStatus.RELEASED, by="admin")
+    assert q.mark_once("contoso", "ann@contoso.com", "AAMk/1=", "alerted") is False
+    assert q.mark_once("contoso", "ann@contoso.com", "AAMk/404=", "alerted") is False
+    with pytest.raises(ValueError, match="unknown notice"):
+        q.mark_once("contoso", "ann@contoso.com", "AAMk/1=", "shouted")
