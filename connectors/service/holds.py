@@ -25,8 +25,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from connectors.graph.messages import FetchedMessage
 from connectors.graph.errors import GraphApiError
+from connectors.graph.messages import FetchedMessage
 from connectors.service.analysis import analyse
 from connectors.service.runtime import Runtime
 from connectors.storage.interfaces import (
