@@ -20,12 +20,13 @@ from .remediation import HOLD, QUARANTINE
 from .subscriptions import SubscriptionInfo, SubscriptionManager
 
 REQUIRED_ROLES = ("Mail.ReadWrite", "Mail-Advanced.ReadWrite", "User.Read.All")
-OPTIONAL_ROLES = ("Mail.Send",)
+OPTIONAL_ROLES = ("Mail.Send", "Organization.Read.All")
 _ROLE_WHY = {
     "Mail.ReadWrite": "read and move mail",
     "Mail-Advanced.ReadWrite": "rewrite links in received mail (else only tag/hold/quarantine)",
     "User.Read.All": "list mailboxes to protect",
     "Mail.Send": "send admin notices",
+    "Organization.Read.All": "read the verified domains (else the users' address domains are internal)",
 }
 
 

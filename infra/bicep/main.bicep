@@ -201,6 +201,7 @@ var graphRoleIds = {
   'Mail.ReadWrite': 'e2a3a72e-5f79-4c64-b1b1-878b674786c9'
   'User.Read.All': 'df021288-bdef-4463-88db-98f22de89214'
   'Mail.Send': 'b633e1c5-b582-4048-a93e-9f11b44c7e96'
+  'Organization.Read.All': '498476ce-e0fe-48b0-b801-37ba7e2685c6'
 }
 
 // ---------------------------------------------------------------- monitoring
@@ -545,6 +546,10 @@ resource app 'Microsoft.Graph/applications@v1.0' = {
         }
         {
           id: graphRoleIds['Mail.Send']
+          type: 'Role'
+        }
+        {
+          id: graphRoleIds['Organization.Read.All']
           type: 'Role'
         }
       ]

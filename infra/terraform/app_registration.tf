@@ -12,9 +12,12 @@ data "azuread_service_principal" "msgraph" {
 locals {
   # Known ids, checked against the live service principal below.
   graph_role_ids = {
-    "Mail.ReadWrite" = "e2a3a72e-5f79-4c64-b1b1-878b674786c9"
-    "User.Read.All"  = "df021288-bdef-4463-88db-98f22de89214"
-    "Mail.Send"      = "b633e1c5-b582-4048-a93e-9f11b44c7e96"
+    "Mail.ReadWrite"        = "e2a3a72e-5f79-4c64-b1b1-878b674786c9"
+    "User.Read.All"         = "df021288-bdef-4463-88db-98f22de89214"
+    "Mail.Send"             = "b633e1c5-b582-4048-a93e-9f11b44c7e96"
+    # Read the tenant's verified domains (internal domains); optional: without it the service
+    # falls back to the domains of the users' addresses.
+    "Organization.Read.All" = "498476ce-e0fe-48b0-b801-37ba7e2685c6"
   }
   mail_advanced_role_id = data.azuread_service_principal.msgraph.app_role_ids[var.mail_advanced_role_value]
 }
@@ -41,6 +44,10 @@ resource "azuread_application" "tap365" {
     }
     resource_access {
       id   = local.graph_role_ids["Mail.Send"]
+      type = "Role"
+    }
+    resource_access {
+      id   = local.graph_role_ids["Organization.Read.All"]
       type = "Role"
     }
   }

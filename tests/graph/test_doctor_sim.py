@@ -37,7 +37,7 @@ def test_doctor_reports_missing_roles_and_folders(
     sim.grant(["Mail.ReadWrite", "User.Read.All"])
     report = run(doctor(settings, tenant_id, first_users=2))
     assert report.missing_roles == ["Mail-Advanced.ReadWrite"]
-    assert report.missing_optional_roles == ["Mail.Send"]
+    assert report.missing_optional_roles == ["Mail.Send", "Organization.Read.All"]
     assert len(report.mailboxes) == 2 and not report.mailboxes[0].quarantine
     text = format_report(report)
     assert "[FAIL] Mail-Advanced.ReadWrite not granted" in text
