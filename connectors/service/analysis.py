@@ -15,10 +15,12 @@ new pipeline once so children do not each pay its lazy loading (about 0.1 s).
 
 What the child must not do is I/O on connections it shares with the parent (the storage
 clients' pooled sockets): the pipeline's sender history and directory are the only parts that
-do I/O, so in the child they are proxies that ask the parent over the same pipe, and the parent
-answers from its own stores. Where ``fork`` is not available (not Linux) the analysis runs in a
-thread with the same limit; a thread cannot be stopped, so the result is dropped at the limit
-and the thread finishes in the background (the log says so).
+do I/O. The history is a proxy in the child that asks the parent over the same pipe (the parent
+answers from its own stores, on a thread); the directory is a snapshot of its users read in
+the parent before the fork (the same object while they are unchanged, so the name index built
+for it in the parent's warm-up is inherited). Where ``fork`` is not available (not Linux) the
+analysis runs in a thread with the same limit; a thread cannot be stopped, so the result is
+dropped at the limit and the thread finishes in the background (the log says so).
 """
 
 from __future__ import annotations
@@ -30,14 +32,15 @@ import logging
 import multiprocessing
 import traceback
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from multiprocessing.connection import Connection
 from typing import Any
 
+from tap_core.impersonation.interfaces import Directory, InternalUser
 from tap_core.model.decision import Action, Decision
 from tap_core.model.findings import Verdict
-from tap_core.model.message import Message
+from tap_core.model.message import Address, Message
 from tap_core.pipeline import Pipeline
 
 log = logging.getLogger("tap365.analysis")
@@ -102,14 +105,19 @@ def _run(pipeline: Pipeline, message: Message, kwargs: dict[str, Any], no_sandbo
 
 
 def _child(
-    conn: Connection, pipeline: Pipeline, message: Message, kwargs: dict[str, Any], no_sandbox: bool
+    conn: Connection,
+    pipeline: Pipeline,
+    message: Message,
+    kwargs: dict[str, Any],
+    no_sandbox: bool,
+    directory: Directory | None,
 ) -> None:
     try:
         tenant = pipeline.tenant
         pipeline.tenant = dataclasses.replace(
             tenant,
             history=_Proxy(conn, "history") if tenant.history is not None else None,  # type: ignore[arg-type]
-            directory=_Proxy(conn, "directory") if tenant.directory is not None else None,  # type: ignore[arg-type]
+            directory=directory,
         )
         conn.send(("done", _run(pipeline, message, kwargs, no_sandbox)))
     except BaseException:  # everything goes back to the parent as text
@@ -118,23 +126,55 @@ def _child(
         conn.close()
 
 
-_warm: weakref.WeakSet[Pipeline] = weakref.WeakSet()
+class _Snapshot:
+    """The directory's users as read in the parent: the child gets them with no I/O and no
+    threads of the directory's own; the same object while the users are unchanged, so the name
+    index the parent built for it (warm-up) is inherited, not rebuilt per message."""
+
+    def __init__(self, users: Sequence[InternalUser]) -> None:
+        self.users = users
+
+    def internal_users(self, tenant_id: str) -> Sequence[InternalUser]:
+        return self.users
 
 
-def _warm_up(pipeline: Pipeline) -> None:
-    """Run the pipeline once in the parent so each child inherits its lazily loaded parts."""
-    if pipeline in _warm:
+_snapshots: dict[tuple[int, str], _Snapshot] = {}
+
+
+async def _directory_for_child(directory: Directory | None, tenant_id: str) -> Directory | None:
+    if directory is None:
+        return None
+    # The first read of a tenant may wait for Graph: on a thread, never on the event loop.
+    users = await asyncio.to_thread(directory.internal_users, tenant_id)
+    key = (id(directory), tenant_id)
+    snapshot = _snapshots.get(key)
+    if snapshot is None or snapshot.users is not users:
+        snapshot = _snapshots[key] = _Snapshot(users)
+    return snapshot
+
+
+_warm: weakref.WeakKeyDictionary[Pipeline, Directory | None] = weakref.WeakKeyDictionary()
+
+
+def _warm_up(pipeline: Pipeline, directory: Directory | None) -> None:
+    """Run the pipeline once in the parent (for each directory snapshot) so each child inherits
+    its lazily loaded parts and the directory's name index. On the event loop, not a thread: a
+    fork while another thread is half way through loading something would copy it half done."""
+    if pipeline in _warm and _warm[pipeline] is directory:
         return
-    _warm.add(pipeline)
-    bare = dataclasses.replace(pipeline.tenant, history=None, directory=None)
-    saved, pipeline.tenant = pipeline.tenant, bare
+    _warm[pipeline] = directory
+    bare = copy.copy(pipeline)  # the caller's pipeline is shared: change only the copy
+    bare.tenant = dataclasses.replace(pipeline.tenant, history=None, directory=directory)
     try:
-        warm = Message(source="warm-up", subject="warm-up", text_body="See https://example.com/")
-        pipeline.run(warm, tenant_id=bare.tenant_id, recipient="warm-up@example.invalid")
+        warm = Message(
+            source="warm-up",
+            subject="warm-up",
+            text_body="See https://example.com/",
+            from_address=Address(name="Warm Up", address="warm-up@example.invalid"),
+        )
+        bare.run(warm, tenant_id=bare.tenant.tenant_id, recipient="warm-up@example.invalid")
     except Exception:  # only an optimisation: the real run reports
         log.exception("pipeline warm-up failed")
-    finally:
-        pipeline.tenant = saved
 
 
 async def analyse(
@@ -159,20 +199,37 @@ async def analyse(
         except TimeoutError:
             log.error("analysis over %ss left running in a thread (no fork here)", timeout_seconds)
             return held_decision(f"analysis did not finish within {timeout_seconds:g} s")
-    _warm_up(pipeline)
-    return await _in_child(pipeline, message, kwargs, timeout_seconds, no_sandbox)
+    directory = await _directory_for_child(pipeline.tenant.directory, tenant_id or pipeline.tenant.tenant_id)
+    _warm_up(pipeline, directory)
+    return await _in_child(pipeline, message, kwargs, timeout_seconds, no_sandbox, directory)
 
 
 async def _in_child(
-    pipeline: Pipeline, message: Message, kwargs: dict[str, Any], timeout_seconds: float, no_sandbox: bool
+    pipeline: Pipeline,
+    message: Message,
+    kwargs: dict[str, Any],
+    timeout_seconds: float,
+    no_sandbox: bool,
+    directory: Directory | None,
 ) -> Decision:
     context = multiprocessing.get_context("fork")
     parent_end, child_end = context.Pipe(duplex=True)
-    process = context.Process(target=_child, args=(child_end, pipeline, message, kwargs, no_sandbox),
-                              daemon=True)
+    process = context.Process(
+        target=_child, args=(child_end, pipeline, message, kwargs, no_sandbox, directory), daemon=True
+    )
     loop = asyncio.get_running_loop()
     result: asyncio.Future[tuple[str, Any]] = loop.create_future()
-    roles = {"history": pipeline.tenant.history, "directory": pipeline.tenant.directory}
+    roles = {"history": pipeline.tenant.history}
+
+    def answer(call: asyncio.Future[Any]) -> None:
+        try:
+            reply = ("ok", call.result())
+        except Exception as exc:  # the child raises it as its own error
+            reply = ("error", f"{exc.__class__.__name__}: {exc}")
+        try:
+            parent_end.send(reply)
+        except OSError:
+            pass  # the child was stopped meanwhile
 
     def readable() -> None:
         try:
@@ -182,11 +239,10 @@ async def _in_child(
                 result.set_result(("died", None))
             return
         if kind == "call":
+            # A storage read: on a thread, so the loop goes on serving other work meanwhile.
             role, method, args, kw = rest
-            try:
-                parent_end.send(("ok", getattr(roles[role], method)(*args, **kw)))
-            except Exception as exc:  # the child raises it as its own error
-                parent_end.send(("error", f"{exc.__class__.__name__}: {exc}"))
+            target = getattr(roles[role], method)
+            loop.run_in_executor(None, lambda: target(*args, **kw)).add_done_callback(answer)
         elif not result.done():
             result.set_result((kind, rest[0]))
 
