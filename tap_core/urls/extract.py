@@ -206,10 +206,11 @@ def _scan_text_python(
                 # step inside it rather than over it. A run longer than any host could be
                 # ("a.b" * 10**4) is only stepped into at an explicit scheme: stepping one
                 # character at a time would rescan it from every label.
-                bare = m.start("bare")  # after the hyphens the match may have skipped
                 if m.lastgroup != "bare":
                     q = m.end()
-                elif m.end() - bare <= _MAX_STEP_IN:
+                    continue
+                bare = m.start("bare")  # after the hyphens the match may have skipped
+                if m.end() - bare <= _MAX_STEP_IN:
                     q = bare + 1
                 else:
                     inner = _SCHEME_START_RE.search(text, bare + 1, m.end())
