@@ -4,9 +4,8 @@ on a foreign host, or a bank's name its address does not carry."""
 from __future__ import annotations
 
 import re
-from urllib.parse import urljoin
 
-from tap_core.click.rules.parse import Page, attr, domain_of, host_of
+from tap_core.click.rules.parse import Page, attr, domain_of, host_of, resolve
 from tap_core.click.rules.words import fold, page_words
 from tap_core.detect.rules import Rule
 from tap_core.lookalike import brand_owning, brands_named
@@ -35,7 +34,7 @@ def brand_findings(page: Page, rules: dict[str, Rule], has_password: bool) -> li
         brands.extend(b for b in brands_named(chunk) if b != own and b not in brands)
     # A form that sends the password to the named brand's own servers is that brand's form.
     targets = {
-        brand_owning(host_of(urljoin(page.url, attr(f, "action"))))
+        brand_owning(host_of(resolve(page.url, attr(f, "action"))))
         for f in page.tree.css("form")
         if attr(f, "action")
     }
@@ -46,7 +45,7 @@ def brand_findings(page: Page, rules: dict[str, Rule], has_password: bool) -> li
         )
     for node in page.tree.css("img[src], link[href], script[src]"):
         ref = attr(node, "src") or attr(node, "href")
-        host = host_of(urljoin(page.url, ref))
+        host = host_of(resolve(page.url, ref))
         brand = brand_owning(host) if host else None
         if brand and brand != own and domain_of(host) != page.domain:
             out.append(rules["page_brand_assets_foreign"].finding(ref, brand=brand))

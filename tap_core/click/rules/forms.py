@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from urllib.parse import urljoin
 
 from selectolax.lexbor import LexborNode
 
-from tap_core.click.rules.parse import Page, attr, dedupe, foreign, host_of
+from tap_core.click.rules.parse import Page, attr, dedupe, foreign, host_of, resolve
 from tap_core.data import data_lines
 from tap_core.detect.rules import Rule
 from tap_core.lookalike import brand_owning
@@ -39,7 +38,7 @@ def form_findings(page: Page, rules: dict[str, Rule], has_password: bool) -> lis
     endpoints = exfil_endpoints()
     for form in page.tree.css("form"):
         action = attr(form, "action")
-        target = urljoin(page.url, action) if action else page.url
+        target = resolve(page.url, action) if action else page.url
         lower_action = action.lower()
         relay = next((e for e in endpoints if e in lower_action), None)
         if relay is not None:

@@ -40,6 +40,15 @@ def domain_of(host: str) -> str:
     return registered_domain(host) or host
 
 
+def resolve(base: str, ref: str) -> str:
+    """``ref`` resolved against ``base``, as written when urllib refuses it: a bracketed host
+    that is no IP address ("//[evil]/") makes urljoin raise, and a page chooses its own links."""
+    try:
+        return urljoin(base, ref)
+    except ValueError:
+        return ref
+
+
 def host_of(url: str) -> str:
     try:
         return (urlsplit(url).hostname or "").lower().rstrip(".")
@@ -116,7 +125,7 @@ def posts(page: Page, form: LexborNode) -> str | None:
         return None
     if not action and attr(form, "method").lower() != "post":
         return None  # no action, no POST: a form that script handles, or a search box
-    return urljoin(page.url, action) if action else page.url
+    return resolve(page.url, action) if action else page.url
 
 
 def links(page: Page) -> list[str]:

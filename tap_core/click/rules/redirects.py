@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from urllib.parse import urljoin
 
-from tap_core.click.rules.parse import Page, attr, domain_of, foreign, host_of
+from tap_core.click.rules.parse import Page, attr, domain_of, foreign, host_of, resolve
 from tap_core.detect.rules import Rule
 from tap_core.lookalike import brand_owning
 from tap_core.model.findings import Finding
@@ -37,7 +36,7 @@ def _auto_click_findings(page: Page, rules: dict[str, Rule]) -> list[Finding]:
         node = next((n for n in page.tree.css("a[href]") if attr(n, "id") == ident), None)
         if node is None:
             continue
-        target = urljoin(page.url, attr(node, "href"))
+        target = resolve(page.url, attr(node, "href"))
         if target.lower().startswith(("http://", "https://")) and foreign(page, target):
             host = host_of(target)
             return [
@@ -54,7 +53,7 @@ def _redirect_findings(page: Page, rules: dict[str, Rule]) -> list[Finding]:
         if attr(meta, "http-equiv").lower() == "refresh":
             m = re.search(r"url\s*=\s*['\"]?([^'\"]+)", attr(meta, "content"), re.I)
             if m:
-                target = urljoin(page.url, m.group(1).strip())
+                target = resolve(page.url, m.group(1).strip())
                 if foreign(page, target):
                     out.append(rule.finding(target, how="meta refresh", target=host_of(target)))
                     break
@@ -84,13 +83,13 @@ def iframe_findings(page: Page, rules: dict[str, Rule]) -> list[Finding]:
             or "hidden" in frame.attributes
         )
         src = attr(frame, "src")
-        host = host_of(urljoin(page.url, src)) if src else ""
+        host = host_of(resolve(page.url, src)) if src else ""
         if host and brand_owning(host) is not None:
             continue  # a big platform's tag/analytics frame (Google Tag Manager and the like)
         if host and domain_of(host) == page.domain:
             continue  # the site's own frame (silent sign-in renewal, keep-alive): nothing it hides
         if hidden and src and not src.lower().startswith("about:"):
             return [
-                rules["page_hidden_iframe"].finding(src, target=host_of(urljoin(page.url, src)) or src[:60])
+                rules["page_hidden_iframe"].finding(src, target=host_of(resolve(page.url, src)) or src[:60])
             ]
     return []

@@ -4,9 +4,8 @@ as a mail attachment, a document title on a bare sign-in form."""
 from __future__ import annotations
 
 import re
-from urllib.parse import urljoin
 
-from tap_core.click.rules.parse import FEW_LINKS, Page, attr, host_of, links, posts
+from tap_core.click.rules.parse import FEW_LINKS, Page, attr, host_of, links, posts, resolve
 from tap_core.click.rules.words import fold, lure_phrases, page_words, threat_dictionary
 from tap_core.detect.rules import Rule
 from tap_core.lookalike import brand_owning
@@ -52,7 +51,7 @@ def _has_action(page: Page) -> str | None:
         if target is not None and brand_owning(host_of(target)) is None:
             return f"form -> {target}"
     if found:
-        return f"link -> {urljoin(page.url, found[0])}"
+        return f"link -> {resolve(page.url, found[0])}"
     return None
 
 
