@@ -97,81 +97,117 @@ def _wait_for_port(host: str, port: int, deadline: float) -> None:
     raise AzuriteUnavailable(f"Azurite did not accept connections on {host}:{port} in time")
 
 
-@contextmanager
-def azurite(
-    *, host: str = "127.0.0.1", startup_timeout: float = 60.0, debug_log: Path | None = None
-) -> Iterator[Azurite]:
-    """Run Azurite in a fresh temporary folder; stop it and delete the folder on exit."""
-    binary = ensure_installed()
-    location = Path(tempfile.mkdtemp(prefix="tap365-azurite-"))
-    args = [
-        str(binary),
-        "--silent",
-        "--skipApiVersionCheck",
-        "--disableTelemetry",
-        "--location",
-        str(location),
-        "--blobHost",
-        host,
-        "--queueHost",
-        host,
-        "--tableHost",
-        host,
-        "--blobPort",
-        "0",
-        "--queuePort",
-        "0",
-        "--tablePort",
-        "0",
-    ]
-    if debug_log is not None:
-        args += ["--debug", str(debug_log)]
-    env = dict(os.environ)
-    env.pop("AZURITE_ACCOUNTS", None)  # only the well-known dev account, whose key we know
-    process = subprocess.Popen(
-        args,
-        cwd=location,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
-    )
-    ports: dict[str, int] = {}
-    output: list[str] = []
-    try:
-        deadline = time.monotonic() + startup_timeout
+class AzuriteServer:
+    """One Azurite process over a data folder; ``restart()`` stops it and starts it again on
+    the same ports over the same folder (what a chaos run does to storage)."""
+
+    def __init__(self, binary: Path, location: Path, host: str, startup_timeout: float,
+                 debug_log: Path | None) -> None:
+        self.binary = binary
+        self.location = location
+        self.host = host
+        self.startup_timeout = startup_timeout
+        self.debug_log = debug_log
+        self.process: subprocess.Popen[str] | None = None
+        self.emulator: Azurite | None = None
+        self.restarts = 0
+
+    def start(self) -> Azurite:
+        ports = self.emulator and {"Blob": self.emulator.blob_port, "Queue": self.emulator.queue_port,
+                                   "Table": self.emulator.table_port}
+        args = [str(self.binary), "--silent", "--skipApiVersionCheck", "--disableTelemetry",
+                "--location", str(self.location)]
+        for service in ("Blob", "Queue", "Table"):
+            name = service.lower()
+            # Port 0 the first time (the OS picks); the same ports again after a restart.
+            args += [f"--{name}Host", self.host, f"--{name}Port", str(ports[service] if ports else 0)]
+        if self.debug_log is not None:
+            args += ["--debug", str(self.debug_log)]
+        env = dict(os.environ)
+        env.pop("AZURITE_ACCOUNTS", None)  # only the well-known dev account, whose key we know
+        # The parent-death signal fires when the *thread* that started Azurite ends: only the main
+        # thread may ask for it (a restart from a chaos thread would otherwise stop Azurite as
+        # soon as that thread finishes).
+        guard = sys.platform.startswith("linux") and threading.current_thread() is threading.main_thread()
+        process = subprocess.Popen(
+            args,
+            cwd=self.location,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+            preexec_fn=_die_with_parent if guard else None,
+        )
+        self.process = process
+        found: dict[str, int] = {}
+        output: list[str] = []
+        deadline = time.monotonic() + self.startup_timeout
         assert process.stdout is not None
         # readline blocks; a watchdog kills Azurite if it never reports its ports.
-        watchdog = threading.Timer(startup_timeout, process.kill)
+        watchdog = threading.Timer(self.startup_timeout, process.kill)
         watchdog.start()
         try:
-            while len(ports) < 3:
+            while len(found) < 3:
                 line = process.stdout.readline()
                 if not line:
                     break
                 output.append(line)
                 match = _LISTENING.search(line)
                 if match:
-                    ports[match.group(1)] = int(match.group(2))
+                    found[match.group(1)] = int(match.group(2))
         finally:
             watchdog.cancel()
-        if len(ports) < 3:
+        if len(found) < 3:
             raise AzuriteUnavailable("Azurite did not start: " + "".join(output)[-2000:])
         # Keep draining output so a chatty Azurite never blocks on a full pipe.
         threading.Thread(target=_drain, args=(process,), daemon=True).start()
-        for port in ports.values():
-            _wait_for_port(host, port, deadline)
-        yield Azurite(host, ports["Blob"], ports["Queue"], ports["Table"], location)
-    finally:
+        for port in found.values():
+            _wait_for_port(self.host, port, deadline)
+        self.emulator = Azurite(self.host, found["Blob"], found["Queue"], found["Table"], self.location)
+        return self.emulator
+
+    def stop(self) -> None:
+        """SIGTERM: Azurite saves its metadata to the folder before it exits."""
+        process, self.process = self.process, None
+        if process is None:
+            return
         process.terminate()
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
-        shutil.rmtree(location, ignore_errors=True)
+
+    def restart(self) -> Azurite:
+        self.stop()
+        self.restarts += 1
+        return self.start()
+
+
+@contextmanager
+def azurite_server(
+    *, host: str = "127.0.0.1", startup_timeout: float = 60.0, debug_log: Path | None = None
+) -> Iterator[AzuriteServer]:
+    """A restartable Azurite in a fresh temporary folder; stopped and the folder deleted on exit."""
+    server = AzuriteServer(ensure_installed(), Path(tempfile.mkdtemp(prefix="tap365-azurite-")), host,
+                           startup_timeout, debug_log)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(server.location, ignore_errors=True)
+
+
+@contextmanager
+def azurite(
+    *, host: str = "127.0.0.1", startup_timeout: float = 60.0, debug_log: Path | None = None
+) -> Iterator[Azurite]:
+    """Run Azurite in a fresh temporary folder; stop it and delete the folder on exit."""
+    with azurite_server(host=host, startup_timeout=startup_timeout, debug_log=debug_log) as server:
+        assert server.emulator is not None
+        yield server.emulator
 
 
 def _die_with_parent() -> None:

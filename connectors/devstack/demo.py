@@ -2,9 +2,12 @@
 
 Starts Azurite, the simulated tenant and the local Functions host, onboards the tenant through
 the consent callback (subscriptions are created through the real validation handshake),
-delivers real sample mail into the mailboxes, waits until every message is processed, clicks
+delivers real sample mail into the mailboxes, waits until every message is processed, checks
+the tenant itself (m365sim counts every body PATCH, category write and move per message), clicks
 some rewritten links, prints a summary, writes a JSON and an HTML report, and stops everything.
-Exits non-zero when a message was lost or left unprocessed.
+``--chaos`` runs it under faults (``connectors.devstack.chaos``). Exits non-zero when a message
+was lost (never processed, or an effect the journal records never reached the tenant), got an
+effect twice, or is not in its final folder.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import shutil
 import statistics
 import time
 from collections import Counter
@@ -22,7 +26,8 @@ from typing import Any
 
 import requests
 
-from connectors.devstack.stack import Stack, running_stack
+from connectors.devstack.chaos import ChaosMonkey, ChaosOptions
+from connectors.devstack.stack import HostProcess, Stack, running_stack
 from connectors.storage.config import StorageConfig
 from tap_core.parsing.mime import looks_like_rfc822, split_mbox
 
@@ -42,8 +47,17 @@ class MessageReport:
     graph_requests: int | None = None
     latency_ms: float | None = None
     error: str | None = None
+    #: What the simulated tenant itself saw (m365sim's /_sim/effects), not the service's journal.
+    tenant_folder: str | None = None
+    body_patches: int = 0
+    category_writes: int = 0
+    moves: dict[str, int] = field(default_factory=dict)
+    attempts: int = 0  # journal attempts: > 1 after a crash or a failed attempt
+    doubled: bool = False
+    untouched: str | None = None  # why the tenant shows the message unprocessed or effect-less
     delivered_at: float = field(default=0.0, repr=False)
     immutable_id: str = field(default="", repr=False)
+    journal: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 def collect_mail(mail: Path | None, corpus: Path | None, limit: int | None = None) -> list[tuple[str, bytes]]:
@@ -85,42 +99,113 @@ def run_demo(
     timeout: float = 600.0,
     clicks: int = 5,
     rate: float = 5.0,
+    chaos: ChaosOptions | None = None,
 ) -> int:
     messages = collect_mail(mail, corpus, limit)
     print(f"tap365 demo: {len(messages)} messages; starting Azurite, the simulated tenant and the local host")
-    with running_stack() as stack:
+    monkey: ChaosMonkey | None = None
+    chaos_env = chaos.service_env() if chaos else None
+    visibility = chaos.processing_visibility if chaos else None
+    with running_stack(extra_env=chaos_env, host_process=chaos is not None,
+                       processing_visibility=visibility) as stack:
         stack.onboard()
         users = stack.users
         print(
             f"onboarded tenant {stack.tenant_id}: {len(users)} mailboxes subscribed "
             f"(functions at {stack.functions_url})"
         )
+        if chaos is not None:
+            stack.sim.faults(**chaos.faults())
+            delivering = len(messages) / rate if rate > 0 else 0.0
+            monkey = ChaosMonkey(stack, chaos, chaos.kill_count(len(messages)), window=delivering + 15.0)
+            print(f"chaos: seed {chaos.seed}, {monkey.kills} host kills and one Azurite restart "
+                  f"within {monkey.window:.0f}s, Graph and notification faults on")
+            monkey.start()
         reports = _deliver(stack, messages, users, rate)
+        if monkey is not None:
+            monkey.finish()  # every planned kill and restart happens while mail is processed
         _wait(stack, reports, timeout)
+        if monkey is not None:
+            monkey.stop()
+            stack.sim.faults()  # the checks below read the tenant, not a faulty one
+        _check_tenant(stack, reports)
         clicked = _click(stack, users, clicks)
         totals = _totals(reports, clicked)
+        if monkey is not None:
+            totals["faults"] = {**_fired(stack), **monkey.counts()}
+            if monkey.errors:
+                totals["chaos_errors"] = monkey.errors
+            if report_path is not None and isinstance(stack.host, HostProcess):
+                # The host's own log, across its restarts: where to look when a message went wrong.
+                shutil.copy(stack.host.log_path, report_path.with_suffix(".host.log"))
     _print(reports, totals)
-    document = {
+    document: dict[str, Any] = {
         "generated_at": datetime.now(UTC).isoformat(),
         "totals": totals,
         "messages": [_public(r) for r in reports],
         "clicks": clicked,
     }
+    if chaos is not None and monkey is not None:
+        document["chaos"] = {"seed": chaos.seed, "profile": chaos.faults(), "events": monkey.events,
+                             "processing_visibility_s": chaos.processing_visibility,
+                             "claim_lease_s": chaos.claim_lease_seconds}
     if report_path is not None:
         report_path.write_text(json.dumps(document, indent=1, ensure_ascii=False))
         print(f"JSON report: {report_path}")
         html_file = html_path or report_path.with_suffix(".html")
         html_file.write_text(render_html(document))
         print(f"HTML report: {html_file}")
-    lost = totals["lost"] + totals["unprocessed"]
-    return 1 if lost else 0
+    failed = totals["lost"] + totals["doubled_effects"] + totals["delivery_failed"]
+    failed += totals["not_in_final_folder"] + len(totals.get("chaos_errors", []))
+    return 1 if failed else 0
 
 
 def _public(r: MessageReport) -> dict[str, Any]:
     data = asdict(r)
-    data.pop("delivered_at")
-    data.pop("immutable_id")
+    for private in ("delivered_at", "immutable_id", "journal"):
+        data.pop(private)
     return data
+
+
+def _fired(stack: Stack) -> dict[str, int]:
+    """How many of each fault m365sim injected (Graph and notifications)."""
+    return {k: int(v) for k, v in sorted(stack.sim.stats()["faults_fired"].items()) if v}
+
+
+def _check_tenant(stack: Stack, reports: list[MessageReport]) -> None:
+    """Compare each message's journal with what Graph applied to it, as m365sim counted.
+
+    Doubled: more than one body PATCH, category write, or move to the same folder. Untouched:
+    never processed, or the journal records an effect the tenant never received."""
+    seen = stack.sim.control("GET", "/effects")["messages"]
+    for r in reports:
+        if r.error and "delivery" in r.error:
+            continue
+        tenant = seen.get(r.immutable_id)
+        if tenant is None:
+            r.untouched = "not in the tenant any more"
+            continue
+        r.tenant_folder = tenant["folder"]
+        r.body_patches, r.category_writes = tenant["body_patches"], tenant["category_writes"]
+        r.moves = dict(tenant["moves"])
+        r.doubled = r.body_patches > 1 or r.category_writes > 1 or any(n > 1 for n in r.moves.values())
+        data = r.journal
+        if r.verdict is None:
+            r.untouched = r.error or "never processed"
+        elif data.get("body_patched", {}).get("applied") and r.body_patches == 0:
+            r.untouched = "journal says body patched; the tenant got no body PATCH"
+        elif "categorized" in data and r.category_writes == 0:
+            r.untouched = "journal says categorized; the tenant got no category write"
+        elif "moved" in data and not r.moves:
+            r.untouched = "journal says moved; the tenant got no move"
+
+
+def _in_final_folder(r: MessageReport) -> bool:
+    """The tenant has the message where the service says it left it (or moved it later)."""
+    if r.verdict is None or r.tenant_folder is None:
+        return False
+    expected = (r.final_folder or "").removesuffix(" (hidden)")
+    return r.tenant_folder == expected or r.tenant_folder in r.moves
 
 
 def _deliver(
@@ -146,6 +231,8 @@ def _deliver(
 
 
 def _wait(stack: Stack, reports: list[MessageReport], timeout: float) -> None:
+    from azure.core.exceptions import AzureError
+
     from connectors.storage.azure import AzureStores
 
     stores = AzureStores.open(StorageConfig.from_env(), create=False)
@@ -154,13 +241,19 @@ def _wait(stack: Stack, reports: list[MessageReport], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while pending and time.monotonic() < deadline:
         still: list[MessageReport] = []
-        for r in pending:
-            entry = stores.journal.get(stack.tenant_id, r.immutable_id)
-            if entry is None or not entry.done:
+        for n, r in enumerate(pending):
+            try:
+                entry = stores.journal.get(stack.tenant_id, r.immutable_id)
+                done = entry is not None and entry.done
+                verdict = stores.verdicts.get_verdict(stack.tenant_id, r.immutable_id) if done else None
+            except AzureError:  # storage restarting (a chaos run): look again shortly
+                still += pending[n:]
+                break
+            if entry is None or not done:
                 still.append(r)
                 continue
+            r.journal, r.attempts = dict(entry.data), entry.attempt
             r.latency_ms = round((entry.updated_at.timestamp() - r.delivered_at) * 1000, 1)
-            verdict = stores.verdicts.get_verdict(stack.tenant_id, r.immutable_id)
             if verdict is not None:
                 r.verdict, r.action = verdict.verdict, verdict.action
                 r.final_folder = _folder_name(
@@ -222,11 +315,22 @@ def _totals(reports: list[MessageReport], clicked: list[dict[str, Any]]) -> dict
     def pct(p: float) -> float | None:
         return latencies[min(len(latencies) - 1, int(len(latencies) * p))] if latencies else None
 
+    delivered = [r for r in reports if not (r.error and "delivery" in r.error)]
     return {
         "messages": len(reports),
         "processed": sum(1 for r in reports if r.verdict is not None),
-        "lost": sum(1 for r in reports if r.error and "delivery" in r.error),
-        "unprocessed": sum(1 for r in reports if r.error and "delivery" not in r.error),
+        "delivery_failed": len(reports) - len(delivered),
+        "unprocessed": sum(1 for r in delivered if r.error),
+        # From the tenant itself: never processed or left untouched, and effects applied twice.
+        "lost": sum(1 for r in delivered if r.untouched),
+        "doubled_effects": sum(1 for r in delivered if r.doubled),
+        "not_in_final_folder": sum(1 for r in delivered if not _in_final_folder(r)),
+        "retried_messages": sum(1 for r in delivered if r.attempts > 1),
+        "tenant_effects": {
+            "body_patches": sum(r.body_patches for r in delivered),
+            "category_writes": sum(r.category_writes for r in delivered),
+            "moves": sum(sum(r.moves.values()) for r in delivered),
+        },
         "actions": dict(Counter(r.action for r in reports if r.action)),
         "verdicts": dict(Counter(r.verdict for r in reports if r.verdict)),
         "latency_ms_p50": pct(0.5),
@@ -247,8 +351,24 @@ def _print(reports: list[MessageReport], totals: dict[str, Any]) -> None:
     print("-" * len(header))
     print(
         f"processed {totals['processed']}/{totals['messages']}, lost {totals['lost']}, "
-        f"unprocessed {totals['unprocessed']}"
+        f"doubled effects {totals['doubled_effects']}, not in final folder "
+        f"{totals['not_in_final_folder']}, unprocessed {totals['unprocessed']}"
     )
+    effects = totals["tenant_effects"]
+    print(
+        f"the tenant received {effects['body_patches']} body PATCHes, {effects['category_writes']} "
+        f"category writes, {effects['moves']} moves; {totals['retried_messages']} messages took "
+        "more than one attempt"
+    )
+    if "faults" in totals:
+        print("faults fired: " + ", ".join(f"{k} {v}" for k, v in totals["faults"].items()))
+    for error in totals.get("chaos_errors", []):
+        print(f"chaos error: {error}")
+    for r in reports:
+        if r.untouched or r.doubled:
+            print(f"  {r.internet_message_id} {r.mailbox}: "
+                  f"{r.untouched or 'doubled'} (body {r.body_patches}, categories "
+                  f"{r.category_writes}, moves {r.moves}, folder {r.tenant_folder})")
     print(
         f"latency delivery->remediation: p50 {totals['latency_ms_p50']} ms, p95 {totals['latency_ms_p95']} ms"
     )

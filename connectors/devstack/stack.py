@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from typing import Any
 
 import requests
 
-from connectors.devstack.azurite import azurite
+from connectors.devstack.azurite import AzuriteServer, azurite_server
 from connectors.localhost.host import LocalHost
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -108,6 +109,59 @@ def simulated_tenant(state_dir: Path, seed: Path | None = None) -> Iterator[SimC
             process.wait()
 
 
+class HostProcess:
+    """The local host as its own process (``tap365 serve``), so a chaos run can kill it outright
+    (SIGKILL: no cleanup, work in flight lost mid-step) and start it again on the same port."""
+
+    def __init__(self, app_root: Path, port: int, env: Mapping[str, str], log_path: Path,
+                 settings_file: Path | None = None, processing_visibility: float | None = None) -> None:
+        self.app_root = app_root
+        self.port = port
+        self.env = {**os.environ, **env, "PYTHONPATH": str(PROJECT_ROOT)}
+        self.log_path = log_path
+        self.settings_file = settings_file
+        self.processing_visibility = processing_visibility
+        self.process: subprocess.Popen[bytes] | None = None
+        self.kills = 0
+
+    def start(self) -> None:
+        command = [sys.executable, "-m", "connectors.localhost.cli", "serve", "--port", str(self.port),
+                   "--app-root", str(self.app_root)]
+        if self.settings_file is not None:
+            command += ["--settings", str(self.settings_file)]
+        if self.processing_visibility is not None:
+            command += ["--processing-visibility", str(self.processing_visibility)]
+        with self.log_path.open("ab") as log:
+            # Its own process group, so a kill takes any worker processes of the host with it.
+            self.process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=self.env, stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            _wait_http(f"http://127.0.0.1:{self.port}/api/health", 120.0)
+        except StackError as exc:
+            tail = self.log_path.read_text(errors="replace")[-3000:]
+            raise StackError(f"{exc}; the host's log ends with:\n{tail}") from None
+
+    def kill(self) -> None:
+        """SIGKILL, as a crashed instance: no function finishes, no queue message is released."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            self.kills += 1
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=45)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 @dataclass
 class Stack:
     sim: SimClient
@@ -115,7 +169,8 @@ class Stack:
     tenant_id: str
     app_id: str
     env: dict[str, str]
-    host: LocalHost
+    host: LocalHost | HostProcess
+    storage: AzuriteServer | None = None
 
     @property
     def users(self) -> list[str]:
@@ -163,11 +218,19 @@ def running_stack(
     app_root: Path = PROJECT_ROOT,
     extra_env: Mapping[str, str] | None = None,
     host_settings: Path | None = None,
+    host_process: bool = False,
+    processing_visibility: float | None = None,
 ) -> Iterator[Stack]:
-    """Azurite + simulated tenant + the local Functions host running ``function_app.py``."""
+    """Azurite + simulated tenant + the local Functions host running ``function_app.py``.
+
+    ``host_process``: the host runs as its own process (:class:`HostProcess`, which a chaos run
+    kills); ``processing_visibility`` then sets how long its running queue messages stay hidden.
+    """
     with contextlib.ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tap365-stack-")))
-        emulator = stack.enter_context(azurite())
+        storage = stack.enter_context(azurite_server())
+        emulator = storage.emulator
+        assert emulator is not None
         sim_dir = work / "m365sim"
         sim_dir.mkdir()
         sim = stack.enter_context(simulated_tenant(sim_dir))
@@ -198,11 +261,16 @@ def running_stack(
 
         reset_runtime()
         stack.callback(reset_runtime)
-        host = LocalHost(app_root, port=port, settings_file=host_settings)
-        host.start()
+        host: LocalHost | HostProcess
+        if host_process:
+            host = HostProcess(app_root, port, env, work / "host.log", host_settings, processing_visibility)
+        else:
+            host = LocalHost(app_root, port=port, settings_file=host_settings,
+                             processing_visibility=processing_visibility)
         stack.callback(host.stop)
+        host.start()
         _wait_http(f"{functions_url}/api/health")
-        yield Stack(sim, functions_url, tenant["id"], app["clientId"], env, host)
+        yield Stack(sim, functions_url, tenant["id"], app["clientId"], env, host, storage)
 
 
 def _restore(saved: Mapping[str, str | None]) -> None:

@@ -26,7 +26,8 @@ def cmd_serve(args: argparse.Namespace, settings: Any = None) -> int:
         return 2
     try:
         serve(Path(args.app_root), port=args.port, host=args.host,
-              settings_file=Path(args.settings) if args.settings else None)
+              settings_file=Path(args.settings) if args.settings else None,
+              processing_visibility=args.processing_visibility)
     except (HostConfigError, LocalHostError) as exc:
         print(f"tap365 serve: {exc}", file=sys.stderr)
         return 2
@@ -48,6 +49,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
                         help="folder with function_app.py and host.json (default: current folder)")
     parser.add_argument("--settings", metavar="FILE",
                         help="settings file (default: <app-root>/local.settings.json, if present)")
+    parser.add_argument("--processing-visibility", type=float, default=None, metavar="SECONDS",
+                        help="how long a queue message a function is running stays hidden (default: 10 "
+                             "minutes, as the Functions host); what a crashed host's messages wait")
     parser.set_defaults(func=cmd_serve)
     return parser
 

@@ -54,7 +54,7 @@ class LocalHost:
 
     def __init__(self, app_root: Path, *, port: int | None = None, host: str = "127.0.0.1",
                  settings_file: Path | None = None, grace_seconds: float = 30.0,
-                 max_workers: int = 32) -> None:
+                 max_workers: int = 32, processing_visibility: float | None = None) -> None:
         # max_workers: threads for HTTP functions; queue and timer functions get theirs on top.
         self.app_root = Path(app_root).resolve()
         self.host = host
@@ -62,6 +62,8 @@ class LocalHost:
         self._settings_file = settings_file
         self._grace = grace_seconds
         self._max_workers = max_workers
+        # Seconds a received queue message stays hidden while it runs (None: the host's 10 minutes).
+        self._processing_visibility = processing_visibility
         self._functions: list[FunctionSpec] = []
         self._host_json = HostJson()
         self._applied_env: list[str] = []
@@ -208,7 +210,7 @@ class LocalHost:
         workers = self._max_workers + queue_functions * per_queue + len(self._functions)
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="tap365-fn")
         invoker = Invoker(self._executor, timeout, str(self.app_root))
-        self._listeners = [QueueListener(s, queues, invoker, timeout)
+        self._listeners = [QueueListener(s, queues, invoker, timeout, self._processing_visibility)
                            for s in self._functions if s.trigger_type == "queueTrigger"]
         self._timers = [TimerRunner(s, invoker) for s in self._functions if s.trigger_type == "timerTrigger"]
         self._http = HttpFrontEnd(self._functions, self._host_json.route_prefix, invoker)
@@ -253,11 +255,12 @@ def _log_crash(task: asyncio.Task[None]) -> None:
 
 
 def serve(app_root: Path, *, port: int | None = None, host: str = "127.0.0.1",
-          settings_file: Path | None = None) -> None:
+          settings_file: Path | None = None, processing_visibility: float | None = None) -> None:
     """Run the app until Ctrl-C (or SIGTERM); prints ``tap365 serve ready <base-url>`` once listening."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     quiet_third_party_loggers()
-    local = LocalHost(app_root, port=port, host=host, settings_file=settings_file)
+    local = LocalHost(app_root, port=port, host=host, settings_file=settings_file,
+                      processing_visibility=processing_visibility)
     local.start()
     for name, reason in local.function_errors.items():
         print(f"tap365 serve: function {name} is in error and not served: {reason}", file=sys.stderr)

@@ -83,7 +83,7 @@ class QueueListener:
     """Polls one queue for one function until ``stopping`` is set."""
 
     def __init__(self, spec: FunctionSpec, options: QueueOptions, invoker: Invoker,
-                 function_timeout: float | None) -> None:
+                 function_timeout: float | None, processing_visibility: float | None = None) -> None:
         self.spec = spec
         self.options = options
         self.invoker = invoker
@@ -92,7 +92,11 @@ class QueueListener:
         self.queue: QueueClient = service.get_queue_client(self.queue_name)
         self.poison: QueueClient = service.get_queue_client(f"{self.queue_name}-poison")
         # Hidden while running; longer than the function may take, so no second copy starts meanwhile.
-        self.processing_visibility = int(min(_MAX_VISIBILITY, max(600, (function_timeout or 0) + 60)))
+        # As the Functions host: 10 minutes at least. A chaos run shortens it (processing_visibility)
+        # so a killed host's messages come back in seconds, not minutes.
+        default = max(600, (function_timeout or 0) + 60)
+        wanted = processing_visibility if processing_visibility is not None else default
+        self.processing_visibility = int(min(_MAX_VISIBILITY, max(1, wanted)))
         self._running: set[asyncio.Task[None]] = set()
         self._created = False
 
