@@ -45,13 +45,19 @@ log = logging.getLogger("tap365.holds")
 RECHECK_CATEGORY = "TAP365: Released after a second look"
 #: Links analysed at re-check time (each one a fetch of at most the click analysis timeout).
 MAX_RECHECK_LINKS = 10
+#: Finding groups that say the analysis did not see the whole message (tap_core/data/detect/groups.toml).
+_UNFINISHED_GROUPS = frozenset({"limits", "analysis", "file_limits"})
 
 def is_score_hold(decision: Decision, message: Message) -> bool:
     """Held only because the message scored SUSPICIOUS: the hold a second look can settle.
     Holds for a sandbox run, a parse or analysis limit, a file or an impersonation are not."""
     pipelines = decision.pipelines
+    # A limit reached or a defect of the analysis: the message was not seen whole, and a second
+    # look would meet the same limit; that hold is an admin's to judge.
+    unfinished = any(f.group in _UNFINISHED_GROUPS for f in decision.findings)
     return (
-        decision.action is Action.HOLD
+        not unfinished
+        and decision.action is Action.HOLD
         and decision.verdict is Verdict.SUSPICIOUS
         and not decision.needs_sandbox
         and not message.limits_reached

@@ -213,3 +213,15 @@ def test_no_notice_to_the_person_when_the_policy_says_so(service_factory: Callab
     delivered = service.deliver(mail("quiet@partner.example", subject="quiet one"))
     assert _process(service, delivered["immutableId"]).action == "hold"
     assert _mails_to(service, ADELE, "TAP365: a message for you") == []
+
+
+def test_a_hold_for_a_limit_is_left_to_the_admin_not_rechecked(recheck_service: Service) -> None:
+    service = recheck_service
+    links = " ".join(f'<a href="https://h{i}.example.org/p">{i}</a>' for i in range(1001))
+    raw = mail("many-links@parcel-notice.example", sender="Shipping <noreply@parcel-notice.example>",
+               subject="Delivery failed - print your label", html=f"<p>Delivery failed. {links}</p>")
+    delivered = service.deliver(raw)
+    assert _process(service, delivered["immutableId"]).action == "hold"
+    entry = service.runtime.stores.quarantine.get(service.tenant_id, ADELE, delivered["immutableId"])
+    assert entry is not None and "url_limit" in entry.reason
+    assert _recheck_items(service) == []  # a second look would meet the same limit
