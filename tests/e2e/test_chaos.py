@@ -1,0 +1,63 @@
+"""A small chaos soak in CI: ``tap365 demo --chaos`` on 24 messages through the real stack.
+
+Azurite, m365sim and the local host (its own process, SIGKILLed and restarted twice), Azurite
+restarted once, Graph answering 429/5xx and hanging past the client, notifications duplicated
+and dropped. The verdict comes from the tenant (m365sim's per-message effect counts), not from
+the service's journal; each kind of fault must have fired, so the run cannot pass by luck.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from connectors.devstack.chaos import ChaosOptions
+from connectors.devstack.demo import BUNDLED, run_demo
+
+pytestmark = pytest.mark.slow
+
+#: Higher rates than the demo's profile, so that 24 messages see every kind of fault.
+OPTIONS = ChaosOptions(
+    seed=7,
+    kills=2,
+    processing_visibility=20,
+    graph_error_rate=0.15,
+    timeout_rate=0.05,
+    duplicate_rate=0.3,
+    drop_rate=0.2,
+)
+
+
+@pytest.mark.timeout(480)
+def test_chaos_run_loses_nothing_and_applies_no_effect_twice(tmp_path: Path) -> None:
+    mail = tmp_path / "mail"
+    mail.mkdir()
+    samples = sorted(BUNDLED.glob("*.eml"))
+    for n in range(4):  # each delivery gets its own Message-ID: 24 distinct messages
+        for sample in samples:
+            shutil.copy(sample, mail / f"{n}-{sample.name}")
+    report = tmp_path / "chaos.json"
+
+    code = run_demo(mail=mail, report_path=report, timeout=240, clicks=1, rate=5, chaos=OPTIONS)
+
+    document = json.loads(report.read_text())
+    totals = document["totals"]
+    unhappy = [m for m in document["messages"] if m["untouched"] or m["doubled"] or m["error"]]
+    assert totals["messages"] == 4 * len(samples) == 24
+    assert totals["processed"] == 24, unhappy
+    assert totals["lost"] == 0, unhappy
+    assert totals["doubled_effects"] == 0, unhappy
+    assert totals["not_in_final_folder"] == 0, unhappy
+    assert code == 0, totals
+    # The tenant was acted on (links rewritten, mail held or quarantined) ...
+    assert totals["tenant_effects"]["body_patches"] >= 1 and totals["tenant_effects"]["moves"] >= 1
+    # ... under every kind of fault.
+    faults = totals["faults"]
+    assert faults["host_kills"] == 2 and faults["azurite_restarts"] == 1, faults
+    for kind in ("throttled_429", "timeout", "notification_duplicated", "notification_dropped", "missed_sent"):
+        assert faults.get(kind, 0) >= 1, (kind, faults)
+    assert any(k.startswith("server_error_") for k in faults), faults
+    assert "chaos_errors" not in totals
