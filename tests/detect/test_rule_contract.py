@@ -34,6 +34,7 @@ FAMILIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("auth", "auth_rules.toml"): ("auth",),
     ("reputation", "reputation_rules.toml"): ("reputation",),
     ("detect", "text_rules.toml"): ("detect",),
+    ("detect", "defect_rules.toml"): ("detect",),
 }
 
 
