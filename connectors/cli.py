@@ -352,7 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run the service end to end on sample mail and report")
     demo.add_argument("--corpus", default="../shared/corpus",
-                      help="evaluation corpus (phishing/real and ham/hard_ham are delivered)")
+                      help="evaluation corpus (phishing/real and ham/hard_ham are delivered; "
+                           "ham/easy_ham too when --limit asks for more)")
     demo.add_argument("--mail", metavar="DIR", help="deliver this folder of .eml files instead")
     demo.add_argument("--report", metavar="FILE", help="write the JSON report here (and FILE.html)")
     demo.add_argument("--limit", type=int, help="deliver at most this many messages")

@@ -33,6 +33,8 @@ from tap_core.parsing.mime import looks_like_rfc822, split_mbox
 
 BUNDLED = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "mail"
 CORPUS_SETS = ("phishing/real", "ham/hard_ham")
+#: Added when --limit asks for more mail than CORPUS_SETS hold (e.g. a 300-message chaos soak).
+MORE_SETS = ("ham/easy_ham",)
 _LINK_RE = re.compile(r'href="(http://127\.0\.0\.1:\d+/api/r/1\.[^"]+)"')
 
 
@@ -61,13 +63,21 @@ class MessageReport:
 
 
 def collect_mail(mail: Path | None, corpus: Path | None, limit: int | None = None) -> list[tuple[str, bytes]]:
-    folders: list[Path] = []
+    """Mail to deliver: ``mail``'s files, else the corpus sets (``MORE_SETS`` too when ``limit``
+    asks for more than ``CORPUS_SETS`` hold), else the bundled samples."""
+    out: list[tuple[str, bytes]] = []
     if mail is not None:
-        folders.append(mail)
+        out = _read_mail([mail])
     elif corpus is not None and corpus.is_dir():
-        folders += [corpus / s for s in CORPUS_SETS if (corpus / s).is_dir()]
-    if not folders:
-        folders.append(BUNDLED)
+        out = _read_mail([corpus / s for s in CORPUS_SETS if (corpus / s).is_dir()])
+        if limit and len(out) < limit:
+            out += _read_mail([corpus / s for s in MORE_SETS if (corpus / s).is_dir()])
+    if not out and mail is None:
+        out = _read_mail([BUNDLED])
+    return out[:limit] if limit else out
+
+
+def _read_mail(folders: list[Path]) -> list[tuple[str, bytes]]:
     out: list[tuple[str, bytes]] = []
     for folder in folders:
         for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
@@ -76,7 +86,7 @@ def collect_mail(mail: Path | None, corpus: Path | None, limit: int | None = Non
                 continue
             parts = split_mbox(data)
             out += [(f"{path}#{i + 1}" if len(parts) > 1 else str(path), p) for i, p in enumerate(parts)]
-    return out[:limit] if limit else out
+    return out
 
 
 def _unique_id(raw: bytes, n: int) -> tuple[bytes, str]:
