@@ -220,6 +220,14 @@ class MessageProcessor:
                     "body_patched",
                     {"applied": outcome.applied, "reason": outcome.reason, "detail": outcome.detail},
                 )
+            elif decided.get("has_body") and "analysis" in decision.pipelines:
+                # A retry whose analysis was stopped has no body to write for the recorded decision:
+                # the message still gets its recorded action, and Outlook says the links are as sent.
+                why = "; ".join(decision.reasons)
+                audit.append(("body_not_rewritten", f"analysis stopped on a retry: {why}"[:500]))
+                claim = stores.journal.record_step(
+                    claim, "body_patched", {"applied": False, "reason": "analysis_stopped", "detail": why}
+                )
         if claim.data.get("body_patched", {}).get("applied") is False:
             categories.append(FALLBACK_CATEGORY)  # the body could not be edited: say so in Outlook
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import pytest
+
+from connectors.graph.errors import GraphApiError
 from connectors.service.processing import MessageProcessor, Outcome
 from connectors.storage.interfaces import QuarantineStatus
 from tests.e2e.processor_harness import ADELE, Service, mail
@@ -52,3 +55,24 @@ def test_a_tiny_limit_holds_a_message_with_many_attachments(service_factory: Cal
     assert service.folder_of("<many@partner.example>")[0] == "Hold"
     verdict = service.runtime.stores.verdicts.get_verdict(service.tenant_id, delivered["immutableId"])
     assert verdict is not None and any("analysis did not finish within 0.001 s" in r for r in verdict.reasons)
+
+
+def test_a_retry_whose_analysis_is_stopped_applies_the_recorded_decision_with_the_fallback_category(
+    service_factory: Callable[..., Service],
+) -> None:
+    from connectors.service.processing import FALLBACK_CATEGORY
+
+    first = service_factory()
+    delivered = first.deliver(mail("retry-slow@partner.example"))
+    # The first attempt decides (rewrite) and then fails at the body PATCH.
+    first.sim.faults(error_rate=1.0, error_status=500, routes=["PATCH /v1.0/users/{id}/messages/{id}"])
+    with pytest.raises(GraphApiError):
+        first.run(MessageProcessor(first.runtime).process(first.tenant_id, ADELE, delivered["immutableId"]))
+    first.sim.faults()
+    # The retry's analysis is stopped at once: it still applies the recorded decision.
+    retry = service_factory(analysis_timeout_seconds=0.001)
+    outcome = retry.run(MessageProcessor(retry.runtime).process(retry.tenant_id, ADELE, delivered["immutableId"]))
+    assert outcome.status == "processed" and outcome.action == "rewrite"
+    folder, message = retry.folder_of("<retry-slow@partner.example>")
+    assert folder == "Inbox" and FALLBACK_CATEGORY in message["categories"]
+    assert "/api/r/1." not in message["body"]
