@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.devstack.stack import HostProcess, Stack
+from connectors.devstack.stack import HostProcess, SimClient, Stack
 
 #: How long the client waits for Graph in a chaos run, and how long an injected time-out hangs.
 GRAPH_READ_TIMEOUT = 5.0
@@ -109,21 +109,29 @@ class ChaosMonkey:
             if self._stopping.wait(max(0.0, started + at - time.monotonic())):
                 return
             try:
+                event: dict[str, Any] = {"at_s": round(time.monotonic() - started, 1), "event": what}
                 if what == "host_kill":
-                    self._kill_host(rng.uniform(0.5, 3.0))
+                    event["graph_requests_in_last_second"] = self._kill_host(rng.uniform(0.5, 3.0))
                 else:
                     self._restart_azurite()
-                self.events.append({"at_s": round(time.monotonic() - started, 1), "event": what})
+                self.events.append(event)
             except Exception as exc:  # reported, and the demo fails: the stack could not recover
                 self.errors.append(f"{what} at {at:.1f}s: {type(exc).__name__}: {exc}")
 
-    def _kill_host(self, down: float) -> None:
+    def _kill_host(self, down: float) -> int:
+        """Kill, wait ``down`` seconds, start again; returns the Graph requests the host made in
+        the second before the kill (more than 0: it was killed while working on mail)."""
         host = self.stack.host
         if not isinstance(host, HostProcess):
             raise TypeError("chaos needs the host in its own process (running_stack(host_process=True))")
+        sim = SimClient(self.stack.sim.base_url, self.stack.sim.ca_path)  # a session of this thread's own
+        before = int(sim.stats()["requests"]["total"])
+        time.sleep(1.0)
+        busy = int(sim.stats()["requests"]["total"]) - before
         host.kill()
         time.sleep(down)
         host.start()
+        return busy
 
     def _restart_azurite(self) -> None:
         storage = self.stack.storage
@@ -132,7 +140,9 @@ class ChaosMonkey:
         storage.restart()
 
     def counts(self) -> dict[str, int]:
+        kills = [e for e in self.events if e["event"] == "host_kill"]
         return {
-            "host_kills": sum(1 for e in self.events if e["event"] == "host_kill"),
+            "host_kills": len(kills),
+            "host_kills_while_working": sum(1 for e in kills if e["graph_requests_in_last_second"] > 0),
             "azurite_restarts": sum(1 for e in self.events if e["event"] == "azurite_restart"),
         }
