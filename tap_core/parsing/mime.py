@@ -447,6 +447,8 @@ class _Walker:
             for i, child in enumerate(children):
                 self._walk(child, out, depth, f"{path}.{i + 1}" if path else str(i + 1), level + 1)
             return
+        if ctype.startswith("multipart/"):
+            return  # a multipart the parser stopped in (part limit) before its first part
         if ctype == "message/rfc822":
             # A non-multipart container: the stdlib could not parse the inner message.
             data = _payload_bytes(part, out.defects, where)
