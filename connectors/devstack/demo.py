@@ -27,7 +27,7 @@ from typing import Any
 import requests
 
 from connectors.devstack.chaos import ChaosMonkey, ChaosOptions
-from connectors.devstack.stack import HostProcess, Stack, running_stack
+from connectors.devstack.stack import HostProcess, SimClient, Stack, running_stack
 from connectors.storage.config import StorageConfig
 from tap_core.parsing.mime import looks_like_rfc822, split_mbox
 
@@ -138,7 +138,7 @@ def run_demo(
         if monkey is not None:
             monkey.stop()
             stack.sim.faults()  # the checks below read the tenant, not a faulty one
-        _check_tenant(stack, reports)
+        check_tenant(stack.sim, reports)
         clicked = _click(stack, users, clicks)
         totals = _totals(reports, clicked)
         if monkey is not None:
@@ -182,12 +182,12 @@ def _fired(stack: Stack) -> dict[str, int]:
     return {k: int(v) for k, v in sorted(stack.sim.stats()["faults_fired"].items()) if v}
 
 
-def _check_tenant(stack: Stack, reports: list[MessageReport]) -> None:
+def check_tenant(sim: SimClient, reports: list[MessageReport]) -> None:
     """Compare each message's journal with what Graph applied to it, as m365sim counted.
 
     Doubled: more than one body PATCH, category write, or move to the same folder. Untouched:
     never processed, or the journal records an effect the tenant never received."""
-    seen = stack.sim.control("GET", "/effects")["messages"]
+    seen = sim.control("GET", "/effects")["messages"]
     for r in reports:
         if r.error and "delivery" in r.error:
             continue

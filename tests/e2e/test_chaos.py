@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 
 from connectors.devstack.chaos import ChaosOptions
-from connectors.devstack.demo import BUNDLED, run_demo
+from connectors.devstack.demo import BUNDLED, MessageReport, check_tenant, run_demo
+from connectors.devstack.stack import SimClient
+from m365sim.testing import run_sim
 
-pytestmark = pytest.mark.slow
+ADELE = "adele.vance@contoso.test"
 
 #: Higher rates than the demo's profile, so that 24 messages see every kind of fault.
 OPTIONS = ChaosOptions(
@@ -31,6 +33,31 @@ OPTIONS = ChaosOptions(
 )
 
 
+def test_the_tenant_check_finds_doubled_and_missing_effects() -> None:
+    """The check the soak relies on, against a tenant where effects were doubled and missed."""
+    raw = (BUNDLED / "02-paypal-lookalike-phish.eml").read_bytes()
+    with run_sim() as sim:
+        token = sim.token()
+        reports = []
+        for _ in range(4):
+            delivered = sim.deliver(ADELE, raw)
+            report = MessageReport(source="x", mailbox=ADELE, verdict="suspicious", action="rewrite",
+                                   final_folder="Inbox", immutable_id=delivered["immutableId"],
+                                   journal={"body_patched": {"applied": True}})
+            reports.append((delivered["id"], report))
+        patch = {"body": {"contentType": "html", "content": "<p>rewritten</p>"}}
+        (twice, doubled), (once, clean), (_, untouched), (moved_id, moved) = reports
+        for message_id in (twice, twice, once, moved_id):
+            assert sim.graph("PATCH", f"/users/{ADELE}/messages/{message_id}", token, json=patch).ok
+        moved.journal["moved"] = {"folder_id": "x"}  # the journal says moved; the tenant says no move
+        check_tenant(SimClient(sim.base_url, sim.ca_path), [r for _, r in reports])
+    assert doubled.doubled and doubled.body_patches == 2 and not doubled.untouched
+    assert not clean.doubled and not clean.untouched and clean.tenant_folder == "Inbox"
+    assert untouched.untouched and "body PATCH" in untouched.untouched
+    assert moved.untouched and "move" in moved.untouched
+
+
+@pytest.mark.slow
 @pytest.mark.timeout(480)
 def test_chaos_run_loses_nothing_and_applies_no_effect_twice(tmp_path: Path) -> None:
     mail = tmp_path / "mail"
