@@ -4,6 +4,7 @@ notifications reach the service's intake."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from connectors.graph.config import GraphSettings
+from connectors.service.admin import AdminApi
 from connectors.service.processing import RetryLater
 from connectors.service.runtime import Runtime
 from connectors.service.tenancy import (
@@ -149,6 +151,8 @@ def test_onboarding_runs_in_pages_from_the_queue_resumes_and_is_idempotent(
         assert len(_graph_subscriptions(sim)) == len(users)
         final = runtime.stores.tenants.get_onboarding(tenant_id)
         assert final is not None and final.status == "done" and final.subscribed == 0
+        status = json.loads(AdminApi(runtime).status(tenant_id).body)
+        assert status["onboarding"]["status"] == "done" and status["subscription_count"] == len(users)
 
     run(go())
 
