@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from urllib.parse import unquote, urlsplit
 
 from connectors.service.intake import HttpResult
-from connectors.service.runtime import Runtime
+from connectors.service.runtime import CLICK_INTEL_WAIT_SECONDS, Runtime
 
 _PREFIX = "/api/r/"
 
@@ -20,6 +20,7 @@ async def handle_click(runtime: Runtime, method: str, url: str, headers: Mapping
     token = unquote(path[path.find(_PREFIX) + len(_PREFIX) :]) if _PREFIX in path else ""
     lower = {k.lower(): v for k, v in headers.items()}
     client_ip = lower.get("x-forwarded-for", "").split(",")[0].strip()
+    await runtime.intel_loaded(CLICK_INTEL_WAIT_SECONDS)  # a cold instance's first click
     response = await runtime.click_service.handle(
         ClickRequest(
             method=method, path_token=token, raw_query=parts.query, headers=dict(headers), client_ip=client_ip

@@ -14,6 +14,7 @@ background thread on first use, and checks for a newer one at most every
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import threading
@@ -179,6 +180,12 @@ class Runtime:
             self._intel_ready.wait(wait)
         return self.intel
 
+    async def intel_loaded(self, wait: float) -> None:
+        """Await (off the event loop) a fresh instance's first intelligence load, at most ``wait``
+        seconds; at once when it is loaded or no feed is configured."""
+        if self._feeds() and not self._intel_ready.is_set():
+            await asyncio.to_thread(self.current_intel, wait)
+
     def _sync_in_background(self) -> None:
         try:
             self.sync_intel()
@@ -320,13 +327,16 @@ class Runtime:
         from connectors.click_service import ClickService, ClickSettings, MemoryVerdictCache, default_analyzer
 
         settings = ClickSettings()
-        analyzer = default_analyzer(settings)
+        # The mail pipeline's engine: a download is judged with the same hash sets, rules and
+        # antivirus as the same file attached to a mail.
+        analyzer = default_analyzer(settings, engine=self.engine)
         analyzer.warm_up()
         return ClickService(
             self.codec,
             lambda tenant_id: self.policy(tenant_id)[0],
             MemoryVerdictCache(ttl_seconds=settings.click_verdict_ttl_seconds),
-            lambda: self.current_intel(wait=CLICK_INTEL_WAIT_SECONDS),
+            # Never waits here (the event loop): handle_click awaits the first load off the loop.
+            self.current_intel,
             analyzer,
             self.stores.clicks,
             self.stores.rate_limiter,
