@@ -66,6 +66,8 @@ def observed(method: str, template: str, handler: Handler) -> Handler:
         response = await handler(ctx)
         if target is not None and 200 <= response.status < 300:
             _record(ctx, method, *target)
+        if 200 <= response.status < 300:
+            await ctx.state.faults.lose_answer(route_key, ctx.state.stats.faults_fired)
         return response
 
     return run

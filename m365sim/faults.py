@@ -3,7 +3,8 @@
 Graph faults: ``error_rate`` (one status, ``error_status``), and for chaos runs a mix of
 ``throttle_rate`` (429 with ``Retry-After``), ``server_error_rate`` (a 5xx from
 ``server_error_statuses``) and ``timeout_rate`` (the request hangs ``timeout_seconds``, longer
-than the client waits, then fails without effect). Notification faults: drops (with
+than the client waits, then fails without effect); ``timeout_after_effect_rate`` hangs and fails
+a request that was applied (the client cannot know it was). Notification faults: drops (with
 ``missed_on_drop`` the subscription's lifecycle URL gets a ``missed`` event, as Graph sends when
 it could not deliver) and duplicates of up to ``duplicate_max_copies`` copies. Every fault that
 fires is counted by kind in ``Stats.faults_fired`` (``GET /_sim/stats`` → ``faults_fired``), which
@@ -35,6 +36,7 @@ _RATES = (
     "throttle_rate",
     "server_error_rate",
     "timeout_rate",
+    "timeout_after_effect_rate",
 )
 
 
@@ -57,6 +59,9 @@ class Faults:
     server_error_statuses: list[int] = field(default_factory=lambda: [500, 502, 503, 504])
     timeout_rate: float = 0.0
     timeout_seconds: float = 5.0
+    # The request IS applied, then its answer hangs timeout_seconds and is a 504: the client
+    # cannot tell whether it happened (Graph can time out after doing the work).
+    timeout_after_effect_rate: float = 0.0
     # A duplicated notification arrives 2..duplicate_max_copies times.
     duplicate_max_copies: int = 2
     missed_on_drop: bool = False
@@ -109,6 +114,15 @@ class Faults:
             return 1
         fired["notification_duplicated"] += 1
         return self.rng.randint(2, self.duplicate_max_copies)
+
+    async def lose_answer(self, route_key: str, fired: Counter[str]) -> None:
+        """After the handler ran: maybe hang and fail although the request was applied."""
+        if not self.timeout_after_effect_rate or not self.applies(route_key, graph=True):
+            return
+        if self.roll(self.timeout_after_effect_rate):
+            fired["timeout_after_effect"] += 1
+            await asyncio.sleep(self.timeout_seconds)
+            raise GraphError(504, "GatewayTimeout", "Injected timeout (m365sim), the request was applied.")
 
     async def inject_chaos(self, route_key: str, fired: Counter[str]) -> None:
         """The chaos mix for one Graph request, before its handler runs (so no effect happens);

@@ -39,6 +39,9 @@ class ChaosOptions:
     #: Graph requests answered 429 (with Retry-After) or 5xx, half each; and hung past the client.
     graph_error_rate: float = 0.10
     timeout_rate: float = 0.02
+    #: Requests applied whose answer then times out (the client cannot know they happened). Off
+    #: in the default profile: see the README's chaos section for what it shows.
+    timeout_after_effect_rate: float = 0.0
     #: Change notifications sent 2-3 times, and dropped (then a ``missed`` lifecycle event).
     duplicate_rate: float = 0.20
     drop_rate: float = 0.05
@@ -54,6 +57,7 @@ class ChaosOptions:
             "server_error_statuses": [500, 502, 503, 504],
             "timeout_rate": self.timeout_rate,
             "timeout_seconds": TIMEOUT_HANG,
+            "timeout_after_effect_rate": self.timeout_after_effect_rate,
             "duplicate_notifications_rate": self.duplicate_rate,
             "duplicate_max_copies": 3,
             "drop_notifications_rate": self.drop_rate,

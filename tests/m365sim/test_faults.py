@@ -122,3 +122,13 @@ def test_duplicates_up_to_max_copies_and_drops_send_missed(sim: SimHandle, token
 def test_bad_fault_profiles_are_refused(sim: SimHandle, body: dict) -> None:
     response = sim.session.post(f"{sim.base_url}/_sim/faults", json=body, timeout=10)
     assert response.status_code == 400
+
+
+def test_timeout_after_effect_applies_the_request_and_fails_the_answer(sim: SimHandle, token: str) -> None:
+    delivered = sim.deliver(ADELE, sample_mail())
+    sim.faults(timeout_after_effect_rate=1.0, timeout_seconds=0.05)
+    response = sim.graph("PATCH", f"/users/{ADELE}/messages/{delivered['id']}", token,
+                         json={"categories": ["A"]})
+    assert response.status_code == 504
+    assert _effects(sim)["messages"][delivered["immutableId"]]["category_writes"] == 1
+    assert sim.stats()["faults_fired"]["timeout_after_effect"] == 1
