@@ -22,11 +22,18 @@ from connectors.sandbox.dispatcher import LocalSandbox, run_to_completion
 from connectors.service.runtime import Runtime
 from connectors.service.webhook import malicious_attachment_event, queue_event
 from connectors.settings import Settings
-from connectors.storage.interfaces import AuditRecord, QuarantineStatus
+from connectors.storage.interfaces import (
+    AuditRecord,
+    Claim,
+    ConcurrencyError,
+    QuarantineEntry,
+    QuarantineStatus,
+)
 from tap_core.attachments.sandbox.model import SandboxStatus, SubmissionId
 from tap_core.attachments.sandbox.orchestration import (
     Concluded,
     PollSchedule,
+    SandboxOutcome,
     Terminal,
     TimedOut,
     Unanalysed,
@@ -149,46 +156,87 @@ async def run_detonation(runtime: Runtime, item: dict[str, Any]) -> str:
         )
         return f"polling the sandbox (poll {polls + 1})"
     result = message_outcome(steps, policy)
+    # The outcome's effects happen once: their own journal entry, as processing's (a duplicate
+    # or retried item resumes after the last recorded effect and never patches or moves twice).
+    from connectors.service.processing import RetryLater, _worker_id  # processing imports this module
+
+    journal, key = stores.journal, f"sandbox|{message_id}"
+    claim = journal.claim(tenant_id, key, _worker_id(), runtime.settings.claim_lease_seconds)
+    if claim is None:
+        previous = journal.get(tenant_id, key)
+        if previous is not None and previous.done:
+            return "already decided"
+        raise RetryLater(30)
+    try:
+        return await _apply(runtime, claim, entry, fetched, result, steps)
+    except Exception:
+        journal.release(claim)
+        raise
+
+
+async def _apply(
+    runtime: Runtime, claim: Claim, entry: QuarantineEntry, fetched: Any, result: SandboxOutcome,
+    steps: list[Terminal],
+) -> str:
+    stores, journal = runtime.stores, runtime.stores.journal
+    tenant_id, mailbox, message_id = entry.tenant_id, entry.mailbox, entry.message_id
+    if claim.step == "claimed":
+        decided = {"action": result.action.value, "reason": result.reason}
+        claim = journal.record_step(claim, "decided", decided)
+    action, reason = Action(claim.data["decided"]["action"]), str(claim.data["decided"]["reason"])
     rem = runtime.remediator(tenant_id)
     now = datetime.now(UTC)
-    if result.action is Action.QUARANTINE:
-        state = await rem.quarantine(mailbox, message_id, fetched.folder_id)
-        status = QuarantineStatus.QUARANTINED
-    elif result.action in (Action.DELIVER, Action.TAG):
-        if result.action is Action.TAG:
-            # Warn while the message is still held: once released, the user may open it at
-            # once, and must not see it without the warning (immutable ids survive the move).
-            await _warn(runtime, tenant_id, mailbox, message_id, fetched, result.reason)
-        state = await rem.release(mailbox, message_id, entry.original_folder_id or "inbox", fetched.folder_id)
-        status = QuarantineStatus.RELEASED
-    else:  # keep holding (timeout_action = hold): an admin decides
+    if action is Action.HOLD:  # keep holding (timeout_action = hold): an admin decides
         stores.audit.append(
             tenant_id,
             AuditRecord(
-                actor="sandbox",
-                action="still_held",
-                target=f"{mailbox}/{message_id}",
-                reason=result.reason,
-                at=now,
+                actor="sandbox", action="still_held", target=f"{mailbox}/{message_id}", reason=reason, at=now
             ),
         )
-        return f"held: {result.reason}"
-    stores.quarantine.update_status(
-        tenant_id, mailbox, message_id, status, by="sandbox", folder_id=state.folder_id
-    )
+        journal.record_step(claim, "done", {})
+        return f"held: {reason}"
+    if action is Action.TAG:
+        # Warn while the message is still held: once released, the user may open it at once,
+        # and must not see it without the warning (immutable ids survive the move).
+        body = fetched.raw.get("body") or {}
+        if claim.step == "decided":
+            if str(body.get("contentType", "")).lower() == "html" and body.get("content"):
+                html = warn_unanalysed(runtime, tenant_id, str(body["content"]), reason)
+                # Refused without Mail-Advanced: the category below still says it.
+                await rem.patch_body(mailbox, message_id, html)
+            claim = journal.record_step(claim, "body_patched", {})
+        if claim.step == "body_patched":
+            existing = [str(c) for c in fetched.raw.get("categories") or []]
+            await rem.add_categories(mailbox, message_id, [WARNING_CATEGORY], existing=existing)
+            claim = journal.record_step(claim, "categorized", {"categories": [WARNING_CATEGORY]})
+    if claim.step in ("decided", "body_patched", "categorized"):
+        if action is Action.QUARANTINE:
+            state = await rem.quarantine(mailbox, message_id, fetched.folder_id)
+        else:
+            back = entry.original_folder_id or "inbox"
+            state = await rem.release(mailbox, message_id, back, fetched.folder_id)
+        claim = journal.record_step(claim, "moved", {"folder_id": state.folder_id})
+    folder = str(claim.data["moved"]["folder_id"])
+    status = QuarantineStatus.QUARANTINED if action is Action.QUARANTINE else QuarantineStatus.RELEASED
+    try:
+        stores.quarantine.update_status(
+            tenant_id, mailbox, message_id, status, by="sandbox", folder_id=folder
+        )
+    except ConcurrencyError:
+        log.warning("quarantine entry %s changed while its sandbox outcome was applied", message_id)
     stores.audit.append(
         tenant_id,
         AuditRecord(
             actor="sandbox",
-            action=result.action,
+            action=action,
             target=f"{mailbox}/{message_id}",
-            reason=result.reason,
+            reason=reason,
             at=now,
             details={"findings": [f.name for f in result.findings]},
         ),
     )
     # The webhook event is queued first: a sendMail failure below fails this item, and its retry
-    # finds the message no longer held and does nothing.
+    # finds the outcome applied and does nothing.
     if any(isinstance(s, Concluded) and s.verdict is Verdict.MALICIOUS for s in steps):
         sender = fetched.message.from_address.address if fetched.message.from_address else ""
         event = malicious_attachment_event(
@@ -197,32 +245,16 @@ async def run_detonation(runtime: Runtime, item: dict[str, Any]) -> str:
             message_id=message_id,
             sender=sender,
             subject=fetched.message.subject,
-            action=result.action,
-            reasons=[result.reason, *(f.name for f in result.findings)],
+            action=action,
+            reasons=[reason, *(f.name for f in result.findings)],
             sha256=[hashlib.sha256(a.data).hexdigest() for a in fetched.message.attachments if a.data],
             internet_message_id=fetched.message.internet_message_id,
         )
         queue_event(runtime.settings, stores.delayed, event)
+    journal.record_step(claim, "done", {"folder_id": folder})
     if result.notify_admin:
-        await _notify_admin(runtime, tenant_id, mailbox, fetched.message.subject, result.reason)
-    return f"{result.action}: {result.reason}"
-
-
-async def _warn(
-    runtime: Runtime, tenant_id: str, mailbox: str, message_id: str, fetched: Any, reason: str
-) -> None:
-    """Delivered without a verdict: a warning banner (when the body can be edited) and a category."""
-    rem = runtime.remediator(tenant_id)
-    body = fetched.raw.get("body") or {}
-    if str(body.get("contentType", "")).lower() == "html" and body.get("content"):
-        html = warn_unanalysed(runtime, tenant_id, str(body["content"]), reason)
-        await rem.patch_body(mailbox, message_id, html)  # refused without Mail-Advanced: the category stays
-    await rem.add_categories(
-        mailbox,
-        message_id,
-        [WARNING_CATEGORY],
-        existing=[str(c) for c in fetched.raw.get("categories") or []],
-    )
+        await _notify_admin(runtime, tenant_id, mailbox, fetched.message.subject, reason)
+    return f"{action}: {reason}"
 
 
 async def _notify_admin(runtime: Runtime, tenant_id: str, mailbox: str, subject: str, reason: str) -> None:

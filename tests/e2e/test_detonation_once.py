@@ -1,0 +1,88 @@
+"""The sandbox outcome's effects happen once: a detonation item that fails half way (the move
+refused after the warning was written) resumes on retry without writing the warning again."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from connectors.service.detonation import WARNING_CATEGORY
+from connectors.service.processing import MessageProcessor
+from connectors.service.worker import run_queue_item
+from connectors.storage.interfaces import QuarantineStatus
+from tests.e2e.processor_harness import ADELE, MOVE, PATCH, Service, mail
+from tests.e2e.test_holds import _blank_pdf
+
+TOKEN = "once-cape-token"
+
+
+@pytest.fixture
+def failing_cape(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A CAPE whose every task fails: the file is not analysed, so timeout_action (tag) applies."""
+    import uvicorn
+
+    from tests.sandbox.cape_sim import CapeSimulator
+    from tests.sandbox.conftest import _free_port
+
+    sim = CapeSimulator(token=TOKEN, progression=["failed_analysis"])
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(sim.app(), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    monkeypatch.setenv("TAP365_SANDBOX_URL", f"http://127.0.0.1:{port}/apiv2")
+    yield sim
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _sandbox_item(service: Service) -> dict[str, Any]:
+    """The detonation item processing queued (visible after its one-second delay)."""
+    queue = service.runtime.stores.delayed
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for item in queue.receive(max_messages=32, visibility_timeout=60):
+            queue.delete(item)
+            content: dict[str, Any] = json.loads(item.content)
+            if content["kind"] == "sandbox":
+                return content
+        time.sleep(0.2)
+    raise AssertionError("no sandbox item was queued")
+
+
+def test_a_detonation_that_fails_before_the_move_resumes_without_a_second_warning(
+    service_factory: Callable[..., Service], failing_cape: Any
+) -> None:
+    service = service_factory(sandbox_token=TOKEN)
+    delivered = service.deliver(mail("cape-once@partner.example", files={"minutes.pdf": _blank_pdf()}))
+    outcome = service.run(MessageProcessor(service.runtime).process(service.tenant_id, ADELE, delivered["immutableId"]))
+    assert outcome.action == "hold"
+    item = _sandbox_item(service)
+    patches, moves = service.route(PATCH), service.route(MOVE)
+    delayed = service.runtime.stores.delayed
+
+    service.sim.faults(error_rate=1.0, error_status=500, routes=[MOVE])
+    with pytest.raises(Exception, match="500"):
+        service.run(run_queue_item(service.runtime, json.dumps(item), 1, delayed, 5))
+    service.sim.faults()
+    result = service.run(run_queue_item(service.runtime, json.dumps(item), 2, delayed, 5))
+    assert str(result).startswith("tag")
+
+    folder, message = service.folder_of("<cape-once@partner.example>")
+    assert folder == "Inbox" and WARNING_CATEGORY in message["categories"]
+    assert message["body"].count("could not be fully analysed") == 1
+    # One warning body and one category write in all; the retry only moved it.
+    assert service.route(PATCH) - patches == 2
+    assert service.route(MOVE) - moves == 2  # the refused move and the one that went through
+    entry = service.runtime.stores.quarantine.get(service.tenant_id, ADELE, delivered["immutableId"])
+    assert entry is not None and entry.status is QuarantineStatus.RELEASED
+    # A duplicate of the item afterwards changes nothing.
+    assert service.run(run_queue_item(service.runtime, json.dumps(item), 1, delayed, 5)) == "not held any more"
+    assert service.route(PATCH) - patches == 2
