@@ -64,6 +64,11 @@ def _response(result: HttpResult) -> func.HttpResponse:
     )
 
 
+def _tenant(req: func.HttpRequest) -> str:
+    """The route's tenant id as the stores keep it (lower-case: Entra's GUIDs ignore case)."""
+    return req.route_params["tenant"].strip().lower()
+
+
 def _actor(req: func.HttpRequest) -> str:
     return req.headers.get("x-ms-client-principal-name") or "admin-api"
 
@@ -215,21 +220,21 @@ async def redirect(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.route(route="manage/tenants/{tenant}/quarantine", methods=["GET"])
 def admin_quarantine(req: func.HttpRequest) -> func.HttpResponse:
-    return _response(AdminApi(get_runtime()).quarantine(req.route_params["tenant"], dict(req.params)))
+    return _response(AdminApi(get_runtime()).quarantine(_tenant(req), dict(req.params)))
 
 
 @app.route(route="manage/tenants/{tenant}/quarantine/{mailbox}/{message}/release", methods=["POST"])
 async def admin_release(req: func.HttpRequest) -> func.HttpResponse:
     p = req.route_params
     return _response(
-        await AdminApi(get_runtime()).release(p["tenant"], p["mailbox"], p["message"], _actor(req))
+        await AdminApi(get_runtime()).release(_tenant(req), p["mailbox"], p["message"], _actor(req))
     )
 
 
 @app.route(route="manage/tenants/{tenant}/policy", methods=["GET", "PUT"])
 def admin_policy(req: func.HttpRequest) -> func.HttpResponse:
     api = AdminApi(get_runtime())
-    tenant = req.route_params["tenant"]
+    tenant = _tenant(req)
     if req.method == "PUT":
         return _response(api.put_policy(tenant, req.get_body(), req.headers.get("if-match"), _actor(req)))
     return _response(api.get_policy(tenant))
@@ -238,14 +243,14 @@ def admin_policy(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="manage/tenants/{tenant}/{kind:regex(^(verdicts|clicks|audit)$)}", methods=["GET"])
 def admin_records(req: func.HttpRequest) -> func.HttpResponse:
     api = AdminApi(get_runtime())
-    tenant, kind = req.route_params["tenant"], req.route_params["kind"]
+    tenant, kind = _tenant(req), req.route_params["kind"]
     handler = {"verdicts": api.verdicts, "clicks": api.clicks, "audit": api.audit}[kind]
     return _response(handler(tenant, dict(req.params)))
 
 
 @app.route(route="manage/tenants/{tenant}/status", methods=["GET"])
 def admin_status(req: func.HttpRequest) -> func.HttpResponse:
-    return _response(AdminApi(get_runtime()).status(req.route_params["tenant"]))
+    return _response(AdminApi(get_runtime()).status(_tenant(req)))
 
 
 @app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)

@@ -112,7 +112,7 @@ def test_tenants_not_allowed_not_ids_or_unknown_get_a_clear_page(stack: Stack) -
     assert declined.status_code == 400 and "not granted" in declined.text
 
 
-def test_consent_onboards_through_the_queue_once(stack: Stack) -> None:
+def test_consent_onboards_through_the_queue_once(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     users = len([u for u in stack.sim.seed()["tenants"][0]["users"] if u.get("mail")])
     result = stack.onboard()
     assert result["status"] == 200 and result["subscribed"] == users and result["errors"] == []
@@ -132,3 +132,9 @@ def test_consent_onboards_through_the_queue_once(stack: Stack) -> None:
     assert progress is not None and progress.status == "done" and progress.subscribed == 0
     assert len(stores.subscriptions.list_subscriptions(stack.tenant_id)) == users
     assert len(stack.sim.control("GET", "/subscriptions")) == users
+    # The admin API finds the tenant whatever the case of its id in the URL.
+    monkeypatch.setenv("TAP365_FUNCTION_KEYS", "consent-admin-key")
+    status = requests.get(f"{stack.functions_url}/api/manage/tenants/{stack.tenant_id.upper()}/status",
+                          headers={"x-functions-key": "consent-admin-key"}, timeout=60)
+    assert status.status_code == 200, status.text
+    assert status.json()["subscription_count"] == users and status.json()["onboarding"]["status"] == "done"
