@@ -146,14 +146,16 @@ async def renew_subscriptions(timer: func.TimerRequest) -> None:
 
 
 @app.timer_trigger(arg_name="timer", schedule="0 0 */6 * * *", run_on_startup=False)
-async def resync_subscriptions(timer: func.TimerRequest) -> None:
-    """Safety net: delta over every subscription, in case a notification was lost."""
+def resync_subscriptions(timer: func.TimerRequest) -> None:
+    """Safety net: a delta over every subscription's folders, in case a notification was lost.
+    One queue item per subscription (handled as a ``missed`` lifecycle event), so 10,000
+    mailboxes spread over the workers instead of running out one timer's time."""
     runtime = get_runtime()
-    service = TenantService(runtime)
-    queued = 0
-    for sub in runtime.stores.subscriptions.list_subscriptions():
-        queued += await service.resync(sub.subscription_id)
-    log.info("delta resync queued %d messages", queued)
+    subs = runtime.stores.subscriptions.list_subscriptions()
+    for sub in subs:
+        runtime.stores.notifications.send({"kind": "lifecycle", "event": "missed", "tenant_id": sub.tenant_id,
+                                           "subscription_id": sub.subscription_id, "mailbox": sub.mailbox})
+    log.info("delta resync queued for %d subscriptions", len(subs))
 
 
 @app.timer_trigger(arg_name="timer", schedule="0 20 * * * *", run_on_startup=False)

@@ -138,3 +138,52 @@ def test_consent_onboards_through_the_queue_once(stack: Stack, monkeypatch: pyte
                           headers={"x-functions-key": "consent-admin-key"}, timeout=60)
     assert status.status_code == 200, status.text
     assert status.json()["subscription_count"] == users and status.json()["onboarding"]["status"] == "done"
+
+
+def _timer(name: str) -> None:
+    """Run one of function_app.py's timers here, against the stack's storage and tenant; the
+    host's workers take the items it queues."""
+    import function_app
+    from connectors.service.runtime import reset_runtime
+
+    reset_runtime()
+    try:
+        getattr(function_app, name)._function.get_user_function()(None)
+    finally:
+        reset_runtime()
+
+
+def _journal_done(stores: AzureStores, tenant_id: str, immutable_id: str) -> bool:
+    entry = stores.journal.get(tenant_id, immutable_id)
+    return bool(entry and entry.done)
+
+
+def _wait(check: object, what: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_timers_subscribe_new_mailboxes_and_recover_lost_mail_in_any_folder(stack: Stack) -> None:
+    stores = _stores()
+    assert stores.tenants.get_onboarding(stack.tenant_id) is not None  # onboarded by the test above
+    stack.sim.control("POST", "/users", json={"tenant": stack.tenant_id, "userPrincipalName": "late.hire@contoso.test"})
+    _timer("users_delta")
+    _wait(lambda: any(s.mailbox == "late.hire@contoso.test"
+                      for s in stores.subscriptions.list_subscriptions(stack.tenant_id)), "the new mailbox")
+
+    # Lost notifications for mail in Junk Email: the resync timer's items find it.
+    upn = stack.users[3]
+    stack.sim.faults(drop_notifications_rate=1.0)
+    raw = (f"From: Someone <someone@partner.example>\r\nTo: {upn}\r\nSubject: in junk\r\n"
+           "Message-ID: <e2e-junk@partner.example>\r\n\r\nSee https://www.example.com/\r\n").encode()
+    delivered = stack.sim.control("POST", "/deliver", params={"user": upn, "folder": "junkemail"}, data=raw,
+                                  headers={"Content-Type": "message/rfc822"})
+    time.sleep(1)
+    stack.sim.faults()
+    assert not _journal_done(stores, stack.tenant_id, delivered["immutableId"])
+    _timer("resync_subscriptions")
+    _wait(lambda: _journal_done(stores, stack.tenant_id, delivered["immutableId"]), "the resynced message")
