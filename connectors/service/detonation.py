@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.sandbox.dispatcher import LocalSandbox, run_to_completion
+from connectors.service.analysis import analyse
+from connectors.service.holds import is_score_hold, schedule_recheck
 from connectors.service.runtime import Runtime
 from connectors.service.webhook import malicious_attachment_event, queue_event
 from connectors.settings import Settings
@@ -156,6 +158,25 @@ async def run_detonation(runtime: Runtime, item: dict[str, Any]) -> str:
         )
         return f"polling the sandbox (poll {polls + 1})"
     result = message_outcome(steps, policy)
+    recheck = False
+    if result.action in (Action.DELIVER, Action.TAG):
+        # The files are fine, but the message may be held for more than its files (a suspicious
+        # score, a limit): decide it again as if no sandbox had been asked for before releasing.
+        rest = await analyse(
+            runtime.pipeline(tenant_id),
+            fetched.message,
+            timeout_seconds=runtime.settings.analysis_timeout_seconds,
+            tenant_id=tenant_id,
+            recipient=mailbox,
+            now=datetime.now(UTC),
+            no_sandbox=True,
+        )
+        if rest.action.rank >= Action.HOLD.rank:
+            recheck = is_score_hold(rest, fetched.message)
+            why = "; ".join(rest.reasons[:3])
+            result = result.model_copy(
+                update={"action": Action.HOLD, "reason": f"{result.reason}; still held: {why}"[:1000]}
+            )
     # The outcome's effects happen once: their own journal entry, as processing's (a duplicate
     # or retried item resumes after the last recorded effect and never patches or moves twice).
     from connectors.service.processing import RetryLater, _worker_id  # processing imports this module
@@ -168,7 +189,7 @@ async def run_detonation(runtime: Runtime, item: dict[str, Any]) -> str:
             return "already decided"
         raise RetryLater(30)
     try:
-        return await _apply(runtime, claim, entry, fetched, result, steps)
+        return await _apply(runtime, claim, entry, fetched, result, steps, recheck)
     except Exception:
         journal.release(claim)
         raise
@@ -177,6 +198,7 @@ async def run_detonation(runtime: Runtime, item: dict[str, Any]) -> str:
 async def _apply(
     runtime: Runtime, claim: Claim, entry: QuarantineEntry, fetched: Any, result: SandboxOutcome,
     steps: list[Terminal],
+    recheck: bool,
 ) -> str:
     stores, journal = runtime.stores, runtime.stores.journal
     tenant_id, mailbox, message_id = entry.tenant_id, entry.mailbox, entry.message_id
@@ -193,6 +215,8 @@ async def _apply(
                 actor="sandbox", action="still_held", target=f"{mailbox}/{message_id}", reason=reason, at=now
             ),
         )
+        if recheck:  # held for its score alone now: the second look settles it
+            schedule_recheck(runtime, tenant_id, mailbox, message_id)
         journal.record_step(claim, "done", {})
         return f"held: {reason}"
     if action is Action.TAG:

@@ -22,25 +22,32 @@ TOKEN = "once-cape-token"
 
 
 @pytest.fixture
-def failing_cape(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A CAPE whose every task fails: the file is not analysed, so timeout_action (tag) applies."""
+def cape_sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[list[str]], Any]]:
+    """Start the CAPE simulator with a status progression, as the service's TAP365_SANDBOX_URL."""
     import uvicorn
 
     from tests.sandbox.cape_sim import CapeSimulator
     from tests.sandbox.conftest import _free_port
 
-    sim = CapeSimulator(token=TOKEN, progression=["failed_analysis"])
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(sim.app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    monkeypatch.setenv("TAP365_SANDBOX_URL", f"http://127.0.0.1:{port}/apiv2")
-    yield sim
-    server.should_exit = True
-    thread.join(timeout=10)
+    servers: list[tuple[Any, threading.Thread]] = []
+
+    def start(progression: list[str]) -> Any:
+        sim = CapeSimulator(token=TOKEN, progression=progression)
+        port = _free_port()
+        server = uvicorn.Server(uvicorn.Config(sim.app(), host="127.0.0.1", port=port, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        monkeypatch.setenv("TAP365_SANDBOX_URL", f"http://127.0.0.1:{port}/apiv2")
+        return sim
+
+    yield start
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 def _sandbox_item(service: Service) -> dict[str, Any]:
@@ -58,8 +65,9 @@ def _sandbox_item(service: Service) -> dict[str, Any]:
 
 
 def test_a_detonation_that_fails_before_the_move_resumes_without_a_second_warning(
-    service_factory: Callable[..., Service], failing_cape: Any
+    service_factory: Callable[..., Service], cape_sim: Callable[[list[str]], Any]
 ) -> None:
+    cape_sim(["failed_analysis"])  # every task fails: not analysed, so timeout_action (tag) applies
     service = service_factory(sandbox_token=TOKEN)
     delivered = service.deliver(mail("cape-once@partner.example", files={"minutes.pdf": _blank_pdf()}))
     outcome = service.run(MessageProcessor(service.runtime).process(service.tenant_id, ADELE, delivered["immutableId"]))
@@ -86,3 +94,30 @@ def test_a_detonation_that_fails_before_the_move_resumes_without_a_second_warnin
     # A duplicate of the item afterwards changes nothing.
     assert service.run(run_queue_item(service.runtime, json.dumps(item), 1, delayed, 5)) == "not held any more"
     assert service.route(PATCH) - patches == 2
+
+
+def test_a_clean_sandbox_verdict_does_not_release_a_message_held_for_its_score(
+    service_factory: Callable[..., Service], cape_sim: Callable[[list[str]], Any]
+) -> None:
+    cape_sim(["reported"])  # the file is clean at the first poll
+    service = service_factory(sandbox_token=TOKEN, hold_recheck_minutes=0)
+    raw = mail(
+        "cape-lure@parcel-notice.example",
+        sender="Shipping <noreply@parcel-notice.example>",
+        subject="Delivery failed - print your label",
+        html='<p>Delivery failed. Download your label: <a href="http://203.0.113.9/label">label</a></p>',
+        files={"label.pdf": _blank_pdf()},
+    )
+    delivered = service.deliver(raw)
+    outcome = service.run(MessageProcessor(service.runtime).process(service.tenant_id, ADELE, delivered["immutableId"]))
+    assert outcome.action == "hold"
+    item = _sandbox_item(service)
+    delayed = service.runtime.stores.delayed
+    result = service.run(run_queue_item(service.runtime, json.dumps(item), 1, delayed, 5))
+    assert str(result).startswith("held: sandbox: clean") and "still held" in str(result)
+    assert service.folder_of("<cape-lure@parcel-notice.example>")[0] == "Hold"
+    entry = service.runtime.stores.quarantine.get(service.tenant_id, ADELE, delivered["immutableId"])
+    assert entry is not None and entry.status is QuarantineStatus.HELD
+    # Held now for its score alone: the second look is queued.
+    later = [json.loads(i.content) for i in delayed.receive(max_messages=32, visibility_timeout=60)]
+    assert [i["kind"] for i in later if i["kind"] == "recheck"] == ["recheck"]
