@@ -143,6 +143,7 @@ def run_demo(
         totals = _totals(reports, clicked)
         if monkey is not None:
             totals["faults"] = {**_fired(stack), **monkey.counts()}
+            totals["notification_delivery"] = _notification_delivery(stack)
             if monkey.errors:
                 totals["chaos_errors"] = monkey.errors
             if report_path is not None and isinstance(stack.host, HostProcess):
@@ -180,6 +181,12 @@ def _public(r: MessageReport) -> dict[str, Any]:
 def _fired(stack: Stack) -> dict[str, int]:
     """How many of each fault m365sim injected (Graph and notifications)."""
     return {k: int(v) for k, v in sorted(stack.sim.stats()["faults_fired"].items()) if v}
+
+
+def _notification_delivery(stack: Stack) -> dict[str, Any]:
+    """How Graph's deliveries to the service went (retries, slow answers, endpoint penalties)."""
+    notifications = stack.sim.stats()["notifications"]
+    return {**notifications["totals"], "endpoints": notifications["endpoints"]}
 
 
 def check_tenant(sim: SimClient, reports: list[MessageReport]) -> None:
