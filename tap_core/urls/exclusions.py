@@ -15,7 +15,6 @@ servers treat them. An entry never matches by substring: ``contoso.com`` does no
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -33,7 +32,27 @@ class _Rule:
     scheme: str | None
     host: str
     subdomains: bool
-    path: re.Pattern[str] | None
+    #: The path glob split at its "*"s ("/help/*" -> ("/help/", "")); None: any path.
+    path: tuple[str, ...] | None
+
+
+def _glob_match(parts: tuple[str, ...], target: str) -> bool:
+    """``target`` matches the glob whose literal parts are ``parts`` ("*" between them matches
+    any run). Linear: the first part is a prefix, the last a suffix, the others found left to
+    right (the leftmost place is always the best one); a regex of ".*"s backtracked
+    polynomially on a long hostile path ("/a*b*c*d" against 2,000 characters)."""
+    if len(parts) == 1:
+        return target == parts[0]
+    first, *middle, last = parts
+    if not target.startswith(first):
+        return False
+    pos = len(first)
+    for part in middle:
+        found = target.find(part, pos)
+        if found < 0:
+            return False
+        pos = found + len(part)
+    return len(target) - pos >= len(last) and target.endswith(last)
 
 
 def _to_ascii_host(host: str) -> str:
@@ -60,10 +79,10 @@ def _compile(entry: str) -> _Rule:
         raise ExclusionError(
             f"{entry!r}: a wildcard in the host may only be a leading '*.' (e.g. '*.contoso.com')"
         )
-    path_re = None
+    path_glob = None
     if slash and path not in ("", "*"):
-        path_re = re.compile("/" + ".*".join(re.escape(p) for p in path.split("*")) + r"\Z")
-    return _Rule(entry, scheme, _to_ascii_host(host), subdomains, path_re)
+        path_glob = tuple(("/" + path).split("*"))
+    return _Rule(entry, scheme, _to_ascii_host(host), subdomains, path_glob)
 
 
 class UrlExclusions:
@@ -94,7 +113,7 @@ class UrlExclusions:
                 continue
             if host != rule.host and not (rule.subdomains and host.endswith("." + rule.host)):
                 continue
-            if rule.path is not None and not rule.path.match(target):
+            if rule.path is not None and not _glob_match(rule.path, target):
                 continue
             return rule.entry
         return None
