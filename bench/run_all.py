@@ -31,6 +31,7 @@ SCRIPTS: dict[str, bool] = {
     "page_analysis_eval.py": True,
     "redirector_bench.py": False,
     "sandbox_eval.py": True,
+    "pattern_sweep.py": False,
 }
 #: (make_*.py are generators of tap_core data, not measurements.)
 
