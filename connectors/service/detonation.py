@@ -13,6 +13,7 @@ for minutes.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 from datetime import UTC, datetime
@@ -160,19 +161,20 @@ async def run_detonation(runtime: Runtime, item: dict[str, Any]) -> str:
     result = message_outcome(steps, policy)
     recheck = False
     if result.action in (Action.DELIVER, Action.TAG):
-        # The files are fine, but the message may be held for more than its files (a suspicious
-        # score, a limit): decide it again as if no sandbox had been asked for before releasing.
+        # The sandbox has judged the files (over their static findings), but the message may be
+        # held for more than its files (a suspicious score, a limit): decide the message without
+        # them before releasing it.
+        without_files = dataclasses.replace(fetched.message, attachments=[])
         rest = await analyse(
             runtime.pipeline(tenant_id),
-            fetched.message,
+            without_files,
             timeout_seconds=runtime.settings.analysis_timeout_seconds,
             tenant_id=tenant_id,
             recipient=mailbox,
             now=datetime.now(UTC),
-            no_sandbox=True,
         )
         if rest.action.rank >= Action.HOLD.rank:
-            recheck = is_score_hold(rest, fetched.message)
+            recheck = is_score_hold(rest, without_files)
             why = "; ".join(rest.reasons[:3])
             result = result.model_copy(
                 update={"action": Action.HOLD, "reason": f"{result.reason}; still held: {why}"[:1000]}

@@ -87,6 +87,7 @@ async def _second_look(
         tenant_id=tenant_id,
         recipient=mailbox,
         now=datetime.now(UTC),
+        no_sandbox=True,  # the files were judged before (statically, or by a sandbox): not again
     )
     if fresh.verdict is Verdict.MALICIOUS or fresh.action is Action.QUARANTINE:
         return Action.QUARANTINE, "re-check: " + "; ".join(fresh.reasons[:3])

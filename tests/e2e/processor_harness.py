@@ -6,7 +6,9 @@ so they can run two attempts side by side or change a setting for one test."""
 from __future__ import annotations
 
 import asyncio
+import http.server
 import json
+import threading
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -132,3 +134,25 @@ def drain(queue: WorkQueue) -> list[dict[str, Any]]:
 
 
 
+
+
+@pytest.fixture
+def pages() -> Iterator[str]:
+    """Pages on loopback for the time-of-click analysis of the re-check to fetch."""
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<!doctype html><title>Label</title><h1>Your parcel label</h1><p>Print it.</p>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()

@@ -97,15 +97,19 @@ def test_a_detonation_that_fails_before_the_move_resumes_without_a_second_warnin
 
 
 def test_a_clean_sandbox_verdict_does_not_release_a_message_held_for_its_score(
-    service_factory: Callable[..., Service], cape_sim: Callable[[list[str]], Any]
+    service_factory: Callable[..., Service],
+    cape_sim: Callable[[list[str]], Any],
+    pages: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("TAP365_SCAN_ALLOW_NETWORKS", "127.0.0.1/32")  # the click analyzer's SSRF guard
     cape_sim(["reported"])  # the file is clean at the first poll
     service = service_factory(sandbox_token=TOKEN, hold_recheck_minutes=0)
     raw = mail(
         "cape-lure@parcel-notice.example",
         sender="Shipping <noreply@parcel-notice.example>",
         subject="Delivery failed - print your label",
-        html='<p>Delivery failed. Download your label: <a href="http://203.0.113.9/label">label</a></p>',
+        html=f'<p>Delivery failed. Download your label: <a href="{pages}/label">label</a></p>',
         files={"label.pdf": _blank_pdf()},
     )
     delivered = service.deliver(raw)
@@ -120,4 +124,9 @@ def test_a_clean_sandbox_verdict_does_not_release_a_message_held_for_its_score(
     assert entry is not None and entry.status is QuarantineStatus.HELD
     # Held now for its score alone: the second look is queued.
     later = [json.loads(i.content) for i in delayed.receive(max_messages=32, visibility_timeout=60)]
-    assert [i["kind"] for i in later if i["kind"] == "recheck"] == ["recheck"]
+    [recheck] = [i for i in later if i["kind"] == "recheck"]
+    # The second look settles it (the page is harmless, its address a bare IP: released with the
+    # warning); the files are not held for the sandbox again.
+    settled = service.run(run_queue_item(service.runtime, json.dumps(recheck), 1, delayed, 5))
+    assert str(settled).startswith("re-check tag"), settled
+    assert service.folder_of("<cape-lure@parcel-notice.example>")[0] == "Inbox"

@@ -5,11 +5,9 @@ admin told once of overdue holds; the person told their message is held."""
 
 from __future__ import annotations
 
-import http.server
 import io
 import json
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -79,28 +77,6 @@ def test_with_timeout_action_hold_the_pdf_stays_held_with_the_reason(
     entry = service.runtime.stores.quarantine.get(service.tenant_id, ADELE, delivered["immutableId"])
     assert entry is not None and entry.status is QuarantineStatus.HELD
     assert "held (timeout_action: hold)" in entry.reason
-
-
-@pytest.fixture
-def pages() -> Iterator[str]:
-    """Pages on loopback for the time-of-click analysis of the re-check to fetch."""
-
-    class Page(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = b"<!doctype html><title>Label</title><h1>Your parcel label</h1><p>Print it.</p>"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
 
 
 def _parcel(message_id: str, link: str) -> bytes:
