@@ -55,6 +55,8 @@ class Tenant:
     changed: dict[str, int] = field(default_factory=dict)
     removed: dict[str, int] = field(default_factory=dict)
     delta_tokens: dict[str, UsersDeltaState] = field(default_factory=dict)
+    # Security groups: group id -> member user ids (for /groups/{id}/members).
+    groups: dict[str, list[str]] = field(default_factory=dict)
 
     def add_user(self, user: User) -> None:
         self.seq += 1
@@ -219,6 +221,11 @@ def build_directory(seed: dict[str, Any], state_dir: Path) -> Directory:
                 mobile_phone=raw_user.get("mobilePhone"),
             )
             tenant.users[user.id] = user
+        for raw_group in raw_tenant.get("groups", []):
+            members = [tenant.find_user(ref) for ref in raw_group.get("members", [])]
+            if any(m is None for m in members):
+                raise SeedError(f"group {raw_group.get('id')} names an unknown member")
+            tenant.groups[str(raw_group["id"]).lower()] = [m.id for m in members if m is not None]
         directory.tenants[tenant.id] = tenant
         for raw_grant in raw_tenant.get("grants", []):
             client_id = str(raw_grant["app"]).lower()

@@ -172,7 +172,32 @@ async def users_delta(ctx: Ctx) -> GraphResponse:
     return GraphResponse(200, body)
 
 
+async def list_group_user_members(ctx: Ctx) -> GraphResponse:
+    """``/groups/{id}/members/microsoft.graph.user``: the group's user members, paged as /users."""
+    _require(ctx)
+    members = ctx.tenant.groups.get(ctx.params["group"].lower())
+    if members is None:
+        raise GraphError(404, "Request_ResourceNotFound", f"Resource '{ctx.params['group']}' does not exist.")
+    query = ctx.req.query
+    select = parse_select(query.get("$select"), USER_PROPS, USER_TYPE)
+    users = sorted((ctx.tenant.users[m] for m in members if m in ctx.tenant.users), key=lambda u: u.id)
+    top = odata.parse_int(query, "$top", 1, MAX_PAGE) or DEFAULT_PAGE
+    offset = _offset(query["$skiptoken"]) if query.get("$skiptoken") else 0
+    body: dict[str, Any] = {
+        "@odata.context": ctx.context_url("users"),
+        "value": [user_json(u, select) for u in users[offset : offset + top]],
+    }
+    if offset + top < len(users):
+        next_query = {k: v for k, v in query.items() if k != "$skiptoken"}
+        next_query["$top"] = str(top)
+        next_query["$skiptoken"] = _skiptoken(offset + top)
+        body["@odata.nextLink"] = ctx.link(ctx.req.path, next_query)
+    return GraphResponse(200, body)
+
+
 def register(router: Router) -> None:
+    # .../members/microsoft.graph.user: the router drops the cast's "microsoft.graph." prefix.
+    router.add("GET", "/groups/{group}/members/user", list_group_user_members)
     router.add("GET", "/users", list_users)
     router.add("GET", "/users/delta", users_delta)
     router.add("GET", "/users/{user}", get_user)

@@ -4,6 +4,7 @@ notifications reach the service's intake."""
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -26,9 +27,10 @@ from connectors.service.tenancy import (
 from connectors.service.worker import handle_item
 from connectors.settings import Settings
 from connectors.storage.config import StorageConfig
-from m365sim.testing import SimHandle
+from m365sim.directory import default_seed
+from m365sim.testing import FAST_CONFIG, SimHandle, run_sim
 
-from .conftest import IntakeEndpoint, drain, mail, run
+from .conftest import IntakeEndpoint, drain, mail, make_settings, run
 
 NOTIFY = "/api/graph/notifications"  # where the runtime's subscriptions send notifications
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:kiota_abstractions|msgraph")
@@ -231,3 +233,28 @@ def test_mail_in_junk_and_user_folders_is_notified_and_resynced(
         assert await service.resync(info.id) == 0
 
     run(go())
+
+
+def test_a_protected_group_limits_onboarding_and_the_users_delta_to_its_members(
+    storage_config: StorageConfig, intake: IntakeEndpoint, tmp_path: Path
+) -> None:
+    seed = copy.deepcopy(default_seed())
+    tenant = seed["tenants"][0]
+    group = "5e1f0c2a-7b3d-4c8e-9a6f-0d1e2f3a4b5c"
+    members = [u["userPrincipalName"] for u in tenant["users"][:3]]
+    tenant["groups"] = [{"id": group, "displayName": "Protected", "members": members}]
+    with run_sim(seed=seed, state_dir=tmp_path / "sim") as sim:
+        sim.configure(**FAST_CONFIG)
+        runtime = _runtime(sim, storage_config, intake, tmp_path, make_settings(sim), protected_group_id=group)
+        service = TenantService(runtime)
+
+        async def go() -> None:
+            result = await service.onboard(tenant["id"], page_size=2)
+            assert result.pages == 2 and result.subscriptions == 3
+            subscribed = {s.mailbox for s in runtime.stores.subscriptions.list_subscriptions(tenant["id"])}
+            assert subscribed == set(members)
+            sim.control("DELETE", f"/users/{members[0]}")
+            delta = await service.users_delta(tenant["id"])
+            assert delta.unsubscribed == [members[0]] and delta.subscribed == []
+
+        run(go())
