@@ -93,10 +93,10 @@ def _modules() -> Iterator[Any]:
 def _held(value: Any, depth: int = 0) -> Iterator[re.Pattern[Any]]:
     if isinstance(value, re.Pattern):
         yield value
-    elif depth < 2 and isinstance(value, (tuple, list, frozenset, set)):
+    elif depth < 3 and isinstance(value, (tuple, list, frozenset, set)):
         for v in value:
             yield from _held(v, depth + 1)
-    elif depth < 2 and isinstance(value, dict):
+    elif depth < 3 and isinstance(value, dict):
         for v in value.values():
             yield from _held(v, depth + 1)
 

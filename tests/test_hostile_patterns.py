@@ -92,6 +92,7 @@ HOSTILE_ATTACHMENTS: dict[str, tuple[str, bytes, str]] = {
     }), "vnd.openxmlformats-officedocument.wordprocessingml.document"),
     "html tag runs": ("p.html", ("<input " * 8_000 + "<form " * 8_000 + "<meta http-equiv=refresh " * 4_000
                                 + "http-equiv=refresh " * 3_000).encode(), "octet-stream"),
+    "blank lines": ("blank.txt", b"x\r\n" + b"\r\n" * 30_000, "octet-stream"),
     "text of password hints": ("notes.txt", ("password " + " " * 40_000 + "pin" + "1" * 20_000
                                              + "a" * 40_000).encode(), "octet-stream"),
 }

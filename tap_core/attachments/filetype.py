@@ -272,24 +272,24 @@ _SCRIPT_HINTS: dict[str, list[tuple[str, int]]] = {
         (r"\$[a-z_]\w*\s*=", 1),
     ],
     "bat": [
-        (r"^\s*@?echo\s+off", 4),
+        (r"^[^\S\n]*+@?echo\s+off", 4),
         (r"%~dp0", 3),
-        (r"^\s*set\s+/[ap]\b", 3),
+        (r"^[^\S\n]*+set\s+/[ap]\b", 3),
         (r"\bgoto\s+:?\w+", 2),
-        (r"^\s*rem\s", 2),
+        (r"^[^\S\n]*+rem\s", 2),
         (r"^:\w+\s*$", 1),
         (r"%comspec%", 3),
-        (r"^\s*start\s+\"", 2),
-        (r"^\s*(if\s+exist|call\s+:)", 2),
+        (r"^[^\S\n]*+start\s+\"", 2),
+        (r"^[^\S\n]*+(if\s+exist|call\s+:)", 2),
         (r"%[a-z]+:~\d+,\d+%", 3),
     ],
     "vbs": [
-        (r"^\s*dim\s+\w+", 3),
+        (r"^[^\S\n]*+dim\s+\w+", 3),
         (r"\bcreateobject\s*\(", 3),
-        (r"^\s*(sub|function)\s+\w+", 2),
-        (r"^\s*end\s+(sub|function|if)\b", 3),
+        (r"^[^\S\n]*+(sub|function)\s+\w+", 2),
+        (r"^[^\S\n]*+end\s+(sub|function|if)\b", 3),
         (r"\bon\s+error\s+resume\s+next\b", 4),
-        (r"^\s*set\s+\w+\s*=", 2),
+        (r"^[^\S\n]*+set\s+\w+\s*=", 2),
         (r"\bmsgbox\b", 2),
         (r"\bchrw?\s*\(\s*\d+\s*\)", 1),
         (r"\bwscript\.(echo|sleep|quit|arguments)\b", 2),
@@ -309,6 +309,8 @@ _SCRIPT_HINTS: dict[str, list[tuple[str, int]]] = {
         (r"\bgetobject\s*\(", 1),
     ],
 }
+# "^" patterns take the spaces of their own line only ("^\s*" ran over every following blank line
+# from each line start: 8,192 newlines cost seconds per pattern); the same lines match.
 _SCRIPT_PATTERNS = {
     lang: [(re.compile(pat, re.I | re.M), weight) for pat, weight in hints]
     for lang, hints in _SCRIPT_HINTS.items()
