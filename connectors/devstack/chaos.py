@@ -42,6 +42,8 @@ class ChaosOptions:
     #: Requests applied whose answer then times out (the client cannot know they happened). Off
     #: in the default profile: see the README's chaos section for what it shows.
     timeout_after_effect_rate: float = 0.0
+    #: Graph routes the faults apply to (``METHOD /v1.0/template`` patterns); empty: all.
+    routes: tuple[str, ...] | list[str] = ()
     #: Change notifications sent 2-3 times, and dropped (then a ``missed`` lifecycle event).
     duplicate_rate: float = 0.20
     drop_rate: float = 0.05
@@ -62,6 +64,7 @@ class ChaosOptions:
             "duplicate_max_copies": 3,
             "drop_notifications_rate": self.drop_rate,
             "missed_on_drop": True,
+            "routes": list(self.routes),
             "seed": self.seed,
         }
 
