@@ -297,7 +297,7 @@ _SCRIPT_HINTS: dict[str, list[tuple[str, int]]] = {
     ],
     "js": [
         (r"\bvar\s+\w+\s*=", 2),
-        (r"\bfunction\s*\w*\s*\(", 2),
+        (r"\bfunction\s*+\w*+\s*+\(", 2),  # possessive: two "\s*" around "\w*" re-split spaces
         (r"\bnew\s+activexobject\s*\(", 4),
         (r"\beval\s*\(", 1),
         (r"\b(let|const)\s+\w+\s*=", 2),
