@@ -42,7 +42,9 @@ _NO_STRINGS_FAMILIES = frozenset({"image", "archive", "disk_image"})
 _TEXT_TYPES = frozenset({"text", "csv"})
 # One attempt per line, each scanning only its own line: "^\s*" would run over every blank line
 # that follows from each line start ("[InternetShortcut]" + 51,200 newlines: 79 s).
-_URL_FILE = re.compile(r"^[^\S\n]*+(?:URL|IconFile)[^\S\n]*+=\s*+(\S(?:[^\n]*\S)?)", re.IGNORECASE | re.MULTILINE)
+_URL_FILE = re.compile(
+    r"^[^\S\n]*+(?:URL|IconFile)[^\S\n]*+=\s*+(\S(?:[^\n]*\S)?)", re.IGNORECASE | re.MULTILINE
+)
 _WEBLOC = re.compile(r"<key>\s*URL\s*</key>\s*<string>([^<]+)</string>", re.IGNORECASE)
 _ICS_URL_PROPS = frozenset({"URL", "ATTACH", "TZURL", "SOURCE", "CONFERENCE", "IMAGE"})
 _ICS_SKIP_PROPS = frozenset(
