@@ -19,6 +19,7 @@ replaces each attachment by its PDF copy, one attachment at a time (``connectors
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import socket
@@ -158,6 +159,9 @@ class MessageProcessor:
                     "verdict": decision.verdict.value,
                     "categories": decision.categories,
                     "has_body": bool(decision.rewritten_html or decision.rewritten_text),
+                    # The body as the decision saw it: a retry that finds another one knows an
+                    # earlier attempt's PATCH was applied although its answer was lost.
+                    "body_sha": _body_sha(fetched.raw),
                     "folder_id": folder_id,
                 },
             )
@@ -208,7 +212,13 @@ class MessageProcessor:
             html = decision.rewritten_html
             if html is None and decision.rewritten_text is not None:
                 html = _text_as_html(decision.rewritten_text, decision.urls)
-            if decided.get("has_body") and html is not None:
+            if decided.get("has_body") and decided.get("body_sha") not in (None, _body_sha(fetched.raw)):
+                # Received mail is not editable by its reader: only our PATCH changed the body.
+                audit.append(("body_patched", "applied by an earlier attempt whose answer was lost"))
+                claim = stores.journal.record_step(
+                    claim, "body_patched", {"applied": True, "reason": "", "detail": "found applied on retry"}
+                )
+            elif decided.get("has_body") and html is not None:
                 outcome = await rem.patch_body(mailbox, message_id, html)
                 requests += 1
                 if outcome.applied:
@@ -333,6 +343,11 @@ class MessageProcessor:
             graph_requests=requests,
             final_folder=final_folder,
         )
+
+
+def _body_sha(raw: dict[str, Any]) -> str:
+    content = str((raw.get("body") or {}).get("content") or "")
+    return hashlib.sha256(content.encode("utf-8", "replace")).hexdigest()[:32]
 
 
 async def _tell_recipient(runtime: Runtime, tenant_id: str, mailbox: str, message_id: str) -> None:

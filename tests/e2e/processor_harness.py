@@ -65,19 +65,21 @@ class Service:
 
 
 def make_service(
-    sim: SimHandle, storage: StorageConfig, state_dir: Path, **settings: Any
+    sim: SimHandle, storage: StorageConfig, state_dir: Path, graph: dict[str, Any] | None = None, **settings: Any
 ) -> Service:
+    """``graph``: GraphSettings to change (e.g. ``max_retries``); ``settings``: the service's."""
     app = sim.app(0)
-    graph = GraphSettings(
-        authority_host=sim.base_url,
-        base_url=sim.graph_url,
-        client_id=app["clientId"],
-        client_secret=app["secrets"][0],
-        ca_bundle=sim.ca_path,
-        retry_delay=0.0,
-    )
+    graph_settings = GraphSettings(**{
+        "authority_host": sim.base_url,
+        "base_url": sim.graph_url,
+        "client_id": app["clientId"],
+        "client_secret": app["secrets"][0],
+        "ca_bundle": sim.ca_path,
+        "retry_delay": 0.0,
+        **(graph or {}),
+    })
     values: dict[str, Any] = {"state_dir": state_dir, "intel_feeds": "", **settings}
-    runtime = Runtime.create(Settings(**values), graph_settings=graph, storage=storage)
+    runtime = Runtime.create(Settings(**values), graph_settings=graph_settings, storage=storage)
     return Service(sim, runtime, str(sim.tenant(0)["id"]), asyncio.new_event_loop())
 
 
@@ -88,8 +90,8 @@ def service_factory(
     """Build a :class:`Service` with settings of the test's choosing."""
     made: list[Service] = []
 
-    def build(**settings: Any) -> Service:
-        made.append(make_service(m365sim, storage_config, tmp_path / "state", **settings))
+    def build(graph: dict[str, Any] | None = None, **settings: Any) -> Service:
+        made.append(make_service(m365sim, storage_config, tmp_path / "state", graph, **settings))
         return made[-1]
 
     yield build
