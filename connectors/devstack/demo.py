@@ -126,6 +126,7 @@ def run_demo(
         )
         if chaos is not None:
             stack.sim.faults(**chaos.faults())
+            stack.sim.control("POST", "/config", json={"slow_endpoint_policy": chaos.slow_endpoint_policy})
             delivering = len(messages) / rate if rate > 0 else 0.0
             monkey = ChaosMonkey(stack, chaos, chaos.kill_count(len(messages)), window=delivering + 15.0)
             print(f"chaos: seed {chaos.seed}, {monkey.kills} host kills and one Azurite restart "
@@ -159,7 +160,8 @@ def run_demo(
     if chaos is not None and monkey is not None:
         document["chaos"] = {"seed": chaos.seed, "profile": chaos.faults(), "events": monkey.events,
                              "processing_visibility_s": chaos.processing_visibility,
-                             "claim_lease_s": chaos.claim_lease_seconds}
+                             "claim_lease_s": chaos.claim_lease_seconds,
+                             "slow_endpoint_policy": chaos.slow_endpoint_policy}
     if report_path is not None:
         report_path.write_text(json.dumps(document, indent=1, ensure_ascii=False))
         print(f"JSON report: {report_path}")

@@ -30,6 +30,9 @@ OPTIONS = ChaosOptions(
     timeout_rate=0.05,
     duplicate_rate=0.3,
     drop_rate=0.2,
+    # A loaded CI machine may answer 10 % of notifications late by its own scheduling; Graph's
+    # 10-minute hold for slow endpoints would then outlast the test (the 300-message soak keeps it).
+    slow_endpoint_policy=False,
 )
 
 
