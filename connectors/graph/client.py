@@ -24,6 +24,7 @@ from kiota_authentication_azure.azure_identity_authentication_provider import (
 from kiota_http.kiota_client_factory import KiotaClientFactory
 from kiota_http.middleware.middleware import REQUEST_OPTIONS_KEY, BaseMiddleware
 from kiota_http.middleware.options import RetryHandlerOption
+from kiota_http.middleware.retry_handler import RetryHandler
 from msgraph import GraphServiceClient
 from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph_core import GraphClientFactory  # type: ignore[import-untyped]
@@ -100,6 +101,26 @@ class ImmutableIdLimitMiddleware(BaseMiddleware):
             return response
 
 
+#: Methods that change mail (send, move, patch a body, add an attachment).
+_EFFECT_METHODS = frozenset({"POST", "PATCH"})
+#: Answers that mean Graph did not serve the request (throttled or unavailable, with Retry-After).
+_NOT_SERVED = frozenset({429, 503})
+
+
+class EffectSafeRetryHandler(RetryHandler):  # type: ignore[misc]
+    """Kiota's retry, except that a request that changes mail is not sent again after a 504:
+    a gateway timeout may come after Graph applied it, and sending it again would apply the
+    effect twice within one attempt, where the journal cannot see it. The attempt fails instead;
+    the next one checks Graph's state before it acts (``connectors.service.processing``)."""
+
+    def should_retry(
+        self, request: httpx.Request, options: RetryHandlerOption, response: httpx.Response
+    ) -> bool:
+        if request.method.upper() in _EFFECT_METHODS and response.status_code not in _NOT_SERVED:
+            return False
+        return bool(super().should_retry(request, options, response))
+
+
 def build_http_client(settings: GraphSettings, limiter: ImmutableIdLimitMiddleware) -> httpx.AsyncClient:
     """httpx client with Graph's default middleware (retry count configurable) plus ours."""
     verify: ssl.SSLContext | bool = True
@@ -113,7 +134,10 @@ def build_http_client(settings: GraphSettings, limiter: ImmutableIdLimitMiddlewa
         follow_redirects=False,
     )
     retry = RetryHandlerOption(delay=settings.retry_delay, max_retries=settings.max_retries)
-    middleware = KiotaClientFactory.get_default_middleware({RetryHandlerOption.get_key(): retry})
+    middleware = [
+        EffectSafeRetryHandler(options=retry) if isinstance(m, RetryHandler) else m
+        for m in KiotaClientFactory.get_default_middleware({RetryHandlerOption.get_key(): retry})
+    ]
     middleware.append(GraphTelemetryHandler())
     middleware.append(limiter)
     return GraphClientFactory.create_with_custom_middleware(middleware=middleware, client=client)

@@ -106,3 +106,48 @@ def test_batch_retries_throttled_subrequests(sim: SimHandle, tenant_id: str) -> 
 
     assert run(go()) == [200] * 6
     assert sim.stats()["requests"]["faults"][FETCH_ROUTE] >= 1
+
+
+PATCH_ROUTE = "PATCH /v1.0/users/{id}/messages/{id}"
+
+
+def _patch_body(sim: SimHandle, tenant_id: str, msg_id: str) -> None:
+    from connectors.graph.remediation import Remediator
+
+    async def go() -> None:
+        async with GraphApp(make_settings(sim, max_retries=2)) as app:
+            await Remediator(app.tenant(tenant_id)).patch_body(ADELE, msg_id, "<p>rewritten</p>")
+
+    run(go())
+
+
+def test_an_effect_is_not_sent_again_after_a_gateway_timeout(sim: SimHandle, tenant_id: str) -> None:
+    # A 504 may come after Graph applied the edit: sending it again would apply it twice.
+    msg_id = sim.deliver(ADELE, mail("Edit once"))["immutableId"]
+    sim.faults(error_rate=1.0, error_status=504, routes=[PATCH_ROUTE])
+    with pytest.raises(GraphApiError) as err:
+        _patch_body(sim, tenant_id, msg_id)
+    assert err.value.status == 504
+    assert sim.stats()["requests"]["by_route"][PATCH_ROUTE] == 1
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_an_effect_graph_did_not_serve_is_retried(sim: SimHandle, tenant_id: str, status: int) -> None:
+    msg_id = sim.deliver(ADELE, mail("Throttled edit"))["immutableId"]
+    sim.faults(error_rate=1.0, error_status=status, routes=[PATCH_ROUTE])
+    with pytest.raises(GraphApiError):
+        _patch_body(sim, tenant_id, msg_id)
+    assert sim.stats()["requests"]["by_route"][PATCH_ROUTE] == 3  # first attempt + 2 retries
+
+
+def test_a_read_is_retried_after_a_gateway_timeout(sim: SimHandle, tenant_id: str) -> None:
+    msg_id = sim.deliver(ADELE, mail("Read again"))["immutableId"]
+    sim.faults(error_rate=1.0, error_status=504, routes=[FETCH_ROUTE])
+
+    async def go() -> None:
+        async with GraphApp(make_settings(sim, max_retries=2)) as app:
+            await fetch_message(app.tenant(tenant_id), ADELE, msg_id)
+
+    with pytest.raises(GraphApiError):
+        run(go())
+    assert sim.stats()["requests"]["by_route"][FETCH_ROUTE] == 3
