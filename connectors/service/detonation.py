@@ -166,7 +166,7 @@ async def run_detonation(runtime: Runtime, item: dict[str, Any]) -> str:
         # them before releasing it.
         without_files = dataclasses.replace(fetched.message, attachments=[])
         rest = await analyse(
-            runtime.pipeline(tenant_id),
+            await asyncio.to_thread(runtime.pipeline, tenant_id),
             without_files,
             timeout_seconds=runtime.settings.analysis_timeout_seconds,
             tenant_id=tenant_id,

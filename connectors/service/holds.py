@@ -19,6 +19,7 @@ applies the recorded outcome and never moves or tags twice. Notices are given at
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 from collections.abc import Sequence
@@ -78,7 +79,7 @@ async def _second_look(
     runtime: Runtime, tenant_id: str, mailbox: str, fetched: FetchedMessage
 ) -> tuple[Action, str]:
     """The outcome of the re-check: fresh intelligence, then the links as at click time."""
-    pipeline = runtime.pipeline(tenant_id)
+    pipeline = await asyncio.to_thread(runtime.pipeline, tenant_id)  # off the event loop
     policy = pipeline.policy
     fresh = await analyse(
         pipeline,

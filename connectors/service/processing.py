@@ -123,7 +123,8 @@ class MessageProcessor:
         # Decide once; a retry applies the recorded decision. The journal is written before each
         # effect's step is needed to skip it on a retry, and only then: a step with no effect is
         # harmless to redo, and every write is a round trip to storage.
-        pipeline = runtime.pipeline(tenant_id)
+        # Off the event loop: a cold instance waits here for its first intelligence and directory load.
+        pipeline = await asyncio.to_thread(runtime.pipeline, tenant_id)
         attachment_policy = pipeline.policy.attachments
         gap = ""
         if attachment_policy.mode == "dynamic" and fetched.message.attachments:
