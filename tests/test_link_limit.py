@@ -53,8 +53,6 @@ def test_more_links_than_the_limit_hold_the_message_with_the_count() -> None:
     assert not any(r.startswith("url_limit") for r in ordinary.reasons)
 
 
-@pytest.mark.xfail(strict=True, reason="needs UrlProtect.scan to analyse in analysis_order "
-                   "(tap_core/urls/protect.py, owned by another helper)")
 def test_the_pipeline_analyses_the_flagged_link_last_of_1500() -> None:
     html = _html([f"https://news.example.com/item/{i}" for i in range(1500)], PHISH)
     decision = Pipeline().run(parse_eml(_mail(html)))

@@ -36,6 +36,7 @@ _KEYS = frozenset({"group", "description", "reason", "weight", "weights", "reaso
 RULE_FILES: tuple[tuple[str, str], ...] = (
     ("urls", "url_rules.toml"),
     ("message", "message_rules.toml"),
+    ("message", "limit_rules.toml"),
     ("click", "page_rules.toml"),
     ("attachments", "scanner_rules.toml"),
     ("attachments", "file_rules.toml"),

@@ -25,6 +25,7 @@ from tap_core.urls.links import LinkCodec, LinkContext, decode_link, message_ref
 from tap_core.urls.model import FoundUrl
 from tap_core.urls.normalize import normalize_url
 from tap_core.urls.policy import UrlPolicy
+from tap_core.urls.ranking import analysis_order
 from tap_core.urls.rewrite import RewriteResult, rewrite_html, rewrite_text
 from tap_core.urls.rules import assess_url, rules
 from tap_core.urls.unwrap import unwrap
@@ -153,6 +154,9 @@ class UrlProtect:
         scan = UrlScan(text_found=text_found, findings=defects)
         limit = self.policy.max_urls_per_message
         tenant_domains = self.tenant_domains
+        # Over the limit, the most suspicious links are the ones analysed.
+        sender = message.from_address.domain if message.from_address else ""
+        found = analysis_order(found, limit, own_domains=(sender, *tenant_domains))
         for item in found:
             if item.url.startswith(_INERT_SCHEMES) or _scheme_of(item.url) in _INERT_SCHEMES:
                 continue

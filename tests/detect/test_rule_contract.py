@@ -26,6 +26,7 @@ TAP_CORE = Path(__file__).resolve().parents[2] / "tap_core"
 FAMILIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("urls", "url_rules.toml"): ("urls",),
     ("message", "message_rules.toml"): ("message_rules",),
+    ("message", "limit_rules.toml"): ("parsing",),
     ("click", "page_rules.toml"): ("click",),
     ("attachments", "scanner_rules.toml"): ("attachments",),
     ("attachments", "file_rules.toml"): ("attachments",),
