@@ -23,6 +23,7 @@ from datetime import datetime
 from tap_core.attachments import AttachmentEngine, AttachmentsAssessment, assess_attachments
 from tap_core.attachments.report import result_to_dict
 from tap_core.auth.rules import auth_findings
+from tap_core.detect.defects import defect_finding, isolated, isolated_findings
 from tap_core.detect.model import MessageModel, shipped_model
 from tap_core.detect.scoring import Scored
 from tap_core.detect.text import message_words
@@ -105,15 +106,29 @@ class Pipeline:
         policy = self.policy
         tenant_id = tenant_id or self.tenant.tenant_id
         recipient = recipient or (message.to[0].address if message.to else "")
-        attachments = self._attachments(message)
+        # Each family runs isolated: one that raises costs the message what it would have found
+        # (an analysis_defect finding holds it with the reason), never its verdict.
+        defects: list[Finding] = []
+        attachments = isolated("attachments", lambda: self._attachments(message), None, defects)
         url_scan = (
-            self.url_protect.scan(message, recipient=recipient,
-                                  attachment_urls=attachments.found_urls if attachments else ())
+            isolated(
+                "urls",
+                lambda: self.url_protect.scan(
+                    message, recipient=recipient,
+                    attachment_urls=attachments.found_urls if attachments else (),
+                ),
+                None,
+                defects,
+            )
             if policy.url.enabled
             else None
         )
-        impersonation = self._impersonation(message, tenant_id, now)
-        found = Evidence(url_scan, attachments, impersonation, words=message_words(message))
+        impersonation = isolated(
+            "impersonation", lambda: self._impersonation(message, tenant_id, now), None, defects
+        )
+        no_words: frozenset[str] = frozenset()
+        words = isolated("words", lambda: message_words(message), no_words, defects)
+        found = Evidence(url_scan, attachments, impersonation, words=words)
         findings = found.findings
         link_hosts: list[str] = []
         if url_scan is not None:
@@ -127,10 +142,13 @@ class Pipeline:
         findings.extend(_file_findings(attachments))
         if impersonation is not None:
             findings.extend(impersonation.indicators)
-        findings.extend(auth_findings(message))
+        findings.extend(isolated_findings("auth", lambda: auth_findings(message), defects))
         sender_domain = message.from_address.domain if message.from_address else ""
-        findings.extend(reputation_findings(sender_domain, link_hosts))
-        findings.extend(limit_findings(message))
+        findings.extend(
+            isolated_findings("reputation", lambda: reputation_findings(sender_domain, link_hosts), defects)
+        )
+        findings.extend(isolated_findings("limits", lambda: limit_findings(message), defects))
+        findings.extend(defects)
         return found
 
     # -- decision -----------------------------------------------------------------------------
@@ -189,10 +207,18 @@ class Pipeline:
                 "impersonation": impersonation.action if impersonation is not None else "off",
             },
         )
-        if url_scan:
-            self._rewrite(message, url_scan, decision, tenant_id=tenant_id, recipient=recipient)
-        if decision.action is Action.TAG:
-            self._tag(message, decision, scored, impersonation, attachments)
+        try:
+            if url_scan:
+                self._rewrite(message, url_scan, decision, tenant_id=tenant_id, recipient=recipient)
+            if decision.action is Action.TAG:
+                self._tag(message, decision, scored, impersonation, attachments)
+        except Exception as exc:  # a defect of ours: the message is held unedited, saying why
+            defect = defect_finding("remediation content", exc)
+            decision.rewritten_html = decision.rewritten_text = None
+            decision.rewrite_skipped = f"{defect.name}: {defect.reason}"
+            if decision.action in (Action.DELIVER, Action.LOG, Action.TAG, Action.REWRITE):
+                decision.action = Action.HOLD
+            decision.reasons.insert(0, f"{defect.name}: {defect.reason}")
         rewritten = decision.rewritten_html or decision.rewritten_text
         if decision.action in (Action.DELIVER, Action.LOG) and rewritten:
             decision.action = Action.REWRITE

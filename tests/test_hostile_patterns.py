@@ -296,3 +296,39 @@ def test_an_exclusion_with_several_wildcards_matches_a_long_hostile_path() -> No
     assert exclusions.match(hostile) is None
     assert exclusions.match(hostile + "/x1") == "*.sharepoint.com/sites/*/Shared*/*/x*"
     assert exclusions.match("https://a.sharepoint.com/sites/t/Shared Documents/f/x.docx") is not None
+
+
+@pytest.mark.parametrize("family", ["assess_impersonation", "auth_findings", "message_words"])
+def test_a_family_that_raises_costs_the_message_only_its_findings(
+    monkeypatch: pytest.MonkeyPatch, family: str
+) -> None:
+    import tap_core.pipeline as pipeline_module
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("secret mail content")
+
+    monkeypatch.setattr(pipeline_module, family, broken)
+    message = parse_eml(_mail("Invoice", body="Pay at http://192.168.10.1/login.php today"), "m")
+    decision = Pipeline().run(message, tenant_id="t")
+    assert [f.evidence.split(":")[1].strip() for f in decision.findings if f.name == DEFECT_RULE] == [
+        "RuntimeError"
+    ]
+    assert "secret" not in json.dumps(decision.to_json())
+    assert "ip_literal_host" in {f.name for f in decision.findings}  # the URL rules still ran
+    assert decision.action.value == "hold"
+    assert any(r.startswith(DEFECT_RULE) for r in decision.reasons)
+
+
+def test_a_rewrite_that_raises_holds_the_message_unedited(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tap_core.urls.protect import UrlProtect
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("secret mail content")
+
+    monkeypatch.setattr(UrlProtect, "rewrite", broken)
+    message = parse_eml(_mail("Newsletter", body="Read it at https://www.example.com/news today"), "m")
+    decision = Pipeline().run(message, tenant_id="t")
+    assert decision.action.value == "hold"
+    assert decision.rewritten_html is None and decision.rewritten_text is None
+    assert decision.rewrite_skipped and decision.rewrite_skipped.startswith(DEFECT_RULE)
+    assert "secret" not in json.dumps(decision.to_json())
