@@ -155,3 +155,19 @@ def test_an_oversized_or_absurdly_nested_policy_is_a_policy_error() -> None:
         parse_policy("{\"vips\": " + "[" * 50_000 + "]" * 50_000 + "}")
     with pytest.raises(PolicyError, match="UTF-8"):
         parse_policy(b"\xff\xfe")
+
+
+def test_a_message_attached_as_a_file_that_reaches_a_parse_limit_holds_its_file(pipeline: Pipeline) -> None:
+    # The .eml scanner parses the attached message with the same limits: beyond them nothing was
+    # analysed, so the file's limit holds the message, as a limit of the message itself does.
+    attached = HEAD + b"Subject: inner\r\nMIME-Version: 1.0\r\n" + _nested(100)
+    eml = (b'--TOP\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--TOP\r\nContent-Type: application/octet-stream'
+           b'\r\nContent-Disposition: attachment; filename="fwd.eml"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+           + base64.b64encode(attached) + b"\r\n--TOP--\r\n")
+    raw = HEAD + b'Subject: fwd\r\nContent-Type: multipart/mixed; boundary="TOP"\r\n\r\n' + eml
+    decision = pipeline.run(parse_eml(raw, "fwd"))
+    assert decision.action is Action.HOLD
+    assert any("fwd.eml: scan limit reached (limit_message_parse)" in r for r in decision.reasons)
+    shallow = raw.replace(base64.b64encode(attached),
+                          base64.b64encode(HEAD + b"Subject: inner\r\nMIME-Version: 1.0\r\n" + _nested(3)))
+    assert not any("limit_message_parse" in r for r in pipeline.run(parse_eml(shallow, "fwd")).reasons)

@@ -26,6 +26,7 @@ _LIMIT_FINDINGS = frozenset(
         "limit_file_size",
         "limit_ratio",
         "limit_time",
+        "limit_message_parse",
         "attachment_truncated",
     }
 )
