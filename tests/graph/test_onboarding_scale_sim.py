@@ -1,6 +1,6 @@
 """A large tenant onboards completely through the queue, a page of users per item: m365sim
-seeded with many mailboxes (TAP365_TEST_ONBOARD_USERS, default 1,000; 10,000 was measured once,
-see the README), the service's own worker items, Azurite."""
+seeded with many mailboxes (TAP365_TEST_ONBOARD_USERS, default 1,000; 10,000 took 25 min on a
+shared 2-core machine, see the README), the service's own worker items, Azurite."""
 
 from __future__ import annotations
 
