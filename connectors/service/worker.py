@@ -5,6 +5,10 @@
 * Any other failure re-raises so the host retries; on the last allowed attempt the item goes to
   ``<queue>-poison`` with the reason (the Functions host would move only the bare message), and
   the function returns so the host does not poison it a second time.
+* Except when the last failure is an outage (Graph throttling or 5xx, a timeout, storage or the
+  network unreachable): that says nothing about the item, and poisoning it would lose a message
+  or a missed-notification catch-up. The item is queued again with a growing delay, up to
+  ``MAX_OUTAGE_REQUEUES`` times (hours of outage), and only then poisoned.
 """
 
 from __future__ import annotations
@@ -14,12 +18,31 @@ import logging
 import traceback
 from typing import Any
 
+import httpx
+from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+
+from connectors.graph.errors import GraphApiError
 from connectors.service.processing import MessageProcessor, Outcome, RetryLater
 from connectors.service.runtime import Runtime
 from connectors.service.tenancy import TenantService
 from connectors.storage.interfaces import WorkQueue
 
 log = logging.getLogger("tap365.worker")
+
+#: Times an item whose attempts all ended in an outage is queued again (delays 15 s doubling to
+#: 15 min: about 11 hours in all) before it is poisoned.
+MAX_OUTAGE_REQUEUES = 48
+_OUTAGE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def is_outage(exc: BaseException) -> bool:
+    """A failure of what the item needs (Graph, storage, the network), not of the item itself."""
+    if isinstance(exc, GraphApiError):
+        return exc.status in _OUTAGE_STATUSES
+    if isinstance(exc, HttpResponseError) and not isinstance(exc, ServiceRequestError | ServiceResponseError):
+        return (exc.status_code or 0) in _OUTAGE_STATUSES
+    outages = (httpx.TransportError, ServiceRequestError, ServiceResponseError, ConnectionError, TimeoutError)
+    return isinstance(exc, outages)
 
 
 #: What a queue item may be: a message, a lifecycle event, a detonation, a webhook event, one
@@ -83,6 +106,12 @@ async def run_queue_item(
         queue.send(item, visibility_timeout=exc.seconds)
         return "retry_later"
     except Exception as exc:
+        requeued = int(item.get("outage_requeues") or 0)
+        if dequeue_count >= max_dequeue_count and is_outage(exc) and requeued < MAX_OUTAGE_REQUEUES:
+            delay = min(900, 15 * 2**min(requeued, 6))
+            log.warning("outage on the last attempt (%s); queued again in %d s", type(exc).__name__, delay)
+            queue.send({**item, "outage_requeues": requeued + 1}, visibility_timeout=delay)
+            return "retry_later"
         if dequeue_count >= max_dequeue_count:
             _poison(
                 queue, body, f"{exc.__class__.__name__}: {exc}", traceback.format_exc(limit=5), dequeue_count
