@@ -484,6 +484,8 @@ class TenantService:
         created = parse_iso_datetime(links.get(SINCE_KEY, "")) or now - RESYNC_LOOKBACK
         since = max(created, now - RESYNC_LOOKBACK)
         new_links: dict[str, str] = {SINCE_KEY: links.get(SINCE_KEY) or created.isoformat()}
+        if SINCE_KEY not in links:
+            self.stores.subscriptions.set_delta_link(subscription_id, SINCE_KEY, new_links[SINCE_KEY])
         queued = 0
         for folder_id in folders.ids:
             link = links.get(folder_id)
@@ -501,6 +503,9 @@ class TenantService:
                 )
             queued += len(result.added)
             new_links[folder_id] = result.delta_link
+            # Each folder's progress is kept as it completes: a retry after a failure (Graph
+            # throttling, a timeout) goes on from there instead of reading every folder again.
+            self.stores.subscriptions.set_delta_link(subscription_id, folder_id, result.delta_link)
         self.stores.subscriptions.replace_delta_links(subscription_id, new_links)
         return queued
 
