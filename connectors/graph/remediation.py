@@ -27,7 +27,7 @@ from msgraph.generated.users.item.messages.item.attachments.create_upload_sessio
 from msgraph.generated.users.item.send_mail.send_mail_post_request_body import SendMailPostRequestBody
 
 from .auth import token_roles
-from .client import TenantGraph, seg
+from .client import BatchRequest, TenantGraph, seg
 from .errors import GraphApiError
 from .messages import message_path
 from .sdk import sdk_call
@@ -114,6 +114,27 @@ class Remediator:
         self.folder_cache: FolderCache = folder_cache or MemoryFolderCache()
         self.quarantine_name = quarantine_name
         self.hold_name = hold_name
+        self._outgoing: dict[str, dict[str, str]] = {}
+
+    async def outgoing_folders(self, mailbox: str) -> dict[str, str]:
+        """Folder id -> well-known name of the folders that hold mail the person sent or is
+        writing (Sent Items, Drafts, Outbox): one ``$batch`` per mailbox, then cached (the ids of
+        well-known folders never change). A folder Graph cannot resolve is left out."""
+        cached = self._outgoing.get(mailbox)
+        if cached is not None:
+            return cached
+        names = ("sentitems", "drafts", "outbox")
+        answers = await self.graph.batch(
+            [BatchRequest("GET", f"/users/{seg(mailbox)}/mailFolders/{n}?$select=id", id=n) for n in names]
+        )
+        for answer in answers:
+            if not answer.ok and answer.status != 404:
+                raise answer.error(BatchRequest("GET", f"/users/{seg(mailbox)}/mailFolders/{answer.id}"))
+        found = {
+            str(a.body["id"]): a.id for a in answers if a.ok and isinstance(a.body, dict) and a.body.get("id")
+        }
+        self._outgoing[mailbox] = found
+        return found
 
     async def state(self, mailbox: str, message_id: str) -> MessageState:
         data = await self.graph.get_json(message_path(mailbox, message_id), {"$select": STATE_SELECT})

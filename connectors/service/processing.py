@@ -62,7 +62,7 @@ class RetryLater(RuntimeError):
 
 @dataclass
 class Outcome:
-    status: str  # processed / duplicate / not_found
+    status: str  # processed / duplicate / not_found / skipped
     action: str = ""
     verdict: str = ""
     graph_requests: int = 0
@@ -120,6 +120,17 @@ class MessageProcessor:
         requests += fetched.requests
         message_id = fetched.message_id or message_id
         folder_id = fetched.folder_id
+        # The subscription covers every folder: mail the person sent or is still writing is not
+        # theirs to be protected from (its links stay as written), but whom they write to makes
+        # those senders familiar (mailbox intelligence).
+        outgoing = (await rem.outgoing_folders(mailbox)).get(folder_id)
+        if outgoing:
+            if outgoing == "sentitems":
+                sent_at = fetched.message.received_at or now
+                for rcpt in {a.address.lower() for a in fetched.message.recipients if a.address}:
+                    await asyncio.to_thread(stores.senders.record, tenant_id, rcpt, [mailbox], sent_at)
+            stores.journal.record_step(claim, "done", {"outgoing": outgoing})
+            return Outcome("skipped", detail=f"mail in {outgoing} (the person's own)", final_folder=folder_id)
         # Decide once; a retry applies the recorded decision. The journal is written before each
         # effect's step is needed to skip it on a retry, and only then: a step with no effect is
         # harmless to redo, and every write is a round trip to storage.
