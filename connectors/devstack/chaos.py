@@ -39,9 +39,8 @@ class ChaosOptions:
     #: Graph requests answered 429 (with Retry-After) or 5xx, half each; and hung past the client.
     graph_error_rate: float = 0.10
     timeout_rate: float = 0.02
-    #: Requests applied whose answer then times out (the client cannot know they happened). Off
-    #: in the default profile: see the README's chaos section for what it shows.
-    timeout_after_effect_rate: float = 0.0
+    #: Requests applied whose answer then times out (the client cannot know they happened).
+    timeout_after_effect_rate: float = 0.02
     #: Graph's rule that holds notifications back 10 minutes from an endpoint with over 10 % of
     #: answers slower than 2.9 s (m365sim's slow_endpoint_policy); a loaded test machine may
     #: trip it by its own scheduling, so a short CI run may turn it off.

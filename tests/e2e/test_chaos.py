@@ -30,6 +30,7 @@ OPTIONS = ChaosOptions(
     timeout_rate=0.05,
     duplicate_rate=0.3,
     drop_rate=0.2,
+    timeout_after_effect_rate=0.1,
     # A loaded CI machine may answer 10 % of notifications late by its own scheduling; Graph's
     # 10-minute hold for slow endpoints would then outlast the test (the 300-message soak keeps it).
     slow_endpoint_policy=False,
@@ -87,7 +88,8 @@ def test_chaos_run_loses_nothing_and_applies_no_effect_twice(tmp_path: Path) -> 
     # ... under every kind of fault.
     faults = totals["faults"]
     assert faults["host_kills"] == 2 and faults["azurite_restarts"] == 1, faults
-    for kind in ("throttled_429", "timeout", "notification_duplicated", "notification_dropped", "missed_sent"):
+    for kind in ("throttled_429", "timeout", "timeout_after_effect", "notification_duplicated",
+                 "notification_dropped", "missed_sent"):
         assert faults.get(kind, 0) >= 1, (kind, faults)
     assert any(k.startswith("server_error_") for k in faults), faults
     assert "chaos_errors" not in totals
@@ -99,8 +101,6 @@ EFFECT_ROUTES = ["PATCH /v1.0/users/{id}/messages/{id}", "POST /v1.0/users/{id}/
 
 @pytest.mark.slow
 @pytest.mark.timeout(480)
-@pytest.mark.xfail(strict=True, reason="issue 15: an effect Graph applied whose answer timed out is applied "
-                   "again by the retry (processing.py records the step only after the answer)")
 def test_an_effect_whose_answer_timed_out_is_not_applied_again(tmp_path: Path) -> None:
     mail = tmp_path / "mail"
     mail.mkdir()
