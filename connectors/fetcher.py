@@ -6,8 +6,9 @@ embed an IPv4 address are judged by that address); the connection goes to the ve
 the Host header and TLS SNI/certificate check keep the name, so a second DNS answer can never
 steer the request elsewhere (no rebinding). Pages: GET only, no cookies, no forms, capped hops,
 bytes and time; a compressed body only in the one layer of gzip or deflate asked for, decoded
-here within the byte cap (anything else is refused: that is how a few KB become gigabytes). ``post_json`` is the one other verb, for the admin webhook: one hop (a redirect
-is not followed), the same vetting and pinning. ``allow_networks`` (``TAP365_SCAN_ALLOW_NETWORKS``)
+here within the byte cap (anything else is refused: that is how a few KB become gigabytes).
+``post_json`` is the one other verb, for the admin webhook: one hop (a redirect is not
+followed), the same vetting and pinning. ``allow_networks`` (``TAP365_SCAN_ALLOW_NETWORKS``)
 admits chosen networks, e.g. loopback for tests; metadata addresses stay refused whatever it says.
 """
 
