@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import hmac
 import logging
 import re
@@ -72,6 +73,7 @@ __all__ = [
     "MemoryVerdictCache",
     "VerdictCache",
     "default_analyzer",
+    "own_visit_token",
     "safe_fetcher",
 ]
 
@@ -237,12 +239,14 @@ class _Gate:
     """The decision's questions to storage: the per-link rate limit, then the scanner
     classification (a message's links clicked in a burst are counted in the rate limiter)."""
 
-    __slots__ = ("click", "clock", "limiter", "settings")
+    __slots__ = ("click", "clock", "limiter", "own_visit_token", "settings")
 
     def __init__(
-        self, click: _Click, limiter: RateLimiter, settings: ClickSettings, clock: Callable[[], float]
+        self, click: _Click, limiter: RateLimiter, settings: ClickSettings, clock: Callable[[], float],
+        own_visit_token: str = "",
     ) -> None:
         self.click, self.limiter, self.settings, self.clock = click, limiter, settings, clock
+        self.own_visit_token = own_visit_token
 
     def within_rate(self) -> bool:
         s = self.settings
@@ -250,6 +254,9 @@ class _Gate:
 
     def classify(self) -> ScannerSignal:
         click, context = self.click, self.click.link.context
+        marker = click.headers.get("x-tap365-visit", "")
+        if self.own_visit_token and marker and hmac.compare_digest(marker, self.own_visit_token):
+            return ScannerSignal(True, ("tap365_own_visit",))  # our fetcher following our own link
         burst = False
         if context.message_ref.strip(b"\0") and self.limiter.hit("seen-" + click.link_id, 1, 1):
             # A link's first click this second counts towards its message: > 3 links of one
@@ -277,7 +284,11 @@ class ClickService:
         settings: ClickSettings | None = None,
         *,
         clock: Callable[[], float] = time.time,
+        own_visit_token: str = "",
     ) -> None:
+        """``own_visit_token``: what our own fetcher sends in ``X-TAP365-Visit`` to this redirector
+        (:func:`own_visit_token`); a visit carrying it is logged as ours (a scanner), not a person's."""
+        self.own_visit_token = own_visit_token
         self.codec = codec
         self.policy_lookup = policy_lookup
         self.cache = verdict_cache
@@ -359,8 +370,9 @@ class ClickService:
                 self.clock(),
                 self._proceed_claim(proceed, link, path) if proceed is not None else None,
                 tuple(policy.internal_domains),
+                click.headers.get("accept-language"),
             ),
-            gate=_Gate(click, self.rate_limiter, settings, self.clock),
+            gate=_Gate(click, self.rate_limiter, settings, self.clock, self.own_visit_token),
             intel=self.intel,
             cache=self.cache,
             analyzer=self.analyzer,
@@ -450,8 +462,16 @@ def _shown(reasons: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(r.replace("_", " ") for r in reasons if not r.startswith("single_use"))[:6]
 
 
-def safe_fetcher(settings: ClickSettings) -> SafeFetcher:
-    """The safe fetcher of time-of-click analysis, configured from ``settings``."""
+def own_visit_token(codec: LinkCodec) -> str:
+    """The token our fetcher shows our own redirector (derived from the link-signing key, so
+    every instance of a deployment agrees and nobody else can forge it)."""
+    key = codec.keyring.key(codec.keyring.current) or b""
+    return hmac.new(key, b"tap365 own visit", hashlib.sha256).hexdigest()[:32]
+
+
+def safe_fetcher(settings: ClickSettings, own_visit: tuple[str, str] | None = None) -> SafeFetcher:
+    """The safe fetcher of time-of-click analysis, configured from ``settings``; ``own_visit``:
+    (our redirector's host, :func:`own_visit_token`)."""
     from connectors.fetcher import SafeFetcher, parse_networks
     from tap_core.click.fetch import FetchLimits
 
@@ -460,11 +480,14 @@ def safe_fetcher(settings: ClickSettings) -> SafeFetcher:
         max_bytes=settings.scan_max_bytes,
         timeout_seconds=settings.click_analysis_timeout_seconds,
     )
-    return SafeFetcher(allow_networks=parse_networks(settings.scan_allow_networks), limits=limits)
+    return SafeFetcher(allow_networks=parse_networks(settings.scan_allow_networks), limits=limits,
+                       own_visit=own_visit)
 
 
-def default_analyzer(settings: ClickSettings, engine: AttachmentEngine | None = None) -> ClickAnalyzer:
+def default_analyzer(
+    settings: ClickSettings, engine: AttachmentEngine | None = None, own_visit: tuple[str, str] | None = None
+) -> ClickAnalyzer:
     """The time-of-click analyzer behind the safe fetcher, configured from ``settings``;
     ``engine``: the mail pipeline's attachment engine (its hash sets, rules, antivirus and limits),
     so that a download is judged as the same file attached to a mail."""
-    return ClickAnalyzer(safe_fetcher(settings), engine=engine)
+    return ClickAnalyzer(safe_fetcher(settings, own_visit), engine=engine)

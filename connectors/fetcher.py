@@ -27,7 +27,21 @@ import httpx
 
 from tap_core.click.fetch import FetchBlocked, FetchedPage, FetchError, FetchLimits
 
-USER_AGENT = "tap365-clickscan/0.1 (+https://github.com/tap365/tap365)"
+#: What a page fetch says it is: a current desktop browser, never a fixed scanner identity (a kit
+#: that cloaks shows a scanner a harmless page). Our own visits are marked only towards our own
+#: redirector (``own_visit``), never towards the page.
+BROWSER_USER_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/143.0.0.0 Safari/537.36"
+)
+#: The service's own name, for what it sends to its own admin's endpoints (the webhook).
+SERVICE_USER_AGENT = "tap365/0.1 (+https://github.com/tap365/tap365)"
+#: Header that marks a visit of ours to our own redirector, and which the click log reads.
+OWN_VISIT_HEADER = "X-TAP365-Visit"
+#: Accept-Language when the person's is not known, and the longest one taken from a click.
+DEFAULT_ACCEPT_LANGUAGE = "en-US,en;q=0.9"
+_MAX_ACCEPT_LANGUAGE = 200
+_ACCEPT_LANGUAGE_RE = re.compile(r"[A-Za-z0-9*,;=.\- ]+")
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -151,8 +165,19 @@ def numeric_host(host: str) -> IPAddress | None:
     return ipaddress.IPv4Address(number)
 
 
-#: What a page fetch asks for (the user agent is added per fetcher: it names the deployment).
-_GET_HEADERS = {"Accept": "*/*", "Accept-Language": "en"}
+#: What a page fetch asks for, as a browser navigating to a page does.
+_GET_HEADERS = {
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8",
+    "Upgrade-Insecure-Requests": "1",
+}
+
+
+def accept_language(value: str | None) -> str:
+    """The person's Accept-Language (from their click) when it is a plausible one, else ours."""
+    value = (value or "").strip()
+    if value and len(value) <= _MAX_ACCEPT_LANGUAGE and _ACCEPT_LANGUAGE_RE.fullmatch(value):
+        return value
+    return DEFAULT_ACCEPT_LANGUAGE
 #: The content codings every request asks for, and the only ones a response may use (one layer):
 #: we decode them ourselves, bounded (httpx would decode any coding, stacked, a chunk at a time).
 ACCEPT_ENCODING = "gzip, deflate"
@@ -246,13 +271,18 @@ class SafeFetcher:
         allow_networks: Iterable[Network] = (),
         limits: FetchLimits | None = None,
         resolver: Resolver | None = None,
-        user_agent: str = USER_AGENT,
+        user_agent: str = BROWSER_USER_AGENT,
         ssl_context: ssl.SSLContext | None = None,
+        own_visit: tuple[str, str] | None = None,
     ) -> None:
+        """``own_visit``: (our redirector's host, token): requests to that host carry
+        ``X-TAP365-Visit: token`` so the click log can tell our visits from people's; no other
+        host ever sees it."""
         self.allow = tuple(allow_networks)
         self.limits = limits or FetchLimits()
         self._resolve = resolver or system_resolver
         self.user_agent = user_agent
+        self._own_host, self._own_token = (own_visit[0].lower(), own_visit[1]) if own_visit else ("", "")
         # No keep-alive: a pooled connection is keyed by IP, and must never be reused for
         # another host name (SNI and certificate check belong to one name).
         self._client = httpx.AsyncClient(
@@ -302,10 +332,13 @@ class SafeFetcher:
                 raise FetchBlocked("address", f"{host}: {reason}")
         return scheme, host, port, addresses[0]
 
-    async def fetch(self, url: str, *, stop_before: Callable[[str], bool] | None = None) -> FetchedPage:
+    async def fetch(
+        self, url: str, *, stop_before: Callable[[str], bool] | None = None, language: str | None = None
+    ) -> FetchedPage:
+        """``language``: the Accept-Language of the person who clicked, when known."""
         try:
             async with asyncio.timeout(self.limits.timeout_seconds):
-                return await self._fetch(url, stop_before)
+                return await self._fetch(url, stop_before, accept_language(language))
         except TimeoutError as exc:
             raise FetchError("timeout", f"over {self.limits.timeout_seconds:g} s") from exc
 
@@ -318,7 +351,9 @@ class SafeFetcher:
         try:
             async with asyncio.timeout(self.limits.timeout_seconds):
                 response, _addr = await self._send(
-                    "POST", url, {**(headers or {}), "Content-Type": "application/json"}, body)
+                    "POST", url,
+                    {"User-Agent": SERVICE_USER_AGENT, **(headers or {}), "Content-Type": "application/json"},
+                    body)
                 try:
                     try:
                         await self._read(response)
@@ -339,12 +374,13 @@ class SafeFetcher:
         streamed, with no cookie kept from it."""
         scheme, host, port, addr = await self.vet(url)
         pinned, host_header = _pinned(url, scheme, host, port, addr)
+        own = {OWN_VISIT_HEADER: self._own_token} if self._own_token and host == self._own_host else {}
         request = httpx.Request(
             method,
             pinned,
             content=content,
-            headers={**headers, "Accept-Encoding": ACCEPT_ENCODING, "Host": host_header,
-                     "User-Agent": self.user_agent},
+            headers={"User-Agent": self.user_agent, **headers, "Accept-Encoding": ACCEPT_ENCODING,
+                     "Host": host_header, **own},
             extensions={"sni_hostname": host} if scheme == "https" else {},
         )
         try:
@@ -354,12 +390,15 @@ class SafeFetcher:
         self._client.cookies.clear()  # never carry cookies between hops or requests
         return response, addr
 
-    async def _fetch(self, url: str, stop_before: Callable[[str], bool] | None) -> FetchedPage:
+    async def _fetch(
+        self, url: str, stop_before: Callable[[str], bool] | None, language: str
+    ) -> FetchedPage:
         hops: list[str] = []
         current = url
+        headers = {**_GET_HEADERS, "Accept-Language": language}
         while True:
             hops.append(current)
-            response, addr = await self._send("GET", current, _GET_HEADERS)
+            response, addr = await self._send("GET", current, headers)
             try:
                 location = response.headers.get("location")
                 if response.status_code in (301, 302, 303, 307, 308) and location:

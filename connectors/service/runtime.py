@@ -324,12 +324,22 @@ class Runtime:
     def click_service(self) -> Any:
         """The redirector's decision service (verdict cache in memory, click log and rate limit in
         storage, time-of-click analysis through the safe fetcher)."""
-        from connectors.click_service import ClickService, ClickSettings, MemoryVerdictCache, default_analyzer
+        from urllib.parse import urlsplit
+
+        from connectors.click_service import (
+            ClickService,
+            ClickSettings,
+            MemoryVerdictCache,
+            default_analyzer,
+            own_visit_token,
+        )
 
         settings = ClickSettings()
+        token = own_visit_token(self.codec)
+        own_host = (urlsplit(self.settings.redirect_base_url).hostname or "").rstrip(".")
         # The mail pipeline's engine: a download is judged with the same hash sets, rules and
         # antivirus as the same file attached to a mail.
-        analyzer = default_analyzer(settings, engine=self.engine)
+        analyzer = default_analyzer(settings, engine=self.engine, own_visit=(own_host, token))
         analyzer.warm_up()
         return ClickService(
             self.codec,
@@ -341,6 +351,7 @@ class Runtime:
             self.stores.clicks,
             self.stores.rate_limiter,
             settings,
+            own_visit_token=token,
         )
 
     @cached_property

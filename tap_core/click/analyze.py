@@ -119,6 +119,7 @@ class ClickAnalyzer:
         thresholds: Thresholds | None = None,
         tenant_domains: Sequence[str] = (),
         allow_fetch: bool = True,
+        language: str | None = None,
     ) -> ClickAnalysis:
         thresholds = thresholds or DEFAULT_THRESHOLDS
         norm = normalize_url(url)
@@ -137,7 +138,9 @@ class ClickAnalyzer:
         if not allow_fetch or self.fetcher is None:
             return done
         try:
-            page = await self.fetcher.fetch(target, stop_before=lambda u: single_use(u) is not None)
+            page = await self.fetcher.fetch(
+                target, stop_before=lambda u: single_use(u) is not None, language=language
+            )
         except FetchBlocked as exc:
             findings.append(page_rules()["fetch_refused"].finding(exc.detail or exc.code))
             done.error = exc.code

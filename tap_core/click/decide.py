@@ -99,6 +99,7 @@ class Analyzer(Protocol):
         thresholds: Thresholds | None = None,
         tenant_domains: Sequence[str] = (),
         allow_fetch: bool = True,
+        language: str | None = None,
     ) -> ClickAnalysis: ...
 
 
@@ -137,6 +138,8 @@ class ClickInput:
     proceed: ProceedClaim | None = None
     #: The tenant's own domains (look-alikes of them are flagged).
     tenant_domains: tuple[str, ...] = ()
+    #: The Accept-Language of the person who clicked: the page is fetched as their browser would.
+    language: str | None = None
 
 
 @dataclass(slots=True)
@@ -274,7 +277,9 @@ async def decide_click(
         return at.by_verdict(static.verdict, tuple(static.reasons))
     try:
         async with asyncio.timeout(limits.analysis_timeout_seconds):
-            analysis = await analyzer.analyze(key, intel=intel, thresholds=thresholds, tenant_domains=domains)
+            analysis = await analyzer.analyze(
+                key, intel=intel, thresholds=thresholds, tenant_domains=domains, language=click.language
+            )
     except TimeoutError:
         analysis = ClickAnalysis(url=key, verdict=Verdict.CLEAN, score=0.0, error="timeout")
     reasons = tuple(analysis.reasons)

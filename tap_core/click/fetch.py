@@ -52,8 +52,11 @@ class FetchLimits:
 
 
 class Fetcher(Protocol):
-    async def fetch(self, url: str, *, stop_before: Callable[[str], bool] | None = None) -> FetchedPage:
-        """GET ``url`` following redirects; ``stop_before(next_url)`` True leaves a hop unfetched.
+    async def fetch(
+        self, url: str, *, stop_before: Callable[[str], bool] | None = None, language: str | None = None
+    ) -> FetchedPage:
+        """GET ``url`` following redirects, as a browser would; ``stop_before(next_url)`` True
+        leaves a hop unfetched; ``language``: the Accept-Language of the person who clicked.
 
         Raises :class:`FetchBlocked` or :class:`FetchError`.
         """

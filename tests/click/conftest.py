@@ -12,10 +12,10 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from connectors.click_service import ClickService, ClickSettings, MemoryVerdictCache
+from connectors.click_service import ClickService, ClickSettings, MemoryVerdictCache, own_visit_token
 from connectors.fetcher import SafeFetcher, parse_networks, system_resolver
 from connectors.storage.azure import AzureStores
 from tap_core.click.analyze import ClickAnalyzer
@@ -56,15 +56,21 @@ async def test_resolver(host: str, port: int) -> list[str]:
 class Site:
     port: int
     hits: list[str] = field(default_factory=list)
+    #: The Accept-Language of each visit, in order.
+    languages: list[str] = field(default_factory=list)
 
     def url(self, path: str) -> str:
         return f"http://localhost:{self.port}{path}"
 
 
-def _site_app(hits: list[str]) -> Starlette:
+def _site_app(hits: list[str], languages: list[str] | None = None) -> Starlette:
     async def page(request: Request) -> Response:
         path = request.url.path
         hits.append(path + ("?" + request.url.query if request.url.query else ""))
+        if languages is not None:
+            languages.append(request.headers.get("accept-language", ""))
+        if path == "/headers":  # what the visitor sent, to check what our fetcher says it is
+            return JSONResponse(dict(request.headers))
         if path.startswith("/phish"):
             return HTMLResponse(PHISH)
         if path.startswith("/suspicious"):
@@ -95,8 +101,9 @@ def _warm() -> None:
 @pytest.fixture(scope="session")
 def site() -> Iterator[Site]:
     hits: list[str] = []
-    with serve(_site_app(hits)) as port:
-        yield Site(port, hits)
+    languages: list[str] = []
+    with serve(_site_app(hits, languages)) as port:
+        yield Site(port, hits, languages)
 
 
 
@@ -161,6 +168,7 @@ def make_redirector(stores: AzureStores, settings: ClickSettings) -> Iterator[Re
             stores.clicks,
             stores.rate_limiter,
             settings,
+            own_visit_token=own_visit_token(codec_holder["c"]),
         )
         holder["s"] = service
         with httpx.Client(follow_redirects=False, timeout=30, trust_env=False) as client:

@@ -145,7 +145,7 @@ class _Fetcher:
     def __init__(self, outcome: object) -> None:
         self.outcome = outcome
 
-    async def fetch(self, url: str, *, stop_before: object = None) -> FetchedPage:
+    async def fetch(self, url: str, *, stop_before: object = None, language: str | None = None) -> FetchedPage:
         if isinstance(self.outcome, Exception):
             raise self.outcome
         assert isinstance(self.outcome, FetchedPage)

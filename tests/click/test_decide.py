@@ -74,6 +74,7 @@ class Analyzer:
         thresholds: Thresholds | None = None,
         tenant_domains: Sequence[str] = (),
         allow_fetch: bool = True,
+        language: str | None = None,
     ) -> ClickAnalysis:
         self.calls.append((url, allow_fetch))
         if self.delay:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import ipaddress
+import json
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -171,7 +172,7 @@ def test_byte_cap_and_timeout(site: Site) -> None:
     assert info.value.code == "timeout"
 
 
-def test_fetcher_sends_an_honest_user_agent_and_no_cookies(site: Site) -> None:
+def test_fetcher_reads_a_plain_page(site: Site) -> None:
     page = _fetch(SafeFetcher(allow_networks=LOOPBACK), f"http://127.0.0.1:{site.port}/ua")
     assert page.status == 200
 
@@ -276,3 +277,35 @@ def test_bomb_through_the_redirector_warns(redirector: Redirector, coding_site: 
     assert resp.status_code == 200 and "location" not in resp.headers and b"Be careful" in resp.content
     (rec,) = redirector.stores.clicks.list_clicks("contoso", datetime.now(UTC) - timedelta(hours=1), limit=10)
     assert rec.decision == "warn" and "analysis_encoding" in rec.reasons
+
+
+# -- identity: a browser to every page, our marker only to our own redirector ----------------------
+
+
+def _headers(fetcher: SafeFetcher, url: str, language: str | None = None) -> dict[str, str]:
+    async def go() -> dict[str, str]:
+        try:
+            page = await fetcher.fetch(url, language=language)
+            return dict(json.loads(page.body))
+        finally:
+            await fetcher.aclose()
+
+    return asyncio.run(go())
+
+
+def test_pages_are_fetched_as_the_person_s_browser_would(site: Site) -> None:
+    # A kit that cloaks shows a scanner identity a harmless page: no fixed scanner name is sent.
+    sent = _headers(SafeFetcher(allow_networks=LOOPBACK), site.url("/headers"), "de-DE,de;q=0.9,en;q=0.5")
+    assert "Chrome/" in sent["user-agent"] and "tap365" not in json.dumps(sent).lower()
+    assert sent["accept"].startswith("text/html") and sent["accept-language"] == "de-DE,de;q=0.9,en;q=0.5"
+    # Unknown, or not a language list: a common browser's.
+    for language in (None, "x" * 300, "en\r\nX-Injected: 1"):
+        sent = _headers(SafeFetcher(allow_networks=LOOPBACK), site.url("/headers"), language)
+        assert sent["accept-language"] == "en-US,en;q=0.9" and "x-injected" not in sent
+
+
+def test_the_own_visit_marker_goes_only_to_our_own_host(site: Site) -> None:
+    own = SafeFetcher(allow_networks=LOOPBACK, own_visit=("localhost", "t0ken"))
+    assert _headers(own, f"http://localhost:{site.port}/headers")["x-tap365-visit"] == "t0ken"
+    other = SafeFetcher(allow_networks=LOOPBACK, own_visit=("localhost", "t0ken"))
+    assert "x-tap365-visit" not in _headers(other, f"http://127.0.0.1:{site.port}/headers")

@@ -332,3 +332,20 @@ def test_pages_may_load_images_from_the_tenant_logo_origin_only(redirector: Redi
     redirector.policies["contoso"] = Policy(branding=Branding(name="Contoso"))
     csp = redirector.get(redirector.link(target.url)).headers["content-security-policy"]
     assert "img-src 'none'" in csp
+
+
+def test_a_visit_of_our_own_fetcher_is_logged_as_ours(redirector: Redirector, site: Site) -> None:
+    from connectors.click_service import own_visit_token
+
+    token = own_visit_token(redirector.codec)
+    redirector.get(redirector.link(site.url("/ok/ours")), headers={**BROWSER, "X-TAP365-Visit": token})
+    redirector.get(redirector.link(site.url("/ok/forged")), headers={**BROWSER, "X-TAP365-Visit": "f" * 32})
+    by_url = {r.url: r for r in _clicks(redirector)}
+    ours, forged = by_url[site.url("/ok/ours")], by_url[site.url("/ok/forged")]
+    assert ours.is_scanner and "tap365_own_visit" in ours.reasons
+    assert not forged.is_scanner
+
+
+def test_the_page_is_fetched_in_the_language_of_the_person_who_clicked(redirector: Redirector, site: Site) -> None:
+    redirector.get(redirector.link(site.url("/ok/localised")), headers={**BROWSER, "Accept-Language": "fr-FR,fr;q=0.9"})
+    assert site.hits[-1] == "/ok/localised" and site.languages[-1] == "fr-FR,fr;q=0.9"
