@@ -10,6 +10,12 @@ saved from when the page tells (see ``origin_host``; same rule for every set), e
 Runs ``ClickAnalyzer.analyze`` exactly as the redirector does. Prints per set:
 pages, MALICIOUS %, SUSPICIOUS %, flagged (either) %. Targets: login-benign MALICIOUS <= 2 %;
 phish-html and kit-museum flagged >= 90 %.
+
+The training corpus's pages (``train/pages-benign``, legitimate sign-up pages, and
+``train/pages-phish``, kit pages) are reported in two parts each, split as the message model's
+training split is (``tap_core.detect.training.is_validation`` on the file name): the training
+part (what anything learned may see) and the validation part (what it must never see, and what
+a page model is judged on).
 """
 
 from __future__ import annotations
@@ -38,22 +44,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from connectors.fetcher import SafeFetcher
 from tap_core.click.analyze import ClickAnalyzer
 from tap_core.click.fetch import FetchLimits
+from tap_core.detect.training import is_validation
 from tap_core.model.findings import Verdict
 
 SETS = ("login-benign", "phish-html", "kit-museum")
+TRAIN_SETS = ("pages-benign", "pages-phish")
 HOST_SUFFIX = ".pages-eval.example"
 
 
+def _html_files(folder: Path) -> list[Path]:
+    return [
+        p
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and (p.suffix in (".html", ".htm") or p.name.endswith((".html.txt", ".htm.txt")))
+    ]
+
+
 def collect(corpus: Path) -> dict[str, list[Path]]:
-    pages: dict[str, list[Path]] = {}
-    for name in SETS:
-        folder = corpus / "pages" / name
-        files = [
-            p
-            for p in sorted(folder.rglob("*"))
-            if p.is_file() and (p.suffix in (".html", ".htm") or p.name.endswith((".html.txt", ".htm.txt")))
-        ]
-        pages[name] = files
+    pages: dict[str, list[Path]] = {name: _html_files(corpus / "pages" / name) for name in SETS}
+    for name in TRAIN_SETS:
+        files = _html_files(corpus / "train" / name)
+        pages[f"{name} (training)"] = [p for p in files if not is_validation(p.name)]
+        pages[f"{name} (validation)"] = [p for p in files if is_validation(p.name)]
     return pages
 
 
@@ -172,10 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     thread.join(timeout=5)
     if args.verbose:
         for r in results:
-            print(f"{r['set']:<13} {r['verdict']:<10} {r['score']:>5} {r['page']}  {','.join(r['reasons'])}")  # type: ignore[arg-type]
+            print(f"{r['set']:<26} {r['verdict']:<10} {r['score']:>5} {r['page']}  {','.join(r['reasons'])}")  # type: ignore[arg-type]
     print(f"port {port}; {len(results)} pages in {elapsed:.1f} s")
-    print(f"{'set':<14}{'pages':>6}{'malicious':>11}{'suspicious':>12}{'flagged':>9}{'not fetched':>13}")
-    for set_name in SETS:
+    print(f"{'set':<27}{'pages':>6}{'malicious':>11}{'suspicious':>12}{'flagged':>9}{'not fetched':>13}")
+    for set_name in pages:
         rows = [r for r in results if r["set"] == set_name]
         if not rows:
             continue
@@ -183,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         n = len(rows)
         mal, sus = counts[Verdict.MALICIOUS.value], counts[Verdict.SUSPICIOUS.value]
         print(
-            f"{set_name:<14}{n:>6}{mal / n:>11.1%}{sus / n:>12.1%}{(mal + sus) / n:>9.1%}"
+            f"{set_name:<27}{n:>6}{mal / n:>11.1%}{sus / n:>12.1%}{(mal + sus) / n:>9.1%}"
             f"{sum(1 for r in rows if not r['fetched']):>13}"
         )
     if args.json:
