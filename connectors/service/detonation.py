@@ -21,14 +21,13 @@ from typing import Any
 
 from connectors.sandbox.dispatcher import LocalSandbox, run_to_completion
 from connectors.service.analysis import analyse
-from connectors.service.holds import is_score_hold, schedule_recheck
+from connectors.service.holds import is_score_hold, leave_hold, schedule_recheck
 from connectors.service.runtime import Runtime
 from connectors.service.webhook import malicious_attachment_event, queue_event
 from connectors.settings import Settings
 from connectors.storage.interfaces import (
     AuditRecord,
     Claim,
-    ConcurrencyError,
     QuarantineEntry,
     QuarantineStatus,
 )
@@ -235,21 +234,7 @@ async def _apply(
             existing = [str(c) for c in fetched.raw.get("categories") or []]
             await rem.add_categories(mailbox, message_id, [WARNING_CATEGORY], existing=existing)
             claim = journal.record_step(claim, "categorized", {"categories": [WARNING_CATEGORY]})
-    if claim.step in ("decided", "body_patched", "categorized"):
-        if action is Action.QUARANTINE:
-            state = await rem.quarantine(mailbox, message_id, fetched.folder_id)
-        else:
-            back = entry.original_folder_id or "inbox"
-            state = await rem.release(mailbox, message_id, back, fetched.folder_id)
-        claim = journal.record_step(claim, "moved", {"folder_id": state.folder_id})
-    folder = str(claim.data["moved"]["folder_id"])
-    status = QuarantineStatus.QUARANTINED if action is Action.QUARANTINE else QuarantineStatus.RELEASED
-    try:
-        stores.quarantine.update_status(
-            tenant_id, mailbox, message_id, status, by="sandbox", folder_id=folder
-        )
-    except ConcurrencyError:
-        log.warning("quarantine entry %s changed while its sandbox outcome was applied", message_id)
+    claim = await leave_hold(runtime, claim, entry, fetched, action, by="sandbox")
     stores.audit.append(
         tenant_id,
         AuditRecord(
@@ -277,6 +262,7 @@ async def _apply(
             internet_message_id=fetched.message.internet_message_id,
         )
         queue_event(runtime.settings, stores.delayed, event)
+    folder = str(claim.data.get("moved", {}).get("folder_id") or fetched.folder_id)
     journal.record_step(claim, "done", {"folder_id": folder})
     if result.notify_admin:
         await _notify_admin(runtime, tenant_id, mailbox, fetched.message.subject, reason)

@@ -152,6 +152,31 @@ async def run_recheck(runtime: Runtime, item: dict[str, Any]) -> str:
         raise
 
 
+async def leave_hold(
+    runtime: Runtime, claim: Claim, entry: QuarantineEntry, fetched: FetchedMessage, action: Action,
+    *, by: str,
+) -> Claim:
+    """A held message out of Hold once its outcome is decided: into Quarantine, or back where it
+    was delivered; the move journalled (once), the quarantine list marked by ``by``."""
+    tenant_id, mailbox, message_id = entry.tenant_id, entry.mailbox, entry.message_id
+    if "moved" not in claim.data:
+        rem = runtime.remediator(tenant_id)
+        if action is Action.QUARANTINE:
+            state = await rem.quarantine(mailbox, message_id, fetched.folder_id)
+        else:
+            back = entry.original_folder_id or "inbox"
+            state = await rem.release(mailbox, message_id, back, fetched.folder_id)
+        claim = runtime.stores.journal.record_step(claim, "moved", {"folder_id": state.folder_id})
+    status = QuarantineStatus.QUARANTINED if action is Action.QUARANTINE else QuarantineStatus.RELEASED
+    try:
+        runtime.stores.quarantine.update_status(
+            tenant_id, mailbox, message_id, status, by=by, folder_id=str(claim.data["moved"]["folder_id"])
+        )
+    except ConcurrencyError:
+        log.warning("quarantine entry %s changed while its %s outcome was applied", message_id, by)
+    return claim
+
+
 async def _recheck(runtime: Runtime, claim: Claim, entry: QuarantineEntry) -> str:
     stores, journal = runtime.stores, runtime.stores.journal
     tenant_id, mailbox, message_id = entry.tenant_id, entry.mailbox, entry.message_id
@@ -166,23 +191,8 @@ async def _recheck(runtime: Runtime, claim: Claim, entry: QuarantineEntry) -> st
         existing = [str(c) for c in fetched.raw.get("categories") or []]
         await rem.add_categories(mailbox, message_id, [RECHECK_CATEGORY], existing=existing)
         claim = journal.record_step(claim, "categorized", {"categories": [RECHECK_CATEGORY]})
-    folder = fetched.folder_id
-    if action is not Action.HOLD and claim.step in ("decided", "categorized"):
-        if action is Action.QUARANTINE:
-            state = await rem.quarantine(mailbox, message_id, fetched.folder_id)
-        else:
-            back = entry.original_folder_id or "inbox"
-            state = await rem.release(mailbox, message_id, back, fetched.folder_id)
-        claim = journal.record_step(claim, "moved", {"folder_id": state.folder_id})
-    folder = str(claim.data.get("moved", {}).get("folder_id") or folder)
     if action is not Action.HOLD:
-        status = QuarantineStatus.QUARANTINED if action is Action.QUARANTINE else QuarantineStatus.RELEASED
-        try:
-            stores.quarantine.update_status(
-                tenant_id, mailbox, message_id, status, by="recheck", folder_id=folder
-            )
-        except ConcurrencyError:
-            log.warning("quarantine entry %s changed during its re-check", message_id)
+        claim = await leave_hold(runtime, claim, entry, fetched, action, by="recheck")
     stores.audit.append(
         tenant_id,
         AuditRecord(
@@ -193,6 +203,7 @@ async def _recheck(runtime: Runtime, claim: Claim, entry: QuarantineEntry) -> st
             at=datetime.now(UTC),
         ),
     )
+    folder = str(claim.data.get("moved", {}).get("folder_id") or fetched.folder_id)
     journal.record_step(claim, "done", {"folder_id": folder})
     return f"re-check {action.value}: {reason}"
 
