@@ -11,25 +11,20 @@ import hashlib
 import re
 from collections.abc import Mapping
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, ContentSettings
 
 from connectors.storage import _keys
+from connectors.storage.blobs import ContainerStore
 from connectors.storage.interfaces import ArtefactTooLarge
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/]{0,900}$")
 
 
-class BlobArtefactStore:
+class BlobArtefactStore(ContainerStore):
     def __init__(self, service: BlobServiceClient, container: str, *, max_bytes: int) -> None:
-        self._container = service.get_container_client(container)
+        super().__init__(service, container)
         self.max_bytes = max_bytes
-
-    def ensure(self) -> None:
-        try:
-            self._container.create_container()
-        except ResourceExistsError:
-            pass
 
     def put(self, tenant_id: str, name: str, data: bytes, *, content_type: str = "application/octet-stream",
             metadata: Mapping[str, str] | None = None) -> str:

@@ -19,10 +19,11 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-from azure.storage.blob import BlobServiceClient, ContentSettings
+from azure.core.exceptions import ResourceNotFoundError
+from azure.storage.blob import ContentSettings
 
 from connectors.storage import _keys
+from connectors.storage.blobs import ContainerStore
 
 _CURRENT = "current.json"
 _STATUS = "status.json"
@@ -71,16 +72,7 @@ class IntelManifest:
     feeds: list[dict[str, str]] = field(default_factory=list)  # {"feed", "blob", "sha256", "name"}
 
 
-class BlobIntelStore:
-    def __init__(self, service: BlobServiceClient, container: str) -> None:
-        self._container = service.get_container_client(container)
-
-    def ensure(self) -> None:
-        try:
-            self._container.create_container()
-        except ResourceExistsError:
-            pass
-
+class BlobIntelStore(ContainerStore):
     # -- feed copies ------------------------------------------------------------------------------
     def put_copy(self, location: str, data: bytes, sha256: str) -> str:
         """Keep ``data`` as the feed's last good copy (skipped when the stored one is the same)."""

@@ -14,24 +14,16 @@ from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
-from azure.storage.blob import BlobServiceClient, ContentSettings
+from azure.storage.blob import ContentSettings
 
 from connectors.storage import _keys
+from connectors.storage.blobs import ContainerStore
 from connectors.storage.interfaces import PolicyConflict, PolicyDocument
 
 MAX_POLICY_BYTES = 1024 * 1024
 
 
-class BlobPolicyStore:
-    def __init__(self, service: BlobServiceClient, container: str) -> None:
-        self._container = service.get_container_client(container)
-
-    def ensure(self) -> None:
-        try:
-            self._container.create_container()
-        except ResourceExistsError:
-            pass
-
+class BlobPolicyStore(ContainerStore):
     def get_policy(self, tenant_id: str) -> PolicyDocument | None:
         try:
             download = self._container.download_blob(self._current(tenant_id))
