@@ -17,6 +17,7 @@ from tap_core.attachments.filetype import identify, is_dangerous_type
 from tap_core.attachments.policy import AttachmentPolicy
 from tap_core.attachments.protect import AttachmentsAssessment, assess_attachments
 from tap_core.click.fetch import FetchBlocked, FetchedPage, Fetcher, FetchError
+from tap_core.click.render import RenderedDom, Renderer, needs_render
 from tap_core.click.rules import analyze_html, page_rules, redirect_targets
 from tap_core.click.single_use import single_use
 from tap_core.detect.scoring import Thresholds, score
@@ -31,6 +32,8 @@ from tap_core.urls.rules import assess_url, url_findings
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", ""})
 _TEXTUAL = ("text/", "application/json", "application/xml", "application/javascript")
 _FILENAME = re.compile(r"filename\*?\s*=\s*(?:UTF-8'')?\"?([^\";]+)", re.I)
+#: A render is not started with less time than this left (it could not finish).
+MIN_RENDER_SECONDS = 0.5
 
 
 @dataclass(slots=True)
@@ -75,6 +78,19 @@ def _merge(findings: list[Finding], more: Sequence[Finding], where: str = "") ->
         findings.append(f.model_copy(update={"evidence": f"{where}: {f.evidence}"[:300]}) if where else f)
 
 
+def _merge_rendered(findings: list[Finding], rendered: Sequence[Finding]) -> None:
+    """The rendered DOM's findings into the static ones: one per name, the stronger kept."""
+    at = {f.name: i for i, f in enumerate(findings)}
+    for f in rendered:
+        tagged = f.model_copy(update={"evidence": f"rendered: {f.evidence}"[:300]})
+        i = at.get(f.name)
+        if i is None:
+            at[f.name] = len(findings)
+            findings.append(tagged)
+        elif f.score > findings[i].score:
+            findings[i] = tagged
+
+
 def _looks_html(page: FetchedPage) -> bool:
     if page.content_type in _HTML_TYPES:
         head = page.body[:512].lstrip().lower()
@@ -91,8 +107,18 @@ class ClickAnalyzer:
         *,
         engine: AttachmentEngine | None = None,
         file_policy: AttachmentPolicy | None = None,
+        renderer: Renderer | None = None,
+        render_timeout_seconds: float = 5.0,
+        render_margin_seconds: float = 1.0,
     ) -> None:
+        """``renderer``: renders pages whose content their scripts build (None: such pages are
+        judged on their HTML, with ``page_not_rendered``); a render gets at most
+        ``render_timeout_seconds``, and ends ``render_margin_seconds`` before the analysis
+        deadline (the rendered DOM is still to be analysed then)."""
         self.fetcher = fetcher
+        self.renderer = renderer
+        self.render_timeout_seconds = render_timeout_seconds
+        self.render_margin_seconds = render_margin_seconds
         self._engine = engine
         # A download is judged as an attachment is: the file policy's thresholds and its
         # limit, encryption and verdict actions (no sandbox at click: Safe File's static stage).
@@ -120,7 +146,10 @@ class ClickAnalyzer:
         tenant_domains: Sequence[str] = (),
         allow_fetch: bool = True,
         language: str | None = None,
+        deadline: float | None = None,
     ) -> ClickAnalysis:
+        """``deadline``: the event loop time by which the analysis must be done (the caller's
+        timeout, ``asyncio.Timeout.when()``): a render is fitted within it."""
         thresholds = thresholds or DEFAULT_THRESHOLDS
         norm = normalize_url(url)
         target = norm.url if norm is not None else url
@@ -164,7 +193,7 @@ class ClickAnalyzer:
                 )
         if page.stopped_at:
             findings.append(page_rules()["single_use_redirect_not_followed"].finding(page.stopped_at))
-        findings.extend(await self._content(page))
+        findings.extend(await self._content(page, language, deadline))
         for nxt in redirect_targets(findings):
             if intel is not None:
                 _merge(
@@ -175,13 +204,18 @@ class ClickAnalyzer:
         done.score_with(thresholds)
         return done
 
-    async def _content(self, page: FetchedPage) -> list[Finding]:
+    async def _content(
+        self, page: FetchedPage, language: str | None, deadline: float | None
+    ) -> list[Finding]:
         rules = page_rules()
         disposition = page.headers.get("content-disposition", "")
         is_attachment = disposition.lower().startswith("attachment")
         if _looks_html(page) and not is_attachment:
             html = page.body.decode(_charset(page), "replace")
-            return await asyncio.to_thread(analyze_html, html, page.final_url)
+            found, why = await asyncio.to_thread(_static_html, html, page.final_url)
+            if why is not None:
+                await self._rendered(found, page, why, language, deadline)
+            return found
         if page.content_type.startswith(_TEXTUAL) and not is_attachment:
             return []
         out: list[Finding] = []
@@ -216,12 +250,62 @@ class ClickAnalyzer:
                 )
         return out
 
+    async def _rendered(
+        self,
+        findings: list[Finding],
+        page: FetchedPage,
+        why: str,
+        language: str | None,
+        deadline: float | None,
+    ) -> None:
+        """The page rendered (its scripts run) and its DOM analysed into ``findings``; when it
+        cannot be, ``page_not_rendered`` says why and the static findings stand."""
+        not_rendered = page_rules()["page_not_rendered"]
+        if self.renderer is None:
+            findings.append(not_rendered.finding(why, "no_renderer", why=why))
+            return
+        budget = self.render_timeout_seconds
+        if deadline is not None:
+            budget = min(budget, deadline - asyncio.get_running_loop().time() - self.render_margin_seconds)
+        if budget < MIN_RENDER_SECONDS:
+            findings.append(not_rendered.finding(why, "no_budget", why=why))
+            return
+        dom = await self.renderer.render(page, language=language, budget_seconds=budget)
+        findings.extend(_refused_findings(dom))
+        if dom.error:
+            variant = dom.error if not_rendered.has_variant(dom.error) else "failed"
+            detail = dom.detail or dom.error
+            findings.append(not_rendered.finding(
+                f"{why}; {detail}", variant, why=why, detail=detail, budget=f"{budget:.1f}"))
+            return
+        if dom.limited:
+            findings.append(
+                not_rendered.finding(f"{why}; {dom.limited}", "limit", why=why, detail=dom.limited))
+        if dom.html:
+            rendered = await asyncio.to_thread(analyze_html, dom.html, dom.final_url or page.final_url)
+            _merge_rendered(findings, rendered)
+
     def assess_file(self, name: str, data: bytes) -> AttachmentsAssessment:
         """The downloaded file through Attachment Protect, as if it were attached to a mail:
         one code path, so a limit reached (depth, file count, size, time) weighs the same."""
         message = Message(source=name, attachments=[
             Attachment(name=name, content_type="application/octet-stream", data=data)])
         return assess_attachments(message, self.engine, self.file_policy)
+
+
+def _static_html(html: str, url: str) -> tuple[list[Finding], str | None]:
+    """The page's static findings, and why it must be rendered too (None: it need not be)."""
+    return analyze_html(html, url), needs_render(html)
+
+
+def _refused_findings(dom: RenderedDom) -> list[Finding]:
+    """The page's scripts tried to reach an address the fetcher refuses (private, metadata)."""
+    refused = [r for r in dom.refused if r.code == "address"]
+    if not refused:
+        return []
+    targets = list(dict.fromkeys(r.url for r in refused))
+    evidence = "; ".join(f"{r.url[:120]} ({r.detail[:80]})" for r in refused[:3])
+    return [page_rules()["page_script_private_request"].finding(evidence, target=targets[0][:120])]
 
 
 def _file_verdict(assessed: AttachmentsAssessment) -> Verdict:

@@ -100,6 +100,7 @@ class Analyzer(Protocol):
         tenant_domains: Sequence[str] = (),
         allow_fetch: bool = True,
         language: str | None = None,
+        deadline: float | None = None,
     ) -> ClickAnalysis: ...
 
 
@@ -276,9 +277,11 @@ async def decide_click(
         )
         return at.by_verdict(static.verdict, tuple(static.reasons))
     try:
-        async with asyncio.timeout(limits.analysis_timeout_seconds):
+        async with asyncio.timeout(limits.analysis_timeout_seconds) as budget:
+            # The deadline lets a render fit in what is left of the budget (or not start).
             analysis = await analyzer.analyze(
-                key, intel=intel, thresholds=thresholds, tenant_domains=domains, language=click.language
+                key, intel=intel, thresholds=thresholds, tenant_domains=domains, language=click.language,
+                deadline=budget.when(),
             )
     except TimeoutError:
         analysis = ClickAnalysis(url=key, verdict=Verdict.CLEAN, score=0.0, error="timeout")

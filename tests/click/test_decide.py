@@ -75,6 +75,7 @@ class Analyzer:
         tenant_domains: Sequence[str] = (),
         allow_fetch: bool = True,
         language: str | None = None,
+        deadline: float | None = None,
     ) -> ClickAnalysis:
         self.calls.append((url, allow_fetch))
         if self.delay:
