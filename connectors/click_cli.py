@@ -15,8 +15,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from connectors.click_service import ClickSettings, safe_fetcher
-from tap_core.click.analyze import ClickAnalysis, ClickAnalyzer
+from connectors.click_service import ClickSettings, default_analyzer
+from connectors.fetcher import SafeFetcher
+from connectors.renderer import ChromiumRenderer
+from tap_core.click.analyze import ClickAnalysis
 from tap_core.model.findings import Verdict
 from tap_core.policy import Policy, PolicyError, parse_policy
 from tap_core.urls.intel import IntelIndex
@@ -56,24 +58,28 @@ async def check_urls(
     intel: IntelIndex | None = None,
     details: bool = False,
 ) -> list[dict[str, Any]]:
-    fetcher = safe_fetcher(settings)
-    analyzer = ClickAnalyzer(fetcher)
+    # The redirector's analyzer: the safe fetcher and, when Chromium is found, the renderer.
+    analyzer = default_analyzer(settings)
     out: list[dict[str, Any]] = []
     try:
         for url in urls:
             try:
-                async with asyncio.timeout(settings.click_analysis_timeout_seconds + 1):
+                async with asyncio.timeout(settings.click_analysis_timeout_seconds + 1) as budget:
                     analysis = await analyzer.analyze(
                         url,
                         intel=intel,
                         thresholds=policy.url.thresholds,
                         tenant_domains=policy.internal_domains,
+                        deadline=budget.when(),
                     )
             except TimeoutError:
                 analysis = ClickAnalysis(url=url, verdict=Verdict.CLEAN, score=0.0, error="timeout")
             out.append(record(analysis, details))
     finally:
-        await fetcher.aclose()
+        if isinstance(analyzer.renderer, ChromiumRenderer):
+            await analyzer.renderer.aclose()
+        if isinstance(analyzer.fetcher, SafeFetcher):
+            await analyzer.fetcher.aclose()
     return out
 
 

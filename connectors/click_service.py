@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors.storage.interfaces import ClickLog, ClickRecord, RateLimiter
@@ -60,6 +61,7 @@ from tap_core.urls.links import LinkCodec, LinkError, VerifiedLink
 
 if TYPE_CHECKING:
     from connectors.fetcher import SafeFetcher
+    from connectors.renderer import ChromiumRenderer
     from tap_core.attachments.engine import AttachmentEngine
 
 __all__ = [
@@ -72,6 +74,7 @@ __all__ = [
     "MemoryRateLimiter",
     "MemoryVerdictCache",
     "VerdictCache",
+    "chromium_renderer",
     "default_analyzer",
     "own_visit_token",
     "safe_fetcher",
@@ -104,6 +107,18 @@ class ClickSettings(BaseSettings):
     click_proceed_ttl_seconds: int = 300
     #: Link lifetime in days when the tenant policy sets none (0 = never expire).
     link_max_age_days: int = 0
+    #: Render pages whose content their scripts build, in headless Chromium when it is found
+    #: (without it such pages are judged on their HTML, with page_not_rendered).
+    click_render: bool = True
+    #: The Chromium executable ("": the first of chromium, chromium-browser, google-chrome on PATH).
+    chromium_path: str = ""
+    #: Longest render; it also ends a margin before the click analysis timeout.
+    click_render_timeout_seconds: float = Field(default=5.0, gt=0)
+    #: Requests a rendered page may make (beyond its document), and bytes they may bring.
+    click_render_max_requests: int = Field(default=50, ge=0)
+    click_render_max_bytes: int = Field(default=8 * 1024 * 1024, ge=0)
+    #: Renders at once per process (each is a browser tab); the others wait within their budget.
+    click_render_concurrency: int = Field(default=2, ge=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -489,5 +504,33 @@ def default_analyzer(
 ) -> ClickAnalyzer:
     """The time-of-click analyzer behind the safe fetcher, configured from ``settings``;
     ``engine``: the mail pipeline's attachment engine (its hash sets, rules, antivirus and limits),
-    so that a download is judged as the same file attached to a mail."""
-    return ClickAnalyzer(safe_fetcher(settings, own_visit), engine=engine)
+    so that a download is judged as the same file attached to a mail. Pages their scripts build
+    are rendered in Chromium when ``click_render`` is on and Chromium is found."""
+    fetcher = safe_fetcher(settings, own_visit)
+    return ClickAnalyzer(
+        fetcher,
+        engine=engine,
+        renderer=chromium_renderer(settings, fetcher),
+        render_timeout_seconds=settings.click_render_timeout_seconds,
+    )
+
+
+def chromium_renderer(settings: ClickSettings, fetcher: SafeFetcher) -> ChromiumRenderer | None:
+    """The renderer of time-of-click analysis, its requests through ``fetcher``; None when
+    rendering is off or no Chromium is found (pages are then judged on their HTML)."""
+    from connectors.renderer import ChromiumRenderer, find_chromium
+
+    if not settings.click_render:
+        return None
+    if find_chromium(settings.chromium_path) is None:
+        where = settings.chromium_path or "chromium, chromium-browser or google-chrome on PATH"
+        log.warning("click-time rendering is on but no Chromium was found (%s): pages are read as HTML",
+                    where)
+        return None
+    return ChromiumRenderer(
+        fetcher,
+        path=settings.chromium_path,
+        max_requests=settings.click_render_max_requests,
+        max_bytes=settings.click_render_max_bytes,
+        concurrency=settings.click_render_concurrency,
+    )

@@ -133,6 +133,18 @@ param retentionDays int = 90
 param auditRetentionDays int = 180
 @description('TAP365_CLICK_ANALYSIS_TIMEOUT_SECONDS: time budget (seconds) of one time-of-click analysis.')
 param clickAnalysisTimeoutSeconds string = '8.0'
+@description('TAP365_CLICK_RENDER: render pages whose content their scripts build in headless Chromium, when it is found (none on Flex Consumption: pages are read as HTML).')
+param clickRender bool = true
+@description('TAP365_CHROMIUM_PATH: the Chromium executable (empty: chromium, chromium-browser or google-chrome on PATH).')
+param chromiumPath string = ''
+@description('TAP365_CLICK_RENDER_TIMEOUT_SECONDS: longest render of one page (it also ends before the click analysis timeout).')
+param clickRenderTimeoutSeconds string = '5.0'
+@description('TAP365_CLICK_RENDER_MAX_REQUESTS: requests a rendered page may make beyond its document.')
+param clickRenderMaxRequests int = 50
+@description('TAP365_CLICK_RENDER_MAX_BYTES: bytes a rendered page\'s requests may bring in all.')
+param clickRenderMaxBytes int = 8388608
+@description('TAP365_CLICK_RENDER_CONCURRENCY: renders at once per instance.')
+param clickRenderConcurrency int = 2
 @description('TAP365_CLICK_ON_ERROR: when click-time analysis fails or times out: warn, allow or block.')
 @allowed([
   'warn'
@@ -613,6 +625,12 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     TAP365_AUDIT_RETENTION_DAYS: string(auditRetentionDays)
     TAP365_CLICK_ANALYSIS_TIMEOUT_SECONDS: clickAnalysisTimeoutSeconds
     TAP365_CLICK_ON_ERROR: clickOnError
+    TAP365_CLICK_RENDER: string(clickRender)
+    TAP365_CHROMIUM_PATH: chromiumPath
+    TAP365_CLICK_RENDER_TIMEOUT_SECONDS: clickRenderTimeoutSeconds
+    TAP365_CLICK_RENDER_MAX_REQUESTS: string(clickRenderMaxRequests)
+    TAP365_CLICK_RENDER_MAX_BYTES: string(clickRenderMaxBytes)
+    TAP365_CLICK_RENDER_CONCURRENCY: string(clickRenderConcurrency)
     TAP365_CLICK_VERDICT_TTL_SECONDS: string(clickVerdictTtlSeconds)
     TAP365_CLICK_RATE_LIMIT: string(clickRateLimit)
     TAP365_CLICK_RATE_WINDOW_SECONDS: string(clickRateWindowSeconds)

@@ -313,6 +313,12 @@ resource "azurerm_function_app_flex_consumption" "func" {
     "TAP365_AUDIT_RETENTION_DAYS" = tostring(var.audit_retention_days)
     "TAP365_CLICK_ANALYSIS_TIMEOUT_SECONDS" = var.click_analysis_timeout_seconds
     "TAP365_CLICK_ON_ERROR" = var.click_on_error
+    "TAP365_CLICK_RENDER" = tostring(var.click_render)
+    "TAP365_CHROMIUM_PATH" = var.chromium_path
+    "TAP365_CLICK_RENDER_TIMEOUT_SECONDS" = var.click_render_timeout_seconds
+    "TAP365_CLICK_RENDER_MAX_REQUESTS" = tostring(var.click_render_max_requests)
+    "TAP365_CLICK_RENDER_MAX_BYTES" = tostring(var.click_render_max_bytes)
+    "TAP365_CLICK_RENDER_CONCURRENCY" = tostring(var.click_render_concurrency)
     "TAP365_CLICK_VERDICT_TTL_SECONDS" = tostring(var.click_verdict_ttl_seconds)
     "TAP365_CLICK_RATE_LIMIT" = tostring(var.click_rate_limit)
     "TAP365_CLICK_RATE_WINDOW_SECONDS" = tostring(var.click_rate_window_seconds)

@@ -236,6 +236,42 @@ variable "click_analysis_timeout_seconds" {
   default     = "8.0"
 }
 
+variable "click_render" {
+  description = "TAP365_CLICK_RENDER: render pages whose content their scripts build in headless Chromium, when it is found (none on Flex Consumption: pages are read as HTML)."
+  type        = bool
+  default     = true
+}
+
+variable "chromium_path" {
+  description = "TAP365_CHROMIUM_PATH: the Chromium executable (empty: chromium, chromium-browser or google-chrome on PATH)."
+  type        = string
+  default     = ""
+}
+
+variable "click_render_timeout_seconds" {
+  description = "TAP365_CLICK_RENDER_TIMEOUT_SECONDS: longest render of one page (it also ends before the click analysis timeout)."
+  type        = string
+  default     = "5.0"
+}
+
+variable "click_render_max_requests" {
+  description = "TAP365_CLICK_RENDER_MAX_REQUESTS: requests a rendered page may make beyond its document."
+  type        = number
+  default     = 50
+}
+
+variable "click_render_max_bytes" {
+  description = "TAP365_CLICK_RENDER_MAX_BYTES: bytes a rendered page's requests may bring in all."
+  type        = number
+  default     = 8388608
+}
+
+variable "click_render_concurrency" {
+  description = "TAP365_CLICK_RENDER_CONCURRENCY: renders at once per instance."
+  type        = number
+  default     = 2
+}
+
 variable "click_on_error" {
   description = "TAP365_CLICK_ON_ERROR: when click-time analysis fails or times out: warn, allow or block."
   type        = string
