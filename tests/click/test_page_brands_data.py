@@ -148,17 +148,15 @@ def test_brands_missing_from_the_url_table_name_their_domains() -> None:
 
 
 def test_domains_are_registered_domains() -> None:
-    """Each entry is a registered domain, "name.*", or a whole zone only its owner registers
-    under (gov.uk): never a host below a registered domain."""
+    """Each entry is a registered domain or "name.*": never a host below a registered domain,
+    nor a public suffix."""
     bad = []
     for b in page_brands():
         for domain in b.get("domains", []):
             if domain.endswith(".*"):
                 ok = bool(re.fullmatch(r"[a-z0-9-]+", domain[:-2]))
             else:
-                ok = bool(HOST_RE.match(domain)) and (
-                    registered_domain(domain) == domain or public_suffix(domain) == domain
-                )
+                ok = bool(HOST_RE.match(domain)) and registered_domain(domain) == domain
             if not ok:
                 bad.append((b["name"], domain))
     assert not bad, offenders(bad)
