@@ -31,7 +31,8 @@ def test_credential_form_to_webhook_and_brand_on_foreign_host() -> None:
         "<label>Password</label><input type=password></form>"
     )
     names = _names(html)
-    assert {"page_password_field", "page_form_exfil_endpoint", "page_brand_login_foreign"} <= names
+    # Titled and headed PayPal, asking for a password off PayPal's domains: a brand clone.
+    assert {"page_password_field", "page_form_exfil_endpoint", "page_brand_clone"} <= names
 
 
 def test_real_brand_page_on_brand_host_is_quiet() -> None:

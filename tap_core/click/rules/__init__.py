@@ -59,7 +59,11 @@ def analyze_html(html: str, url: str) -> list[Finding]:
     findings += sensitive
     findings += run("consent_findings", lambda: consent_findings(page, rules))
     findings += run("bank_name_findings", lambda: bank_name_findings(page, rules, has_password))
-    findings += run("brand_findings", lambda: brand_findings(page, rules, has_password))
+    # The secret the page asks for, as the clone rule names it.
+    collects = "password" if has_password else ""
+    if sensitive and not collects:
+        collects = sensitive[0].evidence.split(" -> ")[0][:60]
+    findings += run("brand_findings", lambda: brand_findings(page, rules, collects))
     findings += run("script_findings", lambda: script_findings(page, rules))
     findings += run("redirect_findings", lambda: redirect_findings(page, rules))
     findings += run("iframe_findings", lambda: iframe_findings(page, rules))

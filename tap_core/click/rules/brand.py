@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import re
 
+from tap_core.click.rules.identify import LOOKS_KINDS, identify, owns, shared_host
 from tap_core.click.rules.parse import Page, attr, domain_of, host_of, resolve
 from tap_core.click.rules.words import fold, page_words
 from tap_core.detect.rules import Rule
-from tap_core.lookalike import brand_owning, brands_named
-from tap_core.model.findings import Finding
+from tap_core.lookalike import brand_owning
+from tap_core.model.findings import Finding, Verdict
 
 _LOGIN_WORDS = re.compile(
     r"\b(?:sign[ -]?in|log[ -]?in|log[ -]?on|password|passwort|contrase[ñn]a|mot de passe|senha|"
@@ -18,35 +19,55 @@ _LOGIN_WORDS = re.compile(
 )
 
 
-def brand_findings(page: Page, rules: dict[str, Rule], has_password: bool) -> list[Finding]:
-    if not has_password:
+_NAMED = frozenset({"title", "heading", "signin"})
+_NAMED_OR_SHOWN = _NAMED | LOOKS_KINDS
+
+
+def brand_findings(page: Page, rules: dict[str, Rule], collects: str) -> list[Finding]:
+    """A page presenting a brand it is not served by while it collects a secret.
+
+    ``collects`` names the secret the page asks for ("password", "card"...; "" for none).
+    Presented beyond doubt (two kinds of evidence, see :mod:`.identify`) with a secret on a host
+    that is not the brand's: ``page_brand_clone``, MALICIOUS on its own. Named in the title or
+    headings only: ``page_brand_login_foreign``, a weight. Either way a form that sends the
+    secret to the brand's own servers is the brand's form (a saved or embedded page)."""
+    if not collects:
         return []
     out: list[Finding] = []
-    title = page.tree.css_first("title")
-    # Title, headings and field labels: where a page says whose sign-in it is. Not buttons: real
-    # login pages offer "Sign in with Google/Apple" without pretending to be them.
-    headings = " ".join(n.text(separator=" ") for n in page.tree.css("h1, h2, h3, label, legend")[:40])
-    named_in = " ".join([title.text() if title else "", headings])
-    own = brand_owning(page.host) or brand_owning(page.domain)
-    brands = [b for b in brands_named(" ".join(named_in.split())) if b != own]
-    # brands_named reads at most 500 characters; look at the title and headings separately too.
-    for chunk in (title.text() if title else "", headings[:500]):
-        brands.extend(b for b in brands_named(chunk) if b != own and b not in brands)
-    # A form that sends the password to the named brand's own servers is that brand's form.
-    targets = {
-        brand_owning(host_of(resolve(page.url, attr(f, "action"))))
+    presented = [e for e in identify(page) if not owns(e.brand, page.host) and not owns(e.brand, page.domain)]
+    targets = [
+        host_of(resolve(page.url, attr(f, "action")))
         for f in page.tree.css("form")
-        if attr(f, "action")
-    }
-    brands = [b for b in brands if b not in targets]
-    if brands and _LOGIN_WORDS.search(named_in):
+        if attr(f, "action") and f.css_first("input[type=password]") is not None
+    ]
+    presented = [e for e in presented if not (targets and all(owns(e.brand, t) for t in targets))]
+    top = presented[0] if presented else None
+    if top is not None and top.sure:
         out.append(
-            rules["page_brand_login_foreign"].finding(f"names {brands[0]} on {page.host}", brand=brands[0])
+            rules["page_brand_clone"].finding(
+                f"{top.brand.name} on {page.host}: {top.describe()}",
+                verdict=Verdict.MALICIOUS,
+                brand=top.brand.name,
+                secret=collects,
+            )
         )
+    elif (
+        top is not None
+        and set(top.kinds) & _NAMED_OR_SHOWN
+        and _LOGIN_WORDS.search(f"{page.title} {page.text[:3000]}")
+    ):
+        # Not beyond doubt: named in the title or headings, or only shown (a favicon, a logo file).
+        variant = "" if set(top.kinds) & _NAMED else "shown"
+        out.append(
+            rules["page_brand_login_foreign"].finding(
+                f"{top.brand.name} on {page.host}: {top.describe()}", variant, brand=top.brand.name
+            )
+        )
+    own = brand_owning(page.host) or brand_owning(page.domain)
     for node in page.tree.css("img[src], link[href], script[src]"):
         ref = attr(node, "src") or attr(node, "href")
         host = host_of(resolve(page.url, ref))
-        brand = brand_owning(host) if host else None
+        brand = brand_owning(host) if host and not shared_host(host) else None
         if brand and brand != own and domain_of(host) != page.domain:
             out.append(rules["page_brand_assets_foreign"].finding(ref, brand=brand))
             break
