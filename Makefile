@@ -59,10 +59,12 @@ test: install system-deps lint
 demo: install system-deps
 	$(BIN)/tap365 demo --corpus $(CORPUS) --report reports/demo.json
 
-# The message model's weights, model card and reproduction sample (tap_core/data/detect/), learnt
-# from the labelled training mail; deterministic: the same mail gives the same weights.
+# The message model's and the page scorer's weights, model cards and reproduction samples
+# (tap_core/data/detect/), learnt from the labelled training mail and pages; deterministic: the
+# same corpus gives the same weights.
 train: install
 	$(BIN)/tap365 train --corpus $(CORPUS)/train --out tap_core/data/detect
+	$(BIN)/tap365 train-pages --corpus $(CORPUS) --out tap_core/data/detect
 
 bench: install
 	$(BIN)/python bench/run_all.py --corpus $(CORPUS)

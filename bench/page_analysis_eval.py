@@ -2,20 +2,19 @@
 
     .venv/bin/python bench/page_analysis_eval.py [--corpus ../shared/corpus] [--verbose]
 
-Serves ``pages/login-benign`` (legitimate login and sign-up pages), ``pages/phish-html`` (phishing
-HTML attachments, ``.txt`` files holding HTML) and ``pages/kit-museum`` (phishing-kit
-reconstructions) on 127.0.0.1 (port 80 when it can be bound), each page under the host it was
-saved from when the page tells (see ``origin_host``; same rule for every set), else a neutral name
-``p<n>.pages-eval.example``; an injected resolver maps exactly these names to loopback.
-Runs ``ClickAnalyzer.analyze`` exactly as the redirector does. Prints per set:
-pages, MALICIOUS %, SUSPICIOUS %, flagged (either) %. Targets: login-benign MALICIOUS <= 2 %;
-phish-html and kit-museum flagged >= 90 %.
+Serves every set the page scorer learns from (``connectors.page_training.PAGE_SETS``: the
+training corpus's ``train/pages-benign`` and ``train/pages-phish``, the dev sets
+``pages/login-benign``, ``pages/phish-html``, ``pages/kit-museum``) on 127.0.0.1 (port 80 when it
+can be bound): a legitimate page under the host it was saved from when it tells
+(``origin_host``), a phishing page under a neutral host ``p<hash>.pages-eval.example`` as a kit
+is; an injected resolver maps exactly these names to loopback. Runs ``ClickAnalyzer.analyze``
+exactly as the redirector does (with the renderer when ``--render`` and Chromium is found).
 
-The training corpus's pages (``train/pages-benign``, legitimate sign-up pages, and
-``train/pages-phish``, kit pages) are reported in two parts each, split as the message model's
-training split is (``tap_core.detect.training.is_validation`` on the file name): the training
-part (what anything learned may see) and the validation part (what it must never see, and what
-a page model is judged on).
+Each set is reported in two parts, split as the page trainer splits (``page_name``: the path
+under the corpus, hashed): the training part (what the scorer learned from) and the validation
+part (what it never saw, and what it is judged on). Prints per part: pages, MALICIOUS %,
+SUSPICIOUS %, flagged %. Targets on validation: phishing flagged >= 95 %, MALICIOUS >= 80 %;
+legitimate MALICIOUS <= 1 %, SUSPICIOUS <= 5 %.
 """
 
 from __future__ import annotations
@@ -30,10 +29,8 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import uvicorn
-from selectolax.lexbor import LexborHTMLParser
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
@@ -41,54 +38,34 @@ from starlette.routing import Route
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from connectors.click_service import ClickSettings, chromium_renderer
 from connectors.fetcher import SafeFetcher
+from connectors.page_training import (
+    NEUTRAL_SUFFIX,
+    PAGE_SETS,
+    page_files,
+    page_name,
+    read_page,
+    serving_host,
+)
 from tap_core.click.analyze import ClickAnalyzer
 from tap_core.click.fetch import FetchLimits
 from tap_core.detect.training import is_validation
 from tap_core.model.findings import Verdict
 
-SETS = ("login-benign", "phish-html", "kit-museum")
-TRAIN_SETS = ("pages-benign", "pages-phish")
-HOST_SUFFIX = ".pages-eval.example"
+HOST_SUFFIX = NEUTRAL_SUFFIX
 
 
-def _html_files(folder: Path) -> list[Path]:
-    return [
-        p
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and (p.suffix in (".html", ".htm") or p.name.endswith((".html.txt", ".htm.txt")))
-    ]
-
-
-def collect(corpus: Path) -> dict[str, list[Path]]:
-    pages: dict[str, list[Path]] = {name: _html_files(corpus / "pages" / name) for name in SETS}
-    for name in TRAIN_SETS:
-        files = _html_files(corpus / "train" / name)
-        pages[f"{name} (training)"] = [p for p in files if not is_validation(p.name)]
-        pages[f"{name} (validation)"] = [p for p in files if is_validation(p.name)]
+def collect(corpus: Path) -> dict[str, list[tuple[Path, str]]]:
+    """Pages per reported set, each with how it is served ("origin" or "neutral"): the page
+    trainer's sets (``PAGE_SETS``), each in its training and its validation part."""
+    pages: dict[str, list[tuple[Path, str]]] = {}
+    for folder, _label, served in PAGE_SETS:
+        files = page_files(corpus / folder)
+        name = Path(folder).name
+        pages[f"{name} (training)"] = [(p, served) for p in files if not is_validation(page_name(p, corpus))]
+        pages[f"{name} (validation)"] = [(p, served) for p in files if is_validation(page_name(p, corpus))]
     return pages
-
-
-def origin_host(html: str) -> str:
-    """Where a saved page lived, read the same way for every set: the host its password form
-    posts to, else its canonical / og:url address. Saved pages keep absolute form actions, so
-    serving a saved login page under a neutral name would make every real login page look like
-    it posts credentials to another site. Phishing pages get the same treatment (they usually
-    post to their own kit or to a relay, which stays foreign or same-site as it was)."""
-    tree = LexborHTMLParser(html[:1_500_000])
-    for form in tree.css("form"):
-        action = (form.attributes.get("action") or "").strip()
-        has_pw = any((i.attributes.get("type") or "").lower() == "password" for i in form.css("input"))
-        host = urlsplit(action).hostname if action.lower().startswith(("http://", "https://")) else None
-        if has_pw and host:
-            return host.lower()
-    for selector, attr in (('link[rel="canonical"]', "href"), ('meta[property="og:url"]', "content")):
-        node = tree.css_first(selector)
-        value = (node.attributes.get(attr) or "") if node else ""
-        host = urlsplit(value).hostname if value.lower().startswith(("http://", "https://")) else None
-        if host:
-            return host.lower()
-    return ""
 
 
 def bind() -> socket.socket:
@@ -106,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--corpus", default="../shared/corpus", type=Path)
     ap.add_argument("--verbose", action="store_true", help="one line per page")
     ap.add_argument("--json", metavar="FILE", help="write per-page results here")
+    ap.add_argument("--render", action="store_true",
+                    help="render script-built pages in headless Chromium, as the redirector does")
     args = ap.parse_args(argv)
     pages = collect(args.corpus)
     if not any(pages.values()):
@@ -115,10 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     jobs: list[tuple[str, str, str]] = []
     hosts: set[str] = set()
     for set_name, files in pages.items():
-        for path in files:
-            origin = origin_host(path.read_bytes().decode("utf-8", "replace"))
+        for path, served in files:
             n = len(by_host) + 1
-            host = origin or f"p{n}{HOST_SUFFIX}"
+            host = serving_host(page_name(path, args.corpus), read_page(path), served)
             by_host[str(n)] = path
             hosts.add(host)
             jobs.append((set_name, host, f"/{n}/index.html"))
@@ -155,12 +133,16 @@ def main(argv: list[str] | None = None) -> int:
             resolver=resolver,
             limits=FetchLimits(timeout_seconds=20),
         )
-        analyzer = ClickAnalyzer(fetcher)
+        renderer = chromium_renderer(ClickSettings(click_render=True), fetcher) if args.render else None
+        if args.render and renderer is None:
+            raise SystemExit("--render: no Chromium found (TAP365_CHROMIUM_PATH)")
+        analyzer = ClickAnalyzer(fetcher, renderer=renderer)
         ClickAnalyzer.warm_up()
         out: list[dict[str, object]] = []
         for set_name, host, page_path in jobs:
             url = f"http://{host}" if port == 80 else f"http://{host}:{port}"
-            analysis = await analyzer.analyze(url + page_path)
+            deadline = asyncio.get_running_loop().time() + 20
+            analysis = await analyzer.analyze(url + page_path, deadline=deadline)
             path = by_host[page_path.split("/")[1]]
             out.append(
                 {
@@ -174,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
                     "error": analysis.error,
                 }
             )
+        if renderer is not None:
+            await renderer.aclose()
         await fetcher.aclose()
         return out
 

@@ -305,6 +305,20 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_train_pages(args: argparse.Namespace, settings: Settings) -> int:
+    """Learn the page scorer from labelled pages and write it with its model card."""
+    from connectors.page_training import run_page_training
+
+    corpus = Path(args.corpus)
+    if not corpus.is_dir():
+        raise UsageError(f"--corpus {corpus}: not a folder (it holds train/pages-* and pages/)")
+    try:
+        run_page_training(corpus, Path(args.out))
+    except (FileNotFoundError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+    return 0
+
+
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     """Learn the message model from labelled mail and write it with its model card."""
     from connectors.training import run_training
@@ -386,6 +400,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="where the model, its card and sample go (default: %(default)s)")
     train.add_argument("--workers", type=int, help="processes extracting evidence (default: up to 4)")
     train.set_defaults(func=cmd_train)
+
+    train_pages = sub.add_parser("train-pages", help="learn the page scorer's weights from labelled pages")
+    train_pages.add_argument("--corpus", default="../shared/corpus",
+                             help="folder with train/pages-* and pages/ (default: %(default)s)")
+    train_pages.add_argument("--out", default="tap_core/data/detect",
+                             help="where the page model, its card and sample go (default: %(default)s)")
+    train_pages.set_defaults(func=cmd_train_pages)
 
     from connectors.click_cli import register as register_click
     from connectors.localhost.cli import register as register_serve

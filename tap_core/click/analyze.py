@@ -20,6 +20,7 @@ from tap_core.click.fetch import FetchBlocked, FetchedPage, Fetcher, FetchError
 from tap_core.click.render import RenderedDom, Renderer, needs_render
 from tap_core.click.rules import analyze_html, page_rules, redirect_targets
 from tap_core.click.single_use import single_use
+from tap_core.detect.model import shipped_page_model
 from tap_core.detect.scoring import Thresholds, score
 from tap_core.model.decision import Action
 from tap_core.model.findings import Finding, Verdict
@@ -31,6 +32,8 @@ from tap_core.urls.rules import assess_url, url_findings
 
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", ""})
 _TEXTUAL = ("text/", "application/json", "application/xml", "application/javascript")
+#: Findings of the page rules (page_rules.toml) are named page_*: a page was read.
+_PAGE_RULE = "page_"
 _FILENAME = re.compile(r"filename\*?\s*=\s*(?:UTF-8'')?\"?([^\";]+)", re.I)
 #: A render is not started with less time than this left (it could not finish).
 MIN_RENDER_SECONDS = 0.5
@@ -64,8 +67,13 @@ class ClickAnalysis:
         return Verdict.worst(forced) if forced else None
 
     def score_with(self, thresholds: Thresholds) -> None:
-        """Verdict, score and reach of the findings so far (the one scorer)."""
-        scored = score(self.findings, thresholds)
+        """Verdict, score and reach of the findings so far (the one scorer). Once a page has been
+        read, with the page scorer's learned weights and intercept (on the URL thresholds' scale,
+        :func:`tap_core.detect.model.shipped_page_model`); before, each rule's default weight."""
+        if any(f.name.startswith(_PAGE_RULE) for f in self.findings):
+            scored = shipped_page_model().score(self.findings, thresholds)
+        else:
+            scored = score(self.findings, thresholds)
         self.verdict, self.score, self.reach = scored.verdict, scored.score, scored.reach
 
 

@@ -24,6 +24,8 @@ from tap_core.detect.scoring import Scored, Thresholds, score
 from tap_core.model.findings import Finding
 
 MODEL_FILE = ("detect", "message_model.json")
+#: The page scorer: the same kind of model, learned from labelled pages (``tap365 train-pages``).
+PAGE_MODEL_FILE = ("detect", "page_model.json")
 WORDS_RULE = "learned_words"
 #: Words shown as the evidence of ``learned_words``.
 _EVIDENCE_WORDS = 8
@@ -89,3 +91,10 @@ def shipped_model() -> MessageModel:
     """The model shipped in tap_core/data/detect/message_model.json."""
     return MessageModel.model_validate_json(data_text(*MODEL_FILE))
 
+
+
+@cache
+def shipped_page_model() -> MessageModel:
+    """The page scorer shipped in tap_core/data/detect/page_model.json (on the URL thresholds'
+    scale: see :mod:`connectors.page_training`)."""
+    return MessageModel.model_validate_json(data_text(*PAGE_MODEL_FILE))

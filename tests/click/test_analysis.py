@@ -203,3 +203,14 @@ def test_download_analysis_takes_the_files_score_and_verdict() -> None:
         "Static analysis of the downloaded file: malicious"
     )
     assert analysis.verdict is Verdict.MALICIOUS and analysis.reach
+
+
+def test_smuggling_a_file_that_runs_code_decides_alone_an_export_does_not() -> None:
+    script = (
+        "<script>var b=new Blob([d],{type:'application/octet-stream'});var a=document.createElement('a');"
+        "a.href=URL.createObjectURL(b);a.download='%s';a.click()</script>"
+    )
+    iso = [f for f in analyze_html(script % "Invoice_0392.iso", "https://x.example.org/") if f.name == "page_html_smuggling"]
+    assert iso and iso[0].verdict is Verdict.MALICIOUS and iso[0].variant == "dangerous"
+    csv = [f for f in analyze_html(script % "report.csv", "https://x.example.org/") if f.name == "page_html_smuggling"]
+    assert csv and csv[0].verdict is None

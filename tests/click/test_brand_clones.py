@@ -159,3 +159,15 @@ def test_the_redirector_blocks_a_clone_fetched_over_http() -> None:
 
     with serve(Starlette(routes=[Route("/login/", page)])) as port:
         asyncio.run(run(port))
+
+
+def test_an_identity_providers_approval_screen_off_its_domains_is_a_clone() -> None:
+    approve = """<html><head><title>Microsoft account - Approve sign in request</title>
+<link rel="icon" href="https://aadcdn.msftauth.net/shared/1.0/content/images/favicon_a.ico"></head><body>
+<img alt="Microsoft" src="img/microsoft_logo.svg"><h1>Approve sign in request</h1>
+<p>Open your Authenticator app and approve the request to sign in.</p>
+<form action="approve.php" method="post"><button type="submit">Approve</button></form></body></html>"""
+    findings = analyze_html(approve, "https://mfa-verify.example.net/")
+    assert "page_consent_grant" in {f.name for f in findings}
+    clone = [f for f in findings if f.name == "page_brand_clone"]
+    assert clone and "approval" in clone[0].reason

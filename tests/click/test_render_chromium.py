@@ -47,7 +47,7 @@ if CHROMIUM is None:
 
 T = TypeVar("T")
 FORM = (
-    "<h1>Microsoft</h1><h2>Sign in to your Microsoft account</h2>"
+    "<img src='/images/microsoft_logo.svg' alt='Microsoft'><h2>Sign in to your Microsoft account</h2>"
     "<form method='post' action='/next'><label>Email</label><input type='email' name='u'>"
     "<label>Password</label><input type='password' name='p'><button>Sign in</button></form>"
 )
@@ -193,7 +193,11 @@ def test_a_script_built_clone_is_caught_through_the_rendered_page(site: Site) ->
     assert "page_password_field" in rendered.reasons
     assert _finding(rendered, "page_password_field").evidence.startswith("rendered:")
     assert "page_not_rendered" not in rendered.reasons
-    assert rendered.verdict in (Verdict.SUSPICIOUS, Verdict.MALICIOUS)
+    # Microsoft's logo and sign-in prompt over a password form, off Microsoft's domains: a clone,
+    # seen only once the script has built the page.
+    assert "page_brand_clone" not in static.reasons
+    assert _finding(rendered, "page_brand_clone").evidence.startswith("rendered:")
+    assert rendered.verdict is Verdict.MALICIOUS
     assert rendered.score > static.score
     # The document was fetched once per analysis (the render reuses it); its image through the
     # fetcher, from the page's own server.

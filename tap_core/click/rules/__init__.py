@@ -57,12 +57,15 @@ def analyze_html(html: str, url: str) -> list[Finding]:
     findings += run("form_findings", lambda: form_findings(page, rules, has_password))
     sensitive = run("sensitive_form_findings", lambda: sensitive_form_findings(page, rules))
     findings += sensitive
-    findings += run("consent_findings", lambda: consent_findings(page, rules))
+    consent = run("consent_findings", lambda: consent_findings(page, rules))
+    findings += consent
     findings += run("bank_name_findings", lambda: bank_name_findings(page, rules, has_password))
     # The secret the page asks for, as the clone rule names it.
     collects = "password" if has_password else ""
     if sensitive and not collects:
         collects = sensitive[0].evidence.split(" -> ")[0][:60]
+    if consent and not collects:
+        collects = "approval of a sign-in or of access to the account"
     findings += run("brand_findings", lambda: brand_findings(page, rules, collects))
     findings += run("script_findings", lambda: script_findings(page, rules))
     findings += run("redirect_findings", lambda: redirect_findings(page, rules))

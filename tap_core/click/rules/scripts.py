@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 
-from tap_core.click.rules.parse import B64_BLOB, PCT_BLOB, Page, attr
+from tap_core.click.rules.parse import B64_BLOB, MAX_HTML_CHARS, PCT_BLOB, Page, attr
 from tap_core.detect.rules import Rule
-from tap_core.model.findings import Finding
+from tap_core.model.findings import Finding, Verdict
+from tap_core.urls.rules.parse import lists
 
 _RTL = re.compile("[\u202e\u202d\u2066\u2067\u2068]")
 _DECODE_WRITE = re.compile(
@@ -23,6 +24,13 @@ _EVAL_CHAIN = re.compile(
 _PACKER = re.compile(r"eval\s*\(\s*function\s*\(\s*p\s*,\s*a\s*,\s*c\s*,\s*k\s*,\s*e\s*,\s*[dr]\s*\)")
 _SMUGGLE_BLOB = re.compile(r"new\s+Blob\s*\(", re.I)
 _SMUGGLE_SAVE = re.compile(r"(?:msSaveOrOpenBlob|msSaveBlob|createObjectURL)\s*\(", re.I)
+# The file name a smuggling script gives its download: a.download = "x.iso", setAttribute("download",
+# "x.iso"), msSaveOrOpenBlob(blob, "x.iso").
+_SMUGGLE_NAME = re.compile(
+    r"(?:\.download\s*=\s*|setAttribute\s*\(\s*['\"]download['\"]\s*,\s*|msSave(?:OrOpen)?Blob\s*\([^,()]{1,80},\s*)"
+    r"['\"]([^'\"\s]{1,80}\.[A-Za-z0-9]{1,6})['\"]",
+    re.I,
+)
 _SMUGGLE_DOWNLOAD = re.compile(r"\.download\s*=|setAttribute\s*\(\s*['\"]download", re.I)
 _PREFILL = re.compile(
     r"(?:location\.hash|location\.search|window\.location\.href)[^;\n]{0,80}(?:substr|substring|slice|split|"
@@ -49,6 +57,21 @@ def _obfuscation(page: Page, rules: dict[str, Rule]) -> list[Finding]:
     return []
 
 
+def _smuggling(rule: Rule, src: str) -> Finding:
+    """HTML smuggling, decided alone when what it builds is a file that runs code when opened
+    (an .iso, .hta, .js, .exe ... as ``urls/dangerous_extensions.txt`` lists): no "export to CSV"
+    button builds one of those."""
+    extensions = lists().extensions
+    for m in _SMUGGLE_NAME.finditer(src[:MAX_HTML_CHARS]):
+        ext = m.group(1).rsplit(".", 1)[-1].lower()
+        if ext in extensions:
+            return rule.finding(
+                f"new Blob + download {m.group(1)[:60]}", "dangerous", verdict=Verdict.MALICIOUS,
+                how=f"a {ext} file built by script",
+            )
+    return rule.finding("new Blob + download", how="Blob saved by script")
+
+
 def script_findings(page: Page, rules: dict[str, Rule]) -> list[Finding]:
     out = _obfuscation(page, rules)
     src = page.source
@@ -59,7 +82,7 @@ def script_findings(page: Page, rules: dict[str, Rule]) -> list[Finding]:
     if _SMUGGLE_BLOB.search(src) and (
         (_SMUGGLE_SAVE.search(src) and _SMUGGLE_DOWNLOAD.search(src)) or "mssaveoropenblob" in page.lower
     ):
-        out.append(rules["page_html_smuggling"].finding("new Blob + download", how="Blob saved by script"))
+        out.append(_smuggling(rules["page_html_smuggling"], src))
     else:
         for a in page.tree.css("a[download]"):
             href = attr(a, "href").lower()
