@@ -10,12 +10,11 @@ CORPUS ?= ../shared/corpus
 # build the Windows test programs the sandbox runs.
 APT_PACKAGES ?= chromium mingw-w64
 
-.PHONY: install build-deps system-deps node-deps test lint demo bench train package clean
+.PHONY: install system-deps node-deps test lint demo bench train package clean
 
 install: $(STAMP) $(NODE_STAMP)
 
-# The Cython modules are compiled by the install: editing one rebuilds it.
-$(STAMP): pyproject.toml requirements.txt tap_core/urls/_textscan.pyx tap_core/parsing/_idn.pyx | build-deps
+$(STAMP): pyproject.toml requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements.txt -e '.[dev]'
@@ -35,14 +34,6 @@ apt_install = if [ -n "$$missing" ]; then \
 	      || echo "warning: could not install$$missing"; \
 	  else echo "note: install$$missing with apt-get $(1)"; fi; \
 	fi
-
-# A C compiler and the Python headers build the Cython modules (without them the install
-# still succeeds, on the slower Python code, and a test says what is missing).
-build-deps:
-	@missing=""; command -v cc >/dev/null 2>&1 || missing="$$missing gcc"; \
-	$(PYTHON) -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
-	  || missing="$$missing python3-dev"; \
-	$(call apt_install,to build the compiled URL scanner)
 
 # The tests that need these packages skip, saying what is missing, when they are not there.
 system-deps:
@@ -69,7 +60,7 @@ train: install
 bench: install
 	$(BIN)/python bench/run_all.py --corpus $(CORPUS)
 
-# The Flex Consumption deployment zip, compiled modules included (infra/docs/deploy.md).
+# The Flex Consumption deployment zip (infra/docs/deploy.md).
 package: install
 	$(BIN)/python infra/tools/package.py --out dist/tap365.zip
 

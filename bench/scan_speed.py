@@ -1,10 +1,11 @@
 """``tap365 scan`` now against ``tap365 scan`` at an earlier commit, on the same mail, in one run.
 
 The earlier tree is checked out from this repository's history into a temporary git worktree
-(default: the last commit before the detection engine, 3e766e0) and given this tree's compiled
-modules (their sources did not change); both run as ``python -m connectors.cli scan --json`` on
-the same folder, alternately, several times. Prints each side's median wall and CPU time (the
-CPU time of the scan process: steadier on a shared machine) and their ratios.
+(default: the last commit before the detection engine, 3e766e0), without the compiled twins it
+then had (they saved nothing on a whole scan and are gone); both run as
+``python -m connectors.cli scan --json`` on the same folder, alternately, several times. Prints
+each side's median wall and CPU time (the CPU time of the scan process: steadier on a shared
+machine) and their ratios.
 
     .venv/bin/python bench/scan_speed.py [--corpus ../shared/corpus] [--set train/phish]
         [--limit 200] [--rounds 3] [--baseline 3e766e0]
@@ -15,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -24,18 +24,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-#: The compiled modules, where each tree imports them from.
-COMPILED = {"tap_core/urls": "tap_core/urls", "tap_core/parsing": "tap_core"}
 
 
 def _worktree(revision: str, into: Path) -> Path:
     git = ["git", "-C", str(ROOT), "worktree"]
     subprocess.run([*git, "add", "--detach", "-q", str(into), revision], check=True)
-    old_layout = not (into / "tap_core" / "parsing").is_dir()
-    for here, there in COMPILED.items():
-        for so in (ROOT / here).glob("*.so"):
-            target = into / (there if old_layout else here)
-            shutil.copy(so, target / so.name)
     return into
 
 

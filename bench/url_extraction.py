@@ -26,8 +26,7 @@ Matching rule (the same for both tools, applied to the raw strings they return):
 - precision/recall are micro-averaged over all cases.
 
 Speed: texts per second for both over the same inputs in one run, our normalisation caches
-cleared before every repeat; ours with the compiled scanner and IDN code (when built) and
-again as the pure-Python fallback. No network: sockets are disabled for the whole run and
+cleared before every repeat. No network: sockets are disabled for the whole run and
 URLExtract reads its bundled TLD list (an empty private cache dir, no update()).
 
 Usage: python bench/url_extraction.py [--corpus ../shared/corpus] [--repeat 3] [--json]
@@ -56,7 +55,6 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tap_core.parsing import domains as _domains  # noqa: E402
 from tap_core.parsing.domains import split_host  # noqa: E402
 from tap_core.urls import extract as _extract_mod  # noqa: E402
 from tap_core.urls import normalize as _normalize_mod  # noqa: E402
@@ -453,25 +451,6 @@ def time_tool(fn: Extractor, texts: list[str], repeat: int, clear: bool) -> floa
     return len(texts) / best if best > 0 else float("inf")
 
 
-def compiled_parts() -> str:
-    """Which compiled parts extraction runs with ("none": the pure-Python fallback)."""
-    parts = [name for name, mod in (("scanner", _extract_mod._textscan), ("idn", _domains._idn))
-             if mod is not None]
-    return "+".join(parts) or "none"
-
-
-def _python_only(measure: Callable[[], float]) -> float:
-    """``measure()`` with the compiled scanner and IDN code switched off: the speed of a
-    deployment where they could not be built (the same results, see tests/test_textscan.py)."""
-    saved = _extract_mod._textscan, _domains._idn
-    _extract_mod._textscan = None  # type: ignore[assignment]
-    _domains._idn = None  # type: ignore[assignment]
-    try:
-        return measure()
-    finally:
-        _extract_mod._textscan, _domains._idn = saved
-
-
 def ham_texts(corpus: Path, limit: int = 400) -> list[str]:
     """text/plain bodies of the ham messages: realistic mail text for the speed test."""
     out: list[str] = []
@@ -532,20 +511,15 @@ def run(corpus: Path, repeat: int) -> dict[str, Any]:
         speed: dict[str, dict[str, float]] = {
             "fixtures": {"texts": len(texts),
                          "ours": time_tool(ours, texts, repeat, clear=True),
-                         "ours_python": _python_only(lambda: time_tool(ours, texts, repeat, True)),
                          "urlextract": time_tool(ux, texts, repeat, clear=False)},
         }
         ham = ham_texts(corpus)
         if ham:
             speed["ham_bodies"] = {"texts": len(ham),
                                    "ours": time_tool(ours, ham, repeat, clear=True),
-                                   "ours_python": _python_only(
-                                       lambda: time_tool(ours, ham, repeat, True)),
                                    "urlextract": time_tool(ux, ham, repeat, clear=False)}
     for sp in speed.values():
         sp["ratio"] = sp["ours"] / sp["urlextract"] if sp["urlextract"] else float("inf")
-        sp["ratio_python"] = (sp["ours_python"] / sp["urlextract"] if sp["urlextract"]
-                              else float("inf"))
 
     def fmt(s: Score) -> dict[str, Any]:
         return {**asdict(s), "recall": round(s.recall, 4), "precision": round(s.precision, 4)}
@@ -565,7 +539,6 @@ def run(corpus: Path, repeat: int) -> dict[str, Any]:
         "unwrap": {"cases": len(unwrap_cases), "ours_correct": unwrap_ok,
                    "ours_accuracy": unwrap_ok / len(unwrap_cases) if unwrap_cases else 1.0,
                    "urlextract": "no unwrapping"},
-        "compiled": compiled_parts(),
         "speed_texts_per_second": speed,
         "misses": misses,
     }
@@ -598,11 +571,9 @@ def print_report(r: dict[str, Any], show_misses: bool) -> None:
     if w["cases"]:
         print(f"normalize_url vs WHATWG urltestdata (http/https/ftp): {w['agree']}/{w['cases']} "
               f"agree ({w['rate']:.1%})")
-    print(f"compiled parts in use: {r['compiled']}")
     for name, s in r["speed_texts_per_second"].items():
         print(f"speed [{name}, {s['texts']} texts]: ours {s['ours']:,.0f} texts/s, "
-              f"urlextract {s['urlextract']:,.0f} texts/s, ratio x{s['ratio']:.1f} "
-              f"(pure-Python fallback {s['ours_python']:,.0f} texts/s, x{s['ratio_python']:.1f})")
+              f"urlextract {s['urlextract']:,.0f} texts/s, ratio x{s['ratio']:.1f}")
     if show_misses:
         for tool, items in r["misses"].items():
             print(f"\n{tool} misses/false positives ({len(items)}):")

@@ -110,8 +110,8 @@ def _scan(tmp_path: Path, files: dict[str, bytes]) -> list[dict[str, object]]:
     return [json.loads(line) for line in result.stdout.splitlines()]
 
 
-#: Message parts the sweep found worst: a hyphenated run in the text body (49 s in the compiled
-#: scanner), a hash-buster-like subject token (exponential: minutes), CSS url( runs, a display
+#: Message parts the sweep found worst: a hyphenated run in the text body (49 s in the since
+#: removed compiled scanner), a hash-buster-like subject token (exponential: minutes), CSS url( runs, a display
 #: name of address characters, an unclosed body tag run.
 HOSTILE_MESSAGES: dict[str, dict[str, str]] = {
     "hyphen run": {"body": "see " + "a-" * 24_000 + ".com for details"},
@@ -140,7 +140,7 @@ def test_hostile_attachments_and_bodies_get_a_verdict_through_tap365_scan(tmp_pa
 
 def test_signed_octal_labels_are_text_not_crashes(tmp_path: Path) -> None:
     for text in SIGNED_OCTAL:
-        # Both scanners (the compiled one when built, and the Python reference) read it as text.
+        # The extractor and the scanner beneath it read it as text.
         assert extract_text(text, "body") == []
         assert list(extract._scan_text_python(text, schemes_only=False, limit=10)) == []
         assert host_forms(text.split("/")[0].rstrip(".")) is None

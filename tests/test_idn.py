@@ -1,8 +1,7 @@
-"""The compiled IDN primitives (tap_core/parsing/_idn.pyx) give what Python's codecs give.
+"""IDN labels as browsers write them: Punycode both ways and the UTS #46 mapping.
 
-Each returns the library's answer or None, where the caller then asks the library (and gets
-its error). Compared on seeded random labels: encodings, their corruptions, and mixes of
-code points UTS #46 keeps, maps, ignores and disallows.
+Seeded random labels mixing code points UTS #46 keeps, maps, ignores and disallows (these ran
+against a compiled twin until it was removed for saving nothing on a whole scan).
 """
 
 from __future__ import annotations
@@ -10,13 +9,8 @@ from __future__ import annotations
 import random
 
 import idna
-import pytest
 
 from tap_core.parsing import domains
-
-_idn = domains._idn
-
-pytestmark = pytest.mark.skipif(_idn is None, reason="tap_core.parsing._idn is not built")
 
 _POOLS = ["abcxyz-0189", "äöüßéàç", "あいうえお日本語中国", "ﻡﻮﻘﻋ", "✪☃😀𝔘", "ĀāĂă", "ABC",
           "\u200b\u00ad\u200d", "ⅷ①㍿", "\u0301\u0308", "\ufffd\x00", "ςσΣ", "。．ＡＢＣ"]
@@ -27,55 +21,30 @@ def _label(rnd: random.Random) -> str:
     return "".join(rnd.choice(pool) for _ in range(rnd.randint(0, 24)))
 
 
-def _encode(label: str) -> str | None:
-    try:
-        return label.encode("punycode").decode("ascii")
-    except Exception:
-        return None
-
-
-def _decode(encoded: str) -> str | None:
-    try:
-        return encoded.encode("ascii").decode("punycode")
-    except Exception:
-        return None
-
-
-def _remap(text: str) -> str | None:
-    try:
-        return idna.uts46_remap(text, std3_rules=False, transitional=False)
-    except Exception:
-        return None
-
-
-def test_punycode_matches_the_codec() -> None:
-    assert _idn is not None
+def test_labels_round_trip_and_corrupt_a_labels_are_shown_as_written() -> None:
     rnd = random.Random(3)  # noqa: S311 - seeded test data
-    for _ in range(10_000):
+    for _ in range(2_000):
         label = _label(rnd)
-        want = _encode(label)
-        got = _idn.encode(label)
-        assert got is None or got == want, label
-        if want is None:
-            continue
-        for encoded in (want, want.upper(), want + "9", want[:-1], "a-" + want,
-                        want.replace("a", "!")):
-            expected = _decode(encoded)
-            decoded = _idn.decode(encoded)
-            assert decoded is None or decoded == expected, encoded
-            if encoded == want:
-                assert decoded == label
+        try:
+            encoded = domains.label_to_ascii(label)
+        except UnicodeError:
+            continue  # the codec refuses it; callers treat the host as unreadable
+        assert encoded.startswith("xn--") and encoded.isascii()
+        assert domains.label_to_unicode(encoded) == label
+        for broken in (encoded + "!", encoded.replace("a", "!")):
+            decoded = domains.label_to_unicode(broken)
+            assert isinstance(decoded, str)
 
 
-def test_uts46_matches_idna() -> None:
-    assert _idn is not None
+def test_uts46_map_is_idempotent_or_refuses() -> None:
     rnd = random.Random(5)  # noqa: S311 - seeded test data
-    for _ in range(10_000):
+    for _ in range(2_000):
         text = _label(rnd)
-        if rnd.random() < 0.05:
-            text = "".join(chr(rnd.randint(0, 0x2FFFF)) for _ in range(rnd.randint(1, 6)))
-        want = _remap(text)
-        assert _idn.uts46_remap(text) == want, text
+        try:
+            mapped = domains.uts46_map(text)
+        except idna.IDNAError:
+            continue
+        assert domains.uts46_map(mapped) == mapped, text
 
 
 def test_label_helpers_round_trip() -> None:

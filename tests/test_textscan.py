@@ -1,8 +1,6 @@
-"""The compiled plain-text scanner (tap_core/urls/_textscan.pyx) against the Python one.
-
-``extract_text`` uses the compiled scanner when pip built it, so every extraction test runs
-through it; these tests hold it to the Python scanner, the reference, on the same inputs:
-hand-picked edge cases and seeded random texts made of the pieces URLs and prose are made of.
+"""The plain-text URL scanner on edge cases and seeded random texts made of the pieces URLs and
+prose are made of (these once held a compiled twin to it, removed for saving nothing on a whole
+scan): every URL comes from the text, reads as the normaliser reads it, and the limit holds.
 """
 
 from __future__ import annotations
@@ -11,28 +9,18 @@ import random
 
 import pytest
 
-from tap_core.urls import extract
+from tap_core.urls.extract import text_urls
 from tap_core.urls.normalize import normalize_url
 
-_textscan = extract._textscan
 
-
-def test_the_compiled_scanner_is_built() -> None:
-    # `make install` builds it (it needs gcc and the Python headers, on every CI machine);
-    # without it extraction still works, through the Python scanner, several times slower.
-    assert _textscan is not None, (
-        "tap_core.urls._textscan is not built: install gcc and the Python headers, then "
-        "run `make install` again"
-    )
-
-
-def _python(text: str, limit: int = 5000) -> list[tuple[str, object]]:
-    return list(extract._scan_text_python(text, schemes_only=False, limit=limit))
-
-
-def _compiled(text: str, limit: int = 5000) -> list[tuple[str, object]]:
-    assert _textscan is not None
-    return list(_textscan.scan_text(text, limit))
+def _check(text: str, limit: int = 5000) -> list[tuple[str, object]]:
+    pairs = list(text_urls(text, limit=limit))
+    assert len(pairs) <= limit
+    for raw, n in pairs:
+        assert raw and raw in text, (text, raw)
+        if not n.defanged:
+            assert n == normalize_url(raw), (text, raw)
+    return pairs
 
 
 EDGE_CASES = [
@@ -63,9 +51,8 @@ EDGE_CASES = [
 
 
 @pytest.mark.parametrize("text", EDGE_CASES)
-def test_same_urls_as_the_python_scanner_on_edge_cases(text: str) -> None:
-    assert _textscan is not None
-    assert _compiled(text) == _python(text)
+def test_edge_cases(text: str) -> None:
+    _check(text)
 
 
 _PIECES = [
@@ -84,39 +71,15 @@ _PIECES = [
 ]
 
 
-def test_same_urls_as_the_python_scanner_on_random_texts() -> None:
-    assert _textscan is not None
+def test_random_texts() -> None:
     rnd = random.Random(20261130)  # noqa: S311 - seeded test data
-    for _ in range(20_000):
+    found = 0
+    for _ in range(5_000):
         text = "".join(rnd.choice(_PIECES) for _ in range(rnd.randint(1, 14)))
-        assert _compiled(text) == _python(text), text
+        found += len(_check(text))
+    assert found > 1000  # the pieces do make URLs
 
 
-def test_same_found_urls_as_extract_text_in_python(monkeypatch: pytest.MonkeyPatch) -> None:
-    # extract_text hands the whole job to the compiled module (FoundUrl records included,
-    # unwrapping through extract._found when a link may be wrapped): the same records.
-    assert _textscan is not None
-    rnd = random.Random(7)  # noqa: S311 - seeded test data
-    texts = EDGE_CASES + [
-        "".join(rnd.choice(_PIECES) for _ in range(rnd.randint(1, 10))) for _ in range(5000)
-    ]
-    compiled = [extract.extract_text(t, "body.text") for t in texts]
-    monkeypatch.setattr(extract, "_textscan", None)
-    python = [extract.extract_text(t, "body.text") for t in texts]
-    assert compiled == python
-    assert any(f.wrappers for found in compiled for f in found)  # unwrapping was exercised
-
-
-def test_the_url_limit_is_the_same() -> None:
-    assert _textscan is not None
+def test_the_url_limit_holds() -> None:
     text = " ".join(f"http://host{i}.example.com/" for i in range(50))
-    assert _compiled(text, limit=7) == _python(text, limit=7)
-    assert len(_compiled(text, limit=7)) == 7
-
-
-def test_fast_path_urls_equal_the_normaliser_result() -> None:
-    # The compiled scanner builds plain URLs itself; they must be what normalize_url gives.
-    assert _textscan is not None
-    text = "http://Example.COM:8080/a'b?x=1#y https://example.com:443 ftp://example.com/f x.co.uk"
-    for raw, n in _compiled(text):
-        assert n == normalize_url(raw)
+    assert len(_check(text, limit=7)) == 7

@@ -1,31 +1,23 @@
 """Build the Flex Consumption deployment package (`make package`).
 
-    python infra/tools/package.py [--out dist/tap365.zip] [--allow-python-only]
+    python infra/tools/package.py [--out dist/tap365.zip]
 
 The package is what the Functions host runs: ``function_app.py``, ``host.json``,
-``requirements.txt`` (remote build installs it), ``connectors/`` and ``tap_core/`` with the
-compiled modules ``make install`` built (remote build does not build the project itself).
-Left out: caches, the Cython sources and the C they generate, the simulated tenant and tests.
-
-Exits 1 when a compiled module is missing, since the service would then run the slower Python
-code; ``--allow-python-only`` packages anyway (same verdicts, URL extraction about three times
-slower). Flex Consumption runs Linux x86_64 with Python 3.11: build the package there.
+``requirements.txt`` (remote build installs it), ``connectors/`` and ``tap_core/`` (pure
+Python: nothing of the project itself needs building). Left out: caches, the simulated tenant
+and tests.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-import sysconfig
 import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_FILES = ("function_app.py", "host.json", "requirements.txt")
 APP_PACKAGES = ("connectors", "tap_core")
-#: Compiled modules, by import path (see [[tool.setuptools.ext-modules]] in pyproject.toml).
-COMPILED = ("tap_core/urls/_textscan", "tap_core/parsing/_idn")
-_SKIPPED_SUFFIXES = (".pyc", ".pyx", ".c")
+_SKIPPED_SUFFIXES = (".pyc",)
 
 
 def package_files(root: Path = ROOT) -> list[Path]:
@@ -40,13 +32,6 @@ def package_files(root: Path = ROOT) -> list[Path]:
     return sorted(files)
 
 
-def missing_compiled(files: list[Path]) -> list[str]:
-    """Compiled modules without a built extension for this interpreter among ``files``."""
-    suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
-    names = {str(f) for f in files}
-    return [module for module in COMPILED if module + suffix not in names]
-
-
 def build(out: Path, files: list[Path], root: Path = ROOT) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -57,19 +42,10 @@ def build(out: Path, files: list[Path], root: Path = ROOT) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--out", type=Path, default=ROOT / "dist" / "tap365.zip")
-    parser.add_argument("--allow-python-only", action="store_true",
-                        help="package even when a compiled module is not built")
     args = parser.parse_args(argv)
     files = package_files()
-    missing = missing_compiled(files)
-    if missing and not args.allow_python_only:
-        print(f"error: not built: {', '.join(missing)}. Run `make install` on Linux x86_64 with "
-              "Python 3.11 (it needs gcc and the Python headers), or pass --allow-python-only.",
-              file=sys.stderr)
-        return 1
     build(args.out, files)
-    print(f"{args.out}: {len(files)} files"
-          + (f" (Python only: {', '.join(missing)} not built)" if missing else ""))
+    print(f"{args.out}: {len(files)} files")
     return 0
 
 

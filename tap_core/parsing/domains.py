@@ -11,13 +11,6 @@ import idna
 import tldextract
 from tldextract.remote import looks_like_ip
 
-try:
-    # Compiled Punycode and UTS #46 mapping (tap_core/parsing/_idn.pyx), where pip could build it;
-    # each gives the Python library's result or None (then the library decides).
-    from tap_core.parsing import _idn
-except ImportError:
-    _idn = None  # type: ignore[assignment]
-
 # suffix_list_urls=() and cache_dir=None: use the PSL snapshot shipped inside tldextract, offline.
 _EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
 _EXTRACT_ICANN = tldextract.TLDExtract(
@@ -50,28 +43,17 @@ def _trie(private: bool) -> SuffixTrie:
     return root
 
 
-def psl_trie(*, private: bool) -> SuffixTrie:
-    """The suffix trie of the walk below (the compiled URL scanner walks the same one)."""
-    return _trie(private)
-
-
 def uts46_map(domain: str) -> str:
     """UTS #46 mapping (non-transitional, no STD3 rules), as browsers apply it to a host;
     raises idna's error for a code point UTS #46 disallows."""
-    mapped = _idn.uts46_remap(domain) if _idn is not None else None
-    if mapped is None:
-        mapped = idna.uts46_remap(domain, std3_rules=False, transitional=False)
-    return mapped
+    return idna.uts46_remap(domain, std3_rules=False, transitional=False)
 
 
 def label_to_ascii(label: str) -> str:
     """A Unicode label as its "xn--" A-label. Plain Punycode, as browsers do (UTS #46,
     non-strict): IDNA2008's alabel() gives the same bytes for every label it accepts and
     rejects symbols such as U+272A that browsers still take."""
-    encoded = _idn.encode(label) if _idn is not None else None
-    if encoded is None:
-        encoded = label.encode("punycode").decode("ascii")
-    return "xn--" + encoded
+    return "xn--" + label.encode("punycode").decode("ascii")
 
 
 def label_to_unicode(label: str) -> str:
@@ -80,10 +62,6 @@ def label_to_unicode(label: str) -> str:
     undecodable A-label is shown as written."""
     if not label.startswith("xn--"):
         return label
-    if _idn is not None:
-        decoded = _idn.decode(label[4:])
-        if decoded is not None:
-            return decoded
     try:
         return label[4:].encode("ascii").decode("punycode")
     except Exception:

@@ -27,28 +27,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from dataclasses import fields as dataclass_fields
 from functools import lru_cache
 
 from selectolax.lexbor import LexborNode
 
-from tap_core.parsing.domains import has_known_suffix, psl_trie, split_host
+from tap_core.parsing.domains import has_known_suffix, split_host
 from tap_core.parsing.html import parse_html
 from tap_core.urls.model import FoundUrl
-from tap_core.urls.normalize import NormalizedUrl, host_forms, normalize_url
+from tap_core.urls.normalize import NormalizedUrl, normalize_url
 from tap_core.urls.unwrap import (
-    WRAPPER_DOMAINS,
     OwnLinkDecoder,
     may_be_wrapper_host,
     unwrap_normalized,
 )
-
-try:
-    # The compiled twin of the plain-text scanner (tap_core/urls/_textscan.pyx), built by
-    # `pip install` where a C compiler is present; the Python scanner below is the reference.
-    from tap_core.urls import _textscan
-except ImportError:  # not built (no compiler, or a package built for another platform)
-    _textscan = None  # type: ignore[assignment]
 
 __all__ = [
     "dedupe",
@@ -153,8 +144,6 @@ def extract_text(
     ``context`` labels the findings ("text", "pdf_text", "ics"...); defanged ones get
     ``context + "_defanged"`` so that the rewriter leaves them alone.
     """
-    if _textscan is not None and not own_hosts and own_link_decoder is None:
-        return _textscan.found_in_text(text[:max_chars], max_urls, source, context)
     out: list[FoundUrl] = []
     for raw, n in text_urls(text[:max_chars], limit=max_urls):
         ctx = f"{context}_defanged" if n.defanged else context
@@ -165,13 +154,10 @@ def extract_text(
 def text_urls(
     text: str, *, schemes_only: bool = False, limit: int = 5000
 ) -> Iterable[tuple[str, NormalizedUrl]]:
-    """(raw, normalised) for each URL typed in ``text``: the compiled scanner when it is built
-    (plain text; it gives the same pairs), else the Python one. Public for callers that label
+    """(raw, normalised) for each URL typed in ``text``. Public for callers that label
     and keep the URLs themselves (Attachment Protect's scanners, the one extractor of attachment
     URLs: see :mod:`tap_core.attachments.scanners._urls`). ``schemes_only``: only explicit
     ``http(s)`` and ``ftp`` URLs (raw strings of binary files), not bare hosts."""
-    if _textscan is not None and not schemes_only:
-        return _textscan.scan_text(text, limit)
     return _scan_text_python(text, schemes_only=schemes_only, limit=limit)
 
 
@@ -647,21 +633,3 @@ def group_by_url(found: Iterable[FoundUrl]) -> dict[str, list[FoundUrl]]:
 #: Type of the own-link hook accepted by the extractors (see :func:`unwrap`).
 OwnLinkHook = Callable[[str], str | None]
 
-
-if _textscan is not None:
-    _textscan.configure(
-        normalize_url=normalize_url,
-        host_forms=host_forms,
-        normalized_url_cls=NormalizedUrl,
-        normalized_url_fields=[f.name for f in dataclass_fields(NormalizedUrl)],
-        registrable_label=_registrable_label,
-        plausible_bare_host=_plausible_bare_host,
-        known_suffix=_known_suffix,
-        trie_icann=psl_trie(private=False),
-        trie_private=psl_trie(private=True),
-        file_like_tlds=_FILE_LIKE_TLDS,
-        max_step_in=_MAX_STEP_IN,
-        found_cls=FoundUrl,
-        found=_found,
-        wrapper_domains=WRAPPER_DOMAINS,
-    )

@@ -117,8 +117,8 @@ def normalize_url(raw: str, base: str | None = None) -> NormalizedUrl | None:
 # - there is nothing to decode, encode, re-arm or resolve: no "%", no braces, no quotes but
 #   "'" in the path, no dot segments ("/." is checked apart), brackets only where they spell
 #   no defanged "[.]" or "(:)" (checked apart).
-# Such a URL takes the fast path below, and tap_core/urls/_textscan.pyx takes the same one;
-# the result is the one the general parser gives (tests/test_url_normalize.py compares them).
+# Such a URL takes the fast path below; the result is the one the general parser gives
+# (tests/test_url_normalize.py compares them).
 _SAFE = r"[!$&()*+,\-./0-9:;=@A-Z\[\]^_a-z|~]"
 # Letters, digits, "-", "_" and any non-ASCII character: the general parser ends a host only
 # at ASCII delimiters and hands the rest to host_forms, as this path does.
