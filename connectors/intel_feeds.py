@@ -2,8 +2,10 @@
 
 ``tap_core`` parses bytes and never does I/O; this is where the bytes come from. The service
 refreshes through :func:`refresh_feeds` (a failing source falls back to its last good copy in
-storage and is recorded, never raised) and loads what another instance published through
-:func:`load_published`.
+storage and is recorded, never raised), builds the index once per new version and stores it as
+one compact file beside the version; other instances load that file through
+:func:`load_published` (one read, no feed parsing), or the feed copies when it is missing or
+refused.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from connectors.storage.intel import BlobIntelStore, FeedStatus, IntelManifest, copy_name, iso, redact
 from tap_core.urls.feeds import FeedLimits, ParsedFeed, parse_feed
 from tap_core.urls.intel import IntelIndex
+from tap_core.urls.intel_file import IntelFileError
 
 log = logging.getLogger("tap365.intel")
 
@@ -79,17 +82,21 @@ def load_intel(locations: Sequence[str], *, limits: FeedLimits | None = None) ->
 
 @dataclass
 class LoadedIntel:
-    """One intelligence version: the feeds parsed, the version that names them."""
+    """One intelligence version: the version that names it, and its index already built (loaded
+    from the compact file) or the feeds parsed to build it from."""
 
     version: str
     feeds: list[ParsedFeed] = field(default_factory=list)
     statuses: list[FeedStatus] = field(default_factory=list)
+    built: IntelIndex | None = None
 
     def index(self) -> IntelIndex:
+        if self.built is not None:
+            return self.built
         index = IntelIndex()
         for feed in self.feeds:
             index.add_feed(feed)
-        return index
+        return index.freeze()
 
 
 def _version(shas: Sequence[str]) -> str:
@@ -148,20 +155,56 @@ def refresh_feeds(
     if not loaded:
         return LoadedIntel("", [], statuses)
     version = _version([m["sha256"] for m in manifest])
-    if store.current_version() != version:
-        store.publish(IntelManifest(version, iso(now), manifest))
-    return LoadedIntel(version, loaded, statuses)
+    current = store.current()
+    if current is not None and current.version == version and current.index:
+        return LoadedIntel(version, loaded, statuses)
+    built, index_blob = _store_index(store, version, loaded)
+    store.publish(IntelManifest(version, iso(now), manifest, index_blob))
+    if index_blob:
+        # Keep the previous version's file: an instance may be reading it right now.
+        store.prune_indexes({index_blob, current.index if current is not None else ""})
+    return LoadedIntel(version, loaded, statuses, built)
+
+
+def _store_index(
+    store: BlobIntelStore, version: str, feeds: Sequence[ParsedFeed]
+) -> tuple[IntelIndex | None, str]:
+    """Build the index of ``version`` once and store it as one compact file: (the index, read
+    back from that file as every instance will, and its blob name). A failure is logged and
+    leaves instances on the feed copies: (None, "")."""
+    index = IntelIndex.from_feeds(feeds)
+    try:
+        data = index.to_bytes()
+        loaded = IntelIndex.from_bytes(data)  # what other instances get, checked before it is shared
+        return loaded, store.put_index(version, data)
+    except Exception as exc:  # never lose the refresh over the file: the feed copies still serve
+        log.error("compact intelligence index not stored for version %s (instances load the feeds): %s: %s",
+                  version, type(exc).__name__, exc)
+        return index, ""
 
 
 class PublishedChanged(RuntimeError):
     """A feed copy changed while it was read: the next check loads the newer version."""
 
 
-def load_published(store: BlobIntelStore, *, limits: FeedLimits | None = None) -> LoadedIntel | None:
-    """The version another instance published, from the stored copies (None: nothing published)."""
+def load_published(
+    store: BlobIntelStore, *, limits: FeedLimits | None = None, parse_feeds: bool = False
+) -> LoadedIntel | None:
+    """The version another instance published (None: nothing published): its compact index in
+    one read; the stored feed copies when there is none, it is refused (corrupt, another format
+    version) or ``parse_feeds`` asks for the feeds themselves."""
     manifest = store.current()
     if manifest is None:
         return None
+    if manifest.index and not parse_feeds:
+        data = store.get_index(manifest.index)
+        if data is None:
+            raise PublishedChanged(f"index of version {manifest.version} was replaced while it was read")
+        try:
+            return LoadedIntel(manifest.version, [], store.get_status(), IntelIndex.from_bytes(data))
+        except IntelFileError as exc:
+            log.error("compact intelligence index %s refused, building from the feed copies: %s",
+                      manifest.index, exc)
     feeds: list[ParsedFeed] = []
     for entry in manifest.feeds:
         data = store.get_copy(entry.get("blob", ""))

@@ -6,10 +6,10 @@ their own settings (Azurite, m365sim) through :meth:`Runtime.create`.
 Building a runtime touches no feed and no Graph: a cold instance answers notifications and
 clicks at once. Intelligence is shared through storage (:mod:`connectors.storage.intel`): the
 ``refresh_intel`` timer downloads the feeds (a failing one falls back to its last good copy and
-is recorded) and publishes the version; every instance loads the published version on a
-background thread on first use, and checks for a newer one at most every
-``TAP365_INTEL_CHECK_SECONDS``. The tenant's users and verified domains come from
-:class:`~connectors.graph.directory.GraphDirectory`, cached per tenant.
+is recorded), builds the index once and publishes the version with it as one compact file; every
+instance loads that file (one read, no feed parsed) on a background thread on first use, and
+checks for a newer one at most every ``TAP365_INTEL_CHECK_SECONDS``. The tenant's users and
+verified domains come from :class:`~connectors.graph.directory.GraphDirectory`, cached per tenant.
 """
 
 from __future__ import annotations
@@ -60,7 +60,9 @@ class Runtime:
     intel: IntelIndex | None = None
     #: Bumped whenever the intelligence index is replaced (post-delivery purge keys off it).
     intel_version: str = ""
-    _intel_keys: set[str] = field(default_factory=set)
+    #: Purge keys of the loaded version; None when it came from the compact file (which holds no
+    #: feed): the timer reads them from the feed copies when it first needs them.
+    _intel_keys: set[str] | None = None
     #: Per tenant: (policy version, internal domains), the intelligence it was built with, it.
     _pipelines: dict[str, tuple[tuple[int, tuple[str, ...]], IntelIndex | None, Pipeline]] = field(
         default_factory=dict
@@ -117,17 +119,32 @@ class Runtime:
         if not feeds:
             return set()
         with self._intel_load_lock:
-            if not self.intel_version:
-                self._load_published()  # the baseline the new keys are counted against
-            had_baseline = bool(self.intel_version)
+            if not self.intel_version or self._intel_keys is None:
+                self._baseline_keys()  # the baseline the new keys are counted against
+            had_baseline = bool(self.intel_version) and self._intel_keys is not None
             loaded = refresh_feeds(feeds, self.stores.intel)
             self.feed_status = loaded.statuses
             if not loaded.version or loaded.version == self.intel_version:
                 return set()
             keys = indicator_keys(loaded.feeds)
-            new_keys = keys - self._intel_keys if had_baseline else set()
+            new_keys = keys - (self._intel_keys or set()) if had_baseline else set()
             self._install(loaded, keys)
             return new_keys
+
+    def _baseline_keys(self) -> None:
+        """The published version's purge keys, from its feed copies (the compact index holds no
+        feed): the timer pays this parse once per instance; other instances never do."""
+        from connectors.service.purge import indicator_keys  # purge imports this module
+
+        loaded = load_published(self.stores.intel, parse_feeds=True)
+        if loaded is None:
+            return
+        keys = indicator_keys(loaded.feeds)
+        if loaded.version == self.intel_version:
+            self._intel_keys = keys
+            return
+        self.feed_status = loaded.statuses
+        self._install(loaded, keys)
 
     def sync_intel(self) -> bool:
         """Load the published version when it differs from this instance's (one HEAD request
@@ -152,10 +169,10 @@ class Runtime:
         if loaded is None or loaded.version == self.intel_version:
             return False
         self.feed_status = loaded.statuses
-        self._install(loaded, indicator_keys(loaded.feeds))
+        self._install(loaded, indicator_keys(loaded.feeds) if loaded.built is None else None)
         return True
 
-    def _install(self, loaded: LoadedIntel, keys: set[str]) -> None:
+    def _install(self, loaded: LoadedIntel, keys: set[str] | None) -> None:
         index = loaded.index()
         with self._lock:
             self.intel, self.intel_version, self._intel_keys = index, loaded.version, keys

@@ -6,6 +6,10 @@ each feed's health, in one blob container (``<p>-intel``).
 - ``current.json``: the version every instance should run (which copies make it up); its
   ``version`` is also blob metadata, so checking for a change is one HEAD request.
 - ``status.json``: per feed, when it last succeeded or failed and why (doctor, admin status).
+- ``index/<version>.tapintel``: the index of that version built once by the refresh, as one
+  compact file (:mod:`tap_core.urls.intel_file`); instances load it with one read instead of
+  parsing every feed. Named by version and written before ``current.json`` names it, so a reader
+  never sees a half-replaced file.
 
 Feed locations can carry credentials (an API key in the query string): only :func:`redact`-ed
 locations are ever stored or reported.
@@ -70,6 +74,8 @@ class IntelManifest:
     version: str
     updated_at: str
     feeds: list[dict[str, str]] = field(default_factory=list)  # {"feed", "blob", "sha256", "name"}
+    #: Blob of the compact index of this version ("" when none was written: load from the feeds).
+    index: str = ""
 
 
 class BlobIntelStore(ContainerStore):
@@ -109,10 +115,41 @@ class BlobIntelStore(ContainerStore):
         if not isinstance(doc, dict) or not doc.get("version"):
             return None
         return IntelManifest(str(doc["version"]), str(doc.get("updated_at", "")),
-                             [dict(f) for f in doc.get("feeds") or [] if isinstance(f, dict)])
+                             [dict(f) for f in doc.get("feeds") or [] if isinstance(f, dict)],
+                             str(doc.get("index") or ""))
 
     def publish(self, manifest: IntelManifest) -> None:
         self._write_json(_CURRENT, asdict(manifest), {"version": manifest.version})
+
+    # -- the compact index -------------------------------------------------------------------------
+    def put_index(self, version: str, data: bytes) -> str:
+        """Store the compact index of ``version``; returns its blob name for the manifest."""
+        name = f"index/{version}.tapintel"
+        self._container.upload_blob(
+            name, data, overwrite=True, metadata={"version": version},
+            content_settings=ContentSettings(content_type="application/octet-stream"),
+        )
+        return name
+
+    def get_index(self, name: str) -> bytes | None:
+        """The compact index blob in one read (None when it is gone)."""
+        try:
+            return bytes(self._container.download_blob(name, max_concurrency=2).readall())
+        except ResourceNotFoundError:
+            return None
+
+    def prune_indexes(self, keep: set[str]) -> int:
+        """Delete index blobs not in ``keep`` (the current and the previous version, which a
+        reader may still be downloading); returns how many went."""
+        gone = 0
+        for blob in self._container.list_blobs(name_starts_with="index/"):
+            if blob.name not in keep:
+                try:
+                    self._container.delete_blob(blob.name)
+                    gone += 1
+                except ResourceNotFoundError:
+                    pass  # another refresh pruned it first
+        return gone
 
     # -- feed health ------------------------------------------------------------------------------
     def put_status(self, statuses: list[FeedStatus]) -> None:

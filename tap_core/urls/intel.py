@@ -28,6 +28,11 @@ Lifecycle: build with ``add_feed`` then ``freeze()``; a frozen index is never mu
 be shared by any number of readers without locks. To refresh, build a new index (or
 ``copy()`` the current one -- a C-speed dict copy -- then ``remove_feed``/``add_feed``),
 freeze it and swap the reference.
+
+Sharing: ``to_bytes()`` writes a frozen index as one compact file and ``from_bytes()`` reads it
+back as a frozen index with the same answers whose tables are read in place from that one
+``bytes`` (:mod:`tap_core.urls.intel_file`): the service builds it once per refresh and every
+instance loads it without parsing a feed.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
+from tap_core.urls import intel_file
 from tap_core.urls.feeds import FeedLabel, IndicatorKind, ParsedFeed
 from tap_core.urls.normalize import comparable_host
 from tap_core.urls.platforms import HostScope, host_scope, platforms
@@ -204,6 +210,44 @@ class IntelIndex:
         index = cls()
         for feed in feeds:
             index.add_feed(feed)
+        return index.freeze()
+
+    def to_bytes(self) -> bytes:
+        """The index as one compact file (see :mod:`tap_core.urls.intel_file`)."""
+        tables: dict[str, Any] = {
+            "url_exact": self._url_exact,
+            "url_prefix": self._url_prefix,
+            "host_exact": self._host_exact,
+            "host_tree": self._host_tree,
+        }
+        for (version, plen), bucket in self._nets.items():
+            tables[f"net:{version}/{plen}"] = bucket
+        sources = [(feed, category, kind.value, seen) for feed, category, kind, seen in self._sources]
+        return intel_file.encode(tables, sources, {k.value: n for k, n in self._counts.items()})
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> IntelIndex:
+        """A frozen index read in place from ``to_bytes()`` output; ``IntelFileError`` (a
+        ``ValueError``) when the file is corrupt or of another format version."""
+        tables, sources, counts = intel_file.decode(data)
+        index = cls()
+        try:
+            index._url_exact = tables.pop("url_exact")  # type: ignore[assignment]
+            index._url_prefix = tables.pop("url_prefix")  # type: ignore[assignment]
+            index._host_exact = tables.pop("host_exact")  # type: ignore[assignment]
+            index._host_tree = tables.pop("host_tree")  # type: ignore[assignment]
+            for name, table in tables.items():
+                version, plen = name.removeprefix("net:").split("/")
+                index._nets[(int(version), int(plen))] = table  # type: ignore[assignment]
+            index._sources = [
+                (sys.intern(f), sys.intern(c), IndicatorKind(k), seen) for f, c, k, seen in sources
+            ]
+            index._source_ids = {src: i for i, src in enumerate(index._sources)}
+            index._counts = {kind: counts.get(kind.value, 0) for kind in IndicatorKind}
+        except (KeyError, ValueError) as exc:
+            raise intel_file.IntelFileError(
+                f"intelligence file incomplete ({type(exc).__name__}: {exc})"
+            ) from exc
         return index.freeze()
 
     def freeze(self) -> IntelIndex:
