@@ -15,6 +15,12 @@ Memory is measured twice: tracemalloc (bytes still allocated after parsing and l
 the parsed feeds dropped -- everything the index keeps) and IntelIndex.stats().approx_bytes
 (sys.getsizeof sums of tables and keys).
 
+Old vs new in one run: the same index is then written as the compact file the refresh timer
+stores (``IntelIndex.to_bytes``), and a fresh process (what a new instance is) imports the
+module, reads the file in one go and loads it (``IntelIndex.from_bytes``), timed and
+memory-traced there; then match()/contains() of the loaded index on the same queries, with the
+ratio to the in-memory index.
+
     .venv/bin/python bench/intel_scale.py [--indicators 1000000] [--queries 200000] [--seed 7]
 """
 
@@ -22,9 +28,12 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import random
 import string
+import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -222,6 +231,57 @@ def main() -> None:
         f"-> ratio IntelIndex.contains/set = {contains_rate / set_rate:.2f} "
         f"(the set finds only byte-identical URLs)"
     )
+    compact(index, qs, match_rate, contains_rate)
+
+
+_FRESH = """
+import json, sys, time, tracemalloc
+t0 = time.perf_counter()
+from tap_core.urls.intel import IntelIndex
+t1 = time.perf_counter()
+tracemalloc.start()
+with open(sys.argv[1], "rb") as fh:
+    data = fh.read()
+index = IntelIndex.from_bytes(data)
+del data
+index.contains("https://warm.example/")
+t2 = time.perf_counter()
+held = tracemalloc.get_traced_memory()[0]
+print(json.dumps({"import_s": t1 - t0, "load_s": t2 - t1, "held": held, "n": len(index)}))
+"""
+
+
+def compact(index: IntelIndex, qs: list[str], match_rate: float, contains_rate: float) -> None:
+    """The compact file: build it, load it in a fresh process, look up the same queries."""
+    t0 = time.perf_counter()
+    data = index.to_bytes()
+    build_s = time.perf_counter() - t0
+    n = len(index)
+    print(f"compact file (the refresh builds it once: parse + index above, then write): "
+          f"written in {build_s:.2f} s, {len(data) / 1e6:.1f} MB = {len(data) / n:.1f} bytes/indicator")
+    with tempfile.NamedTemporaryFile(suffix=".tapintel") as fh:
+        fh.write(data)
+        fh.flush()
+        root = str(Path(__file__).resolve().parent.parent)
+        out = subprocess.run([sys.executable, "-c", _FRESH, fh.name], capture_output=True, text=True,
+                             cwd=root, check=True)
+    fresh = json.loads(out.stdout)
+    print(
+        f"fresh process: import {fresh['import_s']:.2f} s + read and load {fresh['load_s']:.2f} s "
+        f"= ready in {fresh['import_s'] + fresh['load_s']:.2f} s; held {fresh['held'] / 1e6:.1f} MB = "
+        f"{fresh['held'] / fresh['n']:.1f} bytes/indicator (tracemalloc)"
+    )
+    loaded = IntelIndex.from_bytes(data)
+    del data
+    new_match, found = _rate(loaded.match, qs)
+    new_contains, found_c = _rate(loaded.contains, qs)
+    old_match, _ = _rate(index.match, qs)  # again, next to the new one: the machine's noise moves both
+    old_contains, _ = _rate(index.contains, qs)
+    print(f"compact lookups/s: match() {new_match:,.0f} (found {found:,})   contains() {new_contains:,.0f} "
+          f"(found {found_c:,})")
+    print(f"in-memory again:   match() {old_match:,.0f}   contains() {old_contains:,.0f}   "
+          f"-> compact/in-memory: match {new_match / old_match:.2f}, "
+          f"contains {new_contains / old_contains:.2f}")
 
 
 if __name__ == "__main__":
