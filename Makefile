@@ -7,8 +7,9 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CORPUS ?= ../shared/corpus
 # Debian packages the tests drive for real: headless Chromium for page screenshots, mingw-w64 to
-# build the Windows test programs the sandbox runs.
-APT_PACKAGES ?= chromium mingw-w64
+# build the Windows test programs the sandbox runs; and the bench's peer, SpamAssassin
+# (bench/pipeline_vs_spamassassin.py).
+APT_PACKAGES ?= chromium mingw-w64 spamassassin
 
 .PHONY: install system-deps node-deps test lint demo bench train package clean
 
@@ -38,7 +39,7 @@ apt_install = if [ -n "$$missing" ]; then \
 # The tests that need these packages skip, saying what is missing, when they are not there.
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	$(call apt_install,for the browser tests)
+	$(call apt_install,for the browser tests and the benches)
 
 lint: install
 	$(BIN)/ruff check .
@@ -57,7 +58,7 @@ train: install
 	$(BIN)/tap365 train --corpus $(CORPUS)/train --out tap_core/data/detect
 	$(BIN)/tap365 train-pages --corpus $(CORPUS) --out tap_core/data/detect
 
-bench: install
+bench: install system-deps
 	$(BIN)/python bench/run_all.py --corpus $(CORPUS)
 
 # The Flex Consumption deployment zip (infra/docs/deploy.md).

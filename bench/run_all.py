@@ -25,6 +25,7 @@ SCRIPTS: dict[str, bool] = {
     "url_protect_eval.py": True,
     "detection_eval.py": True,
     "scan_speed.py": True,
+    "pipeline_vs_spamassassin.py": True,
     "intel_scale.py": False,
     "impersonation_eval.py": True,
     "attachments_eval.py": True,
