@@ -10,12 +10,14 @@ from __future__ import annotations
 import codecs
 import email
 import email.policy
+import functools
 import re
 from datetime import datetime
 from email.feedparser import BytesFeedParser
 from email.header import decode_header, make_header
 from email.headerregistry import Address as _HeaderAddress
 from email.message import Message as _StdMessage
+from email.policy import EmailPolicy
 from email.utils import getaddresses, parsedate_to_datetime
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -287,12 +289,58 @@ def _subparts(part: _StdMessage) -> list[_StdMessage]:
 #: Header names the standard library parses into structures (addresses, dates, MIME types).
 _STRUCTURED = frozenset(email.policy.default.header_factory.registry)  # type: ignore[attr-defined]
 
+#: How the registry joins a folded value: on CR and LF only (``str.splitlines`` splits on more).
+_LINESEP = re.compile(r"\n|\r")
+#: The start of an RFC 2047 encoded word, ``=?charset?q?`` / ``?b?``; one is there when a ``?=``
+#: follows (the registry's own test, split in two so that it stays linear on a hostile value).
+_ENCODED_WORD_HEAD = re.compile(r"=\?[^?]*\?[qQbB]\?")
 
-def _plain_unstructured(key: str, raw: object) -> bool:
-    """A header the registry reads as unstructured text and that has nothing to decode (ASCII,
-    no encoded words): its value is its lines joined. Most headers of real mail (Received, ARC,
-    DKIM, X-...) are such; the registry's parser costs a quarter of a scan on them."""
-    return isinstance(raw, str) and raw.isascii() and "=?" not in raw and key.lower() not in _STRUCTURED
+
+def _has_encoded_word(value: str) -> bool:
+    head = _ENCODED_WORD_HEAD.search(value)
+    return head is not None and value.find("?=", head.end()) >= 0
+
+
+def _plain_unstructured(key: str, raw: object) -> str | None:
+    """The value of a header the registry reads as unstructured text with nothing to decode
+    (ASCII, no encoded word), or None: its lines joined, as the registry would give it. Most
+    headers of real mail (Received, ARC, DKIM, X-...) are such; the registry's parser costs a
+    quarter of a scan on them."""
+    if not isinstance(raw, str) or not raw.isascii() or key.lower() in _STRUCTURED:
+        return None
+    value = "".join(_LINESEP.split(raw))
+    return None if "=?" in value and _has_encoded_word(value) else value
+
+
+#: Header values up to this many characters (unfolded) are parsed once per process: the same
+#: Content-Type, MIME-Version or Content-Transfer-Encoding recurs in most parts of most mail, and
+#: each message reads its From, To, Date and Subject more than once. Longer values are parsed
+#: each time, so the cache's memory stays bounded by both constants.
+HEADER_CACHE_MAX_CHARS = 512
+#: Parsed headers kept (least recently used dropped first).
+HEADER_CACHE_ENTRIES = 4096
+
+
+class _CachingPolicy(EmailPolicy):
+    """``email.policy.default`` whose parsed headers are reused: a header object is immutable
+    and depends only on (name, value), so a cached one is the very object the registry would
+    build; the feed parser alone asks for a part's Content-Type several times."""
+
+    def header_fetch_parse(self, name: str, value: str) -> str:
+        if hasattr(value, "name"):
+            return value
+        value = "".join(_LINESEP.split(value))
+        if len(value) > HEADER_CACHE_MAX_CHARS:
+            return self.header_factory(name, value)  # type: ignore[attr-defined, no-any-return]
+        return _parsed_header(name, value)
+
+
+_POLICY = _CachingPolicy()
+
+
+@functools.lru_cache(maxsize=HEADER_CACHE_ENTRIES)
+def _parsed_header(name: str, value: str) -> str:
+    return _POLICY.header_factory(name, value)  # type: ignore[attr-defined, no-any-return]
 
 
 class _Stop(Exception):
@@ -321,7 +369,7 @@ class _BoundedParser(BytesFeedParser):
     Every step is linear in the input. The hooks are the feed parser's own (stable since 3.3)."""
 
     def __init__(self, budget: _Budget, base_depth: int = 0) -> None:
-        super().__init__(policy=email.policy.default)
+        super().__init__(policy=_POLICY)
         self.budget = budget
         self.base_depth = base_depth
         self.root: _StdMessage | None = None
@@ -367,7 +415,7 @@ def _parse(data: bytes, budget: _Budget, base_depth: int = 0) -> _StdMessage:
         parser.feed(data)
         msg = parser.close()
     except _Stop:
-        msg = parser.root if parser.root is not None else _StdMessage(policy=email.policy.default)
+        msg = parser.root if parser.root is not None else _StdMessage(policy=_POLICY)
     return msg
 
 
@@ -394,8 +442,8 @@ class _Walker:
                     self.budget.reach("limit_encoded_words", limits.max_encoded_words, key)
                 else:
                     defects.append(f"{key} header over {limit} characters: read leniently")
-            elif _plain_unstructured(key, raw):
-                value = "".join(raw.splitlines())  # what the registry would make of it, 100x faster
+            elif (plain := _plain_unstructured(key, raw)) is not None:
+                value = plain  # what the registry would make of it, 100x faster
             else:
                 try:
                     value = str(msg.policy.header_fetch_parse(key, raw))
