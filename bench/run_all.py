@@ -30,6 +30,7 @@ SCRIPTS: dict[str, bool] = {
     "impersonation_eval.py": True,
     "attachments_eval.py": True,
     "page_analysis_eval.py": True,
+    "render_cost.py": False,
     "redirector_bench.py": False,
     "sandbox_eval.py": True,
     "pattern_sweep.py": False,
