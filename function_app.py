@@ -3,6 +3,11 @@
 Each function parses its input, calls one service in ``connectors.service`` and returns. The
 same registrations run in Azure, under ``func start`` where Core Tools is installed, and under
 ``tap365 serve`` (the project's local host).
+
+Importing this module loads only what registering the functions needs (the queue names come
+from the storage settings): each function imports its service on first use, so a cold instance
+answers Graph's first notification without loading the Graph SDK, YARA or the PDF readers
+(``tests/test_cold_start.py``).
 """
 
 from __future__ import annotations
@@ -11,27 +16,17 @@ import asyncio
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import azure.functions as func
 
-from connectors.graph.notifications import validation_token
 from connectors.logs import quiet_third_party_loggers
-from connectors.service.admin import AdminApi, consent_callback, consent_start
-from connectors.service.clicks import handle_click
-from connectors.service.holds import alert_overdue_holds
-from connectors.service.intake import (
-    HttpResult,
-    IntakeLimits,
-    handle_lifecycle,
-    handle_notifications,
-    handshake_result,
-)
-from connectors.service.purge import purge
-from connectors.service.retention import run_retention
-from connectors.service.runtime import get_runtime
-from connectors.service.tenancy import TenantService
-from connectors.service.worker import run_queue_item
 from connectors.storage.config import StorageConfig
+
+if TYPE_CHECKING:
+    from connectors.service.admin import AdminApi
+    from connectors.service.intake import HttpResult
+    from connectors.service.runtime import Runtime
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 log = logging.getLogger("tap365.functions")
@@ -52,6 +47,18 @@ def _max_dequeue_count() -> int:
 
 
 MAX_DEQUEUE_COUNT = _max_dequeue_count()
+
+
+def get_runtime() -> Runtime:
+    from connectors.service.runtime import get_runtime
+
+    return get_runtime()
+
+
+def _admin() -> AdminApi:
+    from connectors.service.admin import AdminApi
+
+    return AdminApi(get_runtime())
 
 
 def _response(result: HttpResult) -> func.HttpResponse:
@@ -78,6 +85,9 @@ def _actor(req: func.HttpRequest) -> str:
 
 def _handshake(req: func.HttpRequest) -> func.HttpResponse | None:
     """Graph's validation handshake needs nothing but the token back (no storage, no Graph)."""
+    from connectors.graph.notifications import validation_token
+    from connectors.service.intake import handshake_result
+
     token = validation_token(dict(req.params))
     return None if token is None else _response(handshake_result(token))
 
@@ -86,6 +96,8 @@ def _handshake(req: func.HttpRequest) -> func.HttpResponse | None:
 def graph_notifications(req: func.HttpRequest) -> func.HttpResponse:
     if (answer := _handshake(req)) is not None:
         return answer
+    from connectors.service.intake import IntakeLimits, handle_notifications
+
     runtime = get_runtime()
     stores = runtime.stores
     return _response(
@@ -100,6 +112,8 @@ def graph_notifications(req: func.HttpRequest) -> func.HttpResponse:
 def graph_lifecycle(req: func.HttpRequest) -> func.HttpResponse:
     if (answer := _handshake(req)) is not None:
         return answer
+    from connectors.service.intake import IntakeLimits, handle_lifecycle
+
     runtime = get_runtime()
     stores = runtime.stores
     return _response(
@@ -112,6 +126,8 @@ def graph_lifecycle(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.queue_trigger(arg_name="msg", queue_name=NOTIFICATIONS_QUEUE, connection="AzureWebJobsStorage")
 async def process_notification(msg: func.QueueMessage) -> None:
+    from connectors.service.worker import run_queue_item
+
     runtime = get_runtime()
     outcome = await run_queue_item(
         runtime,
@@ -125,6 +141,8 @@ async def process_notification(msg: func.QueueMessage) -> None:
 
 @app.queue_trigger(arg_name="msg", queue_name=DELAYED_QUEUE, connection="AzureWebJobsStorage")
 async def process_delayed(msg: func.QueueMessage) -> None:
+    from connectors.service.worker import run_queue_item
+
     runtime = get_runtime()
     outcome = await run_queue_item(
         runtime,
@@ -141,6 +159,8 @@ async def process_delayed(msg: func.QueueMessage) -> None:
 
 @app.timer_trigger(arg_name="timer", schedule="0 */30 * * * *", run_on_startup=False)
 async def renew_subscriptions(timer: func.TimerRequest) -> None:
+    from connectors.service.tenancy import TenantService
+
     counts = await TenantService(get_runtime()).renew_due()
     log.info("subscription renewal: %s", counts)
 
@@ -162,6 +182,8 @@ def resync_subscriptions(timer: func.TimerRequest) -> None:
 def users_delta(timer: func.TimerRequest) -> None:
     """New and removed mailboxes: one users-delta item per tenant for the workers; onboardings
     whose next page was lost are queued again."""
+    from connectors.service.tenancy import TenantService
+
     runtime = get_runtime()
     tenants = runtime.stores.tenants.list_tenants(status="active")
     for tenant in tenants:
@@ -172,6 +194,8 @@ def users_delta(timer: func.TimerRequest) -> None:
 
 @app.timer_trigger(arg_name="timer", schedule="0 */15 * * * *", run_on_startup=True)
 async def refresh_intel(timer: func.TimerRequest) -> None:
+    from connectors.service.purge import purge
+
     runtime = get_runtime()
     # Downloads take up to a minute a feed: off the event loop, which also serves requests.
     new_keys = await asyncio.to_thread(runtime.refresh_intel)
@@ -188,6 +212,8 @@ async def refresh_intel(timer: func.TimerRequest) -> None:
 @app.timer_trigger(arg_name="timer", schedule="0 40 * * * *", run_on_startup=False)
 async def overdue_holds(timer: func.TimerRequest) -> None:
     """Holds older than TAP365_HOLD_ALERT_HOURS: one notice to the admin, never twice per hold."""
+    from connectors.service.holds import alert_overdue_holds
+
     listed = await alert_overdue_holds(get_runtime())
     log.info("overdue holds announced: %d", listed)
 
@@ -195,6 +221,8 @@ async def overdue_holds(timer: func.TimerRequest) -> None:
 @app.timer_trigger(arg_name="timer", schedule="0 30 3 * * *", run_on_startup=False)
 def cleanup(timer: func.TimerRequest) -> None:
     """Retention: rows older than their window go, in every table (connectors/service/retention.py)."""
+    from connectors.service.retention import run_retention
+
     removed = run_retention(get_runtime())
     log.info("retention cleanup removed %s", removed)
 
@@ -204,16 +232,22 @@ def cleanup(timer: func.TimerRequest) -> None:
 
 @app.route(route="consent/start", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def consent_begin(req: func.HttpRequest) -> func.HttpResponse:
+    from connectors.service.admin import consent_start
+
     return _response(consent_start(get_runtime(), dict(req.params)))
 
 
 @app.route(route="consent/callback", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def consent(req: func.HttpRequest) -> func.HttpResponse:
+    from connectors.service.admin import consent_callback
+
     return _response(await consent_callback(get_runtime(), dict(req.params), req.headers.get("cookie", "")))
 
 
 @app.route(route="r/{*token}", methods=["GET", "HEAD"], auth_level=func.AuthLevel.ANONYMOUS)
 async def redirect(req: func.HttpRequest) -> func.HttpResponse:
+    from connectors.service.clicks import handle_click
+
     return _response(await handle_click(get_runtime(), req.method, req.url, dict(req.headers)))
 
 
@@ -222,20 +256,20 @@ async def redirect(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.route(route="manage/tenants/{tenant}/quarantine", methods=["GET"])
 def admin_quarantine(req: func.HttpRequest) -> func.HttpResponse:
-    return _response(AdminApi(get_runtime()).quarantine(_tenant(req), dict(req.params)))
+    return _response(_admin().quarantine(_tenant(req), dict(req.params)))
 
 
 @app.route(route="manage/tenants/{tenant}/quarantine/{mailbox}/{message}/release", methods=["POST"])
 async def admin_release(req: func.HttpRequest) -> func.HttpResponse:
     p = req.route_params
     return _response(
-        await AdminApi(get_runtime()).release(_tenant(req), p["mailbox"], p["message"], _actor(req))
+        await _admin().release(_tenant(req), p["mailbox"], p["message"], _actor(req))
     )
 
 
 @app.route(route="manage/tenants/{tenant}/policy", methods=["GET", "PUT"])
 def admin_policy(req: func.HttpRequest) -> func.HttpResponse:
-    api = AdminApi(get_runtime())
+    api = _admin()
     tenant = _tenant(req)
     if req.method == "PUT":
         return _response(api.put_policy(tenant, req.get_body(), req.headers.get("if-match"), _actor(req)))
@@ -244,7 +278,7 @@ def admin_policy(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.route(route="manage/tenants/{tenant}/{kind:regex(^(verdicts|clicks|audit)$)}", methods=["GET"])
 def admin_records(req: func.HttpRequest) -> func.HttpResponse:
-    api = AdminApi(get_runtime())
+    api = _admin()
     tenant, kind = _tenant(req), req.route_params["kind"]
     handler = {"verdicts": api.verdicts, "clicks": api.clicks, "audit": api.audit}[kind]
     return _response(handler(tenant, dict(req.params)))
@@ -252,7 +286,7 @@ def admin_records(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.route(route="manage/tenants/{tenant}/status", methods=["GET"])
 def admin_status(req: func.HttpRequest) -> func.HttpResponse:
-    return _response(AdminApi(get_runtime()).status(_tenant(req)))
+    return _response(_admin().status(_tenant(req)))
 
 
 @app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)

@@ -21,24 +21,27 @@ import threading
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from connectors.attachment_engine import build_attachment_engine
-from connectors.graph.client import GraphApp
 from connectors.graph.config import GraphSettings
-from connectors.graph.directory import GraphDirectory
-from connectors.graph.remediation import Remediator
-from connectors.intel_feeds import LoadedIntel, PublishedChanged, load_published, refresh_feeds
 from connectors.keys import keyring_from_settings
 from connectors.settings import Settings
 from connectors.storage.azure import AzureStores
 from connectors.storage.config import StorageConfig
-from connectors.storage.intel import FeedStatus
-from tap_core.attachments import AttachmentEngine
-from tap_core.pipeline import Pipeline, TenantContext
 from tap_core.policy import Policy, PolicyError, parse_policy
-from tap_core.urls.intel import IntelIndex
 from tap_core.urls.links import LinkCodec
+
+# The Graph SDK, the attachment scanners, the mail pipeline and the feed readers load on first
+# use: a cold instance answers notifications and clicks without them (tests/test_cold_start.py).
+if TYPE_CHECKING:
+    from connectors.graph.client import GraphApp
+    from connectors.graph.directory import GraphDirectory
+    from connectors.graph.remediation import Remediator
+    from connectors.intel_feeds import LoadedIntel
+    from connectors.storage.intel import FeedStatus
+    from tap_core.attachments import AttachmentEngine
+    from tap_core.pipeline import Pipeline
+    from tap_core.urls.intel import IntelIndex
 
 log = logging.getLogger("tap365.runtime")
 POLICY_TTL_SECONDS = 30.0
@@ -54,9 +57,7 @@ class Runtime:
     settings: Settings
     graph_settings: GraphSettings
     stores: AzureStores
-    graph: GraphApp
     codec: LinkCodec
-    engine: AttachmentEngine
     intel: IntelIndex | None = None
     #: Bumped whenever the intelligence index is replaced (post-delivery purge keys off it).
     intel_version: str = ""
@@ -72,6 +73,7 @@ class Runtime:
     _policy_generation: dict[str, int] = field(default_factory=dict)
     _remediators: dict[str, Remediator] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _engine_lock: threading.Lock = field(default_factory=threading.Lock)
     #: Each feed's health as this instance last saw it (the stored copy is what status reports).
     feed_status: list[FeedStatus] = field(default_factory=list)
     #: Why the last background load failed ("" when it did not).
@@ -98,10 +100,24 @@ class Runtime:
             settings=settings,
             graph_settings=graph_settings,
             stores=stores,
-            graph=GraphApp(graph_settings),
             codec=LinkCodec(settings.redirect_base_url, keyring_from_settings(settings)),
-            engine=build_attachment_engine(settings),
         )
+
+    @cached_property
+    def graph(self) -> GraphApp:
+        from connectors.graph.client import GraphApp
+
+        return GraphApp(self.graph_settings)
+
+    @cached_property
+    def engine(self) -> AttachmentEngine:
+        """The attachment engine (YARA rules compiled, hash sets read): built on first use."""
+        from connectors.attachment_engine import build_attachment_engine
+
+        with self._engine_lock:  # two first messages at once build it once
+            if "engine" not in self.__dict__:
+                self.__dict__["engine"] = build_attachment_engine(self.settings)
+        return self.__dict__["engine"]
 
     # -- intelligence -----------------------------------------------------------------------------
     def _feeds(self) -> list[str]:
@@ -113,6 +129,7 @@ class Runtime:
         load it here. Returns the keys of indicators new since the version this instance (or,
         on a fresh instance, the previously published version) had: the post-delivery purge
         looks for them. Empty when nothing changed and on the very first load."""
+        from connectors.intel_feeds import refresh_feeds
         from connectors.service.purge import indicator_keys  # purge imports this module
 
         feeds = self._feeds()
@@ -134,6 +151,7 @@ class Runtime:
     def _baseline_keys(self) -> None:
         """The published version's purge keys, from its feed copies (the compact index holds no
         feed): the timer pays this parse once per instance; other instances never do."""
+        from connectors.intel_feeds import load_published
         from connectors.service.purge import indicator_keys  # purge imports this module
 
         loaded = load_published(self.stores.intel, parse_feeds=True)
@@ -163,6 +181,7 @@ class Runtime:
             return self._load_published()
 
     def _load_published(self) -> bool:
+        from connectors.intel_feeds import load_published
         from connectors.service.purge import indicator_keys  # purge imports this module
 
         loaded = load_published(self.stores.intel)
@@ -204,6 +223,8 @@ class Runtime:
             await asyncio.to_thread(self.current_intel, wait)
 
     def _sync_in_background(self) -> None:
+        from connectors.intel_feeds import PublishedChanged
+
         try:
             self.sync_intel()
             self.intel_error = ""
@@ -290,6 +311,8 @@ class Runtime:
     @cached_property
     def directory(self) -> GraphDirectory:
         """The tenants' users (display-name check) and verified domains, cached per tenant."""
+        from connectors.graph.directory import GraphDirectory
+
         refresh = self.settings.directory_refresh_minutes * 60.0
         return GraphDirectory(self.graph_settings, refresh_seconds=refresh)
 
@@ -300,12 +323,15 @@ class Runtime:
         return list(self.directory.verified_domains(tenant_id))
 
     def pipeline(self, tenant_id: str) -> Pipeline:
+        from tap_core.pipeline import Pipeline, TenantContext
+
         policy, version = self.policy(tenant_id)
         intel = self.current_intel(wait=INTEL_FIRST_LOAD_WAIT_SECONDS)
         domains = self.internal_domains(tenant_id, policy)
         if domains != policy.internal_domains:
             policy = policy.model_copy(update={"internal_domains": domains})
         key = (version, tuple(domains))
+        engine = self.engine  # built on first use: not while holding the lock
         with self._lock:
             cached = self._pipelines.get(tenant_id)
             if cached and cached[0] == key and cached[1] is self.intel:
@@ -315,7 +341,7 @@ class Runtime:
                 policy,
                 intel=intel,
                 codec=self.codec,
-                attachment_engine=self.engine,
+                attachment_engine=engine,
                 tenant=TenantContext(
                     tenant_id=tenant_id,
                     directory=self.directory,
@@ -331,6 +357,8 @@ class Runtime:
         return hashlib.sha256(key + b"banner" + tenant_id.encode()).hexdigest()[:12]
 
     def remediator(self, tenant_id: str) -> Remediator:
+        from connectors.graph.remediation import Remediator
+
         with self._lock:
             rem = self._remediators.get(tenant_id)
             if rem is None:
