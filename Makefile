@@ -8,8 +8,8 @@ NODE_STAMP := node_modules/.installed
 CORPUS ?= ../shared/corpus
 # Debian packages the tests drive for real: headless Chromium for page screenshots, mingw-w64 to
 # build the Windows test programs the sandbox runs; and the bench's peer, SpamAssassin
-# (bench/pipeline_vs_spamassassin.py).
-APT_PACKAGES ?= chromium mingw-w64 spamassassin
+# (bench/pipeline_vs_spamassassin.py); wrk loads the redirector (bench/redirector_bench.py).
+APT_PACKAGES ?= chromium mingw-w64 spamassassin wrk
 
 .PHONY: install system-deps node-deps test lint demo bench train package clean
 
