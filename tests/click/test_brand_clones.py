@@ -171,3 +171,17 @@ def test_an_identity_providers_approval_screen_off_its_domains_is_a_clone() -> N
     assert "page_consent_grant" in {f.name for f in findings}
     clone = [f for f in findings if f.name == "page_brand_clone"]
     assert clone and "approval" in clone[0].reason
+
+
+def test_a_kit_with_its_assets_saved_beside_it_is_known_by_its_title() -> None:
+    """No request to the brand's servers (a kit ships its copies): the title still says whose
+    sign-in page this is."""
+    kit = """<html><head><title>Facebook - log in or sign up</title>
+<link rel="stylesheet" href="mobile_files/V0Om-DH9YTH.css"></head><body>
+<form method="post" action="login.php"><input name="email" placeholder="Mobile number or email address">
+<input type="password" name="pass" placeholder="Password"><button name="login">Log in</button></form>
+<a href="#">Forgotten password?</a></body></html>"""
+    clone = [f for f in analyze_html(kit, "http://free-likes.example.org/fb/") if f.name == "page_brand_clone"]
+    assert clone and "Facebook" in clone[0].reason and clone[0].evidence.startswith("Meta on ")
+    # The brand's own address is not a clone, whatever its title says.
+    assert "page_brand_clone" not in _names(kit, "https://m.facebook.com/login/")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from tap_core.click.rules.identify import LOOKS_KINDS, identify, owns, shared_host
+from tap_core.click.rules.identify import LOOKS_KINDS, identify, owns, shared_host, shown_name
 from tap_core.click.rules.parse import Page, attr, domain_of, host_of, resolve
 from tap_core.click.rules.words import fold, page_words
 from tap_core.detect.rules import Rule
@@ -43,11 +43,12 @@ def brand_findings(page: Page, rules: dict[str, Rule], collects: str) -> list[Fi
     presented = [e for e in presented if not (targets and all(owns(e.brand, t) for t in targets))]
     top = presented[0] if presented else None
     if top is not None and top.sure:
+        shown = shown_name(top.brand, page)
         out.append(
             rules["page_brand_clone"].finding(
                 f"{top.brand.name} on {page.host}: {top.describe()}",
                 verdict=Verdict.MALICIOUS,
-                brand=top.brand.name,
+                brand=shown,
                 secret=collects,
             )
         )
@@ -60,7 +61,8 @@ def brand_findings(page: Page, rules: dict[str, Rule], collects: str) -> list[Fi
         variant = "" if set(top.kinds) & _NAMED else "shown"
         out.append(
             rules["page_brand_login_foreign"].finding(
-                f"{top.brand.name} on {page.host}: {top.describe()}", variant, brand=top.brand.name
+                f"{top.brand.name} on {page.host}: {top.describe()}", variant,
+                brand=shown_name(top.brand, page),
             )
         )
     own = brand_owning(page.host) or brand_owning(page.domain)

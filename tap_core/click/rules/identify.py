@@ -75,6 +75,11 @@ _MAX_HEADING = 80  # characters: longer is a headline or a paragraph
 _MAX_ALT = 60
 _TEXT_MENTIONS = 3
 _OWNED_ASSETS = 3  # resources from a brand's other hosts (not its listed asset hosts)
+_TITLE_SIGNIN = re.compile(
+    r"\b(?:log\s?in|sign\s?in|log\s?on|sign\s?on|anmelden|connexion|iniciar sesi[oó]n|entrar|accedi|"
+    r"accesso|inloggen|zaloguj|войти|вход)\b",
+    re.I,
+)
 _META = 'meta[property="og:site_name"], meta[name="application-name"], meta[property="og:title"]'
 _COPYRIGHT = re.compile(r"(?:©|&copy;|\(c\)|copyright)", re.I)
 
@@ -209,6 +214,16 @@ def brand_table() -> BrandTable:
                       markers, shared, by_token)
 
 
+def shown_name(brand: PageBrand, page: Page) -> str:
+    """The brand as the page names it (Instagram, not Meta), else the table's name."""
+    for text in (page.title, page.text[:4000]):
+        lowered = text.lower()
+        for name in sorted(brand.names, key=len, reverse=True):
+            if name.lower() in lowered:
+                return name
+    return brand.name
+
+
 def owns(brand: PageBrand, host: str) -> bool:
     """Whether ``host`` is one of ``brand``'s own (its domains, sign-in and asset hosts). A
     user's site on a shared platform (x.blogspot.com, y.github.io) is its user's, not the
@@ -320,8 +335,12 @@ def _says(page: Page, table: BrandTable, note: Note) -> None:
     """Names where a page says whose it is: title, headings, sign-in prompts, copyright."""
     meta = [attr(n, "content") for n in page.tree.css(_META)[:5]]
     for text in [page.title, *meta]:
-        for brand, is_weak, name, _ in _named(text, table):
+        for brand, is_weak, name, pos in _named(text, table):
             note(brand, "title", f"{name} in {text[:60]!r}", is_weak)
+            # "Log in | VK", "Sign in - Adobe ID", "Login - Spotify": the title says whose sign-in
+            # page this is, not merely whose name it mentions.
+            if _TITLE_SIGNIN.search(text) and not _OFFERED.search(text[:pos]):
+                note(brand, "signin", text[:60], is_weak)
     headings = _texts(page, "h1, h2, h3, h4, label, legend, button, [role=heading]")
     headings += [attr(n, "value") for n in page.tree.css("input[type=submit], input[type=button]")[:40]]
     for text in headings:
