@@ -15,6 +15,7 @@ from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObj
 
 from tap_core.attachments.context import ScanContext, ScanTimeout, Unparseable
 from tap_core.attachments.scanners._archive import candidate_passwords
+from tap_core.attachments.scanners._pdf_images import qr_images
 from tap_core.attachments.scanners._urls import add_reference, add_text
 from tap_core.attachments.scanners.base import Scanner
 from tap_core.attachments.scanners.qr import qr_urls_from_image
@@ -122,19 +123,18 @@ class PdfScanner(Scanner):
 
     @staticmethod
     def _qr(reader: PdfReader, ctx: ScanContext) -> None:
+        """QR codes in the images of the first ``max_qr_pages`` pages; only images whose size can
+        hold a code are decoded (natively where that is exact: see ``_pdf_images``)."""
         for number, page in enumerate(reader.pages[: ctx.limits.max_qr_pages]):
             try:
-                images = list(page.images)
+                for image in qr_images(page, ctx.limits.max_image_pixels):
+                    ctx.check_time()
+                    if qr_urls_from_image(image, ctx, f"page {number + 1}"):
+                        return
+            except ScanTimeout:
+                raise
             except Exception:  # noqa: S112 - hostile input fails in many ways; skipping it is the intent
                 continue
-            for image_file in images[:20]:
-                ctx.check_time()
-                try:
-                    image = image_file.image
-                except Exception:  # noqa: S112 - hostile input fails in many ways; skipping it is the intent
-                    continue
-                if image is not None and qr_urls_from_image(image, ctx, f"page {number + 1}"):
-                    return
 
 
 class _Walk:

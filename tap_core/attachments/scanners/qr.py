@@ -14,14 +14,14 @@ from tap_core.attachments.scanners._urls import add_reference
 from tap_core.attachments.scanners.base import Scanner
 
 _URLISH = re.compile(r"^(https?://|www\.)\S+$", re.I)
-_MIN_SIDE = 21  # the smallest QR code is 21x21 modules
+QR_MIN_SIDE = 21  # the smallest QR code is 21x21 modules, one pixel each at the least
 _QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 
 
 def qr_urls_from_image(image: Image.Image, ctx: ScanContext, where: str) -> list[str]:
     """Decode QR codes in ``image``; add URLs (and the finding) to ``ctx``."""
     width, height = image.size
-    if width < _MIN_SIDE or height < _MIN_SIDE or width * height > ctx.limits.max_image_pixels:
+    if width < QR_MIN_SIDE or height < QR_MIN_SIDE or width * height > ctx.limits.max_image_pixels:
         return []
     ctx.check_time()
     if image.mode in ("RGBA", "LA", "P", "PA"):
