@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from connectors.attachment_engine import EngineConfigError, build_attachment_engine
-from connectors.intel_feeds import FeedLoadError, load_intel
 from connectors.keys import KeyConfigError, link_codec
 from connectors.logs import quiet_third_party_loggers
 from connectors.settings import Settings
@@ -76,10 +75,15 @@ def _pipeline(args: argparse.Namespace, settings: Settings) -> Pipeline:
     feeds = list(args.intel or [])
     if settings.intel_feeds:
         feeds += [f.strip() for f in settings.intel_feeds.split(",") if f.strip()]
-    try:
-        intel = load_intel(feeds) if feeds else None
-    except FeedLoadError as exc:
-        raise UsageError(str(exc)) from exc
+    intel = None
+    if feeds:
+        # Feeds bring the blob store's SDK (a third of a short scan's start) only when given.
+        from connectors.intel_feeds import FeedLoadError, load_intel
+
+        try:
+            intel = load_intel(feeds)
+        except FeedLoadError as exc:
+            raise UsageError(str(exc)) from exc
     try:
         codec = link_codec(settings)
         engine = build_attachment_engine(settings)
