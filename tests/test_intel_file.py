@@ -27,7 +27,8 @@ def _generated(seed: int = 5) -> tuple[IntelIndex, list[str]]:
     keys listed by two feeds) and queries that hit and miss them in every way."""
     rng = random.Random(seed)  # noqa: S311 - reproducible test data, not secrets
     tlds = ("com", "net", "co.uk", "io", "vercel.app", "github.io", "example")
-    hosts = [f"{_word(rng)}.{rng.choice(tlds)}" for _ in range(800)] + ["faß.example", "www.w-host.com", "github.io"]
+    hosts = [f"{_word(rng)}.{rng.choice(tlds)}" for _ in range(800)]
+    hosts += ["faß.example", "www.w-host.com", "github.io", "intranet", "a.b.c.d.example"]
     urls = []
     for _ in range(1500):
         path = "/".join(_word(rng) for _ in range(rng.randint(0, 3)))
@@ -37,7 +38,9 @@ def _generated(seed: int = 5) -> tuple[IntelIndex, list[str]]:
         if rng.random() < 0.05:
             url = url.replace("://", "://", 1).replace(".com/", ".com:8080/", 1)
         urls.append(url)
-    urls += ["https://sites.google.com/", "https://sites.google.com/view/evil", "http://straße.example/login"]
+    urls += ["https://sites.google.com/", "https://sites.google.com/view/evil", "http://straße.example/login",
+             "http://[2001:db8::7]:8080/kit", "http://[2001:db8::8]/", "http://www.com/x", "http://www.intra/y",
+             "http://10.1.2.3:81/p", "https://www.a.b.example/?q=1"]
     ips = [f"192.0.{i}.{rng.randint(1, 254)}" for i in range(200)] + ["198.51.100.0/24", "2001:db8::/32"]
     feeds = [
         parse_feed("\n".join(urls).encode(), name="op", format=FeedFormat.OPENPHISH),
@@ -54,7 +57,10 @@ def _generated(seed: int = 5) -> tuple[IntelIndex, list[str]]:
     queries += [f"https://{_word(rng)}.{h}/" for h in hosts[:300]] + [f"https://{h}x/" for h in hosts[:100]]
     queries += [f"http://{ip.split('/')[0]}/bin" for ip in ips] + ["http://198.51.100.9:81/", "http://[2001:db8::5]/",
                                                                     "http://[2001:db9::5]/", "http://192.0.0.0/"]
-    queries += ["not a url", "https://", "https://xn--fa-hia.example/x", "http://straße.example/login/a"]
+    queries += ["not a url", "https://", "https://xn--fa-hia.example/x", "http://straße.example/login/a",
+                "http://srv.intranet/", "http://intranet/", "http://x.c.d.example/", "http://z.a.b.c.d.example/",
+                "http://[2001:db8::7]:8080/kit/x", "http://[2001:db8::7]/kit", "http://www.intra/y/z",
+                "http://intra/y", "http://10.1.2.3:81/p/q", "http://10.1.2.3/p", "https://a.b.example/?q=1"]
     return index, queries
 
 
@@ -76,6 +82,7 @@ def test_round_trip_answers_like_the_in_memory_index_on_a_generated_set() -> Non
     assert any(len(old.match(q)) > 1 for q in queries)  # and keys listed by two feeds
     assert len(new) == len(old) and new.frozen
     assert new.stats().counts == old.stats().counts and new.stats().feeds == old.stats().feeds
+    assert new.stats().approx_bytes < old.stats().approx_bytes
 
 
 def test_round_trip_on_the_feed_fixtures() -> None:

@@ -32,7 +32,9 @@ freeze it and swap the reference.
 Sharing: ``to_bytes()`` writes a frozen index as one compact file and ``from_bytes()`` reads it
 back as a frozen index with the same answers whose tables are read in place from that one
 ``bytes`` (:mod:`tap_core.urls.intel_file`): the service builds it once per refresh and every
-instance loads it without parsing a feed.
+instance loads it without parsing a feed. The file also maps each host's last two labels to
+the tables holding keys under them, so a URL whose host has none probes no URL or host table
+(one probe instead of about eight: a probe into the file costs more than a dict's).
 """
 
 from __future__ import annotations
@@ -64,6 +66,12 @@ _DEFAULT_PORTS = {"http": "80", "https": "443", "ftp": "21"}
 _MAX_PREFIX_DEPTH = 32
 
 _Meta = int | tuple[int, ...]
+
+# Which tables hold keys under an anchor (see IntelIndex._tables_for).
+_IN_URL_EXACT, _IN_URL_PREFIX, _IN_HOST_EXACT, _IN_HOST_TREE = 1, 2, 4, 8
+_IN_ALL = 15
+#: The last character of a host that may parse as an IP in match() (which strips brackets).
+_IP_LAST = frozenset("0123456789]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,13 +188,16 @@ class IntelIndex:
     """Indicators from any number of feeds; see the module docstring for the rules."""
 
     __slots__ = (
+        "_anchors",
         "_counts",
         "_frozen",
+        "_held",
         "_host_exact",
         "_host_tree",
         "_nets",
         "_source_ids",
         "_sources",
+        "_tree_unanchored",
         "_url_exact",
         "_url_prefix",
     )
@@ -202,6 +213,11 @@ class IntelIndex:
         self._source_ids: dict[tuple[str, str, IndicatorKind, date | None], int] = {}
         self._counts: dict[IndicatorKind, int] = dict.fromkeys(IndicatorKind, 0)
         self._frozen = False
+        # Loaded from a file only: the last two labels of every indexed host -> which tables
+        # hold keys under them (_IN_* bits), so a URL probes only tables that can answer.
+        self._anchors: intel_file.CompactTable | None = None
+        self._tree_unanchored = True  # a one-label host-tree key exists: always walk the tree
+        self._held = 0  # bytes of the file the tables are read from (0: dicts)
 
     # --- building ------------------------------------------------------------------------
 
@@ -222,16 +238,29 @@ class IntelIndex:
         }
         for (version, plen), bucket in self._nets.items():
             tables[f"net:{version}/{plen}"] = bucket
+        anchors: dict[str, int] = {}
+        for bit, table in ((_IN_URL_EXACT, self._url_exact), (_IN_URL_PREFIX, self._url_prefix)):
+            for key in table:
+                anchor = _anchor(_key_host(key))
+                anchors[anchor] = anchors.get(anchor, 0) | bit
+        for bit, table in ((_IN_HOST_EXACT, self._host_exact), (_IN_HOST_TREE, self._host_tree)):
+            for key in table:
+                anchors[_anchor(key)] = anchors.get(_anchor(key), 0) | bit
+        tables["anchors"] = anchors
         sources = [(feed, category, kind.value, seen) for feed, category, kind, seen in self._sources]
-        return intel_file.encode(tables, sources, {k.value: n for k, n in self._counts.items()})
+        options = {"tree_unanchored": any("." not in key for key in self._host_tree)}
+        return intel_file.encode(tables, sources, {k.value: n for k, n in self._counts.items()}, options)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> IntelIndex:
         """A frozen index read in place from ``to_bytes()`` output; ``IntelFileError`` (a
         ``ValueError``) when the file is corrupt or of another format version."""
-        tables, sources, counts = intel_file.decode(data)
+        tables, sources, counts, options = intel_file.decode(data)
         index = cls()
         try:
+            index._anchors = tables.pop("anchors")
+            index._held = len(data)
+            index._tree_unanchored = bool(options["tree_unanchored"])
             index._url_exact = tables.pop("url_exact")  # type: ignore[assignment]
             index._url_prefix = tables.pop("url_prefix")  # type: ignore[assignment]
             index._host_exact = tables.pop("host_exact")  # type: ignore[assignment]
@@ -411,36 +440,48 @@ class IntelIndex:
             return []
         host, hostport, path, query = parts
         hits: list[IntelHit] = []
-        get_exact = self._url_exact.get
+        bits = self._tables_for(host)
         path_key = hostport + path
-        if query:
-            full = f"{path_key}?{query}"
-            meta = get_exact(full)
-            if meta is not None:
-                self._hits(hits, full, meta)
-        else:
-            meta = get_exact(path_key)
-            if meta is not None:
-                self._hits(hits, path_key, meta)
-        if self._url_prefix:
+        if bits & _IN_URL_EXACT:
+            get_exact = self._url_exact.get
+            if query:
+                full = f"{path_key}?{query}"
+                meta = get_exact(full)
+                if meta is not None:
+                    self._hits(hits, full, meta)
+            else:
+                meta = get_exact(path_key)
+                if meta is not None:
+                    self._hits(hits, path_key, meta)
+        if bits & _IN_URL_PREFIX and self._url_prefix:
             for cand in _prefix_candidates(hostport, path_key):
                 meta = self._url_prefix.get(cand)
                 if meta is not None:
                     self._hits(hits, cand, meta)
-        self._match_host(host, hits)
+        self._match_host(host, hits, bits)
         return hits
 
-    def _match_host(self, host: str, hits: list[IntelHit]) -> None:
+    def _tables_for(self, host: str) -> int:
+        """The _IN_* bits of the tables that may hold a key for ``host`` (all without anchors)."""
+        anchors = self._anchors
+        if anchors is None:
+            return _IN_ALL
+        bits: int = anchors.get(_anchor(host), 0)
+        return bits | _IN_HOST_TREE if self._tree_unanchored else bits
+
+    def _match_host(self, host: str, hits: list[IntelHit], bits: int = _IN_ALL) -> None:
         if not host:
             return
         first = host[0]
-        if (first.isdigit() or first == "[" or ":" in host) and self._nets:
+        # A dotted quad ends with a digit: other names skip the (slow, raising) IP parse.
+        if (first == "[" or ":" in host or (first.isdigit() and host[-1] in _IP_LAST)) and self._nets:
             self._match_ip(host.strip("[]"), hits)
-        meta = self._host_exact.get(host)
-        if meta is not None:
-            self._hits(hits, host, meta)
+        if bits & _IN_HOST_EXACT:
+            meta = self._host_exact.get(host)
+            if meta is not None:
+                self._hits(hits, host, meta)
         tree = self._host_tree
-        if not tree:
+        if not tree or not bits & _IN_HOST_TREE:
             return
         name = host
         while True:
@@ -473,19 +514,19 @@ class IntelIndex:
         if parts is None:
             return False
         host, hostport, path, query = parts
+        bits = self._tables_for(host)
         path_key = hostport + path
-        exact = self._url_exact
-        if (f"{path_key}?{query}" if query else path_key) in exact:
+        if bits & _IN_URL_EXACT and (f"{path_key}?{query}" if query else path_key) in self._url_exact:
             return True
         prefix = self._url_prefix
-        if prefix:
+        if bits & _IN_URL_PREFIX and prefix:
             for cand in _prefix_candidates(hostport, path_key):
                 if cand in prefix:
                     return True
-        if host in self._host_exact:
+        if bits & _IN_HOST_EXACT and host in self._host_exact:
             return True
         tree = self._host_tree
-        name = host
+        name = host if bits & _IN_HOST_TREE else ""
         while name:
             if name in tree:
                 return True
@@ -493,7 +534,7 @@ class IntelIndex:
             if dot < 0:
                 break
             name = name[dot + 1 :]
-        if self._nets and host and (host[0].isdigit() or ":" in host):
+        if self._nets and host and (":" in host or (host[0].isdigit() and host[-1].isdigit())):
             found: list[IntelHit] = []
             self._match_ip(host, found)
             return bool(found)
@@ -529,7 +570,9 @@ class IntelIndex:
             self._host_tree,
             *self._nets.values(),
         ]
-        getsizeof = sys.getsizeof
+        # Tables read from a file hold no object per key: the file is what they cost.
+        getsizeof = sys.getsizeof if not self._held else lambda _obj: 0
+        size += self._held
         for table in tables:
             size += getsizeof(table)
             for key, meta in table.items():
@@ -550,6 +593,28 @@ class IntelIndex:
             approx_bytes=size,
             frozen=self._frozen,
         )
+
+
+def _anchor(host: str) -> str:
+    """The last two labels of a host (all of it when it has fewer): a host-tree key of two or more
+    labels, and every URL or host key, shares it with every host it matches."""
+    last = host.rfind(".")
+    return host[host.rfind(".", 0, last) + 1 :] if last > 0 else host
+
+
+def _key_host(key: str) -> str:
+    """The bare host of a URL key (``www.`` may be gone: that never changes the last two labels
+    of a host that had it, since ``www.`` is dropped only before a name with a dot)."""
+    end = len(key)
+    for ch in "/?":
+        j = key.find(ch, 0, end)
+        if j >= 0:
+            end = j
+    hostport = key[:end]
+    if hostport.startswith("["):
+        return hostport[1 : hostport.find("]")]
+    colon = hostport.rfind(":")
+    return hostport[:colon] if colon >= 0 else hostport
 
 
 def _net_text(addr: ipaddress.IPv4Address | ipaddress.IPv6Address, plen: int) -> str:

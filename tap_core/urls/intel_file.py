@@ -34,9 +34,9 @@ import json
 import struct
 import sys
 from array import array
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date
-from typing import Any
+from typing import Any, cast
 from zlib import crc32
 
 __all__ = ["FORMAT_VERSION", "MAGIC", "CompactTable", "IntelFileError", "decode", "encode"]
@@ -66,12 +66,14 @@ def _encode_key(key: str) -> bytes:
     return key.encode("utf-8", "surrogatepass") if not key.isascii() else key.encode("ascii")
 
 
-class CompactTable(Mapping[Any, Meta]):
-    """A read-only ``key -> meta`` table over the sections of a loaded file. Keys are ``str``, or
-    ``int`` for network tables (stored as their decimal text)."""
+class CompactTable:
+    """A read-only ``key -> meta`` table over the sections of a loaded file (the read side of a
+    ``dict``: ``get``, ``in``, ``len``, ``items``, ``copy``). Keys are ``str``, or ``int`` for
+    network tables (stored as their decimal text)."""
 
-    __slots__ = ("_data", "_hashes", "_int_keys", "_keys_at", "_mask", "_metas", "_multi", "_n",
-                 "_offsets", "_slots")
+    __slots__ = ("_data", "_int_keys", "_keys_at", "_meta", "_n", "_offsets", "get")
+
+    get: Callable[..., Any]  # (key, default=None): bound in __init__, see _getter
 
     def __init__(self, data: bytes, sections: dict[str, int], multi: memoryview, int_keys: bool) -> None:
         view = memoryview(data)
@@ -83,64 +85,28 @@ class CompactTable(Mapping[Any, Meta]):
 
         self._n = n
         self._data = data
-        self._hashes = u32("hashes", n)
         self._offsets = u32("offsets", n + 1)
-        self._metas = u32("metas", n)
-        size = sections["size"]
-        self._slots = u32("slots", size)
-        self._mask = size - 1
         self._keys_at = sections["keys"]  # absolute position of the key bytes in ``data``
-        self._multi = multi
         self._int_keys = int_keys
+        metas = u32("metas", n)
 
-    def _find(self, key: Any) -> int:
-        """The entry index of ``key``, or -1."""
-        kb = _encode_key(str(key) if self._int_keys else key)
-        h = crc32(kb)
-        slots, hashes, offsets, mask = self._slots, self._hashes, self._offsets, self._mask
-        i = h & mask
-        while True:
-            entry = slots[i]
-            if not entry:
-                return -1
-            entry -= 1
-            if hashes[entry] == h:
-                start = offsets[entry]
-                if offsets[entry + 1] - start == len(kb) and self._data.startswith(kb, self._keys_at + start):
-                    return entry
-            i = (i + 1) & mask
+        def meta(entry: int) -> Meta:
+            m = metas[entry]
+            if m < _MULTI:
+                return m
+            j = m & ~_MULTI
+            return tuple(multi[j + 1 : j + 1 + multi[j]])
 
-    def _meta(self, entry: int) -> Meta:
-        m = self._metas[entry]
-        if m < _MULTI:
-            return m
-        j = m & ~_MULTI
-        count = self._multi[j]
-        return tuple(self._multi[j + 1 : j + 1 + count])
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        # _find inlined: this runs several times per looked-up URL.
-        kb = _encode_key(str(key) if self._int_keys else key)
-        h = crc32(kb)
-        slots, hashes, offsets, mask = self._slots, self._hashes, self._offsets, self._mask
-        i = h & mask
-        while True:
-            entry = slots[i]
-            if not entry:
-                return default
-            entry -= 1
-            if hashes[entry] == h:
-                start = offsets[entry]
-                if offsets[entry + 1] - start == len(kb) and self._data.startswith(kb, self._keys_at + start):
-                    m = self._metas[entry]
-                    return m if m < _MULTI else self._meta(entry)
-            i = (i + 1) & mask
+        self._meta = meta
+        size = sections["size"]
+        self.get = _getter(data, u32("slots", size), u32("hashes", n), self._offsets, metas, meta,
+                           self._keys_at, int_keys)
 
     def __getitem__(self, key: Any) -> Meta:
-        entry = self._find(key)
-        if entry < 0:
+        found = self.get(key)
+        if found is None:
             raise KeyError(key)
-        return self._meta(entry)
+        return cast(Meta, found)
 
     def __contains__(self, key: object) -> bool:
         return self.get(key) is not None if isinstance(key, int if self._int_keys else str) else False
@@ -152,16 +118,52 @@ class CompactTable(Mapping[Any, Meta]):
         return self._n > 0
 
     def _key(self, entry: int) -> Any:
-        start, end = self._offsets[entry], self._offsets[entry + 1]
-        text = bytes(self._data[self._keys_at + start : self._keys_at + end]).decode("utf-8", "surrogatepass")
+        start, end = self._offsets[entry] + self._keys_at, self._offsets[entry + 1] + self._keys_at
+        text = self._data[start:end].decode("utf-8", "surrogatepass")
         return int(text) if self._int_keys else text
 
     def __iter__(self) -> Iterator[Any]:
         return (self._key(e) for e in range(self._n))
 
+    def items(self) -> Iterator[tuple[Any, Meta]]:
+        return ((self._key(e), self._meta(e)) for e in range(self._n))
+
     def copy(self) -> dict[Any, Meta]:
         """A mutable dict of the same entries (what ``IntelIndex.copy`` refreshes from)."""
-        return {self._key(e): self._meta(e) for e in range(self._n)}
+        return dict(self.items())
+
+
+def _getter(
+    data: bytes, slots: memoryview, hashes: memoryview, offsets: memoryview, metas: memoryview,
+    meta: Callable[[int], Meta], keys_at: int, int_keys: bool,
+) -> Callable[..., Any]:
+    """The table's ``get``: a closure, so the several probes per looked-up URL read their arrays
+    as fast local cells rather than attributes."""
+    mask = len(slots) - 1
+    startswith = data.startswith
+
+    def get(key: Any, default: Any = None) -> Any:
+        if int_keys:
+            key = str(key)
+        try:
+            kb = key.encode()
+        except UnicodeEncodeError:
+            kb = key.encode("utf-8", "surrogatepass")
+        h = crc32(kb)
+        i = h & mask
+        while True:
+            entry = slots[i]
+            if not entry:
+                return default
+            entry -= 1
+            if hashes[entry] == h:
+                start = offsets[entry]
+                if offsets[entry + 1] - start == len(kb) and startswith(kb, keys_at + start):
+                    m = metas[entry]
+                    return m if m < _MULTI else meta(entry)
+            i = (i + 1) & mask
+
+    return get
 
 
 def _table_bytes(table: Mapping[Any, Meta], multi: list[int]) -> tuple[dict[str, int], list[bytes]]:
@@ -205,12 +207,17 @@ def _table_bytes(table: Mapping[Any, Meta], multi: list[int]) -> tuple[dict[str,
     return sections, chunks
 
 
-def encode(tables: Mapping[str, Mapping[Any, Meta]], sources: list[Source], counts: dict[str, int]) -> bytes:
-    """The file of ``tables`` (name -> key -> meta; ``net:`` tables have int keys)."""
+def encode(
+    tables: Mapping[str, Mapping[Any, Meta]], sources: list[Source], counts: dict[str, int],
+    options: dict[str, Any],
+) -> bytes:
+    """The file of ``tables`` (name -> key -> meta; ``net:`` tables have int keys); ``options``
+    is any JSON the reader needs besides them."""
     multi: list[int] = []
     directory: dict[str, Any] = {
         "sources": [[f, c, k, s.isoformat() if s else None] for f, c, k, s in sources],
         "counts": counts,
+        "options": options,
         "tables": {},
     }
     body: list[bytes] = []
@@ -231,8 +238,9 @@ def encode(tables: Mapping[str, Mapping[Any, Meta]], sources: list[Source], coun
     return _HEADER.pack(MAGIC, FORMAT_VERSION, 0, 0, len(payload), hashlib.sha256(payload).digest()) + payload
 
 
-def decode(data: bytes) -> tuple[dict[str, CompactTable], list[Source], dict[str, int]]:
-    """Tables, sources and counts of a file; :class:`IntelFileError` when it cannot be used."""
+def decode(data: bytes) -> tuple[dict[str, CompactTable], list[Source], dict[str, int], dict[str, Any]]:
+    """Tables, sources, counts and options of a file; :class:`IntelFileError` when it cannot be
+    used."""
     if len(data) < _HEADER.size:
         raise IntelFileError(f"intelligence file too short ({len(data)} bytes)")
     magic, version, _r1, _r2, length, digest = _HEADER.unpack_from(data)
@@ -267,7 +275,8 @@ def decode(data: bytes) -> tuple[dict[str, CompactTable], list[Source], dict[str
             for f, c, k, s in directory["sources"]
         ]
         counts = {str(k): int(v) for k, v in directory["counts"].items()}
+        options = dict(directory["options"])
     except (ValueError, KeyError, TypeError, IndexError, struct.error) as exc:
         # The checksum matched, so this is a writer bug or a forged file: refuse it all the same.
         raise IntelFileError(f"intelligence file directory unreadable ({type(exc).__name__}: {exc})") from exc
-    return tables, sources, counts
+    return tables, sources, counts, options
