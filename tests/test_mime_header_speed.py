@@ -29,6 +29,17 @@ def _registry_value(name: str, raw: str) -> str:
     "word=?utf-8?q?glued?=to text",
     "=?utf-8?b?" + "w6k=" + "?=",
     "a\x0cform feed stays",
+    # Base64 encoded words only (decoded without the parser): a character cut between two words,
+    # half a UTF-16 character, an unknown charset, bad padding, blanks around, a word glued on.
+    "\t=?utf-8?B?R3LDvMOf?=\n =?utf-8?b?ZSDDpA==?= ",
+    "=?utf-8?B?S8O2?= =?utf-8?B?tmxu?=",
+    "=?utf-16?B?AEc=?= =?utf-16?B?cg==?=",
+    "=?x-nope?B?S8O2bG4=?=",
+    "=?utf-8?B?S8O2bG4?= =?utf-8?B?S8O2bG4===?=",
+    "=?utf-8?B?S8O2bG4=?==?utf-8?B?S8O2bG4=?=",
+    "=?utf-8?B?S8O2bG4=?= trailing text",
+    "=?utf-8?Q?caf=C3=A9_bar?= =?iso-8859-1?q?=E9t=E9?=",
+    "=?utf-8?Q?a=C3?=\t=?utf-8?Q?b=A9?=  ",
 ])
 def test_unstructured_values_are_the_registrys(raw: str) -> None:
     message = parse_eml(f"X-Note: {raw}\nSubject: s\n\nbody\n".encode())
