@@ -4,6 +4,7 @@ damaged or foreign file is refused with a clear error."""
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import string
 import struct
@@ -156,3 +157,18 @@ def test_another_format_version_is_refused() -> None:
     with pytest.raises(IntelFileError, match=f"format {FORMAT_VERSION + 1} is not supported"):
         IntelIndex.from_bytes(_reseal(data, version=FORMAT_VERSION + 1))
     assert isinstance(IntelFileError("x"), ValueError)  # callers that catch bad input catch it
+
+
+def test_a_sealed_file_with_a_full_slot_table_is_refused_not_looped_on() -> None:
+    # A lookup walks slots until an empty one: a table without one (only a writer bug or a
+    # forgery can seal it) must be refused at load, or a miss would never return.
+    old, _queries = _generated()
+    data = old.to_bytes()
+    payload = bytearray(data[_HEADER.size :])
+    (head_len,) = struct.unpack_from("<I", payload)
+    directory = json.loads(bytes(payload[4 : 4 + head_len]))
+    sections = directory["tables"]["url_prefix"]
+    at = 4 + head_len + sections["slots"]
+    payload[at : at + 4 * sections["size"]] = struct.pack("<I", 1) * sections["size"]
+    with pytest.raises(IntelFileError, match="slot table"):
+        IntelIndex.from_bytes(_reseal(data, payload=bytes(payload)))

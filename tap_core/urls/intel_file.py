@@ -81,8 +81,17 @@ class CompactTable:
 
         def u32(name: str, count: int) -> memoryview:
             start = sections[name]
+            if not 0 <= start <= len(data) - 4 * count:
+                raise IntelFileError(f"section {name} lies outside the file")
             return view[start : start + 4 * count].cast("I")
 
+        size = sections["size"]
+        slots = u32("slots", size)
+        # A lookup walks slots until an empty one: even a well-sealed but wrong file must have
+        # one, or a miss would never return (the search stops at the first: the table is at
+        # most half full).
+        if size & (size - 1) or 0 not in slots:
+            raise IntelFileError("slot table malformed")
         self._n = n
         self._data = data
         self._offsets = u32("offsets", n + 1)
@@ -98,8 +107,7 @@ class CompactTable:
             return tuple(multi[j + 1 : j + 1 + multi[j]])
 
         self._meta = meta
-        size = sections["size"]
-        self.get = _getter(data, u32("slots", size), u32("hashes", n), self._offsets, metas, meta,
+        self.get = _getter(data, slots, u32("hashes", n), self._offsets, metas, meta,
                            self._keys_at, int_keys)
 
     def __getitem__(self, key: Any) -> Meta:
