@@ -514,21 +514,31 @@ class IntelIndex:
         if parts is None:
             return False
         host, hostport, path, query = parts
-        bits = self._tables_for(host)
+        # ``get(k) is not None`` rather than ``in``, and _tables_for inlined: for a file-backed
+        # table ``in`` is one more Python call per probe (values are never None).
+        anchors = self._anchors
+        if anchors is None:
+            bits = _IN_ALL
+        else:
+            last = host.rfind(".")
+            bits = anchors.get(host[host.rfind(".", 0, last) + 1 :] if last > 0 else host, 0)
+            if self._tree_unanchored:
+                bits |= _IN_HOST_TREE
         path_key = hostport + path
-        if bits & _IN_URL_EXACT and (f"{path_key}?{query}" if query else path_key) in self._url_exact:
+        key = f"{path_key}?{query}" if query else path_key
+        if bits & _IN_URL_EXACT and self._url_exact.get(key) is not None:
             return True
-        prefix = self._url_prefix
-        if bits & _IN_URL_PREFIX and prefix:
+        if bits & _IN_URL_PREFIX and self._url_prefix:
+            get = self._url_prefix.get
             for cand in _prefix_candidates(hostport, path_key):
-                if cand in prefix:
+                if get(cand) is not None:
                     return True
-        if bits & _IN_HOST_EXACT and host in self._host_exact:
+        if bits & _IN_HOST_EXACT and self._host_exact.get(host) is not None:
             return True
-        tree = self._host_tree
+        get = self._host_tree.get
         name = host if bits & _IN_HOST_TREE else ""
         while name:
-            if name in tree:
+            if get(name) is not None:
                 return True
             dot = name.find(".")
             if dot < 0:
