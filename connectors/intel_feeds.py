@@ -168,10 +168,10 @@ def refresh_feeds(
 
 def _store_index(
     store: BlobIntelStore, version: str, feeds: Sequence[ParsedFeed]
-) -> tuple[IntelIndex | None, str]:
+) -> tuple[IntelIndex, str]:
     """Build the index of ``version`` once and store it as one compact file: (the index, read
     back from that file as every instance will, and its blob name). A failure is logged and
-    leaves instances on the feed copies: (None, "")."""
+    leaves instances on the feed copies: (the in-memory index, "")."""
     index = IntelIndex.from_feeds(feeds)
     try:
         data = index.to_bytes()
