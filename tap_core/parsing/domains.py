@@ -5,22 +5,37 @@ from __future__ import annotations
 import ipaddress
 import re
 from functools import cache, lru_cache
-from typing import Any
+from importlib.util import find_spec
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import idna
-import tldextract
-from tldextract.remote import looks_like_ip
 
-# suffix_list_urls=() and cache_dir=None: use the PSL snapshot shipped inside tldextract, offline.
-_EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
-_EXTRACT_ICANN = tldextract.TLDExtract(
-    suffix_list_urls=(), cache_dir=None, include_psl_private_domains=False
-)
+if TYPE_CHECKING:
+    import tldextract
+
+
+@cache
+def _extractor(private: bool) -> tldextract.TLDExtract:
+    """tldextract, for the hosts the walk below does not take (Unicode, odd characters): its
+    import (requests and all) costs a short scan a tenth of a second, so only when needed."""
+    import tldextract
+
+    # suffix_list_urls=() and cache_dir=None: the PSL snapshot shipped inside tldextract, offline.
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=private)
 
 
 # Hosts the PSL walk below handles exactly like tldextract: lower-case ASCII labels (punycode
 # ones are decoded to match the list's Unicode entries, as tldextract does), nothing to strip.
 _PLAIN_HOST_RE = re.compile(r"[a-z0-9_\-]+(?:\.[a-z0-9_\-]+)*")
+#: A dotted-quad IPv4 address, as tldextract tells one (``looks_like_ip``).
+_IPV4_RE = re.compile(r"(?:(?:[0-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5])\.){3}"
+                      r"(?:[0-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5])", re.ASCII)
+#: The public suffix list snapshot inside tldextract, read as tldextract reads it: a rule per
+#: line, the ICANN section before the separator, the private one after it.
+_PSL_SNAPSHOT = ".tld_set_snapshot"
+_PSL_PRIVATE = "// ===BEGIN PRIVATE DOMAINS==="
+_PSL_RULE = re.compile(r"^(?P<suffix>[.*!]*\w[\S]*)", re.MULTILINE)
 
 
 #: A suffix-trie node: each child label maps to its node; the key _RULE_END marks a node where
@@ -31,11 +46,24 @@ _RULE_END = "."
 
 
 @cache
+def _psl_rules() -> tuple[list[str], list[str]]:
+    """(ICANN rules, private rules) of tldextract's snapshot, read without importing it."""
+    spec = find_spec("tldextract")
+    if spec is None or not spec.submodule_search_locations:  # pragma: no cover - a dependency
+        raise ModuleNotFoundError("tldextract")
+    text = (Path(next(iter(spec.submodule_search_locations))) / _PSL_SNAPSHOT).read_text("utf-8")
+    icann, _, private = text.partition(_PSL_PRIVATE)
+    return ([m.group("suffix") for m in _PSL_RULE.finditer(icann)],
+            [m.group("suffix") for m in _PSL_RULE.finditer(private)])
+
+
+@cache
 def _trie(private: bool) -> SuffixTrie:
     # From tldextract's public suffix list (the same offline snapshot), once per process; the
     # same shape as its Trie: labels right to left, "*" and "!label" children as written.
+    icann, private_rules = _psl_rules()
     root: SuffixTrie = {}
-    for suffix in (_EXTRACT if private else _EXTRACT_ICANN).tlds:
+    for suffix in [*icann, *private_rules] if private else icann:
         node = root
         for label in reversed(suffix.split(".")):
             node = node.setdefault(label, {})
@@ -68,10 +96,24 @@ def label_to_unicode(label: str) -> str:
         return label
 
 
+#: The dots tldextract splits labels on.
+_ANY_DOT = re.compile("[.\u3002\uff0e\uff61]")
+#: What tldextract reads as more than one label or as URL syntax around the host.
+_NOT_ONE_LABEL = re.compile("[.\u3002\uff0e\uff61/?#@:\\[]")
+
+
+def _one_label(host: str) -> bool:
+    """A dotless host that tldextract takes as it is (no URL syntax, no blanks around it, no
+    punycode): the walk below gives its answer (text such as '"nutswijzer electricity"' or a
+    From domain of emoji), without importing tldextract."""
+    return bool(host) and host == host.strip() and not host.startswith("xn--") \
+        and not _NOT_ONE_LABEL.search(host)
+
+
 def _fast_split(host: str, private: bool) -> tuple[str, str, str] | None:
     """tldextract's (subdomain, domain, suffix) for an ASCII host, without its URL parsing,
     IDNA validation and result object (most of its cost per call); None: not a plain host."""
-    if not _PLAIN_HOST_RE.fullmatch(host):
+    if not _PLAIN_HOST_RE.fullmatch(host) and not _one_label(host):
         return None
     labels = host.split(".")
     node = _trie(private)
@@ -90,7 +132,7 @@ def _fast_split(host: str, private: bool) -> tuple[str, str, str] | None:
             suffix_idx = label_idx if "!" + key in node else label_idx - 1
         break
     if suffix_idx == len(labels):
-        if len(labels) == 4 and looks_like_ip(host):
+        if len(labels) == 4 and host[0].isdecimal() and _IPV4_RE.fullmatch(host):
             return "", host, ""
         return ".".join(labels[:-1]), labels[-1], ""
     sub = ".".join(labels[: suffix_idx - 1]) if suffix_idx >= 2 else ""
@@ -103,7 +145,7 @@ def _split(host: str, private: bool) -> tuple[str, str, str]:
     fast = _fast_split(host, private)
     if fast is not None:
         return fast
-    r = (_EXTRACT if private else _EXTRACT_ICANN)(host)
+    r = _extractor(private)(host)
     return r.subdomain, r.domain, r.suffix
 
 
@@ -145,8 +187,12 @@ def public_suffix(host: str) -> str:
     return _split(host.lower().rstrip("."), False)[2]
 
 
+
+
 def has_known_suffix(host: str) -> bool:
     """True when ``host`` ends in a real ICANN public suffix (and has a label before it)."""
+    if not _ANY_DOT.search(host):
+        return False  # one label is a suffix or a domain, never both (text the URL scan tries)
     _, domain, suffix = _split(host.lower().rstrip("."), False)
     return bool(suffix and domain)
 
