@@ -49,10 +49,10 @@ def _max_dequeue_count() -> int:
 MAX_DEQUEUE_COUNT = _max_dequeue_count()
 
 
-def get_runtime() -> Runtime:
+def get_runtime(*, ensure_stores: bool = True) -> Runtime:
     from connectors.service.runtime import get_runtime
 
-    return get_runtime()
+    return get_runtime(ensure_stores=ensure_stores)
 
 
 def _admin() -> AdminApi:
@@ -98,7 +98,7 @@ def graph_notifications(req: func.HttpRequest) -> func.HttpResponse:
         return answer
     from connectors.service.intake import IntakeLimits, handle_notifications
 
-    runtime = get_runtime()
+    runtime = get_runtime(ensure_stores=False)  # Graph's 3 s: no store is created first
     stores = runtime.stores
     return _response(
         handle_notifications(
@@ -114,7 +114,7 @@ def graph_lifecycle(req: func.HttpRequest) -> func.HttpResponse:
         return answer
     from connectors.service.intake import IntakeLimits, handle_lifecycle
 
-    runtime = get_runtime()
+    runtime = get_runtime(ensure_stores=False)  # Graph's 3 s: no store is created first
     stores = runtime.stores
     return _response(
         handle_lifecycle(

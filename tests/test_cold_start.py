@@ -35,7 +35,7 @@ NOT_FOR_A_NOTIFICATION = (
     "msgraph", "msal", "azure.identity", "yara", "pypdf", "pypdfium2", "oletools", "numpy",
     "py7zr", "PIL", "zxingcpp", "selectolax", "unicorn", "speakeasy",
     "tap_core.pipeline", "tap_core.attachments.engine", "tap_core.urls.extract",
-    "connectors.graph.client", "connectors.intel_feeds",
+    "connectors.graph.client", "connectors.intel_feeds", "azure.storage.blob", "tap_core.policy",
 )
 
 FUNCTIONS = {
@@ -73,8 +73,10 @@ def test_a_cold_instance_answers_its_first_notification_without_the_pipeline(
     azurite_instance: Azurite,
 ) -> None:
     prefix = f"c{uuid.uuid4().hex[:8]}"
-    stores = AzureStores.open(StorageConfig(connection_string=SecretStr(azurite_instance.connection_string),
-                                            prefix=prefix))
+    # A fresh deployment: only the subscription is stored (its table made), nothing else exists yet.
+    config = StorageConfig(connection_string=SecretStr(azurite_instance.connection_string), prefix=prefix)
+    stores = AzureStores.open(config, create=False)
+    stores.subscriptions.ensure()
     sub = Subscription(str(uuid.uuid4()), str(uuid.uuid4()), "u@example.org", "users/u/messages",
                        datetime.now(UTC) + timedelta(days=1))
     stores.subscriptions.put_subscription(sub, SecretStr("our-state"))
@@ -107,5 +109,8 @@ out["status"] = answer.status_code
     # The handshake touches neither storage nor Graph.
     assert _loaded(out["handshake_modules"], ("azure.data.tables", "azure.storage.queue", "msal")) == []
     assert out["status"] == 202, out
-    assert stores.notifications.receive()  # queued for the workers
+    assert stores.notifications.receive()  # queued for the workers (its first send made the queue)
     assert _loaded(got["modules"], NOT_FOR_A_NOTIFICATION) == []
+    # Answering created no other store (the other functions create them, once per process).
+    tables = {t.name for t in config.table_service().list_tables() if t.name.startswith(prefix)}
+    assert tables == {f"{prefix}subscriptions"}, tables

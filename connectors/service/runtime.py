@@ -28,11 +28,11 @@ from connectors.keys import keyring_from_settings
 from connectors.settings import Settings
 from connectors.storage.azure import AzureStores
 from connectors.storage.config import StorageConfig
-from tap_core.policy import Policy, PolicyError, parse_policy
 from tap_core.urls.links import LinkCodec
 
-# The Graph SDK, the attachment scanners, the mail pipeline and the feed readers load on first
-# use: a cold instance answers notifications and clicks without them (tests/test_cold_start.py).
+# The Graph SDK, the attachment scanners, the mail pipeline, the policy model and the feed
+# readers load on first use: a cold instance answers notifications and clicks without them
+# (tests/test_cold_start.py).
 if TYPE_CHECKING:
     from connectors.graph.client import GraphApp
     from connectors.graph.directory import GraphDirectory
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from connectors.storage.intel import FeedStatus
     from tap_core.attachments import AttachmentEngine
     from tap_core.pipeline import Pipeline
+    from tap_core.policy import Policy
     from tap_core.urls.intel import IntelIndex
 
 log = logging.getLogger("tap365.runtime")
@@ -83,6 +84,8 @@ class Runtime:
     _intel_running: bool = False
     _intel_next_check: float = 0.0
     _default_policy: Policy | None = None
+    _stores_ensured: bool = False
+    _stores_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def create(
@@ -91,17 +94,31 @@ class Runtime:
         *,
         graph_settings: GraphSettings | None = None,
         storage: StorageConfig | None = None,
+        ensure_stores: bool = True,
     ) -> Runtime:
+        """``ensure_stores=False`` leaves creating the tables, containers and queues to
+        :meth:`ensure_stores` (:func:`get_runtime` calls it for all but Graph's endpoints)."""
         settings = settings or Settings()
         graph_settings = graph_settings or GraphSettings()
-        stores = AzureStores.open(storage or StorageConfig.from_env(), create=True)
+        stores = AzureStores.open(storage or StorageConfig.from_env(), create=ensure_stores)
         # No feed is read here: a cold instance must answer at once, whatever the feeds do.
         return cls(
             settings=settings,
             graph_settings=graph_settings,
             stores=stores,
             codec=LinkCodec(settings.redirect_base_url, keyring_from_settings(settings)),
+            _stores_ensured=ensure_stores,
         )
+
+    def ensure_stores(self) -> None:
+        """Create every table, container and queue that is missing: once per process (15 round
+        trips, which a cold instance's first notification does not wait for)."""
+        if self._stores_ensured:
+            return
+        with self._stores_lock:
+            if not self._stores_ensured:
+                self.stores.ensure()
+                self._stores_ensured = True
 
     @cached_property
     def graph(self) -> GraphApp:
@@ -286,6 +303,8 @@ class Runtime:
     def default_policy(self) -> Policy:
         """The policy of tenants with none stored: ``TAP365_POLICY_FILE``, else built-in defaults
         (a file that cannot be read or parsed is logged, and the built-in defaults apply)."""
+        from tap_core.policy import Policy, PolicyError, parse_policy
+
         if self._default_policy is None:
             policy = Policy()
             path = self.settings.policy_file
@@ -299,6 +318,8 @@ class Runtime:
         return self._default_policy
 
     def _load_policy(self, tenant_id: str) -> tuple[Policy, int]:
+        from tap_core.policy import Policy, PolicyError, parse_policy
+
         doc = self.stores.policies.get_policy(tenant_id)
         if doc is None:
             return self.default_policy(), 0
@@ -419,13 +440,20 @@ _runtime: Runtime | None = None
 _runtime_lock = threading.Lock()
 
 
-def get_runtime() -> Runtime:
-    """The process-wide runtime (built on first use from the environment)."""
+def get_runtime(*, ensure_stores: bool = True) -> Runtime:
+    """The process-wide runtime (built on first use from the environment), its stores created.
+
+    ``ensure_stores=False`` is for Graph's notification and lifecycle endpoints, which must
+    answer within 3 s and use one table (a subscription read: a missing table holds none) and
+    the notifications queue (created by its first send when missing)."""
     global _runtime
     with _runtime_lock:
         if _runtime is None:
-            _runtime = Runtime.create()
-        return _runtime
+            _runtime = Runtime.create(ensure_stores=False)
+        runtime = _runtime
+    if ensure_stores:
+        runtime.ensure_stores()
+    return runtime
 
 
 def reset_runtime() -> None:

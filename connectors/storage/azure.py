@@ -12,14 +12,12 @@ Names (``<p>`` = ``config.prefix``, default ``tap``): tables ``<p>journal``, ``<
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING
 
-from connectors.storage.artefacts import BlobArtefactStore
 from connectors.storage.clicks import TableClickLog, TableRateLimiter
 from connectors.storage.config import StorageConfig
-from connectors.storage.intel import BlobIntelStore
 from connectors.storage.journal import TableJournal
-from connectors.storage.policies import BlobPolicyStore
 from connectors.storage.quarantine import TableQuarantineIndex
 from connectors.storage.queues import StorageQueue
 from connectors.storage.records import TableAuditStore, TableVerdictStore
@@ -27,6 +25,16 @@ from connectors.storage.senders import TableSenderHistory
 from connectors.storage.tables import TableStore
 from connectors.storage.tenants import TableSubscriptionStore, TableTenantStore
 from connectors.storage.urlindex import TableUrlIndex
+from tap_core import lazy_exports
+
+# The blob stores (and the blob SDK, which brings aiohttp) load when first used: a notification
+# needs a table and a queue, never a blob (tests/test_cold_start.py).
+if TYPE_CHECKING:
+    from azure.storage.blob import BlobServiceClient
+
+    from connectors.storage.artefacts import BlobArtefactStore
+    from connectors.storage.intel import BlobIntelStore
+    from connectors.storage.policies import BlobPolicyStore
 
 __all__ = [
     "AzureStores", "BlobArtefactStore", "BlobIntelStore", "BlobPolicyStore", "StorageQueue",
@@ -34,6 +42,12 @@ __all__ = [
     "TableSenderHistory", "TableSubscriptionStore", "TableTenantStore", "TableUrlIndex", "TableVerdictStore",
     "get_stores",
 ]
+
+__getattr__ = lazy_exports(__name__, {
+    "BlobArtefactStore": "connectors.storage.artefacts",
+    "BlobIntelStore": "connectors.storage.intel",
+    "BlobPolicyStore": "connectors.storage.policies",
+})
 
 
 @dataclass(frozen=True)
@@ -44,7 +58,6 @@ class AzureStores:
     audit: TableAuditStore
     tenants: TableTenantStore
     subscriptions: TableSubscriptionStore
-    policies: BlobPolicyStore
     senders: TableSenderHistory
     clicks: TableClickLog
     rate_limiter: TableRateLimiter
@@ -52,13 +65,11 @@ class AzureStores:
     urls: TableUrlIndex
     notifications: StorageQueue
     delayed: StorageQueue
-    artefacts: BlobArtefactStore
-    intel: BlobIntelStore
 
     @classmethod
     def open(cls, config: StorageConfig, *, create: bool = True) -> AzureStores:
         """Build every store; ``create`` makes missing tables, containers and queues (idempotent)."""
-        tables, blobs, queues = config.table_service(), config.blob_service(), config.queue_service()
+        tables, queues = config.table_service(), config.queue_service()
         max_dequeue = config.max_dequeue_count
 
         def table(name: str) -> TableStore:
@@ -71,7 +82,6 @@ class AzureStores:
             audit=TableAuditStore(table("audit")),
             tenants=TableTenantStore(table("tenants")),
             subscriptions=TableSubscriptionStore(table("subscriptions")),
-            policies=BlobPolicyStore(blobs, config.container_name("policies")),
             senders=TableSenderHistory(table("senders")),
             clicks=TableClickLog(table("clicks")),
             rate_limiter=TableRateLimiter(table("ratelimit")),
@@ -79,13 +89,34 @@ class AzureStores:
             urls=TableUrlIndex(tables, config.prefix),
             notifications=StorageQueue(queues, config.notifications_queue, max_dequeue_count=max_dequeue),
             delayed=StorageQueue(queues, config.delayed_queue, max_dequeue_count=max_dequeue),
-            artefacts=BlobArtefactStore(blobs, config.container_name("artefacts"),
-                                        max_bytes=config.max_artefact_bytes),
-            intel=BlobIntelStore(blobs, config.container_name("intel")),
         )
         if create:
             stores.ensure()
         return stores
+
+    # cached_property writes the instance's __dict__ directly, which a frozen dataclass allows.
+    @cached_property
+    def _blobs(self) -> BlobServiceClient:
+        return self.config.blob_service()
+
+    @cached_property
+    def policies(self) -> BlobPolicyStore:
+        from connectors.storage.policies import BlobPolicyStore
+
+        return BlobPolicyStore(self._blobs, self.config.container_name("policies"))
+
+    @cached_property
+    def artefacts(self) -> BlobArtefactStore:
+        from connectors.storage.artefacts import BlobArtefactStore
+
+        return BlobArtefactStore(self._blobs, self.config.container_name("artefacts"),
+                                 max_bytes=self.config.max_artefact_bytes)
+
+    @cached_property
+    def intel(self) -> BlobIntelStore:
+        from connectors.storage.intel import BlobIntelStore
+
+        return BlobIntelStore(self._blobs, self.config.container_name("intel"))
 
     def ensure(self) -> None:
         for store in (self.journal, self.verdicts, self.audit, self.tenants, self.subscriptions,

@@ -78,9 +78,17 @@ class StorageQueue:
             )
         if not 0 <= visibility_timeout <= MAX_VISIBILITY_SECONDS:
             raise ValueError(f"visibility_timeout must be 0-{MAX_VISIBILITY_SECONDS} seconds (7 days)")
-        message = self._queue.send_message(
-            text, visibility_timeout=visibility_timeout or None, time_to_live=time_to_live
-        )
+        try:
+            message = self._queue.send_message(
+                text, visibility_timeout=visibility_timeout or None, time_to_live=time_to_live
+            )
+        except ResourceNotFoundError:
+            # Not created yet (a fresh deployment, whose first call is a notification: the intake
+            # does not create every store first): create it, then send once more.
+            self.ensure()
+            message = self._queue.send_message(
+                text, visibility_timeout=visibility_timeout or None, time_to_live=time_to_live
+            )
         return str(message.id)
 
     def receive(self, max_messages: int = 16, visibility_timeout: int = 300) -> list[QueueItem]:
