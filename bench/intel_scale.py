@@ -273,16 +273,24 @@ def compact(index: IntelIndex, qs: list[str], match_rate: float, contains_rate: 
     )
     loaded = IntelIndex.from_bytes(data)
     del data
-    new_match, found = _rate(loaded.match, qs)
-    new_contains, found_c = _rate(loaded.contains, qs)
-    old_match, _ = _rate(index.match, qs)  # again, next to the new one: the machine's noise moves both
-    old_contains, _ = _rate(index.contains, qs)
-    print(f"compact lookups/s: match() {new_match:,.0f} (found {found:,})   contains() {new_contains:,.0f} "
-          f"(found {found_c:,})")
-    print(f"in-memory again:   match() {old_match:,.0f}   contains() {old_contains:,.0f}   "
-          f"-> compact/in-memory: match {new_match / old_match:.2f}, "
-          f"contains {new_contains / old_contains:.2f}")
-
+    # Alternate the two indexes in rounds on the same queries and keep each one's best round: on
+    # a shared machine a burst of someone else's work then moves both, not one.
+    best: dict[tuple[str, str], float] = {}
+    found: dict[str, int] = {}
+    for _round in range(3):
+        for label, ix in (("compact", loaded), ("in-memory", index)):
+            for name in ("match", "contains"):
+                rate, hits = _rate(getattr(ix, name), qs)
+                best[(label, name)] = max(rate, best.get((label, name), 0.0))
+                if label == "compact":
+                    found[name] = hits
+    print(f"compact lookups/s (best of 3 rounds):   match() {best[('compact', 'match')]:,.0f} "
+          f"(found {found['match']:,})   contains() {best[('compact', 'contains')]:,.0f} "
+          f"(found {found['contains']:,})")
+    print(f"in-memory lookups/s (best of 3 rounds): match() {best[('in-memory', 'match')]:,.0f}   "
+          f"contains() {best[('in-memory', 'contains')]:,.0f}   -> compact/in-memory: "
+          f"match {best[('compact', 'match')] / best[('in-memory', 'match')]:.2f}, "
+          f"contains {best[('compact', 'contains')] / best[('in-memory', 'contains')]:.2f}")
 
 if __name__ == "__main__":
     main()
