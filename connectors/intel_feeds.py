@@ -191,20 +191,23 @@ def load_published(
     store: BlobIntelStore, *, limits: FeedLimits | None = None, parse_feeds: bool = False
 ) -> LoadedIntel | None:
     """The version another instance published (None: nothing published): its compact index in
-    one read; the stored feed copies when there is none, it is refused (corrupt, another format
-    version) or ``parse_feeds`` asks for the feeds themselves."""
+    one read; the stored feed copies too when there is none, it is refused (corrupt, another
+    format version) or ``parse_feeds`` asks for the feeds (the timer's purge keys)."""
     manifest = store.current()
     if manifest is None:
         return None
-    if manifest.index and not parse_feeds:
+    built: IntelIndex | None = None
+    if manifest.index:
         data = store.get_index(manifest.index)
         if data is None:
             raise PublishedChanged(f"index of version {manifest.version} was replaced while it was read")
         try:
-            return LoadedIntel(manifest.version, [], store.get_status(), IntelIndex.from_bytes(data))
+            built = IntelIndex.from_bytes(data)
         except IntelFileError as exc:
             log.error("compact intelligence index %s refused, building from the feed copies: %s",
                       manifest.index, exc)
+        if built is not None and not parse_feeds:
+            return LoadedIntel(manifest.version, [], store.get_status(), built)
     feeds: list[ParsedFeed] = []
     for entry in manifest.feeds:
         data = store.get_copy(entry.get("blob", ""))
@@ -213,4 +216,4 @@ def load_published(
                 f"feed copy {entry.get('feed')} changed while version {manifest.version} was read"
             )
         feeds.append(parse_feed(data, name=entry.get("name") or "feed", limits=limits))
-    return LoadedIntel(manifest.version, feeds, store.get_status())
+    return LoadedIntel(manifest.version, feeds, store.get_status(), built)
