@@ -134,6 +134,9 @@ def test_small_and_broken_images_are_skipped_without_failing(engine: AttachmentE
                    "/BitsPerComponent 8 /Filter /FlateDecode", b"not zlib at all")
     broken = _stream("/Type /XObject /Subtype /Image /Width 60 /Height 60 /ColorSpace /DeviceGray "
                      "/BitsPerComponent 8 /Filter /FlateDecode", b"not zlib either")
-    result = engine.scan("scan.pdf", _pdf({"A": tiny, "B": broken, "C": _image(_qr())}))
+    # 5 MB of samples where 60x60 are declared: not inflated past the declared size here.
+    lying = _stream("/Type /XObject /Subtype /Image /Width 60 /Height 60 /ColorSpace /DeviceGray "
+                    "/BitsPerComponent 8 /Filter /FlateDecode", zlib.compress(bytes(5_000_000)))
+    result = engine.scan("scan.pdf", _pdf({"A": tiny, "B": broken, "L": lying, "C": _image(_qr())}))
     assert [u.url for u in result.urls if u.context == "qr_code"] == [URL]
     assert "qr_code_url" in result.reasons

@@ -191,23 +191,31 @@ def _samples(xobj: StreamObject, ignore: tuple[str, ...] = ()) -> Image.Image | 
         return jpeg if jpeg.mode == mode else None  # CMYK and odd JPEGs: pypdf converts them
     if filters != "/FlateDecode":
         return None
-    data = zlib.decompress(raw)
     parms = _value(xobj.get("/DecodeParms"))
     predictor = _value(parms.get("/Predictor")) if isinstance(parms, DictionaryObject) else None
     if predictor in (None, 1):
-        return Image.frombytes(mode, (width, height), data) if len(data) == width * height * samples else None
+        data = _inflate(raw, width * height * samples)
+        return Image.frombytes(mode, (width, height), data) if data is not None else None
     if not isinstance(predictor, int) or not 10 <= predictor <= 15 or not isinstance(parms, DictionaryObject):
         return None
     if (_value(parms.get("/Columns")) != width or _value(parms.get("/Colors", None)) not in (None, samples)
             or _value(parms.get("/BitsPerComponent")) not in (None, 8)):
         return None
-    if len(data) != height * (width * samples + 1):
+    if _inflate(raw, height * (width * samples + 1)) is None:
         return None
     # PDF's PNG predictors are PNG's row filters: the stream is a PNG image's IDAT data.
     png = _png(width, height, png_type, raw)
     image = Image.open(io.BytesIO(png), formats=("PNG",))
     image.load()
     return image if image.mode == mode else None
+
+
+def _inflate(raw: bytes, size: int) -> bytes | None:
+    """The zlib stream ``raw`` inflated when it holds exactly ``size`` bytes, else None; never
+    more than ``size`` + 1 bytes are inflated (a stream that lies about its image stops there)."""
+    inflater = zlib.decompressobj()
+    data = inflater.decompress(raw, size + 1)
+    return data if len(data) == size and not inflater.unconsumed_tail and inflater.eof else None
 
 
 def _png(width: int, height: int, colour_type: int, idat: bytes) -> bytes:
