@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import tracemalloc
 
 import pytest
 
@@ -77,3 +78,20 @@ def test_hostile_encoded_word_starts_stay_verbatim() -> None:
     raw = "=?a?q?x " * 900  # many starts, no end: the check stays linear, the value verbatim
     message = parse_eml(f"X-Note: {raw}\n\nbody\n".encode())
     assert message.header("x-note") == raw == _registry_value("X-Note", raw)
+
+
+def test_a_full_cache_stays_small() -> None:
+    # The heaviest parsed headers are address lists: fill the cache with the longest it keeps.
+    mime._parsed_header.cache_clear()
+    tracemalloc.start()
+    try:
+        for i in range(mime.HEADER_CACHE_ENTRIES):
+            value = ", ".join(f'"P {i} {j}" <p{i}.{j}@ex{j}.test>' for j in range(10))
+            while len(value) > mime.HEADER_CACHE_MAX_CHARS:
+                value = value.rsplit(",", 1)[0]
+            parse_eml(f"To: {value}\n\nbody\n".encode())
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        mime._parsed_header.cache_clear()
+    assert held < 40 * 1024 * 1024

@@ -339,11 +339,14 @@ def _plain_unstructured(key: str, raw: object) -> str | None:
 
 #: Header values up to this many characters (unfolded) are parsed once per process: the same
 #: Content-Type, MIME-Version or Content-Transfer-Encoding recurs in most parts of most mail, and
-#: each message reads its From, To, Date and Subject more than once. Longer values are parsed
-#: each time, so the cache's memory stays bounded by both constants.
-HEADER_CACHE_MAX_CHARS = 512
+#: each message reads its From, To, Date and Subject more than once (the feed parser alone reads
+#: a part's Content-Type several times). A parsed header weighs about 0.6 kB per character (an
+#: address list of 128 characters, 80 kB), so longer values are parsed each time and the cache
+#: holds at most HEADER_CACHE_ENTRIES x 80 kB (20 MB); 128 characters keep 98 % of its hits on
+#: real mail.
+HEADER_CACHE_MAX_CHARS = 128
 #: Parsed headers kept (least recently used dropped first).
-HEADER_CACHE_ENTRIES = 4096
+HEADER_CACHE_ENTRIES = 256
 
 
 class _CachingPolicy(EmailPolicy):
