@@ -23,8 +23,10 @@ import hashlib
 import logging
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from connectors.graph.errors import GraphApiError
@@ -85,10 +87,14 @@ class MessageProcessor:
         self.stores = runtime.stores
 
     async def process(self, tenant_id: str, mailbox: str, message_id: str) -> Outcome:
+        # Every storage call runs off the event loop (asyncio.to_thread): the SDK blocks, and the
+        # loop carries the other messages of the batch and their Graph calls meanwhile.
         journal = self.stores.journal
-        claim = journal.claim(tenant_id, message_id, _worker_id(), self.runtime.settings.claim_lease_seconds)
+        claim = await asyncio.to_thread(
+            journal.claim, tenant_id, message_id, _worker_id(), self.runtime.settings.claim_lease_seconds
+        )
         if claim is None:
-            entry = journal.get(tenant_id, message_id)
+            entry = await asyncio.to_thread(journal.get, tenant_id, message_id)
             if entry is not None and entry.done:
                 return Outcome("duplicate", detail="already processed")
             remaining = 30
@@ -100,12 +106,12 @@ class MessageProcessor:
         except GraphApiError as exc:
             if exc.status == 404 and _done_index(claim.step) < _done_index("decided"):
                 # Deleted (or moved by the user) before we got to it: nothing to protect.
-                journal.record_step(claim, "done", {"not_found": True})
+                await asyncio.to_thread(journal.record_step, claim, "done", {"not_found": True})
                 return Outcome("not_found", detail="message no longer exists")
-            journal.release(claim)
+            await asyncio.to_thread(journal.release, claim)
             raise
         except Exception:
-            journal.release(claim)
+            await asyncio.to_thread(journal.release, claim)
             raise
 
     async def _run(self, claim: Claim, mailbox: str) -> Outcome:
@@ -129,7 +135,7 @@ class MessageProcessor:
                 sent_at = fetched.message.received_at or now
                 for rcpt in {a.address.lower() for a in fetched.message.recipients if a.address}:
                     await asyncio.to_thread(stores.senders.record, tenant_id, rcpt, [mailbox], sent_at)
-            stores.journal.record_step(claim, "done", {"outgoing": outgoing})
+            await asyncio.to_thread(stores.journal.record_step, claim, "done", {"outgoing": outgoing})
             return Outcome("skipped", detail=f"mail in {outgoing} (the person's own)", final_folder=folder_id)
         # Decide once; a retry applies the recorded decision. The journal is written before each
         # effect's step is needed to skip it on a retry, and only then: a step with no effect is
@@ -161,7 +167,8 @@ class MessageProcessor:
                 plan = await plan_safe_file(stores.artefacts, tenant_id, message_id, fetched)
                 if plan.hold_reason:
                     planned = Action.HOLD  # the admin releases it as it is, or deletes it
-            claim = stores.journal.record_step(
+            claim = await asyncio.to_thread(
+                stores.journal.record_step,
                 claim,
                 "decided",
                 {
@@ -180,7 +187,8 @@ class MessageProcessor:
             if pipeline.tenant.history is not None and planned in DELIVERING:
                 # Only mail the person gets teaches the history: a quarantined or held message must
                 # not make its sender "known", or the attacker's second try would pass.
-                observe(fetched.message, pipeline.tenant.history, tenant_id=tenant_id, now=now)
+                await asyncio.to_thread(observe, fetched.message, pipeline.tenant.history,
+                                        tenant_id=tenant_id, now=now)
         decided = claim.data.get("decided", {})
         original_folder = str(decided.get("folder_id") or folder_id)
         action = Action(decided.get("action", decision.action.value))
@@ -215,8 +223,9 @@ class MessageProcessor:
             requests += made
             names = ", ".join(str(i["name"]) for i in safe_items)
             # Listed with the held and quarantined messages: the admin releases the originals there.
-            listed(original_folder, f"Safe File: {names} delivered as PDF copies; originals kept",
-                   QuarantineStatus.CONVERTED)
+            await asyncio.to_thread(listed, original_folder,
+                                    f"Safe File: {names} delivered as PDF copies; originals kept",
+                                    QuarantineStatus.CONVERTED)
             audit.append(("safe_file", f"replaced by PDF copies: {names}"[:500]))
 
         # Body (rewrite, banner): at most one PATCH, never twice.
@@ -227,8 +236,10 @@ class MessageProcessor:
             if decided.get("has_body") and decided.get("body_sha") not in (None, _body_sha(fetched.raw)):
                 # Received mail is not editable by its reader: only our PATCH changed the body.
                 audit.append(("body_patched", "applied by an earlier attempt whose answer was lost"))
-                claim = stores.journal.record_step(
-                    claim, "body_patched", {"applied": True, "reason": "", "detail": "found applied on retry"}
+                claim = await asyncio.to_thread(
+                    stores.journal.record_step,
+                    claim, "body_patched",
+                    {"applied": True, "reason": "", "detail": "found applied on retry"},
                 )
             elif decided.get("has_body") and html is not None:
                 outcome = await rem.patch_body(mailbox, message_id, html)
@@ -237,7 +248,8 @@ class MessageProcessor:
                     audit.append(("body_patched", f"{len(decision.urls)} links, action {action.value}"))
                 else:
                     audit.append(("body_patch_refused", outcome.detail or outcome.reason))
-                claim = stores.journal.record_step(
+                claim = await asyncio.to_thread(
+                    stores.journal.record_step,
                     claim,
                     "body_patched",
                     {"applied": outcome.applied, "reason": outcome.reason, "detail": outcome.detail},
@@ -247,8 +259,9 @@ class MessageProcessor:
                 # the message still gets its recorded action, and Outlook says the links are as sent.
                 why = "; ".join(decision.reasons)
                 audit.append(("body_not_rewritten", f"analysis stopped on a retry: {why}"[:500]))
-                claim = stores.journal.record_step(
-                    claim, "body_patched", {"applied": False, "reason": "analysis_stopped", "detail": why}
+                claim = await asyncio.to_thread(
+                    stores.journal.record_step,
+                    claim, "body_patched", {"applied": False, "reason": "analysis_stopped", "detail": why},
                 )
         if claim.data.get("body_patched", {}).get("applied") is False:
             categories.append(FALLBACK_CATEGORY)  # the body could not be edited: say so in Outlook
@@ -260,7 +273,9 @@ class MessageProcessor:
                 await rem.add_categories(mailbox, message_id, categories, existing=existing)
                 requests += 1
                 audit.append(("categorized", ", ".join(categories)))
-                claim = stores.journal.record_step(claim, "categorized", {"categories": categories})
+                claim = await asyncio.to_thread(
+                    stores.journal.record_step, claim, "categorized", {"categories": categories}
+                )
 
         # Move (hold / quarantine).
         final_folder = original_folder
@@ -271,14 +286,15 @@ class MessageProcessor:
                 requests += 1
                 final_folder = state.folder_id
                 held = QuarantineStatus.QUARANTINED if action is Action.QUARANTINE else QuarantineStatus.HELD
-                listed(final_folder, "; ".join(reasons), held)
+                await asyncio.to_thread(listed, final_folder, "; ".join(reasons), held)
                 audit.append((action.value, "; ".join(reasons)[:500]))
                 if action is Action.HOLD and is_score_hold(decision, fetched.message):
                     # Held for deeper analysis: a second look with fresh intelligence, later.
-                    schedule_recheck(runtime, tenant_id, mailbox, message_id)
+                    await asyncio.to_thread(schedule_recheck, runtime, tenant_id, mailbox, message_id)
                 if action is Action.HOLD and decision.needs_sandbox:
                     # Dynamic analysis runs as delayed queue work; the message waits in Hold.
-                    stores.delayed.send(
+                    await asyncio.to_thread(
+                        stores.delayed.send,
                         {
                             "kind": "sandbox",
                             "tenant_id": tenant_id,
@@ -290,18 +306,23 @@ class MessageProcessor:
                 if action is Action.QUARANTINE and decision.pipelines.get("attachments") == "malicious":
                     # Queued before the step is recorded: a crash in between may queue it twice;
                     # the event id is stable, so the receiver can drop the duplicate.
-                    queue_event(
+                    await asyncio.to_thread(
+                        queue_event,
                         runtime.settings,
                         stores.delayed,
                         _malicious_event(tenant_id, mailbox, message_id, fetched, decision, reasons),
                     )
-                claim = stores.journal.record_step(claim, "moved", {"folder_id": final_folder})
+                claim = await asyncio.to_thread(
+                    stores.journal.record_step, claim, "moved", {"folder_id": final_folder}
+                )
         final_folder = str(claim.data.get("moved", {}).get("folder_id") or final_folder)
         if action in (Action.HOLD, Action.QUARANTINE):
             await _tell_recipient(runtime, tenant_id, mailbox, message_id)
 
-        # Records: verdict, audit, URL index for the post-delivery purge.
-        stores.verdicts.put_verdict(
+        # Records: verdict, audit, URL index for the post-delivery purge. Independent of each other
+        # (their round trips overlap); the journal's "done" follows them all.
+        writes: list[Callable[[], object]] = [partial(
+            stores.verdicts.put_verdict,
             tenant_id,
             message_id,
             VerdictRecord(
@@ -326,18 +347,14 @@ class MessageProcessor:
                     "safe_file": [str(i["pdf_name"]) for i in safe_items],
                 },
             ),
-        )
-        for what, why in audit:
-            stores.audit.append(
-                tenant_id,
-                AuditRecord(
-                    actor="system",
-                    action=what,
-                    target=f"{mailbox}/{message_id}",
-                    reason=why,
-                    at=datetime.now(UTC),
-                ),
-            )
+        )]
+        writes += [
+            partial(stores.audit.append, tenant_id, AuditRecord(
+                actor="system", action=what, target=f"{mailbox}/{message_id}", reason=why,
+                at=datetime.now(UTC),
+            ))
+            for what, why in audit
+        ]
         if action not in (Action.QUARANTINE,):
             keys = [
                 k
@@ -346,8 +363,9 @@ class MessageProcessor:
                 for k in index_keys(u.url)
             ]
             if keys:
-                stores.urls.add(tenant_id, keys, mailbox, message_id, now)
-        stores.journal.record_step(claim, "done", {"requests": {"n": requests}})
+                writes.append(partial(stores.urls.add, tenant_id, keys, mailbox, message_id, now))
+        await asyncio.gather(*(asyncio.to_thread(write) for write in writes))
+        await asyncio.to_thread(stores.journal.record_step, claim, "done", {"requests": {"n": requests}})
         return Outcome(
             "processed",
             action=action.value,
@@ -364,7 +382,7 @@ def _body_sha(raw: dict[str, Any]) -> str:
 
 async def _tell_recipient(runtime: Runtime, tenant_id: str, mailbox: str, message_id: str) -> None:
     """The person's notice (per policy, at most once); a failure to send never fails the message."""
-    entry = runtime.stores.quarantine.get(tenant_id, mailbox, message_id)
+    entry = await asyncio.to_thread(runtime.stores.quarantine.get, tenant_id, mailbox, message_id)
     if entry is None:
         return
     try:
