@@ -58,24 +58,27 @@ class TableJournal:
         if lease_seconds <= 0:
             raise ValueError("lease_seconds must be positive (how long a worker may hold a message)")
         partition = _keys.key(tenant_id, message_id)
-        for _ in range(3):  # a lost race on insert is re-read once; then the winner's lease counts
-            entity = self._store.read(partition, _ROW)
+        # Insert first, read only when the entry exists: a new message (the common case) costs one
+        # round trip. An entry deleted between a failed insert and the read is inserted again.
+        for _ in range(3):
             now = _keys.now()
             until = now + timedelta(seconds=lease_seconds)
             token = uuid.uuid4().hex  # this attempt's, never shared with another
-            if entity is None:
-                new = {
-                    "PartitionKey": partition, "RowKey": _ROW, "TenantId": tenant_id, "MessageId": message_id,
-                    "Step": "claimed", "Data": "{}", "Owner": worker_id, "Token": token, "LeaseUntil": until,
-                    "Attempt": 1,
-                    "CreatedAt": now, "UpdatedAt": now,
-                }
-                try:
-                    etag = self._store.insert(new)
-                except ResourceExistsError:
-                    continue
+            new = {
+                "PartitionKey": partition, "RowKey": _ROW, "TenantId": tenant_id, "MessageId": message_id,
+                "Step": "claimed", "Data": "{}", "Owner": worker_id, "Token": token, "LeaseUntil": until,
+                "Attempt": 1,
+                "CreatedAt": now, "UpdatedAt": now,
+            }
+            try:
+                etag = self._store.insert(new)
+            except ResourceExistsError:
+                entity = self._store.read(partition, _ROW)
+            else:
                 return Claim(tenant_id, message_id, worker_id, "claimed", {}, until, lease_seconds, 1, etag,
                              token)
+            if entity is None:
+                continue
             if entity["Step"] == "done":
                 return None
             if as_utc(entity["LeaseUntil"]) > now:

@@ -38,6 +38,16 @@ class TableQuarantineIndex:
         body = _entity(entry)
         point = _point(entry.mailbox, entry.message_id)
         listing = _listing(entry.at, entry.mailbox, entry.message_id)
+        # A message's first listing (the common case) in one round trip; 409: it was listed before
+        # (a retry, a re-hold): read it to keep its notices and move its listing row, as below.
+        try:
+            self._store.table.submit_transaction([
+                ("create", {**body, "RowKey": point}), ("create", {**body, "RowKey": listing}),
+            ])
+            return
+        except TableTransactionError as error:
+            if error.status_code != 409:
+                raise
         for attempt in range(3):
             operations: list[Any] = [
                 ("upsert", {**body, "RowKey": point}, {"mode": "replace"}),

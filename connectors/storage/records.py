@@ -40,6 +40,16 @@ class TableVerdictStore:
             "Reasons": _keys.dumps(list(record.reasons), what="verdict reasons"),
             "Details": _keys.dumps(dict(record.details), what="verdict details"),
         }
+        # A message's first verdict (the common case) in one round trip: both rows created together.
+        # 409: it had one (a retry, a re-decision): read it to move its listing row, as below.
+        try:
+            self._store.table.submit_transaction([
+                ("create", {**body, "RowKey": point_row}), ("create", {**body, "RowKey": time_row}),
+            ])
+            return
+        except TableTransactionError as error:
+            if error.status_code != 409:
+                raise
         for attempt in range(3):
             operations: list[Any] = [
                 ("upsert", {**body, "RowKey": point_row}, {"mode": "replace"}),
