@@ -115,6 +115,10 @@ def test_qr_as_jpeg_in_a_form_and_inline(engine: AttachmentEngine) -> None:
     dct = _stream(f"/Type /XObject /Subtype /Image /Width {code.width} /Height {code.height} "
                   "/ColorSpace /DeviceRGB /BitsPerComponent 8 /Filter /DCTDecode", jpeg.getvalue())
     assert _qr_urls(engine, _pdf({}, forms={"Fm0": ("Im0", dct)})) == [URL]
+    deflated = _stream(f"/Type /XObject /Subtype /Image /Width {code.width} /Height {code.height} "
+                       "/ColorSpace /DeviceRGB /BitsPerComponent 8 /Filter [/FlateDecode /DCTDecode] "
+                       "/DecodeParms [null << /ColorTransform 1 >>]", zlib.compress(jpeg.getvalue()))
+    assert _qr_urls(engine, _pdf({"Im0": deflated})) == [URL]
     inline = (f"q 100 0 0 100 0 0 cm BI /W {code.width} /H {code.height} /CS /G /BPC 8 ID\n".encode()
               + code.tobytes() + b"\nEI Q")
     assert _qr_urls(engine, _pdf({}, content=inline)) == [URL]

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 
 from PIL import Image
 from pypdf import PageObject
-from pypdf.generic import ArrayObject, DictionaryObject, NameObject, PdfObject, StreamObject
+from pypdf.generic import ArrayObject, DictionaryObject, NameObject, NullObject, PdfObject, StreamObject
 
 from tap_core.attachments.scanners.qr import QR_MIN_SIDE
 
@@ -171,9 +171,12 @@ def _samples(xobj: StreamObject, ignore: tuple[str, ...] = ()) -> Image.Image | 
         return None
     filters = _value(xobj.get("/Filter"))
     if isinstance(filters, ArrayObject):
+        names = [_value(f) for f in filters]
+        if names == ["/FlateDecode", "/DCTDecode"] and _no_flate_parameters(xobj):
+            return _deflated_jpeg(xobj)
         if len(filters) != 1:
             return None
-        filters = _value(filters[0])
+        filters = names[0]
     space = _value(xobj.get("/ColorSpace"))
     if isinstance(space, ArrayObject) and len(space) == 1:
         space = _value(space[0])
@@ -208,6 +211,30 @@ def _samples(xobj: StreamObject, ignore: tuple[str, ...] = ()) -> Image.Image | 
     image = Image.open(io.BytesIO(png), formats=("PNG",))
     image.load()
     return image if image.mode == mode else None
+
+
+def _no_flate_parameters(xobj: StreamObject) -> bool:
+    """No parameters (a predictor) for the first filter: none at all, or null first."""
+    parms = _value(xobj.get("/DecodeParms"))
+    return parms is None or (isinstance(parms, ArrayObject) and bool(parms)
+                             and isinstance(_value(parms[0]), (NullObject, type(None))))
+
+
+def _deflated_jpeg(xobj: StreamObject) -> Image.Image | None:
+    """A JPEG stored deflated (Flate then DCT), as pypdf reads it, without its JPEG re-encoding."""
+    space = _value(xobj.get("/ColorSpace"))
+    width, height = _value(xobj.get("/Width")), _value(xobj.get("/Height"))
+    if not isinstance(space, NameObject) or space not in _MODES or not isinstance(width, int) \
+            or not isinstance(height, int) or width <= 0 or height <= 0:
+        return None
+    mode, samples, _ = _MODES[space]
+    # A JPEG is smaller than its samples; one that is not is left to pypdf.
+    inflater = zlib.decompressobj()
+    data = inflater.decompress(xobj._data, width * height * samples + 1)
+    if not inflater.eof or len(data) > width * height * samples:
+        return None
+    jpeg = Image.open(io.BytesIO(data), formats=("JPEG",))
+    return jpeg if jpeg.mode == mode else None
 
 
 def _inflate(raw: bytes, size: int) -> bytes | None:
