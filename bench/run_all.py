@@ -32,6 +32,8 @@ SCRIPTS: dict[str, bool] = {
     "page_analysis_eval.py": True,
     "render_cost.py": False,
     "redirector_bench.py": False,
+    "cold_start.py": False,
+    "service_round_trips.py": True,
     "sandbox_eval.py": True,
     "pattern_sweep.py": False,
 }
