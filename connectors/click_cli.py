@@ -13,15 +13,15 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from connectors.click_service import ClickSettings, default_analyzer
-from connectors.fetcher import SafeFetcher
-from connectors.renderer import ChromiumRenderer
-from tap_core.click.analyze import ClickAnalysis
-from tap_core.model.findings import Verdict
-from tap_core.policy import Policy, PolicyError, parse_policy
-from tap_core.urls.intel import IntelIndex
+# Every tap365 command registers check-url: what only checking a URL needs (the fetcher with
+# httpx, the renderer, the policy model) loads when it runs.
+if TYPE_CHECKING:
+    from connectors.click_service import ClickSettings
+    from tap_core.click.analyze import ClickAnalysis
+    from tap_core.policy import Policy
+    from tap_core.urls.intel import IntelIndex
 
 
 def register(subparsers: Any) -> None:
@@ -58,6 +58,12 @@ async def check_urls(
     intel: IntelIndex | None = None,
     details: bool = False,
 ) -> list[dict[str, Any]]:
+    from connectors.click_service import default_analyzer
+    from connectors.fetcher import SafeFetcher
+    from connectors.renderer import ChromiumRenderer
+    from tap_core.click.analyze import ClickAnalysis
+    from tap_core.model.findings import Verdict
+
     # The redirector's analyzer: the safe fetcher and, when Chromium is found, the renderer.
     analyzer = default_analyzer(settings)
     out: list[dict[str, Any]] = []
@@ -84,6 +90,9 @@ async def check_urls(
 
 
 def cmd_check_url(args: argparse.Namespace, settings: object = None) -> int:
+    from connectors.click_service import ClickSettings
+    from tap_core.policy import Policy, PolicyError, parse_policy
+
     click_settings = ClickSettings()
     policy = Policy()
     if args.policy:
