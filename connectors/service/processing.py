@@ -348,13 +348,12 @@ class MessageProcessor:
                 },
             ),
         )]
-        writes += [
-            partial(stores.audit.append, tenant_id, AuditRecord(
-                actor="system", action=what, target=f"{mailbox}/{message_id}", reason=why,
-                at=datetime.now(UTC),
-            ))
-            for what, why in audit
-        ]
+        if audit:
+            writes.append(partial(stores.audit.append_all, tenant_id, [
+                AuditRecord(actor="system", action=what, target=f"{mailbox}/{message_id}", reason=why,
+                            at=datetime.now(UTC))
+                for what, why in audit
+            ]))
         if action not in (Action.QUARANTINE,):
             keys = [
                 k
