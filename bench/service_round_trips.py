@@ -14,6 +14,7 @@ made in the same sitting.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import threading
@@ -55,6 +56,42 @@ def _count() -> None:
     RequestsTransport.send = counted  # type: ignore[method-assign]
 
 
+class _ChildCpu(threading.Thread):
+    """CPU seconds of this process's direct children (Azurite's node, m365sim), read from /proc
+    every half second while they run (they are gone when the demo returns)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.seen: dict[tuple[int, str], float] = {}
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        me, tick = os.getpid(), os.sysconf("SC_CLK_TCK")
+        while not self.stop.wait(0.5):
+            for stat in Path("/proc").glob("[0-9]*/stat"):
+                try:
+                    pid, rest = stat.read_text().split(" (", 1)
+                    _comm, fields = rest.rsplit(") ", 1)
+                except (OSError, ValueError):
+                    continue
+                values = fields.split()
+                if int(values[1]) != me:  # ppid; utime and stime are the 14th and 15th fields
+                    continue
+                try:
+                    cmdline = (Path("/proc") / pid / "cmdline").read_bytes()
+                except OSError:
+                    continue
+                name = "m365sim" if b"m365sim" in cmdline else "azurite" if b"azurite" in cmdline else ""
+                if name:  # the forked analyses are counted when reaped (os.times)
+                    self.seen[(int(pid), name)] = (int(values[11]) + int(values[12])) / tick
+
+    def by_name(self) -> Counter[str]:
+        out: Counter[str] = Counter()
+        for (_, name), seconds in self.seen.items():
+            out[name] += seconds
+        return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--limit", type=int, default=50)
@@ -64,13 +101,26 @@ def main(argv: list[str] | None = None) -> int:
     _count()
     from connectors.devstack.demo import run_demo
 
+    children = _ChildCpu()
+    children.start()
+    own = os.times()
     code = run_demo(corpus=Path(args.corpus), limit=args.limit, rate=args.rate, clicks=0)
+    children.stop.set()
+    done = os.times()
     n = max(1, args.limit)
     print(f"\nstorage requests by the service: {sum(_COUNTS.values())} for {args.limit} messages "
           f"({sum(_COUNTS.values()) / n:.1f} per message, onboarding included)")
     for kind, count in _COUNTS.most_common():
         print(f"  {count / n:6.2f}  {kind}")
     print(f"by the demo's own polling (not the service): {sum(_HARNESS.values()) / n:.1f} per message")
+    # CPU of the whole run (start-up and onboarding included): where a message's cost lies.
+    services = children.by_name()
+    reaped = done.children_user + done.children_system - own.children_user - own.children_system
+    cpu = {"this process (demo, host, intake, workers)": done.user + done.system - own.user - own.system,
+           # Azurite and m365sim are reaped too when the demo stops them: what remains is the forks'.
+           "forked analyses": max(0.0, reaped - sum(services.values())), **services}
+    print("CPU seconds (whole run, start-up included): " + ", ".join(
+        f"{name} {seconds:.1f} ({1000 * seconds / n:.0f} ms per message)" for name, seconds in cpu.items()))
     return code
 
 
