@@ -314,6 +314,8 @@ def _folder_name(stack: Stack, names: dict[tuple[str, str], str], mailbox: str, 
 def _click(stack: Stack, users: list[str], wanted: int) -> list[dict[str, Any]]:
     """Click rewritten links as a user would (no redirects followed: we look at the answer)."""
     out: list[dict[str, Any]] = []
+    if wanted <= 0:
+        return out  # --clicks 0
     for upn in users:
         for folder in stack.sim.mailbox(upn)["folders"]:
             for message in folder["messages"]:

@@ -19,6 +19,7 @@ def _totals(tmp_path: Path, rate: float) -> tuple[dict[str, object], list[float]
     report = tmp_path / f"demo-{rate}.json"
     assert run_demo(mail=BUNDLED, report_path=report, timeout=180, clicks=0, rate=rate) == 0
     document = json.loads(report.read_text())
+    assert document["clicks"] == []  # clicks=0 clicks nothing (the run measures the service alone)
     return document["totals"], [m["latency_ms"] for m in document["messages"]]
 
 
