@@ -40,5 +40,8 @@ def test_at_a_rate_the_span_covers_the_deliveries(tmp_path: Path) -> None:
     assert totals["processed"] == SAMPLES
     throughput = totals["throughput_msgs_per_s"]
     assert isinstance(throughput, float) and throughput > 0
-    # From first delivery to last remediation: (n - 1) / rate of delivering, then the last one's latency.
-    assert SAMPLES / throughput >= (SAMPLES - 1) / rate + latencies[-1] / 1000 - 0.01
+    # From first delivery to last remediation: (n - 1) / rate of delivering, then the last one's
+    # latency. The report rounds the throughput to 0.01 and times deliveries to the millisecond:
+    # the span it implies is compared with that much slack, far less than one delivery interval.
+    span = SAMPLES / (throughput - 0.005)
+    assert span >= (SAMPLES - 1) / rate + latencies[-1] / 1000 - 0.05
