@@ -12,6 +12,7 @@ from tap_core import lazy_exports
 if TYPE_CHECKING:
     from tap_core.lookalike.brands import (
         BrandMatch,
+        brand_domains,
         brand_lookalike,
         brand_mentions,
         brand_owning,
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 #: Loaded on first use: importing one submodule must not load all of them (cold start).
 __getattr__ = lazy_exports(__name__, {
     "BrandMatch": "tap_core.lookalike.brands",
+    "brand_domains": "tap_core.lookalike.brands",
     "brand_lookalike": "tap_core.lookalike.brands",
     "brand_mentions": "tap_core.lookalike.brands",
     "brand_owning": "tap_core.lookalike.brands",
@@ -37,6 +39,7 @@ __all__ = [
     "LookalikeMatch",
     "LookalikeMatcher",
     "LookalikeRules",
+    "brand_domains",
     "brand_lookalike",
     "brand_mentions",
     "brand_owning",

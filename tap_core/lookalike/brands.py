@@ -32,6 +32,7 @@ from tap_core.urls.platforms import data_list, data_rows, is_user_site, platform
 __all__ = [
     "BrandMatch",
     "BrandVariant",
+    "brand_domains",
     "brand_lookalike",
     "brand_mentions",
     "brand_owning",
@@ -116,6 +117,7 @@ class _Brand:
     name: str
     tokens: frozenset[str]
     weak_tokens: frozenset[str]
+    domains: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +143,8 @@ def _brand_table() -> _BrandTable:
     owned: dict[str, str] = {}
     any_suffix: dict[str, str] = {}
     for entry in spec["brand"]:
-        brand = _Brand(entry["name"], frozenset(entry["tokens"]), frozenset(entry.get("weak_tokens", ())))
+        brand = _Brand(entry["name"], frozenset(entry["tokens"]), frozenset(entry.get("weak_tokens", ())),
+                       tuple(entry["domains"]))
         brands.append(brand)
         for domain in entry["domains"]:
             if domain.endswith(".*"):
@@ -203,6 +206,11 @@ def _owner(host: str) -> str | None:
         if dom in table.owned_any_suffix and suffix == public_suffix(cand):
             return table.owned_any_suffix[dom]
     return None
+
+
+def brand_domains() -> dict[str, tuple[str, ...]]:
+    """Each brand's own domains as brands.toml lists them ("name.*" for any public suffix)."""
+    return {b.name: b.domains for b in _brand_table().brands}
 
 
 def brand_owning(host: str) -> str | None:

@@ -34,6 +34,8 @@ def brand_findings(page: Page, rules: dict[str, Rule], collects: str) -> list[Fi
     if not collects:
         return []
     out: list[Finding] = []
+    # The page's registered domain too: a platform's own www host (www.tumblr.com) reads as a
+    # user's site of that platform, its registered domain as the platform's.
     presented = [e for e in identify(page) if not owns(e.brand, page.host) and not owns(e.brand, page.domain)]
     targets = [
         host_of(resolve(page.url, attr(f, "action")))

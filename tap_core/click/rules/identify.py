@@ -24,7 +24,7 @@ from selectolax.lexbor import LexborNode
 
 from tap_core.click.rules.parse import Page, attr, host_of, resolve
 from tap_core.data import data_lines, data_text
-from tap_core.lookalike import brand_owning
+from tap_core.lookalike import brand_domains, brand_owning
 from tap_core.parsing.domains import registered_domain
 from tap_core.urls.platforms import is_user_site
 
@@ -75,6 +75,7 @@ _MAX_HEADING = 80  # characters: longer is a headline or a paragraph
 _MAX_ALT = 60
 _TEXT_MENTIONS = 3
 _OWNED_ASSETS = 3  # resources from a brand's other hosts (not its listed asset hosts)
+_MANY_ASSETS = 3  # resources from the brand's servers that weigh as much as a name
 _TITLE_SIGNIN = re.compile(
     r"\b(?:log\s?in|sign\s?in|log\s?on|sign\s?on|anmelden|connexion|iniciar sesi[oó]n|entrar|accedi|"
     r"accesso|inloggen|zaloguj|войти|вход)\b",
@@ -131,7 +132,7 @@ class BrandEvidence:
         total = 0.0
         for kind in self.kinds:
             weight = KIND_WEIGHTS[kind]
-            if kind == "assets" and self.assets >= 3:
+            if kind == "assets" and self.assets >= _MANY_ASSETS:
                 weight = 2.0
             total += weight
         return total
@@ -149,16 +150,11 @@ class BrandEvidence:
         return "; ".join(f"{k}: {v}" for k, v in self.kinds.items())
 
 
-def _brand_domains() -> dict[str, list[str]]:
-    spec = tomllib.loads(data_text("urls", "brands.toml"))
-    return {entry["name"]: list(entry["domains"]) for entry in spec["brand"]}
-
-
 @cache
 def brand_table() -> BrandTable:
     """The page brand table (page_brands.toml with the URL brand table's domains)."""
     spec = tomllib.loads(data_text("click", "page_brands.toml"))
-    url_domains = _brand_domains()
+    url_domains = brand_domains()
     brands: list[PageBrand] = []
     for entry in spec["brand"]:
         name = entry["name"]
@@ -224,6 +220,12 @@ def shown_name(brand: PageBrand, page: Page) -> str:
     return brand.name
 
 
+def _site_keys(host: str) -> tuple[str, str]:
+    """How a table names ``host``'s owner: its registered domain, and "label.*" (any suffix)."""
+    site = registered_domain(host) or host
+    return site, f"{site.split('.', 1)[0]}.*"
+
+
 def owns(brand: PageBrand, host: str) -> bool:
     """Whether ``host`` is one of ``brand``'s own (its domains, sign-in and asset hosts). A
     user's site on a shared platform (x.blogspot.com, y.github.io) is its user's, not the
@@ -234,27 +236,18 @@ def owns(brand: PageBrand, host: str) -> bool:
         return True
     if is_user_site(host):
         return False
-    site = registered_domain(host) or host
-    if site in brand.domains or host in brand.signin_hosts:
-        return True
-    # "name.*" entries: the brand's name under any public suffix (google.de).
-    label = site.split(".", 1)[0]
-    return f"{label}.*" in brand.domains
+    return host in brand.signin_hosts or any(key in brand.domains for key in _site_keys(host))
 
 
 def brand_of_host(host: str) -> str | None:
     """The brand (page table) owning ``host``, if any."""
     if not host:
         return None
-    table = brand_table()
     owner = brand_owning(host)
     if owner is not None or is_user_site(host):
         return owner
-    site = registered_domain(host) or host
-    if site in table.owned:
-        return table.owned[site]
-    label = site.split(".", 1)[0]
-    return table.owned.get(f"{label}.*")
+    owned = brand_table().owned
+    return next((owned[key] for key in _site_keys(host) if key in owned), None)
 
 
 def _cloud(host: str, table: BrandTable) -> bool:
@@ -269,9 +262,14 @@ def shared_host(host: str) -> bool:
     return _shared(host, brand_table())
 
 
-def _shared(host: str, table: BrandTable) -> bool:
+def _suffixes(host: str) -> Iterable[str]:
+    """``host`` and the domains above it, down to two labels (a.b.example.com ... example.com)."""
     parts = host.split(".")
-    return any(".".join(parts[i:]) in table.shared_hosts for i in range(len(parts) - 1))
+    return (".".join(parts[i:]) for i in range(len(parts) - 1))
+
+
+def _shared(host: str, table: BrandTable) -> bool:
+    return any(suffix in table.shared_hosts for suffix in _suffixes(host))
 
 
 def _named(text: str, table: BrandTable) -> Iterable[tuple[PageBrand, bool, str, int]]:
@@ -296,11 +294,11 @@ def identify(page: Page) -> list[BrandEvidence]:
     weak: dict[str, set[str]] = {}
 
     def note(brand: PageBrand, kind: str, excerpt: str, is_weak: bool = False) -> None:
+        ev = found.get(brand.name)
         if is_weak:
             weak.setdefault(brand.name, set()).add(kind)
-            if kind in found.get(brand.name, BrandEvidence(brand)).kinds:
+            if ev is not None and kind in ev.kinds:
                 return
-        ev = found.get(brand.name)
         if ev is None:
             ev = found[brand.name] = BrandEvidence(brand)
         if not is_weak and kind in weak.get(brand.name, set()):
@@ -392,20 +390,16 @@ def _looks(page: Page, table: BrandTable, note: Note, found: dict[str, BrandEvid
         url = resolve(page.url, ref)
         host = host_of(url)
         rel = attr(node, "rel").lower()
-        if host and host != page.host and "icon" in rel and not _cloud(host, table):
-            # A tab icon from the brand's servers dresses the page as the brand, whichever of
-            # its hosts serves it (widget hosts included; not a cloud serving anyone's files).
-            owner = _listed_asset(host, table) or brand_of_host(host)
+        if host and host != page.host:
+            listed_owner = _listed_asset(host, table)
+            owner = listed_owner or brand_of_host(host)
             if owner is not None and owner in table.by_name:
-                note(table.by_name[owner], "favicon", ref[:80], False)
-        if host and host != page.host and not _shared(host, table):
-            owner = _listed_asset(host, table)
-            if owner is not None:
-                listed.setdefault(owner, set()).add(url)
-            else:
-                owner = brand_of_host(host)
-                if owner is not None and owner in table.by_name:
-                    owned.setdefault(owner, set()).add(url)
+                if "icon" in rel and not _cloud(host, table):
+                    # A tab icon from the brand's servers dresses the page as the brand, whichever
+                    # of its hosts serves it (widget hosts too; not a cloud serving anyone's files).
+                    note(table.by_name[owner], "favicon", ref[:80], False)
+                if not _shared(host, table):
+                    (listed if listed_owner else owned).setdefault(owner, set()).add(url)
         file_brand = _file_named(url, table)
         if file_brand is not None and not _social_link(node, table) and not _in_offer(node):
             if "icon" in rel:
@@ -436,25 +430,27 @@ def _looks(page: Page, table: BrandTable, note: Note, found: dict[str, BrandEvid
 
 
 def _listed_asset(host: str, table: BrandTable) -> str | None:
-    parts = host.split(".")
-    for i in range(len(parts) - 1):
-        hit = table.asset_hosts.get(".".join(parts[i:]))
-        if hit:
-            return hit
+    """The brand whose listed asset hosts serve ``host`` (or a domain above it)."""
+    return next((table.asset_hosts[s] for s in _suffixes(host) if s in table.asset_hosts), None)
+
+
+def _enclosing(node: LexborNode, tags: tuple[str, ...]) -> LexborNode | None:
+    """The nearest of ``node``'s three closest ancestors that is one of ``tags``."""
+    parent = node.parent
+    for _ in range(3):
+        if parent is None:
+            return None
+        if parent.tag in tags:
+            return parent
+        parent = parent.parent
     return None
 
 
 def _social_link(node: LexborNode, table: BrandTable) -> bool:
     """Whether ``node`` sits in a link to a brand's own site (a "follow us" or "share" icon)."""
-    parent = node.parent
-    for _ in range(3):
-        if parent is None:
-            return False
-        if parent.tag == "a":
-            href = attr(parent, "href")
-            return bool(href) and brand_of_host(host_of(href)) is not None
-        parent = parent.parent
-    return False
+    link = _enclosing(node, ("a",))
+    href = attr(link, "href") if link is not None else ""
+    return bool(href) and brand_of_host(host_of(href)) is not None
 
 
 def _file_named(url: str, table: BrandTable) -> PageBrand | None:
@@ -474,12 +470,7 @@ def _file_named(url: str, table: BrandTable) -> PageBrand | None:
 
 def _in_offer(node: LexborNode) -> bool:
     """Whether an image sits in a link or button that offers another provider's sign-in."""
-    parent = node.parent
-    for _ in range(3):
-        if parent is None:
-            return False
-        if parent.tag in ("a", "button"):
-            label = " ".join((parent.text(separator=" ") or "").split()).lower()
-            return bool(_OFFER_LABEL.search(label))
-        parent = parent.parent
-    return False
+    control = _enclosing(node, ("a", "button"))
+    if control is None:
+        return False
+    return bool(_OFFER_LABEL.search(" ".join((control.text(separator=" ") or "").split())))
