@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from connectors.storage.azure import AzureStores
 from connectors.storage.config import StorageConfig
+from rdapsim.testing import RdapSimClient, start_rdapsim
 from tests.storage.azurite import Azurite, AzuriteUnavailable, azurite
 
 _prefix = itertools.count(1)
@@ -36,3 +37,17 @@ def storage_config(azurite_instance: Azurite) -> StorageConfig:
 @pytest.fixture
 def stores(storage_config: StorageConfig) -> AzureStores:
     return AzureStores.open(storage_config)
+
+
+@pytest.fixture(scope="session")
+def rdap_sim_server() -> Iterator[RdapSimClient]:
+    """One simulated RDAP service (``python -m rdapsim``) per session; pure Python, never skipped."""
+    with start_rdapsim() as client:
+        yield client
+
+
+@pytest.fixture
+def rdap_sim(rdap_sim_server: RdapSimClient) -> RdapSimClient:
+    """The session's RDAP service with no configured domain, no limit and zeroed stats."""
+    rdap_sim_server.reset()
+    return rdap_sim_server

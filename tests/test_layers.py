@@ -57,3 +57,21 @@ def test_the_bottom_layer_imports_no_family() -> None:
     for path in sorted(TAP_CORE.rglob("*.py")):
         if _package_of(path) in bottom:
             assert _imported_packages(path) <= bottom, path
+
+
+#: Test tooling that product code (tap_core, connectors, function_app.py) never imports: the
+#: simulators run as processes of their own and are driven over HTTP only.
+FORBIDDEN_IN_PRODUCT = ("m365sim", "rdapsim")
+
+
+def test_product_code_never_imports_a_simulator() -> None:
+    root = TAP_CORE.parent
+    paths = [*TAP_CORE.rglob("*.py"), *(root / "connectors").rglob("*.py"), root / "function_app.py"]
+    offending = []
+    for path in sorted(paths):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            offending += [f"{path.relative_to(root)} imports {name}" for name in names
+                          if name.split(".")[0] in FORBIDDEN_IN_PRODUCT]
+    assert not offending, offending
