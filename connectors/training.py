@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from tap_core.attachments import AttachmentEngine
+from tap_core.detect.groups import groups
 from tap_core.detect.model import MessageModel
+from tap_core.detect.rules import rulebook
 from tap_core.detect.training import Sample, TrainingConfig, is_validation, message_findings, train
 from tap_core.model.findings import Finding, Verdict
 from tap_core.parsing.mime import parse_eml
@@ -182,10 +184,42 @@ def model_card(model: MessageModel, *, corpus: str, date: str) -> str:
               " tenant is neither. Words are capped and can only flag (SUSPICIOUS), never quarantine;"
               " tenants tune `thresholds` in their policy.",
               "- Findings that need a tenant (VIP and colleague display names, look-alikes of the tenant's"
-              " domains, first contact) or a feed (threat intelligence) never occur in the training mail:"
-              " they keep their rule's default weight x prior_scale, and intelligence and malware decide"
-              " alone.", ""]
+              " domains, first contact), a feed (threat intelligence) or the network (domain age through"
+              " RDAP) never occur in the training mail: they keep their rule's default weight x"
+              " prior_scale, and intelligence and malware decide alone.", ""]
+    lines += _priors(model)
     return "\n".join(lines)
+
+
+#: Findings of run-time knowledge (the tenant's history, RDAP) the training mail cannot show.
+RUNTIME_PRIORS = (
+    "org_first_seen_sender_domain",
+    "org_first_seen_sender_address",
+    "org_first_seen_link_domain",
+    "domain_registered_recently",
+    "domain_age_unknown",
+)
+
+
+def _priors(model: MessageModel) -> list[str]:
+    """The priors of the run-time findings: default weight x prior_scale, and their group's cap."""
+    book, caps = rulebook(), groups()
+    lines = ["## Priors of run-time findings", "",
+             "First contact across the organisation and domain age (RDAP) need a tenant's history and"
+             " the registries, which the training corpus has not got: their weights are priors, the"
+             " rule's default weight x prior_scale, until labelled mail with those answers exists.", "",
+             "| finding | default weight | log-odds | group (cap in log-odds, highest verdict) |",
+             "|---|---|---|---|"]
+    for name in RUNTIME_PRIORS:
+        rule = book[name]
+        group = caps[rule.group]
+        cap = f"{rule.group} ({group.max_score * model.cap_scale:.2f}, {group.max_verdict.value})"
+        variants = [("", rule.weight), *sorted(rule.weights.items())]
+        for variant, weight in variants:
+            feature = f"{name}:{variant}" if variant else name
+            prior = model.weight_of(rule.finding("", variant))
+            lines.append(f"| `{feature}` | {weight:g} | {prior:.3f} | {cap} |")
+    return [*lines, ""]
 
 
 def write_model(model: MessageModel, samples: Sequence[Sample], out: Path, *, corpus: str) -> None:

@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from tap_core.attachments import AttachmentEngine, AttachmentsAssessment, assess_attachments
 from tap_core.attachments.report import result_to_dict
@@ -35,7 +35,14 @@ from tap_core.model.message import Message
 from tap_core.parsing.domains import url_host
 from tap_core.parsing.limits import limit_findings, limit_rules
 from tap_core.policy import Policy
-from tap_core.reputation.rules import reputation_findings
+from tap_core.reputation.registration import DomainRegistry
+from tap_core.reputation.rules import (
+    DomainsToCheck,
+    domains_to_check,
+    first_seen_findings,
+    registration_findings,
+    reputation_findings,
+)
 from tap_core.urls.intel import IntelIndex
 from tap_core.urls.links import LinkCodec
 from tap_core.urls.protect import UrlProtect, UrlScan
@@ -59,6 +66,8 @@ class TenantContext:
     tenant_id: str = ""
     directory: Directory | None = None
     history: SenderHistory | None = None
+    #: Registration dates of domains (RDAP), when the service may look them up.
+    registry: DomainRegistry | None = None
     org_name: str = "TAP365"
     #: Per-tenant secret fragment that marks our banners (see impersonation.banner).
     banner_token: str = ""
@@ -75,6 +84,8 @@ class Evidence:
     findings: list[Finding] = field(default_factory=list)
     #: The message's words, which the model weighs as one more finding.
     words: frozenset[str] = frozenset()
+    #: The sender's and the links' registered domains the reputation rules asked about.
+    domains: DomainsToCheck | None = None
 
 
 class Pipeline:
@@ -106,9 +117,20 @@ class Pipeline:
         policy = self.policy
         tenant_id = tenant_id or self.tenant.tenant_id
         recipient = recipient or (message.to[0].address if message.to else "")
+        now = now or message.received_at or datetime.now(UTC)
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=UTC)
+        sender_address = message.from_address.address if message.from_address else ""
+        sender_domain = message.from_address.domain if message.from_address else ""
+        reputation = policy.reputation
+        registry = self.tenant.registry if reputation.domain_age else None
         # Each family runs isolated: one that raises costs the message what it would have found
         # (an analysis_defect finding holds it with the reason), never its verdict.
         defects: list[Finding] = []
+        if registry is not None:
+            # The registry answers while the files and links are analysed.
+            early = domains_to_check(sender_domain, (), reputation, policy.internal_domains)
+            isolated("registration", lambda: registry.prefetch(early.lookups), None, defects)
         attachments = isolated("attachments", lambda: self._attachments(message), None, defects)
         url_scan = (
             isolated(
@@ -123,30 +145,48 @@ class Pipeline:
             if policy.url.enabled
             else None
         )
+        link_hosts: list[str] = []
+        if url_scan is not None:
+            for result in url_scan.results.values():
+                if not result.excluded_by and result.url.startswith(_WEB) and any(
+                    not s.endswith(":img_src") for s in result.sources
+                ):
+                    link_hosts.append(url_host(result.url))
+        domains = domains_to_check(sender_domain, link_hosts, reputation, policy.internal_domains)
+        if registry is not None:
+            isolated("registration", lambda: registry.prefetch(domains.lookups), None, defects)
         impersonation = isolated(
             "impersonation", lambda: self._impersonation(message, tenant_id, now), None, defects
         )
         no_words: frozenset[str] = frozenset()
         words = isolated("words", lambda: message_words(message), no_words, defects)
-        found = Evidence(url_scan, attachments, impersonation, words=words)
+        found = Evidence(url_scan, attachments, impersonation, words=words, domains=domains)
         findings = found.findings
-        link_hosts: list[str] = []
         if url_scan is not None:
             for result in url_scan.results.values():
-                if result.excluded_by:
-                    continue
-                findings.extend(result.findings)
-                if result.url.startswith(_WEB) and any(not s.endswith(":img_src") for s in result.sources):
-                    link_hosts.append(url_host(result.url))
+                if not result.excluded_by:
+                    findings.extend(result.findings)
             findings.extend(url_scan.findings)
         findings.extend(_file_findings(attachments))
         if impersonation is not None:
             findings.extend(impersonation.indicators)
         findings.extend(isolated_findings("auth", lambda: auth_findings(message), defects))
-        sender_domain = message.from_address.domain if message.from_address else ""
         findings.extend(
             isolated_findings("reputation", lambda: reputation_findings(sender_domain, link_hosts), defects)
         )
+        history = self.tenant.history
+        if history is not None and reputation.first_seen:
+            # Impersonation Protect's newly observed sender is the same fact: counted once.
+            weighed = impersonation is not None and any(
+                f.name == "newly_observed_sender" for f in impersonation.indicators
+            )
+            findings.extend(isolated_findings("reputation.first_seen", lambda: first_seen_findings(
+                history, tenant_id, sender_address, domains, reputation, now, sender_weighed=weighed,
+            ), defects))
+        if registry is not None and domains.lookups + domains.over_limit:
+            findings.extend(isolated_findings("reputation.registration", lambda: registration_findings(
+                domains, registry.registrations(domains.lookups), reputation, now,
+            ), defects))
         findings.extend(isolated_findings("limits", lambda: limit_findings(message), defects))
         findings.extend(defects)
         return found
@@ -201,6 +241,7 @@ class Pipeline:
             attachments=[result_to_dict(f) for f in attachments.files] if attachments else [],
             impersonation=impersonation.to_json() if impersonation is not None else {},
             needs_sandbox=bool(attachments and attachments.needs_sandbox),
+            link_domains=list(found.domains.links) if found.domains else [],
             pipelines={
                 "url": url_scan.verdict.value if url_scan else "off",
                 "attachments": attachments.verdict.value if attachments else "off",

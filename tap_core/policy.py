@@ -2,8 +2,8 @@
 
 A policy file (YAML or JSON) may give any subset; everything omitted keeps its default. The top
 level carries what several pipelines share (``internal_domains``, ``vips``, the message
-verdict's ``thresholds``); each pipeline has
-its own section (``url``, ``attachments``, ``impersonation``), owned by that pipeline's module;
+verdict's ``thresholds``); each pipeline has its own section (``url``, ``attachments``,
+``impersonation``, ``reputation``), owned by that pipeline's module;
 ``branding`` is how the click-time pages look; ``limits`` bound what one message may make the
 parser do (a limit reached holds the message with the reason).
 
@@ -27,6 +27,7 @@ from tap_core.click.pages import Branding
 from tap_core.detect.scoring import Thresholds
 from tap_core.impersonation.policy import ImpersonationPolicy, Vip
 from tap_core.parsing.mime import MimeLimits
+from tap_core.reputation.policy import ReputationPolicy
 from tap_core.urls.policy import UrlPolicy
 
 #: The largest policy document accepted (YAML or JSON text). Storage keeps at most 1 MiB of its
@@ -71,6 +72,8 @@ class Policy(BaseModel):
     url: UrlPolicy = Field(default_factory=UrlPolicy)
     attachments: AttachmentPolicy = Field(default_factory=AttachmentPolicy)
     impersonation: ImpersonationPolicy = Field(default_factory=ImpersonationPolicy)
+    #: Domain age (RDAP) and first contact across the organisation.
+    reputation: ReputationPolicy = Field(default_factory=ReputationPolicy)
     #: How the tenant's block, warning and error pages look at click time.
     branding: Branding = Field(default_factory=Branding)
     #: What one message may make the parser do (MIME depth and parts, header lines, bytes and

@@ -14,9 +14,10 @@ and killing one never breaks others. A fork costs tens of milliseconds; the pare
 new pipeline once so children do not each pay its lazy loading (about 0.1 s).
 
 What the child must not do is I/O on connections it shares with the parent (the storage
-clients' pooled sockets): the pipeline's sender history and directory are the only parts that
-do I/O. The history is a proxy in the child that asks the parent over the same pipe (the parent
-answers from its own stores, on a thread); the directory is a snapshot of its users read in
+clients' pooled sockets): the pipeline's sender history, domain registry and directory are the
+only parts that do I/O. The history and the registry are proxies in the child that ask the
+parent over the same pipe (the parent answers from its own stores and its RDAP lookups, on a
+thread, so a registry's wait never stops the event loop); the directory is a snapshot of its users read in
 the parent before the fork (the same object while they are unchanged, so the name index built
 for it in the parent's warm-up is inherited). Where ``fork`` is not available (not Linux) the
 analysis runs in a thread with the same limit; a thread cannot be stopped, so the result is
@@ -117,6 +118,7 @@ def _child(
         pipeline.tenant = dataclasses.replace(
             tenant,
             history=_Proxy(conn, "history") if tenant.history is not None else None,  # type: ignore[arg-type]
+            registry=_Proxy(conn, "registry") if tenant.registry is not None else None,  # type: ignore[arg-type]
             directory=directory,
         )
         conn.send(("done", _run(pipeline, message, kwargs, no_sandbox)))
@@ -164,7 +166,7 @@ def _warm_up(pipeline: Pipeline, directory: Directory | None) -> None:
         return
     _warm[pipeline] = directory
     bare = copy.copy(pipeline)  # the caller's pipeline is shared: change only the copy
-    bare.tenant = dataclasses.replace(pipeline.tenant, history=None, directory=directory)
+    bare.tenant = dataclasses.replace(pipeline.tenant, history=None, registry=None, directory=directory)
     try:
         warm = Message(
             source="warm-up",
@@ -219,7 +221,7 @@ async def _in_child(
     )
     loop = asyncio.get_running_loop()
     result: asyncio.Future[tuple[str, Any]] = loop.create_future()
-    roles = {"history": pipeline.tenant.history}
+    roles: dict[str, Any] = {"history": pipeline.tenant.history, "registry": pipeline.tenant.registry}
 
     def answer(call: asyncio.Future[Any]) -> None:
         try:

@@ -188,7 +188,7 @@ class MessageProcessor:
                 # Only mail the person gets teaches the history: a quarantined or held message must
                 # not make its sender "known", or the attacker's second try would pass.
                 await asyncio.to_thread(observe, fetched.message, pipeline.tenant.history,
-                                        tenant_id=tenant_id, now=now)
+                                        tenant_id=tenant_id, now=now, link_domains=decision.link_domains)
         decided = claim.data.get("decided", {})
         original_folder = str(decided.get("folder_id") or folder_id)
         action = Action(decided.get("action", decision.action.value))

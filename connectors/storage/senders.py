@@ -7,6 +7,8 @@ read (PartitionKey + RowKey), spread over many partitions:
 - domain:  partition ``<tenant>|d|<registered domain>``, row ``-``, ``FirstSeen``
 - pair:    partition ``<tenant>|p|<smaller address>``, row ``<larger address>`` (either direction
   counts as correspondence, so one unordered row per pair)
+- link domain: partition ``<tenant>|l|<registered domain>``, row ``-``, ``FirstSeen`` (the
+  registered domains the links of delivered mail lead to: "no one here was ever sent a link to it")
 
 ``record`` reads, inserts if absent (conditional), and only rewrites
 ``FirstSeen`` when an older message arrives late.
@@ -104,6 +106,14 @@ class TableSenderHistory:
             if rcpt and rcpt != sender:
                 low, high = sorted((rcpt, sender))
                 self._remember(_keys.key(tenant_id, "p", low), when, row=_keys.escape(high))
+
+    def first_seen_link_domain(self, tenant_id: str, domain: str) -> datetime | None:
+        return self._first(_keys.key(tenant_id, "l", domain.lower()))
+
+    def record_link_domains(self, tenant_id: str, domains: Iterable[str], when: datetime) -> None:
+        when = _keys.utc(when)
+        for domain in sorted({d.strip().lower() for d in domains if d.strip()}):
+            self._remember(_keys.key(tenant_id, "l", domain), when)
 
     def _first(self, partition: str) -> datetime | None:
         entity = self._store.read(partition, _ROW)

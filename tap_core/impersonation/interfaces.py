@@ -56,6 +56,14 @@ class SenderHistory(Protocol):
         """Remember one message: ``sender`` seen (address and domain), paired with ``recipients``."""
         ...
 
+    def first_seen_link_domain(self, tenant_id: str, domain: str) -> datetime | None:
+        """When mail delivered in the tenant first linked to ``domain`` (a registered domain)."""
+        ...
+
+    def record_link_domains(self, tenant_id: str, domains: Iterable[str], when: datetime) -> None:
+        """Remember the registered domains the links of one delivered message lead to."""
+        ...
+
 
 class StaticDirectory:
     """A fixed list of internal users (tests, the CLI, small tenants given in a file)."""

@@ -20,6 +20,7 @@ class InMemorySenderHistory:
         self._addresses: dict[tuple[str, str], datetime] = {}
         self._domains: dict[tuple[str, str], datetime] = {}
         self._pairs: set[tuple[str, frozenset[str]]] = set()
+        self._link_domains: dict[tuple[str, str], datetime] = {}
 
     def first_seen(self, tenant_id: str, address: str) -> datetime | None:
         return self._addresses.get((tenant_id, address.lower()))
@@ -42,6 +43,14 @@ class InMemorySenderHistory:
         for rcpt in recipients:
             if rcpt and rcpt.lower() != sender:
                 self._pairs.add((tenant_id, frozenset((rcpt.lower(), sender))))
+
+    def first_seen_link_domain(self, tenant_id: str, domain: str) -> datetime | None:
+        return self._link_domains.get((tenant_id, domain.lower()))
+
+    def record_link_domains(self, tenant_id: str, domains: Iterable[str], when: datetime) -> None:
+        for domain in {d.strip().lower() for d in domains}:
+            if domain:
+                self._remember(self._link_domains, (tenant_id, domain), when)
 
     @staticmethod
     def _remember(table: dict[tuple[str, str], datetime], key: tuple[str, str], when: datetime) -> None:

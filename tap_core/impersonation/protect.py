@@ -510,16 +510,26 @@ def assess_impersonation(
 
 
 def observe(
-    message: Message, history: SenderHistory, *, tenant_id: str = "", now: datetime | None = None
+    message: Message,
+    history: SenderHistory,
+    *,
+    tenant_id: str = "",
+    now: datetime | None = None,
+    link_domains: Iterable[str] = (),
 ) -> None:
-    """Record the message in ``history`` (call after assessing it): the sender is now seen, and
-    paired with the recipients for mailbox intelligence."""
-    sender = message.from_address
-    if sender is None or not sender.address:
-        return
+    """Record a delivered message in ``history`` (call after deciding it): the sender is now
+    seen, and paired with the recipients for mailbox intelligence; ``link_domains`` (the
+    registered domains of its links, :attr:`Decision.link_domains`) are now known to the
+    organisation."""
     when = now or message.received_at or datetime.now(UTC)
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
+    domains = list(link_domains)
+    if domains:
+        history.record_link_domains(tenant_id, domains, when)
+    sender = message.from_address
+    if sender is None or not sender.address:
+        return
     history.record(tenant_id, sender.address.lower(), _recipients(message), when)
 
 

@@ -116,6 +116,9 @@ class Decision(BaseModel):
     needs_sandbox: bool = False
     #: Each pipeline's own outcome: URL and attachment verdicts, the impersonation action.
     pipelines: dict[str, str] = Field(default_factory=dict)
+    #: The registered domains the message's links lead to (neither popular nor the tenant's):
+    #: what delivering it teaches the organisation's history (first contact).
+    link_domains: list[str] = Field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
