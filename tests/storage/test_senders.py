@@ -42,3 +42,16 @@ def test_keys_with_unusual_characters(stores: AzureStores) -> None:
     assert stores.senders.first_seen("contoso", odd) == T0
     assert stores.senders.has_corresponded("contoso", "ann@contoso.com", odd)
     stores.senders.record("contoso", "", ["ann@contoso.com"], T0)  # no sender: nothing to learn
+
+
+def test_link_domains_first_seen_per_tenant_and_windowed(stores: AzureStores) -> None:
+    h = stores.senders
+    assert h.first_seen_link_domain("contoso", "northwind-docs.com") is None
+    h.record_link_domains("contoso", ["Northwind-Docs.com", "tailspin.net", " "], T0)
+    h.record_link_domains("contoso", ["northwind-docs.com"], T0 - timedelta(days=2))  # a late, older message
+    assert h.first_seen_link_domain("contoso", "northwind-docs.com") == T0 - timedelta(days=2)
+    assert h.first_seen_link_domain("contoso", "tailspin.net") == T0
+    assert h.first_seen_link_domain("fabrikam", "tailspin.net") is None  # per tenant
+    # Link domains and sender domains are separate facts: a link never makes a sender known.
+    assert h.first_seen_domain("contoso", "tailspin.net") is None
+    assert h.within(1).first_seen_link_domain("contoso", "tailspin.net") is None  # outside the window
