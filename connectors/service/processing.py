@@ -45,13 +45,17 @@ from connectors.storage.interfaces import (
     VerdictRecord,
 )
 from tap_core.impersonation import observe
-from tap_core.model.decision import DELIVERING, Action, Decision
+from tap_core.model.decision import DELIVERING, Action, Decision, finding_json
+from tap_core.model.findings import Finding
 from tap_core.model.message import Message
 
 log = logging.getLogger("tap365.processing")
 
 STEPS = ("claimed", "fetched", "decided", "safe_file", "body_patched", "categorized", "moved", "done")
 FALLBACK_CATEGORY = "TAP365: Links not rewritten"
+#: Findings kept with a verdict record (strongest first): what the audit shows with evidence.
+_RECORDED_FINDINGS = 20
+_RECORDED_CHARS = 400
 
 
 class RetryLater(RuntimeError):
@@ -70,6 +74,13 @@ class Outcome:
     graph_requests: int = 0
     final_folder: str = ""
     detail: str = ""
+
+
+def _recorded(finding: Finding, weight: float) -> dict[str, Any]:
+    """A finding as a verdict record keeps it: each text bounded, so the record fits its row."""
+    out = finding_json(finding, weight)
+    out["reason"], out["evidence"] = out["reason"][:_RECORDED_CHARS], out["evidence"][:_RECORDED_CHARS]
+    return out
 
 
 def _worker_id() -> str:
@@ -339,6 +350,9 @@ class MessageProcessor:
                     # The message score and what each finding added to it (the learned model).
                     "score": decision.score,
                     "weights": decision.weights,
+                    # Each finding with its evidence (the domain and its age, the first contact...).
+                    "findings": [_recorded(f, decision.weights.get(f.name, 0.0))
+                                 for f in decision.findings[:_RECORDED_FINDINGS]],
                     "url_score": decision.url_score,
                     "internet_message_id": fetched.message.internet_message_id,
                     "final_folder": final_folder,
