@@ -260,7 +260,7 @@ def build_app(default: str = "old") -> Starlette:
         Route("/_sim/stats/reset", reset_stats, methods=["POST"]),
         Route("/_sim/bootstrap", bootstrap, methods=["GET"]),
         Route("/_sim/reset", reset, methods=["POST"]),
-        Route("/{rest:path}", not_found),
+        Route("/{rest:path}", not_found, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]),
     ]
     app = Starlette(routes=routes)
     app.state.sim = SimState(default=default)
