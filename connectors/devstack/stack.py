@@ -1,8 +1,11 @@
-"""The whole service on one machine: Azurite, the simulated tenant and the local Functions host.
+"""The whole service on one machine: Azurite, the simulated tenant, the simulated RDAP registry
+and the local Functions host.
 
 Used by ``tap365 demo`` and the end-to-end tests. The simulated tenant runs as its own process
 (``python -m m365sim``) and is driven only over HTTP (its Graph API and ``/_sim`` control API):
-product code never imports it. Everything started here is stopped on exit.
+product code never imports it; so is the simulated RDAP registry (``python -m rdapsim``, see
+``connectors/devstack/rdap.py``), named to the host by ``TAP365_RDAP_BOOTSTRAP``. Everything
+started here is stopped on exit.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 import requests
 
 from connectors.devstack.azurite import AzuriteServer, azurite_server
+from connectors.devstack.rdap import RdapSimControl, simulated_rdap
 from connectors.localhost.host import LocalHost
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -171,6 +175,7 @@ class Stack:
     env: dict[str, str]
     host: LocalHost | HostProcess
     storage: AzuriteServer | None = None
+    rdap: RdapSimControl | None = None  # the simulated RDAP registry the host looks domains up in
 
     @property
     def users(self) -> list[str]:
@@ -234,6 +239,9 @@ def running_stack(
         sim_dir = work / "m365sim"
         sim_dir.mkdir()
         sim = stack.enter_context(simulated_tenant(sim_dir))
+        # Domain ages come from the simulated registry: nothing reaches the internet.
+        rdap = stack.enter_context(simulated_rdap())
+        rdap_bootstrap = rdap.write_bootstrap(work / "rdap-bootstrap.json")
         seed = sim.seed()
         tenant = seed["tenants"][0]
         app = seed["apps"][0]
@@ -252,6 +260,8 @@ def running_stack(
             "TAP365_GRAPH_CLIENT_SECRET": app["secrets"][0],
             "TAP365_GRAPH_CA_BUNDLE": sim.ca_path,
             "TAP365_GRAPH_RETRY_DELAY": "0.2",
+            "TAP365_RDAP_ENABLED": "true",
+            "TAP365_RDAP_BOOTSTRAP": str(rdap_bootstrap),
             **(extra_env or {}),
         }
         saved = {k: os.environ.get(k) for k in env}
@@ -270,7 +280,7 @@ def running_stack(
         stack.callback(host.stop)
         host.start()
         _wait_http(f"{functions_url}/api/health")
-        yield Stack(sim, functions_url, tenant["id"], app["clientId"], env, host, storage)
+        yield Stack(sim, functions_url, tenant["id"], app["clientId"], env, host, storage, rdap)
 
 
 def _restore(saved: Mapping[str, str | None]) -> None:
