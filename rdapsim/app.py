@@ -36,6 +36,7 @@ BUILTIN_TLDS = (
     "test example invalid"
 ).split()
 MAX_TLDS = 2000  # the IANA file has about 1,200 TLDs; more in one query is a mistake
+MAX_CONTROL_BODY = 64 * 1024
 
 
 @dataclass
@@ -147,7 +148,11 @@ def _bad(exc: BadRequest) -> JSONResponse:
 
 
 async def _json_body(request: Request) -> Any:
-    raw = await request.body()
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_CONTROL_BODY:  # stop reading: a control body is a few fields
+            raise BadRequest(f"the body is larger than {MAX_CONTROL_BODY} bytes")
     if not raw:
         return {}
     try:

@@ -97,7 +97,8 @@ def test_bootstrap_names_this_server_for_the_given_tlds(rdap_sim: RdapSimClient,
     assert_rfc9083_domain(requests.get(url, timeout=10), "example.org")
 
 
-@pytest.mark.parametrize("tlds", ["", ",", "co.uk", "x y", "ümlaut", "-bad"])
+@pytest.mark.parametrize("tlds", ["", ",", "co.uk", "x y", "ümlaut", "-bad",
+                                  ",".join(f"t{i}" for i in range(2001))])
 def test_bootstrap_refuses_odd_tlds(rdap_sim: RdapSimClient, tlds: str) -> None:
     response = rdap_sim.session.get(f"{rdap_sim.base_url}/_sim/bootstrap", params={"tlds": tlds}, timeout=10)
     assert response.status_code == 400 and response.json()["error"]
@@ -176,3 +177,10 @@ def test_bad_control_requests_get_400(rdap_sim: RdapSimClient) -> None:
         response = rdap_sim.session.put(url, data=data, timeout=10)
         assert response.status_code == 400, (url, data)
         assert response.json()["error"]
+
+
+def test_an_oversized_control_body_is_refused_unread(rdap_sim: RdapSimClient) -> None:
+    body = b'{"behaviour": "ok", "registered_days_ago": 2' + b" " * 70_000 + b"}"
+    response = rdap_sim.session.put(f"{rdap_sim.base_url}/_sim/domains/x.example", data=body, timeout=10)
+    assert response.status_code == 400 and "larger than 65536 bytes" in response.json()["error"]
+    assert rdap_sim.control("GET", "/domains") == {}
