@@ -91,6 +91,26 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=90, ge=1)
     #: Days the admin audit trail is kept (Microsoft Purview Audit Standard keeps 180).
     audit_retention_days: int = Field(default=180, ge=1)
+    #: Domain age by RDAP (connectors/rdap): off unless configured, so the service stays offline;
+    #: the deployment templates turn it on with the shipped IANA bootstrap.
+    rdap_enabled: bool = False
+    #: An RDAP bootstrap file in the IANA format (RFC 9224) to use instead of the shipped one;
+    #: server URLs must be https (plain http only on loopback, for tests).
+    rdap_bootstrap: str = ""
+    #: How long a message waits for its RDAP lookups, in seconds; what is not answered by then is
+    #: "unknown" with the reason (the HTTP call has the same limit).
+    rdap_budget_seconds: float = Field(default=2.0, gt=0, le=30)
+    #: RDAP lookups running at once (per instance).
+    rdap_concurrency: int = Field(default=8, ge=1, le=64)
+    #: Requests per second to any one RDAP server (per instance).
+    rdap_rate_per_second: float = Field(default=5.0, gt=0, le=100)
+    #: Days a registration date is cached (shared by every tenant; not-found answers: one day).
+    rdap_cache_days: int = Field(default=30, ge=1, le=365)
+    #: Seconds a failed lookup (timeout, HTTP 429, garbage) is remembered so the next message
+    #: does not wait for the same failure again (0: not remembered).
+    rdap_negative_cache_seconds: int = Field(default=600, ge=0, le=86400)
+    #: Largest RDAP answer read, in bytes (the read stops there; real answers are a few kB).
+    rdap_max_response_bytes: int = Field(default=1024 * 1024, ge=1024, le=16 * 1024 * 1024)
 
 
 @lru_cache(maxsize=1)

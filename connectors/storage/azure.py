@@ -5,8 +5,9 @@
 
 Names (``<p>`` = ``config.prefix``, default ``tap``): tables ``<p>journal``, ``<p>verdicts``,
 ``<p>audit``, ``<p>tenants``, ``<p>subscriptions``, ``<p>senders``, ``<p>clicks``,
-``<p>ratelimit``, ``<p>quarantine``, ``<p>urls<yyyymmdd>``; blob containers ``<p>-policies``,
-``<p>-artefacts``, ``<p>-intel``; queues ``<p>-notifications``, ``<p>-delayed`` (+ ``-poison``).
+``<p>ratelimit``, ``<p>quarantine``, ``<p>rdap``, ``<p>urls<yyyymmdd>``; blob containers
+``<p>-policies``, ``<p>-artefacts``, ``<p>-intel``; queues ``<p>-notifications``, ``<p>-delayed``
+(+ ``-poison``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from connectors.storage.config import StorageConfig
 from connectors.storage.journal import TableJournal
 from connectors.storage.quarantine import TableQuarantineIndex
 from connectors.storage.queues import StorageQueue
+from connectors.storage.rdapcache import TableRdapCache
 from connectors.storage.records import TableAuditStore, TableVerdictStore
 from connectors.storage.senders import TableSenderHistory
 from connectors.storage.tables import TableStore
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AzureStores", "BlobArtefactStore", "BlobIntelStore", "BlobPolicyStore", "StorageQueue",
     "TableAuditStore", "TableClickLog", "TableJournal", "TableQuarantineIndex", "TableRateLimiter",
+    "TableRdapCache",
     "TableSenderHistory", "TableSubscriptionStore", "TableTenantStore", "TableUrlIndex", "TableVerdictStore",
     "get_stores",
 ]
@@ -62,6 +65,8 @@ class AzureStores:
     clicks: TableClickLog
     rate_limiter: TableRateLimiter
     quarantine: TableQuarantineIndex
+    #: RDAP answers per registered domain, shared by every tenant (connectors/rdap).
+    rdap: TableRdapCache
     urls: TableUrlIndex
     notifications: StorageQueue
     delayed: StorageQueue
@@ -86,6 +91,7 @@ class AzureStores:
             clicks=TableClickLog(table("clicks")),
             rate_limiter=TableRateLimiter(table("ratelimit")),
             quarantine=TableQuarantineIndex(table("quarantine")),
+            rdap=TableRdapCache(table("rdap")),
             urls=TableUrlIndex(tables, config.prefix),
             notifications=StorageQueue(queues, config.notifications_queue, max_dequeue_count=max_dequeue),
             delayed=StorageQueue(queues, config.delayed_queue, max_dequeue_count=max_dequeue),
@@ -121,7 +127,7 @@ class AzureStores:
     def ensure(self) -> None:
         for store in (self.journal, self.verdicts, self.audit, self.tenants, self.subscriptions,
                       self.policies, self.senders, self.clicks, self.rate_limiter, self.quarantine,
-                      self.urls, self.notifications, self.delayed, self.artefacts, self.intel):
+                      self.rdap, self.urls, self.notifications, self.delayed, self.artefacts, self.intel):
             store.ensure()
 
     def __repr__(self) -> str:

@@ -131,6 +131,22 @@ param directoryRefreshMinutes int = 60
 param retentionDays int = 90
 @description('TAP365_AUDIT_RETENTION_DAYS: days the admin audit trail is kept.')
 param auditRetentionDays int = 180
+@description('TAP365_RDAP_ENABLED: look domain registration dates up by RDAP (outbound https to the registries\' RDAP servers).')
+param rdapEnabled bool = true
+@description('TAP365_RDAP_BOOTSTRAP: an RDAP bootstrap file (IANA format) to use instead of the shipped IANA copy (empty: shipped).')
+param rdapBootstrap string = ''
+@description('TAP365_RDAP_BUDGET_SECONDS: how long a message waits for its RDAP lookups (seconds).')
+param rdapBudgetSeconds string = '2.0'
+@description('TAP365_RDAP_CONCURRENCY: RDAP lookups running at once per instance.')
+param rdapConcurrency int = 8
+@description('TAP365_RDAP_RATE_PER_SECOND: requests per second to any one RDAP server, per instance.')
+param rdapRatePerSecond string = '5.0'
+@description('TAP365_RDAP_CACHE_DAYS: days a registration date is cached (shared by every tenant).')
+param rdapCacheDays int = 30
+@description('TAP365_RDAP_NEGATIVE_CACHE_SECONDS: seconds a failed RDAP lookup is remembered (0: not remembered).')
+param rdapNegativeCacheSeconds int = 600
+@description('TAP365_RDAP_MAX_RESPONSE_BYTES: largest RDAP answer read (bytes).')
+param rdapMaxResponseBytes int = 1048576
 @description('TAP365_CLICK_ANALYSIS_TIMEOUT_SECONDS: time budget (seconds) of one time-of-click analysis.')
 param clickAnalysisTimeoutSeconds string = '8.0'
 @description('TAP365_CLICK_RENDER: render pages whose content their scripts build in headless Chromium, when it is found (none on Flex Consumption: pages are read as HTML).')
@@ -623,6 +639,16 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     TAP365_DIRECTORY_REFRESH_MINUTES: string(directoryRefreshMinutes)
     TAP365_RETENTION_DAYS: string(retentionDays)
     TAP365_AUDIT_RETENTION_DAYS: string(auditRetentionDays)
+    // RDAP lookups go out over https to the registries (no egress restriction on Flex Consumption
+    // without a VNet; with one, allow outbound 443 to the servers in connectors/rdap/data/dns.json).
+    TAP365_RDAP_ENABLED: string(rdapEnabled)
+    TAP365_RDAP_BOOTSTRAP: rdapBootstrap
+    TAP365_RDAP_BUDGET_SECONDS: rdapBudgetSeconds
+    TAP365_RDAP_CONCURRENCY: string(rdapConcurrency)
+    TAP365_RDAP_RATE_PER_SECOND: rdapRatePerSecond
+    TAP365_RDAP_CACHE_DAYS: string(rdapCacheDays)
+    TAP365_RDAP_NEGATIVE_CACHE_SECONDS: string(rdapNegativeCacheSeconds)
+    TAP365_RDAP_MAX_RESPONSE_BYTES: string(rdapMaxResponseBytes)
     TAP365_CLICK_ANALYSIS_TIMEOUT_SECONDS: clickAnalysisTimeoutSeconds
     TAP365_CLICK_ON_ERROR: clickOnError
     TAP365_CLICK_RENDER: string(clickRender)

@@ -311,6 +311,16 @@ resource "azurerm_function_app_flex_consumption" "func" {
     "TAP365_DIRECTORY_REFRESH_MINUTES" = tostring(var.directory_refresh_minutes)
     "TAP365_RETENTION_DAYS"       = tostring(var.retention_days)
     "TAP365_AUDIT_RETENTION_DAYS" = tostring(var.audit_retention_days)
+    # RDAP lookups go out over https to the registries (no egress restriction without a VNet;
+    # with one, allow outbound 443 to the servers in connectors/rdap/data/dns.json).
+    "TAP365_RDAP_ENABLED" = tostring(var.rdap_enabled)
+    "TAP365_RDAP_BOOTSTRAP" = var.rdap_bootstrap
+    "TAP365_RDAP_BUDGET_SECONDS" = var.rdap_budget_seconds
+    "TAP365_RDAP_CONCURRENCY" = tostring(var.rdap_concurrency)
+    "TAP365_RDAP_RATE_PER_SECOND" = var.rdap_rate_per_second
+    "TAP365_RDAP_CACHE_DAYS" = tostring(var.rdap_cache_days)
+    "TAP365_RDAP_NEGATIVE_CACHE_SECONDS" = tostring(var.rdap_negative_cache_seconds)
+    "TAP365_RDAP_MAX_RESPONSE_BYTES" = tostring(var.rdap_max_response_bytes)
     "TAP365_CLICK_ANALYSIS_TIMEOUT_SECONDS" = var.click_analysis_timeout_seconds
     "TAP365_CLICK_ON_ERROR" = var.click_on_error
     "TAP365_CLICK_RENDER" = tostring(var.click_render)

@@ -230,6 +230,54 @@ variable "audit_retention_days" {
   default     = 180
 }
 
+variable "rdap_enabled" {
+  description = "TAP365_RDAP_ENABLED: look domain registration dates up by RDAP (outbound https to the registries' RDAP servers)."
+  type        = bool
+  default     = true
+}
+
+variable "rdap_bootstrap" {
+  description = "TAP365_RDAP_BOOTSTRAP: an RDAP bootstrap file (IANA format) to use instead of the shipped IANA copy (empty: shipped)."
+  type        = string
+  default     = ""
+}
+
+variable "rdap_budget_seconds" {
+  description = "TAP365_RDAP_BUDGET_SECONDS: how long a message waits for its RDAP lookups (seconds)."
+  type        = string
+  default     = "2.0"
+}
+
+variable "rdap_concurrency" {
+  description = "TAP365_RDAP_CONCURRENCY: RDAP lookups running at once per instance."
+  type        = number
+  default     = 8
+}
+
+variable "rdap_rate_per_second" {
+  description = "TAP365_RDAP_RATE_PER_SECOND: requests per second to any one RDAP server, per instance."
+  type        = string
+  default     = "5.0"
+}
+
+variable "rdap_cache_days" {
+  description = "TAP365_RDAP_CACHE_DAYS: days a registration date is cached (shared by every tenant)."
+  type        = number
+  default     = 30
+}
+
+variable "rdap_negative_cache_seconds" {
+  description = "TAP365_RDAP_NEGATIVE_CACHE_SECONDS: seconds a failed RDAP lookup is remembered (0: not remembered)."
+  type        = number
+  default     = 600
+}
+
+variable "rdap_max_response_bytes" {
+  description = "TAP365_RDAP_MAX_RESPONSE_BYTES: largest RDAP answer read (bytes)."
+  type        = number
+  default     = 1048576
+}
+
 variable "click_analysis_timeout_seconds" {
   description = "TAP365_CLICK_ANALYSIS_TIMEOUT_SECONDS: time budget (seconds) of one time-of-click analysis."
   type        = string
