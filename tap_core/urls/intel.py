@@ -32,20 +32,22 @@ freeze it and swap the reference.
 Sharing: ``to_bytes()`` writes a frozen index as one compact file and ``from_bytes()`` reads it
 back as a frozen index with the same answers whose tables are read in place from that one
 ``bytes`` (:mod:`tap_core.urls.intel_file`): the service builds it once per refresh and every
-instance loads it without parsing a feed. The file also maps each host's last two labels to
-the tables holding keys under them, so a URL whose host has none probes no URL or host table
-(one probe instead of about eight: a probe into the file costs more than a dict's).
+instance loads it without parsing a feed. The file's byte filter holds, per string, which
+tables hold it as a key and, for each host's last two labels (its anchor), which tables hold keys
+under it: a URL whose anchor has none is answered by one byte read, and each other probe goes to a
+table only when its filter bit is set (a probe into the file costs far more than a byte read).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
 from typing import Any
+from zlib import crc32
 
 from tap_core.urls import intel_file
 from tap_core.urls.feeds import FeedLabel, IndicatorKind, ParsedFeed
@@ -67,11 +69,24 @@ _MAX_PREFIX_DEPTH = 32
 
 _Meta = int | tuple[int, ...]
 
-# Which tables hold keys under an anchor (see IntelIndex._tables_for).
+# Filter bits (see IntelIndex.to_bytes): which tables hold keys under an anchor (low nibble),
+# which tables hold the string itself as a key (high nibble, _KEY_IN_*).
 _IN_URL_EXACT, _IN_URL_PREFIX, _IN_HOST_EXACT, _IN_HOST_TREE = 1, 2, 4, 8
 _IN_ALL = 15
+_KEY_IN_URL_EXACT, _KEY_IN_URL_PREFIX, _KEY_IN_HOST_EXACT, _KEY_IN_HOST_TREE = 16, 32, 64, 128
 #: The last character of a host that may parse as an IP in match() (which strips brackets).
 _IP_LAST = frozenset("0123456789]")
+# How filter strings are encoded (intel_file's key encoding), named once for the inline probes.
+_UTF8, _SURROGATEPASS = "utf-8", "surrogatepass"
+
+# The common, already normalised URL: http(s), a lower-case ASCII host without port, userinfo or
+# brackets. _split reads it with this one match; anything else takes the general path. Linear:
+# each class is scanned once; on failure the host class backs off one character at a time.
+_PLAIN_URL = re.compile(r"https?://([a-z0-9_.\-]+)(/[^?#]*)?(?:\?([^#]*))?(?:#|\Z)")
+# The dotted quads ipaddress.IPv4Address accepts (four decimal octets, no leading zero): read as
+# an int without it. Other IP forms go through ipaddress.
+_PLAIN_IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
+                         r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,15 +118,26 @@ class IntelStats:
     frozen: bool
 
 
-@lru_cache(maxsize=16384)  # pure; the redirector asks it for the same URL on every click
 def _split(url: str) -> tuple[str, str, str, str] | None:
     """(host, key host, path, query) of an absolute URL, or None. ``host`` is the bare
     lowercase host (no port, no brackets) for host/IP matching; ``key host`` is the URL-key
     form (``www.`` dropped, non-default port kept).
 
-    A small hand-written splitter rather than ``urlsplit``: inputs are already normalised
-    and this runs for every lookup.
+    Runs for every lookup: a plain URL is read by one regex match (no cache: most looked-up
+    URLs are distinct, and a cache miss cost more than this read).
     """
+    m = _PLAIN_URL.match(url)
+    if m is not None:
+        host, path, query = m.groups("")
+        if host[-1] != ".":  # a trailing dot is dropped by the general path
+            keyhost = host[4:] if host.startswith("www.") and "." in host[4:] else host
+            return host, keyhost, path.rstrip("/"), query
+    return _split_general(url)
+
+
+def _split_general(url: str) -> tuple[str, str, str, str] | None:
+    """_split of any URL: a small hand-written splitter rather than ``urlsplit`` (inputs are
+    already normalised)."""
     sep = url.find("://")
     if sep <= 0:
         return None
@@ -188,8 +214,9 @@ class IntelIndex:
     """Indicators from any number of feeds; see the module docstring for the rules."""
 
     __slots__ = (
-        "_anchors",
         "_counts",
+        "_filter",
+        "_filter_mask",
         "_frozen",
         "_held",
         "_host_exact",
@@ -213,9 +240,10 @@ class IntelIndex:
         self._source_ids: dict[tuple[str, str, IndicatorKind, date | None], int] = {}
         self._counts: dict[IndicatorKind, int] = dict.fromkeys(IndicatorKind, 0)
         self._frozen = False
-        # Loaded from a file only: the last two labels of every indexed host -> which tables
-        # hold keys under them (_IN_* bits), so a URL probes only tables that can answer.
-        self._anchors: intel_file.CompactTable | None = None
+        # Loaded from a file only: the byte filter (see to_bytes), so a URL probes only the
+        # tables that can answer; None: every table is probed (a dict probe is cheap).
+        self._filter: memoryview | None = None
+        self._filter_mask = 0
         self._tree_unanchored = True  # a one-label host-tree key exists: always walk the tree
         self._held = 0  # bytes of the file the tables are read from (0: dicts)
 
@@ -238,27 +266,35 @@ class IntelIndex:
         }
         for (version, plen), bucket in self._nets.items():
             tables[f"net:{version}/{plen}"] = bucket
-        anchors: dict[str, int] = {}
+        # The filter: each anchor (last two labels) -> the tables holding keys under it, and
+        # each key -> the tables holding it (bit << 4).
+        bits: dict[str, int] = {}
+        get = bits.get
         for bit, table in ((_IN_URL_EXACT, self._url_exact), (_IN_URL_PREFIX, self._url_prefix)):
             for key in table:
                 anchor = _anchor(_key_host(key))
-                anchors[anchor] = anchors.get(anchor, 0) | bit
+                bits[anchor] = get(anchor, 0) | bit
+                bits[key] = get(key, 0) | bit << 4
         for bit, table in ((_IN_HOST_EXACT, self._host_exact), (_IN_HOST_TREE, self._host_tree)):
             for key in table:
-                anchors[_anchor(key)] = anchors.get(_anchor(key), 0) | bit
-        tables["anchors"] = anchors
+                anchor = _anchor(key)
+                bits[anchor] = get(anchor, 0) | bit
+                bits[key] = get(key, 0) | bit << 4
         sources = [(feed, category, kind.value, seen) for feed, category, kind, seen in self._sources]
         options = {"tree_unanchored": any("." not in key for key in self._host_tree)}
-        return intel_file.encode(tables, sources, {k.value: n for k, n in self._counts.items()}, options)
+        return intel_file.encode(
+            tables, sources, {k.value: n for k, n in self._counts.items()}, options, bits
+        )
 
     @classmethod
     def from_bytes(cls, data: bytes) -> IntelIndex:
         """A frozen index read in place from ``to_bytes()`` output; ``IntelFileError`` (a
         ``ValueError``) when the file is corrupt or of another format version."""
-        tables, sources, counts, options = intel_file.decode(data)
+        tables, filter_view, sources, counts, options = intel_file.decode(data)
         index = cls()
         try:
-            index._anchors = tables.pop("anchors")
+            index._filter = filter_view
+            index._filter_mask = len(filter_view) - 1
             index._held = len(data)
             index._tree_unanchored = bool(options["tree_unanchored"])
             index._url_exact = tables.pop("url_exact")  # type: ignore[assignment]
@@ -440,33 +476,31 @@ class IntelIndex:
             return []
         host, hostport, path, query = parts
         hits: list[IntelHit] = []
+        flt, mask = self._filter, self._filter_mask
         bits = self._tables_for(host)
         path_key = hostport + path
         if bits & _IN_URL_EXACT:
-            get_exact = self._url_exact.get
-            if query:
-                full = f"{path_key}?{query}"
-                meta = get_exact(full)
+            full = f"{path_key}?{query}" if query else path_key
+            if flt is None or flt[crc32(full.encode(_UTF8, _SURROGATEPASS)) & mask] & _KEY_IN_URL_EXACT:
+                meta = self._url_exact.get(full)
                 if meta is not None:
                     self._hits(hits, full, meta)
-            else:
-                meta = get_exact(path_key)
-                if meta is not None:
-                    self._hits(hits, path_key, meta)
         if bits & _IN_URL_PREFIX and self._url_prefix:
+            get = self._url_prefix.get
             for cand in _prefix_candidates(hostport, path_key):
-                meta = self._url_prefix.get(cand)
-                if meta is not None:
-                    self._hits(hits, cand, meta)
+                if flt is None or flt[crc32(cand.encode(_UTF8, _SURROGATEPASS)) & mask] & _KEY_IN_URL_PREFIX:
+                    meta = get(cand)
+                    if meta is not None:
+                        self._hits(hits, cand, meta)
         self._match_host(host, hits, bits)
         return hits
 
     def _tables_for(self, host: str) -> int:
-        """The _IN_* bits of the tables that may hold a key for ``host`` (all without anchors)."""
-        anchors = self._anchors
-        if anchors is None:
+        """The _IN_* bits of the tables that may hold a key for ``host`` (all without a filter)."""
+        flt = self._filter
+        if flt is None:
             return _IN_ALL
-        bits: int = anchors.get(_anchor(host), 0)
+        bits: int = flt[crc32(_anchor(host).encode(_UTF8, _SURROGATEPASS)) & self._filter_mask]
         return bits | _IN_HOST_TREE if self._tree_unanchored else bits
 
     def _match_host(self, host: str, hits: list[IntelHit], bits: int = _IN_ALL) -> None:
@@ -476,7 +510,10 @@ class IntelIndex:
         # A dotted quad ends with a digit: other names skip the (slow, raising) IP parse.
         if (first == "[" or ":" in host or (first.isdigit() and host[-1] in _IP_LAST)) and self._nets:
             self._match_ip(host.strip("[]"), hits)
-        if bits & _IN_HOST_EXACT:
+        flt, mask = self._filter, self._filter_mask
+        if bits & _IN_HOST_EXACT and (
+            flt is None or flt[crc32(host.encode(_UTF8, _SURROGATEPASS)) & mask] & _KEY_IN_HOST_EXACT
+        ):
             meta = self._host_exact.get(host)
             if meta is not None:
                 self._hits(hits, host, meta)
@@ -485,28 +522,36 @@ class IntelIndex:
             return
         name = host
         while True:
-            meta = tree.get(name)
-            if meta is not None:
-                self._hits(hits, name, meta)
+            if flt is None or flt[crc32(name.encode(_UTF8, _SURROGATEPASS)) & mask] & _KEY_IN_HOST_TREE:
+                meta = tree.get(name)
+                if meta is not None:
+                    self._hits(hits, name, meta)
             dot = name.find(".")
             if dot < 0:
                 break
             name = name[dot + 1 :]
 
+    def _ip_buckets(self, text: str) -> Iterable[tuple[int, int, _Meta]]:
+        """(prefix length, address bits, meta) of every network table holding ``text`` (an IP)."""
+        if _PLAIN_IPV4.fullmatch(text):
+            a, b, c, d = text.split(".")
+            version, bits, value = 4, 32, int(a) << 24 | int(b) << 16 | int(c) << 8 | int(d)
+        else:
+            try:
+                addr = ipaddress.ip_address(text)
+            except ValueError:
+                return
+            version, bits, value = addr.version, addr.max_prefixlen, int(addr)
+        for (v, plen), bucket in self._nets.items():
+            if v == version:
+                meta = bucket.get(value >> (bits - plen))
+                if meta is not None:
+                    yield plen, bits, meta
+
     def _match_ip(self, text: str, hits: list[IntelHit]) -> None:
-        try:
-            addr = ipaddress.ip_address(text)
-        except ValueError:
-            return
-        value = int(addr)
-        bits = addr.max_prefixlen
-        for (version, plen), bucket in self._nets.items():
-            if version != addr.version:
-                continue
-            meta = bucket.get(value >> (bits - plen))
-            if meta is not None:
-                shown = str(addr) if plen == bits else _net_text(addr, plen)
-                self._hits(hits, shown, meta)
+        for plen, bits, meta in self._ip_buckets(text):
+            addr = ipaddress.ip_address(text)  # a hit: the shown form is worth the parse
+            self._hits(hits, str(addr) if plen == bits else _net_text(addr, plen), meta)
 
     def contains(self, url: str) -> bool:
         """Fast yes/no: does any indicator match ``url``?"""
@@ -515,39 +560,50 @@ class IntelIndex:
             return False
         host, hostport, path, query = parts
         # ``get(k) is not None`` rather than ``in``, and _tables_for inlined: for a file-backed
-        # table ``in`` is one more Python call per probe (values are never None).
-        anchors = self._anchors
-        if anchors is None:
+        # table ``in`` is one more Python call per probe (values are never None). Each probe
+        # of a file-backed table reads its filter byte first (inline: a call costs more).
+        flt, mask = self._filter, self._filter_mask
+        if flt is None:
             bits = _IN_ALL
         else:
             last = host.rfind(".")
-            bits = anchors.get(host[host.rfind(".", 0, last) + 1 :] if last > 0 else host, 0)
+            anchor = host[host.rfind(".", 0, last) + 1 :] if last > 0 else host
+            bits = flt[crc32(anchor.encode(_UTF8, _SURROGATEPASS)) & mask]
             if self._tree_unanchored:
                 bits |= _IN_HOST_TREE
         path_key = hostport + path
-        key = f"{path_key}?{query}" if query else path_key
-        if bits & _IN_URL_EXACT and self._url_exact.get(key) is not None:
-            return True
+        if bits & _IN_URL_EXACT:
+            key = f"{path_key}?{query}" if query else path_key
+            if (
+                flt is None or flt[crc32(key.encode(_UTF8, _SURROGATEPASS)) & mask] & _KEY_IN_URL_EXACT
+            ) and self._url_exact.get(key) is not None:
+                return True
         if bits & _IN_URL_PREFIX and self._url_prefix:
             get = self._url_prefix.get
             for cand in _prefix_candidates(hostport, path_key):
-                if get(cand) is not None:
+                if (
+                    flt is None or flt[crc32(cand.encode(_UTF8, _SURROGATEPASS)) & mask] & _KEY_IN_URL_PREFIX
+                ) and get(cand) is not None:
                     return True
-        if bits & _IN_HOST_EXACT and self._host_exact.get(host) is not None:
+        if (
+            bits & _IN_HOST_EXACT
+            and (flt is None or flt[crc32(host.encode(_UTF8, _SURROGATEPASS)) & mask] & _KEY_IN_HOST_EXACT)
+            and self._host_exact.get(host) is not None
+        ):
             return True
         get = self._host_tree.get
         name = host if bits & _IN_HOST_TREE else ""
         while name:
-            if get(name) is not None:
+            if (
+                flt is None or flt[crc32(name.encode(_UTF8, _SURROGATEPASS)) & mask] & _KEY_IN_HOST_TREE
+            ) and get(name) is not None:
                 return True
             dot = name.find(".")
             if dot < 0:
                 break
             name = name[dot + 1 :]
         if self._nets and host and (":" in host or (host[0].isdigit() and host[-1].isdigit())):
-            found: list[IntelHit] = []
-            self._match_ip(host, found)
-            return bool(found)
+            return any(True for _found in self._ip_buckets(host))
         return False
 
     def match_many(self, urls: Iterable[str]) -> dict[str, list[IntelHit]]:

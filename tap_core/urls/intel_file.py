@@ -19,6 +19,14 @@ offsets of its sections:
 * ``slots``   u32 open-addressing table (a power of two, at most half full): entry index + 1,
   0 for empty; a key's probe starts at ``crc & (size - 1)``.
 
+and one ``filter`` section: a byte per slot (a power of two, about ``FILTER_SLOTS_PER_KEY`` slots
+per filtered string), each the OR of the bits of every string whose CRC-32 falls in it. The
+writer decides what the bits mean (the index: which tables hold a key, or keys under a host's
+anchor). A lookup reads one byte, ``filter[crc32(utf8 of the string) & (len - 1)]``, with no
+Python call: a string whose bit is clear is certainly absent, so most probes of a miss end
+there; a set bit may be a collision (about one slot in ``FILTER_SLOTS_PER_KEY``) and only sends
+the probe on to the table.
+
 Lookups read these through ``memoryview`` casts of the one ``bytes`` read: no object per key.
 **No false match:** the CRC only picks candidates; a candidate matches only when its stored key
 bytes equal the looked-up key, so answers are exactly those of the in-memory dicts.
@@ -39,10 +47,21 @@ from datetime import date
 from typing import Any, cast
 from zlib import crc32
 
-__all__ = ["FORMAT_VERSION", "MAGIC", "CompactTable", "IntelFileError", "decode", "encode"]
+__all__ = [
+    "FILTER_SLOTS_PER_KEY",
+    "FORMAT_VERSION",
+    "MAGIC",
+    "CompactTable",
+    "IntelFileError",
+    "decode",
+    "encode",
+]
 
 MAGIC = b"TAPINTEL"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a byte filter section (format 1 had an "anchors" table instead)
+#: Filter slots (bytes) per filtered string, rounded up to a power of two: 8 to 16 bytes a
+#: string, so about one miss probe in 10 to 20 goes past the filter to the table.
+FILTER_SLOTS_PER_KEY = 8
 _HEADER = struct.Struct("<8sHHIQ32s")
 _MULTI = 0x80000000
 
@@ -64,6 +83,19 @@ def _u32(values: Iterable[int]) -> array[int]:
 def _encode_key(key: str) -> bytes:
     # surrogatepass: a feed line decoded with errors kept must still round-trip exactly.
     return key.encode("utf-8", "surrogatepass") if not key.isascii() else key.encode("ascii")
+
+
+def _filter_bytes(entries: Mapping[str, int]) -> bytes:
+    size = 8
+    while size < FILTER_SLOTS_PER_KEY * len(entries):
+        size *= 2
+    out = bytearray(size)
+    mask = size - 1
+    for key, bits in entries.items():
+        if not 0 <= bits <= 0xFF:
+            raise ValueError(f"filter bits of {key!r} do not fit a byte: {bits}")
+        out[crc32(_encode_key(key)) & mask] |= bits
+    return bytes(out)
 
 
 class CompactTable:
@@ -217,10 +249,11 @@ def _table_bytes(table: Mapping[Any, Meta], multi: list[int]) -> tuple[dict[str,
 
 def encode(
     tables: Mapping[str, Mapping[Any, Meta]], sources: list[Source], counts: dict[str, int],
-    options: dict[str, Any],
+    options: dict[str, Any], filter_entries: Mapping[str, int],
 ) -> bytes:
-    """The file of ``tables`` (name -> key -> meta; ``net:`` tables have int keys); ``options``
-    is any JSON the reader needs besides them."""
+    """The file of ``tables`` (name -> key -> meta; ``net:`` tables have int keys) and of a byte
+    filter of ``filter_entries`` (string -> bits, 0 to 255); ``options`` is any JSON the reader
+    needs besides them."""
     multi: list[int] = []
     directory: dict[str, Any] = {
         "sources": [[f, c, k, s.isoformat() if s else None] for f, c, k, s in sources],
@@ -239,16 +272,22 @@ def encode(
         at += sum(len(c) for c in chunks)
     multi_bytes = _u32(multi).tobytes()
     directory["multi"] = [at, len(multi)]
-    body.append(multi_bytes)
+    body.append(multi_bytes + b"\0" * (-len(multi_bytes) % 8))
+    at += len(body[-1])
+    filter_bytes = _filter_bytes(filter_entries)
+    directory["filter"] = [at, len(filter_bytes)]
+    body.append(filter_bytes)
     head = json.dumps(directory, separators=(",", ":")).encode()
     head += b" " * (-(4 + len(head)) % 8)  # sections stay 8-byte aligned
     payload = b"".join([struct.pack("<I", len(head)), head, *body])
     return _HEADER.pack(MAGIC, FORMAT_VERSION, 0, 0, len(payload), hashlib.sha256(payload).digest()) + payload
 
 
-def decode(data: bytes) -> tuple[dict[str, CompactTable], list[Source], dict[str, int], dict[str, Any]]:
-    """Tables, sources, counts and options of a file; :class:`IntelFileError` when it cannot be
-    used."""
+def decode(
+    data: bytes,
+) -> tuple[dict[str, CompactTable], memoryview, list[Source], dict[str, int], dict[str, Any]]:
+    """Tables, filter, sources, counts and options of a file; :class:`IntelFileError` when it
+    cannot be used."""
     if len(data) < _HEADER.size:
         raise IntelFileError(f"intelligence file too short ({len(data)} bytes)")
     magic, version, _r1, _r2, length, digest = _HEADER.unpack_from(data)
@@ -273,6 +312,10 @@ def decode(data: bytes) -> tuple[dict[str, CompactTable], list[Source], dict[str
         base = _HEADER.size + 4 + head_len
         multi_at, multi_n = directory["multi"]
         multi = memoryview(data)[base + multi_at : base + multi_at + 4 * multi_n].cast("I")
+        filter_at, filter_n = directory["filter"]
+        if filter_n < 1 or filter_n & (filter_n - 1) or not 0 <= base + filter_at <= len(data) - filter_n:
+            raise IntelFileError("filter section malformed")
+        filter_view = memoryview(data)[base + filter_at : base + filter_at + filter_n]
         tables: dict[str, CompactTable] = {}
         for name, sections in directory["tables"].items():
             absolute = {k: (v + base if k in ("hashes", "offsets", "metas", "slots", "keys") else v)
@@ -287,4 +330,4 @@ def decode(data: bytes) -> tuple[dict[str, CompactTable], list[Source], dict[str
     except (ValueError, KeyError, TypeError, IndexError, struct.error) as exc:
         # The checksum matched, so this is a writer bug or a forged file: refuse it all the same.
         raise IntelFileError(f"intelligence file directory unreadable ({type(exc).__name__}: {exc})") from exc
-    return tables, sources, counts, options
+    return tables, filter_view, sources, counts, options
