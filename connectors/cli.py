@@ -22,8 +22,9 @@ from connectors.keys import KeyConfigError, link_codec
 from connectors.logs import quiet_third_party_loggers
 from connectors.settings import Settings
 from tap_core.parsing.mime import looks_like_rfc822, parse_eml, split_mbox
-from tap_core.pipeline import Pipeline
+from tap_core.pipeline import Pipeline, TenantContext
 from tap_core.policy import Policy, PolicyError, parse_policy
+from tap_core.reputation.registration import DomainRegistry
 from tap_core.urls.links import LinkError, decode_link
 
 _SKIP_NAMES = {"readme", "readme.md", "license", "licence", "cmds", "manifest.tsv"}
@@ -89,7 +90,22 @@ def _pipeline(args: argparse.Namespace, settings: Settings) -> Pipeline:
         engine = build_attachment_engine(settings)
     except (KeyConfigError, EngineConfigError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
-    return Pipeline(policy, intel=intel, codec=codec, attachment_engine=engine)
+    tenant_id = getattr(args, "tenant", None) or settings.default_tenant_id
+    tenant = TenantContext(tenant_id=tenant_id, registry=_registry(args, settings))
+    return Pipeline(policy, intel=intel, codec=codec, attachment_engine=engine, tenant=tenant)
+
+
+def _registry(args: argparse.Namespace, settings: Settings) -> DomainRegistry | None:
+    """``scan --rdap``: the service's RDAP lookups (``TAP365_RDAP_BOOTSTRAP``, budget, rate
+    limits), cached in memory for this run only. Without the flag the scan stays offline."""
+    if not getattr(args, "rdap", False):
+        return None
+    from connectors.rdap import build_registry
+
+    try:
+        return build_registry(settings, None, enabled=True)
+    except ValueError as exc:  # a bootstrap file that cannot be used says why (BootstrapError)
+        raise UsageError(str(exc)) from exc
 
 
 def scan_path(pipeline: Pipeline, path: Path, tenant_id: str) -> list[dict[str, Any]]:
@@ -356,6 +372,10 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--summary", metavar="FILE", help="also write the summary as JSON")
     scan.add_argument("--summary-only", action="store_true", help="print only the summary")
     scan.add_argument("--no-progress", action="store_true", help="no progress bar")
+    scan.add_argument("--rdap", action="store_true",
+                      help="look up the registration dates of the sender's and the links' domains "
+                           "through RDAP (TAP365_RDAP_BOOTSTRAP names the servers); off by default: "
+                           "the scan stays offline")
     scan.set_defaults(func=cmd_scan)
 
     scan_file = sub.add_parser("scan-file", help="static analysis of files (attachments)")

@@ -124,3 +124,48 @@ def test_a_malformed_pdf_is_a_finding_not_library_noise_on_stderr(state: dict[st
     assert result.stderr == ""
     record = json.loads(result.stdout)
     assert any("pdf" in r for a in record["attachments"] for r in a.get("reasons", [])), record["attachments"]
+
+
+def _age_mail(path: Path) -> Path:
+    path.write_text(
+        "From: Accounts <mark@northwind-ledger.com>\nTo: alice@contoso.com\nSubject: Q4 statement\n"
+        "Date: Tue, 08 Dec 2026 08:59:00 +0000\nMessage-ID: <q4@cli.test>\nContent-Type: text/html\n\n"
+        '<p>Your statement: <a href="https://northwind-docs.com/files/q4">Q4 statement</a></p>\n'
+    )
+    return path
+
+
+def test_scan_rdap_looks_domains_up_only_when_asked(state: dict[str, str], tmp_path: Path, rdap_sim) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    registered = datetime.now(UTC) - timedelta(days=2, hours=1)  # the scan's clock is now
+    rdap_sim.set_domain("northwind-docs.com", registered=registered.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    rdap_sim.set_domain("northwind-ledger.com", behaviour="error", status=503)
+    env = {**state, "TAP365_RDAP_BOOTSTRAP": str(rdap_sim.write_bootstrap(tmp_path / "dns.json", ["com"]))}
+    message = _age_mail(tmp_path / "q4.eml")
+
+    offline = run("scan", str(message), "--json", env=env)
+    assert offline.returncode == 0, offline.stderr
+    assert rdap_sim.stats()["requests"] == 0  # the command stays offline unless asked
+    assert not [f for f in json.loads(offline.stdout)["findings"] if f["name"].startswith("domain_")]
+
+    asked = run("scan", str(message), "--json", "--rdap", env=env)
+    assert asked.returncode == 0, asked.stderr
+    record = json.loads(asked.stdout)
+    findings = {f["name"]: f for f in record["findings"]}
+    recent = findings["domain_registered_recently"]
+    assert recent["evidence"].startswith("northwind-docs.com registered ")
+    assert "2 days before the message (the link's domain)" in recent["evidence"]
+    assert recent["weight"] > 0
+    unknown = findings["domain_age_unknown"]
+    assert "northwind-ledger.com" in unknown["evidence"] and "503" in unknown["evidence"]
+    assert unknown["weight"] == 0
+    assert rdap_sim.stats()["by_domain"].keys() == {"northwind-docs.com", "northwind-ledger.com"}
+
+
+def test_scan_rdap_with_an_unusable_bootstrap_is_a_usage_error(state: dict[str, str], tmp_path: Path) -> None:
+    bootstrap = tmp_path / "dns.json"
+    bootstrap.write_text(json.dumps({"version": "1.0", "services": [[["com"], ["http://rdap.example.net/"]]]}))
+    result = run("scan", str(_age_mail(tmp_path / "q4.eml")), "--rdap", env={**state, "TAP365_RDAP_BOOTSTRAP": str(bootstrap)})
+    assert result.returncode == 2
+    assert "https" in result.stderr

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from tap_core.attachments import AttachmentEngine
     from tap_core.pipeline import Pipeline
     from tap_core.policy import Policy
+    from tap_core.reputation.registration import DomainRegistry
     from tap_core.urls.intel import IntelIndex
 
 log = logging.getLogger("tap365.runtime")
@@ -135,6 +136,20 @@ class Runtime:
             if "engine" not in self.__dict__:
                 self.__dict__["engine"] = build_attachment_engine(self.settings)
         return self.__dict__["engine"]
+
+    @cached_property
+    def registry(self) -> DomainRegistry | None:
+        """Registration dates by RDAP (``TAP365_RDAP_*``), cached in the shared ``rdap`` table;
+        None unless ``TAP365_RDAP_ENABLED``. A bootstrap file that cannot be used raises
+        :class:`connectors.rdap.BootstrapError` with the reason (a configuration error)."""
+        if not self.settings.rdap_enabled:
+            return None
+        from connectors.rdap import build_registry
+
+        with self._engine_lock:  # two first messages at once build one registry (one thread pool)
+            if "registry" not in self.__dict__:
+                self.__dict__["registry"] = build_registry(self.settings, self.stores.rdap)
+        return self.__dict__["registry"]  # type: ignore[no-any-return]
 
     # -- intelligence -----------------------------------------------------------------------------
     def _feeds(self) -> list[str]:
@@ -353,6 +368,7 @@ class Runtime:
             policy = policy.model_copy(update={"internal_domains": domains})
         key = (version, tuple(domains))
         engine = self.engine  # built on first use: not while holding the lock
+        registry = self.registry
         with self._lock:
             cached = self._pipelines.get(tenant_id)
             if cached and cached[0] == key and cached[1] is self.intel:
@@ -367,6 +383,7 @@ class Runtime:
                     tenant_id=tenant_id,
                     directory=self.directory,
                     history=self.stores.senders.within(self.settings.sender_history_days),
+                    registry=registry,
                     banner_token=self.banner_token(tenant_id),
                 ),
             )
