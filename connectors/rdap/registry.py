@@ -11,7 +11,7 @@ One lookup: bootstrap (longest suffix match) -> the server's ``<base>domain/<nam
 - **Thread pool** (``concurrency``): prefetch hands lookups to it and returns at once; the same
   domain asked twice meanwhile shares one lookup.
 - **Rate limit per RDAP server** (``rate_per_second``): requests to one host are spaced at least
-  1/rate apart (a token bucket of one token, with 5 % to spare for network jitter, so no
+  1/rate apart (a token bucket of one token, with 10 % to spare for network jitter, so no
   one-second window ever holds more than ``rate``); a lookup that would wait past its deadline is
   answered unknown "rate limit of <host> reached" at once. An HTTP 429 backs that host off until
   its ``Retry-After`` (capped): no request to it meanwhile, every domain it serves answered
@@ -105,12 +105,18 @@ class _Outcome:
 class _Pending:
     """One lookup under way: its result and the moment nobody waits for it any longer."""
 
-    __slots__ = ("deadline", "future", "host")
+    __slots__ = ("deadline", "future", "host", "until")
 
-    def __init__(self, deadline: float, host: str) -> None:
+    def __init__(self, deadline: float, until: datetime, host: str) -> None:
         self.deadline = deadline
+        #: The same deadline on the registry's wall clock (tests move that clock past it).
+        self.until = until
         self.host = host
         self.future: Future[_Outcome] = Future()
+
+    def answering(self, clock: float, now: datetime) -> bool:
+        """Still this domain's answer: within its budget window on both clocks."""
+        return clock < self.deadline and now < self.until
 
 
 class _Spacing:
@@ -170,6 +176,7 @@ class RdapRegistry:
         self._failures: Counter[str] = Counter()
         self._pool: ThreadPoolExecutor | None = None
         self._client: httpx.Client | None = None
+        self._closed = False
 
     # -- the DomainRegistry protocol ---------------------------------------------------------
     def prefetch(self, domains: Iterable[str]) -> None:
@@ -216,6 +223,7 @@ class RdapRegistry:
     def close(self) -> None:
         """Stop the pool (lookups under way end at their deadline) and close connections."""
         with self._lock:
+            self._closed = True
             pool, client, self._pool, self._client = self._pool, self._client, None, None
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
@@ -231,7 +239,7 @@ class RdapRegistry:
         now, clock = self._now(), time.monotonic()
         with self._lock:
             pending = self._pending.get(name)
-            if pending is not None and clock < pending.deadline:
+            if pending is not None and pending.answering(clock, now):
                 return pending
             cached = self._memory.get(name)
             if cached is not None and cached[1] > now:
@@ -251,17 +259,18 @@ class RdapRegistry:
             return self._failed(backed_off, count=count_hit)
         with self._lock:
             pending = self._pending.get(name)
-            if pending is None or (pending.future.done() and clock >= pending.deadline):
+            if pending is None or (pending.future.done() and not pending.answering(clock, now)):
                 if len(self._pending) >= _PENDING_SWEEP:
-                    self._sweep(clock)
-                pending = _Pending(clock + self.limits.budget_seconds, server.host)
+                    self._sweep(clock, now)
+                budget = self.limits.budget_seconds
+                pending = _Pending(clock + budget, now + timedelta(seconds=budget), server.host)
                 self._pending[name] = pending
                 self._executor().submit(self._run, name, server, pending)
         return pending
 
-    def _sweep(self, clock: float) -> None:
+    def _sweep(self, clock: float, now: datetime) -> None:
         """Forget finished lookups past their deadline (their answers are in memory)."""
-        for name in [n for n, p in self._pending.items() if p.future.done() and clock >= p.deadline]:
+        for name in [n for n, p in self._pending.items() if p.future.done() and not p.answering(clock, now)]:
             del self._pending[name]
 
     def _run(self, name: str, server: Server, pending: _Pending) -> None:
@@ -270,7 +279,8 @@ class RdapRegistry:
         except Exception as error:  # a bug here must not leave a waiter without an answer
             log.exception("RDAP lookup of %s at %s failed", name, server.host)
             outcome = _unknown(name, "error", f"lookup failed ({type(error).__name__})", server.host)
-        self._remember(outcome)
+        if not self._closed:  # a lookup cut short by close() says nothing about the registry
+            self._remember(outcome)
         pending.future.set_result(outcome)
 
     def _failed(self, outcome: _Outcome, *, count: bool = True) -> DomainRegistration:
@@ -354,14 +364,15 @@ class RdapRegistry:
         if time.monotonic() >= deadline:
             return self._timed_out(name, server.host)  # queued behind other lookups all along
         with self._lock:
-            spacing = self._spacing.setdefault(server.host, _Spacing(1.05 / self.limits.rate_per_second))
+            spacing = self._spacing.setdefault(server.host, _Spacing(1.1 / self.limits.rate_per_second))
+        client = self._http()  # built before the slot is taken: building it (TLS context) takes a while
         now = time.monotonic()
         wait = spacing.reserve(now, deadline)
         if wait is None:
             return _unknown(name, "rate_limit_local", f"rate limit of {server.host} reached", server.host)
         if wait > 0:
             time.sleep(wait)
-        outcome = self._fetch(name, server, deadline)
+        outcome = self._fetch(client, name, server, deadline)
         with self._lock:
             if outcome.kind in ("known", "not_found"):
                 self._counts[outcome.kind] += 1
@@ -369,7 +380,7 @@ class RdapRegistry:
             log.info("RDAP %s at %s: %s", name, server.host, outcome.answer.reason)
         return outcome
 
-    def _fetch(self, name: str, server: Server, deadline: float) -> _Outcome:
+    def _fetch(self, client: httpx.Client, name: str, server: Server, deadline: float) -> _Outcome:
         url = server.base_url + "domain/" + name
         host = server.host
         for _hop in range(self.limits.max_redirects + 1):
@@ -379,7 +390,7 @@ class RdapRegistry:
             with self._lock:
                 self._counts["lookups"] += 1
             try:
-                with self._http().stream("GET", url, timeout=httpx.Timeout(remaining)) as response:
+                with client.stream("GET", url, timeout=httpx.Timeout(remaining)) as response:
                     status = response.status_code
                     if status in _REDIRECTS:
                         target = self._redirect(name, url, response.headers.get("location"), server)
