@@ -814,3 +814,87 @@ def test_safe_file_copy_over_3_mb_goes_through_an_upload_session_and_so_does_the
     assert r.status_code == 200, r.text
     restored = asyncio.run(Runtime.create().graph.fetch_message(stack.tenant_id, upn, message["immutableId"]))
     assert [(a.name, a.data) for a in restored.message.attachments] == [("scan.png", original)]
+
+
+# -- domain age (RDAP, the simulated registry) and first contact across the organisation ------
+
+def _rdap_stamp(delta: timedelta) -> str:
+    return (datetime.now(UTC) - delta).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _statement(sender: str, *links: str, message_id: str, upn: str) -> bytes:
+    anchors = " ".join(f'<a href="https://{link}/files/q4">statement {i + 1}</a>' for i, link in enumerate(links))
+    return (f"From: Accounts <{sender}>\nTo: {upn}\nSubject: Shared document: Q4 statement\n"
+            f"Message-ID: <{message_id}>\nContent-Type: text/html\n\n<p>Hello,</p><p>The Q4 statement we"
+            f" discussed is ready. You can review it here: {anchors}</p><p>Kind regards,<br>Mark</p>\n").encode()
+
+
+def _decided(stack: Stack, upn: str, raw: bytes, internet_id: str) -> tuple[str, dict[str, Any], Any]:
+    """Deliver ``raw``, wait for its processing: (its folder's name, its findings by name, its verdict record)."""
+    stack.sim.deliver(upn, raw)
+    wait_for(lambda: journal_done(stack, upn, internet_id), what="processing")
+    folder, message = find_message(stack, upn, internet_id)
+    record = Runtime.create().stores.verdicts.get_verdict(stack.tenant_id, message["immutableId"])
+    assert record is not None
+    return folder["displayName"], {f["name"]: f for f in record.details["findings"]}, record
+
+
+def test_a_two_day_old_link_domain_from_a_sender_nobody_here_knows_is_held(stack: Stack) -> None:
+    upn = stack.users[0]
+    stack.rdap.set_domain("northwind-docs.com", registered=_rdap_stamp(timedelta(days=2, hours=1)))
+    raw = _statement("mark@northwind-ledger.com", "northwind-docs.com", message_id="age-new@e2e.test", upn=upn)
+    folder, findings, record = _decided(stack, upn, raw, "<age-new@e2e.test>")
+    assert record.action == "hold" and record.verdict == "suspicious" and folder == "Hold"
+    recent = findings["domain_registered_recently"]
+    assert "northwind-docs.com registered" in recent["evidence"]
+    assert "2 days before the message (the link's domain)" in recent["evidence"] and recent["weight"] > 0
+    assert findings["org_first_seen_link_domain"]["evidence"] == "northwind-docs.com"
+    assert "newly_observed_sender" in findings or "org_first_seen_sender_domain" in findings
+    audit = Runtime.create().stores.audit.list_audit(stack.tenant_id, datetime.now(UTC) - timedelta(hours=1))
+    assert any(a.action == "hold" and "northwind-docs.com was registered only 2 days ago" in a.reason for a in audit)
+    asked = stack.rdap.stats()["by_domain"]
+    assert asked.get("northwind-docs.com") == 1 and asked.get("northwind-ledger.com") == 1
+    # Held mail never makes its sender or its link familiar.
+    senders = Runtime.create().stores.senders
+    assert senders.first_seen_domain(stack.tenant_id, "northwind-ledger.com") is None
+    assert senders.first_seen_link_domain(stack.tenant_id, "northwind-docs.com") is None
+
+
+def test_the_same_message_from_a_long_known_correspondent_linking_to_an_old_domain_is_delivered(
+    stack: Stack,
+) -> None:
+    upn = stack.users[0]
+    long_ago = datetime.now(UTC) - timedelta(days=60)
+    senders = Runtime.create().stores.senders
+    senders.record(stack.tenant_id, "mark@fabrikam-partners.com", [upn], long_ago)
+    senders.record_link_domains(stack.tenant_id, ["fabrikam-partners.com"], long_ago)
+    stack.rdap.set_domain("fabrikam-partners.com", registered=_rdap_stamp(timedelta(days=4000)))
+    raw = _statement("mark@fabrikam-partners.com", "fabrikam-partners.com", message_id="age-old@e2e.test", upn=upn)
+    folder, findings, record = _decided(stack, upn, raw, "<age-old@e2e.test>")
+    assert record.action not in ("hold", "quarantine") and folder == "Inbox"
+    for name in ("domain_registered_recently", "org_first_seen_sender_domain", "org_first_seen_link_domain",
+                 "newly_observed_sender", "domain_age_unknown"):
+        assert name not in findings, name
+
+
+def test_a_failing_registry_leaves_the_message_decided_and_is_not_waited_for_again(stack: Stack) -> None:
+    upn = stack.users[0]
+    stack.rdap.set_domain("slow-statements.net", behaviour="slow", delay_seconds=60)
+    stack.rdap.set_domain("junk-statements.info", behaviour="garbage")
+    stack.rdap.set_domain("busy-statements.org", behaviour="ratelimit", retry_after=2)
+    links = ("slow-statements.net", "junk-statements.info", "busy-statements.org")
+    first = _statement("mark@fabrikam-partners.com", *links, message_id="age-fail-1@e2e.test", upn=upn)
+    _, findings, record = _decided(stack, upn, first, "<age-fail-1@e2e.test>")
+    unknown = findings["domain_age_unknown"]
+    assert unknown["weight"] == 0 and record.verdict in ("clean", "suspicious")
+    evidence = unknown["evidence"]
+    assert "slow-statements.net: no answer within 2 s" in evidence, evidence
+    assert "junk-statements.info: " in evidence and "busy-statements.org: " in evidence and "429" in evidence
+    before = stack.rdap.stats()["by_domain"]
+    assert all(before.get(d) == 1 for d in links), before
+    # The next message for the same domains gets the cached failures, without asking again.
+    second = _statement("mark@fabrikam-partners.com", *links, message_id="age-fail-2@e2e.test", upn=upn)
+    _, again, _ = _decided(stack, upn, second, "<age-fail-2@e2e.test>")
+    assert "no answer within 2 s" in again["domain_age_unknown"]["evidence"]
+    after = stack.rdap.stats()["by_domain"]
+    assert all(after.get(d) == 1 for d in links), after
