@@ -48,6 +48,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from connectors.rdap.bootstrap import Bootstrap, Server, is_loopback_host
+from tap_core.parsing.domains import label_to_ascii, uts46_map
 from tap_core.reputation.registration import DomainRegistration
 
 if TYPE_CHECKING:
@@ -140,10 +141,11 @@ class _Spacing:
 def normalize(domain: str) -> str | None:
     """A registered domain as looked up (lower case, no trailing dot), or None if it is not one."""
     name = domain.strip().rstrip(".").lower()
-    if not name.isascii():
+    if not name.isascii():  # as the rest of the project maps a host (UTS #46, then Punycode)
         try:
-            name = name.encode("idna").decode("ascii")
-        except UnicodeError:
+            name = ".".join(label if label.isascii() else label_to_ascii(label)
+                            for label in uts46_map(name).split("."))
+        except (UnicodeError, ValueError):
             return None
     labels = name.split(".")
     if len(name) > 253 or len(labels) < 2:
@@ -318,7 +320,8 @@ class RdapRegistry:
             try:
                 self._table.put(outcome.answer, expires)
             except Exception as error:  # the cache is an optimisation: never fail the lookup for it
-                log.warning("RDAP cache: could not store %s (%s: %s)", name, type(error).__name__, error)
+                # The type only: a storage error's text may carry the account's URL and headers.
+                log.warning("RDAP cache: could not store %s (%s)", name, type(error).__name__)
 
     def _memorize(self, name: str, answer: DomainRegistration, expires: datetime) -> None:
         with self._lock:
@@ -352,7 +355,7 @@ class RdapRegistry:
             try:
                 cached = self._table.get(name, self._now())
             except Exception as error:
-                log.warning("RDAP cache: could not read %s (%s: %s)", name, type(error).__name__, error)
+                log.warning("RDAP cache: could not read %s (%s)", name, type(error).__name__)
                 cached = None
             if cached is not None:
                 with self._lock:
