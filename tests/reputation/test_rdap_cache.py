@@ -180,3 +180,16 @@ def test_the_daily_cleanup_includes_the_rdap_table(stores: AzureStores, tmp_path
 def _wait_for_row(table: TableRdapCache, domain: str) -> None:
     while table.get(domain, datetime.now(UTC)) is None:  # pytest-timeout is the backstop
         time.sleep(0.1)
+
+
+def test_a_table_that_cannot_be_read_is_skipped(
+        make: Callable[..., RdapRegistry], rdap_sim: RdapSimClient, storage_config: StorageConfig,
+        caplog: pytest.LogCaptureFixture) -> None:
+    # A name the service refuses (400 on every request): reads fail as well as writes.
+    broken = TableRdapCache(TableStore(storage_config.table_service(), "no-such_table!"))
+    rdap_sim.set_domain("partner.com", registered="2001-02-03T00:00:00Z")
+    with caplog.at_level(logging.WARNING, logger="tap365.rdap"):
+        answer = make(table=broken).registrations(["partner.com"])["partner.com"]
+    assert (answer.status, answer.source) == ("known", "127.0.0.1")
+    assert "RDAP cache: could not read partner.com" in caplog.text
+    assert "RDAP cache: could not store partner.com" in caplog.text

@@ -67,3 +67,19 @@ def test_calls_from_many_threads_share_one_lookup_per_domain(tmp_path: Path, rda
     # Each domain was asked of the registry once, however many threads wanted it.
     assert rdap_sim.stats()["by_domain"] == dict.fromkeys(domains, 1)
     assert registry.stats()["lookups"] == len(domains)
+
+
+@pytest.mark.timeout(30)
+def test_lookups_beyond_the_pool_wait_their_turn_within_the_same_budget(
+        tmp_path: Path, rdap_sim: RdapSimClient) -> None:
+    rdap_sim.set_domain("slow.com", behaviour="slow", delay_seconds=60)
+    registry = RdapRegistry(load_bootstrap(rdap_sim.write_bootstrap(tmp_path / "dns.json")),
+                            RdapLimits(budget_seconds=1, concurrency=1, rate_per_second=100))
+    try:
+        registry.prefetch(["slow.com", "queued.org"])
+        answers = registry.registrations(["slow.com", "queued.org"])
+        assert {d: a.reason for d, a in answers.items()} == dict.fromkeys(answers, "no answer within 1 s")
+    finally:
+        registry.close()
+    # One lookup at a time: the queued one never started (its budget was spent waiting).
+    assert rdap_sim.stats()["by_domain"] == {"slow.com": 1}
