@@ -31,6 +31,8 @@ def _feeds(rng: random.Random) -> tuple[list[str], list[str], list[str], list[st
             url += f"?id={_word(rng)}&next=/{_word(rng)}?x"
         urls.append(url)
     urls += ["http://plain.example/caf\u00e9/menu", "http://lone.example/\udcff/x", "http://x.example:8080/p"]
+    # prefixes around the depth limit of the prefix walk (32 segment boundaries)
+    urls += ["http://deep.example/" + "/".join(f"s{i}" for i in range(depth)) for depth in (31, 32, 33, 34, 40)]
     domains = [f"{_word(rng)}.{rng.choice(_TLDS)}" for _ in range(300)]
     ips = [f"{rng.randint(1, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
            for _ in range(150)]
@@ -66,6 +68,8 @@ def _near_misses(rng: random.Random, urls: list[str], hosts: list[str], ips: lis
     out += ["http://10.255.255.255/", "http://256.1.1.1/", "http://1.2.3/", "http://[2001:db8::9]/", "http://[::1]/",
             "http://intranet/", "http://srv.intranet/x", "https://", "not a url", "http:///path", "http://./",
             "http://lone.example/\udcff/x/y", "http://plain.example/caf\u00e9/menu/today"]
+    out += ["http://deep.example/" + "/".join(f"s{i}" for i in range(depth)) + tail
+            for depth in range(29, 45) for tail in ("", "/x", "?q=1")]
     return out
 
 

@@ -580,11 +580,28 @@ class IntelIndex:
                 return True
         if bits & _IN_URL_PREFIX and self._url_prefix:
             get = self._url_prefix.get
-            for cand in _prefix_candidates(hostport, path_key):
+            # The candidates of _prefix_candidates, longest first and with no list (a yes/no
+            # needs no order): the full path, each segment boundary down to the host.
+            stop = len(hostport)
+            end = len(path_key)
+            cand = path_key
+            if path.count("/") > _MAX_PREFIX_DEPTH + 1:
+                # Deeper than the walk: below the full path, only its first boundaries.
+                end = stop
+                for _ in range(_MAX_PREFIX_DEPTH + 1):
+                    end = path_key.find("/", end + 1)
+            while True:
                 if (
-                    flt is None or flt[crc32(cand.encode(_UTF8, _SURROGATEPASS)) & mask] & _KEY_IN_URL_PREFIX
+                    flt is None
+                    or flt[crc32(cand.encode(_UTF8, _SURROGATEPASS)) & mask] & _KEY_IN_URL_PREFIX
                 ) and get(cand) is not None:
                     return True
+                if end <= stop:
+                    break
+                end = path_key.rfind("/", stop + 1, end)
+                if end < 0:
+                    end = stop
+                cand = path_key[:end]
         if (
             bits & _IN_HOST_EXACT
             and (flt is None or flt[crc32(host.encode(_UTF8, _SURROGATEPASS)) & mask] & _KEY_IN_HOST_EXACT)
