@@ -222,7 +222,7 @@ def test_notification_processed_end_to_end(stack: Stack) -> None:
 def test_the_service_reaches_the_same_verdict_as_the_pipeline(stack: Stack) -> None:
     """function_app.py's path scores a message with the one engine and the shipped learned model:
     what the service recorded for a delivered lure is what ``Pipeline.run`` decides for the same
-    bytes, finding by finding; the service only knows more (the tenant's sender history)."""
+    bytes, finding by finding; the service only knows more (the tenant's history, domain ages)."""
     from tap_core.attachments import AttachmentEngine
     from tap_core.detect.model import shipped_model
     from tap_core.parsing.mime import parse_eml
@@ -239,7 +239,9 @@ def test_the_service_reaches_the_same_verdict_as_the_pipeline(stack: Stack) -> N
     weights = record.details["weights"]
     # The same findings weigh the same; the service's extra ones are what only a tenant knows.
     extra = set(weights) - set(local.weights)
-    assert extra <= {"newly_observed_sender"}, extra
+    tenant_only = {"newly_observed_sender", "org_first_seen_sender_domain", "org_first_seen_sender_address",
+                   "org_first_seen_link_domain", "domain_registered_recently", "domain_age_unknown"}
+    assert extra <= tenant_only, extra
     assert {k: weights[k] for k in local.weights} == local.weights
     assert record.details["score"] == pytest.approx(local.score + sum(weights[k] for k in extra))
     model = shipped_model()
