@@ -14,8 +14,9 @@ repository's README describes what each `TAP365_*` setting means. Every deployed
 has a template parameter of the same name (camelCase in Bicep, snake_case in Terraform) whose
 default is the code's default, except `TAP365_REDIRECT_BASE_URL` and `TAP365_PUBLIC_BASE_URL`
 (computed from the function host or `redirectorDomain`), `TAP365_STATE_DIR` (`/tmp/tap365`: Flex
-Consumption has no persistent file share), `TAP365_GRAPH_CLIENT_ID` (the app registration) and
-the secrets (Key Vault references).
+Consumption has no persistent file share), `TAP365_GRAPH_CLIENT_ID` (the app registration),
+`TAP365_RDAP_ENABLED` (off in code so that tests and `tap365 scan` stay offline; on in a
+deployment, which may reach the registries) and the secrets (Key Vault references).
 
 | setting | read by | in the templates |
 |---|---|---|"""
