@@ -6,13 +6,14 @@ import asyncio
 import json
 import time
 from collections import Counter, deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .domains import (
@@ -119,13 +120,22 @@ async def query_domain(request: Request) -> Response:
     elif behaviour == "ratelimit":
         return rdap_error(429, "Too Many Requests", "Query rate limit exceeded.",
                           {"Retry-After": str(config.retry_after)})
+    elif behaviour == "redirect" and not request.url.path.startswith("/registrar/"):
+        return Response(b"", config.status, headers={"Location": config.location})
     registration = config.registration(name, now)
-    if behaviour == "huge":
+    if behaviour in ("huge", "huge_chunked"):
         key = (name, config.size_bytes)
         if key not in state.huge_cache:
             state.huge_cache[key] = huge_body(name, registration, now, _base(request), config.size_bytes)
+        if behaviour == "huge_chunked":  # no Content-Length: only reading tells the size
+            return StreamingResponse(_chunks(state.huge_cache[key]), media_type=RDAP_TYPE)
         return rdap(state.huge_cache[key])
     return rdap(domain_object(name, registration, now, _base(request), behaviour))
+
+
+async def _chunks(body: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
 
 
 async def help_page(request: Request) -> Response:
@@ -254,6 +264,8 @@ def build_app(default: str = "old") -> Starlette:
         raise ValueError(f"default must be one of {DEFAULTS}")
     routes = [
         Route("/domain/{name:path}", query_domain, methods=["GET"]),
+        # The registrar's RDAP service a thin registry redirects to: the same answers, no redirect.
+        Route("/registrar/domain/{name:path}", query_domain, methods=["GET"]),
         Route("/help", help_page, methods=["GET"]),
         *(Route(f"/{kind}/{{rest:path}}", not_implemented, methods=["GET"])
           for kind in ("nameserver", "entity", "ip", "autnum", "domains", "nameservers", "entities")),

@@ -11,8 +11,10 @@ from typing import Any
 
 #: What a configured domain does when ``/domain/<name>`` asks for it.
 BEHAVIOURS = frozenset(
-    {"ok", "not_found", "slow", "error", "garbage", "no_events", "bad_date", "ratelimit", "huge"}
+    {"ok", "not_found", "slow", "error", "garbage", "no_events", "bad_date", "ratelimit", "huge",
+     "huge_chunked", "redirect"}
 )
+MAX_LOCATION = 2048
 MAX_NAME = 253  # RFC 1035: longer names do not exist, so a query for one is malformed
 MAX_DELAY_SECONDS = 600.0
 MAX_HUGE_BYTES = 64 * 1024 * 1024
@@ -86,13 +88,15 @@ class DomainConfig:
     status: int = 503
     retry_after: int = 30
     size_bytes: int = DEFAULT_HUGE_BYTES
+    #: ``redirect``: where to (RFC 7480 lets a registry redirect a query), with ``status``.
+    location: str = ""
 
     @classmethod
     def from_json(cls, body: Any) -> DomainConfig:
         if not isinstance(body, dict):
             raise BadRequest("the body must be a JSON object")
         known = {"registered", "registered_days_ago", "behaviour", "delay_seconds", "status",
-                 "retry_after", "size_bytes"}
+                 "retry_after", "size_bytes", "location"}
         unknown = sorted(set(body) - known)
         if unknown:
             raise BadRequest(f"unknown fields {unknown}; known: {sorted(known)}")
@@ -104,15 +108,22 @@ class DomainConfig:
         behaviour = body.get("behaviour", "ok")
         if behaviour not in BEHAVIOURS:
             raise BadRequest(f"behaviour must be one of {sorted(BEHAVIOURS)}")
+        location = body.get("location", "")
+        if not isinstance(location, str) or len(location) > MAX_LOCATION:
+            raise BadRequest(f"location must be a URL of at most {MAX_LOCATION} characters")
+        if behaviour == "redirect" and not location.startswith(("http://", "https://")):
+            raise BadRequest("behaviour redirect needs location, an http(s) URL")
+        default_status = 302 if behaviour == "redirect" else 503
         return cls(
             registered=parse_rfc3339(registered) if registered is not None else None,
             registered_days_ago=_number(body, "registered_days_ago", None, 0, 100_000),
             behaviour=behaviour,
             delay_seconds=_number(body, "delay_seconds", 10.0, 0, MAX_DELAY_SECONDS) or 0.0,
-            status=int(_number(body, "status", 503, 100, 599, integer=True) or 503),
+            status=int(_number(body, "status", default_status, 100, 599, integer=True) or default_status),
             retry_after=int(_number(body, "retry_after", 30, 0, 86400, integer=True) or 0),
             size_bytes=int(_number(body, "size_bytes", DEFAULT_HUGE_BYTES, 1024, MAX_HUGE_BYTES,
                                    integer=True) or DEFAULT_HUGE_BYTES),
+            location=location,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -123,6 +134,8 @@ class DomainConfig:
             out["registered_days_ago"] = self.registered_days_ago
         out.update(delay_seconds=self.delay_seconds, status=self.status, retry_after=self.retry_after,
                    size_bytes=self.size_bytes)
+        if self.location:
+            out["location"] = self.location
         return out
 
     def registration(self, name: str, now: datetime) -> datetime:

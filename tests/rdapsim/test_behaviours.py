@@ -101,3 +101,23 @@ def test_a_slow_answer_can_be_cut_short_by_the_client(rdap_sim: RdapSimClient) -
     with pytest.raises(requests.Timeout):
         rdap_sim.domain("slow.example", timeout=0.5)
     assert_rfc9083_domain(rdap_sim.domain("other.example"), "other.example")
+
+
+def test_redirect_points_elsewhere_and_the_registrar_path_answers(rdap_sim: RdapSimClient) -> None:
+    target = f"{rdap_sim.base_url}/registrar/domain/moved.example"
+    rdap_sim.set_domain("moved.example", behaviour="redirect", location=target, registered_days_ago=4)
+    response = requests.get(f"{rdap_sim.base_url}/domain/moved.example", allow_redirects=False, timeout=30)
+    assert (response.status_code, response.headers["Location"]) == (302, target)
+    assert_rfc9083_domain(requests.get(target, timeout=30), "moved.example")
+    rdap_sim.set_domain("moved.example", behaviour="redirect", location=target, status=307)
+    assert requests.get(f"{rdap_sim.base_url}/domain/moved.example", allow_redirects=False, timeout=30).status_code == 307
+    with pytest.raises(requests.HTTPError):
+        rdap_sim.set_domain("moved.example", behaviour="redirect")  # where to?
+
+
+def test_huge_chunked_has_no_length(rdap_sim: RdapSimClient) -> None:
+    rdap_sim.set_domain("stream.example", behaviour="huge_chunked", size_bytes=300_000)
+    response = rdap_sim.domain("stream.example")
+    assert "content-length" not in response.headers
+    assert len(response.content) >= 300_000
+    assert_rfc9083_domain(response, "stream.example")

@@ -152,3 +152,28 @@ def test_the_back_off_is_capped_and_ends(bootstrap_path: Path, rdap_sim: RdapSim
         assert rdap_sim.stats()["by_domain"] == {"busy.com": 1, "calm.com": 1}
     finally:
         registry.close()
+
+
+def test_a_streamed_answer_without_a_length_is_cut_at_the_limit(registry: RdapRegistry, rdap_sim: RdapSimClient) -> None:
+    rdap_sim.set_domain("streamed.org", behaviour="huge_chunked")
+    answer = registry.registrations(["streamed.org"])["streamed.org"]
+    assert (answer.status, answer.reason) == ("unknown", f"answer from {SIM} larger than 1048576 bytes")
+    assert registry.stats()["failures"] == {"too_large": 1}
+
+
+def test_a_redirect_is_followed_on_the_same_loopback_registry(registry: RdapRegistry, rdap_sim: RdapSimClient) -> None:
+    # RFC 7480: a registry may redirect a query (to the registrar's server, for thin registries).
+    rdap_sim.set_domain("moved-login.com", behaviour="redirect", registered="2026-12-01T00:00:00Z",
+                        location=f"{rdap_sim.base_url}/registrar/domain/moved-login.com")
+    answer = registry.registrations(["moved-login.com"])["moved-login.com"]
+    assert (answer.status, answer.registered) == ("known", datetime(2026, 12, 1, tzinfo=UTC))
+    assert rdap_sim.stats()["by_domain"] == {"moved-login.com": 2}  # the registry, then the registrar
+
+
+@pytest.mark.parametrize("location", ["http://rdap.example.net/domain/x.com", "http://10.0.0.1/domain/x.com"])
+def test_a_redirect_to_anything_but_https_is_refused(
+        registry: RdapRegistry, rdap_sim: RdapSimClient, location: str) -> None:
+    rdap_sim.set_domain("moved-away.com", behaviour="redirect", location=location, status=301)
+    answer = registry.registrations(["moved-away.com"])["moved-away.com"]
+    assert (answer.status, answer.reason) == ("unknown", f"redirect from {SIM} to a non-https URL refused")
+    assert rdap_sim.stats()["requests"] == 1  # nothing was sent to the refused target
