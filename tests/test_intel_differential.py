@@ -31,6 +31,9 @@ def _feeds(rng: random.Random) -> tuple[list[str], list[str], list[str], list[st
             url += f"?id={_word(rng)}&next=/{_word(rng)}?x"
         urls.append(url)
     urls += ["http://plain.example/caf\u00e9/menu", "http://lone.example/\udcff/x", "http://x.example:8080/p"]
+    # a listed domain with many URL keys on its subdomains (its anchor is wide)
+    urls += [f"http://s{i}.wide.example/p{i}" for i in range(40)] + ["http://www.wwwide.example/k"] * 2
+    urls += ["http://github.io/evil-kit", "https://www.vercel.app/kit?id=1"]  # on a wide anchor itself
     # prefixes around the depth limit of the prefix walk (32 segment boundaries)
     urls += ["http://deep.example/" + "/".join(f"s{i}" for i in range(depth)) for depth in (31, 32, 33, 34, 40)]
     domains = [f"{_word(rng)}.{rng.choice(_TLDS)}" for _ in range(300)]
@@ -68,6 +71,10 @@ def _near_misses(rng: random.Random, urls: list[str], hosts: list[str], ips: lis
     out += ["http://10.255.255.255/", "http://256.1.1.1/", "http://1.2.3/", "http://[2001:db8::9]/", "http://[::1]/",
             "http://intranet/", "http://srv.intranet/x", "https://", "not a url", "http:///path", "http://./",
             "http://lone.example/\udcff/x/y", "http://plain.example/caf\u00e9/menu/today"]
+    out += ["http://new.wide.example/x", "http://a.b.wide.example/", "http://wide.example/", "http://s1.wide.example/",
+            "http://www.wwwide.example/k", "http://wwwide.example/k/l", "http://www.www.wwwide.example/k",
+            "http://www.github.io/evil-kit/x", "http://github.io/evil-kit", "http://x.github.io/evil-kit",
+            "https://vercel.app/kit?id=1", "https://www.vercel.app/kit?id=1", "https://a.vercel.app/kit?id=1"]
     out += ["http://deep.example/" + "/".join(f"s{i}" for i in range(depth)) + tail
             for depth in range(29, 45) for tail in ("", "/x", "?q=1")]
     return out
@@ -80,7 +87,7 @@ def _generated(seed: int) -> tuple[IntelIndex, list[str]]:
         parse_feed("\n".join(urls).encode("utf-8", "surrogatepass"), name="op", format=FeedFormat.OPENPHISH),
         parse_feed("\n".join(urls[::4]).encode("utf-8", "surrogatepass"), name="urls", format=FeedFormat.URL_LIST),
         # a third of the hosts URLs live on: the others' URLs match only through their URL keys
-        parse_feed("\n".join(hosts[::3]).encode(), name="hosts", format=FeedFormat.HOST_LIST),
+        parse_feed("\n".join([*hosts[::3], "wide.example"]).encode(), name="hosts", format=FeedFormat.HOST_LIST),
         parse_feed("".join(f"0.0.0.0 {d}\n" for d in domains).encode(), name="dom", format=FeedFormat.DOMAIN_LIST),
         parse_feed("\n".join(ips).encode(), name="ips", format=FeedFormat.IP_LIST),
     ]

@@ -36,6 +36,9 @@ instance loads it without parsing a feed. The file's byte filter holds, per stri
 tables hold it as a key and, for each host's last two labels (its anchor), which tables hold keys
 under it: a URL whose anchor has none is answered by one byte read, and each other probe goes to a
 table only when its filter bit is set (a probe into the file costs far more than a byte read).
+An anchor with many keys under it (a shared suffix: ``co.uk``, ``vercel.app``) is marked wide, and
+the keys under it are anchored on their last three labels instead, so that a miss on another
+user of the suffix still ends at the filter.
 """
 
 from __future__ import annotations
@@ -69,10 +72,14 @@ _MAX_PREFIX_DEPTH = 32
 
 _Meta = int | tuple[int, ...]
 
-# Filter bits (see IntelIndex.to_bytes): which tables hold keys under an anchor (low nibble),
-# which tables hold the string itself as a key (high nibble, _KEY_IN_*).
-_IN_URL_EXACT, _IN_URL_PREFIX, _IN_HOST_EXACT, _IN_HOST_TREE = 1, 2, 4, 8
-_IN_ALL = 15
+# Filter bits (see IntelIndex.to_bytes): which tables hold keys under an anchor (low nibble:
+# both host tables share a bit, the fourth marks a wide anchor), which tables hold the string
+# itself as a key (high nibble, _KEY_IN_*).
+_IN_URL_EXACT, _IN_URL_PREFIX, _IN_HOST, _WIDE = 1, 2, 4, 8
+_IN_ALL = _IN_URL_EXACT | _IN_URL_PREFIX | _IN_HOST
+#: Keys under a two-label anchor beyond which it is wide (anchored one label deeper): a wide
+#: anchor costs a lookup under it a second byte read, and saves its table probes on a miss.
+_WIDE_ANCHOR_KEYS = 16
 _KEY_IN_URL_EXACT, _KEY_IN_URL_PREFIX, _KEY_IN_HOST_EXACT, _KEY_IN_HOST_TREE = 16, 32, 64, 128
 #: The last character of a host that may parse as an IP in match() (which strips brackets).
 _IP_LAST = frozenset("0123456789]")
@@ -266,20 +273,31 @@ class IntelIndex:
         }
         for (version, plen), bucket in self._nets.items():
             tables[f"net:{version}/{plen}"] = bucket
-        # The filter: each anchor (last two labels) -> the tables holding keys under it, and
-        # each key -> the tables holding it (bit << 4).
+        # The filter: each anchor -> the tables holding keys under it, and each key -> the
+        # tables holding it (_KEY_IN_*). The anchor is a host's last two labels, or its last
+        # three under a wide one (_WIDE_ANCHOR_KEYS); read back by _tables_for.
+        keyed = [  # (anchor bit, key bit, table, hosts a key can match)
+            (_IN_URL_EXACT, _KEY_IN_URL_EXACT, self._url_exact, _url_key_hosts),
+            (_IN_URL_PREFIX, _KEY_IN_URL_PREFIX, self._url_prefix, _url_key_hosts),
+            (_IN_HOST, _KEY_IN_HOST_EXACT, self._host_exact, _one),
+            (_IN_HOST, _KEY_IN_HOST_TREE, self._host_tree, _one),
+        ]
+        under: dict[str, int] = {}
+        for _bit, _key_bit, table, hosts_of in keyed:
+            for key in table:
+                anchor = _anchor(hosts_of(key)[0])
+                under[anchor] = under.get(anchor, 0) + 1
         bits: dict[str, int] = {}
         get = bits.get
-        for bit, table in ((_IN_URL_EXACT, self._url_exact), (_IN_URL_PREFIX, self._url_prefix)):
+        for bit, key_bit, table, hosts_of in keyed:
             for key in table:
-                anchor = _anchor(_key_host(key))
-                bits[anchor] = get(anchor, 0) | bit
-                bits[key] = get(key, 0) | bit << 4
-        for bit, table in ((_IN_HOST_EXACT, self._host_exact), (_IN_HOST_TREE, self._host_tree)):
-            for key in table:
-                anchor = _anchor(key)
-                bits[anchor] = get(anchor, 0) | bit
-                bits[key] = get(key, 0) | bit << 4
+                bits[key] = get(key, 0) | key_bit
+                for host in hosts_of(key):
+                    anchor = _anchor(host)
+                    if under.get(anchor, 0) > _WIDE_ANCHOR_KEYS:
+                        bits[anchor] = get(anchor, 0) | _WIDE
+                        anchor = _anchor3(host)  # the anchor itself for a two-label host
+                    bits[anchor] = get(anchor, 0) | bit
         sources = [(feed, category, kind.value, seen) for feed, category, kind, seen in self._sources]
         options = {"tree_unanchored": any("." not in key for key in self._host_tree)}
         return intel_file.encode(
@@ -496,12 +514,18 @@ class IntelIndex:
         return hits
 
     def _tables_for(self, host: str) -> int:
-        """The _IN_* bits of the tables that may hold a key for ``host`` (all without a filter)."""
+        """The _IN_* bits of the tables that may hold a key for ``host`` (all without a filter).
+        contains() inlines the first read."""
         flt = self._filter
         if flt is None:
             return _IN_ALL
-        bits: int = flt[crc32(_anchor(host).encode(_UTF8, _SURROGATEPASS)) & self._filter_mask]
-        return bits | _IN_HOST_TREE if self._tree_unanchored else bits
+        last = host.rfind(".")
+        cut = host.rfind(".", 0, last) if last > 0 else -1
+        mask = self._filter_mask
+        bits: int = flt[crc32(host[cut + 1 :].encode(_UTF8, _SURROGATEPASS)) & mask]
+        if bits & _WIDE:
+            bits = _wide_bits(flt, mask, host, cut, bits)
+        return bits | _IN_HOST if self._tree_unanchored else bits
 
     def _match_host(self, host: str, hits: list[IntelHit], bits: int = _IN_ALL) -> None:
         if not host:
@@ -511,14 +535,14 @@ class IntelIndex:
         if (first == "[" or ":" in host or (first.isdigit() and host[-1] in _IP_LAST)) and self._nets:
             self._match_ip(host.strip("[]"), hits)
         flt, mask = self._filter, self._filter_mask
-        if bits & _IN_HOST_EXACT and (
+        if bits & _IN_HOST and (
             flt is None or flt[crc32(host.encode(_UTF8, _SURROGATEPASS)) & mask] & _KEY_IN_HOST_EXACT
         ):
             meta = self._host_exact.get(host)
             if meta is not None:
                 self._hits(hits, host, meta)
         tree = self._host_tree
-        if not tree or not bits & _IN_HOST_TREE:
+        if not tree or not bits & _IN_HOST:
             return
         name = host
         while True:
@@ -567,10 +591,14 @@ class IntelIndex:
             bits = _IN_ALL
         else:
             last = host.rfind(".")
-            anchor = host[host.rfind(".", 0, last) + 1 :] if last > 0 else host
-            bits = flt[crc32(anchor.encode(_UTF8, _SURROGATEPASS)) & mask]
+            cut = host.rfind(".", 0, last) if last > 0 else -1
+            bits = flt[crc32(host[cut + 1 :].encode(_UTF8, _SURROGATEPASS)) & mask]
+            if bits & _WIDE:
+                bits = _wide_bits(flt, mask, host, cut, bits)
             if self._tree_unanchored:
-                bits |= _IN_HOST_TREE
+                bits |= _IN_HOST
+            if not bits & _IN_ALL:  # the common miss: nothing under the anchor, unless an IP
+                return bool(self._nets) and _ip_like(host) and any(True for _hit in self._ip_buckets(host))
         path_key = hostport + path
         if bits & _IN_URL_EXACT:
             key = f"{path_key}?{query}" if query else path_key
@@ -603,13 +631,13 @@ class IntelIndex:
                     end = stop
                 cand = path_key[:end]
         if (
-            bits & _IN_HOST_EXACT
+            bits & _IN_HOST
             and (flt is None or flt[crc32(host.encode(_UTF8, _SURROGATEPASS)) & mask] & _KEY_IN_HOST_EXACT)
             and self._host_exact.get(host) is not None
         ):
             return True
         get = self._host_tree.get
-        name = host if bits & _IN_HOST_TREE else ""
+        name = host if bits & _IN_HOST else ""
         while name:
             if (
                 flt is None or flt[crc32(name.encode(_UTF8, _SURROGATEPASS)) & mask] & _KEY_IN_HOST_TREE
@@ -619,9 +647,7 @@ class IntelIndex:
             if dot < 0:
                 break
             name = name[dot + 1 :]
-        if self._nets and host and (":" in host or (host[0].isdigit() and host[-1].isdigit())):
-            return any(True for _found in self._ip_buckets(host))
-        return False
+        return bool(self._nets) and _ip_like(host) and any(True for _hit in self._ip_buckets(host))
 
     def match_many(self, urls: Iterable[str]) -> dict[str, list[IntelHit]]:
         """The fast path for a message's or a batch's URLs: each distinct URL is looked up
@@ -678,6 +704,12 @@ class IntelIndex:
         )
 
 
+def _ip_like(host: str) -> bool:
+    """A bare host contains() asks the network tables about: IPv6 (a colon) or ending and
+    starting with a digit like a dotted quad; other names skip the IP parse."""
+    return bool(host) and (":" in host or (host[-1].isdigit() and host[0].isdigit()))
+
+
 def _anchor(host: str) -> str:
     """The last two labels of a host (all of it when it has fewer): a host-tree key of two or more
     labels, and every URL or host key, shares it with every host it matches."""
@@ -685,9 +717,37 @@ def _anchor(host: str) -> str:
     return host[host.rfind(".", 0, last) + 1 :] if last > 0 else host
 
 
+def _wide_bits(flt: memoryview, mask: int, host: str, cut: int, bits: int) -> int:
+    """The filter bits for ``host`` under a wide anchor (``bits``, read at ``host[cut + 1:]``):
+    those of its last three labels (see _anchor3), plus the anchor's host bit (a host-tree key
+    equal to the anchor matches every host under it)."""
+    if cut < 0:  # a two-label host: the anchor is its own
+        return bits
+    anchor3 = host[host.rfind(".", 0, cut) + 1 :]
+    return flt[crc32(anchor3.encode(_UTF8, _SURROGATEPASS)) & mask] | bits & _IN_HOST
+
+
+def _anchor3(host: str) -> str:
+    """The last three labels of a host whose last two are a wide anchor (all of it when it has
+    fewer: then its own anchor); IntelIndex._wide_bits reads the same."""
+    last = host.rfind(".")
+    cut = host.rfind(".", 0, last) if last > 0 else -1
+    return host[host.rfind(".", 0, cut) + 1 :] if cut >= 0 else host
+
+
+def _one(host: str) -> tuple[str]:
+    return (host,)
+
+
+def _url_key_hosts(key: str) -> tuple[str, ...]:
+    """The bare hosts of the URLs a URL key matches: its host, and that host with the ``www.``
+    the key dropped (a wide anchor anchors them on different last three labels)."""
+    host = _key_host(key)
+    return (host, f"www.{host}") if "." in host else (host,)
+
+
 def _key_host(key: str) -> str:
-    """The bare host of a URL key (``www.`` may be gone: that never changes the last two labels
-    of a host that had it, since ``www.`` is dropped only before a name with a dot)."""
+    """The bare host of a URL key (``www.`` may be gone)."""
     end = len(key)
     for ch in "/?":
         j = key.find(ch, 0, end)

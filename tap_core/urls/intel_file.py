@@ -58,7 +58,7 @@ __all__ = [
 ]
 
 MAGIC = b"TAPINTEL"
-FORMAT_VERSION = 2  # 2: a byte filter section (format 1 had an "anchors" table instead)
+FORMAT_VERSION = 3  # 2: a byte filter replaced the "anchors" table; 3: wide anchors in it
 #: Filter slots (bytes) per filtered string, rounded up to a power of two: 8 to 16 bytes a
 #: string, so about one miss probe in 10 to 20 goes past the filter to the table.
 FILTER_SLOTS_PER_KEY = 8
