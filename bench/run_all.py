@@ -34,6 +34,7 @@ SCRIPTS: dict[str, bool] = {
     "redirector_bench.py": False,
     "cold_start.py": False,
     "service_round_trips.py": True,
+    "rdap_lookups.py": True,
     "sandbox_eval.py": True,
     "pattern_sweep.py": False,
 }

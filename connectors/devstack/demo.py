@@ -143,6 +143,7 @@ def run_demo(
         check_tenant(stack.sim, reports)
         clicked = _click(stack, users, clicks)
         totals = _totals(reports, clicked)
+        totals["rdap"] = _rdap(stack, totals["processed"])
         if monkey is not None:
             totals["faults"] = {**_fired(stack), **monkey.counts()}
             totals["notification_delivery"] = _notification_delivery(stack)
@@ -376,6 +377,32 @@ def _totals(reports: list[MessageReport], clicked: list[dict[str, Any]]) -> dict
     }
 
 
+def _rdap(stack: Stack, processed: int) -> dict[str, Any] | None:
+    """Domain-age lookups of the run: requests the simulated registry received, per processed
+    message, and how many of the service's questions its caches answered (memory or table).
+    The cache figures need the host in this process (not in a chaos run's own process)."""
+    if stack.rdap is None:
+        return None
+    requests = int(stack.rdap.stats()["requests"])
+    out: dict[str, Any] = {
+        "lookups": requests,
+        "lookups_per_message": round(requests / processed, 3) if processed else None,
+    }
+    if isinstance(stack.host, HostProcess):
+        return out
+    from connectors.service.runtime import get_runtime
+
+    registry = get_runtime().registry
+    if registry is None or not hasattr(registry, "stats"):
+        return out
+    counts = registry.stats()
+    hits = int(counts["memory_hits"]) + int(counts["table_hits"])
+    asked = hits + int(counts["lookups"])
+    out.update(domains_asked=asked, memory_hits=counts["memory_hits"], table_hits=counts["table_hits"],
+               cache_hit_rate=round(hits / asked, 4) if asked else None, failures=counts["failures"])
+    return out
+
+
 def _throughput(delivered: list[MessageReport], processed: list[MessageReport]) -> float | None:
     """Processed messages per second, from the first delivery to the last remediation: with
     ``--rate R`` it cannot exceed about R, so it shows whether the service kept up."""
@@ -426,6 +453,13 @@ def _print(reports: list[MessageReport], totals: dict[str, Any]) -> None:
         f"max for a rewritten message {totals['graph_requests_max_rewritten']}"
     )
     print(f"clicks: {totals['clicks']}")
+    rdap = totals.get("rdap")
+    if rdap:
+        hit = rdap.get("cache_hit_rate")
+        line = f"domain age (RDAP): {rdap['lookups']} lookups, {rdap['lookups_per_message']} per message"
+        if hit is not None:
+            line += f"; cache hit rate {hit:.1%} of {rdap['domains_asked']} domains asked"
+        print(line)
 
 
 def render_html(document: dict[str, Any]) -> str:

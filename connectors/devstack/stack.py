@@ -262,6 +262,8 @@ def running_stack(
             "TAP365_GRAPH_RETRY_DELAY": "0.2",
             "TAP365_RDAP_ENABLED": "true",
             "TAP365_RDAP_BOOTSTRAP": str(rdap_bootstrap),
+            # One simulated server stands for every registry (68 TLDs): its share of each one's rate.
+            "TAP365_RDAP_RATE_PER_SECOND": "50",
             **(extra_env or {}),
         }
         saved = {k: os.environ.get(k) for k in env}

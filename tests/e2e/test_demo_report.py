@@ -27,6 +27,12 @@ def _totals(tmp_path: Path, rate: float) -> tuple[dict[str, object], list[float]
 def test_a_burst_reports_messages_over_first_delivery_to_last_remediation(tmp_path: Path) -> None:
     totals, latencies = _totals(tmp_path, rate=0)
     assert totals["processed"] == SAMPLES
+    # Domain ages were asked of the simulated registry; what its caches answered is counted.
+    rdap = totals["rdap"]
+    assert isinstance(rdap, dict) and rdap["lookups"] > 0
+    assert rdap["lookups_per_message"] == round(rdap["lookups"] / SAMPLES, 3)
+    assert rdap["domains_asked"] >= rdap["lookups"]
+    assert rdap["cache_hit_rate"] == round((rdap["memory_hits"] + rdap["table_hits"]) / rdap["domains_asked"], 4)
     throughput = totals["throughput_msgs_per_s"]
     assert isinstance(throughput, float) and throughput > 0
     # The span covers at least the slowest message's whole latency (it was delivered after the first).
