@@ -496,6 +496,9 @@ class IntelIndex:
         hits: list[IntelHit] = []
         flt, mask = self._filter, self._filter_mask
         bits = self._tables_for(host)
+        if not bits & _IN_ALL:  # the common miss: nothing under the anchor, unless an IP
+            self._match_host(host, hits, bits)
+            return hits
         path_key = hostport + path
         if bits & _IN_URL_EXACT:
             full = f"{path_key}?{query}" if query else path_key
