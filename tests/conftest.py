@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 from pydantic import SecretStr
 
+from connectors.devstack.rdap import RdapSimClient, simulated_rdap
 from connectors.storage.azure import AzureStores
 from connectors.storage.config import StorageConfig
-from rdapsim.testing import RdapSimClient, start_rdapsim
 from tests.storage.azurite import Azurite, AzuriteUnavailable, azurite
 
 _prefix = itertools.count(1)
@@ -42,7 +42,7 @@ def stores(storage_config: StorageConfig) -> AzureStores:
 @pytest.fixture(scope="session")
 def rdap_sim_server() -> Iterator[RdapSimClient]:
     """One simulated RDAP service (``python -m rdapsim``) per session; pure Python, never skipped."""
-    with start_rdapsim() as client:
+    with simulated_rdap() as client:
         yield client
 
 

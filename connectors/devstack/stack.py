@@ -26,7 +26,7 @@ from typing import Any
 import requests
 
 from connectors.devstack.azurite import AzuriteServer, azurite_server
-from connectors.devstack.rdap import RdapSimControl, simulated_rdap
+from connectors.devstack.rdap import RdapSimClient, simulated_rdap
 from connectors.localhost.host import LocalHost
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -175,7 +175,7 @@ class Stack:
     env: dict[str, str]
     host: LocalHost | HostProcess
     storage: AzuriteServer | None = None
-    rdap: RdapSimControl | None = None  # the simulated RDAP registry the host looks domains up in
+    rdap: RdapSimClient | None = None  # the simulated RDAP registry the host looks domains up in
 
     @property
     def users(self) -> list[str]:

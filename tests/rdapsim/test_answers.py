@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from rdapsim.testing import RdapSimClient, start_rdapsim
+from connectors.devstack.rdap import RdapSimClient, simulated_rdap
 
 RDAP = "application/rdap+json"
 
@@ -88,7 +88,7 @@ def test_unconfigured_domains_are_old_with_a_stable_age(rdap_sim: RdapSimClient)
         assert 399 <= ages[name] <= 9000
     assert len(set(ages.values())) > 1  # derived from the name, not one constant
     # Another process gives the same dates: runs are reproducible.
-    with start_rdapsim() as other:
+    with simulated_rdap() as other:
         for name, days in ages.items():
             assert (datetime.now(UTC) - _date(_event(other.domain(name).json(), "registration"))).days == days
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from rdapsim.testing import RdapSimClient
+from connectors.devstack.rdap import RdapSimClient
 
 from .test_answers import RDAP, assert_rfc9083_domain
 

@@ -1,4 +1,4 @@
-"""``python -m rdapsim``: the ready line, ``--default not_found``, a clean stop; start_rdapsim's
+"""``python -m rdapsim``: the ready line, ``--default not_found``, a clean stop; simulated_rdap's
 failure report."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 import pytest
 import requests
 
-from rdapsim.testing import PROJECT_ROOT, start_rdapsim
+from connectors.devstack.rdap import PROJECT_ROOT, simulated_rdap
 
 
 def test_python_m_rdapsim_prints_its_url_and_stops_cleanly() -> None:
@@ -36,14 +36,14 @@ def test_python_m_rdapsim_prints_its_url_and_stops_cleanly() -> None:
     assert "Traceback" not in stderr
 
 
-def test_start_rdapsim_reports_a_process_that_does_not_start() -> None:
-    with pytest.raises(RuntimeError, match="did not start") as failure, start_rdapsim(default="bogus"):
+def test_simulated_rdap_reports_a_process_that_does_not_start() -> None:
+    with pytest.raises(RuntimeError, match="did not start") as failure, simulated_rdap(default="bogus"):
         pass
     assert "invalid choice" in str(failure.value)  # argparse's reason, from stderr
 
 
-def test_start_rdapsim_stops_the_process_when_the_block_fails() -> None:
-    with pytest.raises(KeyError), start_rdapsim() as rdap:
+def test_simulated_rdap_stops_the_process_when_the_block_fails() -> None:
+    with pytest.raises(KeyError), simulated_rdap() as rdap:
         base = rdap.base_url
         raise KeyError("boom")
     with pytest.raises(requests.ConnectionError):

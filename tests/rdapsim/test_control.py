@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from rdapsim.testing import RdapSimClient
+from connectors.devstack.rdap import RdapSimClient
 
 from .test_answers import assert_rfc9083_domain
 

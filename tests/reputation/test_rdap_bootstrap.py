@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from connectors.devstack.rdap import RdapSimClient
 from connectors.rdap import BootstrapError, RdapRegistry, build_registry, load_bootstrap
 from connectors.settings import Settings
-from rdapsim.testing import RdapSimClient
 
 
 def _write(path: Path, services: list[Any], **extra: Any) -> Path:

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from connectors.devstack.rdap import RdapSimClient
 from connectors.rdap import RdapLimits, RdapRegistry, load_bootstrap
 from connectors.storage.azure import AzureStores
 from connectors.storage.config import StorageConfig
 from connectors.storage.rdapcache import TableRdapCache
 from connectors.storage.tables import TableStore
-from rdapsim.testing import RdapSimClient
 from tap_core.reputation.registration import DomainRegistration
 
 START = datetime(2026, 12, 8, 12, 0, tzinfo=UTC)

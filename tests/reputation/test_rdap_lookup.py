@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from connectors.devstack.rdap import RdapSimClient
 from connectors.rdap import RdapLimits, RdapRegistry, load_bootstrap
-from rdapsim.testing import RdapSimClient
 
 SIM = "127.0.0.1"
 
