@@ -15,19 +15,32 @@ Memory is measured twice: tracemalloc (bytes still allocated after parsing and l
 the parsed feeds dropped -- everything the index keeps) and IntelIndex.stats().approx_bytes
 (sys.getsizeof sums of tables and keys).
 
-Old vs new in one run: the same index is then written as the compact file the refresh timer
-stores (``IntelIndex.to_bytes``), and a fresh process (what a new instance is) imports the
-module, reads the file in one go and loads it (``IntelIndex.from_bytes``), timed and
-memory-traced there; then match()/contains() of the loaded index on the same queries, with the
-ratio to the in-memory index.
+The compact file: the same index is then written as the compact file the refresh timer stores
+(``IntelIndex.to_bytes``), and a fresh process (what a new instance is) imports the module,
+reads the file in one go and loads it (``IntelIndex.from_bytes``), timed and memory-traced
+there; then match()/contains() of the loaded index, with the in-memory index and the baseline
+(``tap_core/urls/intel.py`` and ``intel_file.py`` as of ``--baseline``, read with git into a
+temporary module: the code before the lookup work of issue 17) on the same queries, in
+alternating rounds, best round each.
+
+Two query mixes, both of distinct URLs (no lookup is repeated to profit from a cache):
+
+* stress (``--hit-share 0.6``, the figure of issue 17): 60 % built to hit -- feed URLs, pages
+  under a listed prefix, subdomains of listed domains and hosts, IPs in listed networks -- and
+  40 % fresh random URLs, a fifth of them on shared platforms (vercel.app, github.io, ...) and
+  some under co.uk, whose suffixes carry many indicators;
+* realistic (``--real-hit-share 0.01``): the same kinds, 1 % hits. A redirector's clicks and a
+  purge's re-checks are nearly all misses.
 
     .venv/bin/python bench/intel_scale.py [--indicators 1000000] [--queries 200000] [--seed 7]
+        [--baseline c89f12b]
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import json
 import random
 import string
@@ -37,6 +50,8 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -93,10 +108,17 @@ def generate(total: int, seed: int) -> dict[str, tuple[FeedFormat, bytes, list[s
     }
 
 
+#: The stress mix's share of hits, kept from the first version of this bench (comparable figures).
+_STRESS_HITS = 0.60
+#: The commit before the lookup work of issue 17 (the "before" of the before/after).
+_BASELINE = "c89f12b"
+
+
 def queries(
-    feeds: dict[str, tuple[FeedFormat, bytes, list[str]]], n: int, seed: int
+    feeds: dict[str, tuple[FeedFormat, bytes, list[str]]], n: int, seed: int, hit_share: float = _STRESS_HITS
 ) -> tuple[list[str], int]:
-    """A shuffled query mix and the number of queries built to hit."""
+    """A shuffled query mix and the number of queries built to hit (the kinds of hits in fixed
+    proportions; ``hit_share`` of the queries)."""
     rng = random.Random(seed + 1)
     urls = feeds["synthetic-openphish.txt"][2]
     hosts = feeds["synthetic-pihole-hosts.txt"][2]
@@ -106,6 +128,7 @@ def queries(
     hits = 0
     for _ in range(n):
         r = rng.random()
+        r = r * (_STRESS_HITS / hit_share) if r < hit_share else 1.0  # the kind of hit, or a miss
         if r < 0.25:
             out.append(rng.choice(urls))
         elif r < 0.40:
@@ -161,6 +184,9 @@ def main() -> None:
     parser.add_argument("--indicators", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--hit-share", type=float, default=_STRESS_HITS, help="hits in the stress mix")
+    parser.add_argument("--real-hit-share", type=float, default=0.01, help="hits in the realistic mix")
+    parser.add_argument("--baseline", default=_BASELINE, help="git revision of the 'before' lookups")
     args = parser.parse_args()
 
     feeds = generate(args.indicators, args.seed)
@@ -196,14 +222,15 @@ def main() -> None:
     )
     index = traced_index
 
-    qs, expected_hits = queries(feeds, args.queries, args.seed)
+    qs, expected_hits = queries(feeds, args.queries, args.seed, args.hit_share)
     match_rate, found = _rate(index.match, qs)
     contains_rate, found_c = _rate(index.contains, qs)
     many_start = time.perf_counter()
     batch = index.match_many(qs)
     many_rate = len(qs) / (time.perf_counter() - many_start)
     print(
-        f"queries: {len(qs):,} ({expected_hits:,} built to hit)  match() found {found:,}, "
+        f"queries (stress mix): {len(qs):,}, {len(set(qs)):,} distinct ({expected_hits:,} built to hit)  "
+        f"match() found {found:,}, "
         f"contains() found {found_c:,}, match_many() found {len(batch):,} distinct"
     )
     print(
@@ -231,7 +258,10 @@ def main() -> None:
         f"-> ratio IntelIndex.contains/set = {contains_rate / set_rate:.2f} "
         f"(the set finds only byte-identical URLs)"
     )
-    compact(index, qs, match_rate, contains_rate)
+    real_qs, real_hits = queries(feeds, args.queries, args.seed + 100, args.real_hit_share)
+    print(f"queries (realistic mix): {len(real_qs):,}, {len(set(real_qs)):,} distinct "
+          f"({real_hits:,} built to hit)")
+    compact(index, {"stress": qs, "realistic": real_qs}, args.baseline)
 
 
 _FRESH = """
@@ -251,7 +281,47 @@ print(json.dumps({"import_s": t1 - t0, "load_s": t2 - t1, "held": held, "n": len
 """
 
 
-def compact(index: IntelIndex, qs: list[str], match_rate: float, contains_rate: float) -> None:
+def baseline_module(rev: str) -> ModuleType | None:
+    """``tap_core.urls.intel`` as of ``rev`` (with its ``intel_file``), read with git into a
+    temporary module, for a before/after in one run; None (said why) when that cannot be done."""
+    root = Path(__file__).resolve().parent.parent
+    sources: dict[str, str] = {}
+    for name in ("intel_file", "intel"):
+        try:
+            done = subprocess.run(["git", "-C", str(root), "show", f"{rev}:tap_core/urls/{name}.py"],
+                                  capture_output=True, text=True, check=True)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            print(f"baseline {rev}: cannot read tap_core/urls/{name}.py with git ({exc}): no before/after")
+            return None
+        sources[name] = done.stdout
+    own_import = "from tap_core.urls import intel_file\n"
+    if sources["intel"].count(own_import) != 1:
+        print(f"baseline {rev}: its intel.py does not import intel_file as expected: no before/after")
+        return None
+    sources["intel"] = sources["intel"].replace(own_import, "import _baseline_intel_file as intel_file\n")
+    folder = Path(tempfile.mkdtemp(prefix="intel-baseline-"))
+    module: ModuleType | None = None
+    for name in ("intel_file", "intel"):
+        path = folder / f"_baseline_{name}.py"
+        path.write_text(sources[name])
+        spec = importlib.util.spec_from_file_location(f"_baseline_{name}", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up while it loads
+        spec.loader.exec_module(module)
+    return module
+
+
+def _as_baseline(index: IntelIndex, baseline: ModuleType) -> Any:
+    """The baseline's frozen index over the same tables (its layout is this one's)."""
+    old = baseline.IntelIndex()
+    for name in ("_url_exact", "_url_prefix", "_host_exact", "_host_tree", "_nets", "_sources",
+                 "_source_ids", "_counts"):
+        setattr(old, name, getattr(index, name))
+    return old.freeze()
+
+
+def compact(index: IntelIndex, mixes: dict[str, list[str]], rev: str) -> None:
     """The compact file: build it, load it in a fresh process, look up the same queries."""
     t0 = time.perf_counter()
     data = index.to_bytes()
@@ -273,24 +343,44 @@ def compact(index: IntelIndex, qs: list[str], match_rate: float, contains_rate: 
     )
     loaded = IntelIndex.from_bytes(data)
     del data
-    # Alternate the two indexes in rounds on the same queries and keep each one's best round: on
-    # a shared machine a burst of someone else's work then moves both, not one.
-    best: dict[tuple[str, str], float] = {}
-    found: dict[str, int] = {}
+    indexes: dict[str, Any] = {"compact": loaded, "in-memory": index}
+    baseline = baseline_module(rev)
+    if baseline is not None:
+        old_data = _as_baseline(index, baseline).to_bytes()
+        indexes[f"compact before ({rev})"] = baseline.IntelIndex.from_bytes(old_data)
+        print(f"baseline compact file ({rev}): {len(old_data) / 1e6:.1f} MB = "
+              f"{len(old_data) / n:.1f} bytes/indicator")
+        del old_data
+    # Alternate the indexes in rounds on the same queries and keep each one's best round: on a
+    # shared machine a burst of someone else's work then moves all, not one.
+    best: dict[tuple[str, str, str], float] = {}
+    found: dict[tuple[str, str, str], int] = {}
     for _round in range(3):
-        for label, ix in (("compact", loaded), ("in-memory", index)):
-            for name in ("match", "contains"):
-                rate, hits = _rate(getattr(ix, name), qs)
-                best[(label, name)] = max(rate, best.get((label, name), 0.0))
-                if label == "compact":
-                    found[name] = hits
-    print(f"compact lookups/s (best of 3 rounds):   match() {best[('compact', 'match')]:,.0f} "
-          f"(found {found['match']:,})   contains() {best[('compact', 'contains')]:,.0f} "
-          f"(found {found['contains']:,})")
-    print(f"in-memory lookups/s (best of 3 rounds): match() {best[('in-memory', 'match')]:,.0f}   "
-          f"contains() {best[('in-memory', 'contains')]:,.0f}   -> compact/in-memory: "
-          f"match {best[('compact', 'match')] / best[('in-memory', 'match')]:.2f}, "
-          f"contains {best[('compact', 'contains')] / best[('in-memory', 'contains')]:.2f}")
+        for label, ix in indexes.items():
+            for mix, qs in mixes.items():
+                for name in ("match", "contains"):
+                    rate, hits = _rate(getattr(ix, name), qs)
+                    best[(label, mix, name)] = max(rate, best.get((label, mix, name), 0.0))
+                    found[(label, mix, name)] = hits
+    for (label, mix, name), hits in found.items():
+        if hits != found[("in-memory", mix, name)]:
+            print(f"!! {label} {name}() found {hits:,} on the {mix} mix, the in-memory index "
+                  f"{found[('in-memory', mix, name)]:,}")
+    print(f"{'lookups/s, best of 3 rounds':36s}"
+          + "".join(f"{mix + ' match()':>20s}{mix + ' contains()':>24s}" for mix in mixes))
+    for label in indexes:
+        print(f"  {label:34s}" + "".join(
+            f"{best[(label, mix, 'match')]:20,.0f}{best[(label, mix, 'contains')]:24,.0f}" for mix in mixes))
+    for label in indexes:
+        if label != "compact":
+            print(f"  {'compact / ' + label:34s}" + "".join(
+                f"{best[('compact', mix, 'match')] / best[(label, mix, 'match')]:19.2f}x"
+                f"{best[('compact', mix, 'contains')] / best[(label, mix, 'contains')]:23.2f}x"
+                for mix in mixes))
+    print(f"  (found, stress mix: match() {found[('compact', 'stress', 'match')]:,}, contains() "
+          f"{found[('compact', 'stress', 'contains')]:,}; realistic mix: "
+          f"{found[('compact', 'realistic', 'contains')]:,})")
+
 
 if __name__ == "__main__":
     main()
