@@ -34,6 +34,7 @@ import multiprocessing
 import traceback
 import weakref
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from multiprocessing.connection import Connection
 from typing import Any
@@ -179,6 +180,18 @@ def _warm_up(pipeline: Pipeline, directory: Directory | None) -> None:
         log.exception("pipeline warm-up failed")
 
 
+_waits: ThreadPoolExecutor | None = None
+#: Analyses that may wait for their domain registry at once (each thread waits, never works).
+_REGISTRY_WAITERS = 32
+
+
+def _registry_waits() -> ThreadPoolExecutor:
+    global _waits
+    if _waits is None:
+        _waits = ThreadPoolExecutor(_REGISTRY_WAITERS, thread_name_prefix="tap365-registry")
+    return _waits
+
+
 async def analyse(
     pipeline: Pipeline,
     message: Message,
@@ -244,7 +257,10 @@ async def _in_child(
             # A storage read: on a thread, so the loop goes on serving other work meanwhile.
             role, method, args, kw = rest
             target = getattr(roles[role], method)
-            loop.run_in_executor(None, lambda: target(*args, **kw)).add_done_callback(answer)
+            # A registry's wait (up to its budget) must not take the loop's default threads,
+            # which every storage call of the worker needs meanwhile.
+            executor = _registry_waits() if role == "registry" else None
+            loop.run_in_executor(executor, lambda: target(*args, **kw)).add_done_callback(answer)
         elif not result.done():
             result.set_result((kind, rest[0]))
 
