@@ -261,7 +261,8 @@ def main() -> None:
     real_qs, real_hits = queries(feeds, args.queries, args.seed + 100, args.real_hit_share)
     print(f"queries (realistic mix): {len(real_qs):,}, {len(set(real_qs)):,} distinct "
           f"({real_hits:,} built to hit)")
-    compact(index, {"stress": qs, "realistic": real_qs}, args.baseline)
+    loaded = compact(index, {"stress": qs, "realistic": real_qs}, args.baseline)
+    breakdown(loaded, {"stress": qs, "realistic": real_qs})
 
 
 _FRESH = """
@@ -321,7 +322,7 @@ def _as_baseline(index: IntelIndex, baseline: ModuleType) -> Any:
     return old.freeze()
 
 
-def compact(index: IntelIndex, mixes: dict[str, list[str]], rev: str) -> None:
+def compact(index: IntelIndex, mixes: dict[str, list[str]], rev: str) -> IntelIndex:
     """The compact file: build it, load it in a fresh process, look up the same queries."""
     t0 = time.perf_counter()
     data = index.to_bytes()
@@ -380,6 +381,87 @@ def compact(index: IntelIndex, mixes: dict[str, list[str]], rev: str) -> None:
     print(f"  (found, stress mix: match() {found[('compact', 'stress', 'match')]:,}, contains() "
           f"{found[('compact', 'stress', 'contains')]:,}; realistic mix: "
           f"{found[('compact', 'realistic', 'contains')]:,})")
+    return loaded
+
+
+def _ns(fn, items: list[Any]) -> float:  # type: ignore[no-untyped-def]
+    """Nanoseconds per call of ``fn`` over ``items``, best of 3."""
+    best = float("inf")
+    for _round in range(3):
+        start = time.perf_counter()
+        for item in items:
+            fn(item)
+        best = min(best, time.perf_counter() - start)
+    return best * 1e9 / max(1, len(items))
+
+
+def breakdown(loaded: IntelIndex, mixes: dict[str, list[str]]) -> None:
+    """Where a lookup of the compact index spends its time: the cost of each step alone (over
+    the stress mix, best of 3) and how many table probes (a Python call into the file) a
+    lookup makes. The filter reads are one byte each, inline."""
+    from zlib import crc32
+
+    from tap_core.urls import intel
+
+    qs = mixes["stress"]
+    parts = [p for p in map(intel._split, qs) if p is not None]
+    hosts = [p[0] for p in parts]
+    keys = [hit.indicator for q in qs[:20_000] for hit in loaded.match(q) if hit.kind.value == "url_prefix"]
+    flt, mask = loaded._filter, loaded._filter_mask
+    assert flt is not None
+    prefix = loaded._url_prefix
+
+    def anchor(host: str) -> int:
+        last = host.rfind(".")
+        cut = host.rfind(".", 0, last) if last > 0 else -1
+        return flt[crc32(host[cut + 1 :].encode("utf-8", "surrogatepass")) & mask]
+
+    def filter_read(key: str) -> int:
+        return flt[crc32(key.encode("utf-8", "surrogatepass")) & mask] & 32
+
+    def no_op(_url: str) -> bool:
+        return False
+
+    sample = qs[:50_000]
+    steps = {
+        "call and loop (a no-op function)": _ns(no_op, sample),
+        "URL split (_split)": _ns(intel._split, sample),
+        "anchor read, in a function": _ns(anchor, hosts[:50_000]),
+        "one filter read, in a function": _ns(filter_read, keys),
+        "table probe, a key present": _ns(prefix.get, keys),
+        "table probe, a key absent": _ns(prefix.get, [k + "/zz" for k in keys]),
+        "prefix candidates list (match; lambda)": _ns(
+            lambda p: intel._prefix_candidates(p[1], p[1] + p[2]), parts[:50_000]),
+        "IntelHit built (match, per hit; lambda)": _ns(
+            lambda k: intel.IntelHit(k, intel.IndicatorKind.URL_PREFIX, "feed", "phishing", None), keys),
+    }
+    print("per-call cost of each step alone, ns (stress mix; the lookups above add the interpreter's "
+          "glue between them):")
+    for label, ns in steps.items():
+        print(f"  {label:42s}{ns:8.0f}")
+    counted = {"n": 0}
+    tables = [loaded._url_exact, loaded._url_prefix, loaded._host_exact, loaded._host_tree,
+              *loaded._nets.values()]
+    originals = [table.get for table in tables]
+
+    def counting(get):  # type: ignore[no-untyped-def]
+        def probe(key: Any, default: Any = None) -> Any:
+            counted["n"] += 1
+            return get(key, default)
+        return probe
+
+    try:
+        for table, get in zip(tables, originals, strict=True):
+            table.get = counting(get)
+        for mix, mix_qs in mixes.items():
+            for name in ("contains", "match"):
+                counted["n"] = 0
+                for q in mix_qs:
+                    getattr(loaded, name)(q)
+                print(f"  table probes per {name}() call, {mix} mix: {counted['n'] / len(mix_qs):.2f}")
+    finally:
+        for table, get in zip(tables, originals, strict=True):
+            table.get = get
 
 
 if __name__ == "__main__":
