@@ -35,6 +35,7 @@ from tap_core.model.message import Message
 from tap_core.parsing.domains import url_host
 from tap_core.parsing.limits import limit_findings, limit_rules
 from tap_core.policy import Policy
+from tap_core.reputation.blocklist import blocked_sender_findings
 from tap_core.reputation.registration import DomainRegistry
 from tap_core.reputation.rules import (
     DomainsToCheck,
@@ -187,6 +188,10 @@ class Pipeline:
             findings.extend(isolated_findings("reputation.registration", lambda: registration_findings(
                 domains, registry.registrations(domains.lookups), reputation, now,
             ), defects))
+        if policy.blocked_senders:
+            findings.extend(isolated_findings(
+                "policy", lambda: blocked_sender_findings(message, policy.blocked_senders), defects
+            ))
         findings.extend(isolated_findings("limits", lambda: limit_findings(message), defects))
         findings.extend(defects)
         return found

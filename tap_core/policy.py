@@ -17,10 +17,18 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from tap_core.attachments.policy import AttachmentPolicy
 from tap_core.click.pages import Branding
@@ -41,6 +49,16 @@ _MESSAGE_THRESHOLD_RANGE = 1000.0
 
 class PolicyError(ValueError):
     """A policy that cannot be used; the message names the field and what to write."""
+
+
+def _sender_entry(raw: str) -> str:
+    """One ``blocked_senders`` entry, lower-case: an address or a domain ("" for a blank one)."""
+    entry = raw.strip().lower().lstrip("@").rstrip(".")
+    local, at, domain = entry.rpartition("@")
+    malformed = any(c.isspace() or c in "<>,;" for c in entry) or "." not in domain or (at and not local)
+    if raw.strip() and (not entry or malformed):
+        raise ValueError(f"{raw!r} is neither an address (name@example.com) nor a domain (example.com)")
+    return entry
 
 
 class Notices(BaseModel):
@@ -81,11 +99,19 @@ class Policy(BaseModel):
     limits: MimeLimits = Field(default_factory=MimeLimits)
     #: Notices to the person a held or quarantined message was for.
     notices: Notices = Field(default_factory=Notices)
+    #: Senders the tenant blocks: an address (``a@b.example``) or a domain (``b.example``, its
+    #: subdomains too). Mail from them is MALICIOUS (``sender_blocked_by_policy``).
+    blocked_senders: list[Annotated[str, AfterValidator(_sender_entry)]] = Field(default_factory=list)
 
     @field_validator("internal_domains")
     @classmethod
     def _lower_domains(cls, value: list[str]) -> list[str]:
         return [d.strip().lower().rstrip(".") for d in value if d.strip()]
+
+    @field_validator("blocked_senders")
+    @classmethod
+    def _blocked_senders(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(e for e in value if e))
 
     @model_validator(mode="after")
     def _thresholds_in_range(self) -> Self:
