@@ -86,10 +86,11 @@ _IP_LAST = frozenset("0123456789]")
 # How filter strings are encoded (intel_file's key encoding), named once for the inline probes.
 _UTF8, _SURROGATEPASS = "utf-8", "surrogatepass"
 
-# The common, already normalised URL: http(s), a lower-case ASCII host without port, userinfo or
-# brackets. _split reads it with this one match; anything else takes the general path. Linear:
-# each class is scanned once; on failure the host class backs off one character at a time.
-_PLAIN_URL = re.compile(r"https?://([a-z0-9_.\-]+)(/[^?#]*)?(?:\?([^#]*))?(?:#|\Z)")
+# The common, already normalised URL: http(s), a lower-case ASCII host without port, userinfo,
+# brackets or trailing dot. _split reads it with this one match; anything else takes the general
+# path. Linear: each class is scanned once; on failure the host class backs off one character at
+# a time, each tried in constant time (only the host's own end can start a path).
+_PLAIN_URL = re.compile(r"https?://([a-z0-9_.\-]*[a-z0-9_\-])(/[^?#]*)?(?:\?([^#]*))?(?:#|\Z)")
 # The dotted quads ipaddress.IPv4Address accepts (four decimal octets, no leading zero): read as
 # an int without it. Other IP forms go through ipaddress.
 _PLAIN_IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
@@ -134,12 +135,14 @@ def _split(url: str) -> tuple[str, str, str, str] | None:
     URLs are distinct, and a cache miss cost more than this read).
     """
     m = _PLAIN_URL.match(url)
-    if m is not None:
-        host, path, query = m.groups("")
-        if host[-1] != ".":  # a trailing dot is dropped by the general path
-            keyhost = host[4:] if host.startswith("www.") and "." in host[4:] else host
-            return host, keyhost, path.rstrip("/"), query
-    return _split_general(url)
+    return _plain_parts(m) if m is not None else _split_general(url)
+
+
+def _plain_parts(m: re.Match[str]) -> tuple[str, str, str, str]:
+    """_split of a plain URL from its _PLAIN_URL match (lookups read the host, group 1, first)."""
+    host, path, query = m.groups("")
+    keyhost = host[4:] if host.startswith("www.") and "." in host[4:] else host
+    return host, keyhost, path.rstrip("/"), query
 
 
 def _split_general(url: str) -> tuple[str, str, str, str] | None:
@@ -489,16 +492,25 @@ class IntelIndex:
 
     def match(self, url: str) -> list[IntelHit]:
         """Every indicator matching ``url`` (an absolute, normalised URL); [] when none."""
-        parts = _split(url)
-        if parts is None:
-            return []
+        m = _PLAIN_URL.match(url)  # _split, with the anchor read between its two halves
+        if m is not None:
+            host = m[1]
+            bits = self._tables_for(host)
+            if not bits & _IN_ALL and not host[-1].isdigit():  # the common miss, before a split
+                return []
+            parts = _plain_parts(m)
+        else:
+            general = _split_general(url)
+            if general is None:
+                return []
+            parts = general
+            bits = self._tables_for(parts[0])
         host, hostport, path, query = parts
         hits: list[IntelHit] = []
-        flt, mask = self._filter, self._filter_mask
-        bits = self._tables_for(host)
-        if not bits & _IN_ALL:  # the common miss: nothing under the anchor, unless an IP
+        if not bits & _IN_ALL:  # nothing under the anchor, unless an IP
             self._match_host(host, hits, bits)
             return hits
+        flt, mask = self._filter, self._filter_mask
         path_key = hostport + path
         if bits & _IN_URL_EXACT:
             full = f"{path_key}?{query}" if query else path_key
@@ -517,8 +529,7 @@ class IntelIndex:
         return hits
 
     def _tables_for(self, host: str) -> int:
-        """The _IN_* bits of the tables that may hold a key for ``host`` (all without a filter).
-        contains() inlines the first read."""
+        """The _IN_* bits of the tables that may hold a key for ``host`` (all without a filter)."""
         flt = self._filter
         if flt is None:
             return _IN_ALL
@@ -582,26 +593,26 @@ class IntelIndex:
 
     def contains(self, url: str) -> bool:
         """Fast yes/no: does any indicator match ``url``?"""
-        parts = _split(url)
-        if parts is None:
-            return False
-        host, hostport, path, query = parts
-        # ``get(k) is not None`` rather than ``in``, and _tables_for inlined: for a file-backed
-        # table ``in`` is one more Python call per probe (values are never None). Each probe
-        # of a file-backed table reads its filter byte first (inline: a call costs more).
-        flt, mask = self._filter, self._filter_mask
-        if flt is None:
-            bits = _IN_ALL
+        m = _PLAIN_URL.match(url)  # _split, with the anchor read between its two halves
+        if m is not None:
+            host = m[1]
+            bits = self._tables_for(host)
+            if not bits & _IN_ALL and not host[-1].isdigit():  # the common miss, before a split
+                return False
+            parts = _plain_parts(m)
         else:
-            last = host.rfind(".")
-            cut = host.rfind(".", 0, last) if last > 0 else -1
-            bits = flt[crc32(host[cut + 1 :].encode(_UTF8, _SURROGATEPASS)) & mask]
-            if bits & _WIDE:
-                bits = _wide_bits(flt, mask, host, cut, bits)
-            if self._tree_unanchored:
-                bits |= _IN_HOST
-            if not bits & _IN_ALL:  # the common miss: nothing under the anchor, unless an IP
-                return bool(self._nets) and _ip_like(host) and any(True for _hit in self._ip_buckets(host))
+            general = _split_general(url)
+            if general is None:
+                return False
+            parts = general
+            bits = self._tables_for(parts[0])
+        host, hostport, path, query = parts
+        if not bits & _IN_ALL:  # nothing under the anchor, unless an IP
+            return bool(self._nets) and _ip_like(host) and any(True for _hit in self._ip_buckets(host))
+        # ``get(k) is not None`` rather than ``in``: for a file-backed table ``in`` is one more
+        # Python call per probe (values are never None). Each probe of a file-backed table
+        # reads its filter byte first (inline: a call costs more).
+        flt, mask = self._filter, self._filter_mask
         path_key = hostport + path
         if bits & _IN_URL_EXACT:
             key = f"{path_key}?{query}" if query else path_key
