@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
 
 from tap_core.attachments.context import ScanContext
 
@@ -15,12 +14,13 @@ class Scanner(ABC):
     :class:`~tap_core.attachments.context.Unparseable` into ``unparseable_<type>``.
     """
 
+    # Class attributes of each scanner, set per instance by the default set's ``Deferred``.
     #: Short name used in ``scanner_error`` evidence.
-    name: ClassVar[str]
-    #: File types handled; empty means every type.
-    types: ClassVar[frozenset[str]] = frozenset()
+    name: str
+    #: File types handled; empty means every type (the default set's come from ``dispatch``).
+    types: frozenset[str] = frozenset()
     #: Runs even on a file above ``max_file_bytes`` (cheap whole-file checks such as hashes).
-    runs_on_oversize: ClassVar[bool] = False
+    runs_on_oversize: bool = False
 
     def applies(self, ctx: ScanContext) -> bool:
         return not self.types or ctx.kind.type in self.types

@@ -7,6 +7,7 @@ import struct
 from tap_core.attachments.context import ScanContext, Unparseable
 from tap_core.attachments.scanners._archive import unopened_member_findings
 from tap_core.attachments.scanners.base import Scanner
+from tap_core.attachments.scanners.dispatch import SCANNER_TYPES
 
 
 def cab_member_names(data: bytes, limit: int = 10_000) -> list[str]:
@@ -32,7 +33,7 @@ def cab_member_names(data: bytes, limit: int = 10_000) -> list[str]:
 
 class CabScanner(Scanner):
     name = "cab"
-    types = frozenset({"cab"})
+    types = SCANNER_TYPES[name]
 
     def scan(self, data: bytes, ctx: ScanContext) -> None:
         names = cab_member_names(data)
@@ -44,7 +45,7 @@ class UnopenedContainerScanner(Scanner):
     """Containers tap_core cannot open (raw disk images, zstd): say so for the policy."""
 
     name = "unopened"
-    types = frozenset({"img", "vhd", "vhdx", "zstd"})
+    types = SCANNER_TYPES[name]
 
     def scan(self, data: bytes, ctx: ScanContext) -> None:
         ctx.add("container_not_extracted", ctx.kind.type, kind=ctx.kind.detail or ctx.kind.type)

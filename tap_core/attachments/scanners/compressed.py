@@ -10,13 +10,14 @@ import zlib
 from tap_core.attachments.context import ScanContext, Unparseable
 from tap_core.attachments.filetype import extension
 from tap_core.attachments.scanners.base import Scanner
+from tap_core.attachments.scanners.dispatch import SCANNER_TYPES
 
 _STEP = 1024 * 1024
 
 
 class CompressedScanner(Scanner):
     name = "compressed"
-    types = frozenset({"gz", "bz2", "xz"})
+    types = SCANNER_TYPES[name]
 
     def scan(self, data: bytes, ctx: ScanContext) -> None:
         ftype = ctx.kind.type

@@ -16,6 +16,7 @@ from tap_core.attachments.context import ScanContext
 from tap_core.attachments.filetype import FAMILIES, identify
 from tap_core.attachments.scanners._urls import add_html, add_text, decode_file_text
 from tap_core.attachments.scanners.base import Scanner
+from tap_core.attachments.scanners.dispatch import SCANNER_TYPES
 
 _TEXT_CAP = 16 * 1024 * 1024
 # A tag's scan stops at the next "<": "[^>]*" ran from every "<input" to the end of the file
@@ -53,7 +54,7 @@ _MAX_BLOBS = 5
 
 class HtmlScanner(Scanner):
     name = "html"
-    types = frozenset({"html", "hta", "svg", "mhtml"})
+    types = SCANNER_TYPES[name]
 
     def scan(self, data: bytes, ctx: ScanContext) -> None:
         add_html(ctx, decode_file_text(data[:_TEXT_CAP]))

@@ -10,11 +10,12 @@ from pycdlib.pycdlibexception import PyCdlibException
 
 from tap_core.attachments.context import ScanContext, Unparseable
 from tap_core.attachments.scanners.base import Scanner
+from tap_core.attachments.scanners.dispatch import SCANNER_TYPES
 
 
 class IsoScanner(Scanner):
     name = "iso"
-    types = frozenset({"iso", "udf"})
+    types = SCANNER_TYPES[name]
 
     def scan(self, data: bytes, ctx: ScanContext) -> None:
         iso = pycdlib.PyCdlib()

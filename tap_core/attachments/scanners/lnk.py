@@ -11,6 +11,7 @@ import LnkParse3
 
 from tap_core.attachments.context import ScanContext, Unparseable
 from tap_core.attachments.scanners.base import Scanner
+from tap_core.attachments.scanners.dispatch import SCANNER_TYPES
 from tap_core.attachments.scanners.script import inspect_script_text
 
 logging.getLogger("LnkParse3").setLevel(logging.CRITICAL)
@@ -30,7 +31,7 @@ _TARGET_KEYS = (
 
 class LnkScanner(Scanner):
     name = "lnk"
-    types = frozenset({"lnk"})
+    types = SCANNER_TYPES[name]
 
     def scan(self, data: bytes, ctx: ScanContext) -> None:
         try:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from tap_core.attachments.context import ScanContext
 from tap_core.attachments.scanners._urls import add_html, add_text
 from tap_core.attachments.scanners.base import Scanner
+from tap_core.attachments.scanners.dispatch import SCANNER_TYPES
 from tap_core.parsing.limits import limits_reached
 from tap_core.parsing.mime import parse_eml
 
 
 class EmlScanner(Scanner):
     name = "eml"
-    types = frozenset({"eml"})
+    types = SCANNER_TYPES[name]
 
     def scan(self, data: bytes, ctx: ScanContext) -> None:
         message = parse_eml(data, source=ctx.name)

@@ -9,6 +9,7 @@ import msoffcrypto.exceptions
 
 from tap_core.attachments.context import ScanContext
 from tap_core.attachments.scanners.base import Scanner
+from tap_core.attachments.scanners.dispatch import SCANNER_TYPES
 
 #: Excel's built-in password: a workbook "encrypted" with it opens without a prompt, which malware
 #: uses to hide macros from scanners.
@@ -17,7 +18,7 @@ EXCEL_DEFAULT_PASSWORD = "VelvetSweatshop"  # noqa: S105 - a published constant,
 
 class OfficeCryptoScanner(Scanner):
     name = "office_crypto"
-    types = frozenset({"office_encrypted", "doc", "xls", "ppt"})
+    types = SCANNER_TYPES[name]
 
     def scan(self, data: bytes, ctx: ScanContext) -> None:
         try:

@@ -11,6 +11,7 @@ from oletools import msodde, oleobj
 from tap_core.attachments.context import ScanContext, Unparseable
 from tap_core.attachments.scanners._urls import add_html, add_text, decode_file_text
 from tap_core.attachments.scanners.base import Scanner
+from tap_core.attachments.scanners.dispatch import SCANNER_TYPES
 
 logging.getLogger("msodde").setLevel(logging.CRITICAL)
 logging.getLogger("oleobj").setLevel(logging.CRITICAL)
@@ -23,7 +24,7 @@ _MSG_HTML_STREAM = "__substg1.0_10130102"
 
 class OleScanner(Scanner):
     name = "ole"
-    types = frozenset({"doc", "xls", "ppt", "ole", "msg"})
+    types = SCANNER_TYPES[name]
 
     def scan(self, data: bytes, ctx: ScanContext) -> None:
         try:

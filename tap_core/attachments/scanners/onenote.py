@@ -6,6 +6,7 @@ import struct
 
 from tap_core.attachments.context import ScanContext
 from tap_core.attachments.scanners.base import Scanner
+from tap_core.attachments.scanners.dispatch import SCANNER_TYPES
 
 # [MS-ONESTORE] 2.6.13 FileDataStoreObject: guidHeader, cbLength (u64), unused (u32), reserved (u64),
 # FileData, guidFooter.
@@ -15,7 +16,7 @@ _MAX_OBJECTS = 100
 
 class OneNoteScanner(Scanner):
     name = "onenote"
-    types = frozenset({"one"})
+    types = SCANNER_TYPES[name]
 
     def scan(self, data: bytes, ctx: ScanContext) -> None:
         pos = data.find(_STORE_HEADER)

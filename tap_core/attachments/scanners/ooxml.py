@@ -12,6 +12,7 @@ import zipfile
 from tap_core.attachments.context import ScanContext, Unparseable, read_capped
 from tap_core.attachments.scanners._urls import add_reference, add_text
 from tap_core.attachments.scanners.base import Scanner
+from tap_core.attachments.scanners.dispatch import SCANNER_TYPES
 
 # Linear on hostile parts: a tag's scan stops at the next "<" (never inside an XML attribute
 # value), a name starts only at a word boundary, and nothing backtracks into a run it consumed;
@@ -43,7 +44,7 @@ _IMAGE_CAP = 10 * 1024 * 1024
 
 class OoxmlScanner(Scanner):
     name = "ooxml"
-    types = frozenset({"docx", "docm", "xlsx", "xlsm", "xlsb", "pptx", "pptm", "odf"})
+    types = SCANNER_TYPES[name]
 
     def scan(self, data: bytes, ctx: ScanContext) -> None:
         try:

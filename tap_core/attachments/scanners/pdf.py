@@ -18,6 +18,7 @@ from tap_core.attachments.scanners._archive import candidate_passwords
 from tap_core.attachments.scanners._pdf_images import qr_images
 from tap_core.attachments.scanners._urls import add_reference, add_text
 from tap_core.attachments.scanners.base import Scanner
+from tap_core.attachments.scanners.dispatch import SCANNER_TYPES
 from tap_core.attachments.scanners.qr import qr_urls_from_image
 
 _AUTO_ACTIONS = {"/JavaScript", "/Launch", "/URI", "/SubmitForm", "/ImportData", "/GoToR", "/GoToE"}
@@ -25,7 +26,7 @@ _AUTO_ACTIONS = {"/JavaScript", "/Launch", "/URI", "/SubmitForm", "/ImportData",
 
 class PdfScanner(Scanner):
     name = "pdf"
-    types = frozenset({"pdf"})
+    types = SCANNER_TYPES[name]
 
     def scan(self, data: bytes, ctx: ScanContext) -> None:
         try:

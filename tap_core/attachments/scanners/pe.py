@@ -6,6 +6,7 @@ import pefile
 
 from tap_core.attachments.context import ScanContext, Unparseable
 from tap_core.attachments.scanners.base import Scanner
+from tap_core.attachments.scanners.dispatch import SCANNER_TYPES
 
 _INJECTION = {
     "virtualallocex",
@@ -28,7 +29,7 @@ _PACKER_SECTIONS = {b"upx0", b"upx1", b".aspack", b".mpress1", b".themida", b".v
 
 class PeScanner(Scanner):
     name = "pe"
-    types = frozenset({"exe", "dll"})
+    types = SCANNER_TYPES[name]
 
     def scan(self, data: bytes, ctx: ScanContext) -> None:
         try:

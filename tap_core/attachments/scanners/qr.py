@@ -12,6 +12,7 @@ from PIL import Image
 from tap_core.attachments.context import ScanContext
 from tap_core.attachments.scanners._urls import add_reference
 from tap_core.attachments.scanners.base import Scanner
+from tap_core.attachments.scanners.dispatch import SCANNER_TYPES
 
 _URLISH = re.compile(r"^(https?://|www\.)\S+$", re.I)
 QR_MIN_SIDE = 21  # the smallest QR code is 21x21 modules, one pixel each at the least
@@ -46,7 +47,7 @@ def qr_urls_from_image(image: Image.Image, ctx: ScanContext, where: str) -> list
 
 class ImageQrScanner(Scanner):
     name = "qr"
-    types = frozenset({"png", "jpeg", "gif", "bmp", "webp", "tiff"})
+    types = SCANNER_TYPES[name]
 
     def scan(self, data: bytes, ctx: ScanContext) -> None:
         with warnings.catch_warnings():

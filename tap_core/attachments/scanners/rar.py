@@ -13,11 +13,12 @@ import rarfile
 from tap_core.attachments.context import ScanContext, Unparseable
 from tap_core.attachments.scanners._archive import closed_archive, unopened_member_findings
 from tap_core.attachments.scanners.base import Scanner
+from tap_core.attachments.scanners.dispatch import SCANNER_TYPES
 
 
 class RarScanner(Scanner):
     name = "rar"
-    types = frozenset({"rar"})
+    types = SCANNER_TYPES[name]
 
     def scan(self, data: bytes, ctx: ScanContext) -> None:
         try:

@@ -9,6 +9,7 @@ from oletools import rtfobj
 
 from tap_core.attachments.context import ScanContext
 from tap_core.attachments.scanners.base import Scanner
+from tap_core.attachments.scanners.dispatch import SCANNER_TYPES
 
 logging.getLogger("rtfobj").setLevel(logging.CRITICAL)
 
@@ -18,7 +19,7 @@ _EQUATION = re.compile(r"equation", re.I)
 
 class RtfScanner(Scanner):
     name = "rtf"
-    types = frozenset({"rtf"})
+    types = SCANNER_TYPES[name]
 
     def scan(self, data: bytes, ctx: ScanContext) -> None:
         parser = rtfobj.RtfObjParser(data)

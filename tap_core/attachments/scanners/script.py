@@ -14,6 +14,7 @@ from tap_core.attachments.context import ScanContext
 from tap_core.attachments.filetype import extension, identify
 from tap_core.attachments.scanners._urls import add_text
 from tap_core.attachments.scanners.base import Scanner
+from tap_core.attachments.scanners.dispatch import SCANNER_TYPES
 
 _TEXT_CAP = 8 * 1024 * 1024
 _SCRIPT_EXTENSIONS = frozenset(
@@ -34,7 +35,7 @@ _OBFUSCATION = {
 
 class ScriptScanner(Scanner):
     name = "script"
-    types = frozenset({"js", "vbs", "wsf", "hta", "ps1", "bat"})
+    types = SCANNER_TYPES[name]
 
     def applies(self, ctx: ScanContext) -> bool:
         # Windows picks the interpreter by extension: a .ps1 that reads as plain text still runs.

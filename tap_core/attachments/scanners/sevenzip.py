@@ -11,6 +11,7 @@ from py7zr.io import Py7zIO, WriterFactory
 from tap_core.attachments.context import ScanContext, ScanTimeout, Unparseable
 from tap_core.attachments.scanners._archive import candidate_passwords, closed_archive, opened_with_password
 from tap_core.attachments.scanners.base import Scanner
+from tap_core.attachments.scanners.dispatch import SCANNER_TYPES
 
 
 class _CappedIO(Py7zIO):
@@ -70,7 +71,7 @@ _WRONG_PASSWORD = (
 
 class SevenZipScanner(Scanner):
     name = "7z"
-    types = frozenset({"7z"})
+    types = SCANNER_TYPES[name]
 
     def scan(self, data: bytes, ctx: ScanContext) -> None:
         listing = self._listing(data, None)

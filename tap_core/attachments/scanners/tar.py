@@ -7,11 +7,12 @@ import tarfile
 
 from tap_core.attachments.context import ScanContext, Unparseable, read_capped
 from tap_core.attachments.scanners.base import Scanner
+from tap_core.attachments.scanners.dispatch import SCANNER_TYPES
 
 
 class TarScanner(Scanner):
     name = "tar"
-    types = frozenset({"tar"})
+    types = SCANNER_TYPES[name]
 
     def scan(self, data: bytes, ctx: ScanContext) -> None:
         try:

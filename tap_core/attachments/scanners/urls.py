@@ -17,8 +17,6 @@ from __future__ import annotations
 import html
 import re
 
-from icalendar import Calendar
-
 from tap_core.attachments.context import ScanContext
 from tap_core.attachments.filetype import extension
 from tap_core.attachments.scanners._urls import (
@@ -30,12 +28,10 @@ from tap_core.attachments.scanners._urls import (
     decode_file_text,
 )
 from tap_core.attachments.scanners.base import Scanner
-from tap_core.attachments.scanners.html import HtmlScanner
-from tap_core.attachments.scanners.ooxml import OoxmlScanner
-from tap_core.attachments.scanners.pdf import PdfScanner
+from tap_core.attachments.scanners.dispatch import SCANNER_TYPES
 
 #: Types whose own scanner reads their links and text (PDF, Office packages, HTML, SVG).
-_READ_ELSEWHERE = PdfScanner.types | OoxmlScanner.types | HtmlScanner.types
+_READ_ELSEWHERE = SCANNER_TYPES["pdf"] | SCANNER_TYPES["ooxml"] | SCANNER_TYPES["html"]
 #: Families whose raw bytes carry no URL worth reading (compressed or pixels); their members and
 #: decoded images are scanned as children.
 _NO_STRINGS_FAMILIES = frozenset({"image", "archive", "disk_image"})
@@ -98,6 +94,8 @@ class UrlScanner(Scanner):
 
 
 def _calendar(text: str, ctx: ScanContext) -> None:
+    from icalendar import Calendar  # 30 ms of imports, for calendars only
+
     try:
         calendar = Calendar.from_ical(text)
     except Exception:

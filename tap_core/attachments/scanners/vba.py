@@ -14,6 +14,7 @@ with warnings.catch_warnings():
 from tap_core.attachments.context import ScanContext, scanner_rules
 from tap_core.attachments.scanners._urls import add_reference
 from tap_core.attachments.scanners.base import Scanner
+from tap_core.attachments.scanners.dispatch import SCANNER_TYPES
 
 # olevba logs hostile-input problems at error level; the engine reports them itself.
 logging.getLogger("olevba").setLevel(logging.CRITICAL)
@@ -25,24 +26,7 @@ _URL = re.compile(r"^(https?|ftp)://", re.I)
 
 class VbaScanner(Scanner):
     name = "vba"
-    types = frozenset(
-        {
-            "doc",
-            "xls",
-            "ppt",
-            "ole",
-            "docm",
-            "xlsm",
-            "xlsb",
-            "pptm",
-            "xlsx",
-            "docx",
-            "pptx",
-            "office_xml",
-            "mhtml",
-            "slk",
-        }
-    )
+    types = SCANNER_TYPES[name]
 
     def applies(self, ctx: ScanContext) -> bool:
         # An encrypted document is analysed through its decrypted child (olevba would decrypt too).

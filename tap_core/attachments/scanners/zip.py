@@ -11,11 +11,12 @@ import pyzipper
 from tap_core.attachments.context import ScanContext, Unparseable, read_capped
 from tap_core.attachments.scanners._archive import candidate_passwords, closed_archive, opened_with_password
 from tap_core.attachments.scanners.base import Scanner
+from tap_core.attachments.scanners.dispatch import SCANNER_TYPES
 
 
 class ZipScanner(Scanner):
     name = "zip"
-    types = frozenset({"zip"})
+    types = SCANNER_TYPES[name]
 
     def scan(self, data: bytes, ctx: ScanContext) -> None:
         try:
