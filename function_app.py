@@ -289,6 +289,19 @@ def admin_status(req: func.HttpRequest) -> func.HttpResponse:
     return _response(_admin().status(_tenant(req)))
 
 
+# --- Admin console: App Service authentication (Entra ID) signs people in; see connectors/console --
+
+
+@app.route(route="console/{*path}", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS)
+async def console(req: func.HttpRequest) -> func.HttpResponse:
+    from connectors.console.app import ConsoleApp, request_from
+
+    answer = await ConsoleApp(get_runtime()).handle(request_from(req.method, req.url, dict(req.headers),
+                                                                 dict(req.params), req.get_body()))
+    return func.HttpResponse(answer.body, status_code=answer.status, headers=answer.headers,
+                             mimetype=answer.content_type.split(";")[0], charset="utf-8")
+
+
 @app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def health(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse(json.dumps({"status": "ok"}), mimetype="application/json")

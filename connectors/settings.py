@@ -112,6 +112,19 @@ class Settings(BaseSettings):
     #: Largest RDAP answer read, in bytes (the read stops there; real answers are a few kB).
     rdap_max_response_bytes: int = Field(default=1024 * 1024, ge=1024, le=16 * 1024 * 1024)
 
+    #: Development sign-in for the admin console, "upn,role,tenant-id" (role TAP365.Admin or
+    #: TAP365.Analyst). Honoured only for requests from loopback while App Service authentication
+    #: is off (``tap365 serve``, the local stack); never deployed.
+    console_dev_identity: str = ""
+    #: Minutes a console form's CSRF token stays valid (it is bound to the person and tenant).
+    console_token_minutes: int = Field(default=480, ge=5, le=1440)
+    #: Rows on one console list page (a page asks for at most this many; the query may not ask more).
+    console_page_size: int = Field(default=50, ge=10, le=500)
+    #: Records one console page or chart reads from a store at most; a page that reached it says so.
+    console_max_rows: int = Field(default=5000, ge=100, le=100_000)
+    #: How long the console's health page waits for its Microsoft Graph checks, in seconds.
+    console_graph_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

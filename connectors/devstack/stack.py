@@ -264,6 +264,9 @@ def running_stack(
             "TAP365_RDAP_BOOTSTRAP": str(rdap_bootstrap),
             # One simulated server stands for every registry (68 TLDs): its share of each one's rate.
             "TAP365_RDAP_RATE_PER_SECOND": "50",
+            # The console signs in the simulated tenant's first user as an admin (loopback only).
+            "TAP365_CONSOLE_DEV_IDENTITY":
+                f"{tenant['users'][0]['userPrincipalName']},TAP365.Admin,{tenant['id']}",
             **(extra_env or {}),
         }
         saved = {k: os.environ.get(k) for k in env}
