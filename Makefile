@@ -6,10 +6,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CORPUS ?= ../shared/corpus
-# Debian packages the tests drive for real: headless Chromium for page screenshots, mingw-w64 to
+# Debian packages the tests drive for real: headless Chromium for page screenshots and, through
+# chromium-driver, the console's browser tests; mingw-w64 to
 # build the Windows test programs the sandbox runs; and the bench's peer, SpamAssassin
 # (bench/pipeline_vs_spamassassin.py); wrk loads the redirector (bench/redirector_bench.py).
-APT_PACKAGES ?= chromium mingw-w64 spamassassin wrk
+APT_PACKAGES ?= chromium chromium-driver mingw-w64 spamassassin wrk
 
 .PHONY: install system-deps node-deps test lint demo bench train package clean
 
@@ -21,7 +22,10 @@ $(STAMP): pyproject.toml requirements.txt
 	$(BIN)/python -m pip install -q -r requirements.txt -e '.[dev]'
 	touch $(STAMP)
 
-# Azurite (the Azure Storage emulator) is the project's own npm dev dependency.
+# Azurite (the Azure Storage emulator) is the project's own npm dev dependency; so is axe-core,
+# which the console's browser tests inject into every page.
+node-deps: $(NODE_STAMP)
+
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)

@@ -1,0 +1,146 @@
+"""Fixtures for the console's browser tests: headless Chromium (connectors.devstack.browser) and
+the local stack with some real mail processed, so every page has something to show.
+
+A missing chromium, chromium-driver, selenium or axe-core skips with the reason on a
+developer's machine and fails under CI=true (the project installs all four). Import the fixtures
+into a test module: ``from tests.console.browser import browser, console_stack  # noqa: F401``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.devstack.azurite import AzuriteUnavailable
+from connectors.devstack.browser import BrowserUnavailable, ConsoleBrowser, axe_source, console_browser
+from connectors.devstack.stack import Stack, running_stack
+
+ROOT = Path(__file__).resolve().parents[2]
+MAIL = ROOT / "tests" / "fixtures" / "mail"
+#: Where the tests' screenshots go (one per page and test; kept for a person to look at).
+SCREENSHOTS = ROOT / "reports" / "console" / "tests"
+#: The console's address under the functions URL.
+CONSOLE_PATH = "/api/console"
+#: The development identity the stack signs in (TAP365_CONSOLE_DEV_IDENTITY): an admin of the
+#: simulated tenant's first tenant; the UPN is filled in from the seed.
+FAST_HOST = {
+    "version": "2.0",
+    "functionTimeout": "00:02:00",
+    "extensions": {
+        "http": {"routePrefix": "api"},
+        "queues": {"batchSize": 4, "maxDequeueCount": 3, "visibilityTimeout": "00:00:01",
+                   "maxPollingInterval": "00:00:00.200"},
+    },
+}
+#: Delivered before the pages are looked at: a clean newsletter, a phish that is held, an
+#: attachment that is quarantined, and a plain memo.
+SAMPLES = ("01-newsletter-clean.eml", "02-paypal-lookalike-phish.eml", "05-dangerous-download.eml",
+           "06-internal-memo.eml")
+
+
+def unavailable(reason: str) -> None:
+    """Fail under CI (the real part is installed there), else skip saying what is missing."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"the console browser tests need it in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser(request: pytest.FixtureRequest) -> Iterator[ConsoleBrowser]:
+    """One headless Chromium for the module; screenshots under reports/console/tests/<module>/."""
+    folder = SCREENSHOTS / request.module.__name__.rsplit(".", 1)[-1]
+    try:
+        axe_source()
+        with console_browser(screenshots=folder) as b:
+            yield b
+    except BrowserUnavailable as exc:
+        unavailable(str(exc))
+
+
+@pytest.fixture
+def clean_console(browser: ConsoleBrowser) -> Iterator[ConsoleBrowser]:
+    """The browser, asserting after the test that no page wrote an error to the console."""
+    browser.console_errors()  # what earlier tests left belongs to them
+    yield browser
+    errors = browser.console_errors()
+    assert not errors, errors
+
+
+@dataclass
+class ConsoleStack:
+    """The running stack, the console's URL, and what was delivered (internet message id by sample)."""
+
+    stack: Stack
+    url: str
+    admin: str
+    delivered: dict[str, str] = field(default_factory=dict)
+
+    def page(self, path: str = "") -> str:
+        return f"{self.url}/{path.lstrip('/')}" if path else f"{self.url}/"
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 120.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def find_message(stack: Stack, upn: str, internet_id: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    for folder in stack.sim.mailbox(upn)["folders"]:
+        for message in folder["messages"]:
+            if message.get("internetMessageId") == internet_id:
+                return folder, message
+    return None
+
+
+def deliver(stack: Stack, upn: str, name: str, message_id: str) -> str:
+    raw = (MAIL / name).read_bytes()
+    raw = raw.replace(raw.split(b"Message-ID: ", 1)[1].split(b"\n", 1)[0], f"<{message_id}>".encode(), 1)
+    stack.sim.deliver(upn, raw)
+    return f"<{message_id}>"
+
+
+def processed(stack: Stack, upn: str, internet_id: str) -> bool:
+    """The service's journal records the message as done (every effect reached the tenant)."""
+    from connectors.service.runtime import Runtime
+
+    found = find_message(stack, upn, internet_id)
+    if not found:
+        return False
+    entry = Runtime.create().stores.journal.get(stack.tenant_id, found[1]["immutableId"])
+    return bool(entry and entry.done)
+
+
+@pytest.fixture(scope="module")
+def console_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleStack]:
+    app_root = tmp_path_factory.mktemp("app")
+    shutil.copy(ROOT / "function_app.py", app_root / "function_app.py")
+    (app_root / "host.json").write_text(json.dumps(FAST_HOST))
+    feed = tmp_path_factory.mktemp("intel") / "feed.txt"
+    feed.write_text("# console browser tests\n")
+    try:
+        with running_stack(app_root=app_root, extra_env={"TAP365_INTEL_FEEDS": str(feed)}) as stack:
+            stack.onboard()
+            users = stack.users
+            admin = stack.env.get("TAP365_CONSOLE_DEV_IDENTITY", "").split(",", 1)[0] or users[0]
+            console = ConsoleStack(stack, f"{stack.functions_url}{CONSOLE_PATH}", admin)
+            for n, name in enumerate(SAMPLES):
+                upn = users[n % len(users)]
+                internet_id = deliver(stack, upn, name, f"console-{n}-{time.time_ns()}@contoso.test")
+                console.delivered[name] = internet_id
+                wait_for(lambda u=upn, i=internet_id: processed(stack, u, i), what=f"{name} processed")  # type: ignore[misc]
+            yield console
+    except AzuriteUnavailable as exc:
+        unavailable(str(exc))
