@@ -172,3 +172,20 @@ def test_a_sealed_file_with_a_full_slot_table_is_refused_not_looped_on() -> None
     payload[at : at + 4 * sections["size"]] = struct.pack("<I", 1) * sections["size"]
     with pytest.raises(IntelFileError, match="slot table"):
         IntelIndex.from_bytes(_reseal(data, payload=bytes(payload)))
+
+
+@pytest.mark.parametrize("forged", [[0, 3], [0, 0], [1 << 40, 8]])
+def test_a_sealed_file_with_a_malformed_filter_is_refused(forged: list[int]) -> None:
+    # A filter of no power-of-two size, or outside the file, would misread every lookup: refused at load.
+    old, _queries = _generated()
+    data = old.to_bytes()
+    payload = bytearray(data[_HEADER.size :])
+    (head_len,) = struct.unpack_from("<I", payload)
+    directory = json.loads(bytes(payload[4 : 4 + head_len]))
+    directory["filter"] = forged
+    head = json.dumps(directory, separators=(",", ":")).encode()
+    head += b" " * (head_len - len(head))
+    assert len(head) == head_len  # the same directory length keeps every offset in place
+    payload[4 : 4 + head_len] = head
+    with pytest.raises(IntelFileError, match="filter section malformed"):
+        IntelIndex.from_bytes(_reseal(data, payload=bytes(payload)))
