@@ -25,7 +25,7 @@ def qr_urls_from_image(image: Image.Image, ctx: ScanContext, where: str) -> list
     if width < QR_MIN_SIDE or height < QR_MIN_SIDE or width * height > ctx.limits.max_image_pixels:
         return []
     ctx.check_time()
-    if image.mode in ("RGBA", "LA", "P", "PA"):
+    if image.mode in ("RGBA", "LA", "P", "PA") and not _opaque(image):
         # A code drawn on a transparent background reads as black on black once alpha is dropped.
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -43,6 +43,14 @@ def qr_urls_from_image(image: Image.Image, ctx: ScanContext, where: str) -> list
     if found:
         ctx.add("qr_code_url", f"{where}: {found[0]}")
     return found
+
+
+def _opaque(image: Image.Image) -> bool:
+    """No pixel of ``image`` is transparent: over white it is its own colours, so the four
+    whole-image passes of compositing are skipped (a 4-megapixel scan: 100 ms)."""
+    if image.mode == "P":
+        return "transparency" not in image.info
+    return image.getchannel("A").getextrema()[0] == 255  # type: ignore[index]
 
 
 class ImageQrScanner(Scanner):
