@@ -218,6 +218,15 @@ async def overdue_holds(timer: func.TimerRequest) -> None:
     log.info("overdue holds announced: %d", listed)
 
 
+@app.timer_trigger(arg_name="timer", schedule="0 0 7 * * *", run_on_startup=False)
+async def daily_digests(timer: func.TimerRequest) -> None:
+    """Each person's digest of what was held for them in the last day, once per person and day."""
+    from connectors.service.digests import send_digests
+
+    run = await send_digests(get_runtime())
+    log.info("daily digests: %d sent, %d sent before, %d failed", run.sent, run.already, run.failed)
+
+
 @app.timer_trigger(arg_name="timer", schedule="0 30 3 * * *", run_on_startup=False)
 def cleanup(timer: func.TimerRequest) -> None:
     """Retention: rows older than their window go, in every table (connectors/service/retention.py)."""

@@ -72,6 +72,16 @@ class Notices(BaseModel):
 
     recipient_on_hold: bool = True
     recipient_on_quarantine: bool = False
+    #: One mail a day to each person listing what was held or quarantined for them in the last
+    #: 24 hours, each with a signed "request release" link (connectors/service/digests.py).
+    daily_digest: bool = True
+    #: Days a digest's "request release" link stays good.
+    release_link_days: int = Field(default=7, ge=1, le=30)
+    #: Messages one digest lists at most (it says how many more there are).
+    digest_max_messages: int = Field(default=50, ge=1, le=500)
+    #: A person may release a message held as SUSPICIOUS for them at once, without an admin.
+    #: MALICIOUS mail is never theirs to release, whatever this says.
+    self_release_suspicious: bool = False
 
 
 class Policy(BaseModel):

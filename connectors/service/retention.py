@@ -8,6 +8,7 @@ detections and Safe Links clicks 30-90 days and the standard audit log 180 days)
 - sender history: ``TAP365_SENDER_HISTORY_DAYS`` (90) since the sender was last seen
 - URL index day tables: the post-delivery purge's look-back (``TAP365_PURGE_LOOKBACK_HOURS``)
 - per-link click counters: a day after their window (they only count the current one)
+- release requests and the record of digests sent: ``TAP365_RETENTION_DAYS`` since last changed
 - RDAP answers: once expired (each row carries its own TTL: ``TAP365_RDAP_CACHE_DAYS`` for dates,
   a day for not-found, ``TAP365_RDAP_NEGATIVE_CACHE_SECONDS`` for failures)
 
@@ -40,6 +41,7 @@ def run_retention(runtime: Runtime, *, now: datetime | None = None) -> dict[str,
         "audit": lambda: stores.audit.cleanup(now - timedelta(days=settings.audit_retention_days)),
         "senders": lambda: stores.senders.cleanup(now - timedelta(days=settings.sender_history_days)),
         "ratelimit": lambda: stores.rate_limiter.cleanup(now - timedelta(days=1)),
+        "requests": lambda: stores.requests.cleanup(now - timedelta(days=days)),
         "rdap": lambda: stores.rdap.cleanup(now),
         "url_index_tables": lambda: stores.urls.cleanup(
             older_than_days=max(3, settings.purge_lookback_hours // 24 + 1)

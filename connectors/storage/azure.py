@@ -5,7 +5,7 @@
 
 Names (``<p>`` = ``config.prefix``, default ``tap``): tables ``<p>journal``, ``<p>verdicts``,
 ``<p>audit``, ``<p>tenants``, ``<p>subscriptions``, ``<p>senders``, ``<p>clicks``,
-``<p>ratelimit``, ``<p>quarantine``, ``<p>rdap``, ``<p>urls<yyyymmdd>``; blob containers
+``<p>ratelimit``, ``<p>quarantine``, ``<p>requests``, ``<p>rdap``, ``<p>urls<yyyymmdd>``; blob containers
 ``<p>-policies``, ``<p>-artefacts``, ``<p>-intel``; queues ``<p>-notifications``, ``<p>-delayed``
 (+ ``-poison``).
 """
@@ -23,6 +23,7 @@ from connectors.storage.quarantine import TableQuarantineIndex
 from connectors.storage.queues import StorageQueue
 from connectors.storage.rdapcache import TableRdapCache
 from connectors.storage.records import TableAuditStore, TableVerdictStore
+from connectors.storage.release_requests import TableReleaseRequests
 from connectors.storage.senders import TableSenderHistory
 from connectors.storage.tables import TableStore
 from connectors.storage.tenants import TableSubscriptionStore, TableTenantStore
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AzureStores", "BlobArtefactStore", "BlobIntelStore", "BlobPolicyStore", "StorageQueue",
     "TableAuditStore", "TableClickLog", "TableJournal", "TableQuarantineIndex", "TableRateLimiter",
-    "TableRdapCache",
+    "TableRdapCache", "TableReleaseRequests",
     "TableSenderHistory", "TableSubscriptionStore", "TableTenantStore", "TableUrlIndex", "TableVerdictStore",
     "get_stores",
 ]
@@ -65,6 +66,8 @@ class AzureStores:
     clicks: TableClickLog
     rate_limiter: TableRateLimiter
     quarantine: TableQuarantineIndex
+    #: Release requests from people and the daily digests sent (connectors/service/digests.py).
+    requests: TableReleaseRequests
     #: RDAP answers per registered domain, shared by every tenant (connectors/rdap).
     rdap: TableRdapCache
     urls: TableUrlIndex
@@ -91,6 +94,7 @@ class AzureStores:
             clicks=TableClickLog(table("clicks")),
             rate_limiter=TableRateLimiter(table("ratelimit")),
             quarantine=TableQuarantineIndex(table("quarantine")),
+            requests=TableReleaseRequests(table("requests")),
             rdap=TableRdapCache(table("rdap")),
             urls=TableUrlIndex(tables, config.prefix),
             notifications=StorageQueue(queues, config.notifications_queue, max_dequeue_count=max_dequeue),
@@ -127,7 +131,8 @@ class AzureStores:
     def ensure(self) -> None:
         for store in (self.journal, self.verdicts, self.audit, self.tenants, self.subscriptions,
                       self.policies, self.senders, self.clicks, self.rate_limiter, self.quarantine,
-                      self.rdap, self.urls, self.notifications, self.delayed, self.artefacts, self.intel):
+                      self.requests, self.rdap, self.urls, self.notifications, self.delayed, self.artefacts,
+                      self.intel):
             store.ensure()
 
     def __repr__(self) -> str:
