@@ -29,6 +29,7 @@ from connectors.console import csrf
 from connectors.console.auth import ROLES, AuthError, Principal, authenticate
 from connectors.console.render import render_page
 from connectors.storage.interfaces import AuditRecord
+from tap_core.parsing.timestamps import parse_iso_datetime
 
 if TYPE_CHECKING:
     from connectors.service.runtime import Runtime
@@ -257,14 +258,30 @@ class Context:
         return min(self.settings.console_max_rows, paging.offset + paging.size + 1)
 
     def page_of(self, rows: list[Any], paging: Paging, *, read: int) -> PageOf:
-        """Cut one page out of ``rows`` (already filtered); ``read`` is the limit the store was asked
-        for, so reaching it means more rows may exist."""
-        max_rows = self.settings.console_max_rows
+        """Cut one page out of ``rows`` (already filtered); ``read`` is how many rows the store
+        returned: reaching TAP365_CONSOLE_MAX_ROWS means older rows exist that were not read."""
         shown = rows[paging.offset : paging.offset + paging.size]
-        has_next = len(rows) > paging.offset + paging.size and paging.offset + paging.size < max_rows
+        has_next = len(rows) > paging.offset + paging.size
         return PageOf(
-            shown, paging.page, paging.size, has_next, truncated=read >= max_rows and len(rows) >= max_rows
+            shown, paging.page, paging.size, has_next, truncated=read >= self.settings.console_max_rows
         )
+
+    def date_param(self, name: str, *, end_of_day: bool = False) -> tuple[datetime | None, str]:
+        """A date filter from the query: ``YYYY-MM-DD`` (UTC; ``end_of_day`` for an upper bound) or
+        an ISO 8601 time. Returns (time or None, an error to show at the field or "")."""
+        raw = self.request.query.get(name, "").strip()
+        if not raw:
+            return None, ""
+        if len(raw) == 10 and raw[4] == "-" and raw[7] == "-":
+            raw += "T23:59:59.999999+00:00" if end_of_day else "T00:00:00+00:00"
+        parsed = parse_iso_datetime(raw[:40])
+        if parsed is None:
+            return None, "Use a date as YYYY-MM-DD (UTC)."
+        return parsed.astimezone(UTC), ""
+
+    def int_param(self, name: str, default: int, low: int, high: int) -> int:
+        """A whole number from the query, clamped to [low, high]; ``default`` when absent or not one."""
+        return _int(self.request.query.get(name), default, low, high)
 
     def since(self, default_days: int = 14, max_days: int = 365) -> datetime:
         """The ``days`` query value as a start time (UTC), clamped to ``max_days``."""
@@ -458,6 +475,10 @@ class ConsoleApp:
                 f"({principal.tenant_id}), so there is nothing to show.",
                 None,
             )
+        if request.method == "POST":  # every state change, whatever the page: before routing
+            refused = self._check_post(request, principal)
+            if refused is not None:
+                return refused
         route, params, allowed = self._match(request.method, path)
         if route is None:
             if allowed:
@@ -465,10 +486,6 @@ class ConsoleApp:
                     405, b"", "text/plain; charset=utf-8", {"Allow": ", ".join(sorted(allowed))}
                 )
             return self._error(404, "Page not found", "There is no console page at this address.", principal)
-        if request.method == "POST":
-            refused = self._check_post(request, principal)
-            if refused is not None:
-                return refused
         ctx = Context(self, request, principal, params, route.nav_path)
         try:
             if inspect.iscoroutinefunction(route.handler):
