@@ -162,6 +162,8 @@ class Outcome:
     released: bool
     #: Words for the person or the admin (plain text).
     message: str
+    #: The person was told the outcome by mail.
+    told: bool = False
 
 
 class ReleaseRequests:
@@ -183,14 +185,7 @@ class ReleaseRequests:
         if entry is None:
             raise RequestRefused(404, "Message not found",
                                  "The message is no longer kept (deleted, or kept for longer than allowed).")
-        record = self.stores.verdicts.get_verdict(asker.tenant_id, link.message_id)
-        if record is not None and record.mailbox and record.mailbox.lower() != link.mailbox:
-            record = None  # a verdict for the same id in another mailbox says nothing of this one
-        verdict = record.verdict if record is not None else ""
-        findings = tuple(
-            f"{f.get('name', '')}: {f.get('reason', '')}" if isinstance(f, dict) else str(f)
-            for f in (record.details.get("findings") or [] if record is not None else [])
-        )
+        verdict, findings = self.verdict_of(asker.tenant_id, link.mailbox, link.message_id)
         policy = self.runtime.policy(asker.tenant_id)[0].notices
         return LinkView(
             link=link, entry=entry, verdict=verdict, findings=findings,
@@ -257,7 +252,7 @@ class ReleaseRequests:
                                  "The request is pending again; try later.")
         self._audit(asker.tenant_id, asker.upn, "release_request_approved", request, request.reason)
         told = await self._tell(request, approved=True)
-        return Outcome(request, False, True, "Released" + ("; the person was told." if told else "."))
+        return Outcome(request, False, True, "Released" + ("; the person was told." if told else "."), told)
 
     async def deny(self, asker: Asker, mailbox: str, message_id: str, reason: str) -> Outcome:
         self._require_admin(asker)
@@ -270,7 +265,18 @@ class ReleaseRequests:
         request = self._decide(asker, mailbox, message_id, RequestStatus.DENIED, reason)
         self._audit(asker.tenant_id, asker.upn, "release_request_denied", request, reason)
         told = await self._tell(request, approved=False)
-        return Outcome(request, False, False, "Denied" + ("; the person was told." if told else "."))
+        return Outcome(request, False, False, "Denied" + ("; the person was told." if told else "."), told)
+
+    def verdict_of(self, tenant_id: str, mailbox: str, message_id: str) -> tuple[str, tuple[str, ...]]:
+        """The message's recorded verdict and its findings ("name: reason"); ("", ()) without a
+        record for this mailbox."""
+        record = self.stores.verdicts.get_verdict(tenant_id, message_id)
+        if record is None or (record.mailbox and record.mailbox.lower() != mailbox.lower()):
+            return "", ()  # a verdict for the same id in another mailbox says nothing of this one
+        found = record.details.get("findings") or []
+        return record.verdict, tuple(
+            f"{f['name']}: {f.get('reason', '')}" for f in found if isinstance(f, dict) and f.get("name")
+        )
 
     def pending(self, asker: Asker, limit: int) -> list[ReleaseRequest]:
         return self.stores.requests.list(asker.tenant_id, status=RequestStatus.PENDING, limit=limit)
@@ -310,7 +316,13 @@ class ReleaseRequests:
         "" when released (now or before), else what went wrong."""
         from connectors.service.admin import AdminApi
 
-        result = await AdminApi(self.runtime).release(tenant_id, mailbox, message_id, actor)
+        entry = self.stores.quarantine.get(tenant_id, mailbox, message_id)
+        if entry is None or entry.status is QuarantineStatus.DELETED:
+            return "the message was deleted meanwhile"
+        try:
+            result = await AdminApi(self.runtime).release(tenant_id, mailbox, message_id, actor)
+        except ConcurrencyError:
+            return "someone else changed the message at the same moment"
         if result.status == 200:
             return ""
         try:

@@ -56,11 +56,12 @@ def _process(service: Service, message_id: str) -> Outcome:
     return service.run(MessageProcessor(service.runtime).process(service.tenant_id, ADELE, message_id))
 
 
-def _suspicious(service: Service, name: str) -> str:
+def _suspicious(service: Service, name: str, *, sender: str = "Shipping <noreply@parcel-notice.example>",
+                extra: str = "") -> str:
     """A delivery lure held on its score (SUSPICIOUS); its immutable id."""
     delivered = service.deliver(mail(
-        f"{name}@parcel-notice.example", sender="Shipping <noreply@parcel-notice.example>",
-        subject=f"Delivery failed - print your label <b>{name}</b>",
+        f"{name}@parcel-notice.example", sender=sender,
+        subject=f"Delivery failed - print your label <b>{name}</b>{extra}",
         html=f'<p>Delivery failed. Download your label: <a href="http://127.0.0.1:9/label/{name}">label</a></p>',
     ))
     outcome = _process(service, delivered["immutableId"])
