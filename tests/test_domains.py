@@ -66,3 +66,21 @@ def test_url_host_is_the_host_as_written() -> None:
     assert url_host("http://example.org?q=1") == "example.org"
     assert url_host("https://example.net#top") == "example.net"
     assert url_host("mailto:x@example.com") == ""
+
+
+@pytest.mark.parametrize("host", [
+    "example.com", "1.2.3.4", "[1.2.3.4]", "01.2.3.4", "1.2.3", "256.1.1.1", "::1", "[::1]", "fe80::1%eth0",
+    "[2001:db8::1]", "2001:db8::g", "a:b", "x1.2.3.4", " 1.2.3.4", "1.2.3.4 ", "١.٢.٣.٤", "²", "", "[]",
+    "0x7f.0.0.1", "127.1", "deadbeef", "::ffff:1.2.3.4", "localhost", "1e100.net", "[v1.x]",
+])
+def test_ip_literal_is_what_ipaddress_reads(host: str) -> None:
+    import ipaddress
+
+    from tap_core.parsing.domains import is_ip_literal
+
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        want = True
+    except ValueError:
+        want = False
+    assert is_ip_literal(host) is want

@@ -151,6 +151,10 @@ def _split(host: str, private: bool) -> tuple[str, str, str]:
 
 def is_ip_literal(host: str) -> bool:
     h = host.strip("[]")
+    if ":" not in h and not h[:1].isdigit():
+        # Neither IPv6 (it has colons) nor IPv4 (a digit first): most hosts, answered without
+        # the exception ipaddress raises (10,000 calls for 200 mails).
+        return False
     try:
         ipaddress.ip_address(h)
     except ValueError:
