@@ -21,6 +21,9 @@ _FILLER_RE = re.compile(
     "[\\s\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u202a-\u202e"
     "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]+"
 )
+#: A style that names one of the hiding properties (each holds one of these words); one that
+#: names none declares none of them (``declarations`` reads them lowercased, as written).
+_MAY_HIDE_RE = re.compile("display|visibility|font-size|opacity|height", re.IGNORECASE)
 _NO_TEXT_TAGS = frozenset({"style", "script", "title", "template", "-comment"})
 _BOXES = ("max-height", "height")
 #: Stylesheet text read for the rules that show hidden text again.
@@ -54,8 +57,8 @@ def _names(node: LexborNode) -> set[str]:
 def _hiding(node: LexborNode, sheet: Stylesheet, inherited: dict[str, str]) -> dict[str, str]:
     """How the text inside ``node`` is hidden, by property ({} when it is shown)."""
     style = node.attributes.get("style") or ""
-    if not style and not sheet.names:
-        return inherited
+    if not sheet.names and (not style or not _MAY_HIDE_RE.search(style)):
+        return inherited  # no declaration of a hiding property: nothing changes here
     decls = declarations(style) if style else {}
     forced = declarations(style, important=True) if "!important" in style else {}
     names = _names(node) if sheet.names else set()
