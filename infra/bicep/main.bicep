@@ -147,6 +147,20 @@ param rdapCacheDays int = 30
 param rdapNegativeCacheSeconds int = 600
 @description('TAP365_RDAP_MAX_RESPONSE_BYTES: largest RDAP answer read (bytes).')
 param rdapMaxResponseBytes int = 1048576
+@description('TAP365_CONSOLE_TOKEN_MINUTES: minutes a console form\'s CSRF token stays valid.')
+@minValue(5)
+@maxValue(1440)
+param consoleTokenMinutes int = 480
+@description('TAP365_CONSOLE_PAGE_SIZE: rows on one console list page.')
+@minValue(10)
+@maxValue(500)
+param consolePageSize int = 50
+@description('TAP365_CONSOLE_MAX_ROWS: records one console page or chart reads from a store at most.')
+@minValue(100)
+@maxValue(100000)
+param consoleMaxRows int = 5000
+@description('TAP365_CONSOLE_GRAPH_TIMEOUT_SECONDS: how long the console\'s health page waits for its Graph checks.')
+param consoleGraphTimeoutSeconds string = '10.0'
 @description('TAP365_CLICK_ANALYSIS_TIMEOUT_SECONDS: time budget (seconds) of one time-of-click analysis.')
 param clickAnalysisTimeoutSeconds string = '8.0'
 @description('TAP365_CLICK_RENDER: render pages whose content their scripts build in headless Chromium, when it is found (none on Flex Consumption: pages are read as HTML).')
@@ -535,6 +549,20 @@ var redirectorHost = empty(redirectorDomain) ? functionHost : redirectorDomain
 var consentCallbackUrl = 'https://${functionHost}/api/consent/callback'
 var redirectorBaseUrl = 'https://${redirectorHost}/api/r'
 var consentRedirectUris = empty(redirectorDomain) ? [consentCallbackUrl] : [consentCallbackUrl, 'https://${redirectorDomain}/api/consent/callback']
+// App Service authentication's own sign-in callback (the console's Entra ID sign-in).
+var authCallbackUrl = 'https://${functionHost}/.auth/login/aad/callback'
+// Reached without an Entra ID sign-in: Graph's notifications, the consent flow, clicks on
+// rewritten links, the function-key admin API and the health probe. Everything else (the console
+// under /api/console) needs one.
+var anonymousPaths = [
+  '/api/graph/notifications'
+  '/api/graph/lifecycle'
+  '/api/consent/start'
+  '/api/consent/callback'
+  '/api/r/*'
+  '/api/manage/*'
+  '/api/health'
+]
 
 // ---------------------------------------------------------------- app registration
 
@@ -549,11 +577,32 @@ resource app 'Microsoft.Graph/applications@v1.0' = {
   uniqueName: '${baseName}-app'
   displayName: appDisplayName
   signInAudience: 'AzureADMultipleOrgs'
+  // The console's roles, assigned to people (Enterprise applications > Users and groups) in each
+  // tenant; App Service authentication passes them on in the principal's "roles" claims.
+  appRoles: [
+    {
+      allowedMemberTypes: ['User']
+      description: 'Everything in the tap365 console: review, release and delete held mail, edit the policy, approve release requests.'
+      displayName: 'tap365 administrator'
+      id: guid('tap365-app-role', 'TAP365.Admin')
+      isEnabled: true
+      value: 'TAP365.Admin'
+    }
+    {
+      allowedMemberTypes: ['User']
+      description: 'Read-only use of the tap365 console: threats, held mail, clicks, audit, health.'
+      displayName: 'tap365 analyst (read-only)'
+      id: guid('tap365-app-role', 'TAP365.Analyst')
+      isEnabled: true
+      value: 'TAP365.Analyst'
+    }
+  ]
   web: {
-    redirectUris: consentRedirectUris
+    redirectUris: concat(consentRedirectUris, [authCallbackUrl])
     implicitGrantSettings: {
       enableAccessTokenIssuance: false
-      enableIdTokenIssuance: false
+      // App Service authentication signs people in to the console with an ID token.
+      enableIdTokenIssuance: true
     }
   }
   requiredResourceAccess: [
@@ -593,7 +642,7 @@ resource appPrincipal 'Microsoft.Graph/servicePrincipals@v1.0' = {
 
 resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   // checkov reads every sites/config resource as the `web` config; these are app settings:
-  // checkov:skip=CKV_AZURE_13: App Service authentication does not apply: Graph and anonymous clicks reach the app; each endpoint checks its own signature or clientState
+  // checkov:skip=CKV_AZURE_13: App Service authentication is configured by the authsettingsV2 resource (authSettings below), with Graph's, the consent and the click endpoints excluded
   // checkov:skip=CKV_AZURE_63: App Service HTTP logs do not exist on Flex Consumption; requests go to Application Insights
   // checkov:skip=CKV_AZURE_65: App Service detailed error pages do not exist on Flex Consumption; errors go to Application Insights
   // checkov:skip=CKV_AZURE_66: App Service failed request tracing does not exist on Flex Consumption; failures go to Application Insights
@@ -649,6 +698,11 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     TAP365_RDAP_CACHE_DAYS: string(rdapCacheDays)
     TAP365_RDAP_NEGATIVE_CACHE_SECONDS: string(rdapNegativeCacheSeconds)
     TAP365_RDAP_MAX_RESPONSE_BYTES: string(rdapMaxResponseBytes)
+    // The admin console (TAP365_CONSOLE_DEV_IDENTITY is for development machines: never deployed)
+    TAP365_CONSOLE_TOKEN_MINUTES: string(consoleTokenMinutes)
+    TAP365_CONSOLE_PAGE_SIZE: string(consolePageSize)
+    TAP365_CONSOLE_MAX_ROWS: string(consoleMaxRows)
+    TAP365_CONSOLE_GRAPH_TIMEOUT_SECONDS: consoleGraphTimeoutSeconds
     TAP365_CLICK_ANALYSIS_TIMEOUT_SECONDS: clickAnalysisTimeoutSeconds
     TAP365_CLICK_ON_ERROR: clickOnError
     TAP365_CLICK_RENDER: string(clickRender)
@@ -688,6 +742,65 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   ]
 }
 
+// ---------------------------------------------------------------- console sign-in
+
+// App Service authentication (Entra ID) in front of the console: it signs people in, sets the
+// X-MS-CLIENT-PRINCIPAL headers the console reads (and strips any a client sent) and sets
+// WEBSITE_AUTH_ENABLED, without which the console believes no principal header.
+resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  // checkov reads every sites/config resource as the `web` config; this one is authsettingsV2:
+  // checkov:skip=CKV_AZURE_63: App Service HTTP logs do not exist on Flex Consumption; requests go to Application Insights
+  // checkov:skip=CKV_AZURE_65: App Service detailed error pages do not exist on Flex Consumption; errors go to Application Insights
+  // checkov:skip=CKV_AZURE_66: App Service failed request tracing does not exist on Flex Consumption; failures go to Application Insights
+  // checkov:skip=CKV_AZURE_80: .NET Framework does not apply: the app runs Python 3.11
+  // checkov:skip=CKV_AZURE_13: this resource is App Service authentication (authsettingsV2: platform enabled, Entra ID provider); checkov looks for the classic web config's siteAuthEnabled
+  // checkov:skip=CKV_AZURE_88: Flex Consumption has no Azure Files mount; state lives in the storage account's blobs, queues and tables
+  // checkov:skip=CKV_AZURE_222: the app must be public: Graph posts change notifications to it and users' browsers follow rewritten links to it
+  parent: site
+  name: 'authsettingsV2'
+  properties: {
+    platform: {
+      enabled: true
+    }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'RedirectToLoginPage'
+      redirectToProvider: 'azureactivedirectory'
+      excludedPaths: anonymousPaths
+    }
+    httpSettings: {
+      requireHttps: true
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: app.appId
+          // The same app registration and secret the service uses for Graph (a Key Vault reference).
+          clientSecretSettingName: 'TAP365_GRAPH_CLIENT_SECRET'
+          // Multi-tenant: people of every onboarded tenant sign in; the console serves each only its
+          // own tenant's data and refuses tenants the service does not protect.
+          openIdIssuer: 'https://login.microsoftonline.com/organizations/v2.0'
+        }
+        validation: {
+          allowedAudiences: [
+            app.appId
+            'api://${app.appId}'
+          ]
+        }
+      }
+    }
+    login: {
+      tokenStore: {
+        enabled: false
+      }
+    }
+  }
+  dependsOn: [
+    appSettings // the secret setting it names must exist first
+  ]
+}
+
 // ---------------------------------------------------------------- outputs
 
 output functionAppName string = site.name
@@ -696,6 +809,8 @@ output redirectorBaseUrl string = redirectorBaseUrl
 output consentCallbackUrl string = consentCallbackUrl
 @description('Open as a Global/Privileged Role Administrator of each customer tenant (add ?tenant=<id or domain> to pin it): the function app sets its consent cookie and sends the admin on to Entra with a signed state.')
 output adminConsentUrl string = 'https://${functionHost}/api/consent/start'
+@description('The admin console (Entra ID sign-in; assign people the TAP365.Admin or TAP365.Analyst role).')
+output consoleUrl string = 'https://${functionHost}/api/console/'
 output appClientId string = app.appId
 output keyVaultName string = vault.name
 output storageAccountName string = storage.name

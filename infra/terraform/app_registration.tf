@@ -52,10 +52,31 @@ resource "azuread_application" "tap365" {
     }
   }
 
+  # The console's roles, assigned to people (Enterprise applications > Users and groups) in each
+  # tenant; App Service authentication passes them on in the principal's "roles" claims.
+  app_role {
+    allowed_member_types = ["User"]
+    description          = "Everything in the tap365 console: review, release and delete held mail, edit the policy, approve release requests."
+    display_name         = "tap365 administrator"
+    enabled              = true
+    id                   = uuidv5("url", "https://tap365.invalid/app-roles/TAP365.Admin")
+    value                = "TAP365.Admin"
+  }
+
+  app_role {
+    allowed_member_types = ["User"]
+    description          = "Read-only use of the tap365 console: threats, held mail, clicks, audit, health."
+    display_name         = "tap365 analyst (read-only)"
+    enabled              = true
+    id                   = uuidv5("url", "https://tap365.invalid/app-roles/TAP365.Analyst")
+    value                = "TAP365.Analyst"
+  }
+
   web {
     implicit_grant {
       access_token_issuance_enabled = false
-      id_token_issuance_enabled     = false
+      # App Service authentication signs people in to the console with an ID token.
+      id_token_issuance_enabled = true
     }
   }
 
@@ -77,6 +98,7 @@ resource "azuread_application_redirect_uris" "consent" {
   type           = "Web"
   redirect_uris = distinct(compact([
     local.consent_callback_url,
+    local.auth_callback_url,
     var.redirector_domain != "" ? "https://${var.redirector_domain}/api/consent/callback" : "",
   ]))
 }

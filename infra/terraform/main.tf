@@ -275,6 +275,30 @@ resource "azurerm_function_app_flex_consumption" "func" {
     application_insights_connection_string = azurerm_application_insights.appi.connection_string
   }
 
+  # App Service authentication (Entra ID) in front of the console: it signs people in, sets the
+  # X-MS-CLIENT-PRINCIPAL headers the console reads (and strips any a client sent) and sets
+  # WEBSITE_AUTH_ENABLED, without which the console believes no principal header.
+  auth_settings_v2 {
+    auth_enabled           = true
+    require_authentication = true
+    unauthenticated_action = "RedirectToLoginPage"
+    default_provider       = "azureactivedirectory"
+    excluded_paths         = local.anonymous_paths
+    require_https          = true
+    active_directory_v2 {
+      client_id = azuread_application.tap365.client_id
+      # The same app registration and secret the service uses for Graph (a Key Vault reference).
+      client_secret_setting_name = "TAP365_GRAPH_CLIENT_SECRET"
+      # Multi-tenant: people of every onboarded tenant sign in; the console serves each only
+      # its own tenant's data and refuses tenants the service does not protect.
+      tenant_auth_endpoint = "https://login.microsoftonline.com/organizations/v2.0"
+      allowed_audiences    = [azuread_application.tap365.client_id, "api://${azuread_application.tap365.client_id}"]
+    }
+    login {
+      token_store_enabled = false
+    }
+  }
+
   app_settings = {
     # Functions host (identity-based AzureWebJobsStorage: no connection string, no key)
     "AzureWebJobsStorage__accountName"          = azurerm_storage_account.st.name
@@ -321,6 +345,11 @@ resource "azurerm_function_app_flex_consumption" "func" {
     "TAP365_RDAP_CACHE_DAYS" = tostring(var.rdap_cache_days)
     "TAP365_RDAP_NEGATIVE_CACHE_SECONDS" = tostring(var.rdap_negative_cache_seconds)
     "TAP365_RDAP_MAX_RESPONSE_BYTES" = tostring(var.rdap_max_response_bytes)
+    # The admin console (TAP365_CONSOLE_DEV_IDENTITY is for development machines: never deployed)
+    "TAP365_CONSOLE_TOKEN_MINUTES"          = tostring(var.console_token_minutes)
+    "TAP365_CONSOLE_PAGE_SIZE"              = tostring(var.console_page_size)
+    "TAP365_CONSOLE_MAX_ROWS"               = tostring(var.console_max_rows)
+    "TAP365_CONSOLE_GRAPH_TIMEOUT_SECONDS"  = var.console_graph_timeout_seconds
     "TAP365_CLICK_ANALYSIS_TIMEOUT_SECONDS" = var.click_analysis_timeout_seconds
     "TAP365_CLICK_ON_ERROR" = var.click_on_error
     "TAP365_CLICK_RENDER" = tostring(var.click_render)
@@ -380,4 +409,18 @@ locals {
   redirector_host      = var.redirector_domain != "" ? var.redirector_domain : local.function_host
   redirector_base_url  = "https://${local.redirector_host}/api/r"
   consent_callback_url = "https://${local.function_host}/api/consent/callback"
+  # App Service authentication's own sign-in callback (the console's Entra ID sign-in).
+  auth_callback_url = "https://${local.function_host}/.auth/login/aad/callback"
+  # Reached without an Entra ID sign-in: Graph's notifications, the consent flow, clicks on
+  # rewritten links, the function-key admin API and the health probe. Everything else (the
+  # console under /api/console) needs one.
+  anonymous_paths = [
+    "/api/graph/notifications",
+    "/api/graph/lifecycle",
+    "/api/consent/start",
+    "/api/consent/callback",
+    "/api/r/*",
+    "/api/manage/*",
+    "/api/health",
+  ]
 }

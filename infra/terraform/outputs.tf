@@ -34,3 +34,8 @@ output "storage_account_name" {
 output "identity_client_id" {
   value = azurerm_user_assigned_identity.app.client_id
 }
+
+output "console_url" {
+  description = "The admin console (Entra ID sign-in; assign people the TAP365.Admin or TAP365.Analyst role)."
+  value       = "https://${local.function_host}/api/console/"
+}

@@ -278,6 +278,30 @@ variable "rdap_max_response_bytes" {
   default     = 1048576
 }
 
+variable "console_token_minutes" {
+  description = "TAP365_CONSOLE_TOKEN_MINUTES: minutes a console form's CSRF token stays valid."
+  type        = number
+  default     = 480
+}
+
+variable "console_page_size" {
+  description = "TAP365_CONSOLE_PAGE_SIZE: rows on one console list page (10-500)."
+  type        = number
+  default     = 50
+}
+
+variable "console_max_rows" {
+  description = "TAP365_CONSOLE_MAX_ROWS: records one console page or chart reads from a store at most."
+  type        = number
+  default     = 5000
+}
+
+variable "console_graph_timeout_seconds" {
+  description = "TAP365_CONSOLE_GRAPH_TIMEOUT_SECONDS: how long the console's health page waits for its Graph checks."
+  type        = string
+  default     = "10.0"
+}
+
 variable "click_analysis_timeout_seconds" {
   description = "TAP365_CLICK_ANALYSIS_TIMEOUT_SECONDS: time budget (seconds) of one time-of-click analysis."
   type        = string

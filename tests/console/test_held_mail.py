@@ -309,3 +309,25 @@ def test_actions_need_the_csrf_token(service: Service, admin: Console) -> None:
     assert admin.request("POST", "/held/act", form=form).status == 403
     assert admin.request("POST", "/held/act", form={**form, "csrf_token": "forged"}).status == 403
     assert service.folder_of("<c@evil.example>")[0] == "Quarantine"
+
+
+def test_the_preview_waits_for_graph_only_so_long_and_shows_authentication_results(
+    service_factory: Callable[..., Service],  # noqa: F811
+) -> None:
+    service = _made(service_factory, console_graph_timeout_seconds=0.5)
+    admin = Console(service, signed_in(ADMIN_UPN, ADMIN, service.tenant_id))
+    _blocked(service, EVIL)
+    raw = mail("auth@evil.example", sender="x@evil.example", subject="Signed?")
+    raw = b"Authentication-Results: mx.contoso.test; spf=fail smtp.mailfrom=evil.example; dmarc=fail\r\n" + raw
+    delivered = service.deliver(raw)
+    service.run(MessageProcessor(service.runtime).process(service.tenant_id, ADELE, delivered["immutableId"]))
+    message_id = str(delivered["immutableId"])
+    page = text(admin.get("/held/message", mailbox=ADELE, id=message_id))
+    assert re.search(r"Authentication-Results</th><td[^>]*>mx.contoso.test; spf=fail", page)
+    service.sim.faults(latency_ms=3000, routes=["GET /v1.0/users/{id}/messages/{id}"])
+    try:
+        slow = admin.get("/held/message", mailbox=ADELE, id=message_id)
+    finally:
+        service.sim.faults()
+    assert slow.status == 200
+    assert "did not answer within 0.5 s" in text(slow) and "Signed?" in text(slow)  # the record still shown

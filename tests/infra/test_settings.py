@@ -49,6 +49,8 @@ NOT_DEPLOYED = {
     "TAP365_GRAPH_CERTIFICATE_PASSWORD": "see TAP365_GRAPH_CERTIFICATE_PATH",
     "TAP365_GRAPH_CA_BUNDLE": "tests against m365sim only (Entra and Graph use public CAs)",
     "TAP365_SCAN_ALLOW_NETWORKS": "tests only: lets the click-time scanner fetch private addresses (SSRF guard)",
+    "TAP365_CONSOLE_DEV_IDENTITY": "development machines only: App Service authentication signs people in to the "
+                                   "console in Azure (the console ignores this while it is on)",
 }
 
 #: Deployed for a parameter the issue asks for, before the code reads it. Remove an entry as
