@@ -51,6 +51,8 @@ async def send_digests(runtime: Runtime, *, now: datetime | None = None) -> Dige
         return run
     now = now or datetime.now(UTC)
     for tenant in runtime.stores.tenants.list_tenants():
+        if tenant.status == "offboarded":
+            continue
         notices = runtime.policy(tenant.tenant_id)[0].notices
         if not notices.daily_digest:
             run.tenants_off.append(tenant.tenant_id)
@@ -91,6 +93,10 @@ async def _tenant_digests(
             )
         except GraphApiError as exc:  # recorded already: lost for today rather than sent twice
             log.warning("digest for %s not sent: %s %s", mailbox, exc.status, exc.code)
+            run.failed += 1
+            continue
+        except Exception:  # one person's trouble (a dropped connection) must not stop the others
+            log.exception("digest for %s not sent", mailbox)
             run.failed += 1
             continue
         run.sent += 1
