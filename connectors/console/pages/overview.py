@@ -49,14 +49,14 @@ def overview(ctx: Context) -> ConsoleResponse:
         kinds=shown_kinds,
         targets=targets,
         targets_chart=charts.horizontal_bars(
-            "Top targeted people", "Threat messages per recipient mailbox.", targets, series="impersonation"
+            "Top targeted people", "Threat messages per recipient mailbox.", targets, series="total"
         ),
         domains=domains,
         domains_chart=charts.horizontal_bars(
             "Top threat sender domains",
             "Threat messages per sender's registered domain.",
             domains,
-            series="url",
+            series="total",
         ),
         most_clicked=stats.most_clicked(clicks, TOP),
         most_blocked=stats.most_blocked(clicks, TOP),
