@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -41,6 +41,8 @@ VERDICTS = ("clean", "suspicious", "malicious", "timeout")
 MAX_FILTER_CHARS = 200
 #: Verdict records read at once while a list is filtered by verdict or finding.
 _VERDICT_READERS = 8
+#: Names the console in the journal's claims (people read it; the claim's token tells attempts apart).
+_WORKER = "console"
 #: Attempts to add a sender to the policy when other edits keep winning the ETag race.
 _POLICY_ATTEMPTS = 3
 
@@ -252,16 +254,53 @@ async def release(runtime: Runtime, tenant_id: str, mailbox: str, message_id: st
         return Outcome(False, "not_found")
     if entry.status is QuarantineStatus.DELETED:
         return Outcome(False, "deleted_message", f"deleted by {entry.updated_by}")
-    try:
-        result = await AdminApi(runtime).release(tenant_id, mailbox, message_id, actor)
-    except ConcurrencyError:
-        return Outcome(False, "changed", "someone else changed this message at the same moment")
-    data = _body(result.body)
-    if result.status != 200:
-        return Outcome(False, "failed", str(data.get("error", result.status)))
-    if data.get("already"):
+    if entry.status is QuarantineStatus.RELEASED:
         return Outcome(False, "already_released")
-    return Outcome(True, "released", count=1)
+
+    async def work() -> Outcome:
+        try:
+            result = await AdminApi(runtime).release(tenant_id, entry.mailbox, message_id, actor)
+        except ConcurrencyError:
+            return Outcome(False, "changed", "someone else changed this message at the same moment")
+        data = _body(result.body)
+        if result.status != 200:
+            return Outcome(False, "failed", str(data.get("error", result.status)))
+        if data.get("already"):
+            return Outcome(False, "already_released")
+        return Outcome(True, "released", count=1)
+
+    return await _once(runtime, entry, actor, work)
+
+
+#: What a second attempt is told once the first one's outcome is recorded.
+_ALREADY = {"released": "already_released", "deleted": "already_deleted"}
+
+
+async def _once(
+    runtime: Runtime, entry: QuarantineEntry, actor: str, work: Callable[[], Awaitable[Outcome]]
+) -> Outcome:
+    """``work`` (a release or a delete) run by one attempt only: the quarantine entry's own
+    conditional update compares with what each attempt read, so two clicks at the same moment would
+    both move and audit. A journal claim per message and listing (a later re-hold is a new one)
+    lets one through; the other is told it is done or under way."""
+    journal = runtime.stores.journal
+    key = f"console|{entry.mailbox}|{entry.message_id}|{entry.at.isoformat()}"
+    claim = journal.claim(entry.tenant_id, key, _WORKER, runtime.settings.claim_lease_seconds)
+    if claim is None:
+        done = journal.get(entry.tenant_id, key)
+        if done is not None and done.step == "done":
+            return Outcome(False, _ALREADY.get(str(done.data.get("done", {}).get("key")), "changed"))
+        return Outcome(False, "changed", "someone else is acting on this message right now")
+    try:
+        outcome = await work()
+    except BaseException:
+        journal.release(claim)
+        raise
+    if outcome.done:
+        journal.record_step(claim, "done", {"key": outcome.key, "by": actor})
+    else:
+        journal.release(claim)
+    return outcome
 
 
 def _body(body: Any) -> dict[str, Any]:
@@ -293,6 +332,12 @@ async def release_all(
             released += 1
         elif outcome.key not in ("already_released",):
             failures.append(f"{copy.mailbox}: {outcome.detail or outcome.key}")
+            log.warning(
+                "release to all of %s: %s not released: %s",
+                internet_id[:200],
+                copy.mailbox,
+                outcome.detail or outcome.key,
+            )
     if not released and not failures:
         return Outcome(False, "already_released", count=0)
     return Outcome(
@@ -336,25 +381,29 @@ async def delete(
             "not_deletable",
             f"this message is {entry.status.value}: it is in the person's mailbox, not ours to delete",
         )
-    rem = runtime.remediator(tenant_id)
-    try:
-        await rem.graph.request("POST", f"{message_path(entry.mailbox, message_id)}/permanentDelete")
-    except GraphApiError as exc:
-        if exc.status != 404:
-            return Outcome(False, "failed", f"Graph refused the delete: {exc.status} {exc.code}")
-    try:
-        runtime.stores.quarantine.update_status(
-            tenant_id, entry.mailbox, message_id, QuarantineStatus.DELETED, by=actor
+
+    async def work() -> Outcome:
+        rem = runtime.remediator(tenant_id)
+        try:
+            await rem.graph.request("POST", f"{message_path(entry.mailbox, message_id)}/permanentDelete")
+        except GraphApiError as exc:
+            if exc.status != 404:  # 404: gone already (an earlier attempt's delete went through)
+                return Outcome(False, "failed", f"Graph refused the delete: {exc.status} {exc.code}")
+        try:
+            runtime.stores.quarantine.update_status(
+                tenant_id, entry.mailbox, message_id, QuarantineStatus.DELETED, by=actor
+            )
+        except ConcurrencyError:
+            return Outcome(False, "changed", "someone else changed this message at the same moment")
+        audit(
+            "deleted",
+            f"{entry.mailbox}/{message_id}",
+            f"was {entry.status.value}: {entry.reason}",
+            {"subject": entry.subject[:200], "sender": entry.sender},
         )
-    except ConcurrencyError:
-        return Outcome(False, "changed", "someone else changed this message at the same moment")
-    audit(
-        "deleted",
-        f"{entry.mailbox}/{message_id}",
-        f"was {entry.status.value}: {entry.reason}",
-        {"subject": entry.subject[:200], "sender": entry.sender},
-    )
-    return Outcome(True, "deleted", count=1)
+        return Outcome(True, "deleted", count=1)
+
+    return await _once(runtime, entry, actor, work)
 
 
 async def block_sender(

@@ -331,3 +331,23 @@ def test_the_preview_waits_for_graph_only_so_long_and_shows_authentication_resul
         service.sim.faults()
     assert slow.status == 200
     assert "did not answer within 0.5 s" in text(slow) and "Signed?" in text(slow)  # the record still shown
+
+
+def test_two_releases_at_the_same_moment_release_and_audit_once(service: Service) -> None:
+    import asyncio
+
+    from connectors.service.mail_actions import release
+
+    _blocked(service, EVIL)
+    message_id = _held(service, "race@evil.example", sender="x@evil.example", subject="Twice")
+    async def twice() -> list[Any]:
+        return list(await asyncio.gather(
+            release(service.runtime, service.tenant_id, ADELE, message_id, ADMIN_UPN),
+            release(service.runtime, service.tenant_id, ADELE, message_id, "megan.bowen@contoso.test"),
+        ))
+
+    both = service.run(twice())
+    assert sorted(o.done for o in both) == [False, True]
+    assert {o.key for o in both if not o.done} <= {"changed", "already_released"}
+    assert service.folder_of("<race@evil.example>")[0] == "Inbox"
+    assert len(_audit(service, "released")) == 1
