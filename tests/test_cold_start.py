@@ -28,7 +28,7 @@ HEAVY = (
     "msgraph", "msal", "azure.identity", "kiota_http", "azure.storage.blob", "azure.data.tables",
     "azure.storage.queue", "aiohttp", "requests", "yara", "pypdf", "pypdfium2", "oletools", "numpy",
     "py7zr", "PIL", "zxingcpp", "selectolax", "unicorn", "speakeasy", "tldextract",
-    "connectors.service.runtime", "tap_core.pipeline", "tap_core.attachments.engine",
+    "connectors.service.runtime", "tap_core.pipeline", "tap_core.attachments.engine", "jinja2", "connectors.console",
 )
 #: Not even the first notification needs these (they serve messages, clicks and timers).
 NOT_FOR_A_NOTIFICATION = (
@@ -42,7 +42,7 @@ FUNCTIONS = {
     "graph_notifications", "graph_lifecycle", "process_notification", "process_delayed",
     "renew_subscriptions", "resync_subscriptions", "users_delta", "refresh_intel", "overdue_holds",
     "cleanup", "consent_begin", "consent", "redirect", "admin_quarantine", "admin_release",
-    "admin_policy", "admin_records", "admin_status", "health",
+    "admin_policy", "admin_records", "admin_status", "health", "console", "daily_digests",
 }
 
 

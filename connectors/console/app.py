@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from connectors.console import csrf
-from connectors.console.auth import ROLES, AuthError, Principal, authenticate
+from connectors.console.auth import ROLES, AuthError, Principal, authenticate, platform_auth_enabled
 from connectors.console.render import render_page
 from connectors.storage.interfaces import AuditRecord
 from tap_core.parsing.timestamps import parse_iso_datetime
@@ -432,7 +432,9 @@ class ConsoleApp:
         response.headers.update(SECURITY_HEADERS)
         return response
 
-    def _error(self, status: int, title: str, detail: str, principal: Principal | None) -> ConsoleResponse:
+    def _error(
+        self, status: int, title: str, detail: str, principal: Principal | None, *, sign_in: str = ""
+    ) -> ConsoleResponse:
         body = render_page(
             "error.html",
             principal=principal,
@@ -444,6 +446,7 @@ class ConsoleApp:
             notice="",
             status=status,
             detail=detail,
+            sign_in=sign_in,
         )
         return ConsoleResponse(status, body.encode("utf-8"))
 
@@ -458,7 +461,12 @@ class ConsoleApp:
                 request.headers, self.runtime.settings.console_dev_identity, self.environ
             )
         except AuthError as exc:
-            return self._error(exc.status, exc.title, exc.detail, None)
+            # Behind App Service authentication a sign-in is one link away (its own login endpoint).
+            platform = platform_auth_enabled(self.environ)
+            sign_in = (
+                "/.auth/login/aad?post_login_redirect_uri=" + quote(BASE + "/", safe="") if platform else ""
+            )
+            return self._error(exc.status, exc.title, exc.detail, None, sign_in=sign_in)
         if not principal.role:
             return self._error(
                 403,

@@ -124,6 +124,8 @@ def test_no_principal_gets_a_sign_in_page(client: Client) -> None:
     assert r.status == 401
     assert "Sign in to use the console" in text(r) and "TAP365_CONSOLE_DEV_IDENTITY" in text(r)
     assert 'aria-label="Console sections"' not in text(r)  # no navigation for nobody
+    # App Service authentication is on (the fixture's environment): its login is one link away.
+    assert 'href="/.auth/login/aad?post_login_redirect_uri=%2Fapi%2Fconsole%2F"' in text(r)
 
 
 def test_forged_headers_refused_by_the_handler(runtime: Runtime) -> None:
