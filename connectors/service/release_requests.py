@@ -4,10 +4,13 @@ denies; the person is told the outcome by mail. A tenant's policy may let people
 SUSPICIOUS mail themselves (``notices.self_release_suspicious``); MALICIOUS mail never.
 
 Links (``/api/console/request?t=<token>``) carry ``kid.payload.mac``: the payload names the
-tenant, the mailbox, the message and the expiry; the MAC is HMAC-SHA256 under the service's link
-key ring (``connectors/keys.py``) over a context of its own, so neither a redirector link nor a
-console CSRF token can pass for one. A link only says which message may be asked for: the person
-still signs in, and their tenant and name are checked against it.
+tenant, the mailbox, the message and the expiry, encrypted (AES-GCM under the key ring's link
+context key) so that neither the address nor the message id shows in the URL -- a link carrying
+its reader's address is what phishing kits do, and our own pipeline flags it
+(``recipient_in_link``); the MAC is HMAC-SHA256 under the service's link key ring
+(``connectors/keys.py``) over a context of its own, so neither a redirector link nor a console
+CSRF token can pass for one. A link only says which message may be asked for: the person still
+signs in, and their tenant and name are checked against it.
 
 Every request, decision and release is audited with the person's name. Each decision is taken
 once: the stored request moves out of "pending" conditionally (ETag), so of two admins clicking
@@ -22,9 +25,12 @@ import hmac
 import html
 import json
 import logging
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
+
+from cryptography.exceptions import InvalidTag
 
 from connectors.graph.errors import GraphApiError
 from connectors.service.runtime import Runtime
@@ -74,18 +80,20 @@ def _b64d(text: str) -> bytes:
 
 
 def _mac(keyring: LinkKeyring, kid: str, payload: str) -> bytes:
-    return keyring.mac(kid, _CONTEXT + b"|" + payload.encode())
+    return keyring.mac(kid, _CONTEXT + b"|" + kid.encode() + b"|" + payload.encode())
 
 
 def sign_link(
     keyring: LinkKeyring, tenant_id: str, mailbox: str, message_id: str, expires_at: datetime
 ) -> str:
     """The token of a "request release" link, signed with the key ring's current key."""
-    payload = _b64e(json.dumps(
+    plain = json.dumps(
         [tenant_id.lower(), mailbox.lower(), message_id, int(expires_at.timestamp())],
         separators=(",", ":"), ensure_ascii=False,
-    ).encode())
+    ).encode()
     kid = keyring.current
+    nonce = os.urandom(12)
+    payload = _b64e(nonce + keyring.aead(kid).encrypt(nonce, plain, _CONTEXT + kid.encode()))
     return f"{kid}.{payload}.{_b64e(_mac(keyring, kid, payload))}"
 
 
@@ -110,9 +118,11 @@ def verify_link(keyring: LinkKeyring, token: str, *, now: datetime | None = None
     if not hmac.compare_digest(given, _mac(keyring, kid, payload)):
         raise _FORGED
     try:  # signed by us: a failure here is our own bug, still answered as a bad link
-        tenant_id, mailbox, message_id, expires = json.loads(_b64d(payload))
+        raw = _b64d(payload)
+        plain = keyring.aead(kid).decrypt(raw[:12], raw[12:], _CONTEXT + kid.encode())
+        tenant_id, mailbox, message_id, expires = json.loads(plain)
         expires_at = datetime.fromtimestamp(int(expires), UTC)
-    except (binascii.Error, ValueError, TypeError, OverflowError, OSError):
+    except (binascii.Error, ValueError, TypeError, OverflowError, OSError, InvalidTag):
         raise _FORGED from None
     if (now or datetime.now(UTC)) >= expires_at:
         raise RequestRefused(

@@ -111,6 +111,12 @@ def test_digest_link_request_approved_releases_once_and_tells_the_person(
     assert "&lt;b&gt;p1&lt;/b&gt;" in body and "<b>p1</b>" not in body
     assert "127.0.0.1:9/label" not in body
     [token] = _tokens(digest)
+    # The link names neither the person nor the message (encrypted): a link carrying its reader's
+    # address is a phishing kit's mark, and our own pipeline, reading the digest, says so.
+    assert ADELE not in token and held not in token and "adele" not in token.lower()
+    verdict = _process(svc, str(digest["immutableId"]))
+    record = svc.runtime.stores.verdicts.get_verdict(svc.tenant_id, str(digest["immutableId"]))
+    assert record is not None and not any("recipient_in_link" in r for r in record.reasons), verdict
 
     # A rerun, and a second instance (its own runtime on the same storage), send nothing more.
     assert svc.run(send_digests(svc.runtime)).already == 1
