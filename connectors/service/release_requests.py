@@ -254,6 +254,10 @@ class ReleaseRequests:
     async def approve(self, asker: Asker, mailbox: str, message_id: str) -> Outcome:
         """An admin approves: the message is released through the admin release path, once."""
         self._require_admin(asker)
+        entry = self.stores.quarantine.get(asker.tenant_id, mailbox, message_id)
+        if entry is None or entry.status is QuarantineStatus.DELETED:
+            raise RequestRefused(409, "Message deleted", "The message was deleted, so it cannot be released. "
+                                 "Deny the request to tell the person.")
         request = self._decide(asker, mailbox, message_id, RequestStatus.APPROVED, "approved")
         error = await self._release(asker.tenant_id, request.mailbox, message_id, asker.upn)
         if error:

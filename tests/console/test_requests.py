@@ -190,3 +190,22 @@ def test_self_release_through_the_console_when_the_policy_allows(svc: Service) -
     done = console.call("POST", "/request", ADELE, form={"t": token, "csrf_token": csrf_token(page)})
     assert done.status == 303 and "notice=request_self_released" in done.headers["Location"]
     assert _folder(svc, held) == "Inbox"
+
+
+def test_a_request_for_a_message_deleted_meanwhile_says_so_and_can_only_be_denied(svc: Service) -> None:
+    held = _suspicious(svc, "c6")
+    token = _digest_token(svc)
+    console = Console(svc)
+    page = console.call("GET", "/request", ADELE, query={"t": token})
+    console.call("POST", "/request", ADELE, form={"t": token, "csrf_token": csrf_token(page)})
+    svc.runtime.stores.quarantine.update_status(svc.tenant_id, ADELE, held, QuarantineStatus.DELETED,
+                                                by="other-admin@contoso.test")
+    listing = console.call("GET", "/requests", IT_ADMIN)
+    assert "now deleted" in text(listing)
+    form = {"mailbox": ADELE, "id": held, "csrf_token": csrf_token(listing)}
+    moves = svc.route(MOVE)
+    refused = console.call("POST", "/requests/approve", IT_ADMIN, form=form)
+    assert refused.status == 409 and "Deny the request" in text(refused)
+    assert svc.route(MOVE) == moves
+    denied = console.call("POST", "/requests/deny", IT_ADMIN, form={**form, "reason": "deleted as phish"})
+    assert denied.status == 303

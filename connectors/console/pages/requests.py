@@ -67,7 +67,12 @@ def request_list(ctx: Context) -> ConsoleResponse:
     service = _service(ctx)
     limit = min(MAX_LISTED, ctx.settings.console_max_rows)
     pending = service.pending(_asker(ctx), limit)
-    rows = [(r, *service.verdict_of(ctx.tenant_id, r.mailbox, r.message_id)) for r in pending]
+    rows = []
+    for r in pending:
+        entry = ctx.stores.quarantine.get(ctx.tenant_id, r.mailbox, r.message_id)
+        # Released or deleted from the held mail page meanwhile: the admin sees it and decides.
+        kept = entry.status.value if entry is not None else "gone"
+        rows.append((r, *service.verdict_of(ctx.tenant_id, r.mailbox, r.message_id), kept))
     return ctx.render("requests.html", title="Release requests", rows=rows, limit=limit,
                       max_reason=MAX_REASON_CHARS)
 
