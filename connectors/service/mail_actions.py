@@ -190,7 +190,13 @@ def search(
     (TAP365_CONSOLE_MAX_ROWS); reaching that is said (``truncated``), never silently cut."""
     since = _start_of(wanted.date_from) if wanted.date_from else None
     status = QuarantineStatus(wanted.status) if wanted.status else None
-    entries = runtime.stores.quarantine.list(tenant_id, status=status, since=since, limit=max_rows)
+    # When the store does all the filtering (one status, no text, verdict or end date), a page
+    # needs only the rows up to it; otherwise up to max_rows are read and filtered here.
+    pushed = status is not None and not (
+        wanted.sender or wanted.recipient or wanted.subject or wanted.date_to or wanted.needs_verdicts
+    )
+    limit = min(max_rows, offset + size + 1) if pushed else max_rows
+    entries = runtime.stores.quarantine.list(tenant_id, status=status, since=since, limit=limit)
     truncated = len(entries) >= max_rows
     candidates = [e for e in entries if wanted.matches_entry(e)]
     end = offset + size + 1  # one more than shown: is there a next page?

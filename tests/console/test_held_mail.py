@@ -147,6 +147,12 @@ def test_page_size_is_bounded_and_pages_link_with_their_filters(
     assert nxt is not None and "sender=ann" in nxt.group(1).replace("&amp;", "&")
     second = text(admin.get("/held", page="2", size="10", sender="ann"))
     assert len(re.findall(r"Lure \d\d", second)) == 2 and "Lure 00" in second
+    # One status and nothing else: the store filters, and reads only up to the page.
+    first = text(admin.get("/held", status="quarantined"))
+    assert len(re.findall(r"Lure \d\d", first)) == 10 and 'rel="next"' in first
+    last = text(admin.get("/held", status="quarantined", page="2"))
+    assert re.findall(r"Lure \d\d", last) == ["Lure 01", "Lure 00"] and 'rel="next"' not in last
+    assert "No message matches" in text(admin.get("/held", status="released"))
 
 
 HOSTILE_SUBJECT = '<img src=x onerror="alert(1)">Pay <script>alert(2)</script>'
