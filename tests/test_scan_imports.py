@@ -65,6 +65,7 @@ def test_a_plain_text_mail_loads_no_scanner_library(tmp_path: Path) -> None:
     record, modules = _scan(PLAIN_TEXT_MAIL, tmp_path)
     assert record["verdict"] in ("suspicious", "malicious") and record["attachments"] == []
     assert _top_level(modules, SCANNER_LIBRARIES) == []
+    assert "yaml" not in modules  # read for a policy document or an attachment's file type only
 
 
 def test_a_mail_with_a_pdf_loads_the_pdf_scanner_and_only_it(tmp_path: Path) -> None:

@@ -17,7 +17,6 @@ from importlib import resources
 from typing import Any
 
 import olefile
-import yaml
 
 from tap_core.detect.rules import Rule, family_rules
 from tap_core.model.findings import Finding
@@ -398,6 +397,8 @@ def file_rules() -> dict[str, Rule]:
 
 @lru_cache(maxsize=1)
 def _table() -> dict[str, Any]:
+    import yaml  # read on the first attachment only
+
     text = resources.files("tap_core").joinpath("data/attachments/filetypes.yaml").read_text("utf-8")
     table: dict[str, Any] = yaml.safe_load(text)
     table["_ext_category"] = {
