@@ -325,6 +325,21 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_digests(args: argparse.Namespace, settings: Settings) -> int:
+    """Send today's daily digests now, as the ``daily_digests`` timer does (once per person and
+    UTC day: a digest sent today, by the timer or an earlier run, is not sent again)."""
+    import asyncio
+
+    from connectors.service.digests import send_digests
+    from connectors.service.runtime import Runtime
+
+    if not settings.admin_notify_from:
+        raise UsageError("set TAP365_ADMIN_NOTIFY_FROM: the mailbox the digests are sent from")
+    run = asyncio.run(send_digests(Runtime.create(settings)))
+    print(json.dumps(dataclasses.asdict(run)))
+    return 1 if run.failed else 0
+
+
 def cmd_train_pages(args: argparse.Namespace, settings: Settings) -> int:
     """Learn the page scorer from labelled pages and write it with its model card."""
     from connectors.page_training import run_page_training
@@ -416,6 +431,9 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--first-users", type=int, default=5, help="mailboxes to check when none given")
     doctor.add_argument("--json", action="store_true")
     doctor.set_defaults(func=cmd_doctor)
+
+    digests = sub.add_parser("digests", help="send today's held-mail digests now (one a person a day)")
+    digests.set_defaults(func=cmd_digests)
 
     train = sub.add_parser("train", help="learn the message model's weights from labelled mail")
     train.add_argument("--corpus", default="../shared/corpus/train",

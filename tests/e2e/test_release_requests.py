@@ -8,6 +8,7 @@ digest per person and day across reruns and instances."""
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -268,3 +269,32 @@ def test_digest_lists_at_most_the_policy_s_number_and_says_how_many_more(svc: Se
     [digest] = _mails(svc, "held in the last day")
     assert len(_tokens(digest)) == 1 and "And 1 more message(s)" in str(digest["body"])
     assert "2 message(s)" in str(digest["subject"])
+
+
+def test_tap365_digests_sends_today_s_digests_once(
+    svc: Service, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from connectors.cli import main
+
+    _suspicious(svc, "p8")
+    graph, storage = svc.runtime.graph_settings, svc.runtime.stores.config
+    assert storage.connection_string is not None
+    for name, value in {
+        "TAP365_GRAPH_AUTHORITY_HOST": graph.authority_host, "TAP365_GRAPH_BASE_URL": graph.base_url,
+        "TAP365_GRAPH_CLIENT_ID": graph.client_id, "TAP365_GRAPH_CLIENT_SECRET": graph.client_secret,
+        "TAP365_GRAPH_CA_BUNDLE": graph.ca_bundle, "TAP365_GRAPH_RETRY_DELAY": "0",
+        "TAP365_STORAGE_CONNECTION_STRING": storage.connection_string.get_secret_value(),
+        "TAP365_STORAGE_PREFIX": storage.prefix, "TAP365_STATE_DIR": str(svc.runtime.settings.state_dir),
+        "TAP365_INTEL_FEEDS": "",
+    }.items():
+        monkeypatch.setenv(name, str(value))
+    monkeypatch.delenv("TAP365_ADMIN_NOTIFY_FROM", raising=False)
+    assert main(["digests"]) == 2  # nothing to send from: said, not guessed
+    assert "TAP365_ADMIN_NOTIFY_FROM" in capsys.readouterr().err
+    monkeypatch.setenv("TAP365_ADMIN_NOTIFY_FROM", NOTIFIER)
+    assert main(["digests"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["sent"] == 1
+    assert main(["digests"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {
+        "sent": 0, "already": 1, "failed": 0, "tenants_off": []}
+    assert len(_mails(svc, "held in the last day")) == 1
