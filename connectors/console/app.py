@@ -210,7 +210,7 @@ class Context:
         body = render_page(
             template,
             principal=self.principal,
-            nav=NAV,
+            nav=NAV if self.principal.role else (),  # no console role: no console to navigate
             active=self.nav_path,
             csrf_token=self.csrf_token,
             can_act=self.can_act,
@@ -314,6 +314,9 @@ class Route:
     handler: Handler
     #: The nav entry it belongs to ("/held" for "/held/{id}").
     nav_path: str
+    #: Open to every signed-in person of a served tenant, console role or not, and their POSTs
+    #: too (CSRF still checked): the pages mail sends people to (a digest's release request).
+    people: bool = False
 
 
 ROUTES: list[Route] = []
@@ -321,12 +324,14 @@ _SEGMENT = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def page(
-    path: str, *, methods: tuple[str, ...] = ("GET",), nav: str | None = None
+    path: str, *, methods: tuple[str, ...] = ("GET",), nav: str | None = None, people: bool = False
 ) -> Callable[[Handler], Handler]:
     """Register a page handler: ``@page("/held/{mailbox}/{message}", methods=("GET", "POST"))``.
 
     ``{name}`` matches one path segment (percent-decoded into ``ctx.params``). ``nav`` names the
-    navigation entry to highlight (default: the path's first segment)."""
+    navigation entry to highlight (default: the path's first segment). ``people=True`` opens the
+    page, and its POSTs, to anyone signed in from a served tenant without a console role: the
+    handler itself must then decide what the person may see and do (``ctx.principal``)."""
     regex = (
         "^"
         + _SEGMENT.sub(
@@ -338,7 +343,7 @@ def page(
 
     def register(handler: Handler) -> Handler:
         ROUTES.append(
-            Route(frozenset(m.upper() for m in methods), re.compile(regex), path, handler, nav_path)
+            Route(frozenset(m.upper() for m in methods), re.compile(regex), path, handler, nav_path, people)
         )
         return handler
 
@@ -438,7 +443,7 @@ class ConsoleApp:
         body = render_page(
             "error.html",
             principal=principal,
-            nav=NAV if principal else (),
+            nav=NAV if principal and principal.role else (),
             active="",
             csrf_token="",
             can_act=bool(principal and principal.is_admin),
@@ -467,14 +472,6 @@ class ConsoleApp:
                 "/.auth/login/aad?post_login_redirect_uri=" + quote(BASE + "/", safe="") if platform else ""
             )
             return self._error(exc.status, exc.title, exc.detail, None, sign_in=sign_in)
-        if not principal.role:
-            return self._error(
-                403,
-                "No console role",
-                f"{principal.upn} holds neither {' nor '.join(ROLES)} in "
-                "this app's registration. An administrator of your tenant can assign one.",
-                None,
-            )
         if not await asyncio.to_thread(self._serves, principal.tenant_id):
             return self._error(
                 403,
@@ -483,11 +480,20 @@ class ConsoleApp:
                 f"({principal.tenant_id}), so there is nothing to show.",
                 None,
             )
-        if request.method == "POST":  # every state change, whatever the page: before routing
-            refused = self._check_post(request, principal)
+        route, params, allowed = self._match(request.method, path)
+        people = route is not None and route.people
+        if not principal.role and not people:
+            return self._error(
+                403,
+                "No console role",
+                f"{principal.upn} holds neither {' nor '.join(ROLES)} in "
+                "this app's registration. An administrator of your tenant can assign one.",
+                None,
+            )
+        if request.method == "POST":  # every state change, whatever the page, before its handler
+            refused = self._check_post(request, principal, people=people)
             if refused is not None:
                 return refused
-        route, params, allowed = self._match(request.method, path)
         if route is None:
             if allowed:
                 return ConsoleResponse(
@@ -503,8 +509,10 @@ class ConsoleApp:
         except ConsoleError as exc:
             return self._error(exc.status, exc.title, exc.detail, principal)
 
-    def _check_post(self, request: ConsoleRequest, principal: Principal) -> ConsoleResponse | None:
-        if not principal.is_admin:
+    def _check_post(
+        self, request: ConsoleRequest, principal: Principal, *, people: bool
+    ) -> ConsoleResponse | None:
+        if not principal.is_admin and not people:
             return self._error(
                 403,
                 "Read-only role",

@@ -38,7 +38,7 @@ def principal_header(upn: str, roles: tuple[str, ...], tenant: str | None = TENA
 
 
 def signed_in(upn: str = ADMIN_UPN, role: str = ADMIN, tenant: str = TENANT) -> dict[str, str]:
-    return {"x-ms-client-principal": principal_header(upn, (role,), tenant),
+    return {"x-ms-client-principal": principal_header(upn, (role,) if role else (), tenant),
             "x-ms-client-principal-name": upn, "x-ms-client-principal-idp": "aad"}
 
 

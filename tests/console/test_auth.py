@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.console.app import ConsoleApp
+from connectors.console.app import ConsoleApp, ConsoleResponse, Context, page
 from connectors.console.auth import (
     ADMIN,
     ANALYST,
@@ -86,6 +86,12 @@ def test_dev_identity_parsing() -> None:
 ])
 def test_loopback_is_the_last_hop_only(forwarded: str, loopback: bool) -> None:
     assert from_loopback({"x-forwarded-for": forwarded} if forwarded else {}) is loopback
+
+
+@page("/_tests/people-post", methods=("POST",), people=True)
+def _people_post(ctx: Context) -> ConsoleResponse:
+    """A page for people that takes a POST (registered by this test module only)."""
+    return ctx.redirect("/me")
 
 
 # -- the decision ------------------------------------------------------------------------------------
@@ -168,3 +174,20 @@ def test_analyst_sees_pages_but_every_post_is_refused(analyst: Client) -> None:
     token = csrf_token(page)
     r = analyst.post("/audit", {"csrf_token": token})
     assert r.status == 403 and "Read-only role" in text(r)
+
+
+def test_pages_for_people_need_no_console_role(client: Client) -> None:
+    person = signed_in("megan@contoso.example", role="")
+    assert client.get("/", headers=person).status == 403
+    assert client.post("/audit", {}, headers=person).status == 403
+    me = client.get("/me", headers=person)
+    body = text(me)
+    assert me.status == 200 and 'id="role">none<' in body and "megan@contoso.example" in body
+    assert 'aria-label="Console sections"' not in body  # no console to navigate
+    # Their POSTs to a page for people pass the checks every POST passes (CSRF), not the role check.
+    assert client.post("/_tests/people-post", {}, headers=person).status == 403
+    assert client.post("/_tests/people-post", {"csrf_token": csrf_token(me)}, headers=person).status == 303
+    assert client.post("/me", {"csrf_token": csrf_token(me)}, headers=person).status == 403  # no such page
+    # Another tenant's person is refused even there.
+    assert client.get("/me", headers=signed_in("eve@fabrikam.example", role="", tenant=OTHER_TENANT)).status == 403
+    assert 'id="role">TAP365.Admin<' in text(client.get("/me"))
