@@ -52,8 +52,11 @@ lint: install
 test: install system-deps lint
 	$(BIN)/python -m pytest
 
+# Ends with the console's pages screenshotted into reports/console/ and its URL printed; from a
+# terminal the stack stays up for a person to look until Ctrl-C (KEEP=0: stop right away).
 demo: install system-deps
-	$(BIN)/tap365 demo --corpus $(CORPUS) --report reports/demo.json
+	$(BIN)/tap365 demo --corpus $(CORPUS) --report reports/demo.json --screenshots reports/console \
+	  $$( [ -t 0 ] && [ "$(KEEP)" != 0 ] && echo --keep )
 
 # The message model's and the page scorer's weights, model cards and reproduction samples
 # (tap_core/data/detect/), learnt from the labelled training mail and pages; deterministic: the

@@ -302,7 +302,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
                     report_path=report, limit=args.limit,
                     timeout=args.timeout if args.timeout is not None else 1800.0 if chaos else 600.0,
                     clicks=args.clicks,
-                    rate=args.rate, chaos=chaos)
+                    rate=args.rate, chaos=chaos,
+                    screenshots=Path(args.screenshots) if args.screenshots else None, keep=args.keep)
 
 
 def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
@@ -423,6 +424,10 @@ def build_parser() -> argparse.ArgumentParser:
                            "notifications, the host killed and restarted, Azurite restarted; then "
                            "check every message's effects in the tenant")
     demo.add_argument("--chaos-seed", type=int, default=1, help="seed of the faults and of the kills")
+    demo.add_argument("--screenshots", metavar="DIR",
+                      help="after the report, a screenshot of each console page here (headless Chromium)")
+    demo.add_argument("--keep", action="store_true",
+                      help="keep the stack running after the report (console URL printed) until Ctrl-C")
     demo.set_defaults(func=cmd_demo)
 
     doctor = sub.add_parser("doctor", help="check a tenant: token, permissions, subscriptions, folders")

@@ -190,8 +190,8 @@ class ConsoleBrowser:
         return [v for v in self.axe() if v.impact in BLOCKING_IMPACTS]
 
     def tab_order(self, limit: int = 200) -> list[FocusStop]:
-        """Press Tab from the top of the page until the focus leaves the page or comes back to
-        where it started, at most ``limit`` times; where the focus went, in order."""
+        """Press Tab from the top of the page until the focus leaves the page or comes back to a
+        control it was on, at most ``limit`` times; the controls the focus went to, in order."""
         from selenium.webdriver.common.action_chains import ActionChains
         from selenium.webdriver.common.keys import Keys
 
@@ -199,6 +199,7 @@ class ConsoleBrowser:
             "if (document.activeElement) document.activeElement.blur(); window.scrollTo(0, 0);")
         stops: list[FocusStop] = []
         seen: set[str] = set()
+        last = ""
         for _ in range(limit):
             ActionChains(self.driver).send_keys(Keys.TAB).perform()
             data: dict[str, Any] | None = self.driver.execute_script(_FOCUS_JS)
@@ -208,9 +209,12 @@ class ConsoleBrowser:
                 "const p=[];let e=document.activeElement;"
                 "while(e&&e.parentElement){p.unshift([...e.parentElement.children].indexOf(e));e=e.parentElement}"
                 "return p.join('.');")
+            if key == last:
+                continue  # Tab moved within one control (the day, month and year of a date input)
             if key in seen:
                 break
             seen.add(str(key))
+            last = str(key)
             stops.append(FocusStop(tag=str(data["tag"]), label=str(data["label"]), href=str(data["href"]),
                                    focus_visible=bool(data["visible"]), in_nav=bool(data["nav"]),
                                    in_main=bool(data["main"])))
@@ -262,3 +266,23 @@ def console_browser(*, screenshots: Path | None = None,
             yield ConsoleBrowser(driver, screenshots)
         finally:
             driver.quit()
+
+
+def screenshot_console(console_url: str, folder: Path) -> list[Path]:
+    """A full-page PNG of every console page its navigation lists, and of the first held
+    message's own page, into ``folder`` (``01-overview.png``, ...); the pages in nav order."""
+    from selenium.webdriver.common.by import By
+
+    shots: list[Path] = []
+    with console_browser(screenshots=folder) as b:
+        b.open(console_url.rstrip("/") + "/")
+        pages = b.nav_links()
+        for n, (label, href) in enumerate(pages, start=1):
+            b.open(href)
+            shots.append(b.screenshot(f"{n:02d}-{label.lower()}"))
+            if href.rstrip("/").endswith("/held"):
+                first = b.driver.find_elements(By.CSS_SELECTOR, "main table tbody tr a[href]")
+                if first:
+                    b.open(str(first[0].get_attribute("href")))
+                    shots.append(b.screenshot(f"{n:02d}-{label.lower()}-message"))
+    return shots

@@ -111,7 +111,11 @@ def run_demo(
     clicks: int = 5,
     rate: float = 5.0,
     chaos: ChaosOptions | None = None,
+    screenshots: Path | None = None,
+    keep: bool = False,
 ) -> int:
+    """``screenshots``: a folder for a PNG of each console page; ``keep``: leave the stack
+    running after the report, until Ctrl-C."""
     messages = collect_mail(mail, corpus, limit)
     print(f"tap365 demo: {len(messages)} messages; starting Azurite, the simulated tenant and the local host")
     monkey: ChaosMonkey | None = None
@@ -152,27 +156,53 @@ def run_demo(
             if report_path is not None and isinstance(stack.host, HostProcess):
                 # The host's own log, across its restarts: where to look when a message went wrong.
                 shutil.copy(stack.host.log_path, report_path.with_suffix(".host.log"))
-    _print(reports, totals)
-    document: dict[str, Any] = {
-        "generated_at": datetime.now(UTC).isoformat(),
-        "totals": totals,
-        "messages": [_public(r) for r in reports],
-        "clicks": clicked,
-    }
-    if chaos is not None and monkey is not None:
-        document["chaos"] = {"seed": chaos.seed, "profile": chaos.faults(), "events": monkey.events,
-                             "processing_visibility_s": chaos.processing_visibility,
-                             "claim_lease_s": chaos.claim_lease_seconds,
-                             "slow_endpoint_policy": chaos.slow_endpoint_policy}
-    if report_path is not None:
-        report_path.write_text(json.dumps(document, indent=1, ensure_ascii=False))
-        print(f"JSON report: {report_path}")
-        html_file = html_path or report_path.with_suffix(".html")
-        html_file.write_text(render_html(document))
-        print(f"HTML report: {html_file}")
+        _print(reports, totals)
+        document: dict[str, Any] = {
+            "generated_at": datetime.now(UTC).isoformat(),
+            "totals": totals,
+            "messages": [_public(r) for r in reports],
+            "clicks": clicked,
+        }
+        if chaos is not None and monkey is not None:
+            document["chaos"] = {"seed": chaos.seed, "profile": chaos.faults(), "events": monkey.events,
+                                 "processing_visibility_s": chaos.processing_visibility,
+                                 "claim_lease_s": chaos.claim_lease_seconds,
+                                 "slow_endpoint_policy": chaos.slow_endpoint_policy}
+        if report_path is not None:
+            report_path.write_text(json.dumps(document, indent=1, ensure_ascii=False))
+            print(f"JSON report: {report_path}")
+            html_file = html_path or report_path.with_suffix(".html")
+            html_file.write_text(render_html(document))
+            print(f"HTML report: {html_file}")
+        # After the report, while the stack still runs: the console, screenshotted and kept open.
+        show_console(stack, screenshots=screenshots, keep=keep)
     failed = totals["lost"] + totals["doubled_effects"] + totals["delivery_failed"]
     failed += totals["not_in_final_folder"] + len(totals.get("chaos_errors", []))
     return 1 if failed else 0
+
+
+def show_console(stack: Stack, *, screenshots: Path | None, keep: bool) -> None:
+    """Screenshot the console's pages into ``screenshots`` (headless Chromium), print its URL,
+    and with ``keep`` leave everything running until Ctrl-C."""
+    from connectors.devstack.browser import BrowserUnavailable, screenshot_console
+
+    url = f"{stack.functions_url}/api/console/"
+    if screenshots is not None:
+        try:
+            shots = screenshot_console(url, screenshots)
+            print(f"console screenshots: {len(shots)} pages in {screenshots}/")
+        except BrowserUnavailable as exc:
+            print(f"no console screenshots: {exc}")
+    who = stack.env.get("TAP365_CONSOLE_DEV_IDENTITY", "").split(",", 1)[0]
+    print(f"console: {url} (signed in from this machine as {who})")
+    if not keep:
+        return
+    print("the stack keeps running (tap365 demo --keep); press Ctrl-C to stop it")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("\nstopping the stack")
 
 
 def _public(r: MessageReport) -> dict[str, Any]:
