@@ -76,11 +76,16 @@ _DIGIT_FOLD = str.maketrans(
 )
 
 
+@cache
+def _confusable_table() -> dict[int, str]:
+    """:func:`confusables` as a ``str.translate`` table: each character by its reading at once."""
+    return {ord(ch): reading for ch, reading in confusables().items()}
+
+
 def skeleton(text: str) -> str:
     """A comparison form of a hostname token where look-alikes collapse (micros0ft, rnicrosoft,
     Cyrillic 'а' -> microsoft-like forms), in the spirit of Unicode TR39 skeletons."""
-    conf = confusables()
-    out = "".join(conf.get(ch, ch) for ch in text.lower())
+    out = text.lower().translate(_confusable_table())
     out = out.replace("rn", "m").replace("vv", "w")
     return out.translate(_DIGIT_FOLD)
 
