@@ -20,7 +20,7 @@ from connectors.service.digests import send_digests
 from connectors.service.release_requests import sign_link
 from connectors.storage.interfaces import QuarantineStatus, Tenant
 from connectors.storage.release_requests import RequestStatus
-from tests.console.conftest import PLATFORM, signed_in, text
+from tests.console.conftest import PLATFORM, principal_header, signed_in, text
 from tests.console.helpers import csrf_token
 from tests.e2e.processor_harness import (  # noqa: F401 - fixtures
     ADELE,
@@ -56,7 +56,9 @@ class Console:
 
     def call(self, method: str, path: str, upn: str, role: str = ADMIN, *, tenant: str = "",
              query: dict[str, str] | None = None, form: dict[str, str] | None = None) -> ConsoleResponse:
-        headers = {**signed_in(upn, role, tenant or self.service.tenant_id), "host": "tap365.example"}
+        tid = tenant or self.service.tenant_id
+        who = signed_in(upn, role, tid) if role else {"x-ms-client-principal": principal_header(upn, (), tid)}
+        headers = {**who, "host": "tap365.example"}
         body = b""
         if form is not None:
             body = urlencode(form).encode()
@@ -78,9 +80,8 @@ def test_digest_link_request_and_admin_approval_through_the_console(svc: Service
     token = _digest_token(svc)
     console = Console(svc)
 
-    # The person (signed in as the mailbox's UPN) opens the link: the summary, escaped.
-    # (An Admin role for now: the console refuses people without a console role before routing.)
-    page = console.call("GET", "/request", ADELE, query={"t": token})
+    # The person (signed in as the mailbox's UPN, no console role) opens the link: the summary, escaped.
+    page = console.call("GET", "/request", ADELE, "", query={"t": token})
     assert page.status == 200, text(page)
     body = text(page)
     assert "<script>alert(1)" not in body and "&lt;script&gt;alert(1)&lt;/script&gt;" in body
@@ -88,14 +89,14 @@ def test_digest_link_request_and_admin_approval_through_the_console(svc: Service
     assert 'id="request-form"' in body and "Request release" in body
 
     # Without the form's token, nothing is stored.
-    refused = console.call("POST", "/request", ADELE, form={"t": token, "reason": "mine"})
+    refused = console.call("POST", "/request", ADELE, "", form={"t": token, "reason": "mine"})
     assert refused.status == 403
     assert svc.runtime.stores.requests.get(svc.tenant_id, ADELE, held) is None
 
-    sent = console.call("POST", "/request", ADELE, form={"t": token, "reason": "I expect it <b>",
+    sent = console.call("POST", "/request", ADELE, "", form={"t": token, "reason": "I expect it <b>",
                                                           "csrf_token": csrf_token(page)})
     assert sent.status == 303 and "notice=request_sent" in sent.headers["Location"]
-    again = console.call("GET", "/request", ADELE, query={"t": token, "notice": "request_sent"})
+    again = console.call("GET", "/request", ADELE, "", query={"t": token, "notice": "request_sent"})
     assert "Your request was sent" in text(again) and "pending" in text(again)
 
     # The admin's list: the request with the message's summary and findings, escaped.
@@ -126,8 +127,8 @@ def test_analyst_sees_requests_but_cannot_decide_and_deny_needs_a_reason(svc: Se
     held = _suspicious(svc, "c2")
     token = _digest_token(svc)
     console = Console(svc)
-    page = console.call("GET", "/request", ADELE, query={"t": token})
-    console.call("POST", "/request", ADELE, form={"t": token, "csrf_token": csrf_token(page)})
+    page = console.call("GET", "/request", ADELE, "", query={"t": token})
+    console.call("POST", "/request", ADELE, "", form={"t": token, "csrf_token": csrf_token(page)})
 
     seen = console.call("GET", "/requests", "alan@contoso.test", ANALYST)
     assert seen.status == 200 and "Delivery failed" in text(seen)
@@ -147,7 +148,7 @@ def test_analyst_sees_requests_but_cannot_decide_and_deny_needs_a_reason(svc: Se
     [told] = _mails(svc, "your release request was denied")
     assert "phish" in str(told["body"])
     # The person's page now says so, and offers no form.
-    after = text(console.call("GET", "/request", ADELE, query={"t": token}))
+    after = text(console.call("GET", "/request", ADELE, "", query={"t": token}))
     assert "denied" in after and 'id="request-form"' not in after
 
 
@@ -185,9 +186,9 @@ def test_self_release_through_the_console_when_the_policy_allows(svc: Service) -
     held = _suspicious(svc, "c4")
     token = _digest_token(svc)
     console = Console(svc)
-    page = console.call("GET", "/request", ADELE, query={"t": token})
+    page = console.call("GET", "/request", ADELE, "", query={"t": token})
     assert "Release it to my mailbox" in text(page)
-    done = console.call("POST", "/request", ADELE, form={"t": token, "csrf_token": csrf_token(page)})
+    done = console.call("POST", "/request", ADELE, "", form={"t": token, "csrf_token": csrf_token(page)})
     assert done.status == 303 and "notice=request_self_released" in done.headers["Location"]
     assert _folder(svc, held) == "Inbox"
 
@@ -196,8 +197,8 @@ def test_a_request_for_a_message_deleted_meanwhile_says_so_and_can_only_be_denie
     held = _suspicious(svc, "c6")
     token = _digest_token(svc)
     console = Console(svc)
-    page = console.call("GET", "/request", ADELE, query={"t": token})
-    console.call("POST", "/request", ADELE, form={"t": token, "csrf_token": csrf_token(page)})
+    page = console.call("GET", "/request", ADELE, "", query={"t": token})
+    console.call("POST", "/request", ADELE, "", form={"t": token, "csrf_token": csrf_token(page)})
     svc.runtime.stores.quarantine.update_status(svc.tenant_id, ADELE, held, QuarantineStatus.DELETED,
                                                 by="other-admin@contoso.test")
     listing = console.call("GET", "/requests", IT_ADMIN)
@@ -209,3 +210,22 @@ def test_a_request_for_a_message_deleted_meanwhile_says_so_and_can_only_be_denie
     assert svc.route(MOVE) == moves
     denied = console.call("POST", "/requests/deny", IT_ADMIN, form={**form, "reason": "deleted as phish"})
     assert denied.status == 303
+
+
+def test_a_person_without_a_console_role_asks_for_their_message_and_sees_nothing_else(svc: Service) -> None:
+    held = _suspicious(svc, "c5")
+    token = _digest_token(svc)
+    console = Console(svc)
+    page = console.call("GET", "/request", ADELE, "", query={"t": token})
+    assert page.status == 200 and 'id="request-form"' in text(page)
+    sent = console.call("POST", "/request", ADELE, "", form={"t": token, "csrf_token": csrf_token(page)})
+    assert sent.status == 303 and "notice=request_sent" in sent.headers["Location"]
+    request = svc.runtime.stores.requests.get(svc.tenant_id, ADELE, held)
+    assert request is not None and request.status is RequestStatus.PENDING
+    assert console.call("POST", "/request", ADELE, "", form={"t": token}).status == 403  # no CSRF token
+    # Everything else of the console stays an admin's or analyst's.
+    assert console.call("GET", "/requests", ADELE, "").status == 403
+    assert console.call("GET", "/held", ADELE, "").status == 403
+    form = {"mailbox": ADELE, "id": held, "csrf_token": csrf_token(page)}
+    assert console.call("POST", "/requests/approve", ADELE, "", form=form).status == 403
+    assert _folder(svc, held) == "Hold"

@@ -37,7 +37,7 @@ def _refused(exc: RequestRefused) -> ConsoleError:
     return ConsoleError(exc.status, exc.title, exc.detail)
 
 
-@page("/request", nav="/requests")
+@page("/request", nav="/requests", people=True)
 def request_form(ctx: Context) -> ConsoleResponse:
     token = ctx.request.query.get("t", "")
     try:
@@ -48,7 +48,7 @@ def request_form(ctx: Context) -> ConsoleResponse:
                       max_reason=MAX_REASON_CHARS)
 
 
-@page("/request", methods=("POST",), nav="/requests")
+@page("/request", methods=("POST",), nav="/requests", people=True)
 async def request_submit(ctx: Context) -> ConsoleResponse:
     token = ctx.request.form.get("t", "")
     try:
