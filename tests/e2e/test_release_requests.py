@@ -202,7 +202,8 @@ def test_forged_altered_expired_and_foreign_links_are_refused(svc: Service) -> N
     stranger = LinkKeyring({kid: b"k" * 32}, kid)  # same key id, another key
     forged = [
         "", "garbage", "a.b.c", f"{kid}.{other_msg}.{mac}",  # payload swapped under the old MAC
-        f"{kid}.{payload}.{mac[:-2]}AA", f"{kid}.{payload}", "x" * 5000,
+        f"{kid}.{payload}.{mac[:-2]}AA", f"{kid}.{payload}", "x" * 5000, f"{kid}.{payload}.{mac}!",
+        f"{kid}.{payload}!.{mac}", f"{kid}.{payload}.{mac[:10]}*{mac[10:]}",
         sign_link(stranger, svc.tenant_id, ADELE, held, now + timedelta(days=7)),
     ]
     for token in forged:
