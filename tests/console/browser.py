@@ -76,9 +76,7 @@ def clean_console(browser: ConsoleBrowser) -> Iterator[ConsoleBrowser]:
     """The browser, asserting after the test that no page wrote an error to the console."""
     browser.console_errors()  # what earlier tests left belongs to them
     yield browser
-    # Chromium asks for /favicon.ico at a moment of its own choosing; that answer is checked by
-    # test_the_console_declares_an_icon_it_serves, here it would fail whichever test it fell in.
-    errors = [e for e in browser.console_errors() if "/favicon.ico - " not in e]
+    errors = browser.console_errors()
     assert not errors, errors
 
 

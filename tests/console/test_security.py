@@ -94,7 +94,7 @@ def test_csrf_check_unit() -> None:
 def _assert_headers(headers: dict[str, str], *, page: bool = True) -> None:
     assert headers["Content-Security-Policy"] == CSP
     assert headers["X-Content-Type-Options"] == "nosniff"
-    assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["Referrer-Policy"] == "same-origin"  # never a referrer to another site
     if page:
         assert headers["Cache-Control"] == "no-store"
 
