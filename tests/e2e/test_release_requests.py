@@ -299,3 +299,26 @@ def test_tap365_digests_sends_today_s_digests_once(
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {
         "sent": 0, "already": 1, "failed": 0, "tenants_off": []}
     assert len(_mails(svc, "held in the last day")) == 1
+
+
+LURE_SUBJECTS = (
+    "Your mailbox is full - verify your account now", "Payment failed: update your billing details",
+    "Your password expires today", "Invoice 4471 is overdue - pay now", "Delivery failed, reschedule your parcel",
+    "Unusual sign-in activity on your account", "Shared document: Q3 bonus", "Action required: confirm your identity",
+)
+
+
+@pytest.mark.xfail(strict=True, reason="the processor does not yet recognise the service's own notices: a digest "
+                   "quoting lure subjects reads as a lure (connectors/service/processing.py, the lead's)")
+def test_a_digest_of_lures_reaches_its_reader_untouched_by_our_own_pipeline(svc: Service) -> None:
+    from connectors.storage.interfaces import QuarantineEntry
+
+    for n, subject in enumerate(LURE_SUBJECTS):  # what the pipeline holds on a bad day, as it records it
+        svc.runtime.stores.quarantine.put(QuarantineEntry(
+            svc.tenant_id, ADELE, f"lure-{n}", "hold-folder", "inbox", "held: credential_lure_text",
+            datetime.now(UTC), QuarantineStatus.HELD, subject, f"noreply@lure{n}.example",
+        ))
+    assert svc.run(send_digests(svc.runtime)).sent == 1
+    [digest] = _mails(svc, "held in the last day")
+    outcome = _process(svc, str(digest["immutableId"]))
+    assert outcome.action == "deliver", outcome
