@@ -73,6 +73,10 @@ async def _tenant_digests(
                     tenant_id, DIGEST_SCAN_LIMIT, DIGEST_SCAN_LIMIT)
     by_person: dict[str, list[QuarantineEntry]] = defaultdict(list)
     for entry in entries:
+        # Our own notices held by our own pipeline (a digest quoting lures reads as one) are not
+        # listed: else each day's held digest would be listed in the next one.
+        if entry.sender.strip().lower() == sender.strip().lower():
+            continue
         if entry.status in _LISTED and entry.at <= now:
             by_person[entry.mailbox.lower()].append(entry)
     expires = link_expiry(now, notices.release_link_days)

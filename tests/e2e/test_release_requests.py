@@ -322,3 +322,17 @@ def test_a_digest_of_lures_reaches_its_reader_untouched_by_our_own_pipeline(svc:
     [digest] = _mails(svc, "held in the last day")
     outcome = _process(svc, str(digest["immutableId"]))
     assert outcome.action == "deliver", outcome
+
+
+def test_our_own_held_notices_are_not_listed_in_the_next_digest(svc: Service) -> None:
+    from connectors.storage.interfaces import QuarantineEntry
+
+    svc.runtime.stores.quarantine.put(QuarantineEntry(
+        svc.tenant_id, ADELE, "yesterdays-digest", "hold-folder", "inbox", "held: credential_lure_text",
+        datetime.now(UTC), QuarantineStatus.HELD, "TAP365: 8 message(s) for you held in the last day", NOTIFIER.upper(),
+    ))
+    assert svc.run(send_digests(svc.runtime)).sent == 0
+    _suspicious(svc, "p9")
+    assert svc.run(send_digests(svc.runtime, now=datetime.now(UTC) + timedelta(minutes=1))).sent == 1
+    [digest] = _mails(svc, "held in the last day")
+    assert len(_tokens(digest)) == 1 and "8 message(s)" not in str(digest["body"])
