@@ -20,6 +20,7 @@ from email.headerregistry import Address as _HeaderAddress
 from email.message import Message as _StdMessage
 from email.policy import EmailPolicy
 from email.utils import getaddresses, parsedate_to_datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -141,27 +142,53 @@ def _over_limits(raw: str, limits: MimeLimits) -> str | None:
     return raw if len(raw) > limits.max_header_chars else None
 
 
-def _safe_header(msg: _StdMessage, name: str, limits: MimeLimits = DEFAULT_LIMITS) -> str:
+#: The header objects one message's build already had the registry parse, by (name, raw value).
+Parsed = dict[tuple[str, str], Any]
+
+
+def _fetch(msg: _StdMessage, key: str, raw: Any, parsed: Parsed | None) -> Any:
+    """``msg.policy.header_fetch_parse(key, raw)``, once per message for each (key, raw): the
+    header list and the address and date readers ask for the same From, To and Cc, and the
+    policy's own cache keeps short values only (a mailing list's Cc of 3 kB was parsed twice)."""
+    if parsed is None or not isinstance(raw, str):
+        return msg.policy.header_fetch_parse(key, raw)
+    header = parsed.get((key, raw))
+    if header is None:
+        header = parsed[(key, raw)] = msg.policy.header_fetch_parse(key, raw)
+    return header
+
+
+def _get(msg: _StdMessage, name: str, parsed: Parsed | None) -> Any:
+    """``msg.get(name)``: the first header of that name (any case), parsed (see :func:`_fetch`)."""
+    lowered = name.lower()
+    for key, raw in msg.raw_items():
+        if key.lower() == lowered:
+            return _fetch(msg, key, raw, parsed)
+    return None
+
+
+def _safe_header(msg: _StdMessage, name: str, limits: MimeLimits = DEFAULT_LIMITS,
+                 parsed: Parsed | None = None) -> str:
     raw = _raw_header(msg, name)
     bounded = _over_limits(raw, limits) if raw is not None else None
     if bounded is not None:
         return clean_text(_lenient(bounded))
     try:
-        value = msg.get(name)
+        value = _get(msg, name, parsed)
     except Exception:  # malformed header: the registry's parser raised
         return clean_text(raw) if raw is not None else ""
     return "" if value is None else clean_text(str(value))
 
 
 def _addresses(msg: _StdMessage, name: str, defects: list[str],
-               limits: MimeLimits = DEFAULT_LIMITS) -> list[Address]:
+               limits: MimeLimits = DEFAULT_LIMITS, parsed: Parsed | None = None) -> list[Address]:
     raw = _raw_header(msg, name)
     bounded = _over_limits(raw, limits) if raw is not None else None
     if bounded is not None:
         return [Address(name=clean_text(display).strip(), address=clean_text(addr.lower()))
                 for display, addr in getaddresses([_lenient(bounded)]) if display or addr]
     try:
-        header = msg.get(name)
+        header = _get(msg, name, parsed)
     except Exception:
         header = None
         defects.append(f"malformed {name} header")
@@ -457,6 +484,7 @@ class _Walker:
         """The message of ``msg``: ``depth`` counts attached messages, ``level`` MIME nesting."""
         defects: list[str] = []
         headers: list[tuple[str, str]] = []
+        parsed: Parsed = {}
         limits = self.limits
         # Keep the order of appearance: iterate the raw items, decode each tolerantly.
         limit = limits.max_header_chars
@@ -474,29 +502,29 @@ class _Walker:
                 value = plain  # what the registry would make of it, 100x faster
             else:
                 try:
-                    value = str(msg.policy.header_fetch_parse(key, raw))
+                    value = str(_fetch(msg, key, raw, parsed))
                 except Exception:
                     value = str(raw)
                     defects.append(f"malformed {key} header")
             headers.append((clean_text(key), clean_text(value)))
 
-        from_list = _sender_mailbox(_addresses(msg, "From", defects, limits), defects)
+        from_list = _sender_mailbox(_addresses(msg, "From", defects, limits, parsed), defects)
         if from_count > 1:
             defects.append("From header appears more than once")
-        sender_list = _addresses(msg, "Sender", defects, limits)
+        sender_list = _addresses(msg, "Sender", defects, limits, parsed)
         out = Message(
             source=source,
-            subject=_safe_header(msg, "Subject", limits),
-            internet_message_id=_safe_header(msg, "Message-ID", limits).strip(),
+            subject=_safe_header(msg, "Subject", limits, parsed),
+            internet_message_id=_safe_header(msg, "Message-ID", limits, parsed).strip(),
             from_address=from_list[0] if from_list else None,
             sender=sender_list[0] if sender_list else (from_list[0] if from_list else None),
-            reply_to=_addresses(msg, "Reply-To", defects, limits),
-            to=_addresses(msg, "To", defects, limits),
-            cc=_addresses(msg, "Cc", defects, limits),
-            bcc=_addresses(msg, "Bcc", defects, limits),
-            return_path=_safe_header(msg, "Return-Path", limits).strip().strip("<>").lower(),
+            reply_to=_addresses(msg, "Reply-To", defects, limits, parsed),
+            to=_addresses(msg, "To", defects, limits, parsed),
+            cc=_addresses(msg, "Cc", defects, limits, parsed),
+            bcc=_addresses(msg, "Bcc", defects, limits, parsed),
+            return_path=_safe_header(msg, "Return-Path", limits, parsed).strip().strip("<>").lower(),
             headers=headers,
-            sent_at=_date(_safe_header(msg, "Date", limits)),
+            sent_at=_date(_safe_header(msg, "Date", limits, parsed)),
             defects=defects,
         )
         for defect in getattr(msg, "defects", []):
