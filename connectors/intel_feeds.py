@@ -156,8 +156,9 @@ def refresh_feeds(
         return LoadedIntel("", [], statuses)
     version = _version([m["sha256"] for m in manifest])
     current = store.current()
-    if current is not None and current.version == version and current.index:
+    if current is not None and current.version == version and current.index == store.index_name(version):
         return LoadedIntel(version, loaded, statuses)
+    # A new version, or one whose index is missing or of another file format (a new build): build.
     built, index_blob = _store_index(store, version, loaded)
     store.publish(IntelManifest(version, iso(now), manifest, index_blob))
     if index_blob:

@@ -6,7 +6,7 @@ each feed's health, in one blob container (``<p>-intel``).
 - ``current.json``: the version every instance should run (which copies make it up); its
   ``version`` is also blob metadata, so checking for a change is one HEAD request.
 - ``status.json``: per feed, when it last succeeded or failed and why (doctor, admin status).
-- ``index/<version>.tapintel``: the index of that version built once by the refresh, as one
+- ``index/<version>.v<format>.tapintel``: the index of that version built once by the refresh, as one
   compact file (:mod:`tap_core.urls.intel_file`); instances load it with one read instead of
   parsing every feed. Named by version and written before ``current.json`` names it, so a reader
   never sees a half-replaced file.
@@ -28,6 +28,7 @@ from azure.storage.blob import ContentSettings
 
 from connectors.storage import _keys
 from connectors.storage.blobs import ContainerStore
+from tap_core.urls.intel_file import FORMAT_VERSION
 
 _CURRENT = "current.json"
 _STATUS = "status.json"
@@ -122,9 +123,15 @@ class BlobIntelStore(ContainerStore):
         self._write_json(_CURRENT, asdict(manifest), {"version": manifest.version})
 
     # -- the compact index -------------------------------------------------------------------------
+    @staticmethod
+    def index_name(version: str) -> str:
+        """The blob name of ``version``'s compact index in this build's file format: a build
+        that reads another format finds no file of its own and builds one."""
+        return f"index/{version}.v{FORMAT_VERSION}.tapintel"
+
     def put_index(self, version: str, data: bytes) -> str:
         """Store the compact index of ``version``; returns its blob name for the manifest."""
-        name = f"index/{version}.tapintel"
+        name = self.index_name(version)
         self._container.upload_blob(
             name, data, overwrite=True, metadata={"version": version},
             content_settings=ContentSettings(content_type="application/octet-stream"),

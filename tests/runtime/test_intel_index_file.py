@@ -9,6 +9,7 @@ from pathlib import Path
 
 from connectors.service.runtime import Runtime
 from tap_core.urls.intel import IntelIndex
+from tap_core.urls.intel_file import FORMAT_VERSION
 from tests.e2e.processor_harness import Service
 
 BAD = "https://evil-login.example/owa/signin"
@@ -28,7 +29,7 @@ def test_the_timer_stores_the_index_and_a_fresh_instance_loads_it_without_the_fe
     rt.refresh_intel()
     manifest = rt.stores.intel.current()
     assert manifest is not None and manifest.version == rt.intel_version
-    assert manifest.index == f"index/{manifest.version}.tapintel"
+    assert manifest.index == f"index/{manifest.version}.v{FORMAT_VERSION}.tapintel"
     stored = rt.stores.intel.get_index(manifest.index)
     assert stored is not None and IntelIndex.from_bytes(stored).match(BAD)
 
@@ -86,3 +87,27 @@ def test_a_timer_that_loaded_the_index_still_purges_only_new_indicators(
     assert timer.stores.intel.get_index(first_index.index) is None
     latest = timer.stores.intel.current()
     assert latest is not None and timer.stores.intel.get_index(latest.index) is not None
+
+
+def test_an_index_of_an_older_file_format_is_rebuilt_by_the_next_timer_run(
+    service_factory: Callable[..., Service], tmp_path: Path
+) -> None:
+    """A new build reads only its own format: the timer rebuilds the index for the unchanged
+    feed version instead of leaving every instance to parse the feeds until a feed changes."""
+    from dataclasses import replace
+
+    source = tmp_path / "feed.txt"
+    source.write_text(f"# feed\n{BAD}\n")
+    rt = service_factory(intel_feeds=str(source)).runtime
+    rt.refresh_intel()
+    manifest = rt.stores.intel.current()
+    assert manifest is not None
+    old_name = f"index/{manifest.version}.tapintel"  # what a build of an earlier format wrote
+    rt.stores.intel.publish(replace(manifest, index=old_name))
+
+    rt.refresh_intel()  # the feed is unchanged
+    rebuilt = rt.stores.intel.current()
+    assert rebuilt is not None and rebuilt.version == manifest.version
+    assert rebuilt.index == f"index/{manifest.version}.v{FORMAT_VERSION}.tapintel"
+    data = rt.stores.intel.get_index(rebuilt.index)
+    assert data is not None and IntelIndex.from_bytes(data).match(BAD)
