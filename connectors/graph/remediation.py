@@ -7,7 +7,7 @@ its id and a retried action finds it again.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -17,6 +17,7 @@ from msgraph.generated.models.attachment_type import AttachmentType
 from msgraph.generated.models.body_type import BodyType
 from msgraph.generated.models.email_address import EmailAddress
 from msgraph.generated.models.file_attachment import FileAttachment
+from msgraph.generated.models.internet_message_header import InternetMessageHeader
 from msgraph.generated.models.item_body import ItemBody
 from msgraph.generated.models.mail_folder import MailFolder
 from msgraph.generated.models.message import Message as SdkMessage
@@ -373,12 +374,16 @@ class Remediator:
         html: str,
         *,
         save_to_sent_items: bool = False,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
-        """Send an admin notice from ``sender``'s mailbox (needs Mail.Send)."""
+        """Send a notice from ``sender``'s mailbox (needs Mail.Send); ``headers`` are custom
+        ``X-`` headers (Graph refuses any other)."""
+        custom = [InternetMessageHeader(name=k, value=v) for k, v in (headers or {}).items()]
         message = SdkMessage(
             subject=subject,
             body=ItemBody(content_type=BodyType.Html, content=html),
             to_recipients=[Recipient(email_address=EmailAddress(address=a)) for a in to],
+            internet_message_headers=custom or None,
         )
         body = SendMailPostRequestBody(message=message, save_to_sent_items=save_to_sent_items)
         await sdk_call(self.graph.sdk.users.by_user_id(sender).send_mail.post(body), "sendMail")

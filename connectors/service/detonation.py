@@ -22,6 +22,7 @@ from typing import Any
 from connectors.sandbox.dispatcher import LocalSandbox, run_to_completion
 from connectors.service.analysis import analyse
 from connectors.service.holds import is_score_hold, leave_hold, schedule_recheck
+from connectors.service.notices import send_notice
 from connectors.service.runtime import Runtime
 from connectors.service.webhook import malicious_attachment_event, queue_event
 from connectors.settings import Settings
@@ -281,6 +282,4 @@ async def _notify_admin(runtime: Runtime, tenant_id: str, mailbox: str, subject:
         f"<p>A message to <b>{html.escape(mailbox)}</b> was quarantined after dynamic analysis.</p>"
         f"<p>Subject: {html.escape(subject)}</p><p>Why: {html.escape(reason)}</p>"
     )
-    await runtime.remediator(tenant_id).send_mail(
-        settings.admin_notify_from, to, "TAP365: malicious attachment quarantined", body
-    )
+    await send_notice(runtime, tenant_id, to, "TAP365: malicious attachment quarantined", body)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from connectors.graph.errors import GraphApiError
+from connectors.service.notices import send_notice
 from connectors.service.release_requests import link_expiry, request_url, sign_link
 from connectors.service.runtime import Runtime
 from connectors.storage.interfaces import QuarantineEntry, QuarantineStatus
@@ -92,9 +93,8 @@ async def _tenant_digests(
         ]
         subject = f"TAP365: {len(kept)} message(s) for you held in the last day"
         try:
-            await runtime.remediator(tenant_id).send_mail(
-                sender, [mailbox], subject, digest_body(listed, links, len(kept) - len(listed), expires)
-            )
+            await send_notice(runtime, tenant_id, [mailbox], subject,
+                              digest_body(listed, links, len(kept) - len(listed), expires))
         except GraphApiError as exc:  # recorded already: lost for today rather than sent twice
             log.warning("digest for %s not sent: %s %s", mailbox, exc.status, exc.code)
             run.failed += 1

@@ -29,6 +29,7 @@ from typing import Any
 from connectors.graph.errors import GraphApiError
 from connectors.graph.messages import FetchedMessage
 from connectors.service.analysis import analyse
+from connectors.service.notices import send_notice
 from connectors.service.runtime import Runtime
 from connectors.storage.interfaces import (
     AuditRecord,
@@ -234,9 +235,8 @@ async def notify_recipient(runtime: Runtime, entry: QuarantineEntry) -> bool:
         "<p>If you expected it, ask your administrator to release it. Do not ask the sender to send it "
         "again.</p>"
     )
-    await runtime.remediator(entry.tenant_id).send_mail(
-        sender, [entry.mailbox], f"TAP365: a message for you is {state}", body
-    )
+    subject = f"TAP365: a message for you is {state}"
+    await send_notice(runtime, entry.tenant_id, [entry.mailbox], subject, body)
     return True
 
 
@@ -261,8 +261,9 @@ async def alert_overdue_holds(runtime: Runtime, now: datetime | None = None) -> 
         mine = [e for e in due if quarantine.mark_once(e.tenant_id, e.mailbox, e.message_id, "alerted")]
         if not mine:
             continue
-        await runtime.remediator(tenant.tenant_id).send_mail(
-            settings.admin_notify_from,
+        await send_notice(
+            runtime,
+            tenant.tenant_id,
             to,
             f"TAP365: {len(mine)} held message(s) waiting more than {settings.hold_alert_hours} h",
             _alert_body(tenant.tenant_id, mine, settings.hold_alert_hours),

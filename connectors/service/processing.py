@@ -33,6 +33,7 @@ from connectors.graph.errors import GraphApiError
 from connectors.service.analysis import SANDBOX_UNAVAILABLE, analyse
 from connectors.service.detonation import WARNING_CATEGORY, sandbox_gap, warn_unanalysed
 from connectors.service.holds import is_score_hold, notify_recipient, schedule_recheck
+from connectors.service.notices import is_own_notice
 from connectors.service.purge import index_keys
 from connectors.service.runtime import Runtime
 from connectors.service.safefile import apply_safe_file, plan_safe_file
@@ -148,6 +149,12 @@ class MessageProcessor:
                     await asyncio.to_thread(stores.senders.record, tenant_id, rcpt, [mailbox], sent_at)
             await asyncio.to_thread(stores.journal.record_step, claim, "done", {"outgoing": outgoing})
             return Outcome("skipped", detail=f"mail in {outgoing} (the person's own)", final_folder=folder_id)
+        notify_from = runtime.settings.admin_notify_from
+        if is_own_notice(runtime.codec.keyring, tenant_id, fetched.message, notify_from):
+            # Our own notice quotes the lures it is about; analysed, it would be held from the
+            # very person it tells (a digest of phishing subjects looks like phishing).
+            await asyncio.to_thread(stores.journal.record_step, claim, "done", {"own_notice": True})
+            return Outcome("skipped", detail="the service's own notice", final_folder=folder_id)
         # Decide once; a retry applies the recorded decision. The journal is written before each
         # effect's step is needed to skip it on a retry, and only then: a step with no effect is
         # harmless to redo, and every write is a round trip to storage.

@@ -33,6 +33,7 @@ from urllib.parse import quote
 from cryptography.exceptions import InvalidTag
 
 from connectors.graph.errors import GraphApiError
+from connectors.service.notices import send_notice
 from connectors.service.runtime import Runtime
 from connectors.storage.interfaces import AuditRecord, ConcurrencyError, QuarantineEntry, QuarantineStatus
 from connectors.storage.release_requests import MAX_REASON_CHARS, ReleaseRequest, RequestStatus
@@ -359,8 +360,7 @@ class ReleaseRequests:
             return False
         subject, body = outcome_mail(request, approved=approved)
         try:
-            rem = self.runtime.remediator(request.tenant_id)
-            await rem.send_mail(sender, [request.mailbox], subject, body)
+            await send_notice(self.runtime, request.tenant_id, [request.mailbox], subject, body)
         except GraphApiError as exc:
             log.warning("could not tell %s the outcome of a release request: %s %s", request.mailbox,
                         exc.status, exc.code)

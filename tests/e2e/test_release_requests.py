@@ -113,11 +113,10 @@ def test_digest_link_request_approved_releases_once_and_tells_the_person(
     assert "127.0.0.1:9/label" not in body
     [token] = _tokens(digest)
     # The link names neither the person nor the message (encrypted): a link carrying its reader's
-    # address is a phishing kit's mark, and our own pipeline, reading the digest, says so.
+    # address is a phishing kit's mark.
     assert ADELE not in token and held not in token and "adele" not in token.lower()
-    verdict = _process(svc, str(digest["immutableId"]))
-    record = svc.runtime.stores.verdicts.get_verdict(svc.tenant_id, str(digest["immutableId"]))
-    assert record is not None and not any("recipient_in_link" in r for r in record.reasons), verdict
+    # The service knows its own notice and leaves it as it is.
+    assert _process(svc, str(digest["immutableId"])).detail == "the service's own notice"
 
     # A rerun, and a second instance (its own runtime on the same storage), send nothing more.
     assert svc.run(send_digests(svc.runtime)).already == 1
@@ -308,8 +307,6 @@ LURE_SUBJECTS = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="the processor does not yet recognise the service's own notices: a digest "
-                   "quoting lure subjects reads as a lure (connectors/service/processing.py, the lead's)")
 def test_a_digest_of_lures_reaches_its_reader_untouched_by_our_own_pipeline(svc: Service) -> None:
     from connectors.storage.interfaces import QuarantineEntry
 
@@ -321,7 +318,26 @@ def test_a_digest_of_lures_reaches_its_reader_untouched_by_our_own_pipeline(svc:
     assert svc.run(send_digests(svc.runtime)).sent == 1
     [digest] = _mails(svc, "held in the last day")
     outcome = _process(svc, str(digest["immutableId"]))
-    assert outcome.action == "deliver", outcome
+    assert (outcome.status, outcome.detail) == ("skipped", "the service's own notice"), outcome
+    folder, _ = svc.folder_of(str(digest["internetMessageId"]))
+    assert folder == "Inbox"
+    # Its header verifies for that subject only: a copy on another message from the same sender
+    # (a spoof, or a later message of the notifier) is analysed like any mail.
+    header = _notice_header(svc, digest)
+    raw = mail("copied-header@contoso.test", sender=f"TAP365 <{NOTIFIER}>", subject="Verify your account now",
+               html=f'<p>Sign in: <a href="{BAD_LINK}">here</a></p>')
+    raw = raw.replace(b"Subject:", f"X-TAP365-Notice: {header}\nSubject:".encode(), 1)
+    spoof = svc.deliver(raw)
+    assert _process(svc, str(spoof["immutableId"])).status == "processed"
+    assert svc.folder_of("<copied-header@contoso.test>")[0] == "Quarantine"
+
+
+def _notice_header(svc: Service, digest: dict[str, object]) -> str:
+    """The digest's X-TAP365-Notice as the service reads the message from Graph."""
+    fetched = svc.run(svc.runtime.graph.fetch_message(svc.tenant_id, ADELE, str(digest["immutableId"])))
+    value = fetched.message.header("X-TAP365-Notice")
+    assert value, "the digest carries no X-TAP365-Notice header"
+    return value
 
 
 def test_our_own_held_notices_are_not_listed_in_the_next_digest(svc: Service) -> None:
