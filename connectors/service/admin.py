@@ -14,7 +14,7 @@ from connectors.graph.errors import GraphApiError
 from connectors.service.intake import HttpResult
 from connectors.service.runtime import Runtime
 from connectors.service.tenancy import OnboardingRefused, TenantService
-from connectors.storage.interfaces import AuditRecord, PolicyConflict, QuarantineStatus
+from connectors.storage.interfaces import AuditRecord, PolicyConflict, QuarantineEntry, QuarantineStatus
 from tap_core.parsing.timestamps import parse_iso_datetime
 from tap_core.policy import PolicyError, parse_policy
 
@@ -71,8 +71,35 @@ class AdminApi:
             return _json({"error": "no such held or quarantined message"}, 404)
         if entry.status is QuarantineStatus.RELEASED:
             return _json({"released": True, "already": True})
-        if entry.status is QuarantineStatus.CONVERTED:
-            return await self._release_originals(tenant_id, mailbox, message_id, actor, entry.reason)
+        # Two releases at the same moment (the API, the console, an approved request) would both
+        # read the entry as held, and both move and audit: a journal claim per message and
+        # listing (a later re-hold is a new one) lets one through.
+        journal = self.stores.journal
+        key = f"release|{mailbox}|{message_id}|{entry.at.isoformat()}"
+        lease = self.runtime.settings.claim_lease_seconds
+        claim = journal.claim(tenant_id, key, f"release:{actor}"[:200], lease)
+        if claim is None:
+            done = journal.get(tenant_id, key)
+            if done is not None and done.done:
+                return _json({"released": True, "already": True})
+            return _json({"error": "this message is being released right now"}, 409)
+        try:
+            if entry.status is QuarantineStatus.CONVERTED:
+                result = await self._release_originals(tenant_id, mailbox, message_id, actor, entry.reason)
+            else:
+                result = await self._move_back(tenant_id, mailbox, message_id, actor, entry)
+        except BaseException:
+            journal.release(claim)
+            raise
+        if result.status == 200:
+            journal.record_step(claim, "done", {"by": actor})
+        else:
+            journal.release(claim)
+        return result
+
+    async def _move_back(
+        self, tenant_id: str, mailbox: str, message_id: str, actor: str, entry: QuarantineEntry
+    ) -> HttpResult:
         try:
             state = await self.runtime.remediator(tenant_id).release(
                 mailbox, message_id, entry.original_folder_id or "inbox", entry.folder_id

@@ -357,3 +357,30 @@ def test_two_releases_at_the_same_moment_release_and_audit_once(service: Service
     assert {o.key for o in both if not o.done} <= {"changed", "already_released"}
     assert service.folder_of("<race@evil.example>")[0] == "Inbox"
     assert len(_audit(service, "released")) == 1
+
+
+def test_two_releases_through_the_admin_api_at_the_same_moment_release_and_audit_once(service: Service) -> None:
+    """The JSON API, the console and an approved request all release through AdminApi.release."""
+    import asyncio
+    import json
+
+    from connectors.service.admin import AdminApi
+
+    _blocked(service, EVIL)
+    message_id = _held(service, "race-api@evil.example", sender="x@evil.example", subject="Twice by API")
+
+    async def twice() -> list[Any]:
+        api = AdminApi(service.runtime)
+        return list(await asyncio.gather(
+            api.release(service.tenant_id, ADELE, message_id, ADMIN_UPN),
+            api.release(service.tenant_id, ADELE, message_id, "megan.bowen@contoso.test"),
+        ))
+
+    answers = [(r.status, json.loads(r.body)) for r in service.run(twice())]
+    moved = [a for a in answers if a[0] == 200 and not a[1].get("already")]
+    assert len(moved) == 1, answers
+    assert all(a in moved or a[0] == 409 or a[1].get("already") for a in answers), answers
+    assert service.folder_of("<race-api@evil.example>")[0] == "Inbox"
+    assert len(_audit(service, "released")) == 1
+    again = service.run(AdminApi(service.runtime).release(service.tenant_id, ADELE, message_id, ADMIN_UPN))
+    assert json.loads(again.body) == {"released": True, "already": True}
