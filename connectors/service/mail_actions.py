@@ -470,13 +470,8 @@ async def block_sender(
 
 
 def feedback_store(runtime: Runtime) -> TableFeedbackStore:
-    """The false-positive table (created on first use, once per runtime)."""
-    store: TableFeedbackStore | None = getattr(runtime, "_tap365_feedback", None)
-    if store is None:
-        store = TableFeedbackStore.open(runtime.stores.config)
-        store.ensure()
-        runtime._tap365_feedback = store  # type: ignore[attr-defined]
-    return store
+    """The false-positive table (``<p>feedback``, one of the service's stores)."""
+    return runtime.stores.feedback
 
 
 def report_false_positive(

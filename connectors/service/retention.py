@@ -43,6 +43,8 @@ def run_retention(runtime: Runtime, *, now: datetime | None = None) -> dict[str,
         "ratelimit": lambda: stores.rate_limiter.cleanup(now - timedelta(days=1)),
         "requests": lambda: stores.requests.cleanup(now - timedelta(days=days)),
         "rdap": lambda: stores.rdap.cleanup(now),
+        # Training feedback is kept as long as the audit trail it is part of.
+        "feedback": lambda: stores.feedback.cleanup(now - timedelta(days=settings.audit_retention_days)),
         "url_index_tables": lambda: stores.urls.cleanup(
             older_than_days=max(3, settings.purge_lookback_hours // 24 + 1)
         ),

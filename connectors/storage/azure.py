@@ -5,8 +5,9 @@
 
 Names (``<p>`` = ``config.prefix``, default ``tap``): tables ``<p>journal``, ``<p>verdicts``,
 ``<p>audit``, ``<p>tenants``, ``<p>subscriptions``, ``<p>senders``, ``<p>clicks``,
-``<p>ratelimit``, ``<p>quarantine``, ``<p>requests``, ``<p>rdap``, ``<p>urls<yyyymmdd>``; blob containers
-``<p>-policies``, ``<p>-artefacts``, ``<p>-intel``; queues ``<p>-notifications``, ``<p>-delayed``
+``<p>ratelimit``, ``<p>quarantine``, ``<p>requests``, ``<p>rdap``, ``<p>feedback``,
+``<p>urls<yyyymmdd>``; blob containers ``<p>-policies``, ``<p>-artefacts``, ``<p>-intel``; queues
+``<p>-notifications``, ``<p>-delayed``
 (+ ``-poison``).
 """
 
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from connectors.storage.clicks import TableClickLog, TableRateLimiter
 from connectors.storage.config import StorageConfig
+from connectors.storage.feedback import TableFeedbackStore
 from connectors.storage.journal import TableJournal
 from connectors.storage.quarantine import TableQuarantineIndex
 from connectors.storage.queues import StorageQueue
@@ -70,6 +72,8 @@ class AzureStores:
     requests: TableReleaseRequests
     #: RDAP answers per registered domain, shared by every tenant (connectors/rdap).
     rdap: TableRdapCache
+    #: False positives people reported from the console, for the detection engine's feedback.
+    feedback: TableFeedbackStore
     urls: TableUrlIndex
     notifications: StorageQueue
     delayed: StorageQueue
@@ -96,6 +100,7 @@ class AzureStores:
             quarantine=TableQuarantineIndex(table("quarantine")),
             requests=TableReleaseRequests(table("requests")),
             rdap=TableRdapCache(table("rdap")),
+            feedback=TableFeedbackStore(table("feedback")),
             urls=TableUrlIndex(tables, config.prefix),
             notifications=StorageQueue(queues, config.notifications_queue, max_dequeue_count=max_dequeue),
             delayed=StorageQueue(queues, config.delayed_queue, max_dequeue_count=max_dequeue),
@@ -131,8 +136,8 @@ class AzureStores:
     def ensure(self) -> None:
         for store in (self.journal, self.verdicts, self.audit, self.tenants, self.subscriptions,
                       self.policies, self.senders, self.clicks, self.rate_limiter, self.quarantine,
-                      self.requests, self.rdap, self.urls, self.notifications, self.delayed, self.artefacts,
-                      self.intel):
+                      self.requests, self.rdap, self.feedback, self.urls, self.notifications, self.delayed,
+                      self.artefacts, self.intel):
             store.ensure()
 
     def __repr__(self) -> str:

@@ -72,6 +72,10 @@ class TableFeedbackStore:
             return existing, False
         return report, True
 
+    def cleanup(self, older_than: datetime) -> int:
+        """Delete reports made before ``older_than`` (the daily timer)."""
+        return self._store.delete_matching("At lt @t", {"t": _keys.utc(older_than)})
+
     def get(self, tenant_id: str, mailbox: str, message_id: str) -> FalsePositive | None:
         entity = self._store.read(_keys.escape(tenant_id), _row(mailbox, message_id))
         return None if entity is None else _report(tenant_id, entity)

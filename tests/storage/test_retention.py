@@ -87,3 +87,14 @@ def test_the_daily_cleanup_covers_every_table(storage_config: StorageConfig, tmp
     assert [a.target for a in stores.audit.list_audit(T, NOW - timedelta(days=365))] == ["a40"]
     assert stores.senders.first_seen(T, "s@partner.example") is None
     assert all(count >= 0 for count in removed.values()), removed  # no store failed
+
+
+def test_false_positive_reports_are_kept_as_long_as_the_audit(stores: AzureStores, tmp_path: Path) -> None:
+    from connectors.storage.feedback import FalsePositive
+
+    old = FalsePositive(T, "ann@contoso.example", "m-old", "admin@contoso.example", NOW - timedelta(days=200))
+    recent = FalsePositive(T, "ann@contoso.example", "m-new", "admin@contoso.example", NOW - timedelta(days=40))
+    assert stores.feedback.report(old)[1] and stores.feedback.report(recent)[1]
+    assert stores.feedback.cleanup(NOW - timedelta(days=180)) == 1
+    assert stores.feedback.get(T, "ann@contoso.example", "m-old") is None
+    assert stores.feedback.get(T, "ann@contoso.example", "m-new") is not None
