@@ -31,6 +31,7 @@ from typing import Any
 
 from connectors.graph.errors import GraphApiError
 from connectors.service.analysis import SANDBOX_UNAVAILABLE, analyse
+from connectors.service.campaigns import campaign_keys
 from connectors.service.detonation import WARNING_CATEGORY, sandbox_gap, warn_unanalysed
 from connectors.service.holds import is_score_hold, notify_recipient, schedule_recheck
 from connectors.service.notices import is_own_notice
@@ -375,15 +376,18 @@ class MessageProcessor:
                             at=datetime.now(UTC))
                 for what, why in audit
             ]))
+        # Campaign keys (sender, attachment hashes, subject) for every message, so a campaign
+        # shows the copies already quarantined too; URL keys only where a purge has work to do.
+        keys = campaign_keys(fetched.message)
         if action not in (Action.QUARANTINE,):
-            keys = [
+            keys += [
                 k
                 for u in decision.urls
                 if u.url.startswith(("http://", "https://"))
                 for k in index_keys(u.url)
             ]
-            if keys:
-                writes.append(partial(stores.urls.add, tenant_id, keys, mailbox, message_id, now))
+        if keys:
+            writes.append(partial(stores.urls.add, tenant_id, keys, mailbox, message_id, now))
         await asyncio.gather(*(asyncio.to_thread(write) for write in writes))
         await asyncio.to_thread(stores.journal.record_step, claim, "done", {"requests": {"n": requests}})
         return Outcome(

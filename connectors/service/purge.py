@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-from connectors.graph.errors import GraphApiError
+from connectors.service.campaigns import purge_id_of, quarantine_copies
 from connectors.service.runtime import Runtime
-from connectors.storage.interfaces import AuditRecord, QuarantineEntry, QuarantineStatus
+from connectors.storage.interfaces import UrlHit
 from tap_core.parsing.domains import registered_domain
 from tap_core.urls.feeds import IndicatorKind, ParsedFeed
 from tap_core.urls.intel import url_key
@@ -68,49 +68,24 @@ class PurgeResult:
 
 
 async def purge(runtime: Runtime, new_keys: set[str], *, now: datetime | None = None) -> PurgeResult:
-    """Quarantine delivered messages carrying any of ``new_keys`` (every tenant)."""
+    """Quarantine delivered messages carrying any of ``new_keys`` (every tenant), through the
+    campaign purge: once per message and key, skipping copies already quarantined or deleted."""
     now = now or datetime.now(UTC)
     since = now - timedelta(hours=runtime.settings.purge_lookback_hours)
     result = PurgeResult(checked_keys=len(new_keys))
     keys = sorted(new_keys)
     stores = runtime.stores
     for tenant in stores.tenants.list_tenants():
-        seen: set[tuple[str, str]] = set()
+        by_key: dict[str, list[UrlHit]] = {}
         for i in range(0, len(keys), _FIND_BATCH):
             for hit in stores.urls.find(tenant.tenant_id, keys[i : i + _FIND_BATCH], since):
-                if (hit.mailbox, hit.message_id) in seen:
-                    continue
-                seen.add((hit.mailbox, hit.message_id))
-                entry = stores.quarantine.get(tenant.tenant_id, hit.mailbox, hit.message_id)
-                if entry is not None and entry.status is QuarantineStatus.QUARANTINED:
-                    continue
-                try:
-                    rem = runtime.remediator(tenant.tenant_id)
-                    current = await rem.state(hit.mailbox, hit.message_id)
-                    state = await rem.quarantine(hit.mailbox, hit.message_id, current.folder_id)
-                except GraphApiError as exc:
-                    result.errors.append(f"{hit.mailbox}/{hit.message_id}: {exc.status} {exc.code}")
-                    continue
-                stores.quarantine.put(
-                    QuarantineEntry(
-                        tenant_id=tenant.tenant_id,
-                        mailbox=hit.mailbox,
-                        message_id=hit.message_id,
-                        folder_id=state.folder_id,
-                        original_folder_id=current.folder_id,
-                        reason=f"post-delivery purge: {hit.key} is now known malicious",
-                        at=now,
-                    )
-                )
-                stores.audit.append(
-                    tenant.tenant_id,
-                    AuditRecord(
-                        actor="system",
-                        action="post_delivery_purge",
-                        target=f"{hit.mailbox}/{hit.message_id}",
-                        reason=f"{hit.key} turned malicious after delivery",
-                        at=now,
-                    ),
-                )
-                result.quarantined.append(f"{hit.mailbox}/{hit.message_id}")
+                by_key.setdefault(hit.key, []).append(hit)
+        for key, hits in by_key.items():
+            outcome = await quarantine_copies(
+                runtime, tenant.tenant_id, hits, purge_id=purge_id_of(key),
+                reason=f"post-delivery purge: {key} is now known malicious", actor="system",
+                action="post_delivery_purge",
+            )
+            result.quarantined += outcome.quarantined
+            result.errors += outcome.errors
     return result

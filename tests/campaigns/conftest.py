@@ -1,0 +1,3 @@
+"""The in-process service (real processor, Azurite, the simulated tenant over HTTPS)."""
+
+from tests.e2e.processor_harness import m365sim, m365sim_server, service, service_factory  # noqa: F401
