@@ -298,6 +298,21 @@ def admin_status(req: func.HttpRequest) -> func.HttpResponse:
     return _response(_admin().status(_tenant(req)))
 
 
+@app.route(route="manage/tenants/{tenant}/campaigns", methods=["GET"])
+async def admin_campaign(req: func.HttpRequest) -> func.HttpResponse:
+    from connectors.service.campaigns import api_campaign
+
+    return _response(await api_campaign(get_runtime(), _tenant(req), dict(req.params)))
+
+
+@app.route(route="manage/tenants/{tenant}/campaigns/{action:regex(^(purge|release)$)}", methods=["POST"])
+async def admin_campaign_action(req: func.HttpRequest) -> func.HttpResponse:
+    from connectors.service.campaigns import api_purge, api_release
+
+    act = api_purge if req.route_params["action"] == "purge" else api_release
+    return _response(await act(get_runtime(), _tenant(req), dict(req.params), req.get_body(), _actor(req)))
+
+
 # --- Admin console: App Service authentication (Entra ID) signs people in; see connectors/console --
 
 
