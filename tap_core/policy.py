@@ -83,6 +83,29 @@ class Notices(BaseModel):
     self_release_suspicious: bool = False
 
 
+class Reports(BaseModel):
+    """User-reported phishing (connectors/service/reports.py): the shared mailbox that Outlook's
+    Report button (or a forward) sends reports to. Mail in it is triaged as a report, never
+    rewritten or held: it quotes the very lures it reports. Empty: no reporting mailbox."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mailbox: str = ""
+    #: A report's attachment larger than this is not read (the report is recorded as too
+    #: large, and answered): one report must not tie up a worker.
+    max_attachment_bytes: int = Field(default=50 * 1024 * 1024, ge=1024, le=150 * 1024 * 1024)
+
+    @field_validator("mailbox")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        value = value.strip().lower()
+        local, at, domain = value.rpartition("@")
+        malformed = any(c.isspace() or c in "<>,;" for c in value)
+        if value and (not at or not local or "." not in domain or malformed):
+            raise ValueError(f"{value!r} is not a mailbox address (phish-report@contoso.com)")
+        return value
+
+
 class Policy(BaseModel):
     """A tenant's policy. ``Policy()`` is the safe default."""
 
@@ -111,6 +134,8 @@ class Policy(BaseModel):
     #: Senders the tenant blocks: an address (``a@b.example``) or a domain (``b.example``, its
     #: subdomains too). Mail from them is MALICIOUS (``sender_blocked_by_policy``).
     blocked_senders: list[Annotated[str, AfterValidator(_sender_entry)]] = Field(default_factory=list)
+    #: The reporting mailbox for user-reported phishing.
+    reports: Reports = Field(default_factory=Reports)
 
     @field_validator("internal_domains")
     @classmethod

@@ -36,6 +36,7 @@ from connectors.service.detonation import WARNING_CATEGORY, sandbox_gap, warn_un
 from connectors.service.holds import is_score_hold, notify_recipient, schedule_recheck
 from connectors.service.notices import is_own_notice
 from connectors.service.purge import index_keys
+from connectors.service.reports import in_reporting_mailbox, process_report
 from connectors.service.runtime import Runtime
 from connectors.service.safefile import apply_safe_file, plan_safe_file
 from connectors.service.webhook import malicious_attachment_event, queue_event
@@ -156,6 +157,11 @@ class MessageProcessor:
             # very person it tells (a digest of phishing subjects looks like phishing).
             await asyncio.to_thread(stores.journal.record_step, claim, "done", {"own_notice": True})
             return Outcome("skipped", detail="the service's own notice", final_folder=folder_id)
+        if await in_reporting_mailbox(runtime, tenant_id, mailbox, fetched.message):
+            # A report quotes the lure it reports: triaged (connectors/service/reports.py), never held.
+            report = await process_report(runtime, claim, mailbox, fetched)
+            return Outcome("processed", action="report", verdict=report.outcome, graph_requests=requests,
+                           final_folder=folder_id, detail=f"report: {report.outcome} ({report.key})")
         # Decide once; a retry applies the recorded decision. The journal is written before each
         # effect's step is needed to skip it on a retry, and only then: a step with no effect is
         # harmless to redo, and every write is a round trip to storage.

@@ -9,6 +9,7 @@ detections and Safe Links clicks 30-90 days and the standard audit log 180 days)
 - URL index day tables: the post-delivery purge's look-back (``TAP365_PURGE_LOOKBACK_HOURS``)
 - per-link click counters: a day after their window (they only count the current one)
 - release requests and the record of digests sent: ``TAP365_RETENTION_DAYS`` since last changed
+- user-reported messages (the triage list): ``TAP365_RETENTION_DAYS`` since last reported
 - RDAP answers: once expired (each row carries its own TTL: ``TAP365_RDAP_CACHE_DAYS`` for dates,
   a day for not-found, ``TAP365_RDAP_NEGATIVE_CACHE_SECONDS`` for failures)
 
@@ -42,6 +43,7 @@ def run_retention(runtime: Runtime, *, now: datetime | None = None) -> dict[str,
         "senders": lambda: stores.senders.cleanup(now - timedelta(days=settings.sender_history_days)),
         "ratelimit": lambda: stores.rate_limiter.cleanup(now - timedelta(days=1)),
         "requests": lambda: stores.requests.cleanup(now - timedelta(days=days)),
+        "reports": lambda: stores.reports.cleanup(now - timedelta(days=days)),
         "rdap": lambda: stores.rdap.cleanup(now),
         # Training feedback is kept as long as the audit trail it is part of.
         "feedback": lambda: stores.feedback.cleanup(now - timedelta(days=settings.audit_retention_days)),

@@ -5,7 +5,7 @@
 
 Names (``<p>`` = ``config.prefix``, default ``tap``): tables ``<p>journal``, ``<p>verdicts``,
 ``<p>audit``, ``<p>tenants``, ``<p>subscriptions``, ``<p>senders``, ``<p>clicks``,
-``<p>ratelimit``, ``<p>quarantine``, ``<p>requests``, ``<p>rdap``, ``<p>feedback``,
+``<p>ratelimit``, ``<p>quarantine``, ``<p>requests``, ``<p>rdap``, ``<p>feedback``, ``<p>reports``,
 ``<p>urls<yyyymmdd>``; blob containers ``<p>-policies``, ``<p>-artefacts``, ``<p>-intel``; queues
 ``<p>-notifications``, ``<p>-delayed``
 (+ ``-poison``).
@@ -26,6 +26,7 @@ from connectors.storage.queues import StorageQueue
 from connectors.storage.rdapcache import TableRdapCache
 from connectors.storage.records import TableAuditStore, TableVerdictStore
 from connectors.storage.release_requests import TableReleaseRequests
+from connectors.storage.reports import TableReports
 from connectors.storage.senders import TableSenderHistory
 from connectors.storage.tables import TableStore
 from connectors.storage.tenants import TableSubscriptionStore, TableTenantStore
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AzureStores", "BlobArtefactStore", "BlobIntelStore", "BlobPolicyStore", "StorageQueue",
     "TableAuditStore", "TableClickLog", "TableJournal", "TableQuarantineIndex", "TableRateLimiter",
-    "TableRdapCache", "TableReleaseRequests",
+    "TableRdapCache", "TableReleaseRequests", "TableReports",
     "TableSenderHistory", "TableSubscriptionStore", "TableTenantStore", "TableUrlIndex", "TableVerdictStore",
     "get_stores",
 ]
@@ -74,6 +75,8 @@ class AzureStores:
     rdap: TableRdapCache
     #: False positives people reported from the console, for the detection engine's feedback.
     feedback: TableFeedbackStore
+    #: The triage list of user-reported messages (connectors/service/reports.py).
+    reports: TableReports
     urls: TableUrlIndex
     notifications: StorageQueue
     delayed: StorageQueue
@@ -101,6 +104,7 @@ class AzureStores:
             requests=TableReleaseRequests(table("requests")),
             rdap=TableRdapCache(table("rdap")),
             feedback=TableFeedbackStore(table("feedback")),
+            reports=TableReports(table("reports")),
             urls=TableUrlIndex(tables, config.prefix),
             notifications=StorageQueue(queues, config.notifications_queue, max_dequeue_count=max_dequeue),
             delayed=StorageQueue(queues, config.delayed_queue, max_dequeue_count=max_dequeue),
@@ -136,7 +140,8 @@ class AzureStores:
     def ensure(self) -> None:
         for store in (self.journal, self.verdicts, self.audit, self.tenants, self.subscriptions,
                       self.policies, self.senders, self.clicks, self.rate_limiter, self.quarantine,
-                      self.requests, self.rdap, self.feedback, self.urls, self.notifications, self.delayed,
+                      self.requests, self.rdap, self.feedback, self.reports, self.urls, self.notifications,
+                      self.delayed,
                       self.artefacts, self.intel):
             store.ensure()
 

@@ -1,0 +1,1 @@
+from tests.e2e.processor_harness import m365sim, m365sim_server, service, service_factory  # noqa: F401
