@@ -243,21 +243,35 @@ def cmd_scan_file(args: argparse.Namespace, settings: Settings) -> int:
     for path in paths:
         if not path.is_file():
             raise UsageError(f"no such file: {path}")
-    for path in paths:
-        start = time.perf_counter()
-        try:
-            report = scan_file(path.name, path.read_bytes(), engine, passwords=args.password or ())
-            report["source"] = str(path)
-            report["error"] = None
-        except OSError as exc:
-            report = {"source": str(path), "verdict": None, "reasons": [], "children": [],
-                      "error": f"cannot read: {exc.strerror}"}
-        report["elapsed_ms"] = round((time.perf_counter() - start) * 1000, 2)
-        if args.json:
-            print(json.dumps(report, ensure_ascii=False))
-        else:
-            print(f"{report.get('verdict') or 'ERROR':<10} {report.get('type', '-'):<14} {path}"
-                  + (f"  [{', '.join(report['reasons'])}]" if report.get("reasons") else ""))
+    sandbox = None
+    if args.detonate:  # the configured sandboxes, as the service runs a held message's files
+        from connectors.sandbox.dispatcher import LocalSandbox
+
+        sandbox = LocalSandbox.from_environment(settings=settings)
+    try:
+        for path in paths:
+            start = time.perf_counter()
+            try:
+                data = path.read_bytes()
+                report = scan_file(path.name, data, engine, passwords=args.password or ())
+                if sandbox is not None:
+                    from connectors.service import on_demand
+
+                    report = on_demand.merge(report, on_demand.run(sandbox, path.name, data))
+                report["source"] = str(path)
+                report["error"] = None
+            except OSError as exc:
+                report = {"source": str(path), "verdict": None, "reasons": [], "children": [],
+                          "error": f"cannot read: {exc.strerror}"}
+            report["elapsed_ms"] = round((time.perf_counter() - start) * 1000, 2)
+            if args.json:
+                print(json.dumps(report, ensure_ascii=False))
+            else:
+                print(f"{report.get('verdict') or 'ERROR':<10} {report.get('type', '-'):<14} {path}"
+                      + (f"  [{', '.join(report['reasons'])}]" if report.get("reasons") else ""))
+    finally:
+        if sandbox is not None:
+            sandbox.close()
     return 0
 
 
@@ -403,6 +417,9 @@ def build_parser() -> argparse.ArgumentParser:
     scan_file.add_argument("--json", action="store_true", help="one JSON object per file")
     scan_file.add_argument("--password", action="append", metavar="PW",
                            help="password to try on encrypted archives and documents (repeatable)")
+    scan_file.add_argument("--detonate", action="store_true",
+                           help="also run the files in the configured sandboxes (local emulators; "
+                                "CAPE when TAP365_SANDBOX_URL is set) and merge their behaviour")
     scan_file.set_defaults(func=cmd_scan_file)
 
     decode = sub.add_parser("decode", help="print the original destination of rewritten links")
