@@ -34,6 +34,7 @@ from connectors.graph.client import seg
 from connectors.graph.errors import GraphApiError
 from connectors.graph.messages import FetchedMessage
 from connectors.service.analysis import analyse
+from connectors.service.intake import HttpResult
 from connectors.service.notices import send_notice
 from connectors.service.runtime import Runtime
 from connectors.storage.interfaces import AuditRecord, Claim
@@ -218,7 +219,22 @@ async def _answer(runtime: Runtime, tenant_id: str, reporter: str, outcome: str,
     await send_notice(runtime, tenant_id, [reporter], f"Your report: {title}", body)
 
 
+def api_reports(runtime: Runtime, tenant_id: str, query: dict[str, str]) -> HttpResult:
+    """``GET manage/tenants/{tenant}/reports``: the triage list, most recently reported first
+    (``limit``, default 100), each entry with its reporters, count, verdict and findings."""
+    from connectors.service.admin import _json, _limit
+
+    return _json({"value": runtime.stores.reports.list(tenant_id, limit=_limit(query))})
+
+
 __all__ = [
-    "ANSWERS", "CONFIRMED", "REPORT_OF_REPORT", "SAFE", "UNDER_REVIEW", "ReportResult",
-    "in_reporting_mailbox", "process_report",
+    "ANSWERS",
+    "CONFIRMED",
+    "REPORT_OF_REPORT",
+    "SAFE",
+    "UNDER_REVIEW",
+    "ReportResult",
+    "api_reports",
+    "in_reporting_mailbox",
+    "process_report",
 ]
