@@ -313,6 +313,13 @@ async def admin_campaign_action(req: func.HttpRequest) -> func.HttpResponse:
     return _response(await act(get_runtime(), _tenant(req), dict(req.params), req.get_body(), _actor(req)))
 
 
+@app.route(route="manage/tenants/{tenant}/reports", methods=["GET"])
+def admin_reports(req: func.HttpRequest) -> func.HttpResponse:
+    from connectors.service.reports import api_reports
+
+    return _response(api_reports(get_runtime(), _tenant(req), dict(req.params)))
+
+
 # --- Admin console: App Service authentication (Entra ID) signs people in; see connectors/console --
 
 
@@ -324,6 +331,33 @@ async def console(req: func.HttpRequest) -> func.HttpResponse:
                                                                  dict(req.params), req.get_body()))
     return func.HttpResponse(answer.body, status_code=answer.status, headers=answer.headers,
                              mimetype=answer.content_type.split(";")[0], charset="utf-8")
+
+
+# --- SIEM: a Proofpoint TAP SIEM API v2 compatible pull (HTTP basic auth: the principal chooses the
+# tenant; TAP clients cannot send a function key) and the Sentinel push; see connectors/siem ------
+
+
+@app.route(route="v2/siem/{*path}", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS)
+def siem_api(req: func.HttpRequest) -> func.HttpResponse:
+    from urllib.parse import parse_qs, urlsplit
+
+    from connectors.siem.tap_api import handle
+
+    runtime = get_runtime()
+    params = parse_qs(urlsplit(req.url).query, keep_blank_values=True)  # threatStatus may repeat
+    return _response(handle(runtime.stores, runtime.settings, req.method, req.route_params.get("path", ""),
+                            req.headers.get("authorization", ""), params))
+
+
+@app.timer_trigger(arg_name="timer", schedule="0 */5 * * * *", run_on_startup=False)
+def sentinel_push(timer: func.TimerRequest) -> None:
+    """New SIEM events of every tenant to Sentinel; a failed push resumes from its cursor next run."""
+    from connectors.siem.sentinel import push_all
+
+    runtime = get_runtime()
+    for result in push_all(runtime.stores, runtime.settings):
+        log.info("sentinel push %s: %d events in %d batches %s", result.tenant_id, result.sent,
+                 result.batches, result.error)
 
 
 @app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
