@@ -3,6 +3,7 @@ tenant (m365sim over HTTPS), processed by the real MessageProcessor with Azurite
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -97,6 +98,11 @@ def test_three_reports_of_one_phish_make_one_entry_and_every_reporter_is_answere
     assert any(f["name"] == "sender_blocked_by_policy" for f in entry.findings)
     for person in (ADELE, MEGAN, FINANCE):
         assert _answers(service, person) == ["Your report: Phishing confirmed"], person
+    # Each report is in the audit trail, with its reporter.
+    since = datetime.now(UTC) - timedelta(hours=1)
+    audit = [a for a in service.runtime.stores.audit.list_audit(service.tenant_id, since, 100) if a.action == "report"]
+    assert sorted(a.actor for a in audit) == sorted([ADELE, MEGAN, FINANCE])
+    assert all("confirmed" in a.reason for a in audit)
     # The reports themselves are left as they are in the reporting mailbox (nothing held).
     folders = {f["displayName"]: len(f["messages"]) for f in service.sim.mailbox(REPORTS)["folders"]}
     assert folders.get("Inbox") == 3
