@@ -158,8 +158,8 @@ def test_deleted_copies_are_skipped_and_bad_requests_refused(svc: Service) -> No
     assert _folders(svc, {binned: ids[binned]}) == {binned: "Deleted Items"}
     for query, body in (({}, b""), ({"sender": SENDER, "url": LINK}, b""), ({"sender": SENDER, "limit": "0"}, b""),
                         ({}, b"[1]"), ({}, b"{not json")):
-        answer = svc.run(api_purge(runtime, tenant, query, body, ADMIN))
-        assert answer.status == 400 and json.loads(answer.body)["error"]
+        refused = svc.run(api_purge(runtime, tenant, query, body, ADMIN))
+        assert refused.status == 400 and json.loads(refused.body)["error"]
 
 
 def test_a_read_stops_at_its_limit_and_says_so(svc: Service) -> None:
