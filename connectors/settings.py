@@ -125,6 +125,26 @@ class Settings(BaseSettings):
     #: How long the console's health page waits for its Microsoft Graph checks, in seconds.
     console_graph_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
 
+    #: SIEM pull API (Proofpoint TAP SIEM API v2 compatible, ``/api/v2/siem/...``): service
+    #: principals, ``principal=tenant-id`` pairs (comma-separated; one principal per tenant, which
+    #: chooses the tenant whose events it reads). Empty: the API refuses every request.
+    siem_principal: str = ""
+    #: The principals' secrets, ``principal=secret`` pairs (HTTP basic auth, as TAP clients send).
+    siem_secret: str = Field(default="", repr=False)
+    #: Records one SIEM window (a pull query, a push batch's window) may read at most; a query
+    #: over it is refused with 400 (ask a shorter interval), a push halves its window.
+    siem_max_events: int = Field(default=20_000, ge=10, le=1_000_000)
+    #: Microsoft Sentinel push through the Logs Ingestion API: the data collection endpoint's
+    #: logs ingestion URL, the rule's immutable id (dcr-...) and its stream. Empty DCE: no push.
+    sentinel_dce: str = ""
+    sentinel_dcr_id: str = ""
+    sentinel_stream: str = "Custom-TAP365Events_CL"
+    #: Events younger than this many seconds wait for the next push (a record written a moment
+    #: after its own time must not fall behind the cursor).
+    sentinel_settle_seconds: int = Field(default=120, ge=0, le=3600)
+    #: How far back a tenant's first push starts, in hours.
+    sentinel_backfill_hours: int = Field(default=24, ge=0, le=24 * 90)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -159,6 +159,23 @@ param consolePageSize int = 50
 @minValue(100)
 @maxValue(100000)
 param consoleMaxRows int = 5000
+@description('TAP365_SIEM_PRINCIPAL: service principals of the SIEM pull API (Proofpoint TAP SIEM API v2 compatible, /api/v2/siem/...), principal=tenant-id pairs, comma-separated. Their secrets (TAP365_SIEM_SECRET, principal=secret pairs) are the Key Vault secret siem-secret, stored only when siemSecret is given. Empty: the API refuses every request.')
+param siemPrincipal string = ''
+@description('TAP365_SIEM_SECRET: principal=secret pairs for siemPrincipal; stored as the Key Vault secret siem-secret only when given (a redeployment without it keeps the stored one).')
+@secure()
+param siemSecret string = ''
+@description('TAP365_SIEM_MAX_EVENTS: records one SIEM query or Sentinel push window reads at most.')
+@minValue(10)
+@maxValue(1000000)
+param siemMaxEvents int = 20000
+@description('TAP365_SENTINEL_SETTLE_SECONDS: events younger than this wait for the next Sentinel push.')
+@minValue(0)
+@maxValue(3600)
+param sentinelSettleSeconds int = 120
+@description('TAP365_SENTINEL_BACKFILL_HOURS: how far back a tenant\'s first Sentinel push starts.')
+@minValue(0)
+@maxValue(2160)
+param sentinelBackfillHours int = 24
 @description('TAP365_CONSOLE_GRAPH_TIMEOUT_SECONDS: how long the console\'s health page waits for its Graph checks.')
 param consoleGraphTimeoutSeconds string = '10.0'
 @description('TAP365_CLICK_ANALYSIS_TIMEOUT_SECONDS: time budget (seconds) of one time-of-click analysis.')
@@ -398,6 +415,166 @@ resource metricsRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
+// ---------------------------------------------------------------- SIEM events to Sentinel
+// connectors/siem/sentinel.py pushes to the Logs Ingestion API: a data collection endpoint, a rule
+// whose stream declares the event's columns (connectors/siem/events.py COLUMNS; tests/siem checks
+// they agree), the custom table in the workspace, and the app's identity allowed to publish.
+
+var sentinelTable = 'TAP365Events_CL'
+var sentinelStream = 'Custom-${sentinelTable}'
+var sentinelColumns = [
+  {
+    name: 'TimeGenerated'
+    type: 'datetime'
+  }
+  {
+    name: 'EventId'
+    type: 'string'
+  }
+  {
+    name: 'TenantId'
+    type: 'string'
+  }
+  {
+    name: 'EventType'
+    type: 'string'
+  }
+  {
+    name: 'Recipient'
+    type: 'string'
+  }
+  {
+    name: 'MessageId'
+    type: 'string'
+  }
+  {
+    name: 'InternetMessageId'
+    type: 'string'
+  }
+  {
+    name: 'Sender'
+    type: 'string'
+  }
+  {
+    name: 'Subject'
+    type: 'string'
+  }
+  {
+    name: 'Verdict'
+    type: 'string'
+  }
+  {
+    name: 'Action'
+    type: 'string'
+  }
+  {
+    name: 'Reasons'
+    type: 'dynamic'
+  }
+  {
+    name: 'ThreatPipelines'
+    type: 'dynamic'
+  }
+  {
+    name: 'Score'
+    type: 'real'
+  }
+  {
+    name: 'Url'
+    type: 'string'
+  }
+  {
+    name: 'ClickIp'
+    type: 'string'
+  }
+  {
+    name: 'UserAgent'
+    type: 'string'
+  }
+  {
+    name: 'IsScanner'
+    type: 'boolean'
+  }
+  {
+    name: 'Actor'
+    type: 'string'
+  }
+  {
+    name: 'Target'
+    type: 'string'
+  }
+]
+
+resource siemTable 'Microsoft.OperationalInsights/workspaces/tables@2022-10-01' = {
+  parent: workspace
+  name: sentinelTable
+  properties: {
+    plan: 'Analytics'
+    schema: {
+      name: sentinelTable
+      columns: sentinelColumns
+    }
+  }
+}
+
+resource siemDce 'Microsoft.Insights/dataCollectionEndpoints@2023-03-11' = {
+  name: '${baseName}-dce'
+  location: location
+  tags: allTags
+  properties: {
+    networkAcls: {
+      publicNetworkAccess: 'Enabled'
+    }
+  }
+}
+
+resource siemDcr 'Microsoft.Insights/dataCollectionRules@2023-03-11' = {
+  name: '${baseName}-dcr-siem'
+  location: location
+  tags: allTags
+  properties: {
+    dataCollectionEndpointId: siemDce.id
+    streamDeclarations: {
+      '${sentinelStream}': {
+        columns: sentinelColumns
+      }
+    }
+    destinations: {
+      logAnalytics: [
+        {
+          name: 'workspace'
+          workspaceResourceId: workspace.id
+        }
+      ]
+    }
+    dataFlows: [
+      {
+        streams: [
+          sentinelStream
+        ]
+        destinations: [
+          'workspace'
+        ]
+        transformKql: 'source'
+        outputStream: sentinelStream
+      }
+    ]
+  }
+  dependsOn: [
+    siemTable
+  ]
+}
+
+resource siemDcrRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: siemDcr
+  name: guid(siemDcr.id, identity.id, roles.monitoringMetricsPublisher)
+  properties: {
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
+  }
+}
+
 // ---------------------------------------------------------------- key vault
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
@@ -430,6 +607,7 @@ var linkKeysSecretName = 'link-signing-keys'
 var graphSecretName = 'graph-client-secret'
 var webhookSecretName = 'admin-webhook-secret'
 var sandboxTokenSecretName = 'sandbox-token'
+var siemSecretName = 'siem-secret'
 
 // The CAPE API token is the CAPE admin's, so the template generates nothing: it stores the
 // token only when sandboxToken is given, and a redeployment without it keeps the stored one.
@@ -441,6 +619,18 @@ resource sandboxTokenSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if 
   properties: {
     value: sandboxToken
     contentType: 'CAPEv2 API token (Authorization: Token <key>)'
+  }
+}
+
+// The SIEM pull API's principal=secret pairs: stored only when siemSecret is given.
+resource siemSecretResource 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(siemSecret)) {
+  // checkov:skip=CKV_AZURE_41: the SIEM's credentials are rotated with the SIEM connector's configuration, not by expiry (an expired secret would only stop the SIEM reading)
+  // checkov:skip=CKV_AZURE_114: contentType is set below; checkov reads the body of a conditional resource (`= if (...)`) one level down and does not see it
+  parent: vault
+  name: siemSecretName
+  properties: {
+    value: siemSecret
+    contentType: 'tap365 SIEM API principal=secret pairs'
   }
 }
 
@@ -703,6 +893,15 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     TAP365_CONSOLE_PAGE_SIZE: string(consolePageSize)
     TAP365_CONSOLE_MAX_ROWS: string(consoleMaxRows)
     TAP365_CONSOLE_GRAPH_TIMEOUT_SECONDS: consoleGraphTimeoutSeconds
+    // SIEM events (connectors/siem): the pull API's principals and the Sentinel push
+    TAP365_SIEM_PRINCIPAL: siemPrincipal
+    TAP365_SIEM_SECRET: '@Microsoft.KeyVault(SecretUri=${vault.properties.vaultUri}secrets/${siemSecretName}/)'
+    TAP365_SIEM_MAX_EVENTS: string(siemMaxEvents)
+    TAP365_SENTINEL_DCE: siemDce.properties.logsIngestion.endpoint
+    TAP365_SENTINEL_DCR_ID: siemDcr.properties.immutableId
+    TAP365_SENTINEL_STREAM: sentinelStream
+    TAP365_SENTINEL_SETTLE_SECONDS: string(sentinelSettleSeconds)
+    TAP365_SENTINEL_BACKFILL_HOURS: string(sentinelBackfillHours)
     TAP365_CLICK_ANALYSIS_TIMEOUT_SECONDS: clickAnalysisTimeoutSeconds
     TAP365_CLICK_ON_ERROR: clickOnError
     TAP365_CLICK_RENDER: string(clickRender)
@@ -739,6 +938,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     vaultRole
     metricsRole
     sandboxTokenSecret // so the reference resolves on the first start when the token is given
+    siemSecretResource // likewise the SIEM API's secrets
   ]
 }
 

@@ -17,6 +17,9 @@ locals {
   graph_secret_name     = "graph-client-secret"
   webhook_secret_name   = "admin-webhook-secret"
   sandbox_token_name    = "sandbox-token"
+  siem_secret_name      = "siem-secret"
+  sentinel_table        = "TAP365Events_CL"
+  sentinel_stream       = "Custom-TAP365Events_CL"
 }
 
 # ------------------------------------------------------------------ monitoring
@@ -38,6 +41,168 @@ resource "azurerm_application_insights" "appi" {
   application_type              = "web"
   local_authentication_disabled = true # telemetry only with the app's Entra identity
   tags                          = local.tags
+}
+
+# SIEM events to Sentinel (connectors/siem/sentinel.py, the Logs Ingestion API): the custom table,
+# a data collection endpoint, a rule whose stream declares the event's columns (the same list as
+# connectors/siem/events.py COLUMNS; tests/siem checks they agree) and the app allowed to publish.
+resource "azapi_resource" "siem_table" {
+  type      = "Microsoft.OperationalInsights/workspaces/tables@2022-10-01"
+  name      = local.sentinel_table
+  parent_id = azurerm_log_analytics_workspace.log.id
+  body = {
+    properties = {
+      plan = "Analytics"
+      schema = {
+        name = local.sentinel_table
+        columns = [
+          { name = "TimeGenerated", type = "datetime" },
+          { name = "EventId", type = "string" },
+          { name = "TenantId", type = "string" },
+          { name = "EventType", type = "string" },
+          { name = "Recipient", type = "string" },
+          { name = "MessageId", type = "string" },
+          { name = "InternetMessageId", type = "string" },
+          { name = "Sender", type = "string" },
+          { name = "Subject", type = "string" },
+          { name = "Verdict", type = "string" },
+          { name = "Action", type = "string" },
+          { name = "Reasons", type = "dynamic" },
+          { name = "ThreatPipelines", type = "dynamic" },
+          { name = "Score", type = "real" },
+          { name = "Url", type = "string" },
+          { name = "ClickIp", type = "string" },
+          { name = "UserAgent", type = "string" },
+          { name = "IsScanner", type = "boolean" },
+          { name = "Actor", type = "string" },
+          { name = "Target", type = "string" }
+        ]
+      }
+    }
+  }
+}
+
+resource "azurerm_monitor_data_collection_endpoint" "siem" {
+  name                          = "${local.base_name}-dce"
+  location                      = local.location
+  resource_group_name           = data.azurerm_resource_group.rg.name
+  public_network_access_enabled = true
+  tags                          = local.tags
+}
+
+resource "azurerm_monitor_data_collection_rule" "siem" {
+  name                        = "${local.base_name}-dcr-siem"
+  location                    = local.location
+  resource_group_name         = data.azurerm_resource_group.rg.name
+  data_collection_endpoint_id = azurerm_monitor_data_collection_endpoint.siem.id
+  tags                        = local.tags
+
+  stream_declaration {
+    stream_name = local.sentinel_stream
+    column {
+      name = "TimeGenerated"
+      type = "datetime"
+    }
+    column {
+      name = "EventId"
+      type = "string"
+    }
+    column {
+      name = "TenantId"
+      type = "string"
+    }
+    column {
+      name = "EventType"
+      type = "string"
+    }
+    column {
+      name = "Recipient"
+      type = "string"
+    }
+    column {
+      name = "MessageId"
+      type = "string"
+    }
+    column {
+      name = "InternetMessageId"
+      type = "string"
+    }
+    column {
+      name = "Sender"
+      type = "string"
+    }
+    column {
+      name = "Subject"
+      type = "string"
+    }
+    column {
+      name = "Verdict"
+      type = "string"
+    }
+    column {
+      name = "Action"
+      type = "string"
+    }
+    column {
+      name = "Reasons"
+      type = "dynamic"
+    }
+    column {
+      name = "ThreatPipelines"
+      type = "dynamic"
+    }
+    column {
+      name = "Score"
+      type = "real"
+    }
+    column {
+      name = "Url"
+      type = "string"
+    }
+    column {
+      name = "ClickIp"
+      type = "string"
+    }
+    column {
+      name = "UserAgent"
+      type = "string"
+    }
+    column {
+      name = "IsScanner"
+      type = "boolean"
+    }
+    column {
+      name = "Actor"
+      type = "string"
+    }
+    column {
+      name = "Target"
+      type = "string"
+    }
+  }
+
+  destinations {
+    log_analytics {
+      name                  = "workspace"
+      workspace_resource_id = azurerm_log_analytics_workspace.log.id
+    }
+  }
+
+  data_flow {
+    streams       = [local.sentinel_stream]
+    destinations  = ["workspace"]
+    transform_kql = "source"
+    output_stream = local.sentinel_stream
+  }
+
+  depends_on = [azapi_resource.siem_table]
+}
+
+resource "azurerm_role_assignment" "siem_publisher" {
+  scope                = azurerm_monitor_data_collection_rule.siem.id
+  role_definition_name = "Monitoring Metrics Publisher"
+  principal_id         = azurerm_user_assigned_identity.app.principal_id
+  principal_type       = "ServicePrincipal"
 }
 
 # ------------------------------------------------------------------ identity
@@ -217,6 +382,17 @@ resource "azurerm_key_vault_secret" "sandbox_token" {
   depends_on   = [azurerm_role_assignment.vault_deployer]
 }
 
+# The SIEM pull API's principal=secret pairs: stored only when var.siem_secret is given.
+resource "azurerm_key_vault_secret" "siem_secret" {
+  #checkov:skip=CKV_AZURE_41: the SIEM's credentials are rotated with the SIEM connector's configuration, not by expiry (an expired secret would only stop the SIEM reading)
+  count        = var.siem_secret != "" ? 1 : 0
+  name         = local.siem_secret_name
+  key_vault_id = azurerm_key_vault.kv.id
+  value        = var.siem_secret
+  content_type = "tap365 SIEM API principal=secret pairs"
+  depends_on   = [azurerm_role_assignment.vault_deployer]
+}
+
 resource "azurerm_key_vault_secret" "graph_secret" {
   name            = local.graph_secret_name
   key_vault_id    = azurerm_key_vault.kv.id
@@ -350,6 +526,15 @@ resource "azurerm_function_app_flex_consumption" "func" {
     "TAP365_CONSOLE_PAGE_SIZE"              = tostring(var.console_page_size)
     "TAP365_CONSOLE_MAX_ROWS"               = tostring(var.console_max_rows)
     "TAP365_CONSOLE_GRAPH_TIMEOUT_SECONDS"  = var.console_graph_timeout_seconds
+    # SIEM events (connectors/siem): the pull API's principals and the Sentinel push
+    "TAP365_SIEM_PRINCIPAL"          = var.siem_principal
+    "TAP365_SIEM_SECRET"             = "@Microsoft.KeyVault(SecretUri=${azurerm_key_vault.kv.vault_uri}secrets/${local.siem_secret_name}/)"
+    "TAP365_SIEM_MAX_EVENTS"         = tostring(var.siem_max_events)
+    "TAP365_SENTINEL_DCE"            = azurerm_monitor_data_collection_endpoint.siem.logs_ingestion_endpoint
+    "TAP365_SENTINEL_DCR_ID"         = azurerm_monitor_data_collection_rule.siem.immutable_id
+    "TAP365_SENTINEL_STREAM"         = local.sentinel_stream
+    "TAP365_SENTINEL_SETTLE_SECONDS" = tostring(var.sentinel_settle_seconds)
+    "TAP365_SENTINEL_BACKFILL_HOURS" = tostring(var.sentinel_backfill_hours)
     "TAP365_CLICK_ANALYSIS_TIMEOUT_SECONDS" = var.click_analysis_timeout_seconds
     "TAP365_CLICK_ON_ERROR" = var.click_on_error
     "TAP365_CLICK_RENDER" = tostring(var.click_render)
@@ -400,6 +585,7 @@ resource "azurerm_function_app_flex_consumption" "func" {
     azurerm_key_vault_secret.link_keys,
     azurerm_key_vault_secret.graph_secret,
     azurerm_key_vault_secret.sandbox_token, # the reference resolves on the first start when given
+    azurerm_key_vault_secret.siem_secret,
   ]
 }
 

@@ -461,3 +461,34 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "siem_principal" {
+  description = "TAP365_SIEM_PRINCIPAL: service principals of the SIEM pull API (Proofpoint TAP SIEM API v2 compatible, /api/v2/siem/...), principal=tenant-id pairs, comma-separated. Their secrets (TAP365_SIEM_SECRET, principal=secret pairs) are the Key Vault secret siem-secret, stored only when siem_secret is given. Empty: the API refuses every request."
+  type        = string
+  default     = ""
+}
+
+variable "siem_secret" {
+  description = "TAP365_SIEM_SECRET: principal=secret pairs for siem_principal; stored as the Key Vault secret siem-secret only when given."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+variable "siem_max_events" {
+  description = "TAP365_SIEM_MAX_EVENTS: records one SIEM query or Sentinel push window reads at most."
+  type        = number
+  default     = 20000
+}
+
+variable "sentinel_settle_seconds" {
+  description = "TAP365_SENTINEL_SETTLE_SECONDS: events younger than this wait for the next Sentinel push."
+  type        = number
+  default     = 120
+}
+
+variable "sentinel_backfill_hours" {
+  description = "TAP365_SENTINEL_BACKFILL_HOURS: how far back a tenant's first Sentinel push starts."
+  type        = number
+  default     = 24
+}

@@ -18,6 +18,10 @@ terraform {
       source  = "hashicorp/time"
       version = "~> 0.13"
     }
+    azapi = {
+      source  = "azure/azapi"
+      version = "~> 2.4"
+    }
   }
 }
 

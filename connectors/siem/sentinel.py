@@ -1,0 +1,192 @@
+"""Push SIEM events to Microsoft Sentinel through the Azure Monitor Logs Ingestion API.
+
+A timer (``sentinel_push`` in function_app.py, every five minutes) runs :func:`push_all`: for
+each active tenant, the events since the tenant's cursor (a row of its own table) go to
+``POST {TAP365_SENTINEL_DCE}/dataCollectionRules/{TAP365_SENTINEL_DCR_ID}/streams/
+{TAP365_SENTINEL_STREAM}?api-version=2023-01-01`` as JSON arrays of at most 1 MB (the API's
+limit per call), gzip-compressed, with a bearer token for ``https://monitor.azure.com/.default``
+from the app's managed identity (``azure-identity``).
+
+At least once: the cursor (the time of the last event sent and the ids sent at that time) moves
+only after a 2xx, batch by batch, so a receiver that is down is retried from the same place by
+the next run and a partly sent window resumes after the batches that were taken. An event is
+only sent once it is ``TAP365_SENTINEL_SETTLE_SECONDS`` old, so a record written a moment after
+its own time is not left behind the cursor. The push reads the stores and nothing else: it never
+runs on the mail path, and a SIEM that is down holds up nothing but itself.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import httpx
+from azure.core.exceptions import HttpResponseError, ResourceExistsError
+
+from connectors.settings import Settings
+from connectors.siem.events import SiemEvent, TooManyEvents, read_events
+from connectors.storage import _keys
+from connectors.storage.azure import AzureStores
+from connectors.storage.tables import TableStore, as_utc, is_precondition_failed
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+
+log = logging.getLogger("tap365.sentinel")
+API_VERSION = "2023-01-01"
+SCOPE = "https://monitor.azure.com/.default"
+#: The Logs Ingestion API takes at most 1 MB per call; the uncompressed body stays under it.
+MAX_BATCH_BYTES = 1_000_000
+TIMEOUT_SECONDS = 30.0
+_PARTITION = "sentinel"
+
+
+class SentinelFailed(RuntimeError):
+    """The ingestion endpoint did not take a batch (network error, non-2xx): retried next run."""
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    at: datetime | None
+    sent_at_time: frozenset[str]  # ids of the events already sent whose time is ``at``
+    etag: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    tenant_id: str
+    sent: int
+    batches: int
+    error: str = ""
+
+
+class CursorStore:
+    """One row per tenant: where its push stands. Conditional writes: two runs never both move it."""
+
+    def __init__(self, stores: AzureStores) -> None:
+        self._table = TableStore(stores.config.table_service(), stores.config.table_name("siemcursor"))
+        self._table.ensure()
+
+    def get(self, tenant_id: str) -> Cursor:
+        row = self._table.read(_PARTITION, _keys.escape(tenant_id))
+        if row is None:
+            return Cursor(None, frozenset(), None)
+        return Cursor(as_utc(row["At"]), frozenset(json.loads(row.get("Ids") or "[]")), row["_etag"])
+
+    def put(self, tenant_id: str, cursor: Cursor, at: datetime, ids: frozenset[str]) -> Cursor:
+        entity = {"PartitionKey": _PARTITION, "RowKey": _keys.escape(tenant_id), "At": at,
+                  "Ids": _keys.dumps(sorted(ids), what="sentinel cursor ids")}
+        if cursor.etag is None:
+            etag = self._table.insert(entity)  # ResourceExistsError: another run started first
+        else:
+            etag = self._table.replace_if_match(entity, cursor.etag)
+        return Cursor(at, ids, etag)
+
+
+def ingestion_url(settings: Settings) -> str:
+    return (f"{settings.sentinel_dce.rstrip('/')}/dataCollectionRules/{settings.sentinel_dcr_id}"
+            f"/streams/{settings.sentinel_stream}?api-version={API_VERSION}")
+
+
+def batches(events: Sequence[SiemEvent], max_bytes: int = MAX_BATCH_BYTES) -> Iterator[list[SiemEvent]]:
+    """Consecutive runs of events whose JSON array stays within ``max_bytes``."""
+    batch: list[SiemEvent] = []
+    size = 2  # the brackets
+    for event in events:
+        length = len(json.dumps(event.row(), ensure_ascii=False).encode()) + 1
+        if length + 2 > max_bytes:
+            raise SentinelFailed(f"event {event.event_id} is {length} bytes of JSON, over {max_bytes}")
+        if batch and size + length > max_bytes:
+            yield batch
+            batch, size = [], 2
+        batch.append(event)
+        size += length
+    if batch:
+        yield batch
+
+
+def _read(stores: AzureStores, tenant_id: str, start: datetime, end: datetime,
+          max_events: int) -> tuple[list[SiemEvent], datetime]:
+    """The events in ``[start, end)``; a window over the limit is halved until it fits."""
+    while True:
+        try:
+            return read_events(stores, tenant_id, start, end, max_events=max_events), end
+        except TooManyEvents:
+            if end - start <= timedelta(seconds=1):
+                raise
+            end = start + (end - start) / 2
+
+
+def push_tenant(stores: AzureStores, settings: Settings, tenant_id: str, *, client: httpx.Client,
+                token: str, cursors: CursorStore, now: datetime | None = None,
+                max_batch_bytes: int = MAX_BATCH_BYTES) -> PushResult:
+    now = now or datetime.now(UTC)
+    cursor = cursors.get(tenant_id)
+    start = cursor.at or now - timedelta(hours=settings.sentinel_backfill_hours)
+    end = now - timedelta(seconds=settings.sentinel_settle_seconds)
+    if end <= start:
+        return PushResult(tenant_id, 0, 0)
+    events, end = _read(stores, tenant_id, start, end, settings.siem_max_events)
+    events = [e for e in events if not (e.time == cursor.at and e.event_id in cursor.sent_at_time)]
+    sent = count = 0
+    url = ingestion_url(settings)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json",
+               "Content-Encoding": "gzip"}
+    for batch in batches(events, max_batch_bytes):
+        body = json.dumps([e.row() for e in batch], ensure_ascii=False).encode()
+        try:
+            response = client.post(url, content=gzip.compress(body), headers=headers)
+        except httpx.HTTPError as exc:
+            return PushResult(tenant_id, sent, count, f"{type(exc).__name__}: {exc}"[:500])
+        if not 200 <= response.status_code < 300:
+            # The batches before this one are taken and behind the cursor; the rest waits.
+            return PushResult(tenant_id, sent, count, f"HTTP {response.status_code}: {response.text[:300]}")
+        last = batch[-1].time
+        ids = frozenset(e.event_id for e in batch if e.time == last)
+        if last == cursor.at:
+            ids |= cursor.sent_at_time
+        cursor = cursors.put(tenant_id, cursor, last, ids)
+        sent += len(batch)
+        count += 1
+    # Everything in the window went: the next run starts at its end.
+    if cursor.at is None or cursor.at < end:
+        cursor = cursors.put(tenant_id, cursor, end, frozenset())
+    return PushResult(tenant_id, sent, count)
+
+
+def push_all(stores: AzureStores, settings: Settings, *, credential: TokenCredential | None = None,
+             now: datetime | None = None, max_batch_bytes: int = MAX_BATCH_BYTES) -> list[PushResult]:
+    """One push for each active tenant; a tenant whose push fails is reported and retried by the
+    next run from its cursor, and does not stop the others."""
+    if not (settings.sentinel_dce and settings.sentinel_dcr_id and settings.sentinel_stream):
+        return []
+    credential = credential or stores.config.credential()
+    results: list[PushResult] = []
+    cursors = CursorStore(stores)
+    with httpx.Client(timeout=TIMEOUT_SECONDS) as client:
+        token: str | None = None
+        for tenant in stores.tenants.list_tenants(status="active"):
+            try:
+                token = token or credential.get_token(SCOPE).token
+                result = push_tenant(stores, settings, tenant.tenant_id, client=client, token=token,
+                                     cursors=cursors, now=now, max_batch_bytes=max_batch_bytes)
+                if result.error:
+                    log.warning("sentinel push for %s stopped after %d events: %s", tenant.tenant_id,
+                                result.sent, result.error)
+                results.append(result)
+            except (SentinelFailed, TooManyEvents, ResourceExistsError, HttpResponseError) as exc:
+                if isinstance(exc, HttpResponseError) and not is_precondition_failed(exc):
+                    raise
+                log.warning("sentinel push for %s stopped: %s", tenant.tenant_id, exc)
+                results.append(PushResult(tenant.tenant_id, 0, 0, str(exc)[:500]))
+            except Exception as exc:  # a token or store failure: this tenant waits for the next run
+                log.error("sentinel push for %s failed: %s: %s", tenant.tenant_id, type(exc).__name__, exc)
+                results.append(PushResult(tenant.tenant_id, 0, 0, f"{type(exc).__name__}: {exc}"[:500]))
+    return results
+
+
