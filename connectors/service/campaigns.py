@@ -8,11 +8,12 @@ whatever the caller indexes): ``sender:<address>``, ``sha256:<hex>`` per attachm
 ``subject:<fingerprint>``, beside the URL keys of :func:`connectors.service.purge.index_keys`.
 A campaign is one key's messages (:func:`find_campaign`, a bounded read).
 
-:func:`quarantine_copies` moves each copy to the hidden quarantine exactly once per message and
-purge (a journal claim ``purge|<purge id>|<mailbox>|<message>|<generation>``), skipping copies
-already quarantined or deleted; the post-delivery purge uses it too. The purge id is the key's
-digest, so a second request for the same campaign finds every claim done and changes nothing;
-a copy released since is a new generation and can be purged again.
+:func:`quarantine_copies` moves each copy to the hidden quarantine exactly once (a journal claim
+``purge|<mailbox>|<message>|<generation>``, whichever purge or key names it), skipping copies
+already quarantined or deleted; the post-delivery purge uses it too. A second request finds the
+copies quarantined or their claims done and changes nothing; a copy released since is a new
+generation and can be purged again. The purge id (the key's digest) marks the copies a purge
+took, so "release the campaign" puts back those and no others.
 """
 
 from __future__ import annotations
@@ -194,7 +195,8 @@ async def quarantine_copies(
             continue
         # A copy released since an earlier purge is a new generation: it may be purged again.
         generation = (entry.updated_at or entry.at).isoformat() if entry is not None else "new"
-        claim_key = f"purge|{purge_id}|{mailbox}|{message_id}|{generation}"
+        # Per copy, not per purge: two purges naming one copy by different keys move it once.
+        claim_key = f"purge|{mailbox}|{message_id}|{generation}"
         claim = await asyncio.to_thread(journal.claim, tenant_id, claim_key, f"purge:{actor}"[:200], lease)
         if claim is None:
             done = await asyncio.to_thread(journal.get, tenant_id, claim_key)
@@ -235,7 +237,7 @@ async def quarantine_copies(
                 details={"purge_id": purge_id},
             ))
             await asyncio.to_thread(journal.record_step, claim, "done",
-                                    {"by": actor, "folder_id": state.folder_id})
+                                    {"by": actor, "purge_id": purge_id, "folder_id": state.folder_id})
         except BaseException:
             await asyncio.to_thread(journal.release, claim)
             raise

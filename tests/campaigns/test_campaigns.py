@@ -5,6 +5,7 @@ release puts each back once, and every step is audited with the person who asked
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Callable
@@ -167,3 +168,19 @@ def test_a_read_stops_at_its_limit_and_says_so(svc: Service) -> None:
         _lure(svc, n, upn)
     found = _call(svc, api_campaign(svc.runtime, svc.tenant_id, {"sender": SENDER, "limit": "2"}))
     assert len(found["value"]) == 2 and found["truncated"] and found["limit"] == 2
+
+
+def test_two_purges_at_the_same_moment_move_each_copy_once(svc: Service) -> None:
+    ids = {upn: _lure(svc, n, upn) for n, upn in enumerate(USERS)}
+    runtime, tenant = svc.runtime, svc.tenant_id
+    moves = svc.route(MOVE)
+
+    async def both() -> list[Any]:
+        return list(await asyncio.gather(api_purge(runtime, tenant, {"sender": SENDER}, b"", ADMIN),
+                                         api_purge(runtime, tenant, {"subject": "invoice 7 is due"}, b"",
+                                                   "soc@contoso.test")))
+
+    first, second = (json.loads(r.body) for r in svc.run(both()))
+    assert sorted(first["quarantined"] + second["quarantined"]) == sorted(f"{u}/{i}" for u, i in ids.items())
+    assert svc.route(MOVE) == moves + 6
+    assert len([a for a in _audit(svc) if a.action == "campaign_purge"]) == 6
