@@ -1,0 +1,74 @@
+"""The SIEM pull API through the local Functions host running the real function_app.py (Azurite,
+the simulated tenant, the workers): mail delivered and processed by the service shows up at
+/api/v2/siem/... for the tenant's principal, over HTTP basic auth, and for no one else."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from connectors.devstack.stack import Stack, running_stack
+from m365sim.directory import default_seed
+
+EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+pytestmark = pytest.mark.timeout(600)
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    other = default_seed()["tenants"][1]["id"]
+    env = {"TAP365_SIEM_PRINCIPAL": f"svc-contoso={default_seed()['tenants'][0]['id']},svc-other={other}",
+           "TAP365_SIEM_SECRET": "svc-contoso=pa55-contoso,svc-other=pa55-other"}
+    with running_stack(extra_env=env) as running:  # no Azurite: an error, never a skip
+        running.onboard()
+        yield running
+
+
+def _wait(check: Callable[[], Any], timeout: float = 120.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := check():
+            return value
+        time.sleep(0.5)
+    raise AssertionError("timed out waiting for the SIEM API to list the message")
+
+
+def _get(stack: Stack, path: str, auth: tuple[str, str] | None, **params: str) -> requests.Response:
+    return requests.get(f"{stack.functions_url}/api/v2/siem/{path}", params=params, auth=auth, timeout=30)
+
+
+def test_processed_mail_is_listed_for_the_tenants_principal_only(stack: Stack) -> None:
+    upn = stack.users[2]
+    raw = (f"From: Billing <billing@vendor.example>\r\nTo: {upn}\r\nSubject: Invoice Q3\r\n"
+           "Message-ID: <siem-stack-eicar@x.test>\r\nMIME-Version: 1.0\r\n"
+           'Content-Type: multipart/mixed; boundary="B"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nSee it.\r\n'
+           '--B\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename="i.com"\r\n'
+           "Content-Transfer-Encoding: base64\r\n\r\n").encode() + base64.encodebytes(EICAR) + b"--B--\r\n"
+    stack.sim.deliver(upn, raw)
+    auth = ("svc-contoso", "pa55-contoso")
+
+    def listed() -> dict[str, Any] | None:
+        answer = _get(stack, "messages/blocked", auth, sinceSeconds="3600")
+        assert answer.status_code == 200, answer.text
+        messages = answer.json()["messagesBlocked"]
+        return next((m for m in messages if m["messageID"] == "<siem-stack-eicar@x.test>"), None)
+
+    message = _wait(listed)
+    assert message["recipient"] == [upn] and message["sender"] == "billing@vendor.example"
+    assert message["subject"] == "Invoice Q3" and message["threatsInfoMap"][0]["classification"] == "malware"
+    everything = _get(stack, "all", auth, sinceSeconds="3600").json()
+    assert set(everything) == {"queryEndTime", "messagesDelivered", "messagesBlocked", "clicksPermitted",
+                               "clicksBlocked"}
+
+    other = _get(stack, "all", ("svc-other", "pa55-other"), sinceSeconds="3600")
+    assert other.status_code == 200 and "siem-stack-eicar" not in other.text
+    for wrong in (None, ("svc-contoso", "pa55-other"), ("svc-other", "pa55-contoso")):
+        refused = _get(stack, "all", wrong, sinceSeconds="3600")
+        assert refused.status_code == 401 and "siem-stack-eicar" not in refused.text
+    too_long = _get(stack, "all", auth, sinceSeconds="3601")
+    assert too_long.status_code == 400 and "sinceSeconds" in too_long.text
