@@ -43,6 +43,9 @@ SCOPE = "https://monitor.azure.com/.default"
 #: The Logs Ingestion API takes at most 1 MB per call; the uncompressed body stays under it.
 MAX_BATCH_BYTES = 1_000_000
 TIMEOUT_SECONDS = 30.0
+#: Windows one run pushes per tenant at most (a window over the record limit is halved; the rest
+#: of the way waits for the next run).
+MAX_WINDOWS_PER_RUN = 64
 _PARTITION = "sentinel"
 
 
@@ -117,7 +120,9 @@ def _read(stores: AzureStores, tenant_id: str, start: datetime, end: datetime,
         try:
             return read_events(stores, tenant_id, start, end, max_events=max_events), end
         except TooManyEvents:
-            if end - start <= timedelta(seconds=1):
+            # Records sharing one microsecond over the limit cannot be split by time: reported, and
+            # the tenant's push waits there (raise TAP365_SIEM_MAX_EVENTS).
+            if end - start <= timedelta(microseconds=1):
                 raise
             end = start + (end - start) / 2
 
@@ -125,37 +130,41 @@ def _read(stores: AzureStores, tenant_id: str, start: datetime, end: datetime,
 def push_tenant(stores: AzureStores, settings: Settings, tenant_id: str, *, client: httpx.Client,
                 token: str, cursors: CursorStore, now: datetime | None = None,
                 max_batch_bytes: int = MAX_BATCH_BYTES) -> PushResult:
+    """Everything from the tenant's cursor to now (less the settle time), window by window: a
+    window over ``TAP365_SIEM_MAX_EVENTS`` records is halved, and the run goes on with the next."""
     now = now or datetime.now(UTC)
     cursor = cursors.get(tenant_id)
-    start = cursor.at or now - timedelta(hours=settings.sentinel_backfill_hours)
-    end = now - timedelta(seconds=settings.sentinel_settle_seconds)
-    if end <= start:
-        return PushResult(tenant_id, 0, 0)
-    events, end = _read(stores, tenant_id, start, end, settings.siem_max_events)
-    events = [e for e in events if not (e.time == cursor.at and e.event_id in cursor.sent_at_time)]
-    sent = count = 0
+    target = now - timedelta(seconds=settings.sentinel_settle_seconds)
     url = ingestion_url(settings)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json",
                "Content-Encoding": "gzip"}
-    for batch in batches(events, max_batch_bytes):
-        body = json.dumps([e.row() for e in batch], ensure_ascii=False).encode()
-        try:
-            response = client.post(url, content=gzip.compress(body), headers=headers)
-        except httpx.HTTPError as exc:
-            return PushResult(tenant_id, sent, count, f"{type(exc).__name__}: {exc}"[:500])
-        if not 200 <= response.status_code < 300:
-            # The batches before this one are taken and behind the cursor; the rest waits.
-            return PushResult(tenant_id, sent, count, f"HTTP {response.status_code}: {response.text[:300]}")
-        last = batch[-1].time
-        ids = frozenset(e.event_id for e in batch if e.time == last)
-        if last == cursor.at:
-            ids |= cursor.sent_at_time
-        cursor = cursors.put(tenant_id, cursor, last, ids)
-        sent += len(batch)
-        count += 1
-    # Everything in the window went: the next run starts at its end.
-    if cursor.at is None or cursor.at < end:
-        cursor = cursors.put(tenant_id, cursor, end, frozenset())
+    sent = count = 0
+    for _ in range(MAX_WINDOWS_PER_RUN):
+        start = cursor.at or now - timedelta(hours=settings.sentinel_backfill_hours)
+        if target <= start:
+            break
+        events, end = _read(stores, tenant_id, start, target, settings.siem_max_events)
+        events = [e for e in events if not (e.time == cursor.at and e.event_id in cursor.sent_at_time)]
+        for batch in batches(events, max_batch_bytes):
+            body = json.dumps([e.row() for e in batch], ensure_ascii=False).encode()
+            try:
+                response = client.post(url, content=gzip.compress(body), headers=headers)
+            except httpx.HTTPError as exc:
+                return PushResult(tenant_id, sent, count, f"{type(exc).__name__}: {exc}"[:500])
+            if not 200 <= response.status_code < 300:
+                # The batches before this one are taken and behind the cursor; the rest waits.
+                why = f"HTTP {response.status_code}: {response.text[:300]}"
+                return PushResult(tenant_id, sent, count, why)
+            last = batch[-1].time
+            ids = frozenset(e.event_id for e in batch if e.time == last)
+            if last == cursor.at:
+                ids |= cursor.sent_at_time
+            cursor = cursors.put(tenant_id, cursor, last, ids)
+            sent += len(batch)
+            count += 1
+        # Everything in the window went: the next window starts at its end.
+        if cursor.at is None or cursor.at < end:
+            cursor = cursors.put(tenant_id, cursor, end, frozenset())
     return PushResult(tenant_id, sent, count)
 
 

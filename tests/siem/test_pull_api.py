@@ -166,6 +166,18 @@ def test_unknown_endpoint_and_method(seeded: tuple[Service, Settings]) -> None:
     assert handle(service.runtime.stores, settings, "POST", "all", _basic("svc-a", "secret-a"), {}).status == 405
 
 
+def test_a_window_over_the_record_limit_is_refused_with_the_reason(seeded: tuple[Service, Settings]) -> None:
+    service, settings = seeded
+    at = datetime.now(UTC) - timedelta(seconds=5)
+    for n in range(10):
+        service.runtime.stores.clicks.append(ClickRecord(service.tenant_id, ADELE, f"https://s{n}.example/",
+                                                         "clean", "redirect", at))
+    small = Settings(**{**settings.model_dump(), "siem_max_events": 10})
+    result = handle(service.runtime.stores, small, "GET", "all", _basic("svc-a", "secret-a"),
+                    {"sinceSeconds": ["3600"]})
+    assert result.status == 400 and "more than 10 records" in result.body and "shorter" in result.body
+
+
 def test_no_principal_configured_refuses_everyone(service: Service) -> None:
     result = handle(service.runtime.stores, Settings(), "GET", "all", _basic("", ""), {"sinceSeconds": ["60"]})
     assert result.status == 401

@@ -6,7 +6,7 @@ The receiver down for a while, then up: every event arrives, once."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -45,6 +45,8 @@ def _seed(service: Service) -> dict[str, str]:
     message ids."""
     runtime = service.runtime
     runtime.stores.tenants.put_tenant(Tenant(service.tenant_id, "Contoso", datetime.now(UTC)))
+    changed = AdminApi(runtime).put_policy(service.tenant_id, b"{}", None, "policy-admin@contoso.test")
+    assert changed.status == 200, changed.body
     ids = {}
     for internet_id, raw in (
         ("siem-bad@vendor.example", mail("siem-bad@vendor.example", subject="Invoice", files={"invoice.com": EICAR})),
@@ -59,7 +61,8 @@ def _seed(service: Service) -> dict[str, str]:
     now = datetime.now(UTC)
     for n in range(5):
         runtime.stores.clicks.append(ClickRecord(service.tenant_id, ADELE, f"https://site{n}.example/", "clean",
-                                                 "redirect", now, (), "Mozilla/5.0", "198.51.100.9"))
+                                                 "redirect", now - timedelta(milliseconds=10 - n), (), "Mozilla/5.0",
+                                                 "198.51.100.9"))
     return ids
 
 
@@ -92,6 +95,8 @@ def test_down_then_up_every_event_arrives_once_with_the_streams_columns(
     kinds = sorted(row["EventType"] for row in rows)
     assert kinds.count("message_blocked") == 1 and kinds.count("message_delivered") == 1
     assert kinds.count("click_permitted") == 5 and kinds.count("release") == 1
+    (admin,) = [r for r in rows if r["EventType"] == "admin_action"]
+    assert admin["Actor"] == "policy-admin@contoso.test" and admin["Action"] == "policy_updated"
     (blocked,) = [r for r in rows if r["EventType"] == "message_blocked"]
     assert blocked["InternetMessageId"] == "<siem-bad@vendor.example>" and blocked["Recipient"] == ADELE
     assert blocked["ThreatPipelines"] and blocked["Verdict"] == "malicious" and blocked["TenantId"] == service.tenant_id
@@ -124,6 +129,14 @@ def test_batches_stay_under_the_limit_and_a_failure_midway_resumes_after_the_tak
     assert receiver.duplicates == 0 and len(receiver.rows) == taken + rest.sent  # type: ignore[attr-defined]
     assert all(size <= limit for size in receiver.body_sizes)
     assert set(receiver.rows) == _every_event_id(service)
+
+
+def test_a_window_over_the_record_limit_is_halved_until_it_fits(service: Service, receiver: SiemReceiver) -> None:
+    _seed(service)
+    settings = Settings(**{**_settings(receiver).model_dump(), "siem_max_events": 10})
+    (result,) = push_all(service.runtime.stores, settings)
+    assert not result.error and result.batches >= 2  # several windows, none over the limit
+    assert receiver.duplicates == 0 and set(receiver.rows) == _every_event_id(service)
 
 
 def test_no_endpoint_configured_pushes_nothing(service: Service) -> None:
