@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from connectors.graph.remediation import Remediator
 
 #: The key families a campaign is found by (the query parameter names of the admin API).
-KINDS = ("sender", "url", "host", "domain", "sha256", "subject")
+KINDS = ("sender", "url", "host", "domain", "sha256", "subject", "message_id")
 #: Messages one campaign read returns at most (the admin API's ``limit`` may lower it).
 MAX_CAMPAIGN_MESSAGES = 1000
 DEFAULT_CAMPAIGN_MESSAGES = 500
@@ -60,9 +60,21 @@ def subject_fingerprint(subject: str) -> str:
     return f"{text[:_SUBJECT_KEPT]}~{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
+def message_key(internet_message_id: str) -> str:
+    """The key of every copy of one message (its Internet Message-ID, as every recipient's copy
+    carries it): what a confirmed report purges. "" when there is none."""
+    value = internet_message_id.strip().strip("<>").lower()
+    if not value:
+        return ""
+    kept = value if len(value) <= _SUBJECT_KEPT else hashlib.sha256(value.encode()).hexdigest()
+    return f"msgid:{kept}"
+
+
 def campaign_keys(message: Message) -> list[str]:
-    """The sender, attachment-hash and subject keys ``message`` is indexed under."""
+    """The message-id, sender, attachment-hash and subject keys ``message`` is indexed under."""
     keys: list[str] = []
+    if message.internet_message_id and (copies := message_key(message.internet_message_id)):
+        keys.append(copies)
     if message.from_address is not None and message.from_address.address:
         keys.append(f"sender:{message.from_address.address.strip().lower()}")
     for attachment in message.attachments:
@@ -100,6 +112,11 @@ def key_for(kind: str, value: str) -> str:
         if not _HEX64.match(value.lower()):
             raise CampaignQueryError("sha256 must be 64 hexadecimal digits")
         return f"sha256:{value.lower()}"
+    if kind == "message_id":
+        copies = message_key(value)
+        if not copies:
+            raise CampaignQueryError("message_id is empty")
+        return copies
     fingerprint = subject_fingerprint(value)
     if not fingerprint:
         raise CampaignQueryError("subject has nothing but numbers and spaces: too weak to group by")

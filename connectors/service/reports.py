@@ -34,6 +34,7 @@ from connectors.graph.client import seg
 from connectors.graph.errors import GraphApiError
 from connectors.graph.messages import FetchedMessage
 from connectors.service.analysis import analyse
+from connectors.service.campaigns import message_key, purge_campaign
 from connectors.service.intake import HttpResult
 from connectors.service.notices import send_notice
 from connectors.service.runtime import Runtime
@@ -97,15 +98,19 @@ async def in_reporting_mailbox(runtime: Runtime, tenant_id: str, mailbox: str, m
         return False
     if "@" in mailbox:
         return mailbox.strip().lower() == address
-    cached = _mailbox_ids.get((tenant_id, address))
-    if cached is None:
-        try:
-            user = await runtime.graph.tenant(tenant_id).get_json(f"/users/{seg(address)}", {"$select": "id"})
-        except GraphApiError as exc:
-            log.warning("reporting mailbox %s of tenant %s not found: %s", address, tenant_id, exc)
-            return False
-        cached = _mailbox_ids[(tenant_id, address)] = str(user.get("id") or "").lower()
-    return mailbox.strip().lower() == cached
+    wanted = mailbox.strip().lower()
+    if _mailbox_ids.get((tenant_id, address)) == wanted:
+        return True
+    # Not the id known for the reporting mailbox (or none known yet): ask Graph again, since a
+    # mailbox re-created under the same address has a new id. Only mail addressed to the
+    # reporting mailbox gets here, so this costs a request for few messages.
+    try:
+        user = await runtime.graph.tenant(tenant_id).get_json(f"/users/{seg(address)}", {"$select": "id"})
+    except GraphApiError as exc:
+        log.warning("reporting mailbox %s of tenant %s not found: %s", address, tenant_id, exc)
+        return False
+    current = _mailbox_ids[(tenant_id, address)] = str(user.get("id") or "").lower()
+    return wanted == current
 
 
 async def process_report(
@@ -152,9 +157,16 @@ async def process_report(
                             target=f"{mailbox}/{fetched.message_id}",
                             reason=f"{found.format.value}: {outcome} ({stored.key})"[:500], at=now)
         await asyncio.to_thread(stores.audit.append_all, tenant_id, [audit])
-        recorded = {"outcome": outcome, "key": stored.key, "new": new, "subject": entry.subject[:200]}
+        recorded = {"outcome": outcome, "key": stored.key, "new": new, "subject": entry.subject[:200],
+                    "internet_message_id": entry.internet_message_id[:1000]}
         claim = await asyncio.to_thread(stores.journal.record_step, claim, "decided", {"report": recorded})
     outcome = str(recorded["outcome"])
+    copies = message_key(str(recorded.get("internet_message_id") or ""))
+    if outcome == CONFIRMED and copies:
+        # Confirmed phishing leaves no mailbox: every copy of the message is quarantined, once
+        # each (the purge's journal claims), whichever report confirmed it first. A retry after a
+        # failure here purges again, which moves nothing twice.
+        await purge_campaign(runtime, tenant_id, copies, f"report:{reporter or 'unknown'}")
     if reporter and runtime.settings.admin_notify_from and reporter != address:
         try:
             await _answer(runtime, tenant_id, reporter, outcome, str(recorded.get("subject") or ""))

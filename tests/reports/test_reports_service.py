@@ -157,3 +157,69 @@ def test_mail_to_other_mailboxes_is_not_a_report(service_factory: Any) -> None:
                                                                     delivered["immutableId"]))
     assert outcome.action == "quarantine"
     assert service.runtime.stores.reports.list(service.tenant_id) == []
+
+
+EVERYONE = (ADELE, "alex.wilber@contoso.test", MEGAN, "jane.doe@contoso.test", FINANCE, NOTIFIER)
+
+
+def test_confirmed_reports_purge_every_copy_once_and_an_admin_releases_them_again(service_factory: Any) -> None:
+    """Six people got the same message and it was delivered; three report it (the three formats);
+    today it is phishing: one triage entry, each reporter answered, the six copies quarantined
+    once each, put back on the admin's request, and all of it in the audit trail."""
+    from connectors.service.campaigns import message_key, release_campaign
+
+    service = service_factory(admin_notify_from=NOTIFIER)
+    user = service.sim.control("POST", "/users", json={
+        "tenant": service.tenant_id, "userPrincipalName": REPORTS, "displayName": "Phish reports",
+    })
+    service.put_policy({"reports": {"mailbox": REPORTS}})
+    processor = MessageProcessor(service.runtime)
+    internet_id = f"<{LURE_ID}>"
+    copies: list[str] = []
+    for person in EVERYONE:  # delivered and processed: nothing known against it yet
+        delivered = service.deliver(_lure(person), upn=person)
+        copies.append(str(delivered["immutableId"]))
+        outcome = service.run(processor.process(service.tenant_id, person, delivered["immutableId"]))
+        assert outcome.action in ("deliver", "rewrite", "tag", "log"), (person, outcome)
+    # What is learnt later: the sender's domain turns out to be an attacker's.
+    service.put_policy({"reports": {"mailbox": REPORTS}, "blocked_senders": ["evil.example"]})
+
+    headers = (f"From: Billing <{LURE_SENDER}>\r\nTo: {FINANCE}\r\nSubject: {LURE_SUBJECT}\r\n"
+               f"Message-ID: {internet_id}\r\nDate: Mon, 7 Dec 2026 09:00:00 +0000\r\n")
+    msg_file = build_msg(subject=LURE_SUBJECT, headers=headers, body="Pay at https://billing.evil.example/pay")
+    forward = (f"FYI.\n\n-----Original Message-----\nFrom: Billing <{LURE_SENDER}>\nSent: Monday, December 7, "
+               f"2026 9:00 AM\nTo: Megan Bowen <{MEGAN}>\nSubject: {LURE_SUBJECT}\n\nPay at our portal\n")
+    outcomes = [
+        _process(service, _report(ADELE, f"Phishing: {LURE_SUBJECT}", rfc822=_lure(ADELE)), str(user["id"])),
+        _process(service, _report(FINANCE, "Suspicious", attach=("Invoice.msg", "application/vnd.ms-outlook",
+                                                                 msg_file))),
+        _process(service, _report(MEGAN, f"FW: {LURE_SUBJECT}", text=forward)),
+    ]
+    assert [o.verdict for o in outcomes] == ["confirmed"] * 3, [o.detail for o in outcomes]
+    [entry] = service.runtime.stores.reports.list(service.tenant_id)
+    assert entry.count == 3 and {r.address for r in entry.reporters} == {ADELE, MEGAN, FINANCE}
+    for person in (ADELE, MEGAN, FINANCE):
+        assert _answers(service, person) == ["Your report: Phishing confirmed"], person
+    # Every copy, in all six mailboxes, is in quarantine, moved once.
+    for person in EVERYONE:
+        assert service.folder_of(internet_id, upn=person)[0] == "Quarantine", person
+    since = datetime.now(UTC) - timedelta(hours=1)
+
+    def audit(action: str) -> list[Any]:
+        return [a for a in service.runtime.stores.audit.list_audit(service.tenant_id, since, 500) if a.action == action]
+
+    assert len(audit("campaign_purge")) == 6  # one per copy, although three reports confirmed it
+    assert sorted(a.actor for a in audit("report")) == sorted([ADELE, MEGAN, FINANCE])
+
+    # The admin asks: the copies go back, once each.
+    key = message_key(internet_id)
+    released = service.run(release_campaign(service.runtime, service.tenant_id, key, "it-admin@contoso.test"))
+    assert len(released["released"]) == 6, released
+    for person in EVERYONE:
+        assert service.folder_of(internet_id, upn=person)[0] == "Inbox", person
+    assert len(audit("released")) == 6 and len(audit("campaign_released")) == 1
+    # As the tenant saw it: each copy moved to quarantine once and back once, nothing twice.
+    effects = service.sim.control("GET", "/effects")["messages"]
+    for copy in copies:
+        moves = dict(effects[copy]["moves"])
+        assert len(moves) == 2 and set(moves.values()) == {1}, (copy, moves)
