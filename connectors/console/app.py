@@ -51,6 +51,8 @@ NAV: tuple[tuple[str, str], ...] = (
     ("Overview", "/"),
     ("Held mail", "/held"),
     ("Release requests", "/requests"),
+    ("Reports", "/reports"),
+    ("Campaigns", "/campaigns"),
     ("Clicks", "/clicks"),
     ("Audit", "/audit"),
     ("Policy", "/policy"),

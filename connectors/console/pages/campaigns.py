@@ -23,7 +23,7 @@ PURGED = register_notice("campaign_purged", "The campaign was purged: each copy 
                                             "unless it says why not (deleted, failed).")
 RELEASED = register_notice("campaign_released", "The copies this campaign's purge quarantined were released.")
 LABELS = {"sender": "Sender address", "url": "Link (URL)", "host": "Link host", "domain": "Link domain",
-          "sha256": "Attachment SHA-256", "subject": "Subject"}
+          "sha256": "Attachment SHA-256", "subject": "Subject", "message_id": "Message-ID (every copy)"}
 
 
 def _asked(values: Mapping[str, str]) -> tuple[str, str, str, str]:
