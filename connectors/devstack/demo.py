@@ -148,6 +148,7 @@ def run_demo(
         clicked = _click(stack, users, clicks)
         totals = _totals(reports, clicked)
         totals["rdap"] = _rdap(stack, totals["processed"])
+        totals["siem"] = siem_totals(stack)
         if monkey is not None:
             totals["faults"] = {**_fired(stack), **monkey.counts()}
             totals["notification_delivery"] = _notification_delivery(stack)
@@ -405,6 +406,20 @@ def _totals(reports: list[MessageReport], clicked: list[dict[str, Any]]) -> dict
         "graph_requests_max_rewritten": max(rewritten) if rewritten else None,
         "clicks": dict(Counter(str(c["status"]) for c in clicked)),
     }
+
+
+def siem_totals(stack: Stack) -> dict[str, Any]:
+    """The run as a Proofpoint TAP SIEM connector reads it (``/api/v2/siem/all``, the last hour,
+    the tenant's principal): the status, ``queryEndTime`` and the events in each collection."""
+    from connectors.devstack.stack import siem_login
+
+    answer = requests.get(f"{stack.functions_url}/api/v2/siem/all", params={"sinceSeconds": "3600"},
+                          auth=siem_login(stack.env), timeout=60)
+    if answer.status_code != 200:
+        return {"status": answer.status_code, "error": answer.text[:300]}
+    body = answer.json()
+    return {"status": 200, "queryEndTime": body.get("queryEndTime"),
+            **{name: len(items) for name, items in body.items() if isinstance(items, list)}}
 
 
 def _rdap(stack: Stack, processed: int) -> dict[str, Any] | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -34,6 +35,21 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 class StackError(RuntimeError):
     """A part of the local stack did not start; the message says which and why."""
+
+
+def siem_credentials(tenant_ids: list[str]) -> dict[str, str]:
+    """``TAP365_SIEM_PRINCIPAL`` / ``TAP365_SIEM_SECRET`` with principal ``siem-<n>`` for the n-th tenant."""
+    secrets_ = {f"siem-{n}": secrets.token_urlsafe(16) for n in range(len(tenant_ids))}
+    return {
+        "TAP365_SIEM_PRINCIPAL": ",".join(f"siem-{n}={t}" for n, t in enumerate(tenant_ids)),
+        "TAP365_SIEM_SECRET": ",".join(f"{p}={v}" for p, v in secrets_.items()),
+    }
+
+
+def siem_login(env: Mapping[str, str], n: int = 0) -> tuple[str, str]:
+    """The n-th tenant's SIEM principal and secret from a stack's environment."""
+    pairs = dict(p.split("=", 1) for p in env.get("TAP365_SIEM_SECRET", "").split(",") if "=" in p)
+    return f"siem-{n}", pairs.get(f"siem-{n}", "")
 
 
 def free_port() -> int:
@@ -267,6 +283,8 @@ def running_stack(
             # The console signs in the simulated tenant's first user as an admin (loopback only).
             "TAP365_CONSOLE_DEV_IDENTITY":
                 f"{tenant['users'][0]['userPrincipalName']},TAP365.Admin,{tenant['id']}",
+            # A SIEM pull API principal per simulated tenant (siem-<n>), each with a fresh secret.
+            **siem_credentials([str(t["id"]) for t in seed["tenants"]]),
             **(extra_env or {}),
         }
         saved = {k: os.environ.get(k) for k in env}

@@ -96,12 +96,16 @@ def ingestion_url(settings: Settings) -> str:
             f"/streams/{settings.sentinel_stream}?api-version={API_VERSION}")
 
 
+def _json(value: object) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def batches(events: Sequence[SiemEvent], max_bytes: int = MAX_BATCH_BYTES) -> Iterator[list[SiemEvent]]:
     """Consecutive runs of events whose JSON array stays within ``max_bytes``."""
     batch: list[SiemEvent] = []
     size = 2  # the brackets
     for event in events:
-        length = len(json.dumps(event.row(), ensure_ascii=False).encode()) + 1
+        length = len(_json(event.row())) + 1  # and its comma
         if length + 2 > max_bytes:
             raise SentinelFailed(f"event {event.event_id} is {length} bytes of JSON, over {max_bytes}")
         if batch and size + length > max_bytes:
@@ -146,7 +150,7 @@ def push_tenant(stores: AzureStores, settings: Settings, tenant_id: str, *, clie
         events, end = _read(stores, tenant_id, start, target, settings.siem_max_events)
         events = [e for e in events if not (e.time == cursor.at and e.event_id in cursor.sent_at_time)]
         for batch in batches(events, max_batch_bytes):
-            body = json.dumps([e.row() for e in batch], ensure_ascii=False).encode()
+            body = _json([e.row() for e in batch])
             try:
                 response = client.post(url, content=gzip.compress(body), headers=headers)
             except httpx.HTTPError as exc:

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import requests
 
-from connectors.devstack.stack import Stack, running_stack
-from m365sim.directory import default_seed
+from connectors.devstack.demo import siem_totals
+from connectors.devstack.stack import Stack, running_stack, siem_login
 
 EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 pytestmark = pytest.mark.timeout(600)
@@ -21,10 +21,8 @@ pytestmark = pytest.mark.timeout(600)
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
-    other = default_seed()["tenants"][1]["id"]
-    env = {"TAP365_SIEM_PRINCIPAL": f"svc-contoso={default_seed()['tenants'][0]['id']},svc-other={other}",
-           "TAP365_SIEM_SECRET": "svc-contoso=pa55-contoso,svc-other=pa55-other"}
-    with running_stack(extra_env=env) as running:  # no Azurite: an error, never a skip
+    # The stack's own SIEM principals: siem-0 for the first simulated tenant, siem-1 the second.
+    with running_stack() as running:  # no Azurite: an error, never a skip
         running.onboard()
         yield running
 
@@ -50,7 +48,8 @@ def test_processed_mail_is_listed_for_the_tenants_principal_only(stack: Stack) -
            '--B\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename="i.com"\r\n'
            "Content-Transfer-Encoding: base64\r\n\r\n").encode() + base64.encodebytes(EICAR) + b"--B--\r\n"
     stack.sim.deliver(upn, raw)
-    auth = ("svc-contoso", "pa55-contoso")
+    auth, other_auth = siem_login(stack.env, 0), siem_login(stack.env, 1)
+    assert auth[1] and other_auth[1] and auth[1] != other_auth[1]
 
     def listed() -> dict[str, Any] | None:
         answer = _get(stack, "messages/blocked", auth, sinceSeconds="3600")
@@ -65,10 +64,13 @@ def test_processed_mail_is_listed_for_the_tenants_principal_only(stack: Stack) -
     assert set(everything) == {"queryEndTime", "messagesDelivered", "messagesBlocked", "clicksPermitted",
                                "clicksBlocked"}
 
-    other = _get(stack, "all", ("svc-other", "pa55-other"), sinceSeconds="3600")
+    other = _get(stack, "all", other_auth, sinceSeconds="3600")
     assert other.status_code == 200 and "siem-stack-eicar" not in other.text
-    for wrong in (None, ("svc-contoso", "pa55-other"), ("svc-other", "pa55-contoso")):
+    for wrong in (None, (auth[0], other_auth[1]), (other_auth[0], auth[1])):
         refused = _get(stack, "all", wrong, sinceSeconds="3600")
         assert refused.status_code == 401 and "siem-stack-eicar" not in refused.text
     too_long = _get(stack, "all", auth, sinceSeconds="3601")
     assert too_long.status_code == 400 and "sinceSeconds" in too_long.text
+    # What tap365 demo reports of a run.
+    totals = siem_totals(stack)
+    assert totals["status"] == 200 and totals["messagesBlocked"] >= 1 and "queryEndTime" in totals
