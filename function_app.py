@@ -351,13 +351,12 @@ def siem_api(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.timer_trigger(arg_name="timer", schedule="0 */5 * * * *", run_on_startup=False)
 def sentinel_push(timer: func.TimerRequest) -> None:
-    """New SIEM events of every tenant to Sentinel; a failed push resumes from its cursor next run."""
-    from connectors.siem.sentinel import push_all
+    """New SIEM events to Sentinel: one delayed-queue item per tenant, retried by the queue; each
+    attempt resumes from the tenant's cursor."""
+    from connectors.siem.sentinel import queue_pushes
 
     runtime = get_runtime()
-    for result in push_all(runtime.stores, runtime.settings):
-        log.info("sentinel push %s: %d events in %d batches %s", result.tenant_id, result.sent,
-                 result.batches, result.error)
+    log.info("sentinel push queued for %d tenants", queue_pushes(runtime.stores, runtime.settings))
 
 
 @app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)

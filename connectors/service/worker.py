@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import traceback
@@ -46,8 +47,9 @@ def is_outage(exc: BaseException) -> bool:
 
 
 #: What a queue item may be: a message, a lifecycle event, a detonation, a webhook event, one
-#: page of a tenant's onboarding, a tenant's users delta, the second look at a held message.
-ITEM_KINDS = ("message", "lifecycle", "sandbox", "webhook", "onboard", "users_delta", "recheck")
+#: page of a tenant's onboarding, a tenant's users delta, the second look at a held message, a
+#: tenant's push of SIEM events to Sentinel.
+ITEM_KINDS = ("message", "lifecycle", "sandbox", "webhook", "onboard", "users_delta", "recheck", "sentinel")
 
 
 class PoisonMessage(ValueError):
@@ -77,6 +79,11 @@ async def handle_item(runtime: Runtime, item: dict[str, Any]) -> Outcome | str:
         from connectors.service.webhook import deliver
 
         return f"webhook: HTTP {await deliver(runtime.settings, dict(item['event']))}"
+    if item["kind"] == "sentinel":
+        from connectors.siem.sentinel import push_one
+
+        pushed = await asyncio.to_thread(push_one, runtime.stores, runtime.settings, str(item["tenant_id"]))
+        return f"sentinel: {pushed.sent} events in {pushed.batches} batches"
     if item["kind"] == "onboard":
         return await TenantService(runtime).onboard_page(item)
     if item["kind"] == "users_delta":

@@ -1,15 +1,17 @@
 """Push SIEM events to Microsoft Sentinel through the Azure Monitor Logs Ingestion API.
 
-A timer (``sentinel_push`` in function_app.py, every five minutes) runs :func:`push_all`: for
-each active tenant, the events since the tenant's cursor (a row of its own table) go to
+A timer (``sentinel_push`` in function_app.py, every five minutes) queues one delayed-queue item
+per active tenant (``kind: sentinel``, :func:`queue_pushes`); the worker runs :func:`push_one`:
+the events since the tenant's cursor (a row of its own table) go to
 ``POST {TAP365_SENTINEL_DCE}/dataCollectionRules/{TAP365_SENTINEL_DCR_ID}/streams/
 {TAP365_SENTINEL_STREAM}?api-version=2023-01-01`` as JSON arrays of at most 1 MB (the API's
 limit per call), gzip-compressed, with a bearer token for ``https://monitor.azure.com/.default``
 from the app's managed identity (``azure-identity``).
 
 At least once: the cursor (the time of the last event sent and the ids sent at that time) moves
-only after a 2xx, batch by batch, so a receiver that is down is retried from the same place by
-the next run and a partly sent window resumes after the batches that were taken. An event is
+only after a 2xx, batch by batch. A push that stops raises, so the queue retries the item (and
+poisons it with the reason on its last attempt; the next timer queues the tenant again): each
+attempt resumes after the batches that were taken, nothing lost and nothing sent twice. An event is
 only sent once it is ``TAP365_SENTINEL_SETTLE_SECONDS`` old, so a record written a moment after
 its own time is not left behind the cursor. The push reads the stores and nothing else: it never
 runs on the mail path, and a SIEM that is down holds up nothing but itself.
@@ -176,7 +178,7 @@ def push_all(stores: AzureStores, settings: Settings, *, credential: TokenCreden
              now: datetime | None = None, max_batch_bytes: int = MAX_BATCH_BYTES) -> list[PushResult]:
     """One push for each active tenant; a tenant whose push fails is reported and retried by the
     next run from its cursor, and does not stop the others."""
-    if not (settings.sentinel_dce and settings.sentinel_dcr_id and settings.sentinel_stream):
+    if not _configured(settings):
         return []
     credential = credential or stores.config.credential()
     results: list[PushResult] = []
@@ -202,4 +204,32 @@ def push_all(stores: AzureStores, settings: Settings, *, credential: TokenCreden
                 results.append(PushResult(tenant.tenant_id, 0, 0, f"{type(exc).__name__}: {exc}"[:500]))
     return results
 
+
+def _configured(settings: Settings) -> bool:
+    return bool(settings.sentinel_dce and settings.sentinel_dcr_id and settings.sentinel_stream)
+
+
+def queue_pushes(stores: AzureStores, settings: Settings) -> int:
+    """One delayed-queue item per active tenant; returns how many were queued."""
+    if not _configured(settings):
+        return 0
+    tenants = stores.tenants.list_tenants(status="active")
+    for tenant in tenants:
+        stores.delayed.send({"kind": "sentinel", "tenant_id": tenant.tenant_id}, visibility_timeout=0)
+    return len(tenants)
+
+
+def push_one(stores: AzureStores, settings: Settings, tenant_id: str, *,
+             credential: TokenCredential | None = None) -> PushResult:
+    """The queue item's work: one tenant's push. Raises :class:`SentinelFailed` when it stopped
+    (the queue retries; the cursor keeps what was taken)."""
+    if not _configured(settings):
+        return PushResult(tenant_id, 0, 0)  # switched off since the item was queued
+    credential = credential or stores.config.credential()
+    token, cursors = credential.get_token(SCOPE).token, CursorStore(stores)
+    with httpx.Client(timeout=TIMEOUT_SECONDS) as client:
+        result = push_tenant(stores, settings, tenant_id, client=client, token=token, cursors=cursors)
+    if result.error:
+        raise SentinelFailed(f"{result.sent} events sent in {result.batches} batches, then {result.error}")
+    return result
 

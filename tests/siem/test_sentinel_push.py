@@ -5,18 +5,20 @@ The receiver down for a while, then up: every event arrives, once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from connectors.service.admin import AdminApi
 from connectors.service.processing import MessageProcessor
+from connectors.service.worker import run_queue_item
 from connectors.settings import Settings
 from connectors.siem.events import COLUMNS, read_events
-from connectors.siem.sentinel import push_all
+from connectors.siem.sentinel import SentinelFailed, push_all, queue_pushes
 from connectors.storage.interfaces import ClickRecord, Tenant
-from tests.e2e.processor_harness import ADELE, Service, mail
+from tests.e2e.processor_harness import ADELE, Service, drain, mail
 from tests.siem_receiver import SiemReceiver, siem_receiver
 
 EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
@@ -137,6 +139,31 @@ def test_a_window_over_the_record_limit_is_halved_until_it_fits(service: Service
     (result,) = push_all(service.runtime.stores, settings)
     assert not result.error and result.batches >= 2  # several windows, none over the limit
     assert receiver.duplicates == 0 and set(receiver.rows) == _every_event_id(service)
+
+
+def test_through_the_delayed_queue_retried_poisoned_and_queued_again_until_the_receiver_is_back(
+        service_factory: Callable[..., Service], receiver: SiemReceiver) -> None:
+    service = service_factory(sentinel_dce=receiver.url, sentinel_dcr_id=DCR, sentinel_stream=STREAM,
+                              sentinel_settle_seconds=0)
+    runtime = service.runtime
+    receiver.down = True
+    _seed(service)  # processed while the SIEM is down: the mail path never waits for it
+    assert queue_pushes(runtime.stores, runtime.settings) == 1
+    (item,) = drain(runtime.stores.delayed)
+    assert item == {"kind": "sentinel", "tenant_id": service.tenant_id}
+    body = json.dumps(item)
+    for attempt in range(1, 5):  # the host retries the item while the receiver is down
+        with pytest.raises(SentinelFailed):
+            service.run(run_queue_item(runtime, body, attempt, runtime.stores.delayed, 5))
+    # The last attempt poisons the item with the reason; the next timer queues the tenant again.
+    assert service.run(run_queue_item(runtime, body, 5, runtime.stores.delayed, 5)) is None
+    assert receiver.rows == {}
+    receiver.down = False
+    assert queue_pushes(runtime.stores, runtime.settings) == 1
+    (again,) = drain(runtime.stores.delayed)
+    done = service.run(run_queue_item(runtime, json.dumps(again), 1, runtime.stores.delayed, 5))
+    assert str(done).startswith("sentinel: ")
+    assert set(receiver.rows) == _every_event_id(service) and receiver.duplicates == 0
 
 
 def test_no_endpoint_configured_pushes_nothing(service: Service) -> None:
