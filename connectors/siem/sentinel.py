@@ -49,6 +49,9 @@ TIMEOUT_SECONDS = 30.0
 #: of the way waits for the next run).
 MAX_WINDOWS_PER_RUN = 64
 _PARTITION = "sentinel"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: How long one push of a tenant holds its cursor; a push that dies is taken over after it.
+LEASE_SECONDS = 300
 
 
 class SentinelFailed(RuntimeError):
@@ -60,6 +63,7 @@ class Cursor:
     at: datetime | None
     sent_at_time: frozenset[str]  # ids of the events already sent whose time is ``at``
     etag: str | None
+    lease_until: datetime = _EPOCH
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +72,12 @@ class PushResult:
     sent: int
     batches: int
     error: str = ""
+    busy: bool = False  # another push of the tenant held the cursor: nothing done
 
 
 class CursorStore:
-    """One row per tenant: where its push stands. Conditional writes: two runs never both move it."""
+    """One row per tenant: where its push stands, and a lease so that one push of a tenant runs
+    at a time (two would send the same batch). Every write is conditional (ETag)."""
 
     def __init__(self, stores: AzureStores) -> None:
         self._table = TableStore(stores.config.table_service(), stores.config.table_name("siemcursor"))
@@ -81,16 +87,44 @@ class CursorStore:
         row = self._table.read(_PARTITION, _keys.escape(tenant_id))
         if row is None:
             return Cursor(None, frozenset(), None)
-        return Cursor(as_utc(row["At"]), frozenset(json.loads(row.get("Ids") or "[]")), row["_etag"])
+        at = as_utc(row["At"]) if row.get("At") else None
+        lease_until = as_utc(row["LeaseUntil"]) if row.get("LeaseUntil") else _EPOCH
+        return Cursor(at, frozenset(json.loads(row.get("Ids") or "[]")), row["_etag"], lease_until)
+
+    def lease(self, tenant_id: str) -> Cursor | None:
+        """The cursor, leased for :data:`LEASE_SECONDS`; None while another push holds it."""
+        now = datetime.now(UTC)
+        cursor = self.get(tenant_id)
+        if cursor.lease_until > now:
+            return None
+        try:
+            return self._write(tenant_id, cursor, cursor.at, cursor.sent_at_time,
+                               now + timedelta(seconds=LEASE_SECONDS))
+        except ResourceExistsError:
+            return None
+        except HttpResponseError as error:
+            if is_precondition_failed(error):
+                return None
+            raise
 
     def put(self, tenant_id: str, cursor: Cursor, at: datetime, ids: frozenset[str]) -> Cursor:
-        entity = {"PartitionKey": _PARTITION, "RowKey": _keys.escape(tenant_id), "At": at,
-                  "Ids": _keys.dumps(sorted(ids), what="sentinel cursor ids")}
+        return self._write(tenant_id, cursor, at, ids, cursor.lease_until)
+
+    def release(self, tenant_id: str, cursor: Cursor) -> None:
+        self._write(tenant_id, cursor, cursor.at, cursor.sent_at_time, _EPOCH)
+
+    def _write(self, tenant_id: str, cursor: Cursor, at: datetime | None, ids: frozenset[str],
+               lease_until: datetime) -> Cursor:
+        entity: dict[str, object] = {"PartitionKey": _PARTITION, "RowKey": _keys.escape(tenant_id),
+                                     "Ids": _keys.dumps(sorted(ids), what="sentinel cursor ids"),
+                                     "LeaseUntil": lease_until}
+        if at is not None:
+            entity["At"] = at
         if cursor.etag is None:
-            etag = self._table.insert(entity)  # ResourceExistsError: another run started first
+            etag = self._table.insert(entity)  # ResourceExistsError: another push started first
         else:
             etag = self._table.replace_if_match(entity, cursor.etag)
-        return Cursor(at, ids, etag)
+        return Cursor(at, ids, etag, lease_until)
 
 
 def ingestion_url(settings: Settings) -> str:
@@ -139,7 +173,24 @@ def push_tenant(stores: AzureStores, settings: Settings, tenant_id: str, *, clie
     """Everything from the tenant's cursor to now (less the settle time), window by window: a
     window over ``TAP365_SIEM_MAX_EVENTS`` records is halved, and the run goes on with the next."""
     now = now or datetime.now(UTC)
-    cursor = cursors.get(tenant_id)
+    leased = cursors.lease(tenant_id)
+    if leased is None:
+        return PushResult(tenant_id, 0, 0, busy=True)  # another push of this tenant is under way
+    holder = [leased]  # the latest cursor, for the release below
+    try:
+        return _push_leased(stores, settings, tenant_id, client=client, token=token, cursors=cursors,
+                            holder=holder, now=now, max_batch_bytes=max_batch_bytes)
+    finally:
+        try:
+            cursors.release(tenant_id, holder[0])
+        except Exception as exc:  # lost to a takeover, or storage trouble: the lease runs out
+            log.warning("sentinel cursor of %s not released: %s: %s", tenant_id, type(exc).__name__, exc)
+
+
+def _push_leased(stores: AzureStores, settings: Settings, tenant_id: str, *, client: httpx.Client,
+                 token: str, cursors: CursorStore, holder: list[Cursor], now: datetime,
+                 max_batch_bytes: int) -> PushResult:
+    cursor = holder[0]
     target = now - timedelta(seconds=settings.sentinel_settle_seconds)
     url = ingestion_url(settings)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json",
@@ -165,12 +216,12 @@ def push_tenant(stores: AzureStores, settings: Settings, tenant_id: str, *, clie
             ids = frozenset(e.event_id for e in batch if e.time == last)
             if last == cursor.at:
                 ids |= cursor.sent_at_time
-            cursor = cursors.put(tenant_id, cursor, last, ids)
+            cursor = holder[0] = cursors.put(tenant_id, cursor, last, ids)
             sent += len(batch)
             count += 1
         # Everything in the window went: the next window starts at its end.
         if cursor.at is None or cursor.at < end:
-            cursor = cursors.put(tenant_id, cursor, end, frozenset())
+            cursor = holder[0] = cursors.put(tenant_id, cursor, end, frozenset())
     return PushResult(tenant_id, sent, count)
 
 

@@ -16,7 +16,7 @@ from connectors.service.processing import MessageProcessor
 from connectors.service.worker import run_queue_item
 from connectors.settings import Settings
 from connectors.siem.events import COLUMNS, read_events
-from connectors.siem.sentinel import SentinelFailed, push_all, queue_pushes
+from connectors.siem.sentinel import CursorStore, SentinelFailed, push_all, queue_pushes
 from connectors.storage.interfaces import ClickRecord, Tenant
 from tests.e2e.processor_harness import ADELE, Service, drain, mail
 from tests.siem_receiver import SiemReceiver, siem_receiver
@@ -164,6 +164,19 @@ def test_through_the_delayed_queue_retried_poisoned_and_queued_again_until_the_r
     done = service.run(run_queue_item(runtime, json.dumps(again), 1, runtime.stores.delayed, 5))
     assert str(done).startswith("sentinel: ")
     assert set(receiver.rows) == _every_event_id(service) and receiver.duplicates == 0
+
+
+def test_one_push_of_a_tenant_at_a_time(service: Service, receiver: SiemReceiver) -> None:
+    _seed(service)
+    cursors = CursorStore(service.runtime.stores)
+    other = cursors.lease(service.tenant_id)  # another worker's push holds the tenant's cursor
+    assert other is not None and cursors.lease(service.tenant_id) is None
+    (busy,) = _push(service, receiver)
+    assert busy.busy and busy.sent == 0 and not busy.error and receiver.rows == {}  # type: ignore[attr-defined]
+    cursors.release(service.tenant_id, other)
+    (done,) = _push(service, receiver)
+    assert not done.busy and set(receiver.rows) == _every_event_id(service)  # type: ignore[attr-defined]
+    assert cursors.lease(service.tenant_id) is not None  # released after the push
 
 
 def test_no_endpoint_configured_pushes_nothing(service: Service) -> None:
