@@ -17,7 +17,7 @@ from connectors.service.worker import run_queue_item
 from connectors.settings import Settings
 from connectors.siem.events import COLUMNS, read_events
 from connectors.siem.sentinel import CursorStore, SentinelFailed, push_all, queue_pushes
-from connectors.storage.interfaces import ClickRecord, Tenant
+from connectors.storage.interfaces import AuditRecord, ClickRecord, Tenant
 from tests.e2e.processor_harness import ADELE, Service, drain, mail
 from tests.siem_receiver import SiemReceiver, siem_receiver
 
@@ -60,6 +60,10 @@ def _seed(service: Service) -> dict[str, str]:
     answer = service.run(AdminApi(runtime).release(service.tenant_id, ADELE, ids["siem-bad@vendor.example"],
                                                    "it-admin@contoso.test"))
     assert answer.status == 200, answer.body
+    # A user report as connectors/service/reports.py records it (the reporter acting on a message).
+    runtime.stores.audit.append(service.tenant_id, AuditRecord(
+        actor=ADELE, action="report", target=f"{ADELE}/{ids['siem-bad@vendor.example']}",
+        reason="report_button: malicious (k1)", at=datetime.now(UTC)))
     now = datetime.now(UTC)
     for n in range(5):
         runtime.stores.clicks.append(ClickRecord(service.tenant_id, ADELE, f"https://site{n}.example/", "clean",
@@ -102,6 +106,8 @@ def test_down_then_up_every_event_arrives_once_with_the_streams_columns(
     (blocked,) = [r for r in rows if r["EventType"] == "message_blocked"]
     assert blocked["InternetMessageId"] == "<siem-bad@vendor.example>" and blocked["Recipient"] == ADELE
     assert blocked["ThreatPipelines"] and blocked["Verdict"] == "malicious" and blocked["TenantId"] == service.tenant_id
+    (report,) = [r for r in rows if r["EventType"] == "report"]
+    assert report["Actor"] == ADELE and report["MessageId"] == blocked["MessageId"]
     (release,) = [r for r in rows if r["EventType"] == "release"]
     assert release["Actor"] == "it-admin@contoso.test" and release["MessageId"]
     assert receiver.token_requests >= 1
