@@ -43,6 +43,7 @@ FUNCTIONS = {
     "renew_subscriptions", "resync_subscriptions", "users_delta", "refresh_intel", "overdue_holds",
     "cleanup", "consent_begin", "consent", "redirect", "admin_quarantine", "admin_release",
     "admin_policy", "admin_records", "admin_status", "health", "console", "daily_digests",
+    "admin_reports", "admin_campaign", "admin_campaign_action", "siem_api", "sentinel_push",
 }
 
 
