@@ -900,3 +900,99 @@ def test_a_failing_registry_leaves_the_message_decided_and_is_not_waited_for_aga
     assert "no answer within 2 s" in again["domain_age_unknown"]["evidence"]
     after = stack.rdap.stats()["by_domain"]
     assert all(after.get(d) == 1 for d in links), after
+
+
+# -- user-reported phishing, through the local host: report, triage, purge, release --------------
+
+def test_three_reports_through_the_host_purge_six_copies_once_and_an_admin_releases_them(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Six people get the same message, delivered; three report it (Report button, attached
+    .msg, forward); the policy has learnt since that its sender is an attacker. The host's
+    workers make one triage entry, answer each reporter, quarantine the six copies once each; the
+    admin API releases them again; the audit trail has all of it."""
+    from email.message import EmailMessage
+
+    from connectors.service.runtime import reset_runtime
+    from tests.reports.msgfile import build_msg
+
+    reporting = "phish-report@contoso.test"
+    notifier = stack.users[5]
+    monkeypatch.setenv("TAP365_ADMIN_NOTIFY_FROM", notifier)
+    monkeypatch.setenv("TAP365_FUNCTION_KEYS", "e2e-admin-key")
+    reset_runtime()  # the host's runtime reads the settings again
+    stack.sim.control("POST", "/users", json={"tenant": stack.tenant_id, "userPrincipalName": reporting})
+    import function_app
+
+    function_app.users_delta._function.get_user_function()(None)  # the new mailbox is subscribed
+    wait_for(lambda: any(s.mailbox == reporting for s in Runtime.create().stores.subscriptions.list_subscriptions(
+        stack.tenant_id)), what="the reporting mailbox subscribed")
+
+    sender, subject, lure_id = "billing@evil-invoices.example", "Invoice 5520 overdue", "lure-host@evil-invoices.example"
+    six = stack.users[:6]
+
+    def lure(to: str) -> bytes:
+        return (f"From: Billing <{sender}>\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{lure_id}>\r\n"
+                "Content-Type: text/plain\r\n\r\nThe invoice is attached to your account page.\r\n").encode()
+
+    with tenant_policy(stack, {"reports": {"mailbox": reporting}}):
+        for person in six:
+            stack.sim.deliver(person, lure(person))
+        for person in six:
+            wait_for(lambda p=person: journal_done(stack, p, f"<{lure_id}>"), what=f"the lure for {person}")
+            assert find_message(stack, person, f"<{lure_id}>")[0]["displayName"] == "Inbox", person
+
+    def report(reporter: str, title: str, *, attached: bytes | None = None, msg: bytes | None = None,
+               text: str = "Reported from Outlook.") -> None:
+        from email import message_from_bytes, policy
+
+        m = EmailMessage()
+        m["From"], m["To"], m["Subject"] = reporter, reporting, title
+        m["Message-ID"] = f"<report-{reporter.split('@')[0]}@contoso.test>"
+        m.set_content(text)
+        if attached is not None:
+            m.add_attachment(message_from_bytes(attached, policy=policy.default))
+        if msg is not None:
+            m.add_attachment(msg, maintype="application", subtype="vnd.ms-outlook", filename="Invoice.msg")
+        stack.sim.deliver(reporting, m.as_bytes())
+
+    headers = (f"From: Billing <{sender}>\r\nTo: {six[1]}\r\nSubject: {subject}\r\n"
+               f"Message-ID: <{lure_id}>\r\nDate: Mon, 7 Dec 2026 09:00:00 +0000\r\n")
+    forward = (f"FYI\n\n-----Original Message-----\nFrom: Billing <{sender}>\nSent: Monday, December 7, 2026 "
+               f"9:00 AM\nTo: {six[2]}\nSubject: {subject}\n\nThe invoice is attached to your account page.\n")
+    with tenant_policy(stack, {"reports": {"mailbox": reporting}, "blocked_senders": ["evil-invoices.example"]}):
+        report(six[0], f"Phishing: {subject}", attached=lure(six[0]))
+        report(six[1], "Suspicious", msg=build_msg(subject=subject, headers=headers, body="The invoice."))
+        report(six[2], f"FW: {subject}", text=forward)
+        for person in six[:3]:
+            wait_for(lambda p=person: journal_done(stack, reporting, f"<report-{p.split('@')[0]}@contoso.test>"),
+                     timeout=120, what=f"the report of {person}")
+        store = Runtime.create().stores
+        [entry] = store.reports.list(stack.tenant_id)
+        assert entry.count == 3 and entry.outcome == "confirmed", entry
+        assert {r.address for r in entry.reporters} == set(six[:3])
+        for person in six[:3]:
+            answers = wait_for(lambda p=person: [m for f in stack.sim.mailbox(p)["folders"] for m in f["messages"]
+                                                 if str(m.get("subject", "")).startswith("Your report:")],
+                               what=f"the answer to {person}")
+            assert [a["subject"] for a in answers] == ["Your report: Phishing confirmed"], person
+        for person in six:
+            assert find_message(stack, person, f"<{lure_id}>")[0]["displayName"] == "Quarantine", person
+
+        # The admin asks for the copies back, through the admin API of the host.
+        r = requests.post(f"{stack.functions_url}/api/manage/tenants/{stack.tenant_id}/campaigns/release",
+                          params={"message_id": f"<{lure_id}>"}, headers={"x-functions-key": "e2e-admin-key"},
+                          timeout=120)
+        assert r.status_code == 200, r.text
+        assert len(r.json()["released"]) == 6, r.json()
+        for person in six:
+            assert find_message(stack, person, f"<{lure_id}>")[0]["displayName"] == "Inbox", person
+
+    since = datetime.now(UTC) - timedelta(hours=1)
+    audit = store.audit.list_audit(stack.tenant_id, since, 500)
+    actions = [a.action for a in audit if lure_id in a.target or "report" in a.action or a.action.startswith("campaign")
+               or a.action == "released"]
+    assert actions.count("report") == 3
+    assert actions.count("campaign_purge") == 6 and actions.count("released") >= 6
+    assert "campaign_released" in actions
+    reset_runtime()  # the next test's runtime without this test's settings
