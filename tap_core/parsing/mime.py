@@ -114,11 +114,12 @@ def clean_text(value: str) -> str:
             "utf-8", "replace").decode("utf-8")
 
 
-def _raw_header(msg: _StdMessage, name: str) -> str | None:
+def _raw_item(msg: _StdMessage, name: str) -> tuple[str, Any] | None:
+    """The first header named ``name`` (any case), as ``msg.get`` finds it: (its name, raw value)."""
     lowered = name.lower()
     for key, raw in msg.raw_items():
         if key.lower() == lowered:
-            return str(raw)
+            return key, raw
     return None
 
 
@@ -158,37 +159,34 @@ def _fetch(msg: _StdMessage, key: str, raw: Any, parsed: Parsed | None) -> Any:
     return header
 
 
-def _get(msg: _StdMessage, name: str, parsed: Parsed | None) -> Any:
-    """``msg.get(name)``: the first header of that name (any case), parsed (see :func:`_fetch`)."""
-    lowered = name.lower()
-    for key, raw in msg.raw_items():
-        if key.lower() == lowered:
-            return _fetch(msg, key, raw, parsed)
-    return None
-
-
 def _safe_header(msg: _StdMessage, name: str, limits: MimeLimits = DEFAULT_LIMITS,
                  parsed: Parsed | None = None) -> str:
-    raw = _raw_header(msg, name)
-    bounded = _over_limits(raw, limits) if raw is not None else None
+    item = _raw_item(msg, name)
+    if item is None:
+        return ""
+    key, raw = item
+    bounded = _over_limits(str(raw), limits)
     if bounded is not None:
         return clean_text(_lenient(bounded))
     try:
-        value = _get(msg, name, parsed)
+        value = _fetch(msg, key, raw, parsed)
     except Exception:  # malformed header: the registry's parser raised
-        return clean_text(raw) if raw is not None else ""
+        return clean_text(str(raw))
     return "" if value is None else clean_text(str(value))
 
 
 def _addresses(msg: _StdMessage, name: str, defects: list[str],
                limits: MimeLimits = DEFAULT_LIMITS, parsed: Parsed | None = None) -> list[Address]:
-    raw = _raw_header(msg, name)
-    bounded = _over_limits(raw, limits) if raw is not None else None
+    item = _raw_item(msg, name)
+    if item is None:
+        return []
+    key, raw = item
+    bounded = _over_limits(str(raw), limits)
     if bounded is not None:
         return [Address(name=clean_text(display).strip(), address=clean_text(addr.lower()))
                 for display, addr in getaddresses([_lenient(bounded)]) if display or addr]
     try:
-        header = _get(msg, name, parsed)
+        header = _fetch(msg, key, raw, parsed)
     except Exception:
         header = None
         defects.append(f"malformed {name} header")
