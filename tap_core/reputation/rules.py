@@ -29,6 +29,12 @@ def rules() -> dict[str, Rule]:
     return family_rules(*_RULES_FILE)
 
 
+def _named(items: Sequence[str]) -> str:
+    """The first few of ``items``, the rest counted: "a, b, c, d, e and 2 more"."""
+    more = len(items) - _SHOWN
+    return ", ".join(items[:_SHOWN]) + (f" and {more} more" if more > 0 else "")
+
+
 def _key(host: str) -> str:
     """A link's site: its registered domain, or the host itself (an IP literal, an unknown
     top-level domain), lower-case; "" for nothing."""
@@ -57,7 +63,7 @@ def _links(sender_domain: str, link_sites: Iterable[str]) -> list[Finding]:
         return []  # the sender's own site: the list says nothing of it
     if any(popularity_rank(site) is not None for site in sites):
         return []
-    shown = ", ".join(sites[:_SHOWN]) + (f" and {len(sites) - _SHOWN} more" if len(sites) > _SHOWN else "")
+    shown = _named(sites)
     return [rules()["link_domains_unranked"].finding(shown, domains=shown)]
 
 
@@ -177,8 +183,7 @@ def registration_findings(
             domain=domain, role=role, age=_age(age), date=date, days=age.days,
         ))
     if unknown:
-        shown = ", ".join(d for d, _ in unknown[:_SHOWN]) + (
-            f" and {len(unknown) - _SHOWN} more" if len(unknown) > _SHOWN else "")
+        shown = _named([d for d, _ in unknown])
         why = "; ".join(dict.fromkeys(f"{d}: {r}" for d, r in unknown[:_SHOWN]))
         found.append(rule["domain_age_unknown"].finding(why, domains=shown, why=why))
     return found
@@ -223,8 +228,7 @@ def first_seen_findings(
     new_links = [site for site in asked if site != checked.sender
                  and _first_time(history.first_seen_link_domain(tenant_id, site), now, policy)]
     if new_links:
-        shown = ", ".join(new_links[:_SHOWN]) + (
-            f" and {len(new_links) - _SHOWN} more" if len(new_links) > _SHOWN else "")
+        shown = _named(new_links)
         found.append(rule["org_first_seen_link_domain"].finding(shown, domains=shown))
     return found
 
