@@ -586,6 +586,10 @@ class IntelIndex:
                 if meta is not None:
                     yield plen, bits, meta
 
+    def _ip_listed(self, host: str) -> bool:
+        """contains() for a bare host that may be an IP: does a network table hold it?"""
+        return bool(self._nets) and _ip_like(host) and any(True for _hit in self._ip_buckets(host))
+
     def _match_ip(self, text: str, hits: list[IntelHit]) -> None:
         for plen, bits, meta in self._ip_buckets(text):
             addr = ipaddress.ip_address(text)  # a hit: the shown form is worth the parse
@@ -608,7 +612,7 @@ class IntelIndex:
             bits = self._tables_for(parts[0])
         host, hostport, path, query = parts
         if not bits & _IN_ALL:  # nothing under the anchor, unless an IP
-            return bool(self._nets) and _ip_like(host) and any(True for _hit in self._ip_buckets(host))
+            return self._ip_listed(host)
         # ``get(k) is not None`` rather than ``in``: for a file-backed table ``in`` is one more
         # Python call per probe (values are never None). Each probe of a file-backed table
         # reads its filter byte first (inline: a call costs more).
@@ -661,7 +665,7 @@ class IntelIndex:
             if dot < 0:
                 break
             name = name[dot + 1 :]
-        return bool(self._nets) and _ip_like(host) and any(True for _hit in self._ip_buckets(host))
+        return self._ip_listed(host)
 
     def match_many(self, urls: Iterable[str]) -> dict[str, list[IntelHit]]:
         """The fast path for a message's or a batch's URLs: each distinct URL is looked up
