@@ -14,11 +14,10 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -28,9 +27,9 @@ from connectors.devstack.azurite import AzuriteUnavailable
 from connectors.devstack.browser import BrowserUnavailable, ConsoleBrowser, axe_source, console_browser
 from connectors.devstack.stack import Stack, running_stack
 from m365sim.directory import default_seed
+from tests.e2e.stack_helpers import MAIL, deliver, find_message, journal_done, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-MAIL = ROOT / "tests" / "fixtures" / "mail"
 #: Where the tests' screenshots go (one per page and test; kept for a person to look at).
 SCREENSHOTS = ROOT / "reports" / "console" / "tests"
 #: The console's address under the functions URL.
@@ -97,42 +96,6 @@ class ConsoleStack:
         return f"{self.url}/{path.lstrip('/')}" if path else f"{self.url}/"
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 120.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def find_message(stack: Stack, upn: str, internet_id: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    for folder in stack.sim.mailbox(upn)["folders"]:
-        for message in folder["messages"]:
-            if message.get("internetMessageId") == internet_id:
-                return folder, message
-    return None
-
-
-def deliver(stack: Stack, upn: str, name: str, message_id: str) -> str:
-    raw = (MAIL / name).read_bytes()
-    raw = raw.replace(raw.split(b"Message-ID: ", 1)[1].split(b"\n", 1)[0], f"<{message_id}>".encode(), 1)
-    stack.sim.deliver(upn, raw)
-    return f"<{message_id}>"
-
-
-def processed(stack: Stack, upn: str, internet_id: str) -> bool:
-    """The service's journal records the message as done (every effect reached the tenant)."""
-    from connectors.service.runtime import Runtime
-
-    found = find_message(stack, upn, internet_id)
-    if not found:
-        return False
-    entry = Runtime.create().stores.journal.get(stack.tenant_id, found[1]["immutableId"])
-    return bool(entry and entry.done)
-
-
 @pytest.fixture(scope="module")
 def console_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleStack]:
     app_root = tmp_path_factory.mktemp("app")
@@ -154,8 +117,8 @@ def console_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleS
             for upn in people:
                 for n, name in enumerate(SAMPLES):
                     internet_id = deliver(stack, upn, name, f"console-{n}-{time.time_ns()}@contoso.test")
-                    wait_for(lambda u=upn, i=internet_id: processed(stack, u, i),  # type: ignore[misc]
-                             what=f"{name} processed")
+                    wait_for(lambda u=upn, i=internet_id: journal_done(stack, u, i),  # type: ignore[misc]
+                             120, what=f"{name} processed")
                     if _is_held(stack, upn, internet_id):
                         subject = (MAIL / name).read_text(errors="replace").split("Subject: ", 1)[1]
                         console.held.append((upn, internet_id, subject.split("\n", 1)[0].strip()))

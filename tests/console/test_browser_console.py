@@ -32,9 +32,8 @@ from tests.console.browser import (  # noqa: F401  (fixtures)
     browser,
     clean_console,
     console_stack,
-    find_message,
-    wait_for,
 )
+from tests.e2e.stack_helpers import find_message, wait_for
 
 pytestmark = pytest.mark.slow
 

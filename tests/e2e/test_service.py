@@ -7,7 +7,7 @@ import asyncio
 import json
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,10 +22,10 @@ from connectors.service.purge import purge
 from connectors.service.runtime import Runtime
 from connectors.service.tenancy import TenantService
 from m365sim.directory import default_seed
+from tests.e2e.stack_helpers import MAIL, deliver, find_message, journal_done, wait_for
 from tests.webhook_receiver import WebhookReceiver, webhook_receiver
 
 ROOT = Path(__file__).resolve().parents[2]
-MAIL = ROOT / "tests" / "fixtures" / "mail"
 pytestmark = pytest.mark.slow
 
 FAST_HOST = {
@@ -93,40 +93,6 @@ def no_faults(stack: Stack) -> Iterator[None]:
 
 def route_count(stack: Stack, key: str) -> int:
     return int(stack.sim.stats()["requests"]["by_route"].get(key, 0))
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def find_message(stack: Stack, upn: str, internet_id: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    for folder in stack.sim.mailbox(upn)["folders"]:
-        for message in folder["messages"]:
-            if message.get("internetMessageId") == internet_id:
-                return folder, message
-    return None
-
-
-def deliver(stack: Stack, upn: str, name: str, message_id: str) -> str:
-    raw = (MAIL / name).read_bytes()
-    raw = raw.replace(raw.split(b"Message-ID: ", 1)[1].split(b"\n", 1)[0], f"<{message_id}>".encode(), 1)
-    stack.sim.deliver(upn, raw)
-    return f"<{message_id}>"
-
-
-def journal_done(stack: Stack, upn: str, internet_id: str) -> bool:
-    found = find_message(stack, upn, internet_id)
-    if not found:
-        return False
-    runtime = Runtime.create()
-    entry = runtime.stores.journal.get(stack.tenant_id, found[1]["immutableId"])
-    return bool(entry and entry.done)
 
 
 @contextmanager
