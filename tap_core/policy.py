@@ -50,12 +50,17 @@ class PolicyError(ValueError):
     """A policy that cannot be used; the message names the field and what to write."""
 
 
+def _plausible(entry: str) -> bool:
+    """``entry`` reads as one address or domain: no whitespace or list and display separators,
+    a dot in its domain, and a local part before an ``@`` if it has one."""
+    local, at, domain = entry.rpartition("@")
+    return not any(c.isspace() or c in "<>,;" for c in entry) and "." in domain and not (at and not local)
+
+
 def _sender_entry(raw: str) -> str:
     """One ``blocked_senders`` entry, lower-case: an address or a domain ("" for a blank one)."""
     entry = raw.strip().lower().lstrip("@").rstrip(".")
-    local, at, domain = entry.rpartition("@")
-    malformed = any(c.isspace() or c in "<>,;" for c in entry) or "." not in domain or (at and not local)
-    if raw.strip() and (not entry or malformed):
+    if raw.strip() and (not entry or not _plausible(entry)):
         raise ValueError(f"{raw!r} is neither an address (name@example.com) nor a domain (example.com)")
     return entry
 
@@ -99,9 +104,7 @@ class Reports(BaseModel):
     @classmethod
     def _address(cls, value: str) -> str:
         value = value.strip().lower()
-        local, at, domain = value.rpartition("@")
-        malformed = any(c.isspace() or c in "<>,;" for c in value)
-        if value and (not at or not local or "." not in domain or malformed):
+        if value and ("@" not in value or not _plausible(value)):
             raise ValueError(f"{value!r} is not a mailbox address (phish-report@contoso.com)")
         return value
 
