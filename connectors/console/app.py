@@ -26,7 +26,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from connectors.console import csrf
-from connectors.console.auth import ROLES, AuthError, Principal, authenticate, platform_auth_enabled
+from connectors.console.auth import (
+    ROLES,
+    AuthError,
+    ConsoleError,
+    Principal,
+    authenticate,
+    platform_auth_enabled,
+)
 from connectors.console.render import render_page
 from connectors.storage.interfaces import AuditRecord
 from tap_core.parsing.timestamps import parse_iso_datetime
@@ -162,16 +169,6 @@ class PageOf:
     has_next: bool
     #: The store's read stopped at TAP365_CONSOLE_MAX_ROWS: older rows exist but are not listed.
     truncated: bool
-
-
-class ConsoleError(Exception):
-    """A handler's way to answer with an error page (``status``, a title, a sentence)."""
-
-    def __init__(self, status: int, title: str, detail: str = "") -> None:
-        super().__init__(detail or title)
-        self.status = status
-        self.title = title
-        self.detail = detail
 
 
 class Context:

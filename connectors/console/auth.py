@@ -47,14 +47,18 @@ OID_CLAIMS = ("http://schemas.microsoft.com/identity/claims/objectidentifier", "
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,99}$")
 
 
-class AuthError(Exception):
-    """The request cannot be served for this reason; ``status`` is the HTTP answer (400, 401, 403)."""
+class ConsoleError(Exception):
+    """A request answered with an error page: ``status`` (the HTTP answer), a title, a sentence."""
 
-    def __init__(self, status: int, title: str, detail: str) -> None:
-        super().__init__(detail)
+    def __init__(self, status: int, title: str, detail: str = "") -> None:
+        super().__init__(detail or title)
         self.status = status
         self.title = title
         self.detail = detail
+
+
+class AuthError(ConsoleError):
+    """The person cannot be signed in (400, 401, 403); the console links to the sign-in."""
 
 
 @dataclass(frozen=True, slots=True)
