@@ -6,24 +6,21 @@ verdict table, the click log, the audit trail), per tenant, in a time window
 time; the click's or audit entry's row key), so the same record always gives the same id and a
 receiver can drop a repeated delivery.
 
-The stores list newest first from a time with no upper bound; the SIEM reads bounded windows
-(an interval in the past, a push cursor), so the window's row-key range is queried here, with the
-stores' own key layout (``connectors/storage/records.py``, ``clicks.py``).
+The SIEM reads bounded windows (an interval in the past, a push cursor): each store lists its
+records in ``[since, until)`` as one row-key range of the tenant's partition.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Iterator
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from connectors.storage import _keys
 from connectors.storage.azure import AzureStores
-from connectors.storage.tables import TableStore, as_utc
+from connectors.storage.interfaces import AuditRecord, ClickRecord, VerdictRecord
 
 EventType = Literal[
     "message_delivered", "message_blocked", "click_permitted", "click_blocked", "release", "report",
@@ -108,49 +105,40 @@ def _event_id(*parts: str) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
 
-def _loads(text: Any) -> Any:
-    try:
-        return json.loads(text) if isinstance(text, str) and text else None
-    except ValueError:
-        return None
-
-
-def verdict_event(tenant_id: str, e: dict[str, Any]) -> SiemEvent:
-    details = _loads(e.get("Details")) or {}
+def verdict_event(tenant_id: str, record: VerdictRecord) -> SiemEvent:
+    details = record.details
     raw = details.get("pipelines")
     pipelines: dict[str, Any] = raw if isinstance(raw, dict) else {}
-    at = as_utc(e["DecidedAt"])
-    action = str(e.get("Action", ""))
+    action = record.action
     return SiemEvent(
-        event_id=_event_id("message", tenant_id, e["MessageId"], at.isoformat()),
-        time=at, tenant_id=tenant_id,
+        event_id=_event_id("message", tenant_id, record.message_id, record.decided_at.isoformat()),
+        time=record.decided_at, tenant_id=tenant_id,
         event_type="message_blocked" if action in BLOCKED_ACTIONS else "message_delivered",
-        recipient=str(e.get("Mailbox", "")), message_id=e["MessageId"],
+        recipient=record.mailbox, message_id=record.message_id,
         internet_message_id=str(details.get("internet_message_id") or "")[:500],
-        sender=str(e.get("Sender", "")), subject=str(e.get("Subject", "")), verdict=str(e.get("Verdict", "")),
-        action=action, reasons=tuple(str(r) for r in (_loads(e.get("Reasons")) or ())),
-        threat_pipelines=() if e.get("Verdict") == "clean" else tuple(sorted(
+        sender=record.sender, subject=record.subject, verdict=record.verdict,
+        action=action, reasons=tuple(str(r) for r in record.reasons),
+        threat_pipelines=() if record.verdict == "clean" else tuple(sorted(
             str(k) for k, v in pipelines.items() if str(v) not in NO_THREAT)),
         score=float(details.get("score") or 0.0),
     )
 
 
-def click_event(tenant_id: str, e: dict[str, Any]) -> SiemEvent:
-    decision = str(e.get("Decision", ""))
+def click_event(tenant_id: str, record: ClickRecord) -> SiemEvent:
+    decision = record.decision
     return SiemEvent(
-        event_id=_event_id("click", tenant_id, e["RowKey"]), time=as_utc(e["At"]), tenant_id=tenant_id,
+        event_id=_event_id("click", tenant_id, record.record_id), time=record.at, tenant_id=tenant_id,
         event_type="click_blocked" if decision in BLOCKED_CLICKS else "click_permitted",
-        recipient=str(e.get("Recipient", "")), verdict=str(e.get("Verdict", "")), action=decision,
-        reasons=tuple(str(r) for r in (_loads(e.get("Reasons")) or ())), url=str(e.get("Url", "")),
-        click_ip=str(e.get("ClientIp", "")), user_agent=str(e.get("UserAgent", "")),
-        is_scanner=bool(e.get("IsScanner", False)),
+        recipient=record.recipient, verdict=record.verdict, action=decision,
+        reasons=tuple(str(r) for r in record.reasons), url=record.url,
+        click_ip=record.client_ip, user_agent=record.user_agent, is_scanner=record.is_scanner,
     )
 
 
-def audit_event(tenant_id: str, e: dict[str, Any]) -> SiemEvent | None:
+def audit_event(tenant_id: str, record: AuditRecord) -> SiemEvent | None:
     """Releases, reports and what people did; None for the service's own per-message steps
     (the verdict event already says what happened to the message)."""
-    action, actor = str(e.get("Action", "")), str(e.get("Actor", ""))
+    action, actor = record.action, record.actor
     kind: EventType
     if action.startswith("releas"):
         kind = "release"
@@ -160,25 +148,13 @@ def audit_event(tenant_id: str, e: dict[str, Any]) -> SiemEvent | None:
         kind = "admin_action"
     else:
         return None
-    target = str(e.get("Target", ""))
+    target = record.target
     mailbox, _, message = target.partition("/") if kind != "admin_action" else ("", "", "")
     return SiemEvent(
-        event_id=_event_id("audit", tenant_id, e["RowKey"]), time=as_utc(e["At"]), tenant_id=tenant_id,
+        event_id=_event_id("audit", tenant_id, record.record_id), time=record.at, tenant_id=tenant_id,
         event_type=kind, recipient=mailbox, message_id=message, action=action,
-        reasons=(str(e.get("Reason", "")),) if e.get("Reason") else (), actor=actor, target=target,
+        reasons=(record.reason,) if record.reason else (), actor=actor, target=target,
     )
-
-
-def _window(table: TableStore, tenant_id: str, prefix: str, start: datetime, end: datetime,
-            limit: int) -> Iterator[dict[str, Any]]:
-    """Rows of ``tenant_id`` whose time is in ``[start, end)``; row keys ``<prefix><inverted ticks>|``
-    sort newest first, so the window is one row-key range of the tenant's partition."""
-    rows = table.query(
-        "PartitionKey eq @p and RowKey gt @lo and RowKey le @hi",
-        {"p": _keys.escape(tenant_id), "lo": prefix + _keys.upto(end), "hi": prefix + _keys.upto(start)},
-        limit=limit,
-    )
-    yield from rows
 
 
 def read_events(stores: AzureStores, tenant_id: str, start: datetime, end: datetime, *,
@@ -186,19 +162,19 @@ def read_events(stores: AzureStores, tenant_id: str, start: datetime, end: datet
     """Every event of ``tenant_id`` in ``[start, end)``, oldest first (ties by id). Raises
     :class:`TooManyEvents` when the window holds more than ``max_events`` records (the caller
     asks a shorter window; nothing is silently cut)."""
-    config = stores.config
-    service = config.table_service()
-    sources = (("verdicts", "t|", verdict_event), ("clicks", "", click_event), ("audit", "", audit_event))
+    sources: tuple[tuple[Callable[..., Sequence[Any]], Callable[[str, Any], SiemEvent | None]], ...] = (
+        (stores.verdicts.list_verdicts, verdict_event), (stores.clicks.list_clicks, click_event),
+        (stores.audit.list_audit, audit_event),
+    )
     events: list[SiemEvent] = []
     read = 0
-    for name, prefix, build in sources:
-        table = TableStore(service, config.table_name(name))
-        for entity in _window(table, tenant_id, prefix, start, end, max_events - read + 1):
+    for list_records, build in sources:
+        for record in list_records(tenant_id, start, max_events - read + 1, until=end):
             read += 1
             if read > max_events:
                 raise TooManyEvents(f"more than {max_events} records between {start.isoformat()} and "
                                     f"{end.isoformat()}; ask a shorter window")
-            event = build(tenant_id, entity)
+            event = build(tenant_id, record)
             if event is not None:
                 events.append(event)
     events.sort(key=lambda ev: (ev.time, ev.event_id))

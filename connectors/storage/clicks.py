@@ -45,9 +45,12 @@ class TableClickLog:
         """Delete clicks recorded before ``older_than``."""
         return self._store.delete_matching("At lt @t", {"t": _keys.utc(older_than)})
 
-    def list_clicks(self, tenant_id: str, since: datetime, limit: int = 100) -> list[ClickRecord]:
+    def list_clicks(self, tenant_id: str, since: datetime, limit: int = 100, *,
+                    until: datetime | None = None) -> list[ClickRecord]:
+        """Newest first, clicked at or after ``since`` (and before ``until`` when given)."""
         entities = self._store.query(
-            "PartitionKey eq @p and RowKey le @hi", {"p": _keys.escape(tenant_id), "hi": _keys.upto(since)},
+            "PartitionKey eq @p and RowKey gt @lo and RowKey le @hi",
+            {"p": _keys.escape(tenant_id), "lo": _keys.upto(until) if until else "", "hi": _keys.upto(since)},
             limit=limit,
         )
         return [_click(tenant_id, e) for e in entities]

@@ -77,10 +77,13 @@ class TableVerdictStore:
         entity = self._store.read(_keys.escape(tenant_id), "m|" + _keys.escape(message_id))
         return None if entity is None else _verdict(entity)
 
-    def list_verdicts(self, tenant_id: str, since: datetime, limit: int = 100) -> list[VerdictRecord]:
+    def list_verdicts(self, tenant_id: str, since: datetime, limit: int = 100, *,
+                      until: datetime | None = None) -> list[VerdictRecord]:
+        """Newest first, decided at or after ``since`` (and before ``until`` when given)."""
         entities = self._store.query(
             "PartitionKey eq @p and RowKey gt @lo and RowKey le @hi",
-            {"p": _keys.escape(tenant_id), "lo": "t|", "hi": "t|" + _keys.upto(since)},
+            {"p": _keys.escape(tenant_id), "lo": "t|" + (_keys.upto(until) if until else ""),
+             "hi": "t|" + _keys.upto(since)},
             limit=limit,
         )
         return [_verdict(e) for e in entities]
@@ -145,10 +148,13 @@ class TableAuditStore:
         """Delete audit records older than ``older_than`` (retention; the trail is otherwise append-only)."""
         return self._store.delete_matching("At lt @t", {"t": _keys.utc(older_than)})
 
-    def list_audit(self, tenant_id: str, since: datetime, limit: int = 100) -> list[AuditRecord]:
+    def list_audit(self, tenant_id: str, since: datetime, limit: int = 100, *,
+                   until: datetime | None = None) -> list[AuditRecord]:
+        """Newest first, recorded at or after ``since`` (and before ``until`` when given)."""
         entities = self._store.query(
-            "PartitionKey eq @p and RowKey le @hi",
-            {"p": _keys.escape(tenant_id), "hi": _keys.upto(since)}, limit=limit,
+            "PartitionKey eq @p and RowKey gt @lo and RowKey le @hi",
+            {"p": _keys.escape(tenant_id), "lo": _keys.upto(until) if until else "", "hi": _keys.upto(since)},
+            limit=limit,
         )
         return [
             AuditRecord(e["Actor"], e["Action"], e["Target"], e["Reason"], as_utc(e["At"]),
