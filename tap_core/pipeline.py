@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from tap_core.attachments import AttachmentEngine, AttachmentsAssessment, assess_attachments
 from tap_core.attachments.report import result_to_dict
@@ -29,6 +29,7 @@ from tap_core.detect.scoring import Scored
 from tap_core.detect.text import message_words
 from tap_core.impersonation import Directory, ImpersonationResult, SenderHistory, assess_impersonation
 from tap_core.impersonation.banner import OUTLOOK_CATEGORY, add_banner_html, add_banner_text
+from tap_core.impersonation.protect import message_time
 from tap_core.model.decision import Action, Decision
 from tap_core.model.findings import Finding, Verdict
 from tap_core.model.message import Message
@@ -118,9 +119,7 @@ class Pipeline:
         policy = self.policy
         tenant_id = tenant_id or self.tenant.tenant_id
         recipient = recipient or (message.to[0].address if message.to else "")
-        now = now or message.received_at or datetime.now(UTC)
-        if now.tzinfo is None:
-            now = now.replace(tzinfo=UTC)
+        now = message_time(message, now)
         sender_address = message.from_address.address if message.from_address else ""
         sender_domain = message.from_address.domain if message.from_address else ""
         reputation = policy.reputation

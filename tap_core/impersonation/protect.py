@@ -488,11 +488,9 @@ def assess_impersonation(
         recipients,
         history,
         tenant_id,
-        now or message.received_at or datetime.now(UTC),
+        message_time(message, now),
         auth_results,
     )
-    if ctx.now.tzinfo is None:
-        ctx.now = ctx.now.replace(tzinfo=UTC)
     findings, was_suppressed = _display_name(ctx, vips, directory)
     suppressed = ["display name: the recipient has corresponded with this sender"] if was_suppressed else []
     checks = (
@@ -509,6 +507,13 @@ def assess_impersonation(
     return ImpersonationResult(hits, findings, policy.action_for(hits), suppressed=suppressed)
 
 
+def message_time(message: Message, now: datetime | None = None) -> datetime:
+    """The moment a message is judged at: ``now`` if given, else when it was received, else the
+    clock; timezone-aware (a naive time is taken as UTC)."""
+    when = now or message.received_at or datetime.now(UTC)
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
 def observe(
     message: Message,
     history: SenderHistory,
@@ -521,9 +526,7 @@ def observe(
     seen, and paired with the recipients for mailbox intelligence; ``link_domains`` (the
     registered domains of its links, :attr:`Decision.link_domains`) are now known to the
     organisation."""
-    when = now or message.received_at or datetime.now(UTC)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
+    when = message_time(message, now)
     domains = list(link_domains)
     if domains:
         history.record_link_domains(tenant_id, domains, when)
