@@ -256,8 +256,10 @@ def cmd_scan_file(args: argparse.Namespace, settings: Settings) -> int:
                 report = scan_file(path.name, data, engine, passwords=args.password or ())
                 if sandbox is not None:
                     from connectors.service import on_demand
+                    from connectors.service.detonation import detonate
 
-                    report = on_demand.merge(report, on_demand.run(sandbox, path.name, data))
+                    step = detonate(sandbox, path.name, data, on_demand.DEFAULT_TIMEOUT_SECONDS)
+                    report = on_demand.merge(report, step)
                 report["source"] = str(path)
                 report["error"] = None
             except OSError as exc:

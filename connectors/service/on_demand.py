@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.sandbox.dispatcher import LocalSandbox
-from connectors.service.detonation import detonate
 from tap_core.attachments.policy import AttachmentPolicy
 from tap_core.attachments.sandbox.model import SandboxReport
 from tap_core.attachments.sandbox.orchestration import Concluded, Terminal, TimedOut
@@ -36,12 +34,6 @@ def behaviour(report: SandboxReport) -> dict[str, list[str]]:
         "hosts": list(dict.fromkeys(hosts)),
         "processes": list(dict.fromkeys(p.command or p.target for p in report.processes)),
     }
-
-
-def run(sandbox: LocalSandbox, name: str, data: bytes,
-        timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS) -> Terminal:
-    """One file to its terminal step (verdict, time-out, or no sandbox can run it)."""
-    return detonate(sandbox, name, data, timeout_seconds)
 
 
 def merge(static: dict[str, Any], step: Terminal) -> dict[str, Any]:
