@@ -15,7 +15,6 @@ worker thread, so that one click's Table round trip does not stall every other c
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import hmac
 import logging
@@ -57,7 +56,7 @@ from tap_core.click.pages import (
 from tap_core.click.scanner import ScannerSignal, classify
 from tap_core.policy import Policy
 from tap_core.urls.intel import IntelIndex
-from tap_core.urls.links import LinkCodec, LinkError, VerifiedLink
+from tap_core.urls.links import LinkCodec, LinkError, VerifiedLink, b64url_encode
 
 if TYPE_CHECKING:
     from connectors.fetcher import SafeFetcher
@@ -211,10 +210,6 @@ class MemoryRateLimiter:
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 def _lower(headers: Mapping[str, str]) -> dict[str, str]:
     return {k.lower(): v for k, v in headers.items()}
 
@@ -356,7 +351,7 @@ class ClickService:
         if self.codec.keyring.key(kid) is None:
             raise LinkError("unknown key")
         msg = "\0".join(("proceed", kid, click_id, str(expires), token, destination)).encode("utf-8")
-        return _b64(self.codec.keyring.mac(kid, msg)[:16])
+        return b64url_encode(self.codec.keyring.mac(kid, msg)[:16])
 
     async def _handle(self, request: ClickRequest) -> ClickResponse:
         if request.method.upper() not in ("GET", "HEAD"):
@@ -442,7 +437,8 @@ class ClickService:
 
     def _offer(self, click: _Click, record: ClickRecord) -> str:
         """A signed, short-lived proceed link for a warning page."""
-        click_id = _b64(record.record_id.encode("utf-8"))[:128] if record.record_id else uuid.uuid4().hex
+        record_id = record.record_id
+        click_id = b64url_encode(record_id.encode("utf-8"))[:128] if record_id else uuid.uuid4().hex
         expires = int(self.clock()) + self.settings.click_proceed_ttl_seconds
         return self.proceed_url(click_id, click.token, click.link.url, click.link.kid, expires)
 

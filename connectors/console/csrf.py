@@ -9,13 +9,12 @@ console's own origin (``Origin`` / ``Sec-Fetch-Site``), which browsers send and 
 
 from __future__ import annotations
 
-import base64
 import hmac
 import time
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from tap_core.urls.links import LinkKeyring
+from tap_core.urls.links import LinkKeyring, b64url_encode
 
 FIELD = "csrf_token"
 _CONTEXT = b"tap365 console csrf v1"
@@ -29,7 +28,7 @@ class CsrfError(Exception):
 
 def _mac(keyring: LinkKeyring, kid: str, tenant_id: str, upn: str, issued: int) -> str:
     msg = b"|".join((_CONTEXT, tenant_id.encode(), upn.lower().encode(), str(issued).encode()))
-    return base64.urlsafe_b64encode(keyring.mac(kid, msg)).rstrip(b"=").decode()
+    return b64url_encode(keyring.mac(kid, msg))
 
 
 def issue(keyring: LinkKeyring, tenant_id: str, upn: str, *, now: float | None = None) -> str:

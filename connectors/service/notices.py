@@ -12,7 +12,6 @@ no other subject, recipient or tenant, and for three days at most.
 
 from __future__ import annotations
 
-import base64
 import hmac
 import logging
 from collections.abc import Sequence
@@ -20,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from tap_core.model.message import Message
-from tap_core.urls.links import LinkKeyring
+from tap_core.urls.links import LinkKeyring, b64url_decode, b64url_encode
 
 if TYPE_CHECKING:
     from connectors.service.runtime import Runtime
@@ -45,7 +44,7 @@ def notice_header(keyring: LinkKeyring, tenant_id: str, to: Sequence[str], subje
     """The ``X-TAP365-Notice`` value of a notice to ``to`` with ``subject``."""
     day = (today or datetime.now(UTC).date()).isoformat()
     mac = _digest(keyring, keyring.current, tenant_id, day, to, subject)
-    return f"{keyring.current}.{day}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
+    return f"{keyring.current}.{day}.{b64url_encode(mac)}"
 
 
 def is_own_notice(keyring: LinkKeyring, tenant_id: str, message: Message, notify_from: str,
@@ -60,7 +59,7 @@ def is_own_notice(keyring: LinkKeyring, tenant_id: str, message: Message, notify
     day, _, mac = rest.partition(".")
     try:
         sent = date.fromisoformat(day)
-        given = base64.urlsafe_b64decode(mac + "=" * (-len(mac) % 4))
+        given = b64url_decode(mac)
         expected = _digest(keyring, kid, tenant_id, day, [a.address for a in message.to], message.subject)
     except (ValueError, KeyError):  # a malformed header, an unknown key id
         return False

@@ -19,7 +19,6 @@ at once one decides and the other is told it was decided.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hmac
 import html
@@ -37,7 +36,7 @@ from connectors.service.notices import send_notice
 from connectors.service.runtime import Runtime
 from connectors.storage.interfaces import AuditRecord, ConcurrencyError, QuarantineEntry, QuarantineStatus
 from connectors.storage.release_requests import MAX_REASON_CHARS, ReleaseRequest, RequestStatus
-from tap_core.urls.links import LinkKeyring
+from tap_core.urls.links import LinkKeyring, b64url_decode, b64url_encode
 
 log = logging.getLogger("tap365.requests")
 
@@ -72,14 +71,6 @@ class RequestLink:
     expires_at: datetime
 
 
-def _b64e(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _b64d(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def _mac(keyring: LinkKeyring, kid: str, payload: str) -> bytes:
     return keyring.mac(kid, _CONTEXT + b"|" + kid.encode() + b"|" + payload.encode())
 
@@ -94,8 +85,8 @@ def sign_link(
     ).encode()
     kid = keyring.current
     nonce = os.urandom(12)
-    payload = _b64e(nonce + keyring.aead(kid).encrypt(nonce, plain, _CONTEXT + kid.encode()))
-    return f"{kid}.{payload}.{_b64e(_mac(keyring, kid, payload))}"
+    payload = b64url_encode(nonce + keyring.aead(kid).encrypt(nonce, plain, _CONTEXT + kid.encode()))
+    return f"{kid}.{payload}.{b64url_encode(_mac(keyring, kid, payload))}"
 
 
 _FORGED = RequestRefused(
@@ -114,10 +105,10 @@ def verify_link(keyring: LinkKeyring, token: str, *, now: datetime | None = None
     kid, payload, mac = parts
     # The MAC's text, not its decoded bytes: base64 decoding skips stray characters, and a link
     # changed in any character is refused.
-    if not hmac.compare_digest(mac.encode(), _b64e(_mac(keyring, kid, payload)).encode()):
+    if not hmac.compare_digest(mac.encode(), b64url_encode(_mac(keyring, kid, payload)).encode()):
         raise _FORGED
     try:  # signed by us: a failure here is our own bug, still answered as a bad link
-        raw = _b64d(payload)
+        raw = b64url_decode(payload)
         plain = keyring.aead(kid).decrypt(raw[:12], raw[12:], _CONTEXT + kid.encode())
         tenant_id, mailbox, message_id, expires = json.loads(plain)
         expires_at = datetime.fromtimestamp(int(expires), UTC)

@@ -44,11 +44,13 @@ class LinkError(ValueError):
     """A link that must not be followed: malformed, forged, tampered, unknown key or expired."""
 
 
-def _b64e(data: bytes) -> str:
+def b64url_encode(data: bytes) -> str:
+    """Unpadded URL-safe base64 (RFC 4648 section 5), as links, tokens and headers carry it."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _b64d(text: str) -> bytes:
+def b64url_decode(text: str) -> bytes:
+    """The bytes of unpadded URL-safe base64 (binascii.Error, a ValueError, when it is not)."""
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
@@ -187,7 +189,7 @@ class LinkCodec:
 
     def _sign(self, kid: str, ctx: str, dest: str) -> str:
         msg = "\0".join((LINK_VERSION, kid, ctx, dest)).encode("utf-8")
-        return _b64e(self.keyring.mac(kid, msg)[:_SIG_BYTES])
+        return b64url_encode(self.keyring.mac(kid, msg)[:_SIG_BYTES])
 
     def wrap(self, url: str, context: LinkContext) -> str:
         """The signed link for ``url`` (an absolute, normalised URL) made for ``context``."""
@@ -203,7 +205,7 @@ class LinkCodec:
         # Deterministic nonce (SIV-style): the same context always encrypts the same way, which
         # keeps rewriting idempotent and reveals only that two links share a context.
         nonce = self.keyring.mac(kid, b"nonce\0" + plain)[:12]
-        ctx = _b64e(nonce + self.keyring.aead(kid).encrypt(nonce, plain, kid.encode()))
+        ctx = b64url_encode(nonce + self.keyring.aead(kid).encrypt(nonce, plain, kid.encode()))
         dest, hash_, fragment = url.partition("#")
         sig = self._sign(kid, ctx, dest)
         link = f"{self._prefix}{LINK_VERSION}.{kid}.{ctx}.{sig}?{dest}"
@@ -238,7 +240,7 @@ class LinkCodec:
         if not hmac.compare_digest(expected.encode("ascii"), sig.encode("ascii")):
             raise LinkError("link signature does not match")
         try:
-            raw = _b64d(ctx)
+            raw = b64url_decode(ctx)
             plain = self.keyring.aead(kid).decrypt(raw[:12], raw[12:], kid.encode())
             context = _unpack_context(plain)
         except LinkError:
