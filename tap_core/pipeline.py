@@ -146,12 +146,15 @@ class Pipeline:
             else None
         )
         link_hosts: list[str] = []
+        url_findings: list[Finding] = []
         if url_scan is not None:
             for result in url_scan.results.values():
-                if not result.excluded_by and result.url.startswith(_WEB) and any(
-                    not s.endswith(":img_src") for s in result.sources
-                ):
+                if result.excluded_by:
+                    continue
+                url_findings.extend(result.findings)
+                if result.url.startswith(_WEB) and any(not s.endswith(":img_src") for s in result.sources):
                     link_hosts.append(url_host(result.url))
+            url_findings.extend(url_scan.findings)
         domains = domains_to_check(sender_domain, link_hosts, reputation, policy.internal_domains)
         if registry is not None:
             isolated("registration", lambda: registry.prefetch(domains.lookups), None, defects)
@@ -162,11 +165,7 @@ class Pipeline:
         words = isolated("words", lambda: message_words(message), no_words, defects)
         found = Evidence(url_scan, attachments, impersonation, words=words, domains=domains)
         findings = found.findings
-        if url_scan is not None:
-            for result in url_scan.results.values():
-                if not result.excluded_by:
-                    findings.extend(result.findings)
-            findings.extend(url_scan.findings)
+        findings.extend(url_findings)
         findings.extend(_file_findings(attachments))
         if impersonation is not None:
             findings.extend(impersonation.indicators)
